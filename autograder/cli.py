@@ -1,0 +1,104 @@
+"""``autograder`` (or ``python -m autograder``): the instructor's and the maintainer's commands.
+
+    autograder grade PATH... --out DIR     grade notebooks (files or folders of .ipynb)
+    autograder release [LESSON...]         regenerate learner notebooks from solutions/
+    autograder release --check             fail if a committed learner notebook is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import release as releasing
+from . import report
+from .errors import GraderError
+from .grade import grade_all
+from .lessons import all_lessons, find_lesson
+from .types import Limits
+
+
+def _submissions(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(path)  # a missing or odd file still gets a result saying so
+    return found
+
+
+def grade_command(args) -> int:
+    lesson = None
+    if args.lesson:
+        lesson = find_lesson(args.lesson)
+        if lesson is None:
+            raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(l.slug for l in all_lessons())}")
+    paths = _submissions(args.paths)
+    if not paths:
+        raise GraderError("no notebooks found in " + ", ".join(args.paths))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    limits = Limits(submission_seconds=args.timeout)
+    started = time.monotonic()
+    done = 0
+
+    def on_result(result) -> None:
+        nonlocal done
+        done += 1
+        report.write_json(result, out)
+        report.write_feedback(result, out)
+        print(f"[{done}/{len(paths)}] {report.summary_line(result)}", flush=True)
+
+    results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, on_result=on_result)
+    gradebook = report.write_gradebook(results, out)
+    print(f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s; gradebook: {gradebook}")
+    return 0
+
+
+def release_command(args) -> int:
+    lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
+    if None in lessons:
+        raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+    if args.check:
+        releasing.check(lessons)
+        print(f"{len(lessons)} learner notebook(s) match their solutions")
+        return 0
+    for lesson in lessons:
+        changed = releasing.release(lesson)
+        print(f"{lesson.release}: {'written' if changed else 'unchanged'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade submitted notebooks with the hidden suites")
+    grade.add_argument("paths", nargs="+", help="notebooks, or folders searched for *.ipynb")
+    grade.add_argument("--out", required=True, help="folder for the results")
+    grade.add_argument("--lesson", help="grade against this lesson (default: told from each notebook)")
+    grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
+    grade.add_argument("--timeout", type=float, default=Limits.submission_seconds,
+                       help="seconds one submission may take in all")
+    grade.set_defaults(run=grade_command)
+    rel = commands.add_parser("release", help="make the learner notebooks from solutions/")
+    rel.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
+    rel.add_argument("--check", action="store_true", help="only check that they are up to date")
+    rel.set_defaults(run=release_command)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except GraderError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

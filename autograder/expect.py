@@ -1,0 +1,32 @@
+"""What hidden suites import: ``graded`` to give a test its points, ``expect`` to check.
+
+    @graded("json_app", points=2)
+    async def test_status(submission):
+        "A request gets status 200."
+        ...
+        expect(response.status_code == 200, "Answer with status 200 ...")
+
+The message given to ``expect`` is the feedback the learner reads when the check fails, so it
+says what to change. Plain ``assert`` also works, but its message is never shown (pytest's
+assertion rewriting would print the test's own values); the test's docstring is shown instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+class Mistake(AssertionError):
+    """A failed check whose message is written for the learner."""
+
+
+def expect(condition: object, feedback: str) -> None:
+    # Values checked here were decoded from JSON in this process: plain objects whose
+    # truth cannot be faked by the submission.
+    if not condition:
+        raise Mistake(feedback)
+
+
+def graded(exercise: str, points: float = 1):
+    """Mark a hidden test: which exercise it grades and what it is worth."""
+    return pytest.mark.graded(exercise=exercise, points=points)

@@ -1,0 +1,154 @@
+"""Grade a class: each submission in a worker process of its own, several at a time.
+
+The orchestration stays in the trusted process and never runs submitted code. Per submission:
+read the notebook, find its lesson, pick the cells to run (``notebook.program``), hand them to
+``autograder.worker`` with an overall time limit, and turn what comes back into a
+``SubmissionResult``. Anything that goes wrong is caught here and becomes a message in that
+submission's result, so the rest of the class is graded anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import notebook
+from .errors import GraderError, UnknownLesson
+from .lessons import Lesson, all_lessons
+from .suite import collect
+from .types import CellReport, Limits, SubmissionResult, TestResult
+
+CELL_MESSAGES = {
+    "error": "cell `{id}` raised {message}",
+    "timeout": "cell `{id}` {message}; the tests that need it were run without it",
+    "crashed": "cell `{id}` {message} (sys.exit is caught; os._exit or a crash is not); "
+               "the tests that need it were run without it",
+    "missing": "the exercise cell `{id}` is missing from the notebook (deleted, or its metadata changed). "
+               "Copy it back from the released notebook and solve it there",
+}
+
+
+def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
+    """The lesson whose exercise ids the submission shares most, the file name breaking ties."""
+    ids = set(notebook.exercise_ids(submitted))
+    best, best_score = None, (0, False)
+    for lesson in lessons:
+        released = notebook.read(lesson.release)
+        score = (len(ids & set(notebook.exercise_ids(released))), lesson.slug in path.name)
+        if score > best_score:
+            best, best_score = lesson, score
+    if best is None:
+        raise UnknownLesson(str(path), [lesson.slug for lesson in lessons])
+    return best
+
+
+def run_worker(program: dict, lesson: Lesson, limits: Limits) -> dict:
+    with tempfile.TemporaryDirectory(prefix="grade-") as work:
+        program_path, result_path = Path(work) / "program.json", Path(work) / "result.json"
+        program_path.write_text(json.dumps(program))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", str(program_path), str(lesson.suite), str(result_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            _, stderr = process.communicate(timeout=limits.submission_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return {"error": f"grading stopped after {limits.submission_seconds:g} s; only finished checks count"}
+        if not result_path.exists():
+            tail = stderr.decode(errors="replace")[-2000:]
+            return {"error": f"the grader's worker failed (exit {process.returncode}): {tail}"}
+        return json.loads(result_path.read_text())
+
+
+def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits) -> SubmissionResult:
+    """Grade one file against ``lesson`` (None when it could not be told: the file is unreadable)."""
+    started = time.monotonic()
+    result = SubmissionResult(submission=name, path=str(path), lesson=lesson.slug if lesson else None)
+    expected = collect(lesson) if lesson else ()
+    outcome: dict = {}
+    try:
+        submitted = notebook.read(path)
+        if lesson is None:
+            raise UnknownLesson(str(path), [known.slug for known in all_lessons()])
+        cells, missing = notebook.program(notebook.read(lesson.release), submitted)
+    except GraderError as exc:
+        result.problems.append(str(exc))
+    else:
+        outcome = run_worker({"cells": [asdict(cell) for cell in cells], "limits": asdict(limits)}, lesson, limits)
+        result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
+        result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
+        if "error" in outcome:
+            result.problems.append(outcome["error"])
+        result.problems += [
+            CELL_MESSAGES[cell.status].format(id=cell.id, message=cell.message)
+            for cell in result.cells if cell.status in CELL_MESSAGES
+        ]
+    # The suite decides what exists and what it is worth; the worker only reports outcomes.
+    reported = {test["name"]: test for test in outcome.get("tests", [])}
+    for test_name, exercise, points in expected:
+        test = reported.get(test_name)
+        passed = bool(test and test["passed"])
+        feedback = test["feedback"] if test else "This check did not run."
+        result.tests.append(TestResult(test_name, exercise, points if passed else 0.0, points, passed, feedback))
+    result.max_score = sum(test.max_points for test in result.tests)
+    result.score = sum(test.points for test in result.tests)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def lessons_for(paths: list[Path], forced: Lesson | None) -> list[Lesson | None]:
+    """Each file's lesson; an unreadable file takes the lesson most of the class has."""
+    if forced is not None:
+        return [forced] * len(paths)
+    lessons = all_lessons()
+    found: list[Lesson | None] = []
+    for path in paths:
+        try:
+            found.append(detect_lesson(notebook.read(path), path, lessons))
+        except GraderError:
+            found.append(None)
+    known = [lesson for lesson in found if lesson is not None]
+    majority = max(set(known), key=known.count) if known else None
+    return [lesson or majority for lesson in found]
+
+
+def submission_names(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Pair each path with a name for its results: the file's stem, made unique."""
+    named, seen = [], {}
+    for path in paths:
+        stem = path.stem
+        seen[stem] = seen.get(stem, 0) + 1
+        named.append((path, stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    return named
+
+
+def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
+              lesson: Lesson | None = None,
+              on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
+    jobs = jobs or os.cpu_count() or 1
+    named = submission_names(paths)
+    lessons = lessons_for(paths, lesson)
+    for each in set(filter(None, lessons)):
+        collect(each)  # once, here, rather than in every thread
+    results: dict[str, SubmissionResult] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {
+            pool.submit(grade_one, path, name, each, limits): name
+            for (path, name), each in zip(named, lessons)
+        }
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.submission] = result
+            on_result(result)
+    return [results[name] for _, name in named]

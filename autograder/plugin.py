@@ -1,0 +1,85 @@
+"""The pytest plugin that runs a hidden suite against one submission.
+
+Loaded by ``autograder.worker`` with ``-p autograder.plugin``. It provides the ``submission``
+fixture (a fresh sandbox per test, so one test's crash or leftover state cannot affect the
+next), and records every test's outcome, points and feedback as JSON for the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .expect import Mistake
+from .submission import Submission, SubmissionError
+from .types import Cell, Limits, TestResult
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--program", help="JSON file: the cells to run and the limits")
+    group.addoption("--results", help="where to write the tests' results as JSON")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "graded(exercise, points): the exercise a hidden test grades and its points")
+    config._autograder_results = []
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def program(request) -> dict:
+    return json.loads(Path(request.config.getoption("--program")).read_text())
+
+
+@pytest.fixture
+async def submission(program):
+    limits = Limits(**program["limits"])
+    cells = [Cell(**cell) for cell in program["cells"]]
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as scratch:
+        sub = await Submission.start(Path(scratch), limits)
+        try:
+            await sub.load(cells)
+            yield sub
+        finally:
+            await sub.close()
+
+
+def feedback_for(item, excinfo) -> str:
+    """What the learner reads for a failed test: never the test's source or its values."""
+    error = excinfo.value
+    if isinstance(error, (Mistake, SubmissionError)):
+        return str(error)
+    described = (item.function.__doc__ or "").strip().splitlines()
+    what = described[0] if described else "one of the grader's checks"
+    return f"This check failed: {what} (the grader saw {type(error).__name__})."
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("graded")
+    # Every hidden test carries @graded (tests/autograder checks the suites for it).
+    exercise = marker.kwargs["exercise"] if marker else "?"
+    points = float(marker.kwargs["points"]) if marker else 0.0
+    results = item.config._autograder_results
+    if report.when == "setup" and report.passed:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        passed = report.passed
+        message = "" if passed else (feedback_for(item, call.excinfo) if call.excinfo else "This check did not run.")
+        results.append(TestResult(item.originalname, exercise, points if passed else 0.0, points, passed, message))
+
+
+def pytest_sessionfinish(session) -> None:
+    path = session.config.getoption("--results")
+    if path:
+        Path(path).write_text(json.dumps([vars(result) for result in session.config._autograder_results]))

@@ -1,0 +1,55 @@
+"""Known-good ASGI apps the hidden suites can hand to a learner's code, e.g. to a middleware.
+
+They run inside the sandbox (a middleware has to call the app it wraps in its own process),
+so they are public: nothing here is a test or an answer.
+"""
+
+from __future__ import annotations
+
+
+async def _read_body(receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return body
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+
+
+async def hello_app(scope, receive, send):
+    """Plain text "hello", with a header of its own the wrapper must keep."""
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"hello")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def chunked_app(scope, receive, send):
+    """Answers 201 with its body in three messages, echoing what it read at the end."""
+    assert scope["type"] == "http"
+    received = await _read_body(receive)
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"chunked")]})
+    for part in (b"one,", b"two,", b"three"):
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b":" + received, "more_body": False})
+
+
+async def scope_types_app(scope, receive, send):
+    """Handles every scope type and reports which one it saw, to check pass-through."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].split(".")[-1]
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept", "headers": [(b"x-app", b"ws")]})
+        await send({"type": "websocket.send", "text": "scope-types"})
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    await hello_app(scope, receive, send)

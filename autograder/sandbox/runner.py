@@ -1,0 +1,229 @@
+"""The sandbox process: runs the learner's cells, then answers the grader's requests.
+
+The grader (trusted) writes requests to our stdin and reads events from our stdout, one JSON
+line each (see ``protocol``). Before anything else runs, those two descriptors are moved out
+of the way and fds 0/1 are pointed at /dev/null and stderr, so a ``print`` in a learner's cell
+lands in the log and cannot be mistaken for an event.
+
+Requests (``op``) and the events they lead to:
+
+    load      {cells: [{id, source}]}        -> cell_start, cell (per cell), loaded
+    describe  {id, name}                     -> described {defined, kind, signature}
+    make      {id, name, args, kwargs, as}   -> made | raise        (call a factory, keep result)
+    call      {id, name, args, kwargs}       -> return {value} | raise
+    asgi      {id, name, scope}              -> receive | send ... then return | raise
+    message   {id, message}                  (the answer to a ``receive`` event)
+    sent      {id, error}                    (the acknowledgement of a ``send`` event)
+
+Arguments may name things that live here rather than travel: {"$name": "json_app"} is a
+name the cells defined, {"$fixture": "hello_app"} one of ``fixtures``, and
+{"$fixture": "lesson03.graph"} a name in another module of this package (lesson-specific
+probes: public code that builds inputs from a JSON description and reports in JSON). A
+request whose ``name`` starts with "$fixture:" calls such a probe instead of a learner's name.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import inspect
+import linecache
+import os
+import sys
+import traceback
+from typing import Any
+
+from . import fixtures, protocol
+
+TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+class Channel:
+    """Our end of the pipe pair, taken over from fds 0 and 1 at start-up."""
+
+    def __init__(self) -> None:
+        self.in_fd = os.dup(0)
+        self.out_fd = os.dup(1)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)  # the learner's prints join stderr, which the grader caps and keeps
+        os.close(devnull)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        self.reader: asyncio.StreamReader | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(self.reader), os.fdopen(self.in_fd, "rb", 0)
+        )
+
+    def emit(self, **event: Any) -> None:
+        data = protocol.dumps(event)
+        view = memoryview(data)
+        while view:
+            written = os.write(self.out_fd, view)
+            view = view[written:]
+
+    async def next_request(self) -> dict | None:
+        assert self.reader is not None
+        line = await self.reader.readline()
+        return protocol.loads(line) if line else None
+
+
+def describe_error(exc: BaseException) -> dict:
+    frames = [
+        frame for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename.startswith("<cell ")
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:]}
+
+
+class Sandbox:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.inboxes: dict[int, asyncio.Queue] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    # -- loading cells -------------------------------------------------------------------
+    async def load(self, cells: list[dict]) -> None:
+        for cell in cells:
+            self.channel.emit(event="cell_start", id=cell["id"])
+            try:
+                await self.run_cell(cell["id"], cell["source"])
+            except BaseException as exc:  # SystemExit included: a cell may not end the grading
+                self.channel.emit(event="cell", id=cell["id"], status="error", error=describe_error(exc))
+            else:
+                self.channel.emit(event="cell", id=cell["id"], status="ok")
+        self.channel.emit(event="loaded")
+
+    async def run_cell(self, cell_id: str, source: str) -> None:
+        filename = f"<cell {cell_id}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        code = compile(source, filename, "exec", flags=TOP_LEVEL_AWAIT, dont_inherit=True)
+        result = eval(code, self.namespace)
+        if inspect.iscoroutine(result):  # the cell used a top-level await, as notebooks allow
+            await result
+
+    # -- requests --------------------------------------------------------------------------
+    @staticmethod
+    def fixture(reference: str) -> Any:
+        module, _, name = reference.rpartition(".")
+        home = importlib.import_module(f".{module}", __package__) if module else fixtures
+        return getattr(home, name)
+
+    def lookup(self, name: str) -> Any:
+        if name.startswith("$fixture:"):
+            return self.fixture(name.removeprefix("$fixture:"))
+        return self.namespace[name]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"$name"}:
+                return self.namespace[value["$name"]]
+            if set(value) == {"$fixture"}:
+                return self.fixture(value["$fixture"])
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    async def handle(self, request: dict) -> None:
+        op, call_id = request.get("op"), request.get("id")
+        if op == "message" or op == "sent":
+            inbox = self.inboxes.get(call_id)
+            if inbox is not None:
+                inbox.put_nowait(request)
+            return
+        if op == "load":
+            await self.load(request["cells"])
+            return
+        if op == "describe":
+            self.channel.emit(event="described", id=call_id, **self.describe(request["name"]))
+            return
+        handler = {"make": self.make, "call": self.call, "asgi": self.asgi}.get(op)
+        if handler is None:
+            self.channel.emit(event="raise", id=call_id, error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""})
+            return
+        task = asyncio.ensure_future(self.guarded(handler, request))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def guarded(self, handler, request: dict) -> None:
+        try:
+            await handler(request)
+        except BaseException as exc:
+            self.channel.emit(event="raise", id=request["id"], error=describe_error(exc))
+            if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+                raise
+
+    def describe(self, name: str) -> dict:
+        if name not in self.namespace:
+            return {"defined": False, "kind": None, "signature": None}
+        obj = self.namespace[name]
+        if inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):
+            kind = "async function"
+        elif inspect.isclass(obj):
+            kind = "class"
+        elif callable(obj):
+            kind = "function"
+        else:
+            kind = type(obj).__name__
+        try:
+            signature = str(inspect.signature(obj))
+        except (TypeError, ValueError):
+            signature = None
+        return {"defined": True, "kind": kind, "signature": signature}
+
+    async def invoke(self, request: dict) -> Any:
+        function = self.lookup(request["name"])
+        result = function(*self.resolve(request.get("args", [])), **self.resolve(request.get("kwargs", {})))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def make(self, request: dict) -> None:
+        self.namespace[request["as"]] = await self.invoke(request)
+        self.channel.emit(event="made", id=request["id"])
+
+    async def call(self, request: dict) -> None:
+        value = await self.invoke(request)
+        self.channel.emit(event="return", id=request["id"], value=value)
+
+    async def asgi(self, request: dict) -> None:
+        call_id = request["id"]
+        app = self.lookup(request["name"])
+        inbox: asyncio.Queue = asyncio.Queue()
+        self.inboxes[call_id] = inbox
+
+        async def receive() -> dict:
+            self.channel.emit(event="receive", id=call_id)
+            return (await inbox.get())["message"]
+
+        async def send(message: dict) -> None:
+            self.channel.emit(event="send", id=call_id, message=message)
+            answer = await inbox.get()
+            if answer.get("error"):
+                raise RuntimeError(answer["error"])
+
+        try:
+            await app(request["scope"], receive, send)
+        finally:
+            del self.inboxes[call_id]
+        self.channel.emit(event="return", id=call_id, value=None)
+
+    async def serve(self) -> None:
+        while True:
+            request = await self.channel.next_request()
+            if request is None:
+                return  # the grader closed the pipe: grading is over
+            await self.handle(request)
+
+
+async def main() -> None:
+    channel = Channel()
+    await channel.open()
+    await Sandbox(channel).serve()

@@ -1,0 +1,41 @@
+"""What a hidden suite contains: its tests, the exercise each grades, and their points."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from functools import lru_cache
+
+import pytest
+
+from .lessons import Lesson
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.tests: list[tuple[str, str, float]] = []
+
+    def pytest_collection_modifyitems(self, items) -> None:
+        for item in items:
+            marker = item.get_closest_marker("graded")
+            if marker is None:
+                raise pytest.UsageError(f"hidden test {item.nodeid} has no @graded(exercise, points)")
+            # originalname drops the "[asyncio]" that anyio's parametrisation adds
+            if any(item.originalname == name for name, _, _ in self.tests):
+                raise pytest.UsageError(f"two hidden tests are named {item.originalname}; names must be unique per lesson")
+            self.tests.append((item.originalname, marker.kwargs["exercise"], float(marker.kwargs["points"])))
+
+
+@lru_cache(maxsize=None)
+def collect(lesson: Lesson) -> tuple[tuple[str, str, float], ...]:
+    """(test name, exercise, points) for every test in the lesson's hidden suite."""
+    collector = _Collector()
+    with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
+        code = pytest.main(
+            [str(lesson.suite), "--collect-only", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+             "--rootdir", str(lesson.suite), "-c", "/dev/null", "-p", "autograder.plugin"],
+            plugins=[collector],
+        )
+    if code not in (0, 5) and not collector.tests:
+        raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
+    return tuple(collector.tests)

@@ -1,0 +1,90 @@
+"""Helpers for hidden suites: talking to a learner's app that lives in the sandbox.
+
+Tests get the app as ``submission.asgi(name)``, an ordinary ASGI callable, and use the same
+tools a learner would (``httpx.ASGITransport``, ``coursekit.drive``). ``Conversation`` adds
+what those lack: a back-and-forth where the test decides each next message after seeing the
+app's last one (lifespan, WebSocket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import httpx
+
+from .expect import Mistake
+from .submission import Submission, SubmissionError
+
+REPLY_SECONDS = 5.0
+
+
+async def require(submission: Submission, name: str, kind: str = "async function") -> None:
+    """Fail with a clear message unless the learner's cells define ``name`` as ``kind``."""
+    found = await submission.describe(name)
+    if not found["defined"]:
+        raise Mistake(
+            f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
+            f"it under exactly this name, and that the cell runs without an error."
+        )
+    if found["kind"] != kind:
+        raise Mistake(f"`{name}` should be an {kind}, but it is a {found['kind']} (signature {found['signature']}).")
+
+
+@asynccontextmanager
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class Conversation:
+    """Run one ASGI call in the background and exchange messages with it step by step."""
+
+    def __init__(self, app, scope: dict) -> None:
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.task = asyncio.ensure_future(app(scope, self.inbox.get, self._send))
+
+    async def _send(self, message: dict) -> None:
+        await self.outbox.put(message)
+
+    def push(self, message: dict) -> None:
+        self.inbox.put_nowait(message)
+
+    async def pull(self, waiting_for: str) -> dict | None:
+        """The app's next message, or None if the app returned without sending one."""
+        getter = asyncio.ensure_future(self.outbox.get())
+        done, _ = await asyncio.wait({getter, self.task}, timeout=REPLY_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.task in done:
+            self.task.result()  # re-raise the app's exception, if it raised
+            return None
+        raise Mistake(f"Your app sent nothing within {REPLY_SECONDS:g} s while the grader waited for {waiting_for}.")
+
+    async def finished(self, seconds: float = REPLY_SECONDS) -> bool:
+        """Whether the app's call returned (or raised) within ``seconds``."""
+        done, _ = await asyncio.wait({self.task}, timeout=seconds)
+        return bool(done)
+
+    async def close(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+        try:
+            await self.task
+        except (asyncio.CancelledError, SubmissionError, Exception):
+            pass
+
+
+def completed(trace) -> None:
+    """Fail with the learner's own error when a ``coursekit.drive`` trace did not end cleanly."""
+    if trace.timed_out:
+        raise Mistake(f"Your app did not return within {trace.timeout:g} s. Does it wait for a message that "
+                      "never comes, or loop forever?")
+    if isinstance(trace.exception, SubmissionError):
+        raise Mistake(str(trace.exception))
+    if trace.exception is not None:
+        raise Mistake(f"Talking to your app failed: {type(trace.exception).__name__}: {trace.exception}")

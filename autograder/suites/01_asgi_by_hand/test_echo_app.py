@@ -1,0 +1,57 @@
+"""Hidden tests for `echo_app`: reading a body sent in several messages, and disconnects."""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.suitekit import client, completed, require
+from coursekit import drive, http_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "echo_app"
+
+
+def chunks(*parts: bytes) -> list[dict]:
+    return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
+
+
+@graded(NAME, points=1)
+async def test_echoes_a_body(submission):
+    """A body sent in one message comes back unchanged, with status 200."""
+    await require(submission, NAME)
+    async with client(submission.asgi(NAME)) as http:
+        response = await http.post("/anything", content=b"hello, echo")
+    expect(response.status_code == 200, f"Answer with status 200 (you answered {response.status_code}).")
+    expect(response.content == b"hello, echo", "Send back exactly the bytes you received.")
+
+
+@graded(NAME, points=2)
+async def test_reads_every_chunk(submission):
+    """A body that arrives in several http.request messages is echoed whole."""
+    await require(submission, NAME)
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), chunks(b"first-", b"second-", b"", b"last"))
+    completed(trace)
+    expect(trace.body == b"first-second-last",
+           "Keep calling receive() while more_body is true and join every chunk; you echoed only part of the body.")
+    expect(trace.headers.get("content-length") == str(len(trace.body)), "content-length must match the echoed body.")
+
+
+@graded(NAME, points=1)
+async def test_headers(submission):
+    """content-type is application/octet-stream and content-length is right."""
+    await require(submission, NAME)
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), chunks(b"abc"))
+    completed(trace)
+    expect(trace.headers.get("content-type") == "application/octet-stream",
+           "Send content-type: application/octet-stream.")
+    expect(trace.headers.get("content-length") == "3", "Send content-length with the number of bytes echoed.")
+
+
+@graded(NAME, points=1)
+async def test_disconnect_before_the_end(submission):
+    """When the client disconnects mid-body, the app sends nothing and returns."""
+    await require(submission, NAME)
+    incoming = [{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}]
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), incoming, timeout=5)
+    expect(not trace.timed_out, "After http.disconnect your app kept waiting: return when the client has gone.")
+    completed(trace)
+    expect(trace.sent == [], "After an http.disconnect there is nobody to answer: return without sending anything.")

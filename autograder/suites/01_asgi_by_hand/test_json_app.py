@@ -1,0 +1,76 @@
+"""Hidden tests for `json_app`: a raw ASGI app that answers every request with JSON."""
+
+import json
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.suitekit import client, completed, require
+from coursekit import drive, http_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "json_app"
+
+
+@graded(NAME, points=2)
+async def test_answers_200_with_method_and_path(submission):
+    """A request gets status 200 and a JSON body with its method and path."""
+    await require(submission, NAME)
+    async with client(submission.asgi(NAME)) as http:
+        response = await http.get("/reports/2026", params={"page": "2"})
+    expect(response.status_code == 200, f"Answer with status 200 (your app answered {response.status_code}).")
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    expect(payload is not None, "The body should be JSON: encode the dict with json.dumps, then to bytes.")
+    expect(payload == {"method": "GET", "path": "/reports/2026"},
+           'The JSON should be exactly {"method": ..., "path": ...} taken from the scope '
+           "(the path without the query string).")
+
+
+@graded(NAME, points=1)
+async def test_reports_any_method(submission):
+    """The method in the JSON is the request's method, whatever it is."""
+    await require(submission, NAME)
+    async with client(submission.asgi(NAME)) as http:
+        methods = {method: (await http.request(method, "/x")).json().get("method") for method in ("POST", "DELETE")}
+    expect(all(seen == sent for sent, seen in methods.items()), "Take the method from scope['method'], not a constant.")
+
+
+@graded(NAME, points=1)
+async def test_content_type_and_length(submission):
+    """content-type is application/json and content-length is the body's size."""
+    await require(submission, NAME)
+    trace = await drive(submission.asgi(NAME), http_scope("GET", "/x"))
+    completed(trace)
+    expect(trace.headers.get("content-type") == "application/json",
+           "Send the header content-type: application/json (names are lower-case bytes).")
+    expect(trace.headers.get("content-length") == str(len(trace.body)),
+           "Send content-length with the body's length in bytes, as a bytes value like b'27'.")
+
+
+@graded(NAME, points=1)
+async def test_content_length_counts_bytes(submission):
+    """content-length is right for a path with non-ASCII characters."""
+    await require(submission, NAME)
+    path = "/caf\u00e9/na\u00efve/\u65e5\u672c"
+    trace = await drive(submission.asgi(NAME), http_scope("GET", path))
+    completed(trace)
+    expect(trace.headers.get("content-length") == str(len(trace.body)),
+           "content-length must count the bytes of the encoded body, not the characters of a str: "
+           "try a path with an accented letter.")
+    expect(json.loads(trace.body).get("path") == path, "The path in the JSON should be the request's path, unchanged.")
+
+
+@graded(NAME, points=1)
+async def test_one_start_then_one_body(submission):
+    """The response is one http.response.start followed by one http.response.body."""
+    await require(submission, NAME)
+    trace = await drive(submission.asgi(NAME), http_scope("GET", "/"))
+    completed(trace)
+    types = [message.get("type") for message in trace.sent]
+    expect(types == ["http.response.start", "http.response.body"],
+           f"Send exactly two messages, http.response.start then http.response.body (you sent {types}).")
+    expect(isinstance(trace.sent[1].get("body"), bytes), "The body must be bytes, not str.")
+    expect(not trace.sent[1].get("more_body", False), "The only body message must not set more_body.")

@@ -1,0 +1,86 @@
+"""Hidden tests for `request_id_middleware`: wrapping send to add headers, and nothing else."""
+
+import re
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import fixture
+from autograder.suitekit import Conversation, client, completed, require
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "request_id_middleware"
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+async def wrapped(submission, app_name: str):
+    await require(submission, NAME, kind="function")
+    return submission.asgi(await submission.make(NAME, fixture(app_name)), label=f"{NAME}(app)")
+
+
+@graded(NAME, points=2)
+async def test_adds_a_fresh_request_id(submission):
+    """Each response gets an x-request-id of 32 lowercase hex characters, new every time."""
+    app = await wrapped(submission, "hello_app")
+    async with client(app) as http:
+        ids = [(await http.get("/")).headers.get("x-request-id") for _ in range(3)]
+    expect(all(value is not None for value in ids), "Add an x-request-id header to http.response.start.")
+    expect(all(HEX32.fullmatch(value) for value in ids), "The request id should be 32 lowercase hex characters (uuid4().hex).")
+    expect(len(set(ids)) == 3, "Make a new id for every request, not one per middleware.")
+
+
+@graded(NAME, points=1)
+async def test_reuses_the_incoming_request_id(submission):
+    """An x-request-id sent by the client is passed back unchanged."""
+    app = await wrapped(submission, "hello_app")
+    async with client(app) as http:
+        response = await http.get("/", headers={"x-request-id": "from-the-load-balancer-42"})
+    expect(response.headers.get("x-request-id") == "from-the-load-balancer-42",
+           "When the request already has an x-request-id header, answer with that value.")
+
+
+@graded(NAME, points=1)
+async def test_server_timing(submission):
+    """server-timing says app;dur=<milliseconds>."""
+    app = await wrapped(submission, "hello_app")
+    async with client(app) as http:
+        value = (await http.get("/")).headers.get("server-timing", "")
+    match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
+    expect(match is not None, "Add server-timing: app;dur=<milliseconds>, a plain number such as 0.42.")
+    expect(float(match.group(1)) < 5000, "The duration should be in milliseconds since the call began.")
+
+
+@graded(NAME, points=1)
+async def test_keeps_the_wrapped_response(submission):
+    """Status, headers and every body chunk of the wrapped app pass through unchanged."""
+    app = await wrapped(submission, "chunked_app")
+    incoming = [{"type": "http.request", "body": b"in", "more_body": False}]
+    trace = await drive(app, http_scope("POST", "/"), incoming)
+    completed(trace)
+    bodies = [(m.get("body"), bool(m.get("more_body"))) for m in trace.sent if m.get("type") == "http.response.body"]
+    expect(trace.status == 201, "Keep the wrapped app's status.")
+    expect(("x-app", "chunked") in trace.header_list and ("content-type", "text/plain") in trace.header_list,
+           "Keep the wrapped app's own headers: add yours to the list, don't replace it.")
+    expect(bodies == [(b"one,", True), (b"two,", True), (b"three", True), (b":in", False)],
+           "Pass http.response.body messages on untouched, each one, in order.")
+    names = [name for name, _ in trace.header_list]
+    expect(names.count("x-request-id") == 1, "Add x-request-id once, on http.response.start only.")
+
+
+@graded(NAME, points=1)
+async def test_other_scopes_pass_through(submission):
+    """Lifespan and WebSocket calls reach the wrapped app untouched."""
+    app = await wrapped(submission, "scope_types_app")
+    lifespan = await drive(app, lifespan_scope())
+    completed(lifespan)
+    expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
+           "Pass lifespan calls straight to the wrapped app.")
+    talk = Conversation(app, websocket_scope("/ws"))
+    try:
+        talk.push({"type": "websocket.connect"})
+        accept = await talk.pull("websocket.accept")
+    finally:
+        await talk.close()
+    expect(accept == {"type": "websocket.accept", "headers": [[b"x-app", b"ws"]]},
+           "Pass websocket calls straight to the wrapped app, without adding headers to them.")

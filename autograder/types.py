@@ -1,0 +1,74 @@
+"""The grader's vocabulary: every record that moves between its parts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+CellStatus = Literal["ok", "error", "timeout", "crashed", "missing", "not run"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell the sandbox runs: an exercise (the learner's source) or setup (the release's)."""
+
+    id: str  # the nbgrader grade_id
+    source: str
+    role: Literal["exercise", "setup"]
+
+
+@dataclass
+class CellReport:
+    id: str
+    status: CellStatus
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. Per call and per cell limits are wall-clock seconds."""
+
+    cell_seconds: float = 10.0
+    call_seconds: float = 10.0
+    submission_seconds: float = 120.0
+    cpu_seconds: int = 60
+    memory_bytes: int = 2 * 1024**3
+    output_bytes: int = 1024**2
+
+
+@dataclass
+class TestResult:
+    name: str
+    exercise: str
+    points: float
+    max_points: float
+    passed: bool
+    feedback: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    submission: str  # a name for the learner's file, unique within the run
+    path: str
+    lesson: str | None
+    score: float = 0.0
+    max_score: float = 0.0
+    tests: list[TestResult] = field(default_factory=list)
+    cells: list[CellReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notebook-level messages for the learner
+    seconds: float = 0.0
+
+    def exercise_scores(self) -> dict[str, tuple[float, float]]:
+        scores: dict[str, tuple[float, float]] = {}
+        for test in self.tests:
+            got, total = scores.get(test.exercise, (0.0, 0.0))
+            scores[test.exercise] = (got + test.points, total + test.max_points)
+        return scores
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["exercises"] = {
+            name: {"score": got, "max_score": total}
+            for name, (got, total) in self.exercise_scores().items()
+        }
+        return document

@@ -1,0 +1,28 @@
+"""coursekit: the small helper package the lesson notebooks use.
+
+One concept per module:
+
+- ``coursekit.asgi``: build ASGI scopes, drive an app by hand, trace its messages.
+- ``coursekit.serve``: run an app on a real server (uvicorn, hypercorn) on 127.0.0.1.
+- ``coursekit.checks``: visible self-checks under each exercise, and a summary report.
+- ``coursekit.timing``: time code, and compare candidates as ratios.
+"""
+
+from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope
+from coursekit.checks import report, self_check
+from coursekit.serve import serve
+from coursekit.timing import compare, measure
+
+__all__ = [
+    "Trace",
+    "Tracer",
+    "compare",
+    "drive",
+    "http_scope",
+    "lifespan_scope",
+    "measure",
+    "report",
+    "self_check",
+    "serve",
+    "websocket_scope",
+]

@@ -1,0 +1,187 @@
+"""The course's shared data (tenants, users, invoices), for notebooks and tests.
+
+    from coursekit import data
+
+    data.path("invoices")             # Path of the committed CSV
+    data.rows("users")                # list of dicts with Python types
+    engine = data.create_engine()     # async in-memory SQLite with foreign keys on
+    await data.load_into(engine)      # tables created and filled: {"tenants": 4, ...}
+
+The CSVs come from datasets/generate.py (see datasets/README.md for columns and edge
+cases). The table definitions live here, in SQLAlchemy Core, so every lesson queries the
+same schema: ``metadata``, ``tenants_table``, ``users_table``, ``invoices_table``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import itertools
+from datetime import date
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, MetaData,
+                        String, Table, UniqueConstraint, event)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+# coursekit/ sits next to datasets/ in the repository; resolve from this file, not from the
+# current directory, because notebooks run with their own folder as the working directory.
+DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+GENERATED_DIR = DATASETS_DIR / "generated"
+LARGE_ROWS = 200_000  # rows of invoices_large.csv when it has to be generated
+
+NAMES = ("tenants", "users", "invoices", "invoices_large")
+
+# How to turn each CSV column back into its Python type; columns not listed stay str.
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "id": int, "tenant_id": int, "user_id": int, "amount_cents": int,
+    "active": lambda s: s == "1",
+    "issued_on": date.fromisoformat, "due_on": date.fromisoformat,
+}
+
+
+@cache
+def generator() -> ModuleType:
+    """datasets/generate.py as a module. datasets/ is not a package (the generator must
+    run as a plain script, stdlib only), so it is imported by file path."""
+    spec = importlib.util.spec_from_file_location("_course_datasets_generate",
+                                                  DATASETS_DIR / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def path(name: str) -> Path:
+    """Path of a dataset's CSV. "invoices_large" is written on first use (a few seconds for
+    200_000 rows); delete datasets/generated/ to have it rebuilt."""
+    if name not in NAMES:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    if name != "invoices_large":
+        return DATASETS_DIR / f"{name}.csv"
+    target = GENERATED_DIR / "invoices_large.csv"
+    if not target.exists():
+        generator().write_large(target, LARGE_ROWS)
+    return target
+
+
+def iter_rows(name: str) -> Iterator[dict]:
+    """Rows of a dataset one at a time, typed: for the large file, where a list would not
+    keep memory flat."""
+    with open(path(name), encoding="utf-8", newline="") as f:
+        for record in csv.DictReader(f):
+            yield {k: _CONVERTERS.get(k, str)(v) for k, v in record.items()}
+
+
+def rows(name: str) -> list[dict]:
+    """All rows of a dataset, typed (ints, bools for ``active``, dates for ``*_on``)."""
+    return list(iter_rows(name))
+
+
+# --- schema -----------------------------------------------------------------------------
+# Money is integer cents (exact; no float rounding). Dates use SQLAlchemy's Date, which
+# SQLite stores as ISO text and hands back as datetime.date. The constraints make the
+# database, not only the application, refuse the bad rows lessons try to insert.
+
+metadata = MetaData()
+
+tenants_table = Table(
+    "tenants", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(20), nullable=False),
+)
+
+users_table = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("api_token", String(32), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, default=True),
+    CheckConstraint("role IN ('admin', 'member')", name="ck_users_role"),
+)
+
+invoices_table = Table(
+    "invoices", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("number", String(40), nullable=False),
+    Column("customer", String(200), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    # Numbers restart per tenant, so only the pair is unique; it also indexes tenant_id.
+    UniqueConstraint("tenant_id", "number", name="uq_invoices_tenant_number"),
+    CheckConstraint("amount_cents >= 0", name="ck_invoices_amount"),
+    CheckConstraint("status IN ('draft', 'sent', 'paid', 'void')", name="ck_invoices_status"),
+    CheckConstraint("due_on >= issued_on", name="ck_invoices_due"),
+)
+
+_TABLES = {"tenants": tenants_table, "users": users_table,
+           "invoices": invoices_table, "invoices_large": invoices_table}
+
+
+# --- engine and loading -----------------------------------------------------------------
+
+def _foreign_keys_on(dbapi_connection, _connection_record) -> None:
+    # SQLite ignores FOREIGN KEY clauses unless this pragma is set, per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str = "sqlite+aiosqlite:///:memory:", **kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for SQLite that enforces foreign keys on every connection.
+
+    An in-memory SQLite database lives inside one connection and vanishes with it: with a
+    pool of several connections, each session would see its own empty database. So for
+    ":memory:" URLs the engine gets a StaticPool, which hands the same single connection to
+    every session (SQLAlchemy picks it by default today; saying it keeps it so). The price:
+    sessions share that connection, so they are not isolated from each other; use a file
+    URL (``sqlite+aiosqlite:///path/to.db``) when a lesson needs real concurrency.
+    """
+    parsed = make_url(url)
+    in_memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    if in_memory and "poolclass" not in kwargs:
+        kwargs["poolclass"] = StaticPool
+    engine = create_async_engine(url, **kwargs)
+    # Events are registered on the sync engine underneath; "connect" fires once per new
+    # DBAPI connection, before the pool hands it out.
+    event.listen(engine.sync_engine, "connect", _foreign_keys_on)
+    return engine
+
+
+async def load_into(engine: AsyncEngine, *,
+                    include: tuple[str, ...] = ("tenants", "users", "invoices"),
+                    batch: int = 10_000) -> dict[str, int]:
+    """Create all tables (if missing) and insert the named datasets; return row counts.
+
+    Datasets go in dependency order (tenants, users, invoices) whatever the order given,
+    in one transaction. "invoices_large" fills the same invoices table as "invoices" (so
+    the two exclude each other) and is inserted in batches, never held whole in memory.
+    """
+    unknown = set(include) - set(NAMES)
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {sorted(unknown)}; choose from {', '.join(NAMES)}")
+    if "invoices" in include and "invoices_large" in include:
+        raise ValueError("'invoices' and 'invoices_large' fill the same table; pick one")
+    counts: dict[str, int] = {}
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        for name in (n for n in NAMES if n in include):
+            stream, counts[name] = iter_rows(name), 0
+            while chunk := list(itertools.islice(stream, batch)):
+                await conn.execute(_TABLES[name].insert(), chunk)
+                counts[name] += len(chunk)
+    return counts

@@ -1,0 +1,211 @@
+"""Time small pieces of code, and compare them as ratios.
+
+    compare({"sync def": call_sync, "async def": call_async}).plot()
+
+Absolute numbers depend on the machine, the load and the moment; ratios measured side by
+side travel much better. Hence three habits, the same as the standard library's
+``timeit``:
+
+- each repeat calls the function ``number`` times, enough to last ~20 ms, so the clock's
+  resolution and the timing loop itself are negligible;
+- several repeats, summarised by the **median**, which one unlucky repeat cannot move;
+- ``compare`` runs the candidates **interleaved** (a repeat of each, then the next round),
+  so a burst of background work slows them all alike instead of only one.
+
+Async functions (``async def`` with no arguments) are timed inside one event loop, awaited
+back to back: the loop's startup is not part of the measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import inspect
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from coursekit.serve import run_blocking
+
+__all__ = ["Comparison", "Timing", "compare", "format_seconds", "measure"]
+
+MIN_REPEAT_SECONDS = 0.02  # auto-picked `number` makes one repeat last at least this
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration with three significant digits and a readable unit: '412 ns', '3.05 µs'."""
+    if seconds >= 999.5:
+        return f"{seconds:.0f} s"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        # 0.9995 rather than 1: 999.7 µs rounds to 3 digits as "1 ms", not "1e+03 µs".
+        if seconds >= 0.9995 * scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call, one value per repeat."""
+
+    per_call: list[float]
+    number: int  # calls per repeat
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.per_call)
+
+    @property
+    def best(self) -> float:
+        return min(self.per_call)
+
+    def __repr__(self) -> str:
+        return (
+            f"Timing(median {format_seconds(self.median)} per call, best {format_seconds(self.best)}; "
+            f"{len(self.per_call)} repeats of {self.number} calls)"
+        )
+
+
+class Row(NamedTuple):
+    name: str
+    median: float  # seconds per call
+    ratio: float  # median / the fastest median
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Timings of several candidates, measured side by side."""
+
+    timings: dict[str, Timing]
+
+    @property
+    def fastest(self) -> str:
+        """The name with the smallest median."""
+        return min(self.timings, key=lambda name: self.timings[name].median)
+
+    def ratio(self, name: str) -> float:
+        """How many times slower than the fastest ``name`` is (1.0 for the fastest)."""
+        fastest = self.timings[self.fastest].median
+        return self.timings[name].median / fastest if fastest > 0 else float("inf")
+
+    def rows(self) -> list[Row]:
+        """One row per candidate, fastest first."""
+        rows = [Row(name, timing.median, self.ratio(name)) for name, timing in self.timings.items()]
+        return sorted(rows, key=lambda row: row.median)
+
+    def __repr__(self) -> str:
+        rows = self.rows()
+        width = max(len("name"), *(len(row.name) for row in rows))
+        lines = [f"{'name'.ljust(width)}  {'median':>10}  {'ratio':>8}"]
+        lines += [
+            f"{row.name.ljust(width)}  {format_seconds(row.median):>10}  {row.ratio:>7.2f}x" for row in rows
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><td>{html.escape(row.name)}</td><td>{format_seconds(row.median)}</td>"
+            f"<td>{row.ratio:.2f}x</td></tr>"
+            for row in self.rows()
+        )
+        return (
+            "<table><thead><tr><th>name</th><th>median per call</th><th>ratio</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """A horizontal bar chart of the ratios, fastest on top; returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt  # only here: plotting is optional and slow to import
+
+        rows = self.rows()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1))
+        names = [row.name for row in rows]
+        ratios = [row.ratio for row in rows]
+        bars = ax.barh(names, ratios)
+        ax.bar_label(bars, labels=[f"{ratio:.2f}x" for ratio in ratios], padding=3)
+        ax.axvline(1.0, color="grey", linewidth=1)
+        ax.invert_yaxis()  # fastest on top, as in the table
+        ax.set_xlabel("median time per call, relative to the fastest")
+        ax.set_xlim(0, max(ratios) * 1.2)
+        return ax
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def measure(fn: Callable[[], Any], *, repeat: int = 7, number: int | None = None, warmup: int = 1) -> Timing:
+    """Time ``fn()`` (a sync or async function of no arguments).
+
+    ``warmup`` calls run first, untimed (first calls pay for caches, imports, lazy setup).
+    With ``number=None``, ``number`` grows until one repeat lasts at least ~20 ms.
+    """
+    return _measure_all({"fn": fn}, repeat=repeat, number=number, warmup=warmup)["fn"]
+
+
+def compare(
+    candidates: Mapping[str, Callable[[], Any]], *, repeat: int = 7, number: int | None = None, warmup: int = 1
+) -> Comparison:
+    """Time each candidate like ``measure``, interleaved, and compare their medians."""
+    if not candidates:
+        raise ValueError("compare needs at least one candidate")
+    return Comparison(_measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup))
+
+
+def _measure_all(
+    candidates: dict[str, Callable[[], Any]], *, repeat: int, number: int | None, warmup: int
+) -> dict[str, Timing]:
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
+
+    def run() -> dict[str, Timing]:
+        # One event loop for all async candidates, created only if there is one.
+        with asyncio.Runner() as runner:
+            timers = {name: _batch_timer(fn, runner) for name, fn in candidates.items()}
+            for timer in timers.values():
+                if warmup > 0:
+                    timer(warmup)
+            numbers = {name: number or _autorange(timer) for name, timer in timers.items()}
+            per_call: dict[str, list[float]] = {name: [] for name in candidates}
+            for _ in range(repeat):  # round-robin: one repeat of each candidate per round
+                for name, timer in timers.items():
+                    per_call[name].append(timer(numbers[name]) / numbers[name])
+            return {name: Timing(per_call[name], numbers[name]) for name in candidates}
+
+    if any(inspect.iscoroutinefunction(fn) for fn in candidates.values()):
+        # An event loop cannot run inside a running one (a notebook cell): use a thread.
+        return run_blocking(run)
+    return run()
+
+
+def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner) -> Callable[[int], float]:
+    """A function that calls ``fn`` ``number`` times and returns the seconds it took."""
+    if inspect.iscoroutinefunction(fn):
+
+        async def batch(number: int) -> float:
+            start = time.perf_counter()
+            for _ in range(number):
+                await fn()
+            return time.perf_counter() - start
+
+        return lambda number: runner.run(batch(number))
+
+    def timer(number: int) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return time.perf_counter() - start
+
+    return timer
+
+
+def _autorange(timer: Callable[[int], float]) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... calls that lasts MIN_REPEAT_SECONDS."""
+    scale = 1
+    while True:
+        for multiplier in (1, 2, 5):
+            number = scale * multiplier
+            if timer(number) >= MIN_REPEAT_SECONDS:
+                return number
+        scale *= 10

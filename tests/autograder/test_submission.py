@@ -1,0 +1,122 @@
+"""The trusted side's handle on a sandbox: loading cells, limits, crashes, forwarding."""
+
+import asyncio
+import os
+
+import httpx
+import pytest
+
+from autograder.submission import (
+    Submission, SubmissionCrashed, SubmissionRaised, SubmissionTimedOut, fixture,
+)
+from autograder.types import Cell, Limits
+
+pytestmark = pytest.mark.anyio
+FAST = Limits(cell_seconds=2, call_seconds=2)
+
+
+def cells(*sources: str) -> list[Cell]:
+    return [Cell(f"c{i}", source, "exercise") for i, source in enumerate(sources)]
+
+
+@pytest.fixture
+async def start(tmp_path):
+    started = []
+
+    async def starter(*sources: str, limits: Limits = FAST):
+        sub = await Submission.start(tmp_path / f"s{len(started)}", limits)
+        started.append(sub)
+        return sub, await sub.load(cells(*sources))
+
+    yield starter
+    for sub in started:
+        await sub.close()
+
+
+async def test_each_cell_is_reported(start):
+    sub, reports = await start("x = 1", "raise ValueError('nope')", "import sys; sys.exit(3)", "def y(): return x + 1")
+    assert [r.status for r in reports] == ["ok", "error", "error", "ok"]
+    assert "ValueError: nope" in reports[1].message
+    assert "SystemExit" in reports[2].message
+    assert await sub.call("y") == 2
+
+
+async def test_top_level_await_runs_like_in_a_notebook(start):
+    sub, reports = await start("import asyncio\nawait asyncio.sleep(0)\nvalue = 'awaited'\ndef get(): return value")
+    assert reports[0].status == "ok"
+    assert await sub.call("get") == "awaited"
+
+
+async def test_an_endless_cell_is_reported_and_stops_the_rest(start):
+    sub, reports = await start("ok = 1", "while True: pass", "never = 1")
+    assert [r.status for r in reports] == ["ok", "timeout", "not run"]
+
+
+async def test_prints_do_not_disturb_the_protocol(start):
+    sub, reports = await start("print('{\"event\": \"return\", \"id\": 1, \"value\": 99}')\ndef f():\n    print('noise')\n    return 5")
+    assert reports[0].status == "ok"
+    assert await sub.call("f") == 5
+
+
+async def test_describe(start):
+    sub, _ = await start("async def app(scope, receive, send): pass\ndef factory(): pass\nvalue = 3")
+    assert (await sub.describe("app"))["kind"] == "async function"
+    assert (await sub.describe("factory"))["kind"] == "function"
+    assert (await sub.describe("value"))["kind"] == "int"
+    assert (await sub.describe("missing"))["defined"] is False
+
+
+async def test_errors_timeouts_and_crashes_become_exceptions(start):
+    sub, _ = await start(
+        "import os, time\n"
+        "def boom(): raise KeyError('k')\n"
+        "def slow(): time.sleep(30)\n"
+        "def die(): os._exit(0)\n"
+    )
+    with pytest.raises(SubmissionRaised, match="KeyError"):
+        await sub.call("boom")
+    with pytest.raises(SubmissionTimedOut):
+        await sub.call("slow")
+    sub2, _ = await start("import os\ndef die(): os._exit(0)")
+    with pytest.raises(SubmissionCrashed):
+        await sub2.call("die")
+
+
+async def test_asgi_apps_are_forwarded_message_by_message(start):
+    sub, _ = await start(
+        "async def app(scope, receive, send):\n"
+        "    body = b''\n"
+        "    while True:\n"
+        "        m = await receive()\n"
+        "        body += m.get('body', b'')\n"
+        "        if not m.get('more_body'): break\n"
+        "    await send({'type': 'http.response.start', 'status': 201, 'headers': [(b'x-len', str(len(body)).encode())]})\n"
+        "    await send({'type': 'http.response.body', 'body': body[::-1]})\n"
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sub.asgi("app")), base_url="http://t") as client:
+        response = await client.post("/", content=b"abc")
+    assert (response.status_code, response.headers["x-len"], response.content) == (201, "3", b"cba")
+
+
+async def test_factories_and_fixtures(start):
+    sub, _ = await start("def wrap(app):\n    async def outer(scope, receive, send):\n        await app(scope, receive, send)\n    return outer")
+    alias = await sub.make("wrap", fixture("hello_app"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sub.asgi(alias)), base_url="http://t") as client:
+        response = await client.get("/")
+    assert response.text == "hello"
+
+
+async def test_close_ends_every_process_the_submission_started(start, tmp_path):
+    sub, _ = await start("import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ndef pid(): return child.pid")
+    child_pid = await sub.call("pid")
+    await sub.close()
+    await asyncio.sleep(0.2)
+    assert not _is_running(child_pid)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"  # a zombie has ended; only its entry remains
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,109 @@
+import asyncio
+import time
+
+import pytest
+
+from coursekit import compare, measure
+from coursekit.timing import Comparison, Timing, format_seconds
+
+
+def slow():
+    time.sleep(0.002)
+
+
+def fast():
+    pass
+
+
+def test_format_seconds_picks_a_readable_unit():
+    assert format_seconds(2.5) == "2.5 s"
+    assert format_seconds(0.0123) == "12.3 ms"
+    assert format_seconds(3.05e-6) == "3.05 µs"
+    assert format_seconds(4.12e-7) == "412 ns"
+    assert format_seconds(0.0009997) == "1 ms"  # never "1e+03 µs"
+    assert format_seconds(1234.0) == "1234 s"
+
+
+def test_measure_with_a_given_number_calls_warmup_then_repeats():
+    calls = []
+    timing = measure(lambda: calls.append(1), repeat=3, number=4, warmup=2)
+    assert len(calls) == 2 + 3 * 4
+    assert timing.number == 4
+    assert len(timing.per_call) == 3
+    assert timing.best <= timing.median
+
+
+def test_measure_picks_number_so_a_repeat_lasts_about_20_ms():
+    timing = measure(fast, repeat=2)
+    assert timing.number > 1
+    assert timing.number * timing.median >= 0.005  # not tight: the repeats must not be tiny
+    assert "per call" in repr(timing) and "repeats of" in repr(timing)
+
+
+def test_measure_an_async_function_without_a_loop():
+    async def tick():
+        await asyncio.sleep(0)
+
+    timing = measure(tick, repeat=2, number=10)
+    assert isinstance(timing, Timing)
+    assert len(timing.per_call) == 2 and all(seconds > 0 for seconds in timing.per_call)
+
+
+@pytest.mark.anyio
+async def test_measure_an_async_function_inside_a_running_loop():
+    # As in a Jupyter cell: the function still runs, in a loop of its own.
+    loops = set()
+
+    async def tick():
+        loops.add(asyncio.get_running_loop())
+
+    measure(tick, repeat=2, number=3)
+    assert loops and asyncio.get_running_loop() not in loops
+
+
+def test_compare_finds_the_faster_function():
+    comparison = compare({"slow": slow, "fast": fast}, repeat=3, number=5)
+    assert comparison.fastest == "fast"
+    assert comparison.ratio("fast") == 1.0
+    assert comparison.ratio("slow") > 1
+    assert [row.name for row in comparison.rows()] == ["fast", "slow"]
+    assert set(comparison.timings) == {"slow", "fast"}
+
+
+def test_compare_runs_the_candidates_interleaved():
+    order = []
+    compare({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeat=3, number=1, warmup=0)
+    assert order == ["a", "b"] * 3
+
+
+def test_compare_mixes_sync_and_async_candidates():
+    async def tick():
+        await asyncio.sleep(0)
+
+    comparison = compare({"sync": fast, "async": tick}, repeat=2, number=20)
+    assert set(comparison.timings) == {"sync", "async"}
+
+
+def test_comparison_displays_ratios():
+    comparison = Comparison({"fast": Timing([1e-6] * 3, 10), "slow": Timing([3e-6] * 3, 10)})
+    text = repr(comparison)
+    lines = text.splitlines()
+    assert lines[0].split() == ["name", "median", "ratio"]
+    assert lines[1].split() == ["fast", "1", "µs", "1.00x"]
+    assert lines[2].split() == ["slow", "3", "µs", "3.00x"]
+    page = comparison._repr_html_()
+    assert "<table>" in page and "3.00x" in page
+
+
+def test_comparison_plot_draws_one_bar_per_candidate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    comparison = Comparison({"fast": Timing([1e-6], 1), "slow": Timing([3e-6], 1)})
+    ax = comparison.plot()
+    widths = sorted(patch.get_width() for patch in ax.patches)
+    assert widths == pytest.approx([1.0, 3.0])
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["fast", "slow"]
+    plt.close(ax.figure)
