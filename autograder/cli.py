@@ -16,6 +16,7 @@ from . import release as releasing
 from . import report
 from .errors import GraderError
 from .grade import grade_all
+from .jail import confinement
 from .lessons import all_lessons, find_lesson
 from .types import Limits
 
@@ -42,7 +43,7 @@ def grade_command(args) -> int:
         raise GraderError("no notebooks found in " + ", ".join(args.paths))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    limits = Limits(submission_seconds=args.timeout)
+    limits = Limits(submission_seconds=args.timeout, cell_seconds=args.cell_timeout, call_seconds=args.call_timeout)
     started = time.monotonic()
     done = 0
 
@@ -53,7 +54,8 @@ def grade_command(args) -> int:
         report.write_feedback(result, out)
         print(f"[{done}/{len(paths)}] {report.summary_line(result)}", flush=True)
 
-    results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, on_result=on_result)
+    print(f"isolation: {confinement()}", flush=True)
+    results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
     gradebook = report.write_gradebook(results, out)
     print(f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s; gradebook: {gradebook}")
     return 0
@@ -83,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
     grade.add_argument("--timeout", type=float, default=Limits.submission_seconds,
                        help="seconds one submission may take in all")
+    grade.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds,
+                       help="seconds one exercise cell may take to run")
+    grade.add_argument("--call-timeout", type=float, default=Limits.call_seconds,
+                       help="seconds the learner's code may take to answer one request")
     grade.set_defaults(run=grade_command)
     rel = commands.add_parser("release", help="make the learner notebooks from solutions/")
     rel.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")

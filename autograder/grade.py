@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 from . import notebook
 from .errors import GraderError, UnknownLesson
-from .lessons import Lesson, all_lessons
+from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import collect
 from .types import CellReport, Limits, SubmissionResult, TestResult
 
@@ -71,7 +71,7 @@ def run_worker(program: dict, lesson: Lesson, limits: Limits) -> dict:
         return json.loads(result_path.read_text())
 
 
-def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits) -> SubmissionResult:
+def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:
     """Grade one file against ``lesson`` (None when it could not be told: the file is unreadable)."""
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=lesson.slug if lesson else None)
@@ -85,7 +85,8 @@ def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits) -> S
     except GraderError as exc:
         result.problems.append(str(exc))
     else:
-        outcome = run_worker({"cells": [asdict(cell) for cell in cells], "limits": asdict(limits)}, lesson, limits)
+        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden)}
+        outcome = run_worker(program, lesson, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
         if "error" in outcome:
@@ -133,10 +134,17 @@ def submission_names(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return named
 
 
+def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ...]:
+    """What a sandbox must not see: the course's private parts, the class's files, the results."""
+    places = [*PRIVATE, *(path.resolve().parent for path in paths), *(Path(each).resolve() for each in extra)]
+    return tuple(sorted({str(place) for place in places}))
+
+
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
-              lesson: Lesson | None = None,
+              lesson: Lesson | None = None, out: Path | None = None,
               on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
     jobs = jobs or os.cpu_count() or 1
+    hidden = hidden_paths(paths, [out] if out else [])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
     for each in set(filter(None, lessons)):
@@ -144,7 +152,7 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, each, limits): name
+            pool.submit(grade_one, path, name, each, limits, hidden): name
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):

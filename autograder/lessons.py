@@ -13,6 +13,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 SUITES = PACKAGE / "suites"
+# Never visible to a sandbox: the answers, the hidden tests, the maintainers' checks, history.
+PRIVATE = (ROOT / "solutions", SUITES, ROOT / "tests", ROOT / ".git")
 
 
 @dataclass(frozen=True)

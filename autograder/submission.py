@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import resource
 import signal
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from .jail import Jail, sweep
 from .sandbox import protocol
 from .types import Cell, CellReport, Limits
 
@@ -51,15 +51,6 @@ class SubmissionCrashed(SubmissionError):
         )
 
 
-def _apply_limits(limits: Limits) -> Callable[[], None]:
-    def preexec() -> None:  # runs in the child, between fork and exec
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return preexec
-
-
 class Submission:
     def __init__(self, process: asyncio.subprocess.Process, limits: Limits) -> None:
         self.process = process
@@ -72,15 +63,15 @@ class Submission:
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
-    async def start(cls, scratch: Path, limits: Limits = Limits()) -> "Submission":
-        scratch.mkdir(parents=True, exist_ok=True)
+    async def start(cls, scratch: Path, limits: Limits = Limits(), jail: Jail = Jail()) -> "Submission":
+        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
         log = open(scratch / "output.log", "wb")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
                "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-I", "-m", "autograder.sandbox",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-            cwd=scratch, env=env, start_new_session=True, preexec_fn=_apply_limits(limits),
+            cwd=scratch, env=env, start_new_session=True, preexec_fn=jail.preexec(scratch, limits),
             limit=protocol.MAX_LINE,
         )
         log.close()
@@ -92,6 +83,7 @@ class Submission:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        sweep(self.process.pid)  # what left the process group (setsid, double fork) goes too
         await self.process.wait()
         self.reader.cancel()
 

@@ -34,6 +34,7 @@ class Limits:
     cpu_seconds: int = 60
     memory_bytes: int = 2 * 1024**3
     output_bytes: int = 1024**2
+    processes: int = 32  # enforced where the sandbox has a user id of its own
 
 
 @dataclass

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from .jail import Jail
 from .submission import Submission
 from .types import Cell, CellReport, Limits
 
@@ -30,21 +31,21 @@ from .types import Cell, CellReport, Limits
 FATAL = ("timeout", "crashed")
 
 
-async def load_once(cells: list[Cell], limits: Limits) -> list[CellReport]:
+async def load_once(cells: list[Cell], limits: Limits, jail: Jail) -> list[CellReport]:
     with tempfile.TemporaryDirectory(prefix="preflight-") as scratch:
-        sub = await Submission.start(Path(scratch), limits)
+        sub = await Submission.start(Path(scratch), limits, jail)
         try:
             return await sub.load(cells)
         finally:
             await sub.close()
 
 
-async def preflight(cells: list[Cell], limits: Limits) -> tuple[list[Cell], list[CellReport]]:
+async def preflight(cells: list[Cell], limits: Limits, jail: Jail) -> tuple[list[Cell], list[CellReport]]:
     """The cells safe to load in every test, and the fate of each cell."""
     fates: dict[str, CellReport] = {}
     remaining = list(cells)
     while remaining:
-        reports = await load_once(remaining, limits)
+        reports = await load_once(remaining, limits, jail)
         fatal = {report.id for report in reports if report.status in FATAL}
         fates.update({report.id: report for report in reports})
         if not fatal:
@@ -57,7 +58,7 @@ def main(program_path: str, suite: str, result_path: str) -> int:
     program = json.loads(Path(program_path).read_text())
     limits = Limits(**program["limits"])
     cells = [Cell(**cell) for cell in program["cells"]]
-    safe, reports = asyncio.run(preflight(cells, limits))
+    safe, reports = asyncio.run(preflight(cells, limits, Jail(tuple(program.get("hidden", ())))))
     program["cells"] = [asdict(cell) for cell in safe]
     with tempfile.TemporaryDirectory(prefix="worker-") as work:
         kept_program = Path(work) / "program.json"

@@ -1,0 +1,128 @@
+"""The learner's code as nbgrader's kernel holds it: the ``Submission`` API, in this process.
+
+``nbgrader autograde`` runs a whole notebook in one kernel and scores its hidden-test cells.
+For it to give the scores ``autograder grade`` gives, those cells run the same hidden suites
+(``autograder.nbgrader_bridge``), and the suites reach the learner's code only through a
+``submission``. ``InProcessSubmission`` is one over the kernel's namespace.
+
+It is not a second implementation of the sandbox: it is ``Submission`` and the sandbox's own
+``Sandbox`` wired back to back in one event loop, through a ``_Loopback`` that stands for the
+pipes. Every request and event is still a line of ``protocol.dumps`` decoded by
+``protocol.loads``, so values, errors, messages and per-call time limits are exactly those
+of a real sandbox: tuples arrive as lists, bytes as bytes, the learner's exceptions as
+``SubmissionRaised``, an app that stops answering as ``SubmissionTimedOut``.
+
+What is lost is isolation: the learner's code shares the process with the tests, as it always
+does under nbgrader. Grade with ``autograder grade`` wherever that matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+import time
+from collections import ChainMap
+from typing import Any
+
+from .sandbox import protocol
+from .sandbox.runner import Sandbox
+from .submission import Submission
+from .types import Limits
+
+
+class Overtime(BaseException):
+    """Raised by ``_Watchdog`` into learner code that has held the event loop too long."""
+
+
+class _Loopback:
+    """Both pipes between ``Submission`` and ``Sandbox``, in memory.
+
+    To ``Submission`` it is the sandbox process (``stdin.write``, ``stdout``); to ``Sandbox``
+    it is its ``Channel`` (``emit``, ``next_request``).
+    """
+
+    def __init__(self) -> None:
+        self.stdin = self
+        self.stdout = asyncio.StreamReader(limit=protocol.MAX_LINE)
+        self.requests: asyncio.Queue[dict | None] = asyncio.Queue()
+
+    def write(self, data: bytes) -> None:  # Submission -> Sandbox
+        for line in data.splitlines():
+            self.requests.put_nowait(protocol.loads(line))
+
+    async def next_request(self) -> dict | None:
+        return await self.requests.get()
+
+    def emit(self, **event: Any) -> None:  # Sandbox -> Submission
+        if (event.get("error") or {}).get("type") == Overtime.__name__:
+            return  # a stuck sandbox answers nothing: the caller's time limit reports it
+        self.stdout.feed_data(protocol.dumps(event))
+
+    def close(self) -> None:
+        self.requests.put_nowait(None)
+        self.stdout.feed_eof()
+
+
+class _Watchdog:
+    """Interrupts learner code that blocks the event loop (``while True: pass``).
+
+    In a sandbox such code stalls only its own process, and ``Submission``'s per-call time
+    limit ends the call. Here it would stall the tests as well, because they share the loop.
+    A thread checks that the loop keeps turning; once it has been stuck in a task for longer
+    than a call may take, it raises ``Overtime`` in the loop's thread, which lands in the code
+    that holds it. ``_Loopback`` drops the "raise" that follows, so the test sees what the
+    sandbox would have caused: ``SubmissionTimedOut``, after the same time.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.loop = asyncio.get_running_loop()
+        self.thread_id = threading.get_ident()
+        self.last_turn = time.monotonic()
+        self.stopped = threading.Event()
+        threading.Thread(target=self._watch, name="autograder-watchdog", daemon=True).start()
+
+    def _turned(self) -> None:
+        self.last_turn = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(0.2):
+            try:
+                self.loop.call_soon_threadsafe(self._turned)
+            except RuntimeError:  # the loop is closed
+                return
+            stuck = time.monotonic() - self.last_turn > self.seconds
+            if stuck and asyncio.current_task(self.loop) is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), ctypes.py_object(Overtime))
+                self.last_turn = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class InProcessSubmission(Submission):
+    """``Submission``'s API (describe, call, make, probe, asgi) over a namespace in this process."""
+
+    @classmethod
+    async def over(cls, namespace: dict[str, Any], limits: Limits = Limits()) -> "InProcessSubmission":
+        """Serve ``namespace`` (the kernel's ``__main__`` globals), which must already hold
+        what the learner's cells defined. Must be called in the event loop the tests use."""
+        loopback = _Loopback()
+        self = cls(loopback, limits)  # type: ignore[arg-type]  # the loopback stands for the process
+        self.sandbox = Sandbox(loopback)  # type: ignore[arg-type]
+        # What ``make`` builds lands in the first map, not in the learner's globals.
+        self.sandbox.namespace = ChainMap({}, namespace)  # type: ignore[assignment]
+        self.serving = asyncio.ensure_future(self.sandbox.serve())
+        self.watchdog = _Watchdog(limits.call_seconds)
+        return self
+
+    async def close(self) -> None:
+        """Stop the learner's calls still running; a task that ignores cancelling is left."""
+        self.watchdog.stop()
+        tasks = [self.serving, *self.sandbox.tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=1.0)
+        self.process.close()
+        self.reader.cancel()

@@ -1,0 +1,161 @@
+"""Confining the sandbox process with what the operating system offers.
+
+Always: resource limits (CPU seconds, address space, file size, no core dumps) and a process
+group of its own. Where the grader runs as root on Linux (an instructor's grading machine,
+CI), also, set up between fork and exec:
+
+- a user id of its own (200000 + its pid), so it cannot signal, ptrace or write anything
+  of the grader's or of another submission's, and the process limit counts only its own;
+- a mount namespace in which the hidden suites, the solutions, the submissions and the
+  results are covered by empty read-only filesystems;
+- a network namespace with only a loopback interface, so it reaches nothing outside itself;
+- no_new_privs, so no setuid program gives privileges back.
+
+Where that is impossible (not root, not Linux, namespaces refused) the grader says so in its
+output rather than pretending; the process limits still apply.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from .types import Limits
+
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
+FIRST_UID = 200_000
+
+
+@dataclass(frozen=True)
+class Jail:
+    """Where the sandbox may not look, and whether the OS lets us enforce it."""
+
+    hidden: tuple[str, ...] = ()
+
+    def preexec(self, scratch: Path, limits: Limits) -> Callable[[], None]:
+        confine = confinement() == FULL
+        # A folder the sandbox itself needs (its scratch dir, Python, the sandbox package)
+        # cannot be covered, nor anything above one: a class graded straight out of /tmp
+        # keeps /tmp visible. Grade from a folder of its own to have it hidden.
+        needed = [scratch.resolve(), Path(sys.prefix).resolve(), Path(__file__).resolve().parent]
+        hidden = tuple(
+            path for path in self.hidden
+            if os.path.exists(path) and not any(_within(each, Path(path)) for each in needed)
+        )
+
+        def run_in_child() -> None:  # between fork and exec: keep it to system calls
+            _limit(limits)
+            if confine:
+                _confine(scratch, hidden, limits)
+        return run_in_child
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def uid_for(pid: int) -> int:
+    return FIRST_UID + pid
+
+
+def _limit(limits: Limits) -> None:
+    for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
+                        (resource.RLIMIT_FSIZE, limits.output_bytes), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(kind, (value, value))
+
+
+def _libc_call(name: str, *args) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{name}: {os.strerror(error)}")
+
+
+def _confine(scratch: Path, hidden: tuple[str, ...], limits: Limits) -> None:
+    uid = uid_for(os.getpid())
+    os.chown(scratch, uid, uid)
+    _libc_call("unshare", CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
+    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+    for path in hidden:
+        if os.path.isdir(path):
+            _libc_call("mount", b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
+        else:
+            _libc_call("mount", b"/dev/null", path.encode(), None, MS_BIND, None)
+    _loopback_up()
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def _loopback_up() -> None:
+    """A new network namespace starts with `lo` down; lessons may serve on 127.0.0.1 inside."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
+
+
+def sweep(pid: int) -> int:
+    """Kill every process left running under the sandbox's user id; return how many."""
+    if confinement() != FULL:
+        return 0
+    uid, killed = uid_for(pid), 0
+    for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
+        found = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid]
+        if not found:
+            break
+        for each in found:
+            try:
+                os.kill(each, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def _owner(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+FULL = "own user id, mount and network namespaces, resource limits"
+
+
+@lru_cache(maxsize=1)
+def confinement() -> str:
+    """What isolation this machine gives the sandbox, tried once for real."""
+    if not sys.platform.startswith("linux"):
+        return "process and resource limits only (user and namespace isolation needs Linux)"
+    if os.geteuid() != 0:
+        return "process and resource limits only (user and namespace isolation needs the grader to run as root)"
+    probe_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+    try:
+        scratch = Path(subprocess.check_output(["mktemp", "-d", str(probe_dir / "jail-probe-XXXXXX")], text=True).strip())
+        subprocess.run(
+            [sys.executable, "-I", "-c", "import os; assert os.getuid() != 0"], check=True, timeout=30,
+            preexec_fn=lambda: _confine(scratch, (), Limits()), cwd=scratch, capture_output=True,
+        )
+        subprocess.run(["rm", "-rf", str(scratch)])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"process and resource limits only (namespaces refused: {exc})"
+    return FULL

@@ -1,0 +1,103 @@
+"""Hidden tests for `catch_errors`: exceptions become JSON errors, details stay in the log."""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined, fixture
+from autograder.suitekit import Conversation, completed, require
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "catch_errors"
+SECRET_WORDS = ("hunter2", "password", "Traceback", "RuntimeError", "KeyError")
+
+
+async def wrapped(submission, kind: str):
+    await require(submission, NAME, kind="function")
+    inner = await submission.make("$fixture:lesson02.failing_app", kind, defined("HTTPException"))
+    return submission.asgi(await submission.make(NAME, defined(inner)), label=f"{NAME}(app)")
+
+
+async def call(app):
+    return await drive(app, http_scope("GET", "/boom"))
+
+
+def leaks(trace) -> bool:
+    shown = trace.body.decode("utf-8", "replace") + " ".join(f"{n}: {v}" for n, v in trace.header_list)
+    return any(word in shown for word in SECRET_WORDS)
+
+
+@graded(NAME, points=2)
+async def test_errors_unhandled_exceptions_become_a_plain_500(submission):
+    """An exception before the response starts becomes 500 {"detail": "Internal Server Error"}."""
+    for kind in ("runtime", "keyerror"):
+        trace = await call(await wrapped(submission, kind))
+        expect(trace.status == 500, f"When the app raises before answering, send a 500 (you sent {trace.status}).")
+        expect(trace.exception is None and not trace.timed_out,
+               "After sending the 500, return normally: the error is handled, there is nothing left to re-raise.")
+        expect(trace.headers.get("content-type", "").startswith("application/json")
+               and trace.json() == {"detail": "Internal Server Error"},
+               'The 500 should be JSON {"detail": "Internal Server Error"} and nothing more.')
+        expect(not leaks(trace), "Never leak the exception (its text, type or traceback) to the client: "
+                                 "it belongs in the log.")
+
+
+@graded(NAME, points=1)
+async def test_errors_are_logged_with_their_traceback(submission):
+    """The unhandled exception is logged on the "micro" logger, with its traceback."""
+    await require(submission, NAME, kind="function")
+    found = await submission.probe("lesson02.error_log_report", defined(NAME), "runtime")
+    expect(found["status"] == 500, "When the app raises before answering, send a 500.")
+    expect(any(record["level"] == "ERROR" and record["exception"] == "RuntimeError" for record in found["records"]),
+           'Log the exception with logging.getLogger("micro").exception(...), so the log gets the level '
+           "ERROR and the traceback.")
+
+
+@graded(NAME, points=2)
+async def test_errors_http_exceptions_keep_their_status(submission):
+    """HTTPException(status, detail, headers) becomes that status, {"detail": detail} and the headers."""
+    trace = await call(await wrapped(submission, "http"))
+    completed(trace)
+    expect(trace.status == 404, "An HTTPException should become a response with its own status_code, not a 500.")
+    expect(trace.json() == {"detail": "no such item"}, 'Answer an HTTPException with JSON {"detail": exc.detail}.')
+    expect(trace.headers.get("x-reason") == "missing", "Send the HTTPException's headers with the response.")
+    trace = await call(await wrapped(submission, "http_default"))
+    completed(trace)
+    expect(trace.status == 403 and trace.json() == {"detail": "Forbidden"},
+           "HTTPException(403) without a detail should answer 403 {\"detail\": \"Forbidden\"} (exc.detail "
+           "already holds the standard phrase).")
+
+
+@graded(NAME, points=1)
+async def test_errors_after_the_response_started_are_reraised(submission):
+    """Once http.response.start is sent, the exception propagates and no second start is sent."""
+    trace = await call(await wrapped(submission, "late"))
+    starts = [m for m in trace.sent if m.get("type") == "http.response.start"]
+    expect(len(starts) == 1 and starts[0].get("status") == 200,
+           "If the response has already started, you cannot send another http.response.start: the status "
+           "is on its way. Let the exception propagate instead.")
+    expect(trace.exception is not None, "When the response had already started, re-raise the exception so the "
+                                        "server closes the connection (the client must not take half a body "
+                                        "for a whole one).")
+
+
+@graded(NAME, points=1)
+async def test_errors_pass_everything_else_through(submission):
+    """A response without errors, lifespan and WebSocket calls pass through unchanged."""
+    trace = await call(await wrapped(submission, "ok"))
+    completed(trace)
+    expect(trace.status == 200 and trace.body == b"fine" and ("x-app", "failing") in trace.header_list,
+           "When the app raises nothing, pass its messages through unchanged.")
+    app = submission.asgi(await submission.make(NAME, fixture("scope_types_app")), label=f"{NAME}(app)")
+    lifespan = await drive(app, lifespan_scope())
+    completed(lifespan)
+    expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
+           "Pass lifespan calls straight to the wrapped app.")
+    talk = Conversation(app, websocket_scope("/ws"))
+    try:
+        talk.push({"type": "websocket.connect"})
+        accept = await talk.pull("websocket.accept")
+    finally:
+        await talk.close()
+    expect(accept is not None and accept.get("type") == "websocket.accept",
+           "Pass websocket calls straight to the wrapped app.")

@@ -1,0 +1,121 @@
+"""Hidden tests for `Mount`: a sub-application under a prefix, with root_path and path."""
+
+import json
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import Conversation, completed, require
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "Mount"
+
+
+async def reporter(submission, tag: str) -> str:
+    return await submission.make("$fixture:lesson02.scope_reporter", tag)
+
+
+async def mount(submission, prefix: str, *, fallback: bool = True, inner: str | None = None):
+    await require(submission, NAME, kind="class")
+    app = inner or await reporter(submission, "sub")
+    args = [prefix, defined(app)] + ([defined(await reporter(submission, "main"))] if fallback else [])
+    return await submission.make(NAME, *args)
+
+
+async def seen(submission, alias: str, path: str, root_path: str = "") -> dict:
+    scope = http_scope("GET", path)
+    scope["root_path"] = root_path
+    trace = await drive(submission.asgi(alias, label="your Mount"), scope)
+    completed(trace)
+    expect(trace.status is not None, "Every HTTP request should get a response.")
+    return {"status": trace.status, **(trace.json() if trace.body else {})}
+
+
+@graded(NAME, points=2)
+async def test_mount_moves_the_prefix_into_root_path(submission):
+    """Under the prefix, the app gets root_path + prefix in root_path, and the whole path in path."""
+    alias = await mount(submission, "/admin")
+    got = await seen(submission, alias, "/admin/users/7")
+    expect(got.get("tag") == "sub", "A path under the prefix (prefix, then /...) should go to the mounted app.")
+    expect(got.get("root_path") == "/admin", "Add the prefix to root_path in the scope the mounted app receives.")
+    expect(got.get("path") == "/admin/users/7",
+           "Keep scope['path'] whole: the mounted app finds its own part with route_path(scope), as the "
+           "installed Starlette does (and uvicorn's --root-path).")
+
+
+@graded(NAME, points=1)
+async def test_mount_sends_everything_else_to_the_fallback(submission):
+    """Paths outside the prefix (including a longer first segment) go to the fallback, unchanged."""
+    alias = await mount(submission, "/admin")
+    answers = {path: await seen(submission, alias, path) for path in ["/users", "/administrator", "/admin", "/"]}
+    expect(all(got.get("tag") == "main" for got in answers.values()),
+           "Only paths equal to the prefix followed by '/' and more belong to the mounted app; a path that merely "
+           "starts with the same letters, or is the bare prefix, goes to the fallback.")
+    expect(all(got.get("root_path") == "" and got.get("path") == path for path, got in answers.items()),
+           "The fallback gets the scope as it came, root_path and path unchanged.")
+    lifespan = await drive(submission.asgi(alias, label="your Mount"), lifespan_scope())
+    completed(lifespan)
+    expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
+           "Scopes other than http and websocket (lifespan) go to the fallback.")
+
+
+@graded(NAME, points=1)
+async def test_mount_without_fallback_answers_404(submission):
+    """Without a fallback, a path outside the prefix answers 404 {"detail": "Not Found"}."""
+    alias = await mount(submission, "/admin", fallback=False)
+    got = await seen(submission, alias, "/elsewhere")
+    expect(got.get("status") == 404 and got.get("detail") == "Not Found",
+           'With no fallback, answer a path outside the prefix with 404 JSON {"detail": "Not Found"}.')
+
+
+@graded(NAME, points=1)
+async def test_mount_nests_and_respects_an_outer_root_path(submission):
+    """Mounts nest, and a root_path set by the server (or an outer mount) is kept in front."""
+    inner = await mount(submission, "/admin", fallback=False)
+    outer = await submission.make(NAME, "/api", defined(inner))
+    got = await seen(submission, outer, "/api/admin/x")
+    expect(got.get("tag") == "sub" and got.get("root_path") == "/api/admin" and got.get("path") == "/api/admin/x",
+           "Mounted inside another mount, the app should get both prefixes in root_path and the whole path.")
+    got = await seen(submission, inner, "/v1/admin/x", root_path="/v1")
+    expect(got.get("tag") == "sub" and got.get("root_path") == "/v1/admin",
+           "Match the prefix against route_path(scope) and append it to the root_path you were given.")
+
+
+@graded(NAME, points=1)
+async def test_mount_copies_the_scope(submission):
+    """The mounted app gets a new scope dict; the caller's scope is not changed."""
+    await require(submission, NAME, kind="class")
+    found = await submission.probe("lesson02.mount_keeps_scope", defined(NAME), "/admin", "/admin/x")
+    expect(json.loads(found["answer"]).get("root_path") == "/admin", "Add the prefix to root_path.")
+    expect(found["scope_unchanged"], "Build a new scope for the mounted app ({**scope, ...}); don't change the "
+                                     "dict you were called with: the caller (a server, another middleware) "
+                                     "may still use it.")
+
+
+@graded(NAME, points=1)
+async def test_mount_routes_websockets_too(submission):
+    """A WebSocket under the prefix reaches the mounted app with the new root_path."""
+    alias = await mount(submission, "/admin")
+    talk = Conversation(submission.asgi(alias, label="your Mount"), websocket_scope("/admin/live"))
+    try:
+        talk.push({"type": "websocket.connect"})
+        accept = await talk.pull("websocket.accept")
+        text = await talk.pull("the mounted app's message")
+    finally:
+        await talk.close()
+    expect(accept is not None and accept.get("type") == "websocket.accept" and text is not None,
+           "Route websocket scopes by path too.")
+    got = json.loads(text.get("text", "{}"))
+    expect(got.get("tag") == "sub" and got.get("root_path") == "/admin",
+           "A websocket under the prefix should reach the mounted app with the prefix added to root_path.")
+    alone = await mount(submission, "/admin", fallback=False)
+    talk = Conversation(submission.asgi(alone, label="your Mount"), websocket_scope("/elsewhere"))
+    try:
+        talk.push({"type": "websocket.connect"})
+        refusal = await talk.pull("websocket.close")
+    finally:
+        await talk.close()
+    expect(refusal is not None and refusal.get("type") == "websocket.close",
+           "With no fallback, close a websocket outside the prefix with websocket.close.")

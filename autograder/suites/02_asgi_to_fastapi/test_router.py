@@ -1,0 +1,146 @@
+"""Hidden tests for `Router`: path templates with typed parameters, 404, 405 with allow."""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import client, completed, require
+from coursekit import drive, http_scope
+
+pytestmark = pytest.mark.anyio
+NAME = "Router"
+
+TABLE = [
+    ["/", "index", ["GET"]],
+    ["/items/{item_id:int}", "item", ["GET"]],
+    ["/users/me", "me", ["GET"]],
+    ["/users/{name}", "user", ["GET"]],
+    ["/files/{folder:str}/{name}", "file", ["GET"]],
+    ["/things", "things-get", ["GET"]],
+    ["/things", "things-post", ["POST"]],
+    ["/things", "things-put", ["PUT", "PATCH"]],
+]
+
+
+async def router(submission, table=TABLE):
+    await require(submission, NAME, kind="class")
+    alias = await submission.make("$fixture:lesson02.build_router", defined(NAME), table)
+    return submission.asgi(alias, label="your Router")
+
+
+def allow_set(response) -> set:
+    return {part.strip() for part in response.headers.get("allow", "").split(",") if part.strip()}
+
+
+def is_json(response) -> bool:
+    return (response.headers.get("content-type", "").startswith("application/json")
+            and response.headers.get("content-length") == str(len(response.content)))
+
+
+@graded(NAME, points=2)
+async def test_router_calls_the_matching_endpoint_with_typed_params(submission):
+    """Literal paths and {name}, {name:str}, {name:int} parameters reach the right endpoint."""
+    app = await router(submission)
+    async with client(app) as http:
+        answers = {path: await http.get(path) for path in
+                   ["/", "/items/42", "/items/007", "/users/ada", "/files/docs/a.txt"]}
+    expect(all(response.status_code == 200 for response in answers.values()),
+           "A GET on a path that matches a GET route should call its endpoint and send the response it returns.")
+    got = {path: response.json() for path, response in answers.items()}
+    expect(got["/"] == {"endpoint": "index", "method": "GET", "params": {}}, "GET / should reach the / route.")
+    expect(got["/users/ada"]["params"] == {"name": ["str", "ada"]},
+           "A {name} parameter should match one path segment and arrive as a str in request.path_params.")
+    expect(got["/files/docs/a.txt"]["params"] == {"folder": ["str", "docs"], "name": ["str", "a.txt"]},
+           "Every parameter of a template should be in request.path_params ({folder:str} is the same as {folder}).")
+    expect(got["/items/42"]["params"] == {"item_id": ["int", 42]} and got["/items/007"]["params"] == {"item_id": ["int", 7]},
+           "An {item_id:int} parameter should be converted: request.path_params['item_id'] must be an int.")
+
+
+@graded(NAME, points=1)
+async def test_router_int_parameters_need_digits(submission):
+    """An {x:int} segment that is not all digits does not match: 404, not 405 or 500."""
+    app = await router(submission)
+    async with client(app) as http:
+        answers = [await http.get(path) for path in ["/items/abc", "/items/-1", "/items/4.5", "/items/"]]
+    expect(all(response.status_code == 404 for response in answers),
+           "{item_id:int} should only match one or more digits; any other segment means no route matches (404).")
+
+
+@graded(NAME, points=1)
+async def test_router_matches_the_whole_path(submission):
+    """A template must match the whole path: no prefixes, no extra or empty segments."""
+    app = await router(submission)
+    async with client(app) as http:
+        answers = [await http.get(path) for path in
+                   ["/items/42/extra", "/users/", "/users/a/b", "/files/docs", "/usersX/ada", "/nowhere"]]
+    expect(all(response.status_code == 404 for response in answers),
+           "Match a template against the whole path: a path with extra segments, an empty segment or a "
+           "longer first segment matches no route.")
+    expect(all(response.json() == {"detail": "Not Found"} and is_json(response) for response in answers),
+           'A 404 should be JSON {"detail": "Not Found"} (use JSONResponse).')
+
+
+@graded(NAME, points=2)
+async def test_router_405_lists_every_allowed_method(submission):
+    """A path that matches with another method is 405, and allow lists every route's methods."""
+    app = await router(submission)
+    async with client(app) as http:
+        things = await http.delete("/things")
+        item = await http.post("/items/3")
+    expect(things.status_code == 405 and item.status_code == 405,
+           "When the path matches a route but not with this method, answer 405, not 404.")
+    expect(things.json() == {"detail": "Method Not Allowed"} and is_json(things),
+           'A 405 should be JSON {"detail": "Method Not Allowed"}.')
+    expect(allow_set(item) == {"GET"}, "A 405 needs an allow header with the methods the path accepts.")
+    expect(allow_set(things) == {"GET", "POST", "PUT", "PATCH"},
+           "When several routes match the path, allow should list the methods of every route that matches, "
+           "not only the first one's.")
+
+
+@graded(NAME, points=1)
+async def test_router_first_matching_route_wins(submission):
+    """Routes are tried in the order they were added."""
+    app = await router(submission)
+    async with client(app) as http:
+        me, bob = await http.get("/users/me"), await http.get("/users/bob")
+        posted = await http.post("/things")
+    expect(me.json()["endpoint"] == "me" and bob.json()["endpoint"] == "user",
+           "Try the routes in the order they were added and call the first one that matches.")
+    expect(posted.json()["endpoint"] == "things-post",
+           "A route that matches the path but not the method should not stop the search: a later route "
+           "with the same path may accept the method.")
+
+
+@graded(NAME, points=1)
+async def test_router_matches_the_route_path_under_root_path(submission):
+    """Under a root_path, the router matches route_path(scope), not the whole path."""
+    app = await router(submission)
+    scope = http_scope("GET", "/api/items/5")
+    scope["root_path"] = "/api"
+    trace = await drive(app, scope)
+    completed(trace)
+    expect(trace.status == 200 and trace.json()["params"] == {"item_id": ["int", 5]},
+           "Match the templates against route_path(scope): scope['path'] still starts with scope['root_path'] "
+           "when an app is mounted.")
+
+
+@graded(NAME, points=1)
+async def test_router_rejects_unknown_converters(submission):
+    """add_route raises ValueError for a converter other than str and int."""
+    await require(submission, NAME, kind="class")
+    found = [await submission.probe("lesson02.add_route_error", defined(NAME), path)
+             for path in ["/x/{id:uuid}", "/x/{id:float}"]]
+    fine = await submission.probe("lesson02.add_route_error", defined(NAME), "/x/{id:int}/y/{name:str}")
+    expect(found == ["ValueError", "ValueError"],
+           "add_route should raise ValueError when a template uses a converter other than str and int.")
+    expect(fine is None, "add_route should accept {name}, {name:str} and {name:int} parameters.")
+
+
+@graded(NAME, points=1)
+async def test_router_leaves_the_callers_scope_alone(submission):
+    """The endpoint gets path_params in a new scope; the caller's scope dict is not changed."""
+    await require(submission, NAME, kind="class")
+    found = await submission.probe("lesson02.router_keeps_scope", defined(NAME), "/items/{item_id:int}", "/items/9")
+    expect(found["status"] == 200, "A GET on a matching route should answer with its endpoint's response.")
+    expect(found["scope_unchanged"], "Give the Request a new scope dict with path_params ({**scope, ...}); "
+                                     "don't add keys to the scope your router was called with.")
