@@ -1,8 +1,11 @@
 """The pytest plugin that runs a hidden suite against one submission.
 
 Loaded by ``autograder.worker`` with ``-p autograder.plugin``. It provides the ``submission``
-fixture (a fresh sandbox per test, so one test's crash or leftover state cannot affect the
-next), and records every test's outcome, points and feedback as JSON for the worker.
+fixture: the learner's cells freshly run for each test, so one test's leftover state cannot
+affect the next. The sandbox process is reused from test to test within a test module (a reset re-runs the cells
+in a new namespace, far cheaper than a new process) until it crashes or runs out of time,
+when the next test gets a new one. It records every test's outcome, points and feedback as
+JSON for the worker.
 """
 
 from __future__ import annotations
@@ -36,32 +39,66 @@ def _exercise(item) -> str:
     return marker.kwargs["exercise"] if marker else "?"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def anyio_backend() -> str:
-    return "asyncio"
+    return "asyncio"  # module-wide, so one event loop serves a module's reused sandbox
+
+
+@pytest.fixture(scope="session")
+def program_path(request) -> str:
+    return request.config.getoption("--program")
 
 
 @pytest.fixture
-def program(request) -> dict:
-    return json.loads(Path(request.config.getoption("--program")).read_text())
-
-
-@pytest.fixture
-async def submission(program, request):
+async def submission(sandboxes, request):
     # Code that looped once will loop again: fail its exercise's other tests at once rather
     # than spend the time limit on each of them.
     exercise = _exercise(request.node)
     if exercise in request.config._autograder_out_of_time:
         pytest.fail(f"Not run: an earlier check of `{exercise}` ran out of time (see that check's message).")
-    limits = Limits(**program["limits"])
-    cells = [Cell(**cell) for cell in program["cells"]]
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as scratch:
-        sub = await Submission.start(Path(scratch), limits, Jail(tuple(program.get("hidden", ()))))
+    sub = await sandboxes.fresh()
+    yield sub
+    if not sub.reusable:
+        await sandboxes.retire()
+
+
+class Sandboxes:
+    """One live sandbox at a time, reset between tests, replaced when it breaks."""
+
+    def __init__(self, program: dict, scratch: Path) -> None:
+        self.limits = Limits(**program["limits"])
+        self.cells = [Cell(**cell) for cell in program["cells"]]
+        self.jail = Jail(tuple(program.get("hidden", ())))
+        self.scratch = scratch
+        self.current: Submission | None = None
+        self.used = 0
+
+    async def fresh(self) -> Submission:
+        if self.current is not None and self.current.reusable:
+            await self.current.reset(self.cells)
+            if self.current.reusable:
+                return self.current
+            await self.retire()
+        self.used += 1
+        self.current = await Submission.start(self.scratch / f"sandbox-{self.used}", self.limits, self.jail)
+        await self.current.load(self.cells)
+        return self.current
+
+    async def retire(self) -> None:
+        if self.current is not None:
+            await self.current.close()
+            self.current = None
+
+
+@pytest.fixture(scope="module")  # a module usually holds one exercise's tests
+async def sandboxes(program_path):
+    program = json.loads(Path(program_path).read_text())
+    with tempfile.TemporaryDirectory(prefix="sandboxes-") as scratch:
+        pool = Sandboxes(program, Path(scratch))
         try:
-            await sub.load(cells)
-            yield sub
+            yield pool
         finally:
-            await sub.close()
+            await pool.retire()
 
 
 def _ran_out_of_time(error: BaseException) -> bool:

@@ -60,6 +60,7 @@ class Submission:
         self.loading: asyncio.Queue = asyncio.Queue()
         self.reader = asyncio.ensure_future(self._read_events())
         self.ended = asyncio.Event()
+        self.timed_out = False  # once the code ran out of time it may still be running: retire it
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
@@ -123,15 +124,28 @@ class Submission:
         try:
             event = await asyncio.wait_for(queue.get(), seconds)
         except asyncio.TimeoutError:
+            self.timed_out = True
             raise SubmissionTimedOut(name, seconds) from None
         if event["event"] == "ended":
             raise SubmissionCrashed(name)
         return event
 
     # -- loading -------------------------------------------------------------------------
+    @property
+    def reusable(self) -> bool:
+        return not (self.ended.is_set() or self.timed_out)
+
     async def load(self, cells: list[Cell]) -> list[CellReport]:
         """Run the cells in order; report each. A cell that hangs ends the sandbox."""
         self._write(op="load", cells=[{"id": cell.id, "source": cell.source} for cell in cells])
+        return await self._loaded(cells)
+
+    async def reset(self, cells: list[Cell]) -> list[CellReport]:
+        """Run the same cells again in a fresh namespace, in the same process."""
+        self._write(op="reset")
+        return await self._loaded(cells)
+
+    async def _loaded(self, cells: list[Cell]) -> list[CellReport]:
         reports = {cell.id: CellReport(cell.id, "not run") for cell in cells}
         current = None
         while True:
@@ -140,6 +154,7 @@ class Submission:
             except asyncio.TimeoutError:
                 if current is not None:
                     reports[current] = CellReport(current, "timeout", f"did not finish within {self.limits.cell_seconds:g} s")
+                self.timed_out = True
                 await self.close()
                 break
             kind = event["event"]

@@ -8,6 +8,9 @@ lands in the log and cannot be mistaken for an event.
 Requests (``op``) and the events they lead to:
 
     load      {cells: [{id, source}]}        -> cell_start, cell (per cell), loaded
+    reset     {}                             -> the same, from the cells last loaded, into a
+                                                fresh namespace (a clean slate per test
+                                                without the cost of a new process)
     describe  {id, name}                     -> described {defined, kind, signature}
     make      {id, name, args, kwargs, as}   -> made | raise        (call a factory, keep result)
     call      {id, name, args, kwargs}       -> return {value} | raise
@@ -87,9 +90,11 @@ class Sandbox:
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         self.inboxes: dict[int, asyncio.Queue] = {}
         self.tasks: set[asyncio.Task] = set()
+        self.cells: list[dict] = []
 
     # -- loading cells -------------------------------------------------------------------
     async def load(self, cells: list[dict]) -> None:
+        self.cells = cells
         for cell in cells:
             self.channel.emit(event="cell_start", id=cell["id"])
             try:
@@ -140,6 +145,13 @@ class Sandbox:
             return
         if op == "load":
             await self.load(request["cells"])
+            return
+        if op == "reset":
+            for task in list(self.tasks):
+                task.cancel()
+            self.inboxes.clear()
+            self.namespace = {"__name__": "__main__"}
+            await self.load(self.cells)
             return
         if op == "describe":
             self.channel.emit(event="described", id=call_id, **self.describe(request["name"]))

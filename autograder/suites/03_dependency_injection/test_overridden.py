@@ -1,0 +1,66 @@
+"""Hidden tests for `overridden`: a context manager for tests that swaps FastAPI dependencies.
+
+The probe uses the learner's overridden(app, overrides) on a small FastAPI app of its own
+(get_settings, get_db as a generator, get_user depending on get_db) and reports what requests
+saw and what app.dependency_overrides held at each point.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+
+pytestmark = pytest.mark.anyio
+NAME = "overridden"
+REAL = {"user": "user-from-real-db", "settings": "real-settings"}
+
+
+async def scenarios(submission) -> dict:
+    found = await submission.describe(NAME)
+    expect(found["defined"], f"`{NAME}` is not defined after running your exercise cells.")
+    return await submission.probe("lesson03.override_report", defined(NAME))
+
+
+def expect_ran(report: dict, name: str) -> dict:
+    outcome = report.get(name, {})
+    if "error" in outcome:
+        error = outcome["error"]
+        expect(False, f"Using `with overridden(app, {{...}}):` raised {error['type']}: {error['message']}. "
+                      "It should be a context manager (contextlib.contextmanager) that yields the app.")
+    return outcome
+
+
+@graded(NAME, points=1.5)
+async def test_overridden_swaps_then_restores(submission):
+    """Inside the block requests use the replacements; afterwards the overrides are exactly as before."""
+    report = await scenarios(submission)
+    simple = expect_ran(report, "simple")
+    expect(simple["inside"] == {"user": "user-from-fake-db", "settings": "real-settings"},
+           "Inside the block, requests should use the replacement (set app.dependency_overrides[original] = replacement).")
+    expect(simple["yielded_app"], "`with overridden(app, ...) as x:` should give the app as x.")
+    expect(simple["after"] == REAL and simple["held_after"] == {},
+           "After the block, the app should use its real dependencies again, with no override left behind.")
+    existing = expect_ran(report, "existing")
+    expect(existing["inside"] == {"user": "user-from-fake-db", "settings": "fake-settings"},
+           "Keep the overrides that were already there: add yours to app.dependency_overrides, don't replace the dict.")
+    expect(existing["held_after"] == {"get_settings": "fake_settings"},
+           "After the block, an override that was there before must still be there.")
+
+
+@graded(NAME, points=1.5)
+async def test_overridden_nests_and_survives_errors(submission):
+    """Nested blocks restore the outer block's overrides; a block that raises still restores, and the error propagates."""
+    report = await scenarios(submission)
+    nested = expect_ran(report, "nested")
+    expect(nested["inner"] == {"user": "fake-user", "settings": "real-settings"} and nested["outer"]["user"] == "user-from-fake-db",
+           "Inside nested blocks, the innermost replacement should win.")
+    expect(nested["between"] == {"user": "user-from-fake-db", "settings": "real-settings"}
+           and nested["held_between"] == {"get_db": "fake_db"},
+           "When an inner block ends, put back the override that was there before it (the outer block's), "
+           "rather than removing the key.")
+    expect(nested["after"] == REAL and nested["held_after"] == {}, "After the outer block, no override should be left.")
+    raising = expect_ran(report, "raising")
+    expect(raising["raised"] == "LookupError", "An exception raised inside the block should propagate out of it, not be swallowed.")
+    expect(raising["after"] == REAL and raising["held_after"] == {},
+           "Restore the overrides even when the block raises (try/finally around the yield): "
+           "a failing test must not leave its overrides behind for the next one.")
