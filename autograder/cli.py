@@ -52,12 +52,16 @@ def grade_command(args) -> int:
         done += 1
         report.write_json(result, out)
         report.write_feedback(result, out)
-        print(f"[{done}/{len(paths)}] {report.summary_line(result)}", flush=True)
+        if args.gradescope:
+            report.write_gradescope(result, out)
+        print(report.progress_line(done, len(paths), result), flush=True)
 
     print(f"isolation: {confinement()}", flush=True)
     results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
     gradebook = report.write_gradebook(results, out)
-    print(f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s; gradebook: {gradebook}")
+    rates = report.write_pass_rates(results, out)
+    print(report.class_summary(results, time.monotonic() - started))
+    print(f"gradebook: {gradebook}; pass rates: {rates}")
     return 0
 
 
@@ -85,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
     grade.add_argument("--timeout", type=float, default=Limits.submission_seconds,
                        help="seconds one submission may take in all")
+    grade.add_argument("--gradescope", action="store_true",
+                       help="also write gradescope/<name>/results.json for each submission")
     grade.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds,
                        help="seconds one exercise cell may take to run")
     grade.add_argument("--call-timeout", type=float, default=Limits.call_seconds,

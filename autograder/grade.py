@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 
 from . import notebook
 from .errors import GraderError, UnknownLesson
+from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import collect
 from .types import CellReport, Limits, SubmissionResult, TestResult
@@ -54,21 +55,29 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
 def run_worker(program: dict, lesson: Lesson, limits: Limits) -> dict:
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
         program_path, result_path = Path(work) / "program.json", Path(work) / "result.json"
+        program = {**program, "ledger": str(Path(work) / "sandboxes.txt")}
         program_path.write_text(json.dumps(program))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", str(program_path), str(lesson.suite), str(result_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        )
         try:
-            _, stderr = process.communicate(timeout=limits.submission_seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return {"error": f"grading stopped after {limits.submission_seconds:g} s; only finished checks count"}
-        if not result_path.exists():
-            tail = stderr.decode(errors="replace")[-2000:]
-            return {"error": f"the grader's worker failed (exit {process.returncode}): {tail}"}
-        return json.loads(result_path.read_text())
+            return _run_worker(program_path, result_path, lesson, limits)
+        finally:
+            Jail(ledger=program["ledger"]).end_all()  # whatever the worker could not end itself
+
+
+def _run_worker(program_path: Path, result_path: Path, lesson: Lesson, limits: Limits) -> dict:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograder.worker", str(program_path), str(lesson.suite), str(result_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=limits.submission_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return {"error": f"grading stopped after {limits.submission_seconds:g} s; only finished checks count"}
+    if not result_path.exists():
+        tail = stderr.decode(errors="replace")[-2000:]
+        return {"error": f"the grader's worker failed (exit {process.returncode}): {tail}"}
+    return json.loads(result_path.read_text())
 
 
 def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:

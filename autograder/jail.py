@@ -42,9 +42,28 @@ FIRST_UID = 200_000
 
 @dataclass(frozen=True)
 class Jail:
-    """Where the sandbox may not look, and whether the OS lets us enforce it."""
+    """Where the sandbox may not look; and a ledger of the sandboxes started, so that the
+    grader can end them even when the worker that started them was killed."""
 
     hidden: tuple[str, ...] = ()
+    ledger: str | None = None
+
+    def record(self, pid: int) -> None:
+        if self.ledger:
+            with open(self.ledger, "a") as ledger:
+                ledger.write(f"{pid}\n")
+
+    def end_all(self) -> None:
+        """Kill every sandbox in the ledger and whatever each left behind."""
+        if not self.ledger or not os.path.exists(self.ledger):
+            return
+        for line in Path(self.ledger).read_text().split():
+            pid = int(line)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            sweep(pid)
 
     def preexec(self, scratch: Path, limits: Limits) -> Callable[[], None]:
         confine = confinement() == FULL

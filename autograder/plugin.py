@@ -68,7 +68,7 @@ class Sandboxes:
     def __init__(self, program: dict, scratch: Path) -> None:
         self.limits = Limits(**program["limits"])
         self.cells = [Cell(**cell) for cell in program["cells"]]
-        self.jail = Jail(tuple(program.get("hidden", ())))
+        self.jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"))
         self.scratch = scratch
         self.current: Submission | None = None
         self.used = 0

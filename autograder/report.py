@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
 
 from .types import SubmissionResult
@@ -65,6 +66,67 @@ def write_gradebook(results: list[SubmissionResult], out: Path) -> Path:
                 len(result.problems),
             ])
     return path
+
+
+def write_gradescope(result: SubmissionResult, out: Path) -> Path:
+    """Gradescope's results.json (one folder per submission, as its autograder expects)."""
+    folder = out / "gradescope" / result.submission
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        "score": result.score,
+        "output": "\n".join(result.problems),
+        "tests": [
+            {"name": f"{test.exercise}: {test.name}", "score": test.points, "max_score": test.max_points,
+             "status": "passed" if test.passed else "failed", "output": test.feedback}
+            for test in result.tests
+        ],
+    }
+    path = folder / "results.json"
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def pass_rates(results: list[SubmissionResult]) -> list[tuple[str, str, int, int]]:
+    """(exercise, test, passed, graded) per hidden test, hardest first."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for result in results:
+        for test in result.tests:
+            tally = counts.setdefault((test.exercise, test.name), [0, 0])
+            tally[0] += test.passed
+            tally[1] += 1
+    rows = [(exercise, name, passed, graded) for (exercise, name), (passed, graded) in counts.items()]
+    return sorted(rows, key=lambda row: (row[2] / row[3], row[0], row[1]))
+
+
+def write_pass_rates(results: list[SubmissionResult], out: Path) -> Path:
+    path = out / "pass_rates.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["exercise", "test", "passed", "graded", "pass_rate"])
+        for exercise, name, passed, graded in pass_rates(results):
+            writer.writerow([exercise, name, passed, graded, f"{passed / graded:.2f}"])
+    return path
+
+
+def class_summary(results: list[SubmissionResult], seconds: float) -> str:
+    """What an instructor reads at the end of a run."""
+    if not results:
+        return "no submissions graded"
+    fractions = [r.score / r.max_score for r in results if r.max_score]
+    with_problems = sum(1 for r in results if r.problems)
+    hardest = [f"{exercise}/{name} ({passed}/{graded})" for exercise, name, passed, graded in pass_rates(results)[:3]]
+    return "\n".join([
+        f"graded {len(results)} submission(s) in {seconds:.1f} s "
+        f"(median {statistics.median(r.seconds for r in results):.1f} s each)",
+        f"median score {statistics.median(fractions or [0]):.0%}; full marks: {sum(1 for f in fractions if f == 1)}; "
+        f"submissions with problems: {with_problems}",
+        "hardest checks: " + ", ".join(hardest),
+    ])
+
+
+def progress_line(done: int, total: int, result: SubmissionResult, width: int = 20) -> str:
+    filled = round(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {summary_line(result)}"
 
 
 def summary_line(result: SubmissionResult) -> str:

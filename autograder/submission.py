@@ -76,6 +76,7 @@ class Submission:
             limit=protocol.MAX_LINE,
         )
         log.close()
+        jail.record(process.pid)
         return cls(process, limits)
 
     async def close(self) -> None:

@@ -58,7 +58,7 @@ def main(program_path: str, suite: str, result_path: str) -> int:
     program = json.loads(Path(program_path).read_text())
     limits = Limits(**program["limits"])
     cells = [Cell(**cell) for cell in program["cells"]]
-    safe, reports = asyncio.run(preflight(cells, limits, Jail(tuple(program.get("hidden", ())))))
+    safe, reports = asyncio.run(preflight(cells, limits, Jail(tuple(program.get("hidden", ())), program.get("ledger"))))
     program["cells"] = [asdict(cell) for cell in safe]
     with tempfile.TemporaryDirectory(prefix="worker-") as work:
         kept_program = Path(work) / "program.json"

@@ -55,10 +55,10 @@ def graded(tmp_path_factory):
     nbformat.write(replace_cell(good, "json_app", "import os\nos._exit(3)\n"), folder / "crash.ipynb")
     nbformat.write(replace_cell(good, "echo_app", "import sys\nsys.exit('bye')\n"), folder / "exits.ipynb")
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out)],
+        [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--gradescope"],
         capture_output=True, text=True, timeout=600,
     )
-    results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}  # not gradescope/*
     return completed, results, out
 
 
@@ -149,3 +149,29 @@ def test_feedback_files_never_contain_hidden_test_source(graded):
     for path in out.glob("*.feedback.md"):
         text = path.read_text()
         assert not any(line in text for line in hidden_lines if not line.startswith(('"""', '"', "'")))
+
+
+def test_gradescope_results_match_the_json(graded):
+    _, results, out = graded
+    for name, result in results.items():
+        gradescope = json.loads((out / "gradescope" / name / "results.json").read_text())
+        assert gradescope["score"] == result["score"]
+        assert len(gradescope["tests"]) == len(result["tests"])
+        assert all(test["status"] in ("passed", "failed") for test in gradescope["tests"])
+
+
+def test_pass_rates_list_every_test_hardest_first(graded):
+    _, results, out = graded
+    with (out / "pass_rates.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(results["good"]["tests"])
+    rates = [float(row["pass_rate"]) for row in rows]
+    assert rates == sorted(rates)
+    assert all(int(row["graded"]) == len(results) for row in rows)
+
+
+def test_the_run_ends_with_a_summary(graded):
+    completed, _, _ = graded
+    assert "graded 8 submission(s)" in completed.stdout
+    assert "hardest checks:" in completed.stdout
+    assert completed.stdout.splitlines()[0].startswith("isolation: ")

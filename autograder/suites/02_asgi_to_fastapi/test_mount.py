@@ -4,33 +4,73 @@ import json
 
 import pytest
 
-from autograder.expect import expect, graded
-from autograder.submission import defined
-from autograder.suitekit import Conversation, completed, require
+from autograder.expect import Mistake, expect, graded
+from autograder.submission import SubmissionRaised, defined
+from autograder.suitekit import Conversation, completed
 from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "Mount"
 
 
+def not_solved(name: str, error: dict) -> Mistake:
+    hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
+    message = f": {error.get('message')}" if error.get("message") else ""
+    return Mistake(f"Your `{name}` raised {error.get('type')}{message}.{hint}")
+
+
+async def probe(submission, reference: str, *args):
+    """Run a public probe of lesson02 on the learner's code; its errors are the learner's."""
+    try:
+        return await submission.probe(reference, *args)
+    except SubmissionRaised as exc:
+        raise not_solved(NAME, exc.error) from None
+
+
+async def make(submission, factory: str, *args) -> str:
+    try:
+        return await submission.make(factory, *args)
+    except SubmissionRaised as exc:
+        raise not_solved(NAME, exc.error) from None
+
+
+def as_json(answer) -> dict:
+    """The JSON object in the body of an httpx response or a coursekit Trace; {} for any other body."""
+    try:
+        value = answer.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def require_class(submission, name: str) -> None:
+    """Fail with a clear message unless the learner's cells define ``name`` as a class."""
+    found = await submission.describe(name)
+    if not found["defined"]:
+        raise Mistake(f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
+                      "it under exactly this name, and that the cell runs without an error.")
+    if not await probe(submission, "lesson02.is_class", defined(name)):
+        raise Mistake(f"`{name}` should be a class, but it is a {found['kind']} (signature {found['signature']}).")
+
+
 async def reporter(submission, tag: str) -> str:
-    return await submission.make("$fixture:lesson02.scope_reporter", tag)
+    return await make(submission, "$fixture:lesson02.scope_reporter", tag)
 
 
 async def mount(submission, prefix: str, *, fallback: bool = True, inner: str | None = None):
-    await require(submission, NAME, kind="class")
+    await require_class(submission, NAME)
     app = inner or await reporter(submission, "sub")
     args = [prefix, defined(app)] + ([defined(await reporter(submission, "main"))] if fallback else [])
-    return await submission.make(NAME, *args)
+    return await make(submission, NAME, *args)
 
 
 async def seen(submission, alias: str, path: str, root_path: str = "") -> dict:
     scope = http_scope("GET", path)
     scope["root_path"] = root_path
-    trace = await drive(submission.asgi(alias, label="your Mount"), scope)
+    trace = await drive(submission.asgi(alias, label=NAME), scope)
     completed(trace)
     expect(trace.status is not None, "Every HTTP request should get a response.")
-    return {"status": trace.status, **(trace.json() if trace.body else {})}
+    return {"status": trace.status, **as_json(trace)}
 
 
 @graded(NAME, points=2)
@@ -55,7 +95,7 @@ async def test_mount_sends_everything_else_to_the_fallback(submission):
            "starts with the same letters, or is the bare prefix, goes to the fallback.")
     expect(all(got.get("root_path") == "" and got.get("path") == path for path, got in answers.items()),
            "The fallback gets the scope as it came, root_path and path unchanged.")
-    lifespan = await drive(submission.asgi(alias, label="your Mount"), lifespan_scope())
+    lifespan = await drive(submission.asgi(alias, label=NAME), lifespan_scope())
     completed(lifespan)
     expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
            "Scopes other than http and websocket (lifespan) go to the fallback.")
@@ -74,7 +114,7 @@ async def test_mount_without_fallback_answers_404(submission):
 async def test_mount_nests_and_respects_an_outer_root_path(submission):
     """Mounts nest, and a root_path set by the server (or an outer mount) is kept in front."""
     inner = await mount(submission, "/admin", fallback=False)
-    outer = await submission.make(NAME, "/api", defined(inner))
+    outer = await make(submission, NAME, "/api", defined(inner))
     got = await seen(submission, outer, "/api/admin/x")
     expect(got.get("tag") == "sub" and got.get("root_path") == "/api/admin" and got.get("path") == "/api/admin/x",
            "Mounted inside another mount, the app should get both prefixes in root_path and the whole path.")
@@ -86,9 +126,14 @@ async def test_mount_nests_and_respects_an_outer_root_path(submission):
 @graded(NAME, points=1)
 async def test_mount_copies_the_scope(submission):
     """The mounted app gets a new scope dict; the caller's scope is not changed."""
-    await require(submission, NAME, kind="class")
-    found = await submission.probe("lesson02.mount_keeps_scope", defined(NAME), "/admin", "/admin/x")
-    expect(json.loads(found["answer"]).get("root_path") == "/admin", "Add the prefix to root_path.")
+    await require_class(submission, NAME)
+    found = await probe(submission, "lesson02.mount_keeps_scope", defined(NAME), "/admin", "/admin/x")
+    try:
+        answer = json.loads(found["answer"])
+    except ValueError:
+        answer = {}
+    expect(isinstance(answer, dict) and answer.get("root_path") == "/admin",
+           "A path under the prefix should reach the mounted app, with the prefix added to root_path.")
     expect(found["scope_unchanged"], "Build a new scope for the mounted app ({**scope, ...}); don't change the "
                                      "dict you were called with: the caller (a server, another middleware) "
                                      "may still use it.")
@@ -98,7 +143,7 @@ async def test_mount_copies_the_scope(submission):
 async def test_mount_routes_websockets_too(submission):
     """A WebSocket under the prefix reaches the mounted app with the new root_path."""
     alias = await mount(submission, "/admin")
-    talk = Conversation(submission.asgi(alias, label="your Mount"), websocket_scope("/admin/live"))
+    talk = Conversation(submission.asgi(alias, label=NAME), websocket_scope("/admin/live"))
     try:
         talk.push({"type": "websocket.connect"})
         accept = await talk.pull("websocket.accept")
@@ -111,7 +156,7 @@ async def test_mount_routes_websockets_too(submission):
     expect(got.get("tag") == "sub" and got.get("root_path") == "/admin",
            "A websocket under the prefix should reach the mounted app with the prefix added to root_path.")
     alone = await mount(submission, "/admin", fallback=False)
-    talk = Conversation(submission.asgi(alone, label="your Mount"), websocket_scope("/elsewhere"))
+    talk = Conversation(submission.asgi(alone, label=NAME), websocket_scope("/elsewhere"))
     try:
         talk.push({"type": "websocket.connect"})
         refusal = await talk.pull("websocket.close")

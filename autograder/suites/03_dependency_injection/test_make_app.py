@@ -1,7 +1,7 @@
 """Hidden tests for `make_app`: the fixed get_db / get_current_user chain on a real database.
 
-The probe builds a fresh SQLite file in the sandbox's scratch directory from the course
-datasets; the learner's app is made there and talked to over ASGI. Expected answers come from
+A probe fills a fresh SQLite database (in memory, shared by name) from the course datasets
+inside the sandbox; the learner's app is made there, on that URL, and talked to over ASGI. Expected answers come from
 the same datasets, read here in the trusted process.
 """
 
@@ -43,6 +43,8 @@ async def app_client(submission):
     await require(submission, NAME, kind="function")
     url = await submission.probe("lesson03.fresh_database", "grading")
     alias = await submission.make(NAME, url)
+    watched = await submission.probe("lesson03.watch_pool", defined(alias))
+    expect(watched, "Keep the engine on app.state.engine (the grader looks at its connection pool there).")
     # raise_app_exceptions=False: an exception inside the app is what the client sees, a 500.
     transport = httpx.ASGITransport(app=submission.asgi(alias, label=f"{NAME}(url)"), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -138,7 +140,6 @@ async def test_make_app_closes_every_session(submission):
             await http.get("/invoices/3", headers=token(3))
             await http.get("/users/1", headers=token(3))
         left = await submission.probe("lesson03.checked_out", defined(alias))
-    expect(left is not None, "Keep the engine on app.state.engine, so its pool can be inspected.")
     expect(left == 0,
            f"{left} database connection(s) were still checked out after the requests ended: close the session "
            "when the request ends, error or not (async with the session around the yield).")

@@ -52,14 +52,22 @@ def expect_no_error(report: dict) -> None:
     hint = ""
     if error["type"] == "TypeError" and "missing" in error["message"]:
         hint = (" A dependency was called without some of its arguments: solve each dependency's own "
-                "parameters first (recursively), then run it with them.")
+                "parameters first (recursively), then run it with their values.")
     elif error["type"] == "TimeoutError":
         hint = " It did not finish within 5 s: is the recursion endless?"
     expect(False, f"Solving a graph raised {error['type']}: {error['message']}.{hint}")
 
 
+def expect_no_markers_passed(report: dict) -> None:
+    markers = [call["node"] for call in report["calls"] if "<Dep>" in call["args"].values()]
+    expect(not markers and "<Dep>" not in (report["values"] or {}).values(),
+           "A dependency was called with a Dep marker as an argument (the parameter's default): solve each "
+           "dependency's own parameters first (recursively), then run it with their values.")
+
+
 def compare(mine: dict, fastapi: dict) -> None:
     expect_no_error(mine)
+    expect_no_markers_passed(mine)
     ran_more = [name for name, count in mine["counts"].items() if count > fastapi["counts"].get(name, 0)]
     ran_less = [name for name, count in fastapi["counts"].items() if mine["counts"].get(name, 0) < count]
     expect(not ran_more,
@@ -90,11 +98,14 @@ async def test_solve_graph_matches_fastapi_on_a_shared_graph(submission):
 async def test_solve_graph_reads_annotated_parameters(submission):
     """Parameters declared as Annotated[..., Dep(f)] are dependencies too."""
     mine = await learner_report(submission, ANNOTATED)
-    expect_no_error(mine)
     fastapi = await lesson03.fastapi_report(ANNOTATED)
-    expect(mine["values"] == fastapi["values"] and mine["counts"] == fastapi["counts"],
-           "A parameter declared as `name: Annotated[SomeType, Dep(f)]` (no default) is a dependency too: "
-           "look for a Dep in the annotation's metadata (typing.get_origin / __metadata__).")
+    annotated_hint = ("A parameter declared as `name: Annotated[SomeType, Dep(f)]` (no default) is a dependency "
+                      "too: look for a Dep in the annotation's metadata (typing.get_origin, __metadata__).")
+    error = mine["error"]
+    expect(not (error and error["type"] == "TypeError" and "missing" in error["message"]),
+           f"{annotated_hint} Here a function was called without such an argument ({error and error['message']}).")
+    expect_no_error(mine)
+    expect(mine["values"] == fastapi["values"] and mine["counts"] == fastapi["counts"], annotated_hint)
     compare(mine, fastapi)
 
 
