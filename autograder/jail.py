@@ -122,6 +122,13 @@ def _confine(scratch: Path, hidden: tuple[str, ...], limits: Limits) -> None:
     _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def offline() -> None:
+    """For preexec_fn: put the new process in a network namespace with only loopback, so
+    nothing it does can reach beyond the machine (used to prove notebooks run offline)."""
+    _libc_call("unshare", CLONE_NEWNET)
+    _loopback_up()
+
+
 def _loopback_up() -> None:
     """A new network namespace starts with `lo` down; lessons may serve on 127.0.0.1 inside."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
