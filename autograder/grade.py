@@ -145,8 +145,10 @@ def submission_names(paths: Iterable[Path]) -> list[tuple[Path, str]]:
 
 def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ...]:
     """What a sandbox must not see: the course's private parts, the class's files, the results."""
-    places = [*PRIVATE, *(path.resolve().parent for path in paths), *(Path(each).resolve() for each in extra)]
-    return tuple(sorted({str(place) for place in places}))
+    places = {*PRIVATE, *(path.resolve().parent for path in paths), *(Path(each).resolve() for each in extra)}
+    # A folder inside another hidden one is covered already (and cannot be mounted over).
+    outermost = {place for place in places if not any(other in place.parents for other in places)}
+    return tuple(sorted(str(place) for place in outermost))
 
 
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,

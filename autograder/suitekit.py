@@ -15,7 +15,7 @@ from typing import AsyncIterator
 import httpx
 
 from .expect import Mistake
-from .submission import Submission, SubmissionError
+from .submission import Submission, SubmissionError, SubmissionRaised
 
 REPLY_SECONDS = 5.0
 
@@ -88,3 +88,28 @@ def completed(trace) -> None:
         raise Mistake(str(trace.exception))
     if trace.exception is not None:
         raise Mistake(f"Talking to your app failed: {type(trace.exception).__name__}: {trace.exception}")
+
+
+def as_json(answer) -> dict:
+    """The JSON object in the body of an httpx response or a coursekit Trace; {} otherwise."""
+    try:
+        value = answer.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def probe(submission: Submission, exercise: str, reference: str, *args, **kwargs):
+    """``submission.probe``, with the learner's errors reported as the exercise's own."""
+    try:
+        return await submission.probe(reference, *args, **kwargs)
+    except SubmissionRaised as exc:
+        raise SubmissionRaised(exercise, exc.error) from None
+
+
+async def make(submission: Submission, exercise: str, factory: str, *args, **kwargs) -> str:
+    """``submission.make``, with the learner's errors reported as the exercise's own."""
+    try:
+        return await submission.make(factory, *args, **kwargs)
+    except SubmissionRaised as exc:
+        raise SubmissionRaised(exercise, exc.error) from None

@@ -19,6 +19,7 @@ back to back: the loop's startup is not part of the measurement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import inspect
 import statistics
@@ -159,9 +160,13 @@ def _measure_all(
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
 
+    has_async = any(inspect.iscoroutinefunction(fn) for fn in candidates.values())
+
     def run() -> dict[str, Timing]:
-        # One event loop for all async candidates, created only if there is one.
-        with asyncio.Runner() as runner:
+        # One event loop for all async candidates, created only if there is one: entering an
+        # asyncio.Runner makes a loop, and closing it runs that loop, which a notebook cell
+        # (inside the kernel's running loop) cannot do.
+        with asyncio.Runner() if has_async else contextlib.nullcontext() as runner:
             timers = {name: _batch_timer(fn, runner) for name, fn in candidates.items()}
             for timer in timers.values():
                 if warmup > 0:
@@ -173,13 +178,13 @@ def _measure_all(
                     per_call[name].append(timer(numbers[name]) / numbers[name])
             return {name: Timing(per_call[name], numbers[name]) for name in candidates}
 
-    if any(inspect.iscoroutinefunction(fn) for fn in candidates.values()):
+    if has_async:
         # An event loop cannot run inside a running one (a notebook cell): use a thread.
         return run_blocking(run)
     return run()
 
 
-def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner) -> Callable[[int], float]:
+def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None) -> Callable[[int], float]:
     """A function that calls ``fn`` ``number`` times and returns the seconds it took."""
     if inspect.iscoroutinefunction(fn):
 

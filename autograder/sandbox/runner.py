@@ -176,10 +176,10 @@ class Sandbox:
         if name not in self.namespace:
             return {"defined": False, "kind": None, "signature": None}
         obj = self.namespace[name]
-        if inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):
-            kind = "async function"
-        elif inspect.isclass(obj):
+        if inspect.isclass(obj):  # before the next test: a class may have an async __call__
             kind = "class"
+        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):
+            kind = "async function"
         elif callable(obj):
             kind = "function"
         else:

@@ -107,3 +107,10 @@ def test_comparison_plot_draws_one_bar_per_candidate():
     assert widths == pytest.approx([1.0, 3.0])
     assert [label.get_text() for label in ax.get_yticklabels()] == ["fast", "slow"]
     plt.close(ax.figure)
+
+
+@pytest.mark.anyio
+async def test_compare_sync_candidates_inside_a_running_loop():
+    # A notebook cell runs inside the kernel's event loop; timing plain functions must work there.
+    comparison = compare({"fast": lambda: None, "slow": lambda: sum(range(2000))}, repeat=3)
+    assert comparison.fastest == "fast"

@@ -3,49 +3,21 @@
 import pytest
 
 from autograder.expect import Mistake, expect, graded
-from autograder.submission import SubmissionRaised, defined, fixture
-from autograder.suitekit import Conversation, completed, require
+from autograder.submission import defined, fixture
+from autograder.suitekit import as_json, completed, Conversation, make, probe, require
 from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "catch_errors"
 
 
-def not_solved(name: str, error: dict) -> Mistake:
-    hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
-    message = f": {error.get('message')}" if error.get("message") else ""
-    return Mistake(f"Your `{name}` raised {error.get('type')}{message}.{hint}")
-
-
-async def probe(submission, reference: str, *args):
-    """Run a public probe of lesson02 on the learner's code; its errors are the learner's."""
-    try:
-        return await submission.probe(reference, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-async def make(submission, factory: str, *args) -> str:
-    try:
-        return await submission.make(factory, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-def as_json(answer) -> dict:
-    """The JSON object in the body of an httpx response or a coursekit Trace; {} for any other body."""
-    try:
-        value = answer.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 SECRET_WORDS = ("hunter2", "password", "Traceback", "RuntimeError", "KeyError")
 
 
 async def wrapped(submission, kind: str):
     await require(submission, NAME, kind="function")
-    inner = await make(submission, "$fixture:lesson02.failing_app", kind, defined("HTTPException"))
-    return submission.asgi(await make(submission, NAME, defined(inner)), label=f"{NAME}(app)")
+    inner = await make(submission, NAME, "$fixture:lesson02.failing_app", kind, defined("HTTPException"))
+    return submission.asgi(await make(submission, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
 
 
 async def call(app):
@@ -76,7 +48,7 @@ async def test_errors_unhandled_exceptions_become_a_plain_500(submission):
 async def test_errors_are_logged_with_their_traceback(submission):
     """The unhandled exception is logged on the "micro" logger, with its traceback."""
     await require(submission, NAME, kind="function")
-    found = await probe(submission, "lesson02.error_log_report", defined(NAME), "runtime")
+    found = await probe(submission, NAME, "lesson02.error_log_report", defined(NAME), "runtime")
     if found["raised"] == "NotImplementedError":
         raise Mistake(f"Your `{NAME}` raised NotImplementedError. The exercise is not solved yet.")
     expect(found["status"] == 500, "When the app raises before answering, send a 500.")
@@ -120,7 +92,7 @@ async def test_errors_pass_everything_else_through(submission):
     completed(trace)
     expect(trace.status == 200 and trace.body == b"fine" and ("x-app", "failing") in trace.header_list,
            "When the app raises nothing, pass its messages through unchanged.")
-    app = submission.asgi(await make(submission, NAME, fixture("scope_types_app")), label=f"{NAME}(app)")
+    app = submission.asgi(await make(submission, NAME, NAME, fixture("scope_types_app")), label=f"{NAME}(app)")
     lifespan = await drive(app, lifespan_scope())
     completed(lifespan)
     expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],

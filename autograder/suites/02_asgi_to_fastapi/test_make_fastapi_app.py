@@ -10,6 +10,7 @@ import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
+
 from autograder.suitekit import require
 
 pytestmark = pytest.mark.anyio

@@ -4,64 +4,24 @@ import json
 
 import pytest
 
-from autograder.expect import Mistake, expect, graded
-from autograder.submission import SubmissionRaised, defined
-from autograder.suitekit import Conversation, completed
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import as_json, completed, Conversation, make, probe, require
 from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "Mount"
 
 
-def not_solved(name: str, error: dict) -> Mistake:
-    hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
-    message = f": {error.get('message')}" if error.get("message") else ""
-    return Mistake(f"Your `{name}` raised {error.get('type')}{message}.{hint}")
-
-
-async def probe(submission, reference: str, *args):
-    """Run a public probe of lesson02 on the learner's code; its errors are the learner's."""
-    try:
-        return await submission.probe(reference, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-async def make(submission, factory: str, *args) -> str:
-    try:
-        return await submission.make(factory, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-def as_json(answer) -> dict:
-    """The JSON object in the body of an httpx response or a coursekit Trace; {} for any other body."""
-    try:
-        value = answer.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-async def require_class(submission, name: str) -> None:
-    """Fail with a clear message unless the learner's cells define ``name`` as a class."""
-    found = await submission.describe(name)
-    if not found["defined"]:
-        raise Mistake(f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
-                      "it under exactly this name, and that the cell runs without an error.")
-    if not await probe(submission, "lesson02.is_class", defined(name)):
-        raise Mistake(f"`{name}` should be a class, but it is a {found['kind']} (signature {found['signature']}).")
-
-
 async def reporter(submission, tag: str) -> str:
-    return await make(submission, "$fixture:lesson02.scope_reporter", tag)
+    return await make(submission, NAME, "$fixture:lesson02.scope_reporter", tag)
 
 
 async def mount(submission, prefix: str, *, fallback: bool = True, inner: str | None = None):
-    await require_class(submission, NAME)
+    await require(submission, NAME, kind="class")
     app = inner or await reporter(submission, "sub")
     args = [prefix, defined(app)] + ([defined(await reporter(submission, "main"))] if fallback else [])
-    return await make(submission, NAME, *args)
+    return await make(submission, NAME, NAME, *args)
 
 
 async def seen(submission, alias: str, path: str, root_path: str = "") -> dict:
@@ -114,7 +74,7 @@ async def test_mount_without_fallback_answers_404(submission):
 async def test_mount_nests_and_respects_an_outer_root_path(submission):
     """Mounts nest, and a root_path set by the server (or an outer mount) is kept in front."""
     inner = await mount(submission, "/admin", fallback=False)
-    outer = await make(submission, NAME, "/api", defined(inner))
+    outer = await make(submission, NAME, NAME, "/api", defined(inner))
     got = await seen(submission, outer, "/api/admin/x")
     expect(got.get("tag") == "sub" and got.get("root_path") == "/api/admin" and got.get("path") == "/api/admin/x",
            "Mounted inside another mount, the app should get both prefixes in root_path and the whole path.")
@@ -126,8 +86,8 @@ async def test_mount_nests_and_respects_an_outer_root_path(submission):
 @graded(NAME, points=1)
 async def test_mount_copies_the_scope(submission):
     """The mounted app gets a new scope dict; the caller's scope is not changed."""
-    await require_class(submission, NAME)
-    found = await probe(submission, "lesson02.mount_keeps_scope", defined(NAME), "/admin", "/admin/x")
+    await require(submission, NAME, kind="class")
+    found = await probe(submission, NAME, "lesson02.mount_keeps_scope", defined(NAME), "/admin", "/admin/x")
     try:
         answer = json.loads(found["answer"])
     except ValueError:

@@ -3,47 +3,17 @@
 import pytest
 
 from autograder.expect import Mistake, expect, graded
-from autograder.submission import SubmissionRaised, defined
+from autograder.submission import defined
+from autograder.suitekit import probe, require
 from coursekit import http_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "Request"
 
 
-def not_solved(name: str, error: dict) -> Mistake:
-    hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
-    message = f": {error.get('message')}" if error.get("message") else ""
-    return Mistake(f"Your `{name}` raised {error.get('type')}{message}.{hint}")
-
-
-async def probe(submission, reference: str, *args):
-    """Run a public probe of lesson02 on the learner's code; its errors are the learner's."""
-    try:
-        return await submission.probe(reference, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-async def make(submission, factory: str, *args) -> str:
-    try:
-        return await submission.make(factory, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-async def require_class(submission, name: str) -> None:
-    """Fail with a clear message unless the learner's cells define ``name`` as a class."""
-    found = await submission.describe(name)
-    if not found["defined"]:
-        raise Mistake(f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
-                      "it under exactly this name, and that the cell runs without an error.")
-    if not await probe(submission, "lesson02.is_class", defined(name)):
-        raise Mistake(f"`{name}` should be a class, but it is a {found['kind']} (signature {found['signature']}).")
-
-
 async def report(submission, scope, messages, steps):
-    await require_class(submission, NAME)
-    found = await probe(submission, "lesson02.request_report", defined(NAME), scope, messages, steps)
+    await require(submission, NAME, kind="class")
+    found = await probe(submission, NAME, "lesson02.request_report", defined(NAME), scope, messages, steps)
     unsolved = [result for result in found["results"] if result.get("error") == "NotImplementedError"]
     if unsolved:
         raise Mistake(f"Your `{NAME}` raised NotImplementedError. The exercise is not solved yet.")

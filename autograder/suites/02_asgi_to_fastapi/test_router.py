@@ -3,52 +3,13 @@
 import pytest
 
 from autograder.expect import Mistake, expect, graded
-from autograder.submission import SubmissionRaised, defined
-from autograder.suitekit import client, completed
+from autograder.submission import defined
+from autograder.suitekit import as_json, client, completed, make, probe, require
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "Router"
 
-
-def not_solved(name: str, error: dict) -> Mistake:
-    hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
-    message = f": {error.get('message')}" if error.get("message") else ""
-    return Mistake(f"Your `{name}` raised {error.get('type')}{message}.{hint}")
-
-
-async def probe(submission, reference: str, *args):
-    """Run a public probe of lesson02 on the learner's code; its errors are the learner's."""
-    try:
-        return await submission.probe(reference, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-async def make(submission, factory: str, *args) -> str:
-    try:
-        return await submission.make(factory, *args)
-    except SubmissionRaised as exc:
-        raise not_solved(NAME, exc.error) from None
-
-
-def as_json(answer) -> dict:
-    """The JSON object in the body of an httpx response or a coursekit Trace; {} for any other body."""
-    try:
-        value = answer.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-async def require_class(submission, name: str) -> None:
-    """Fail with a clear message unless the learner's cells define ``name`` as a class."""
-    found = await submission.describe(name)
-    if not found["defined"]:
-        raise Mistake(f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
-                      "it under exactly this name, and that the cell runs without an error.")
-    if not await probe(submission, "lesson02.is_class", defined(name)):
-        raise Mistake(f"`{name}` should be a class, but it is a {found['kind']} (signature {found['signature']}).")
 
 TABLE = [
     ["/", "index", ["GET"]],
@@ -63,8 +24,8 @@ TABLE = [
 
 
 async def router(submission, table=TABLE):
-    await require_class(submission, NAME)
-    alias = await make(submission, "$fixture:lesson02.build_router", defined(NAME), table)
+    await require(submission, NAME, kind="class")
+    alias = await make(submission, NAME, "$fixture:lesson02.build_router", defined(NAME), table)
     return submission.asgi(alias, label=NAME)
 
 
@@ -167,10 +128,10 @@ async def test_router_matches_the_route_path_under_root_path(submission):
 @graded(NAME, points=1)
 async def test_router_rejects_unknown_converters(submission):
     """add_route raises ValueError for a converter other than str and int."""
-    await require_class(submission, NAME)
-    found = [await probe(submission, "lesson02.add_route_error", defined(NAME), path)
+    await require(submission, NAME, kind="class")
+    found = [await probe(submission, NAME, "lesson02.add_route_error", defined(NAME), path)
              for path in ["/x/{id:uuid}", "/x/{id:float}"]]
-    fine = await probe(submission, "lesson02.add_route_error", defined(NAME), "/x/{id:int}/y/{name:str}")
+    fine = await probe(submission, NAME, "lesson02.add_route_error", defined(NAME), "/x/{id:int}/y/{name:str}")
     if "NotImplementedError" in [*found, fine]:
         raise Mistake(f"Your `{NAME}` raised NotImplementedError. The exercise is not solved yet.")
     expect(found == ["ValueError", "ValueError"],
@@ -181,8 +142,8 @@ async def test_router_rejects_unknown_converters(submission):
 @graded(NAME, points=1)
 async def test_router_leaves_the_callers_scope_alone(submission):
     """The endpoint gets path_params in a new scope; the caller's scope dict is not changed."""
-    await require_class(submission, NAME)
-    found = await probe(submission, "lesson02.router_keeps_scope", defined(NAME), "/items/{item_id:int}", "/items/9")
+    await require(submission, NAME, kind="class")
+    found = await probe(submission, NAME, "lesson02.router_keeps_scope", defined(NAME), "/items/{item_id:int}", "/items/9")
     expect(found["status"] == 200, "A GET on a matching route should answer with its endpoint's response.")
     expect(found["scope_unchanged"], "Give the Request a new scope dict with path_params ({**scope, ...}); "
                                      "don't add keys to the scope your router was called with.")
