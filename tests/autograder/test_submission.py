@@ -1,7 +1,6 @@
 """The trusted side's handle on a sandbox: loading cells, limits, crashes, forwarding."""
 
 import asyncio
-import os
 
 import httpx
 import pytest
