@@ -53,3 +53,26 @@ async def scope_types_app(scope, receive, send):
         await send({"type": "websocket.close", "code": 1000})
         return
     await hello_app(scope, receive, send)
+
+
+async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"") -> dict:
+    """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
+
+    For checks where forwarding each message would be needless (many small requests).
+    """
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "root_path": "", "headers": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000]}
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next((m for m in sent if m.get("type") == "http.response.start"), {})
+    return {"status": start.get("status"), "headers": start.get("headers", []),
+            "body": b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body")}

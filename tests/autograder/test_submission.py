@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from autograder.submission import (
-    Submission, SubmissionCrashed, SubmissionRaised, SubmissionTimedOut, fixture,
+    Submission, SubmissionCrashed, SubmissionRaised, SubmissionTimedOut, defined, fixture,
 )
 from autograder.types import Cell, Limits
 
@@ -119,3 +119,11 @@ def _is_running(pid: int) -> bool:
             return handle.read().split()[2] != "Z"  # a zombie has ended; only its entry remains
     except FileNotFoundError:
         return False
+
+
+async def test_probes_run_public_code_next_to_the_learners(start):
+    sub, _ = await start("async def app(scope, receive, send):\n    await send({'type': 'http.response.start', 'status': 204})")
+    answer = await sub.probe("run_http", defined("app"), "GET", "/")
+    assert answer == {"status": 204, "headers": [], "body": b""}
+    with pytest.raises(SubmissionRaised, match="KeyError"):
+        await sub.probe("run_http", defined("missing"))
