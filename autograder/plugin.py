@@ -11,7 +11,6 @@ JSON for the worker.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,11 +64,10 @@ async def submission(sandboxes, request):
 class Sandboxes:
     """One live sandbox at a time, reset between tests, replaced when it breaks."""
 
-    def __init__(self, program: dict, scratch: Path) -> None:
+    def __init__(self, program: dict) -> None:
         self.limits = Limits(**program["limits"])
         self.cells = [Cell(**cell) for cell in program["cells"]]
         self.jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"))
-        self.scratch = scratch
         self.current: Submission | None = None
         self.used = 0
 
@@ -80,7 +78,7 @@ class Sandboxes:
                 return self.current
             await self.retire()
         self.used += 1
-        self.current = await Submission.start(self.scratch / f"sandbox-{self.used}", self.limits, self.jail)
+        self.current = await Submission.start(self.limits, self.jail)
         await self.current.load(self.cells)
         return self.current
 
@@ -93,12 +91,11 @@ class Sandboxes:
 @pytest.fixture(scope="module")  # a module usually holds one exercise's tests
 async def sandboxes(program_path):
     program = json.loads(Path(program_path).read_text())
-    with tempfile.TemporaryDirectory(prefix="sandboxes-") as scratch:
-        pool = Sandboxes(program, Path(scratch))
-        try:
-            yield pool
-        finally:
-            await pool.retire()
+    pool = Sandboxes(program)
+    try:
+        yield pool
+    finally:
+        await pool.retire()
 
 
 def _ran_out_of_time(error: BaseException) -> bool:

@@ -13,14 +13,32 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from .jail import Jail, sweep
 from .sandbox import protocol
 from .types import Cell, CellReport, Limits
+
+
+SCRATCH_ROOT = Path(tempfile.gettempdir()) / "autograder-sandboxes"
+
+
+def new_scratch() -> Path:
+    """A private working directory for one sandbox.
+
+    They all live in one folder that is traversable but not listable (0711): a sandbox with a
+    user id of its own must reach its own directory by absolute path (SQLite opens files
+    that way) without learning its siblings' names; each directory itself is 0700 and
+    handed to the sandbox's user by the jail.
+    """
+    SCRATCH_ROOT.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(SCRATCH_ROOT, 0o711)
+    return Path(tempfile.mkdtemp(prefix="sandbox-", dir=SCRATCH_ROOT))
 
 
 class SubmissionError(Exception):
@@ -52,8 +70,9 @@ class SubmissionCrashed(SubmissionError):
 
 
 class Submission:
-    def __init__(self, process: asyncio.subprocess.Process, limits: Limits) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, limits: Limits, scratch: Path) -> None:
         self.process = process
+        self.scratch = scratch
         self.limits = limits
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Queue] = {}
@@ -64,8 +83,8 @@ class Submission:
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
-    async def start(cls, scratch: Path, limits: Limits = Limits(), jail: Jail = Jail()) -> "Submission":
-        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail()) -> "Submission":
+        scratch = new_scratch()
         log = open(scratch / "output.log", "wb")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
                "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -77,7 +96,7 @@ class Submission:
         )
         log.close()
         jail.record(process.pid)
-        return cls(process, limits)
+        return cls(process, limits, scratch)
 
     async def close(self) -> None:
         """End the sandbox and everything it started (it leads its own process group)."""
@@ -88,6 +107,7 @@ class Submission:
         sweep(self.process.pid)  # what left the process group (setsid, double fork) goes too
         await self.process.wait()
         self.reader.cancel()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- the pipe ------------------------------------------------------------------------
     async def _read_events(self) -> None:

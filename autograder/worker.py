@@ -32,12 +32,11 @@ FATAL = ("timeout", "crashed")
 
 
 async def load_once(cells: list[Cell], limits: Limits, jail: Jail) -> list[CellReport]:
-    with tempfile.TemporaryDirectory(prefix="preflight-") as scratch:
-        sub = await Submission.start(Path(scratch), limits, jail)
-        try:
-            return await sub.load(cells)
-        finally:
-            await sub.close()
+    sub = await Submission.start(limits, jail)
+    try:
+        return await sub.load(cells)
+    finally:
+        await sub.close()
 
 
 async def preflight(cells: list[Cell], limits: Limits, jail: Jail) -> tuple[list[Cell], list[CellReport]]:

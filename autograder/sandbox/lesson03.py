@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import gc
 import inspect
+import itertools
 import threading
 import typing
 from contextlib import AsyncExitStack
@@ -295,8 +295,9 @@ async def fastapi_report(spec: dict) -> dict:
 
 # --- a database for the make_app exercise ----------------------------------------------------
 
-_KEEP_ALIVE: list[Any] = []  # loader engines: a shared in-memory database lives while one connection does
+_KEEP_ALIVE: list[Any] = []  # loader engines (a shared in-memory database lives while one connection does), held proxies
 _POOL_COUNTS: dict[int, dict[str, int]] = {}
+_DATABASES = itertools.count(1)  # names of in-memory databases, unique within the process
 
 
 async def fresh_database(name: str = "lesson03") -> str:
@@ -312,7 +313,7 @@ async def fresh_database(name: str = "lesson03") -> str:
 
     if not name.isidentifier():
         raise ValueError("name must be an identifier")
-    url = f"sqlite+aiosqlite:///file:lesson03_{name}_{len(_KEEP_ALIVE)}?mode=memory&cache=shared&uri=true"
+    url = f"sqlite+aiosqlite:///file:lesson03_{name}_{next(_DATABASES)}?mode=memory&cache=shared&uri=true"
     engine = data.create_engine(url)
     await data.load_into(engine)
     _KEEP_ALIVE.append(engine)
@@ -328,19 +329,30 @@ def _engine_pool(app: Any) -> Any:
 def watch_pool(app: Any) -> bool:
     """Count connection check-outs and check-ins of ``app.state.engine``'s pool from now on.
 
-    The cyclic garbage collector is switched off for the rest of this sandbox's life: an
-    unclosed session sits in reference cycles, and a collection would hand its connection
-    back behind the app's back, making a leak come and go at random.
+    Every connection proxy handed out is also held here: an unclosed session sits in
+    reference cycles, and when the garbage collector reclaimed it, SQLAlchemy would give its
+    connection back behind the app's back (with a warning), so that a leak would come and go
+    at random. Held, a connection the app never gave back stays counted; one it gave back was
+    counted at that moment. (The proxies are small, and a sandbox lives for one test.)
     """
     from sqlalchemy import event
 
     pool = _engine_pool(app)
     if pool is None:
         return False
-    gc.disable()
     counts = _POOL_COUNTS[id(app)] = {"checkout": 0, "checkin": 0}
-    event.listen(pool, "checkout", lambda *args: counts.__setitem__("checkout", counts["checkout"] + 1))
-    event.listen(pool, "checkin", lambda *args: counts.__setitem__("checkin", counts["checkin"] + 1))
+    held: list[Any] = []
+
+    def on_checkout(dbapi_connection, record, proxy) -> None:
+        counts["checkout"] += 1
+        held.append(proxy)
+
+    def on_checkin(dbapi_connection, record) -> None:
+        counts["checkin"] += 1
+
+    event.listen(pool, "checkout", on_checkout)
+    event.listen(pool, "checkin", on_checkin)
+    _KEEP_ALIVE.append(held)
     return True
 
 

@@ -23,7 +23,7 @@ async def start(tmp_path):
     started = []
 
     async def starter(*sources: str, limits: Limits = FAST):
-        sub = await Submission.start(tmp_path / f"s{len(started)}", limits)
+        sub = await Submission.start(limits)
         started.append(sub)
         return sub, await sub.load(cells(*sources))
 
@@ -127,3 +127,11 @@ async def test_probes_run_public_code_next_to_the_learners(start):
     assert answer == {"status": 204, "headers": [], "body": b""}
     with pytest.raises(SubmissionRaised, match="KeyError"):
         await sub.probe("run_http", defined("missing"))
+
+
+async def test_the_scratch_dir_is_reachable_by_absolute_path(start):
+    # SQLite, among others, opens files by absolute path: the sandbox's own user must be able to.
+    sub, reports = await start("import os, sqlite3\nconnection = sqlite3.connect(os.path.join(os.getcwd(), 'scratch.db'))\n"
+                               "connection.execute('create table t (x)')\ndef ok(): return os.path.exists(os.path.join(os.getcwd(), 'scratch.db'))")
+    assert reports[0].status == "ok", reports[0].message
+    assert await sub.call("ok") is True
