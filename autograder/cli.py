@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-from . import release as releasing
 from . import report
 from .errors import GraderError
 from .grade import grade_all
@@ -66,6 +65,8 @@ def grade_command(args) -> int:
 
 
 def release_command(args) -> int:
+    from . import release as releasing  # imports nbgrader: only the maintainers' command pays for it
+
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
         raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")

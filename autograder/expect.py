@@ -17,7 +17,15 @@ import pytest
 
 
 class Mistake(AssertionError):
-    """A failed check whose message is written for the learner."""
+    """A failed check whose message is written for the learner.
+
+    ``out_of_time`` marks a check that failed because the learner's code never answered:
+    the grader then spares the exercise's remaining checks the same wait.
+    """
+
+    def __init__(self, feedback: str, *, out_of_time: bool = False) -> None:
+        super().__init__(feedback)
+        self.out_of_time = out_of_time
 
 
 def expect(condition: object, feedback: str) -> None:

@@ -167,7 +167,13 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # a grader bug on one odd file must not stop the class
+                name = futures[future]
+                path = next(path for path, each in named if each == name)
+                result = SubmissionResult(submission=name, path=str(path), lesson=None,
+                                          problems=[f"the grader failed on this file ({type(exc).__name__}: {exc})"])
             results[result.submission] = result
             on_result(result)
     return [results[name] for _, name in named]

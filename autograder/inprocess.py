@@ -109,7 +109,8 @@ class InProcessSubmission(Submission):
         """Serve ``namespace`` (the kernel's ``__main__`` globals), which must already hold
         what the learner's cells defined. Must be called in the event loop the tests use."""
         loopback = _Loopback()
-        self = cls(loopback, limits)  # type: ignore[arg-type]  # the loopback stands for the process
+        # The loopback stands for the process; there is no scratch directory.
+        self = cls(loopback, limits, scratch=None)  # type: ignore[arg-type]
         self.sandbox = Sandbox(loopback)  # type: ignore[arg-type]
         # What ``make`` builds lands in the first map, not in the learner's globals.
         self.sandbox.namespace = ChainMap({}, namespace)  # type: ignore[assignment]

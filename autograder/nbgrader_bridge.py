@@ -14,6 +14,11 @@ expression, becomes its ``execute_result``, and nbgrader (``utils.determine_grad
 ``get_partial_grade``) reads a single float in ``text/plain`` as partial credit. An error or
 any ``stderr`` output would make it award 0, so nothing here raises and the suite's own
 output, the learner's prints included, is kept off the cell.
+
+The cells themselves are made here too, so that their form and the points they are worth
+(those of the exercise's hidden tests) are stated once::
+
+    python -m autograder.nbgrader_bridge [LESSON...]   # add or update them in solutions/
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from . import plugin, report
 from .errors import GraderError
 from .inprocess import InProcessSubmission
 from .lessons import Lesson, all_lessons, find_lesson
-from .suite import collect
+from .suite import collect, pytest_args
 from .types import Limits, SubmissionResult, TestResult
 
 
@@ -54,7 +59,7 @@ class InProcessPlugin:
         self.results: list[TestResult] = []
 
     def pytest_collection_modifyitems(self, config, items) -> None:
-        chosen = [item for item in items if plugin._exercise(item) == self.exercise]
+        chosen = [item for item in items if plugin.exercise_of(item) == self.exercise]
         config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
         items[:] = chosen
 
@@ -64,9 +69,7 @@ class InProcessPlugin:
 
     @pytest.fixture
     async def submission(self, request):
-        # As in autograder.plugin: code that ran out of time once is not given the time again.
-        if self.exercise in request.config._autograder_out_of_time:
-            pytest.fail(f"Not run: an earlier check of `{self.exercise}` ran out of time (see that check's message).")
+        plugin.refuse_if_out_of_time(request)
         sub = await InProcessSubmission.over(self.namespace, self.limits)
         try:
             yield sub
@@ -94,11 +97,7 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
     selected = InProcessPlugin(namespace, exercise, limits)
-    pytest.main(
-        [str(found.suite), "-q", "-p", "no:cacheprovider", "-p", "no:faulthandler", "--capture=sys",
-         "--import-mode=importlib", "--rootdir", str(found.suite), "-c", "/dev/null"],
-        plugins=[selected],
-    )
+    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     reported = {test.name: test for test in selected.results}
     tests = [
@@ -127,3 +126,67 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
     text = report.feedback_text(result)
     print(text[text.index("## "):].rstrip())  # the exercise's section: its heading, then a line per test
     return float(result.score)
+
+
+# -- the autograder test cells, one per exercise -------------------------------------------------
+
+def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
+    """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
+    removed from the learner's copy (``ClearHiddenTests``) and put back by ``nbgrader
+    autograde`` (``OverwriteCells``), so the learner sees the comment only."""
+    return {
+        "source": f"# The grader's hidden tests for {exercise} run here.\n"
+                  "### BEGIN HIDDEN TESTS\n"
+                  "from autograder.nbgrader_bridge import grade_exercise\n\n"
+                  f'grade_exercise("{exercise}", "{lesson.slug}")\n'
+                  "### END HIDDEN TESTS",
+        "metadata": {"nbgrader": {
+            "grade": True, "grade_id": f"test_{exercise}", "locked": True,
+            "points": int(points) if float(points).is_integer() else points,
+            "schema_version": 3, "solution": False, "task": False,
+        }},
+    }
+
+
+def _grade_id(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+def with_test_cells(lesson: Lesson) -> str:
+    """The solution notebook's text with each exercise's test cell right after its self-check
+    (after the exercise cell if it has none), worth what the hidden suite says."""
+    points: dict[str, float] = {}
+    for _, exercise, value in collect(lesson):
+        points[exercise] = points.get(exercise, 0.0) + value
+    import nbformat  # only here: importing it takes seconds, and grade_exercise runs without it
+
+    solution = nbformat.read(lesson.solution, as_version=4)
+    ids = {_grade_id(cell): cell.id for cell in solution.cells}
+    anchors = {f"check_{exercise}" if f"check_{exercise}" in ids else exercise: exercise for exercise in points}
+    old = {f"test_{exercise}" for exercise in points}
+    cells = []
+    for cell in solution.cells:
+        if _grade_id(cell) in old:
+            continue  # a fresh copy goes after its anchor
+        cells.append(cell)
+        exercise = anchors.get(_grade_id(cell))
+        if exercise is not None:
+            made = hidden_test_cell(lesson, exercise, points[exercise])
+            cell_id = ids.get(f"test_{exercise}") or cell.id.removesuffix("-check") + "-hidden-tests"
+            cells.append(nbformat.v4.new_code_cell(made["source"], id=cell_id, metadata=made["metadata"]))
+    solution.cells = cells
+    return nbformat.writes(solution) + "\n"
+
+
+def add_test_cells(lesson: Lesson) -> bool:
+    """Write the test cells into the lesson's solution notebook; return whether it changed."""
+    text = with_test_cells(lesson)
+    if lesson.solution.read_text(encoding="utf-8") == text:
+        return False
+    lesson.solution.write_text(text, encoding="utf-8")
+    return True
+
+
+if __name__ == "__main__":
+    for each in [find_lesson(slug) for slug in sys.argv[1:]] or all_lessons():
+        print(f"{each.solution}: {'written' if add_test_cells(each) else 'unchanged'} (now run `autograder release`)")

@@ -33,7 +33,7 @@ def pytest_configure(config) -> None:
     config._autograder_out_of_time = set()  # exercises whose code already ran out of time once
 
 
-def _exercise(item) -> str:
+def exercise_of(item) -> str:
     marker = item.get_closest_marker("graded")
     return marker.kwargs["exercise"] if marker else "?"
 
@@ -48,13 +48,17 @@ def program_path(request) -> str:
     return request.config.getoption("--program")
 
 
-@pytest.fixture
-async def submission(sandboxes, request):
-    # Code that looped once will loop again: fail its exercise's other tests at once rather
-    # than spend the time limit on each of them.
-    exercise = _exercise(request.node)
+def refuse_if_out_of_time(request) -> None:
+    """Code that looped once will loop again: fail its exercise's other tests at once rather
+    than spend the time limit on each of them."""
+    exercise = exercise_of(request.node)
     if exercise in request.config._autograder_out_of_time:
         pytest.fail(f"Not run: an earlier check of `{exercise}` ran out of time (see that check's message).")
+
+
+@pytest.fixture
+async def submission(sandboxes, request):
+    refuse_if_out_of_time(request)
     sub = await sandboxes.fresh()
     yield sub
     if not sub.reusable:
@@ -99,7 +103,7 @@ async def sandboxes(program_path):
 
 
 def _ran_out_of_time(error: BaseException) -> bool:
-    return isinstance(error, SubmissionTimedOut) or (isinstance(error, Mistake) and "did not return within" in str(error))
+    return isinstance(error, SubmissionTimedOut) or (isinstance(error, Mistake) and error.out_of_time)
 
 
 def feedback_for(item, excinfo) -> str:
@@ -120,7 +124,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     marker = item.get_closest_marker("graded")
     # Every hidden test carries @graded (autograder.suite refuses a suite where one does not).
-    exercise = _exercise(item)
+    exercise = exercise_of(item)
     points = float(marker.kwargs["points"]) if marker else 0.0
     results = item.config._autograder_results
     if report.when == "setup" and report.passed:

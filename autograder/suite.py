@@ -11,6 +11,12 @@ import pytest
 from .lessons import Lesson
 
 
+def pytest_args(suite: str) -> list[str]:
+    """How every run of a hidden suite starts pytest: on that folder alone, ignoring the
+    repository's own pytest configuration, leaving no cache behind."""
+    return [suite, "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "--rootdir", suite, "-c", "/dev/null"]
+
+
 class _Collector:
     def __init__(self) -> None:
         self.tests: list[tuple[str, str, float]] = []
@@ -31,11 +37,8 @@ def collect(lesson: Lesson) -> tuple[tuple[str, str, float], ...]:
     """(test name, exercise, points) for every test in the lesson's hidden suite."""
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
-        code = pytest.main(
-            [str(lesson.suite), "--collect-only", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
-             "--rootdir", str(lesson.suite), "-c", "/dev/null", "-p", "autograder.plugin"],
-            plugins=[collector],
-        )
+        code = pytest.main([*pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
+                           plugins=[collector])
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
     return tuple(collector.tests)

@@ -63,7 +63,8 @@ class Conversation:
         if self.task in done:
             self.task.result()  # re-raise the app's exception, if it raised
             return None
-        raise Mistake(f"Your app sent nothing within {REPLY_SECONDS:g} s while the grader waited for {waiting_for}.")
+        raise Mistake(f"Your app sent nothing within {REPLY_SECONDS:g} s while the grader waited for {waiting_for}.",
+                      out_of_time=True)
 
     async def finished(self, seconds: float = REPLY_SECONDS) -> bool:
         """Whether the app's call returned (or raised) within ``seconds``."""
@@ -83,7 +84,7 @@ def completed(trace) -> None:
     """Fail with the learner's own error when a ``coursekit.drive`` trace did not end cleanly."""
     if trace.timed_out:
         raise Mistake(f"Your app did not return within {trace.timeout:g} s. Does it wait for a message that "
-                      "never comes, or loop forever?")
+                      "never comes, or loop forever?", out_of_time=True)
     if isinstance(trace.exception, SubmissionError):
         raise Mistake(str(trace.exception))
     if trace.exception is not None:

@@ -25,6 +25,7 @@ import pytest
 
 from .jail import Jail
 from .submission import Submission
+from .suite import pytest_args
 from .types import Cell, CellReport, Limits
 
 
@@ -63,10 +64,8 @@ def main(program_path: str, suite: str, result_path: str) -> int:
         kept_program = Path(work) / "program.json"
         kept_program.write_text(json.dumps(program))
         tests_path = Path(work) / "tests.json"
-        pytest.main(
-            [suite, "-q", "-p", "autograder.plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
-             "--rootdir", suite, "-c", "/dev/null", f"--program={kept_program}", f"--results={tests_path}"],
-        )
+        pytest.main([*pytest_args(suite), "-p", "autograder.plugin",
+                     f"--program={kept_program}", f"--results={tests_path}"])
         tests = json.loads(tests_path.read_text()) if tests_path.exists() else []
     Path(result_path).write_text(json.dumps({"cells": [asdict(report) for report in reports], "tests": tests}))
     return 0

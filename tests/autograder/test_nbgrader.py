@@ -17,7 +17,8 @@ import pytest
 from autograder import release
 from autograder.grade import grade_all
 from autograder.inprocess import InProcessSubmission
-from autograder.lessons import ROOT, find_lesson
+from autograder.lessons import ROOT, all_lessons, find_lesson
+from autograder.nbgrader_bridge import with_test_cells
 from autograder.submission import Submission, SubmissionError, fixture
 from autograder.types import Cell, Limits
 from coursekit import drive, http_scope
@@ -34,6 +35,16 @@ def _shared():
 
 
 benchmark = _shared()
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.slug)
+def test_every_exercise_has_a_test_cell_worth_its_hidden_tests(lesson):
+    """Without it nbgrader gives the exercise nothing; worth more or less, its total differs."""
+    up_to_date = lesson.solution.read_text(encoding="utf-8") == with_test_cells(lesson)
+    assert up_to_date, (
+        f"{lesson.solution.name} lacks autograder test cells or has stale ones. Run "
+        f"`python -m autograder.nbgrader_bridge {lesson.slug}`, then `autograder release {lesson.slug}`."
+    )
 
 
 LEARNER_CODE = """
@@ -78,9 +89,9 @@ async def conversation(sub) -> dict:
 
 
 @pytest.mark.anyio
-async def test_in_process_submission_answers_as_a_sandbox_does(tmp_path):
+async def test_in_process_submission_answers_as_a_sandbox_does():
     limits = Limits(call_seconds=1.0)
-    sandboxed = await Submission.start(tmp_path, limits)
+    sandboxed = await Submission.start(limits)
     try:
         await sandboxed.load([Cell("code", LEARNER_CODE, "exercise")])
         expected = await conversation(sandboxed)
