@@ -114,3 +114,20 @@ async def make(submission: Submission, exercise: str, factory: str, *args, **kwa
         return await submission.make(factory, *args, **kwargs)
     except SubmissionRaised as exc:
         raise SubmissionRaised(exercise, exc.error) from None
+
+
+async def other_scopes(app) -> tuple[list[str], dict | None]:
+    """Drive a lifespan (startup, shutdown) and a WebSocket connect through ``app``: the types
+    of the lifespan answers, and the answer to the connect. For wrappers (middleware, error
+    layers) that must pass scopes other than HTTP straight through."""
+    from coursekit import drive, lifespan_scope, websocket_scope  # the notebooks' own tools
+
+    lifespan = await drive(app, lifespan_scope())
+    completed(lifespan)
+    talk = Conversation(app, websocket_scope("/ws"))
+    try:
+        talk.push({"type": "websocket.connect"})
+        accept = await talk.pull("websocket.accept")
+    finally:
+        await talk.close()
+    return [message.get("type") for message in lifespan.sent], accept

@@ -130,13 +130,9 @@ def add_route_error(Router, path: str):
     return None
 
 
-async def router_keeps_scope(Router, template: str, path: str) -> dict:
-    """Route one GET of ``path`` through a router with the one route ``template``; say whether
-    the caller's scope dict changed, and which status came back."""
-    router = build_router(Router, [[template, "only", ["GET"]]])
-    scope = _http_scope("GET", path)
-    before = dict(scope)
-    sent = []
+async def _get_once(app, scope: dict) -> list[dict]:
+    """Call ``app`` once with ``scope`` and an empty body; return what it sent."""
+    sent: list[dict] = []
 
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -144,7 +140,17 @@ async def router_keeps_scope(Router, template: str, path: str) -> dict:
     async def send(message):
         sent.append(message)
 
-    await asyncio.wait_for(router(scope, receive, send), STEP_SECONDS)
+    await asyncio.wait_for(app(scope, receive, send), STEP_SECONDS)
+    return sent
+
+
+async def router_keeps_scope(Router, template: str, path: str) -> dict:
+    """Route one GET of ``path`` through a router with the one route ``template``; say whether
+    the caller's scope dict changed, and which status came back."""
+    router = build_router(Router, [[template, "only", ["GET"]]])
+    scope = _http_scope("GET", path)
+    before = dict(scope)
+    sent = await _get_once(router, scope)
     return {"scope_unchanged": scope == before and "path_params" not in scope,
             "status": next((m.get("status") for m in sent if m.get("type") == "http.response.start"), None)}
 
@@ -264,15 +270,7 @@ async def mount_keeps_scope(Mount, prefix: str, path: str, root_path: str = "") 
     mount = Mount(prefix, scope_reporter("sub"))
     scope = _http_scope("GET", path, root_path)
     before = dict(scope)
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    await asyncio.wait_for(mount(scope, receive, send), STEP_SECONDS)
+    sent = await _get_once(mount, scope)
     body = b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body")
     return {"scope_unchanged": scope == before, "answer": body.decode("utf-8", "replace")}
 

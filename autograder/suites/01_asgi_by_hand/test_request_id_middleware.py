@@ -6,8 +6,8 @@ import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import fixture
-from autograder.suitekit import Conversation, client, completed, require
-from coursekit import drive, http_scope, lifespan_scope, websocket_scope
+from autograder.suitekit import client, completed, other_scopes, require
+from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "request_id_middleware"
@@ -71,16 +71,8 @@ async def test_keeps_the_wrapped_response(submission):
 @graded(NAME, points=1)
 async def test_other_scopes_pass_through(submission):
     """Lifespan and WebSocket calls reach the wrapped app untouched."""
-    app = await wrapped(submission, "scope_types_app")
-    lifespan = await drive(app, lifespan_scope())
-    completed(lifespan)
-    expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
+    lifespan, accept = await other_scopes(await wrapped(submission, "scope_types_app"))
+    expect(lifespan == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
            "Pass lifespan calls straight to the wrapped app.")
-    talk = Conversation(app, websocket_scope("/ws"))
-    try:
-        talk.push({"type": "websocket.connect"})
-        accept = await talk.pull("websocket.accept")
-    finally:
-        await talk.close()
     expect(accept == {"type": "websocket.accept", "headers": [[b"x-app", b"ws"]]},
            "Pass websocket calls straight to the wrapped app, without adding headers to them.")

@@ -4,8 +4,8 @@ import pytest
 
 from autograder.expect import Mistake, expect, graded
 from autograder.submission import defined, fixture
-from autograder.suitekit import as_json, completed, Conversation, make, probe, require
-from coursekit import drive, http_scope, lifespan_scope, websocket_scope
+from autograder.suitekit import as_json, completed, make, other_scopes, probe, require
+from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "catch_errors"
@@ -93,15 +93,8 @@ async def test_errors_pass_everything_else_through(submission):
     expect(trace.status == 200 and trace.body == b"fine" and ("x-app", "failing") in trace.header_list,
            "When the app raises nothing, pass its messages through unchanged.")
     app = submission.asgi(await make(submission, NAME, NAME, fixture("scope_types_app")), label=f"{NAME}(app)")
-    lifespan = await drive(app, lifespan_scope())
-    completed(lifespan)
-    expect([m.get("type") for m in lifespan.sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
+    lifespan, accept = await other_scopes(app)
+    expect(lifespan == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
            "Pass lifespan calls straight to the wrapped app.")
-    talk = Conversation(app, websocket_scope("/ws"))
-    try:
-        talk.push({"type": "websocket.connect"})
-        accept = await talk.pull("websocket.accept")
-    finally:
-        await talk.close()
     expect(accept is not None and accept.get("type") == "websocket.accept",
            "Pass websocket calls straight to the wrapped app.")
