@@ -1,15 +1,19 @@
 """The pytest plugin that runs a hidden suite against one submission.
 
-Loaded by ``autograder.worker`` with ``-p autograder.plugin``. It provides the ``submission``
-fixture: the learner's cells freshly run for each test, so one test's leftover state cannot
-affect the next. The sandbox process is reused from test to test within a test module (a reset re-runs the cells
-in a new namespace, far cheaper than a new process) until it crashes or runs out of time,
-when the next test gets a new one. It records every test's outcome, points and feedback as
-JSON for the worker.
+Loaded by ``autograder.worker`` with ``-p autograder.plugin`` (and ``-p no:anyio``). It
+provides the ``submission`` fixture: the learner's cells freshly run for each test, so one
+test's leftover state cannot affect the next. One sandbox process serves the whole run (a
+reset re-runs the cells in a new namespace, far cheaper than a new process) until it crashes
+or runs out of time, when the next test gets a new one. That needs one event loop for the
+whole run, so this plugin runs the suites' async tests itself, on that loop, instead of
+anyio's plugin (which gives each test module a loop of its own). It records every test's
+outcome, points and feedback as JSON for the worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from pathlib import Path
 
@@ -29,6 +33,7 @@ def pytest_addoption(parser) -> None:
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "graded(exercise, points): the exercise a hidden test grades and its points")
+    config.addinivalue_line("markers", "anyio: an async test (run by this plugin's loop when grading)")
     config._autograder_results = []
     config._autograder_out_of_time = set()  # exercises whose code already ran out of time once
 
@@ -36,11 +41,6 @@ def pytest_configure(config) -> None:
 def exercise_of(item) -> str:
     marker = item.get_closest_marker("graded")
     return marker.kwargs["exercise"] if marker else "?"
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # module-wide, so one event loop serves a module's reused sandbox
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +57,23 @@ def refuse_if_out_of_time(request) -> None:
 
 
 @pytest.fixture
-async def submission(sandboxes, request):
+def submission(sandboxes, request):
     refuse_if_out_of_time(request)
-    sub = await sandboxes.fresh()
+    loop = request.config._autograder_loop
+    sub = loop.run_until_complete(sandboxes.fresh())
     yield sub
     if not sub.reusable:
-        await sandboxes.retire()
+        loop.run_until_complete(sandboxes.retire())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run an async hidden test on the run's loop, where its sandbox lives."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    pyfuncitem.config._autograder_loop.run_until_complete(pyfuncitem.obj(**arguments))
+    return True
 
 
 class Sandboxes:
@@ -92,14 +103,16 @@ class Sandboxes:
             self.current = None
 
 
-@pytest.fixture(scope="module")  # a module usually holds one exercise's tests
-async def sandboxes(program_path):
+@pytest.fixture(scope="session")
+def sandboxes(program_path, pytestconfig):
     program = json.loads(Path(program_path).read_text())
+    loop = pytestconfig._autograder_loop = asyncio.new_event_loop()
     pool = Sandboxes(program)
     try:
         yield pool
     finally:
-        await pool.retire()
+        loop.run_until_complete(pool.retire())
+        loop.close()
 
 
 def _ran_out_of_time(error: BaseException) -> bool:
