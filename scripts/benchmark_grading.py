@@ -45,6 +45,7 @@ import nbformat
 
 from autograder import notebook
 from autograder.lessons import ROOT, Lesson, find_lesson
+from autograder.types import Limits
 
 LESSON = find_lesson("01")
 MISTAKES = ROOT / "tests" / "lessons" / "mistakes" / "01_asgi_by_hand.toml"
@@ -209,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = {kind: sum(k == kind for _, k, _ in built) for kind in dict.fromkeys(PATTERN)}
         print(f"class: {len(built)} submissions of {LESSON.slug}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        limits = Limits()
         print(f"autograder grade: --jobs {args.jobs or f'default ({os.cpu_count()}, the CPUs)'}, default limits "
-              "(10 s per cell, 10 s per call, 120 s per submission)")
+              f"({limits.cell_seconds:g} s per cell, {limits.call_seconds:g} s per call, "
+              f"{limits.submission_seconds:g} s per submission)")
         print(f"nbgrader autograde: one notebook at a time (its only mode), "
               f"--Execute.timeout={args.nbgrader_cell_timeout} s per cell so that looping notebooks end")
         print("grading with autograder ...", flush=True)
