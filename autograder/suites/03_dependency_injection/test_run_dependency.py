@@ -66,12 +66,17 @@ def expect_teardowns(mine: dict, fastapi: dict) -> None:
            "Tear down in the reverse order of set-up: register each teardown on the stack you are given.")
 
 
+def expect_ran(mine: dict) -> None:
+    """Fail with the learner's own error when running the dependencies raised."""
+    error = mine["error"]
+    expect(not error, f"Running the dependencies raised {error['type']}: {error['message']}." if error else "")
+
+
 @graded(NAME, points=1.5)
 async def test_run_dependency_runs_each_kind_like_fastapi(submission):
     """sync, async, sync generator and async generator dependencies give FastAPI's values, in FastAPI's threads."""
     mine, fastapi = await reports(submission, {"nodes": NODES, "endpoint": ENDPOINT})
-    if mine["error"]:
-        expect(False, f"Running the dependencies raised {mine['error']['type']}: {mine['error']['message']}.")
+    expect_ran(mine)
     expect_values_and_threads(mine, fastapi)
 
 
@@ -79,8 +84,7 @@ async def test_run_dependency_runs_each_kind_like_fastapi(submission):
 async def test_run_dependency_tears_down_in_reverse_after_the_endpoint(submission):
     """Generators are torn down after the endpoint, in reverse order, seeing no exception."""
     mine, fastapi = await reports(submission, {"nodes": NODES, "endpoint": ENDPOINT})
-    if mine["error"]:
-        expect(False, f"Running the dependencies raised {mine['error']['type']}: {mine['error']['message']}.")
+    expect_ran(mine)
     expect_teardowns(mine, fastapi)
     expect(all(seen is None for seen in mine["teardown_saw"].values()),
            "When the endpoint succeeded, the code after yield must see no exception: let the stack resume the "
