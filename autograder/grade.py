@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -21,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import notebook
+from . import notebook, worker
 from .errors import GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
@@ -54,30 +52,32 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
 
 def run_worker(program: dict, lesson: Lesson, limits: Limits) -> dict:
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
-        program_path, result_path = Path(work) / "program.json", Path(work) / "result.json"
-        program = {**program, "ledger": str(Path(work) / "sandboxes.txt")}
-        program_path.write_text(json.dumps(program))
+        paths = {name: Path(work) / name for name in ("program.json", "result.json", "worker.log", "sandboxes.txt")}
+        jail = Jail(ledger=str(paths["sandboxes.txt"]))
+        # The worker learns what this machine allows from us rather than probing again.
+        program = {**program, "ledger": jail.ledger, "confined": jail.full}
+        paths["program.json"].write_text(json.dumps(program))
         try:
-            return _run_worker(program_path, result_path, lesson, limits)
+            return _run_worker(paths, lesson, limits)
         finally:
-            Jail(ledger=program["ledger"]).end_all()  # whatever the worker could not end itself
+            jail.end_all()  # whatever the worker could not end itself
 
 
-def _run_worker(program_path: Path, result_path: Path, lesson: Lesson, limits: Limits) -> dict:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "autograder.worker", str(program_path), str(lesson.suite), str(result_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=limits.submission_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+def _run_worker(paths: dict[str, Path], lesson: Lesson, limits: Limits) -> dict:
+    process = worker.start(paths["program.json"], lesson.suite, paths["result.json"], paths["worker.log"])
+    process.join(limits.submission_seconds)
+    if process.exitcode is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the worker leads its own process group
+        except ProcessLookupError:
+            process.kill()
+        process.join()
         return {"error": f"grading stopped after {limits.submission_seconds:g} s; only finished checks count"}
-    if not result_path.exists():
-        tail = stderr.decode(errors="replace")[-2000:]
-        return {"error": f"the grader's worker failed (exit {process.returncode}): {tail}"}
-    return json.loads(result_path.read_text())
+    if not paths["result.json"].exists():
+        log = paths["worker.log"]
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        return {"error": f"the grader's worker failed (exit {process.exitcode}): {tail}"}
+    return json.loads(paths["result.json"].read_text())
 
 
 def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:

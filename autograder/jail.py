@@ -47,6 +47,13 @@ class Jail:
 
     hidden: tuple[str, ...] = ()
     ledger: str | None = None
+    # Whether this machine gives the full jail: found out once per process, or handed down
+    # by the grader, which found out already (a worker then need not probe again).
+    confined: bool | None = None
+
+    @property
+    def full(self) -> bool:
+        return confinement() == FULL if self.confined is None else self.confined
 
     def record(self, pid: int) -> None:
         if self.ledger:
@@ -63,10 +70,27 @@ class Jail:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            sweep(pid)
+            self.sweep(pid)
+
+    def sweep(self, pid: int) -> int:
+        """Kill every process left running under the sandbox's user id; return how many."""
+        if not self.full:
+            return 0
+        uid, killed = uid_for(pid), 0
+        for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
+            found = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid]
+            if not found:
+                break
+            for each in found:
+                try:
+                    os.kill(each, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+        return killed
 
     def preexec(self, scratch: Path, limits: Limits) -> Callable[[], None]:
-        confine = confinement() == FULL
+        confine = self.full
         # A folder the sandbox itself needs (its scratch dir, Python, the sandbox package)
         # cannot be covered, nor anything above one: a class graded straight out of /tmp
         # keeps /tmp visible. Grade from a folder of its own to have it hidden.
@@ -133,24 +157,6 @@ def _loopback_up() -> None:
     """A new network namespace starts with `lo` down; lessons may serve on 127.0.0.1 inside."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
-
-
-def sweep(pid: int) -> int:
-    """Kill every process left running under the sandbox's user id; return how many."""
-    if confinement() != FULL:
-        return 0
-    uid, killed = uid_for(pid), 0
-    for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
-        found = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid]
-        if not found:
-            break
-        for each in found:
-            try:
-                os.kill(each, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
 
 
 def _owner(pid: str) -> int | None:

@@ -42,11 +42,10 @@ from .types import Limits, SubmissionResult, TestResult
 
 
 class InProcessPlugin:
-    """``autograder.plugin``'s result recording, with two differences: only one exercise's
-    tests run, and ``submission`` is an ``InProcessSubmission`` over ``namespace``.
-
-    The results hooks are ``autograder.plugin``'s own; that module is not loaded as a plugin,
-    so that its sandbox ``submission`` fixture cannot compete with this one.
+    """``autograder.plugin.SandboxPlugin``'s twin for a kernel: the same result recording
+    (``autograder.plugin``'s hooks), with two differences: only one exercise's tests run, and
+    ``submission`` is an ``InProcessSubmission`` over ``namespace``. The kernel's own loop
+    is busy, so async tests run through anyio's plugin, in a thread (see ``grade_exercise``).
     """
 
     pytest_configure = staticmethod(plugin.pytest_configure)

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from .jail import Jail, sweep
+from .jail import Jail
 from .sandbox import protocol
 from .types import Cell, CellReport, Limits
 
@@ -70,8 +70,9 @@ class SubmissionCrashed(SubmissionError):
 
 
 class Submission:
-    def __init__(self, process: asyncio.subprocess.Process, limits: Limits, scratch: Path) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, limits: Limits, scratch: Path, jail: Jail = Jail()) -> None:
         self.process = process
+        self.jail = jail
         self.scratch = scratch
         self.limits = limits
         self.ids = itertools.count(1)
@@ -96,7 +97,7 @@ class Submission:
         )
         log.close()
         jail.record(process.pid)
-        return cls(process, limits, scratch)
+        return cls(process, limits, scratch, jail)
 
     async def close(self) -> None:
         """End the sandbox and everything it started (it leads its own process group)."""
@@ -104,7 +105,7 @@ class Submission:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        sweep(self.process.pid)  # what left the process group (setsid, double fork) goes too
+        self.jail.sweep(self.process.pid)  # what left the process group (setsid, double fork) goes too
         await self.process.wait()
         self.reader.cancel()
         shutil.rmtree(self.scratch, ignore_errors=True)

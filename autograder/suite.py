@@ -17,6 +17,12 @@ def pytest_args(suite: str) -> list[str]:
     return [suite, "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "--rootdir", suite, "-c", "/dev/null"]
 
 
+def hermetic_pytest_args(suite: str) -> list[str]:
+    """The same, with no plugin but those named: what is installed around the grader (anyio's
+    plugin, and others that register themselves) neither runs with the suite nor slows it."""
+    return [*pytest_args(suite), "--disable-plugin-autoload"]
+
+
 class _Collector:
     def __init__(self) -> None:
         self.tests: list[tuple[str, str, float]] = []
@@ -37,7 +43,7 @@ def collect(lesson: Lesson) -> tuple[tuple[str, str, float], ...]:
     """(test name, exercise, points) for every test in the lesson's hidden suite."""
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
-        code = pytest.main([*pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
+        code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
                            plugins=[collector])
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")

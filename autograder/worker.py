@@ -1,74 +1,82 @@
-"""Grade one submission: ``python -m autograder.worker PROGRAM SUITE RESULT``.
+"""Grade one submission in a process of its own: a preflight, then the hidden suite.
 
-Run by ``autograder.grade`` in a process of its own per submission, so that each run of the
-hidden suite starts from a clean interpreter and runs in parallel with the others. Two steps:
+Each submission is graded in a fresh process, so that each run of the hidden suite starts from
+a clean interpreter and runs in parallel with the others. Starting Python and importing pytest
+and the suites' helpers costs more than grading a submission does, so ``autograder.grade``
+does it once: ``start`` forks each worker from a multiprocessing forkserver that has imported
+``PRELOAD`` already. ``python -m autograder.worker PROGRAM SUITE RESULT`` runs one by hand.
 
-1. a preflight: load the cells in a sandbox to learn each cell's fate (ok, error, endless,
-   crashed). A cell that never ends or ends the process is dropped and the rest are loaded
-   again, until every remaining cell has run: such a cell then costs its time once, not once
-   per test, and cannot take the cells after it down with it;
-2. the hidden suite, through pytest and ``autograder.plugin``.
+The run (``grade``): ``Sandboxes.preflight`` learns each cell's fate and drops the cells that
+never end or end their process; then pytest runs the hidden suite with ``SandboxPlugin``, and
+the first test gets the sandbox the preflight left.
 
-PROGRAM is JSON {"cells": [...], "limits": {...}}; RESULT gets {"cells": [...], "tests": [...]}.
+PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "confined": ...};
+RESULT gets {"cells": [...], "tests": [...]}.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from .jail import Jail
-from .submission import Submission
-from .suite import pytest_args
-from .types import Cell, CellReport, Limits
+from .plugin import SandboxPlugin
+from .pool import Sandboxes
+from .suite import hermetic_pytest_args
+from .types import Cell, Limits
+
+# What every worker imports before its first test: this module, and what the hidden suites
+# import. A suite that imports something else still works; it pays for that import itself.
+PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx"]
 
 
-FATAL = ("timeout", "crashed")
-
-
-async def load_once(cells: list[Cell], limits: Limits, jail: Jail) -> list[CellReport]:
-    sub = await Submission.start(limits, jail)
+def grade(program: dict, suite: str) -> dict:
+    cells = [Cell(**cell) for cell in program["cells"]]
+    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("confined"))
+    sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail)
+    loop = asyncio.new_event_loop()
     try:
-        return await sub.load(cells)
+        reports = loop.run_until_complete(sandboxes.preflight())
+        plugin = SandboxPlugin(sandboxes, loop)
+        pytest.main(hermetic_pytest_args(suite), plugins=[plugin])
     finally:
-        await sub.close()
-
-
-async def preflight(cells: list[Cell], limits: Limits, jail: Jail) -> tuple[list[Cell], list[CellReport]]:
-    """The cells safe to load in every test, and the fate of each cell."""
-    fates: dict[str, CellReport] = {}
-    remaining = list(cells)
-    while remaining:
-        reports = await load_once(remaining, limits, jail)
-        fatal = {report.id for report in reports if report.status in FATAL}
-        fates.update({report.id: report for report in reports})
-        if not fatal:
-            break
-        remaining = [cell for cell in remaining if cell.id not in fatal]
-    return remaining, [fates[cell.id] for cell in cells]
+        loop.run_until_complete(sandboxes.retire())
+        loop.close()
+    return {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
 
 
 def main(program_path: str, suite: str, result_path: str) -> int:
-    program = json.loads(Path(program_path).read_text())
-    limits = Limits(**program["limits"])
-    cells = [Cell(**cell) for cell in program["cells"]]
-    safe, reports = asyncio.run(preflight(cells, limits, Jail(tuple(program.get("hidden", ())), program.get("ledger"))))
-    program["cells"] = [asdict(cell) for cell in safe]
-    with tempfile.TemporaryDirectory(prefix="worker-") as work:
-        kept_program = Path(work) / "program.json"
-        kept_program.write_text(json.dumps(program))
-        tests_path = Path(work) / "tests.json"
-        pytest.main([*pytest_args(suite), "-p", "no:anyio", "-p", "autograder.plugin",
-                     f"--program={kept_program}", f"--results={tests_path}"])
-        tests = json.loads(tests_path.read_text()) if tests_path.exists() else []
-    Path(result_path).write_text(json.dumps({"cells": [asdict(report) for report in reports], "tests": tests}))
+    result = grade(json.loads(Path(program_path).read_text()), suite)
+    Path(result_path).write_text(json.dumps(result))
     return 0
+
+
+def _run_forked(program_path: str, suite: str, result_path: str, log_path: str) -> None:
+    """A forked worker's first steps: a process group of its own (so that the grader can end
+    it and all it started), pytest's report to nowhere, errors to ``log_path``."""
+    os.setsid()
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(log, 2)
+    sys.exit(main(program_path, suite, result_path))
+
+
+def start(program_path: Path, suite: Path, result_path: Path, log_path: Path) -> multiprocessing.Process:
+    """A worker for one submission, forked from the warm forkserver (started on first use)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    process = context.Process(target=_run_forked, args=(str(program_path), str(suite), str(result_path), str(log_path)),
+                              name="autograder-worker")
+    process.start()
+    return process
 
 
 if __name__ == "__main__":

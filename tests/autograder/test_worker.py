@@ -1,0 +1,72 @@
+"""Workers: forked warm, each in a process group of its own, stopped at the submission's limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from autograder import grade, worker
+from autograder.lessons import find_lesson
+from autograder.types import Cell, Limits
+
+PROBE_SUITE = '''
+import os
+import sys
+
+from autograder.expect import expect, graded
+
+
+@graded("probe", points=1)
+def test_the_worker_is_warm_and_on_its_own():
+    "The worker was forked with the suites' imports done, and leads its own process group."
+    expect(os.getpgid(0) == os.getpid(), "not a process group of its own")
+    expect({"autograder.suitekit", "coursekit", "httpx"} <= set(sys.modules), "not preloaded")
+
+
+@graded("probe", points=1)
+async def test_the_submission_is_there(submission):
+    "The cells ran in a sandbox."
+    expect(await submission.call("answer") == 42, "the cell did not run")
+'''
+
+
+def program(*sources: str, limits: Limits = Limits()) -> dict:
+    cells = [Cell(f"c{i}", source, "exercise") for i, source in enumerate(sources)]
+    return {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": []}
+
+
+def sandbox_processes() -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            count += entry.isdigit() and b"autograder.sandbox" in Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            pass
+    return count
+
+
+def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "test_probe.py").write_text(PROBE_SUITE)
+    paths = {name: tmp_path / name for name in ("program.json", "result.json", "worker.log")}
+    paths["program.json"].write_text(json.dumps(program("def answer(): return 42")))
+    process = worker.start(paths["program.json"], tmp_path / "suite", paths["result.json"], paths["worker.log"])
+    process.join(60)
+    assert process.exitcode == 0, paths["worker.log"].read_text()
+    result = json.loads(paths["result.json"].read_text())
+    assert [cell["status"] for cell in result["cells"]] == ["ok"]
+    assert [(test["name"], test["passed"]) for test in result["tests"]] == [
+        ("test_the_worker_is_warm_and_on_its_own", True), ("test_the_submission_is_there", True)]
+
+
+def test_a_submission_over_its_time_is_stopped_with_all_it_started():
+    before = sandbox_processes()
+    limits = Limits(submission_seconds=2, cell_seconds=60)  # the cell's own limit would come too late
+    started = time.monotonic()
+    outcome = grade.run_worker(program("while True: pass", limits=limits), find_lesson("01"), limits)
+    assert time.monotonic() - started < 15
+    assert outcome == {"error": "grading stopped after 2 s; only finished checks count"}
+    assert sandbox_processes() <= before
