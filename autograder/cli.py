@@ -15,7 +15,7 @@ from pathlib import Path
 from . import report
 from .errors import GraderError
 from .grade import grade_all
-from .jail import confinement
+from .jail import isolation
 from .lessons import all_lessons, find_lesson
 from .types import Limits
 
@@ -55,7 +55,7 @@ def grade_command(args) -> int:
             report.write_gradescope(result, out)
         print(report.progress_line(done, len(paths), result), flush=True)
 
-    print(f"isolation: {confinement()}", flush=True)
+    print(f"isolation: {isolation()}", flush=True)
     results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
     gradebook = report.write_gradebook(results, out)
     rates = report.write_pass_rates(results, out)

@@ -11,6 +11,10 @@ CI), also, set up between fork and exec:
 - a network namespace with only a loopback interface, so it reaches nothing outside itself;
 - no_new_privs, so no setuid program gives privileges back.
 
+Where the machine has a memory cgroup to give (root, cgroup v1 or v2), the sandbox and all it
+starts also share one memory limit (``autograder.cgroup``), and the cgroup lists them for
+``Jail.end``.
+
 Where that is impossible (not root, not Linux, namespaces refused) the grader says so in its
 output rather than pretending; the process limits still apply.
 """
@@ -31,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from . import cgroup
 from .types import Limits
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
@@ -60,25 +65,32 @@ class Jail:
             with open(self.ledger, "a") as ledger:
                 ledger.write(f"{pid}\n")
 
+    @property
+    def memory(self) -> cgroup.Hierarchy | None:
+        """Where each sandbox gets a memory cgroup of its own, if anywhere."""
+        found = cgroup.available()
+        return found if isinstance(found, cgroup.Hierarchy) else None
+
     def end_all(self) -> None:
-        """Kill every sandbox in the ledger and whatever each left behind."""
+        """End every sandbox in the ledger and whatever each left behind."""
         if not self.ledger or not os.path.exists(self.ledger):
             return
         for line in Path(self.ledger).read_text().split():
-            pid = int(line)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.sweep(pid)
+            self.end(int(line))
 
-    def sweep(self, pid: int) -> int:
-        """Kill every process left running under the sandbox's user id; return how many."""
-        if not self.full:
-            return 0
-        uid, killed = uid_for(pid), 0
+    def end(self, pid: int) -> int:
+        """Kill the sandbox ``pid`` and every process it left: its process group, the members
+        of its memory cgroup, and (in the full jail) anything under its user id. Return how
+        many were killed."""
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        memory, uid, killed = self.memory, uid_for(pid), 0
         for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
-            found = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid]
+            found = set(cgroup.members(memory, pid)) if memory else set()
+            if self.full:
+                found.update(int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
             if not found:
                 break
             for each in found:
@@ -87,6 +99,8 @@ class Jail:
                     killed += 1
                 except ProcessLookupError:
                     pass
+        if memory:
+            cgroup.remove(memory, pid)
         return killed
 
     def preexec(self, scratch: Path, limits: Limits) -> Callable[[], None]:
@@ -100,8 +114,12 @@ class Jail:
             if os.path.exists(path) and not any(_within(each, Path(path)) for each in needed)
         )
 
+        memory = self.memory
+
         def run_in_child() -> None:  # between fork and exec: keep it to system calls
             _limit(limits)
+            if memory:
+                cgroup.enter(memory, limits.memory_bytes)
             if confine:
                 _confine(scratch, hidden, limits)
         return run_in_child
@@ -171,6 +189,16 @@ def _owner(pid: str) -> int | None:
 
 
 FULL = "own user id, mount and network namespaces, resource limits"
+
+
+def isolation() -> str:
+    """What a grading run states first: the jail, and how memory is limited."""
+    memory = cgroup.available()
+    if isinstance(memory, cgroup.Hierarchy):
+        shared = f"memory limited per submission (cgroup v{memory.version})"
+    else:
+        shared = f"memory limited per process only ({memory})"
+    return f"{confinement()}; {shared}"
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -101,11 +100,8 @@ class Submission:
 
     async def close(self) -> None:
         """End the sandbox and everything it started (it leads its own process group)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.jail.sweep(self.process.pid)  # what left the process group (setsid, double fork) goes too
+        # What left the process group (setsid, a double fork) goes too: see ``Jail.end``.
+        self.jail.end(self.process.pid)
         await self.process.wait()
         self.reader.cancel()
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -32,7 +32,7 @@ class Limits:
     call_seconds: float = 5.0  # an ASGI app answers in milliseconds; the suites wait 5 s too
     submission_seconds: float = 120.0
     cpu_seconds: int = 60
-    memory_bytes: int = 2 * 1024**3
+    memory_bytes: int = 2 * 1024**3  # per process, and for all together where a cgroup allows
     output_bytes: int = 1024**2
     processes: int = 32  # enforced where the sandbox has a user id of its own
 

@@ -1,0 +1,114 @@
+"""One memory limit for a sandbox and everything it starts: a memory cgroup, where there is one.
+
+``RLIMIT_AS`` limits each process, so a submission that starts 32 processes could use 32 times
+that. A memory cgroup limits them together: when their sum reaches the limit, the kernel's OOM
+killer ends one of them (the submission sees its process crash) and the machine grading the
+rest of the class is not starved. It also lists every process the sandbox started, detached or
+not, so that none is missed when the sandbox is ended.
+
+The group is a child of the grader's own memory cgroup (cgroup v1's ``memory`` hierarchy, or
+cgroup v2 where the memory controller is enabled for our children), named after the sandbox's
+pid. The sandbox joins it between fork and exec, before any learner code runs; it is removed
+once the sandbox is ended. Making one needs root (or a delegated cgroup); where it cannot be
+made, ``available()`` says why and the per-process limit is all there is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    parent: Path  # the grader's own memory cgroup, under which each sandbox gets one
+    limit_file: str  # memory.limit_in_bytes (v1) or memory.max (v2)
+    version: int
+
+    def group(self, pid: int) -> Path:
+        return self.parent / f"autograder-{pid}"
+
+
+def _own_memory_cgroup() -> Hierarchy | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, relative = line.split(":", 2)
+        if "memory" in controllers.split(","):  # v1: hierarchy-id:memory:/path
+            return Hierarchy(ROOT / "memory" / relative.lstrip("/"), "memory.limit_in_bytes", 1)
+    for line in lines:
+        _, controllers, relative = line.split(":", 2)
+        parent = ROOT / relative.lstrip("/")
+        if controllers == "" and (ROOT / "cgroup.controllers").exists():  # v2: 0::/path
+            try:
+                enabled = (parent / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                return None
+            return Hierarchy(parent, "memory.max", 2) if "memory" in enabled else None
+    return None
+
+
+@lru_cache(maxsize=1)
+def available() -> Hierarchy | str:
+    """Where sandboxes' groups go; or, when there is none to use, why not."""
+    hierarchy = _own_memory_cgroup()
+    if hierarchy is None:
+        return "no memory cgroup controller for this process"
+    try:
+        probe = hierarchy.group(os.getpid())
+        probe.mkdir()
+        try:
+            (probe / hierarchy.limit_file).write_text(str(64 * 1024**2))
+        finally:
+            probe.rmdir()
+    except OSError as exc:
+        return f"cannot make a memory cgroup ({exc.strerror or exc})"
+    return hierarchy
+
+
+def enter(hierarchy: Hierarchy, limit_bytes: int) -> None:
+    """For preexec: put this process in a new group of its own, limited to ``limit_bytes``.
+
+    Writes only (no allocation worth the name): it runs between fork and exec."""
+    group = hierarchy.group(os.getpid())
+    os.mkdir(group)
+    _write(group / hierarchy.limit_file, limit_bytes)
+    if hierarchy.version == 1 and (group / "memory.memsw.limit_in_bytes").exists():
+        _write(group / "memory.memsw.limit_in_bytes", limit_bytes)  # swap counts too
+    _write(group / "cgroup.procs", os.getpid())
+
+
+def _write(path: Path, value: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def members(hierarchy: Hierarchy, pid: int) -> list[int]:
+    """Every process in the sandbox's group: all it started, whatever their session or user."""
+    try:
+        return [int(line) for line in (hierarchy.group(pid) / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def remove(hierarchy: Hierarchy, pid: int) -> None:
+    """Remove the sandbox's group once its processes are gone (killed ones take a moment)."""
+    group = hierarchy.group(pid)
+    for _ in range(100):
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # still busy: its last processes are being reaped
+            time.sleep(0.01)
