@@ -42,12 +42,15 @@ A report::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import builtins
 import inspect
-import itertools
+import os
+import tempfile
 import threading
 import typing
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Callable
 
 KINDS = ("sync", "async", "sync_gen", "async_gen")
@@ -295,28 +298,32 @@ async def fastapi_report(spec: dict) -> dict:
 
 # --- a database for the make_app exercise ----------------------------------------------------
 
-_KEEP_ALIVE: list[Any] = []  # loader engines (a shared in-memory database lives while one connection does), held proxies
+_KEEP_ALIVE: list[Any] = []  # held connection proxies (see watch_pool)
 _POOL_COUNTS: dict[int, dict[str, int]] = {}
-_DATABASES = itertools.count(1)  # names of in-memory databases, unique within the process
 
 
 async def fresh_database(name: str = "lesson03") -> str:
-    """Fill a new in-memory SQLite database with the course datasets; return its URL.
+    """Fill a new SQLite database file with the course datasets; return its URL.
 
-    The database is named and shared-cache (``file:<name>?mode=memory&cache=shared``), so every
-    connection of this process that opens the URL sees the same tables, and it lives as long
-    as the loader's connection, kept here. (A file in the scratch folder would be the obvious
-    choice, but SQLite opens files by their absolute path, and under the grader's jail the
-    sandbox may not be allowed to walk down to its own working directory from /.)
+    A real file, opened by the app's engine with its own pool, as in production. It is made
+    in the temporary folder: in a sandbox that is its own scratch folder, which only it can
+    open and which the grader removes with it; in nbgrader's kernel it is the system's, and
+    the file goes when the kernel does.
     """
     from coursekit import data
 
     if not name.isidentifier():
         raise ValueError("name must be an identifier")
-    url = f"sqlite+aiosqlite:///file:lesson03_{name}_{next(_DATABASES)}?mode=memory&cache=shared&uri=true"
+    handle, made = tempfile.mkstemp(prefix=f"lesson03_{name}_", suffix=".sqlite")
+    os.close(handle)
+    path = Path(made)
+    atexit.register(path.unlink, missing_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
     engine = data.create_engine(url)
-    await data.load_into(engine)
-    _KEEP_ALIVE.append(engine)
+    try:
+        await data.load_into(engine)
+    finally:
+        await engine.dispose()  # the loader's connections are done; the file stays
     return url
 
 
@@ -333,7 +340,7 @@ def watch_pool(app: Any) -> bool:
     reference cycles, and when the garbage collector reclaimed it, SQLAlchemy would give its
     connection back behind the app's back (with a warning), so that a leak would come and go
     at random. Held, a connection the app never gave back stays counted; one it gave back was
-    counted at that moment. (The proxies are small, and a sandbox lives for one test.)
+    counted at that moment. (The proxies are small, and a sandbox lives for one run.)
     """
     from sqlalchemy import event
 

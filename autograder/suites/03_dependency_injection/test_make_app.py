@@ -1,7 +1,7 @@
 """Hidden tests for `make_app`: the fixed get_db / get_current_user chain on a real database.
 
-A probe fills a fresh SQLite database (in memory, shared by name) from the course datasets
-inside the sandbox; the learner's app is made there, on that URL, and talked to over ASGI. Expected answers come from
+A probe fills a fresh SQLite database file from the course datasets inside the sandbox's
+own folder; the learner's app is made there, on that URL, and talked to over ASGI. Expected answers come from
 the same datasets, read here in the trusted process.
 """
 
