@@ -78,7 +78,10 @@ def enter(hierarchy: Hierarchy, limit_bytes: int) -> None:
 
     Writes only (no allocation worth the name): it runs between fork and exec."""
     group = hierarchy.group(os.getpid())
-    os.mkdir(group)
+    try:
+        os.mkdir(group)
+    except FileExistsError:  # left by an earlier run that was killed, under a pid now reused
+        pass
     _write(group / hierarchy.limit_file, limit_bytes)
     if hierarchy.version == 1 and (group / "memory.memsw.limit_in_bytes").exists():
         _write(group / "memory.memsw.limit_in_bytes", limit_bytes)  # swap counts too
