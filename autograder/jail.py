@@ -25,6 +25,7 @@ import ctypes
 import fcntl
 import os
 import resource
+import shutil
 import signal
 import socket
 import struct
@@ -60,10 +61,10 @@ class Jail:
     def full(self) -> bool:
         return confinement() == FULL if self.confined is None else self.confined
 
-    def record(self, pid: int) -> None:
+    def record(self, pid: int, scratch: Path) -> None:
         if self.ledger:
             with open(self.ledger, "a") as ledger:
-                ledger.write(f"{pid}\n")
+                ledger.write(f"{pid}\t{scratch}\n")
 
     @property
     def memory(self) -> cgroup.Hierarchy | None:
@@ -75,8 +76,10 @@ class Jail:
         """End every sandbox in the ledger and whatever each left behind."""
         if not self.ledger or not os.path.exists(self.ledger):
             return
-        for line in Path(self.ledger).read_text().split():
-            self.end(int(line))
+        for line in Path(self.ledger).read_text().splitlines():
+            pid, scratch = line.split("\t", 1)
+            self.end(int(pid))
+            shutil.rmtree(scratch, ignore_errors=True)  # its worker, killed, could not
 
     def end(self, pid: int) -> int:
         """Kill the sandbox ``pid`` and every process it left: its process group, the members

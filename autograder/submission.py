@@ -24,7 +24,8 @@ from .sandbox import protocol
 from .types import Cell, CellReport, Limits
 
 
-SCRATCH_ROOT = Path(tempfile.gettempdir()) / "autograder-sandboxes"
+# One folder per user that grades: a folder another user made first could not be used.
+SCRATCH_ROOT = Path(tempfile.gettempdir()) / f"autograder-sandboxes-{os.getuid()}"
 
 
 def new_scratch() -> Path:
@@ -95,7 +96,7 @@ class Submission:
             limit=protocol.MAX_LINE,
         )
         log.close()
-        jail.record(process.pid)
+        jail.record(process.pid, scratch)
         return cls(process, limits, scratch, jail)
 
     async def close(self) -> None:

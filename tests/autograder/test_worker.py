@@ -10,6 +10,7 @@ from pathlib import Path
 
 from autograder import grade, worker
 from autograder.lessons import find_lesson
+from autograder.submission import SCRATCH_ROOT
 from autograder.types import Cell, Limits
 
 PROBE_SUITE = '''
@@ -64,9 +65,11 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
 
 def test_a_submission_over_its_time_is_stopped_with_all_it_started():
     before = sandbox_processes()
+    scratch_before = set(SCRATCH_ROOT.iterdir()) if SCRATCH_ROOT.exists() else set()
     limits = Limits(submission_seconds=2, cell_seconds=60)  # the cell's own limit would come too late
     started = time.monotonic()
     outcome = grade.run_worker(program("while True: pass", limits=limits), find_lesson("01"), limits)
     assert time.monotonic() - started < 15
     assert outcome == {"error": "grading stopped after 2 s; only finished checks count"}
     assert sandbox_processes() <= before
+    assert set(SCRATCH_ROOT.iterdir()) <= scratch_before  # the killed worker's sandbox folder too
