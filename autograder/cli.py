@@ -1,6 +1,7 @@
 """``autograder`` (or ``python -m autograder``): the instructor's and the maintainer's commands.
 
     autograder grade PATH... --out DIR     grade notebooks (files or folders of .ipynb)
+    autograder check NOTEBOOK              grade your own notebook and read the feedback
     autograder release [LESSON...]         regenerate learner notebooks from solutions/
     autograder release --check             fail if a committed learner notebook is stale
 """
@@ -13,9 +14,9 @@ import time
 from pathlib import Path
 
 from . import report
-from .errors import GraderError
+from .errors import GraderError, RootWithoutConfinement, UnconfinedGrading
 from .grade import grade_all
-from .jail import isolation
+from .jail import confinement, isolation
 from .lessons import all_lessons, find_lesson
 from .types import Limits
 
@@ -31,18 +32,36 @@ def _submissions(paths: list[str]) -> list[Path]:
     return found
 
 
+def refuse_as_root() -> None:
+    if confinement().as_root:
+        raise RootWithoutConfinement(confinement().describe())
+
+
+def _lesson(args):
+    if not args.lesson:
+        return None
+    lesson = find_lesson(args.lesson)
+    if lesson is None:
+        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(l.slug for l in all_lessons())}")
+    return lesson
+
+
+def _limits(args) -> Limits:
+    return Limits(submission_seconds=args.timeout, cell_seconds=args.cell_timeout, call_seconds=args.call_timeout)
+
+
 def grade_command(args) -> int:
-    lesson = None
-    if args.lesson:
-        lesson = find_lesson(args.lesson)
-        if lesson is None:
-            raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(l.slug for l in all_lessons())}")
+    lesson = _lesson(args)
     paths = _submissions(args.paths)
     if not paths:
         raise GraderError("no notebooks found in " + ", ".join(args.paths))
+    # Found out before anything is graded: other people's code is not run unconfined
+    # unless the instructor says so, and never as root.
+    refuse_as_root()
+    if not confinement().protective and not args.accept_risk:
+        raise UnconfinedGrading(confinement().describe())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    limits = Limits(submission_seconds=args.timeout, cell_seconds=args.cell_timeout, call_seconds=args.call_timeout)
     started = time.monotonic()
     done = 0
 
@@ -56,11 +75,33 @@ def grade_command(args) -> int:
         print(report.progress_line(done, len(paths), result), flush=True)
 
     print(f"isolation: {isolation()}", flush=True)
-    results = grade_all(paths, limits=limits, jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
+    results = grade_all(paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
     gradebook = report.write_gradebook(results, out)
     rates = report.write_pass_rates(results, out)
     print(report.class_summary(results, time.monotonic() - started))
     print(f"gradebook: {gradebook}; pass rates: {rates}")
+    return 0
+
+
+def check_command(args) -> int:
+    """A learner's own notebook: the same hidden tests and feedback, in whatever confinement
+    the machine gives (their own code, so no consent is asked), said plainly."""
+    path = Path(args.notebook)
+    refuse_as_root()
+    found = confinement()
+    if found.protective:
+        print(f"Your code runs confined ({found.describe()}).", flush=True)
+    else:
+        print("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
+              f"({found.describe()}). Check only notebooks you wrote yourself.", flush=True)
+    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=_lesson(args))
+    print()
+    print(report.feedback_text(result))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report.write_json(result, out)
+        print(f"feedback written to {report.write_feedback(result, out)}")
     return 0
 
 
@@ -80,6 +121,15 @@ def release_command(args) -> int:
     return 0
 
 
+def _limit_options(command) -> None:
+    command.add_argument("--timeout", type=float, default=Limits.submission_seconds,
+                         help="seconds one notebook may take in all")
+    command.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds,
+                         help="seconds one exercise cell may take to run")
+    command.add_argument("--call-timeout", type=float, default=Limits.call_seconds,
+                         help="seconds the learner's code may take to answer one request")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -88,15 +138,18 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, help="folder for the results")
     grade.add_argument("--lesson", help="grade against this lesson (default: told from each notebook)")
     grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
-    grade.add_argument("--timeout", type=float, default=Limits.submission_seconds,
-                       help="seconds one submission may take in all")
     grade.add_argument("--gradescope", action="store_true",
                        help="also write gradescope/<name>/results.json for each submission")
-    grade.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds,
-                       help="seconds one exercise cell may take to run")
-    grade.add_argument("--call-timeout", type=float, default=Limits.call_seconds,
-                       help="seconds the learner's code may take to answer one request")
+    grade.add_argument("--accept-risk", action="store_true",
+                       help="grade even where submissions cannot be confined (they run with your rights)")
+    _limit_options(grade)
     grade.set_defaults(run=grade_command)
+    check = commands.add_parser("check", help="grade your own notebook and print its feedback")
+    check.add_argument("notebook", help="the .ipynb file to check")
+    check.add_argument("--lesson", help="the lesson (default: told from the notebook)")
+    check.add_argument("--out", help="also write <name>.json and <name>.feedback.md into this folder")
+    _limit_options(check)
+    check.set_defaults(run=check_command)
     rel = commands.add_parser("release", help="make the learner notebooks from solutions/")
     rel.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
     rel.add_argument("--check", action="store_true", help="only check that they are up to date")

@@ -29,3 +29,25 @@ class ReleaseOutOfDate(GraderError):
             "These learner notebooks differ from a fresh release of their solutions: "
             + ", ".join(paths) + ". Run `autograder release` and commit the result."
         )
+
+
+class UnconfinedGrading(GraderError):
+    def __init__(self, described: str) -> None:
+        super().__init__(
+            "Refusing to grade: this machine cannot confine a submission, so each one would run "
+            f"with access to the hidden tests, the solutions and the other submissions ({described}). "
+            "Grade as root on Linux (a VM, or a container allowed to make namespaces), or as a user "
+            "where the kernel allows unprivileged user namespaces (kernel.unprivileged_userns_clone=1, "
+            "and kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu). To grade here anyway, "
+            "knowing that a submission can read and change what you can, pass --accept-risk. "
+            "To check your own notebook, use `autograder check NOTEBOOK`."
+        )
+
+
+class RootWithoutConfinement(GraderError):
+    def __init__(self, described: str) -> None:
+        super().__init__(
+            "Refusing to run a notebook as root without a user id of its own for it: this machine "
+            f"gives none ({described}). Run the grader as an ordinary user, or install Python "
+            "where every user can read it, or let root make namespaces here."
+        )

@@ -15,7 +15,7 @@ import signal
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -23,7 +23,7 @@ from . import notebook, worker
 from .errors import GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
-from .suite import collect
+from .suite import Snapshot, collect, imports, snapshot
 from .types import CellReport, Limits, SubmissionResult, TestResult
 
 CELL_MESSAGES = {
@@ -50,21 +50,21 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
     return best
 
 
-def run_worker(program: dict, lesson: Lesson, limits: Limits) -> dict:
+def run_worker(program: dict, sources: Snapshot, limits: Limits) -> dict:
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
         paths = {name: Path(work) / name for name in ("program.json", "result.json", "worker.log", "sandboxes.txt")}
         jail = Jail(ledger=str(paths["sandboxes.txt"]))
         # The worker learns what this machine allows from us rather than probing again.
-        program = {**program, "ledger": jail.ledger, "confined": jail.full}
+        program = {**program, "ledger": jail.ledger, "mode": jail.confinement}
         paths["program.json"].write_text(json.dumps(program))
         try:
-            return _run_worker(paths, lesson, limits)
+            return _run_worker(paths, sources, limits)
         finally:
             jail.end_all()  # whatever the worker could not end itself
 
 
-def _run_worker(paths: dict[str, Path], lesson: Lesson, limits: Limits) -> dict:
-    process = worker.start(paths["program.json"], lesson.suite, paths["result.json"], paths["worker.log"])
+def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> dict:
+    process = worker.start(paths["program.json"], sources, paths["result.json"], paths["worker.log"], imports(sources))
     process.join(limits.submission_seconds)
     if process.exitcode is None:
         try:
@@ -80,22 +80,38 @@ def _run_worker(paths: dict[str, Path], lesson: Lesson, limits: Limits) -> dict:
     return json.loads(paths["result.json"].read_text())
 
 
-def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:
-    """Grade one file against ``lesson`` (None when it could not be told: the file is unreadable)."""
+@dataclass(frozen=True)
+class Fixed:
+    """What a run grades a lesson with, read before its first submission runs: the released
+    notebook (its setup cells run in every sandbox), the hidden suite's sources, and the tests
+    it holds with their points. Nothing a submission later does to the files changes these."""
+
+    lesson: Lesson
+    release: notebook.Notebook
+    sources: Snapshot
+    expected: tuple[tuple[str, str, float], ...]
+
+    @classmethod
+    def read(cls, lesson: Lesson) -> "Fixed":
+        return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson))
+
+
+def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:
+    """Grade one file against a lesson (None when it could not be told: the file is unreadable)."""
     started = time.monotonic()
-    result = SubmissionResult(submission=name, path=str(path), lesson=lesson.slug if lesson else None)
-    expected = collect(lesson) if lesson else ()
+    result = SubmissionResult(submission=name, path=str(path), lesson=fixed.lesson.slug if fixed else None)
+    expected = fixed.expected if fixed else ()
     outcome: dict = {}
     try:
         submitted = notebook.read(path)
-        if lesson is None:
+        if fixed is None:
             raise UnknownLesson(str(path), [known.slug for known in all_lessons()])
-        cells, missing = notebook.program(notebook.read(lesson.release), submitted)
+        cells, missing = notebook.program(fixed.release, submitted)
     except GraderError as exc:
         result.problems.append(str(exc))
     else:
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden)}
-        outcome = run_worker(program, lesson, limits)
+        outcome = run_worker(program, fixed.sources, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
         if "error" in outcome:
@@ -158,12 +174,12 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
     hidden = hidden_paths(paths, [out] if out else [])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
-    for each in set(filter(None, lessons)):
-        collect(each)  # once, here, rather than in every thread
+    # Read once, here, before any submission runs (and rather than in every thread).
+    fixed = {each: Fixed.read(each) for each in set(filter(None, lessons))}
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, each, limits, hidden): name
+            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden): name
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):

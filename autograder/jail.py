@@ -1,65 +1,104 @@
-"""Confining the sandbox process with what the operating system offers.
+"""How far a sandbox is confined on this machine, and ending sandboxes for good.
 
-Always: resource limits (CPU seconds, address space, file size, no core dumps) and a process
-group of its own. Where the grader runs as root on Linux (an instructor's grading machine,
-CI), also, set up between fork and exec:
+The sandbox confines itself at start-up (``autograder.sandbox.confine``) as the grader tells
+it; this module decides what to tell it, finds out once per run what the machine really
+allows (a real sandbox is started in each mode and must prove it), states it in the run's
+first line, and ends sandboxes, with everything they started, when grading is over.
 
-- a user id of its own (200000 + its pid), so it cannot signal, ptrace or write anything
-  of the grader's or of another submission's, and the process limit counts only its own;
-- a mount namespace in which the hidden suites, the solutions, the submissions and the
-  results are covered by empty read-only filesystems;
-- a network namespace with only a loopback interface, so it reaches nothing outside itself;
-- no_new_privs, so no setuid program gives privileges back.
+The modes, best first:
 
-Where the machine has a memory cgroup to give (root, cgroup v1 or v2), the sandbox and all it
-starts also share one memory limit (``autograder.cgroup``), and the cgroup lists them for
-``Jail.end``.
+- ``root``: the grader is root on Linux. Own user id (``FIRST_UID`` + pid), and mount, PID,
+  network, IPC and UTS namespaces: the sandbox sees a filesystem built for it (the system,
+  the interpreter, its scratch folder; hidden paths covered), only loopback, only its own
+  processes.
+- ``userns``: the grader is not root, and the kernel allows unprivileged user namespaces
+  (most laptops; Binder when the host allows it). The same namespaces and filesystem; the
+  user id is the grader's own, mapped, with every capability dropped, so the view and the PID
+  namespace are what keep the grader's files and processes out of reach.
+- ``uid``: root, but namespaces are refused (a default Docker container). Own user id only:
+  it cannot write or signal anything of the grader's, but it can read whatever is readable
+  by everyone, the solutions of a world-readable checkout included.
+- ``none``: not root and no user namespaces. Resource limits only: the code runs with the
+  grader's rights.
 
-Where that is impossible (not root, not Linux, namespaces refused) the grader says so in its
-output rather than pretending; the process limits still apply.
+``uid`` and ``none`` do not protect the hidden tests or the other submissions, so grading
+other people's work refuses them unless the instructor accepts the risk (``--accept-risk``);
+``autograder check`` (a learner's own notebook) runs in whatever mode there is.
+
+Always, in every mode: resource limits (CPU seconds, address space, file size, no core
+dumps), a process group of its own and, where the machine has a memory cgroup to give (root),
+one memory limit for the sandbox and all it starts (``autograder.cgroup``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
+import json
 import os
 import resource
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from . import cgroup
-from .types import Limits
+from .lessons import PACKAGE, ROOT, SUITES
+from .types import ConfinementMode, Limits
 
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 FIRST_UID = 200_000
+# Modes that keep the hidden tests, the solutions and other submissions out of the
+# sandbox's reach; the others need the instructor's consent to grade other people's code.
+PROTECTIVE: tuple[ConfinementMode, ...] = ("root", "userns")
+DESCRIPTION: dict[ConfinementMode, str] = {
+    "root": "own user id; mount, PID and network namespaces (only loopback); resource limits",
+    "userns": "user namespace (your user id, no capabilities); mount, PID and network namespaces "
+              "(only loopback); resource limits",
+    "uid": "own user id and resource limits only: NO namespaces, so the submission can read "
+           "everything readable by all users, including the solutions and the hidden tests",
+    "none": "resource limits only: NO confinement, the submission runs with your own rights",
+}
+TMP_BYTES = 256 * 1024**2  # the sandbox's private /tmp and /dev/shm, each (they are memory)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What this machine gives a sandbox, and, below the best mode, why not better."""
+
+    mode: ConfinementMode
+    refused: tuple[str, ...] = ()  # "mode: reason" for each better mode that failed
+
+    @property
+    def protective(self) -> bool:
+        return self.mode in PROTECTIVE
+
+    @property
+    def as_root(self) -> bool:
+        """Whether a sandbox would keep root's rights: never allowed, whatever the consent."""
+        return self.mode == "none" and os.geteuid() == 0
+
+    def describe(self) -> str:
+        why = f" ({'; '.join(self.refused)})" if self.refused and not self.protective else ""
+        return DESCRIPTION[self.mode] + why
 
 
 @dataclass(frozen=True)
 class Jail:
-    """Where the sandbox may not look; and a ledger of the sandboxes started, so that the
-    grader can end them even when the worker that started them was killed."""
+    """How to start a sandbox: what it may not see, how it is confined; and a ledger of the
+    sandboxes started, so that the grader can end them even when their worker was killed."""
 
     hidden: tuple[str, ...] = ()
     ledger: str | None = None
-    # Whether this machine gives the full jail: found out once per process, or handed down
-    # by the grader, which found out already (a worker then need not probe again).
-    confined: bool | None = None
+    # Found out once per run by the grader and handed down (a worker need not probe again);
+    # None: find out now.
+    mode: ConfinementMode | None = None
 
     @property
-    def full(self) -> bool:
-        return confinement() == FULL if self.confined is None else self.confined
+    def confinement(self) -> ConfinementMode:
+        return confinement().mode if self.mode is None else self.mode
 
     def record(self, pid: int, scratch: Path) -> None:
         if self.ledger:
@@ -72,6 +111,22 @@ class Jail:
         found = cgroup.available()
         return found if isinstance(found, cgroup.Hierarchy) else None
 
+    def command(self, scratch: Path, limits: Limits) -> list[str]:
+        """The sandbox's command line: it confines itself as the spec says before anything else."""
+        spec = {"mode": self.confinement, "first_uid": FIRST_UID, "scratch": str(scratch),
+                "hidden": list(self.hidden), "readable": readable_for_sandbox(),
+                "processes": limits.processes, "tmp_bytes": TMP_BYTES}
+        return [sys.executable, "-I", "-m", "autograder.sandbox", "--jail", json.dumps(spec)]
+
+    def preexec(self, limits: Limits) -> Callable[[], None]:
+        memory = self.memory
+
+        def run_in_child() -> None:  # between fork and exec: keep it to system calls
+            _limit(limits)
+            if memory:
+                cgroup.enter(memory, limits.memory_bytes)
+        return run_in_child
+
     def end_all(self) -> None:
         """End every sandbox in the ledger and whatever each left behind."""
         if not self.ledger or not os.path.exists(self.ledger):
@@ -82,17 +137,20 @@ class Jail:
             shutil.rmtree(scratch, ignore_errors=True)  # its worker, killed, could not
 
     def end(self, pid: int) -> int:
-        """Kill the sandbox ``pid`` and every process it left: its process group, the members
-        of its memory cgroup, and (in the full jail) anything under its user id. Return how
-        many were killed."""
+        """Kill the sandbox ``pid`` and every process it left. Return how many were killed.
+
+        Its process group holds the outer process and the PID namespace's init; the kernel
+        ends a PID namespace with its init. Outside a PID namespace (``uid``, ``none``), the
+        members of its memory cgroup and anything under its user id go one by one."""
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         memory, uid, killed = self.memory, uid_for(pid), 0
+        by_uid = self.confinement in ("root", "uid")
         for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
             found = set(cgroup.members(memory, pid)) if memory else set()
-            if self.full:
+            if by_uid:
                 found.update(int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
             if not found:
                 break
@@ -106,30 +164,12 @@ class Jail:
             cgroup.remove(memory, pid)
         return killed
 
-    def preexec(self, scratch: Path, limits: Limits) -> Callable[[], None]:
-        confine = self.full
-        # A folder the sandbox itself needs (its scratch dir, Python, the sandbox package)
-        # cannot be covered, nor anything above one: a class graded straight out of /tmp
-        # keeps /tmp visible. Grade from a folder of its own to have it hidden.
-        needed = [scratch.resolve(), Path(sys.prefix).resolve(), Path(__file__).resolve().parent]
-        hidden = tuple(
-            path for path in self.hidden
-            if os.path.exists(path) and not any(_within(each, Path(path)) for each in needed)
-        )
 
-        memory = self.memory
-
-        def run_in_child() -> None:  # between fork and exec: keep it to system calls
-            _limit(limits)
-            if memory:
-                cgroup.enter(memory, limits.memory_bytes)
-            if confine:
-                _confine(scratch, hidden, limits)
-        return run_in_child
-
-
-def _within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+def readable_for_sandbox() -> list[str]:
+    """What of the project a sandbox needs beside its interpreter's own folders: the two
+    packages (the sandbox's code, the notebooks' helpers) and the data the lessons read. An
+    editable install does not put the project on ``sys.path``, so they are named here."""
+    return [str(path) for path in (PACKAGE, ROOT / "coursekit", ROOT / "datasets") if path.exists()]
 
 
 def uid_for(pid: int) -> int:
@@ -140,44 +180,6 @@ def _limit(limits: Limits) -> None:
     for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
                         (resource.RLIMIT_FSIZE, limits.output_bytes), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(kind, (value, value))
-
-
-def _libc_call(name: str, *args) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{name}: {os.strerror(error)}")
-
-
-def _confine(scratch: Path, hidden: tuple[str, ...], limits: Limits) -> None:
-    uid = uid_for(os.getpid())
-    os.chown(scratch, uid, uid)
-    _libc_call("unshare", CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
-    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
-    for path in hidden:
-        if os.path.isdir(path):
-            _libc_call("mount", b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
-        else:
-            _libc_call("mount", b"/dev/null", path.encode(), None, MS_BIND, None)
-    _loopback_up()
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-
-
-def offline() -> None:
-    """For preexec_fn: put the new process in a network namespace with only loopback, so
-    nothing it does can reach beyond the machine (used to prove notebooks run offline)."""
-    _libc_call("unshare", CLONE_NEWNET)
-    _loopback_up()
-
-
-def _loopback_up() -> None:
-    """A new network namespace starts with `lo` down; lessons may serve on 127.0.0.1 inside."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
 def _owner(pid: str) -> int | None:
@@ -191,9 +193,6 @@ def _owner(pid: str) -> int | None:
     return None
 
 
-FULL = "own user id, mount and network namespaces, resource limits"
-
-
 def isolation() -> str:
     """What a grading run states first: the jail, and how memory is limited."""
     memory = cgroup.available()
@@ -201,24 +200,67 @@ def isolation() -> str:
         shared = f"memory limited per submission (cgroup v{memory.version})"
     else:
         shared = f"memory limited per process only ({memory})"
-    return f"{confinement()}; {shared}"
+    return f"{confinement().describe()}; {shared}"
+
+
+def candidates() -> list[ConfinementMode]:
+    """The modes worth trying here, best first."""
+    return ["root", "uid"] if os.geteuid() == 0 else ["userns"]
+
+
+def allowed(mode: ConfinementMode) -> bool:
+    """``AUTOGRADER_CONFINEMENT=uid,none`` (modes separated by commas) allows only those: how
+    the tests play a machine that refuses the others, and how an instructor can insist on one."""
+    setting = os.environ.get("AUTOGRADER_CONFINEMENT")
+    return not setting or mode in setting.split(",")
 
 
 @lru_cache(maxsize=1)
-def confinement() -> str:
-    """What isolation this machine gives the sandbox, tried once for real."""
+def confinement() -> Confinement:
+    """The best mode this machine really gives: each is tried with a real sandbox, which must
+    prove it (``_prove``). Found out once per process."""
     if not sys.platform.startswith("linux"):
-        return "process and resource limits only (user and namespace isolation needs Linux)"
+        return Confinement("none", ("namespaces and user ids of its own need Linux",))
+    refused: list[str] = []
+    for mode in candidates():
+        if not allowed(mode):
+            refused.append(f"{mode}: not allowed by AUTOGRADER_CONFINEMENT")
+            continue
+        try:
+            _prove(mode)
+        except (OSError, subprocess.SubprocessError, ValueError, AssertionError) as exc:
+            lines = str(exc).strip().splitlines()
+            refused.append(f"{mode}: {lines[-1] if lines else type(exc).__name__}")
+            continue
+        return Confinement(mode, tuple(refused))
     if os.geteuid() != 0:
-        return "process and resource limits only (user and namespace isolation needs the grader to run as root)"
-    probe_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    try:
-        scratch = Path(subprocess.check_output(["mktemp", "-d", str(probe_dir / "jail-probe-XXXXXX")], text=True).strip())
-        subprocess.run(
-            [sys.executable, "-I", "-c", "import os; assert os.getuid() != 0"], check=True, timeout=30,
-            preexec_fn=lambda: _confine(scratch, (), Limits()), cwd=scratch, capture_output=True,
+        refused.append("not root, so no user id of its own")
+    return Confinement("none", tuple(refused))
+
+
+def _prove(mode: ConfinementMode) -> None:
+    """Start a sandbox in ``mode`` on a probe folder and check what it reports: its own pid 1,
+    user id and loopback-only network where the mode promises them, and a hidden file gone."""
+    with tempfile.TemporaryDirectory(prefix="jail-probe-") as folder:
+        scratch, secret = Path(folder) / "scratch", Path(folder) / "secret"
+        scratch.mkdir()
+        secret.mkdir()
+        (secret / "answer").write_text("hidden")
+        jail = Jail(hidden=(str(secret), str(SUITES)), mode=mode)
+        completed = subprocess.run(
+            [*jail.command(scratch, Limits()), "--probe", str(secret / "answer"), str(SUITES)], capture_output=True, text=True, timeout=30,
+            cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            preexec_fn=jail.preexec(Limits()), start_new_session=True,
         )
-        subprocess.run(["rm", "-rf", str(scratch)])
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"process and resource limits only (namespaces refused: {exc})"
-    return FULL
+        if completed.returncode != 0:
+            raise OSError(completed.stderr.strip() or f"the probe exited {completed.returncode}")
+        seen = json.loads(completed.stdout.strip().splitlines()[-1])
+        if mode in ("root", "uid"):
+            assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
+        assert not seen["denied"], (
+            f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
+            "user can read it (or let the grader make namespaces)")
+        if mode in PROTECTIVE:
+            assert seen["pid"] == 1, "the sandbox is not alone in a PID namespace"
+            assert seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}"
+            assert seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}"

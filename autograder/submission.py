@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -90,9 +89,9 @@ class Submission:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
                "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-m", "autograder.sandbox",
+            *jail.command(scratch, limits),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-            cwd=scratch, env=env, start_new_session=True, preexec_fn=jail.preexec(scratch, limits),
+            cwd=scratch, env=env, start_new_session=True, preexec_fn=jail.preexec(limits),
             limit=protocol.MAX_LINE,
         )
         log.close()

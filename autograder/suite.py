@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
+import sys
+import types
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +52,61 @@ def collect(lesson: Lesson) -> tuple[tuple[str, str, float], ...]:
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
     return tuple(collector.tests)
+
+
+# -- a suite fixed before grading starts ------------------------------------------------------
+Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each test module of a suite
+
+
+def snapshot(lesson: Lesson) -> Snapshot:
+    """The suite's sources, read once, before the first submission of a run: what a run grades
+    with, whatever happens to the files on disk while it runs."""
+    return tuple((path.name, path.read_text()) for path in sorted(lesson.suite.glob("*.py")))
+
+
+def imports(sources: Snapshot) -> list[str]:
+    """The top-level modules a suite imports (absolute imports), to import before grading."""
+    found: set[str] = set()
+    for _, source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.add(node.module)
+    return sorted(found)
+
+
+def materialise(sources: Snapshot, folder: Path) -> Path:
+    """Lay the suite out for pytest to walk; ``FrozenSuite`` supplies the code itself."""
+    for name, source in sources:
+        (folder / name).write_text(source)
+    return folder
+
+
+class FrozenSuite:
+    """A pytest plugin: each test module of the suite is made from the snapshot's source, not
+    from the file pytest found (which only says that the module exists)."""
+
+    def __init__(self, sources: Snapshot, folder: Path) -> None:
+        self.sources = dict(sources)
+        self.folder = folder
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(self, module_path: Path, parent):
+        if module_path.parent != self.folder or module_path.name not in self.sources:
+            return None
+        module = _FrozenModule.from_parent(parent, path=module_path)
+        module.frozen_source = self.sources[module_path.name]
+        return module
+
+
+class _FrozenModule(pytest.Module):
+    frozen_source = ""
+
+    def _getobj(self):
+        name = f"hidden_suite.{self.path.stem}"
+        module = types.ModuleType(name)
+        module.__file__ = str(self.path)
+        sys.modules[name] = module
+        exec(compile(self.frozen_source, str(self.path), "exec"), module.__dict__)
+        return module

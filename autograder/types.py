@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 CellStatus = Literal["ok", "error", "timeout", "crashed", "missing", "not run"]
+# How a sandbox is confined on this machine, best first (``autograder.jail`` says what each means).
+ConfinementMode = Literal["root", "userns", "uid", "none"]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """Grade one submission in a process of its own: a preflight, then the hidden suite.
 
+The suite is the one the grader read before the first submission of the run ran
+(``autograder.suite.snapshot``): the worker lays it out in a private folder of its own and
+makes each test module from that source, never from the repository's files, so nothing a
+submission does to the files on disk changes what the rest of the class is graded with.
+
 Each submission is graded in a fresh process, so that each run of the hidden suite starts from
 a clean interpreter and runs in parallel with the others. Starting Python and importing pytest
 and the suites' helpers costs more than grading a submission does, so ``autograder.grade``
@@ -10,7 +15,7 @@ The run (``grade``): ``Sandboxes.preflight`` learns each cell's fate and drops t
 never end or end their process; then pytest runs the hidden suite with ``SandboxPlugin``, and
 the first test gets the sandbox the preflight left.
 
-PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "confined": ...};
+PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...};
 RESULT gets {"cells": [...], "tests": [...]}.
 """
 
@@ -20,16 +25,19 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from .jail import Jail
+from .lessons import Lesson
 from .plugin import SandboxPlugin
 from .pool import Sandboxes
-from .suite import hermetic_pytest_args
+from .suite import FrozenSuite, Snapshot, hermetic_pytest_args, materialise, snapshot
 from .types import Cell, Limits
 
 # What every worker imports before its first test: this module, and what the hidden suites
@@ -37,28 +45,31 @@ from .types import Cell, Limits
 PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx"]
 
 
-def grade(program: dict, suite: str) -> dict:
+def grade(program: dict, sources: Snapshot) -> dict:
     cells = [Cell(**cell) for cell in program["cells"]]
-    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("confined"))
+    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("mode"))
     sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail)
     loop = asyncio.new_event_loop()
+    folder = Path(tempfile.mkdtemp(prefix="suite-"))  # 0700: the grader's alone
     try:
         reports = loop.run_until_complete(sandboxes.preflight())
         plugin = SandboxPlugin(sandboxes, loop)
-        pytest.main(hermetic_pytest_args(suite), plugins=[plugin])
+        suite = materialise(sources, folder)
+        pytest.main(hermetic_pytest_args(str(suite)), plugins=[plugin, FrozenSuite(sources, suite)])
     finally:
         loop.run_until_complete(sandboxes.retire())
         loop.close()
+        shutil.rmtree(folder, ignore_errors=True)
     return {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
 
 
-def main(program_path: str, suite: str, result_path: str) -> int:
-    result = grade(json.loads(Path(program_path).read_text()), suite)
+def main(program_path: str, sources: Snapshot, result_path: str) -> int:
+    result = grade(json.loads(Path(program_path).read_text()), sources)
     Path(result_path).write_text(json.dumps(result))
     return 0
 
 
-def _run_forked(program_path: str, suite: str, result_path: str, log_path: str) -> None:
+def _run_forked(program_path: str, sources: Snapshot, result_path: str, log_path: str) -> None:
     """A forked worker's first steps: a process group of its own (so that the grader can end
     it and all it started), pytest's report to nowhere, errors to ``log_path``."""
     os.setsid()
@@ -66,18 +77,20 @@ def _run_forked(program_path: str, suite: str, result_path: str, log_path: str) 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(log, 2)
-    sys.exit(main(program_path, suite, result_path))
+    sys.exit(main(program_path, sources, result_path))
 
 
-def start(program_path: Path, suite: Path, result_path: Path, log_path: Path) -> multiprocessing.Process:
-    """A worker for one submission, forked from the warm forkserver (started on first use)."""
+def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,
+          preload: list[str] = ()) -> multiprocessing.Process:
+    """A worker for one submission, forked from the warm forkserver (started on first use,
+    having imported ``PRELOAD`` and ``preload``)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    process = context.Process(target=_run_forked, args=(str(program_path), str(suite), str(result_path), str(log_path)),
+    context.set_forkserver_preload([*PRELOAD, *preload])
+    process = context.Process(target=_run_forked, args=(str(program_path), sources, str(result_path), str(log_path)),
                               name="autograder-worker")
     process.start()
     return process
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(sys.argv[1], snapshot(Lesson(Path(sys.argv[2]).name)), sys.argv[3]))

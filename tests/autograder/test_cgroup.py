@@ -73,7 +73,7 @@ async def test_a_detached_process_is_ended_without_the_user_id_jail():
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
         "def detached(): return child.pid\n"
     )
-    sub = await start(source, Limits(), Jail(confined=False))  # no user id of its own to sweep by
+    sub = await start(source, Limits(), Jail(mode="none"))  # no PID namespace, no user id of its own to sweep by
     pid = await sub.call("detached")
     assert os.getpgid(pid) != os.getpgid(sub.process.pid)  # out of reach of the process group
     await sub.close()

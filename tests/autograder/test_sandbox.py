@@ -27,7 +27,7 @@ def test_sandbox_never_imports_the_trusted_side():
 def test_the_sandbox_core_uses_the_standard_library_only():
     # The runner and protocol start before any submission code; lesson probes may import
     # the libraries a lesson teaches, inside their functions.
-    for path in (SANDBOX / "runner.py", SANDBOX / "protocol.py", SANDBOX / "__main__.py"):
+    for path in (SANDBOX / "runner.py", SANDBOX / "protocol.py", SANDBOX / "confine.py", SANDBOX / "__main__.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

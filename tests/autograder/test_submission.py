@@ -1,6 +1,8 @@
 """The trusted side's handle on a sandbox: loading cells, limits, crashes, forwarding."""
 
 import asyncio
+import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -108,9 +110,35 @@ async def test_factories_and_fixtures(start):
 async def test_close_ends_every_process_the_submission_started(start, tmp_path):
     sub, _ = await start("import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ndef pid(): return child.pid")
     child_pid = await sub.call("pid")
+    # Inside a PID namespace that pid means nothing out here: follow the namespace instead.
+    inner = _children(sub.process.pid)
+    namespace = os.readlink(f"/proc/{inner[0]}/ns/pid") if inner else None
+    if namespace == os.readlink("/proc/self/ns/pid"):
+        namespace = None
     await sub.close()
     await asyncio.sleep(0.2)
-    assert not _is_running(child_pid)
+    if namespace:
+        assert _in_namespace(namespace) == []
+    else:
+        assert not _is_running(child_pid)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(each) for each in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _in_namespace(namespace: str) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") == namespace and _is_running(int(entry)):
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
 
 
 def _is_running(pid: int) -> bool:

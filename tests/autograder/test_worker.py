@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from autograder.suite import snapshot
 from autograder import grade, worker
 from autograder.lessons import find_lesson
 from autograder.submission import SCRATCH_ROOT
@@ -54,7 +55,8 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
     (tmp_path / "suite" / "test_probe.py").write_text(PROBE_SUITE)
     paths = {name: tmp_path / name for name in ("program.json", "result.json", "worker.log")}
     paths["program.json"].write_text(json.dumps(program("def answer(): return 42")))
-    process = worker.start(paths["program.json"], tmp_path / "suite", paths["result.json"], paths["worker.log"])
+    sources = (("test_probe.py", PROBE_SUITE),)
+    process = worker.start(paths["program.json"], sources, paths["result.json"], paths["worker.log"])
     process.join(60)
     assert process.exitcode == 0, paths["worker.log"].read_text()
     result = json.loads(paths["result.json"].read_text())
@@ -68,7 +70,7 @@ def test_a_submission_over_its_time_is_stopped_with_all_it_started():
     scratch_before = set(SCRATCH_ROOT.iterdir()) if SCRATCH_ROOT.exists() else set()
     limits = Limits(submission_seconds=2, cell_seconds=60)  # the cell's own limit would come too late
     started = time.monotonic()
-    outcome = grade.run_worker(program("while True: pass", limits=limits), find_lesson("01"), limits)
+    outcome = grade.run_worker(program("while True: pass", limits=limits), snapshot(find_lesson("01")), limits)
     assert time.monotonic() - started < 15
     assert outcome == {"error": "grading stopped after 2 s; only finished checks count"}
     assert sandbox_processes() <= before

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from autograder import jail, notebook, release
+from autograder.sandbox import confine
 from autograder.grade import grade_all
 from autograder.lessons import Lesson, all_lessons, find_lesson
 from autograder.suite import collect
@@ -164,7 +165,7 @@ def execute(path: Path, tmp_path: Path, *, allow_errors: bool):
     completed = subprocess.run(
         [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(path.parent)],
         capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 3,
-        preexec_fn=jail.offline if jail.confinement() == jail.FULL else None,
+        preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     executed = nbformat.read(target, as_version=4)

@@ -1,0 +1,122 @@
+"""The ways an instructor runs the grader, played on this machine for the adversarial suite.
+
+CI runs as root, so the modes of a grader that is not root are played by dropping to the
+user ``nobody`` (``setpriv``). ``nobody`` must be able to reach the interpreter and the
+project, which may live under a folder only root may enter (a pyenv in /root, a checkout in
+/root/...): the command then runs in a mount namespace of its own in which each such folder
+is replaced by an open one holding only the needed entries, bound from the original. That
+namespace is the command's alone; nothing on the machine changes.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import jail
+from autograder.lessons import ROOT
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    confinement: str  # the jail mode the grader must report (autograder.jail.DESCRIPTION)
+    user: str = "self"  # "self", or "nobody" (needs root)
+    interpreter: str = "project"  # "project" (.venv), or "symlinked" (a plain `python3 -m venv`)
+    allowed: str | None = None  # AUTOGRADER_CONFINEMENT: how a machine without the better modes is played
+    # Reach the interpreter and the project through open folders (see ``opened_paths_script``):
+    # always for nobody; for root's own user id too, as on a machine whose Python anyone may read.
+    opened: bool = False
+
+    @property
+    def protective(self) -> bool:
+        return self.confinement in jail.PROTECTIVE
+
+
+MODES = [
+    Mode("root", "root"),
+    Mode("root-symlinked-venv", "root", interpreter="symlinked"),
+    Mode("root-without-namespaces", "uid", allowed="uid", opened=True),
+    Mode("not-root-userns", "userns", user="nobody"),
+    Mode("not-root-without-userns", "none", user="nobody", allowed="none"),
+]
+
+
+def unavailable(mode: Mode) -> str | None:
+    """Why ``mode`` cannot be played here, or None."""
+    root = os.geteuid() == 0
+    if mode.user == "nobody" and not root:
+        return "playing another user needs root"
+    if mode.confinement in ("root", "uid") and not root:
+        return "the grader is not root here"
+    if mode.confinement == "root" and jail.confinement().mode != "root":
+        return f"this machine gives no namespaces to root: {jail.confinement().describe()}"
+    if mode.confinement == "userns" and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is missing"
+    return None
+
+
+def symlinked_venv(folder: Path) -> Path:
+    """A venv made the ordinary way (the interpreter symlinked to the base one), seeing the
+    project's installed packages through a .pth file rather than a second install."""
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    subprocess.run([str(base), "-m", "venv", "--symlinks", "--without-pip", str(folder)], check=True)
+    site_packages = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
+    target = next(folder.glob("lib/python3*/site-packages"))
+    (target / "course.pth").write_text(f"import site; site.addsitedir({str(site_packages)!r})\n")
+    python = folder / "bin" / "python"
+    assert python.is_symlink()
+    return python
+
+
+def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path) -> tuple[list[str], dict]:
+    """The command line and environment that run ``python argv`` as ``mode`` says. ``stash``:
+    an empty folder outside every folder ``nobody`` may not enter (root's mount points)."""
+    env = {key: value for key, value in os.environ.items() if key != "AUTOGRADER_CONFINEMENT"}
+    if mode.allowed:
+        env["AUTOGRADER_CONFINEMENT"] = mode.allowed
+    run = [python, *argv]
+    if mode.user == "nobody":
+        env.update(HOME=str(workdir), TMPDIR="/tmp")
+        run = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+               "--inh-caps=-all", "--", *run]
+    if mode.user != "nobody" and not mode.opened:
+        return run, env
+    needed = [ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(python).resolve().parent, workdir]
+    script = opened_paths_script(needed, stash)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script + " exec " + shlex.join(run)], env
+
+
+def opened_paths_script(needed: list[Path], stash: Path) -> str:
+    """Shell steps (in a private mount namespace) that let any user reach ``needed``."""
+    children: dict[Path, set[str]] = {}
+    for path in needed:
+        path = path.resolve()
+        for parent in [*reversed(path.parents), path][:-1]:
+            child = path.relative_to(parent).parts[0]
+            if not os.stat(parent).st_mode & 0o001:
+                children.setdefault(parent, set()).add(child)
+    steps = []
+    for number, (closed, names) in enumerate(sorted(children.items())):
+        saved = stash / str(number)
+        steps += [f"mkdir -p {saved}", f"mount --bind {shlex.quote(str(closed))} {saved}",
+                  f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}"]
+        for name in sorted(names):
+            inside = shlex.quote(str(closed / name))
+            steps += [f"mkdir -p {inside}", f"mount --bind {shlex.quote(str(saved / name))} {inside}"]
+    return "".join(step + "; " for step in steps)
+
+
+def give_to(path: Path, mode: Mode) -> None:
+    """Let ``mode``'s user read (and, for folders it writes, write) ``path``."""
+    if mode.user == "nobody":
+        for each in [path, *path.rglob("*")]:
+            os.chown(each, NOBODY.pw_uid, NOBODY.pw_gid)

@@ -1,0 +1,133 @@
+"""The jail as a sandbox lives in it, and what the grader does where there is none."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import grade as grading
+from autograder import jail, lessons
+from autograder.lessons import PRIVATE, find_lesson
+from autograder.submission import Submission
+from autograder.types import Cell, Limits
+
+MODE = jail.confinement().mode
+needs_namespaces = pytest.mark.skipif(not jail.confinement().protective,
+                                      reason=f"no namespaces here: {jail.confinement().describe()}")
+
+LOOK_AROUND = '''
+import json, os, signal, socket
+def look(grader, hidden):
+    facts = {"pid": os.getpid(), "uid": os.getuid(), "cwd": os.getcwd(),
+             "interfaces": [name for _, name in socket.if_nameindex()],
+             "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+             "hidden": {path: os.path.isdir(path) and os.listdir(path) for path in hidden}}
+    try:
+        os.kill(grader, 0)
+        facts["signal_grader"] = "allowed"
+    except OSError as exc:
+        facts["signal_grader"] = type(exc).__name__
+    for path in ("/usr/lib/python-was-here", os.path.join(os.path.dirname(json.__file__), "was-here")):
+        try:
+            open(path, "w").close()
+            facts.setdefault("written", []).append(path)
+        except OSError:
+            pass
+    open("scratch-is-writable", "w").write("yes")
+    return facts
+'''
+
+
+@needs_namespaces
+@pytest.mark.anyio
+async def test_a_sandbox_sees_its_own_world():
+    sub = await Submission.start(Limits(), jail.Jail(hidden=tuple(str(path) for path in PRIVATE), mode=MODE))
+    try:
+        [report] = await sub.load([Cell("look", LOOK_AROUND, "exercise")])
+        assert report.status == "ok", report.message
+        facts = await sub.call("look", os.getpid(), [str(path) for path in PRIVATE])
+    finally:
+        await sub.close()
+    assert facts["pid"] == 1 and facts["processes"] == [1]  # alone in its PID namespace
+    assert facts["signal_grader"] == "ProcessLookupError"  # the grader has no pid in there
+    assert facts["interfaces"] == ["lo"]
+    assert facts["cwd"] == str(sub.scratch)
+    assert not any(facts["hidden"].values()), facts["hidden"]  # solutions, suites, tests: empty
+    assert "written" not in facts  # the system and the interpreter are read-only
+    if MODE == "root":
+        assert facts["uid"] == jail.uid_for(sub.process.pid)
+
+
+def test_the_first_line_says_what_this_machine_gives(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(find_lesson("01").release)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    first = completed.stdout.splitlines()[0]
+    expected = "confined" if jail.confinement().protective else "UNCONFINED"
+    assert expected in first and jail.DESCRIPTION[MODE] in first
+    assert "Score: 0 / " in completed.stdout  # the learner's feedback, not the class summary
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="about a grader running as root")
+def test_root_never_runs_a_notebook_with_its_own_rights(tmp_path):
+    """Where root can neither make namespaces nor give the sandbox a user id that can run
+    Python, grading stops, consent or not."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(find_lesson("01").release), "--out", str(tmp_path),
+         "--accept-risk"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"},
+    )
+    assert completed.returncode == 1
+    assert "Refusing to run a notebook as root" in completed.stderr
+    assert not list(tmp_path.iterdir())
+
+
+REWRITER = '''
+import glob
+for path in glob.glob({folder!r} + "/*.py"):
+    with open(path, "w") as handle:
+        handle.write("from autograder.expect import graded\\n"
+                     "@graded(exercise='json_app', points=100)\\n"
+                     "def test_answers_200_with_method_and_path():\\n    pass\\n")
+async def json_app(scope, receive, send):
+    raise NotImplementedError()
+'''
+
+
+def test_a_suite_rewritten_on_disk_mid_run_changes_no_score(tmp_path, monkeypatch):
+    """Unconfined on purpose (the worst case): the first submission rewrites the suite's files,
+    and the rest of the class is graded with the suite as it was when the run began."""
+    lesson = find_lesson("01")
+    suites = tmp_path / "suites"
+    shutil.copytree(lesson.suite, suites / lesson.slug)
+    monkeypatch.setattr(lessons, "SUITES", suites)
+    monkeypatch.setattr(jail, "confinement", lambda: jail.Confinement("none"))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    solution = nbformat.read(lesson.solution, as_version=4)
+    rewriter = nbformat.from_dict(json.loads(json.dumps(solution)))
+    for cell in rewriter.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "json_app":
+            cell.source = REWRITER.format(folder=str(suites / lesson.slug))
+    nbformat.write(rewriter, folder / "a-rewriter.ipynb")
+    nbformat.write(solution, folder / "b-honest.ipynb")
+    (folder / "c-learner.ipynb").write_bytes(lesson.release.read_bytes())
+    before = {path.name: path.read_text() for path in (suites / lesson.slug).glob("*.py")}
+
+    results = {result.submission: result for result in grading.grade_all(sorted(folder.glob("*.ipynb")), jobs=1)}
+
+    after = {path.name: path.read_text() for path in (suites / lesson.slug).glob("*.py")}
+    assert after != before  # the attack did rewrite the files
+    assert results["b-honest"].score == results["b-honest"].max_score > 0
+    assert results["c-learner"].score == 0
+    assert results["a-rewriter"].exercise_scores()["json_app"][0] == 0
+    assert results["a-rewriter"].max_score == results["b-honest"].max_score
