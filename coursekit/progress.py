@@ -97,26 +97,30 @@ def show(refresh: bool = False, root: Path | None = None) -> list[LessonProgress
     return found
 
 
+# The words carry the meaning; the symbols only help the eye (a machine without an emoji font
+# shows them as empty boxes).
+WORDS = {"pass": "passes", "todo": "not solved yet", "fail": "fails", None: "not run yet"}
+
+
 def _symbol(lesson: LessonProgress, exercise: str) -> str:
     status = lesson.statuses.get(exercise)
-    return SYMBOLS[status] if status else NOT_RUN
+    return f"{SYMBOLS[status] if status else NOT_RUN} {exercise} {WORDS[status]}"
 
 
 def _text(found: list[LessonProgress]) -> str:
     lines = [f"{lesson.slug}: {lesson.passed} of {len(lesson.exercises)} pass their self-checks  "
-             + "  ".join(f"{_symbol(lesson, name)} {name}" for name in lesson.exercises) for lesson in found]
+             + ";  ".join(_symbol(lesson, name) for name in lesson.exercises) for lesson in found]
     return "\n".join(lines + [_LEGEND])
 
 
-_LEGEND = (f"{SYMBOLS['pass']} visible checks pass (the hidden tests check more)   {SYMBOLS['todo']} not solved yet   "
-           f"{SYMBOLS['fail']} a check fails   {NOT_RUN} its self-check has not run yet")
+_LEGEND = "\"passes\": its visible self-check passes; the grader's hidden tests check more."
 
 
 def _html(found: list[LessonProgress]) -> str:
     rows = "".join(
         f"<tr><td><code>{html.escape(lesson.slug)}</code></td><td>{lesson.passed} / {len(lesson.exercises)}</td>"
         f'<td style="text-align:left">'
-        + " ".join(f"{_symbol(lesson, name)}&nbsp;<code>{html.escape(name)}</code>" for name in lesson.exercises)
+        + "<br>".join(html.escape(_symbol(lesson, name)) for name in lesson.exercises)
         + "</td></tr>"
         for lesson in found
     )

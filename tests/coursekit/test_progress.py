@@ -39,7 +39,7 @@ def test_the_table_says_what_has_not_run_yet(notebooks, capsys):
     progress.show(root=notebooks)
     shown = capsys.readouterr().out
     assert f"{LESSON.slug}: 1 of 6 pass their self-checks" in shown
-    assert "✅ json_app" in shown and f"{progress.NOT_RUN} echo_app" in shown
+    assert "✅ json_app passes" in shown and f"{progress.NOT_RUN} echo_app not run yet" in shown
 
 
 def exercise_cell(path, exercise):
