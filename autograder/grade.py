@@ -23,8 +23,8 @@ from . import notebook, worker
 from .errors import GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
-from .suite import collect
-from .types import CellReport, Limits, SubmissionResult, TestResult
+from .suite import collect, scored
+from .types import CellReport, Limits, SubmissionResult
 
 CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
@@ -80,11 +80,16 @@ def _run_worker(paths: dict[str, Path], lesson: Lesson, limits: Limits) -> dict:
     return json.loads(paths["result.json"].read_text())
 
 
-def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:
-    """Grade one file against ``lesson`` (None when it could not be told: the file is unreadable)."""
+def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidden: tuple[str, ...] = (),
+              only: str | None = None) -> SubmissionResult:
+    """Grade one file against ``lesson`` (None when it could not be told: the file is unreadable).
+
+    With ``only``, run that exercise's tests alone and stop at its first failure: all that
+    mutation testing (``autograder.mutation``) needs to know is whether a mutant is caught.
+    """
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=lesson.slug if lesson else None)
-    expected = collect(lesson) if lesson else ()
+    expected = [test for test in collect(lesson) if only in (None, test.exercise)] if lesson else []
     outcome: dict = {}
     try:
         submitted = notebook.read(path)
@@ -94,7 +99,8 @@ def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidd
     except GraderError as exc:
         result.problems.append(str(exc))
     else:
-        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden)}
+        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
+                   "only": only}
         outcome = run_worker(program, lesson, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
@@ -105,12 +111,8 @@ def grade_one(path: Path, name: str, lesson: Lesson | None, limits: Limits, hidd
             for cell in result.cells if cell.status in CELL_MESSAGES
         ]
     # The suite decides what exists and what it is worth; the worker only reports outcomes.
-    reported = {test["name"]: test for test in outcome.get("tests", [])}
-    for test_name, exercise, points in expected:
-        test = reported.get(test_name)
-        passed = bool(test and test["passed"])
-        feedback = test["feedback"] if test else "This check did not run."
-        result.tests.append(TestResult(test_name, exercise, points if passed else 0.0, points, passed, feedback))
+    reported = {test["name"]: (bool(test["passed"]), test["feedback"]) for test in outcome.get("tests", [])}
+    result.tests = scored(expected, reported)
     result.max_score = sum(test.max_points for test in result.tests)
     result.score = sum(test.points for test in result.tests)
     result.seconds = time.monotonic() - started
@@ -153,7 +155,9 @@ def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ..
 
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
               lesson: Lesson | None = None, out: Path | None = None,
-              on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
+              on_result: Callable[[SubmissionResult], None] = lambda result: None,
+              only: dict[Path, str] | None = None) -> list[SubmissionResult]:
+    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it."""
     jobs = jobs or os.cpu_count() or 1
     hidden = hidden_paths(paths, [out] if out else [])
     named = submission_names(paths)
@@ -163,7 +167,7 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, each, limits, hidden): name
+            pool.submit(grade_one, path, name, each, limits, hidden, (only or {}).get(path)): name
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):

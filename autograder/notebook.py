@@ -55,9 +55,13 @@ def _grading_meta(cell) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _source(cell) -> str:
+def source(cell) -> str:
     source = cell.get("source", "")
     return "".join(part for part in source if isinstance(part, str)) if isinstance(source, list) else str(source)
+
+
+def grade_id(cell) -> str:
+    return _grading_meta(cell).get("grade_id", "")
 
 
 def exercise_ids(notebook) -> list[str]:
@@ -78,7 +82,7 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
     for cell in submitted.cells:
         grade_id = _grading_meta(cell).get("grade_id")
         if cell.get("cell_type") == "code" and isinstance(grade_id, str) and grade_id not in learner_cells:
-            learner_cells[grade_id] = _source(cell)
+            learner_cells[grade_id] = source(cell)
     cells: list[Cell] = []
     missing: list[str] = []
     for cell in released.cells:
@@ -92,5 +96,5 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
             else:
                 missing.append(grade_id)
         elif meta.get("locked") and grade_id.startswith("setup"):
-            cells.append(Cell(grade_id, _source(cell), "setup"))
+            cells.append(Cell(grade_id, source(cell), "setup"))
     return cells, missing

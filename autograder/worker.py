@@ -10,7 +10,8 @@ The run (``grade``): ``Sandboxes.preflight`` learns each cell's fate and drops t
 never end or end their process; then pytest runs the hidden suite with ``SandboxPlugin``, and
 the first test gets the sandbox the preflight left.
 
-PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "confined": ...};
+PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "confined": ...,
+"only": an exercise whose tests alone run, or null};
 RESULT gets {"cells": [...], "tests": [...]}.
 """
 
@@ -34,7 +35,7 @@ from .types import Cell, Limits
 
 # What every worker imports before its first test: this module, and what the hidden suites
 # import. A suite that imports something else still works; it pays for that import itself.
-PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx"]
+PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx", "hypothesis"]
 
 
 def grade(program: dict, suite: str) -> dict:
@@ -44,8 +45,10 @@ def grade(program: dict, suite: str) -> dict:
     loop = asyncio.new_event_loop()
     try:
         reports = loop.run_until_complete(sandboxes.preflight())
-        plugin = SandboxPlugin(sandboxes, loop)
-        pytest.main(hermetic_pytest_args(suite), plugins=[plugin])
+        only = program.get("only")
+        plugin = SandboxPlugin(sandboxes, loop, only)
+        # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
+        pytest.main([*hermetic_pytest_args(suite), *(["-x"] if only else [])], plugins=[plugin])
     finally:
         loop.run_until_complete(sandboxes.retire())
         loop.close()

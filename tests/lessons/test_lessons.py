@@ -103,7 +103,7 @@ def test_learner_notebook_has_no_solutions_and_no_outputs(lesson):
 
 def test_every_exercise_is_graded_and_every_test_has_an_exercise(lesson):
     exercises = notebook.exercise_ids(nbformat.read(lesson.solution, as_version=4))
-    graded = {exercise for _, exercise, _ in collect(lesson)}
+    graded = {test.exercise for test in collect(lesson)}
     assert len(exercises) >= 5
     assert set(exercises) == graded
 
