@@ -1,0 +1,104 @@
+"""Hypothesis strategies for differential tests: generated inputs, as plain data.
+
+Everything drawn here crosses to the sandbox as JSON (see ``autograder.sandbox.protocol``:
+bytes are fine), so it is made of dicts, lists, str, bytes, numbers and None. A hidden suite
+combines these with ``autograder.suitekit.same_as_reference``; ``exchange`` turns an HTTP
+request drawn by ``http_requests`` into a ``coursekit.Trace`` of one side's answer.
+
+The shapes are chosen for what learners get wrong: unknown, percent-encoded and non-ASCII
+paths, methods the app does not expect, repeated and mixed-case headers, bodies split into
+several messages (some without a ``body`` key), clients that disconnect before the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from coursekit import drive, http_scope
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# Letters a path segment is made of: plain, accented, CJK, an emoji, a space, escapes.
+SEGMENT_TEXT = st.lists(st.sampled_from(list("abcxyz019-_.~") + ["\u00e9", "\u00fc", "\u65e5", "\U0001F600", " ", "%20", "%2F",
+                                                                 "%C3%A9"]),
+                        min_size=1, max_size=6).map("".join)
+HEADER_NAMES = st.sampled_from(["x-tag", "X-Tag", "X-TAG", "x-other", "accept", "set-cookie", "Set-Cookie", "x-a"])
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=8)
+
+
+def segments(known: list[str] = ()) -> st.SearchStrategy[str]:
+    """One path segment: one of ``known`` (the app's own words) or generated text."""
+    return st.sampled_from(list(known)) | SEGMENT_TEXT if known else SEGMENT_TEXT
+
+
+def paths(known: list[str] = (), most: int = 3) -> st.SearchStrategy[str]:
+    """A path of 0 to ``most`` segments, sometimes with an empty segment or a trailing slash."""
+    parts = st.lists(segments(known) | st.just(""), max_size=most)
+    return st.builds(lambda each, slash: "/" + "/".join(each) + ("/" if slash and each else ""), parts, st.booleans())
+
+
+def header_lists(names: st.SearchStrategy[str] = HEADER_NAMES, most: int = 4) -> st.SearchStrategy[list]:
+    """[[name, value], ...] of text, names repeated and in mixed case."""
+    return st.lists(st.tuples(names, HEADER_VALUES).map(list), max_size=most)
+
+
+def body_pieces(most: int = 4) -> st.SearchStrategy[list]:
+    """A body as the pieces of several http.request messages; None stands for a message with no
+    ``body`` key."""
+    return st.lists(st.none() | st.binary(max_size=6), min_size=1, max_size=most)
+
+
+def http_requests(methods: st.SearchStrategy[str] = st.sampled_from(METHODS),
+                  path: st.SearchStrategy[str] = paths(),
+                  headers: st.SearchStrategy[list] = st.just([]),
+                  pieces: st.SearchStrategy[list] = st.just([b""]),
+                  disconnect: st.SearchStrategy[bool] = st.just(False)) -> st.SearchStrategy[dict]:
+    """{"method", "path", "headers", "body": [pieces], "disconnect": whether the client leaves
+    before the last piece}."""
+    return st.fixed_dictionaries({"method": methods, "path": path, "headers": headers, "body": pieces,
+                                  "disconnect": disconnect})
+
+
+def messages(request: dict) -> list[dict]:
+    """The http.request messages of ``request``: one per piece, the last without more_body,
+    or all with it and then http.disconnect when the client leaves early."""
+    pieces = request["body"]
+    sent = []
+    for index, piece in enumerate(pieces):
+        message: dict[str, Any] = {"type": "http.request", "more_body": request["disconnect"] or index < len(pieces) - 1}
+        if piece is not None:
+            message["body"] = piece
+        sent.append(message)
+    return sent + ([{"type": "http.disconnect"}] if request["disconnect"] else [])
+
+
+def scope_of(request: dict) -> dict:
+    scope = http_scope(request["method"], request["path"], query=request.get("query", ""))
+    scope["headers"] = [[name.lower().encode("latin-1"), value.encode("latin-1")] for name, value in request["headers"]]
+    if request.get("root_path"):
+        scope["root_path"] = request["root_path"]
+    return scope
+
+
+async def exchange(app, request: dict, timeout: float = 5.0):
+    """Send ``request`` to ``app`` as a server would; the ``coursekit.Trace`` of the answer."""
+    return await drive(app, scope_of(request), messages(request), timeout=timeout)
+
+
+def outcome(trace) -> dict:
+    """Everything a trace shows, as plain data: the message types sent, the status, the header
+    list (names lower-case, as str), the body, and the type of the exception the app raised
+    (None). Code that never returned is not an outcome: it ends the comparison, out of time."""
+    if trace.timed_out:
+        from .expect import Mistake
+
+        raise Mistake(f"Your app did not return within {trace.timeout:g} s on one of the grader's requests. "
+                      "Does it wait for a message that never comes, or loop forever?", out_of_time=True)
+    error = getattr(trace.exception, "error", None)
+    if isinstance(error, dict) and error.get("type") == "NotImplementedError":
+        raise trace.exception  # not an outcome: the exercise is not solved (see suitekit.observe)
+    raised = error.get("type") if isinstance(error, dict) else (type(trace.exception).__name__ if trace.exception else None)
+    return {"types": [message.get("type") for message in trace.sent], "status": trace.status,
+            "headers": [[name.lower(), value] for name, value in trace.header_list], "body": trace.body,
+            "raised": raised}
