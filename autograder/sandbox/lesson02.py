@@ -195,6 +195,32 @@ def failing_app(kind: str, HTTPException=None):
     return app
 
 
+def scripted_failing_app(script: dict, HTTPException=None):
+    """An ASGI app that does what ``script`` says, for differential tests of the error layer:
+    send http.response.start with ``script["start"]`` as status unless it is None, then each
+    of ``script["parts"]`` as a body message with more_body, then either raise (``["http",
+    status, detail or None, headers or None]`` raises ``HTTPException``; ``["error", name]``
+    raises that built-in exception) or, with ``script["raise"]`` None, end the body."""
+
+    async def app(scope, receive, send):
+        if script["start"] is not None:
+            await send({"type": "http.response.start", "status": script["start"],
+                        "headers": [(b"content-type", b"text/plain"), (b"x-app", b"scripted")]})
+        for part in script["parts"]:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        failure = script["raise"]
+        if failure is None:
+            if script["start"] is not None:
+                await send({"type": "http.response.body", "body": b""})
+            return
+        if failure[0] == "http":
+            raise HTTPException(*failure[1:])
+        raise {"RuntimeError": RuntimeError, "KeyError": KeyError, "ValueError": ValueError,
+               "ZeroDivisionError": ZeroDivisionError}[failure[1]](SECRET)
+
+    return app
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

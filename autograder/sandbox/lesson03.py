@@ -474,3 +474,64 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
             app.dependency_overrides.clear()
             await scenario(name, body)
     return report
+
+
+async def override_script(overridden: Callable[..., Any], existing: dict, blocks: list) -> list:
+    """Use the learner's ``overridden(app, overrides)`` as ``blocks`` say, on the app of
+    ``override_report`` (get_settings, get_db, get_user) whose dependency_overrides start as
+    ``existing``; report, at each step, what a request saw and what the overrides held.
+
+    A block is {"overrides": {original name: replacement name}, "raise": bool, "inner": [blocks]}:
+    it enters ``with overridden(app, ...) as given``, runs its inner blocks, then leaves, by
+    raising LookupError when "raise" is true. Names: originals get_settings, get_db,
+    get_user; replacements fake_db, other_db, fake_settings, fake_user (or an original)."""
+    import httpx
+
+    app, deps = _override_app()
+
+    async def fake_db():
+        yield "fake-db"
+
+    def other_db():
+        return "other-db"
+
+    def fake_settings():
+        return "fake-settings"
+
+    def fake_user(settings=None):
+        return "fake-user"
+
+    functions = {**deps, "fake_db": fake_db, "other_db": other_db, "fake_settings": fake_settings, "fake_user": fake_user}
+    names = {function: name for name, function in functions.items()}
+    steps: list = []
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async def note(where: str) -> None:
+            response = await client.get("/whoami")
+            seen = response.json() if response.status_code == 200 else response.status_code
+            held = sorted([names.get(k, "?"), names.get(v, "?")] for k, v in app.dependency_overrides.items())
+            steps.append([where, seen, held])
+
+        async def run(block: dict) -> None:
+            with overridden(app, {functions[k]: functions[v] for k, v in block["overrides"].items()}) as given:
+                steps.append(["gives the app", given is app])
+                await note("inside")
+                for inner in block["inner"]:
+                    await guarded(inner)
+                if block["raise"]:
+                    raise LookupError("a failing test")
+
+        async def guarded(block: dict) -> None:
+            try:
+                await run(block)
+            except LookupError:
+                steps.append(["LookupError propagated"])
+            except Exception as exc:
+                steps.append(["raised", type(exc).__name__])
+            await note("after")
+
+        app.dependency_overrides.update({functions[k]: functions[v] for k, v in existing.items()})
+        await note("start")
+        for block in blocks:
+            await _within(guarded(block))
+    return steps

@@ -1,10 +1,12 @@
 """Hidden tests for `catch_errors`: exceptions become JSON errors, details stay in the log."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import Mistake, expect, graded
 from autograder.submission import defined, fixture
-from autograder.suitekit import as_json, completed, make, other_scopes, probe, require
+from autograder.strategies import outcome
+from autograder.suitekit import as_json, completed, make, other_scopes, probe, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -98,3 +100,43 @@ async def test_errors_pass_everything_else_through(submission):
            "Pass lifespan calls straight to the wrapped app.")
     expect(accept is not None and accept.get("type") == "websocket.accept",
            "Pass websocket calls straight to the wrapped app.")
+
+
+FAILURES = st.one_of(
+    st.none(),
+    st.tuples(st.just("error"), st.sampled_from(["RuntimeError", "KeyError", "ValueError", "ZeroDivisionError"])).map(list),
+    st.tuples(st.just("http"), st.sampled_from([400, 401, 403, 404, 409, 418, 503]),
+              st.none() | st.sampled_from(["no such item", "caf\u00e9", ""]),
+              st.none() | st.dictionaries(st.sampled_from(["x-reason", "retry-after", "WWW-Authenticate"]),
+                                          st.sampled_from(["missing", "10", "Bearer"]), max_size=2)).map(list),
+)
+SCRIPTS = st.fixed_dictionaries({"start": st.none() | st.sampled_from([200, 201, 404]),
+                                 "parts": st.lists(st.binary(min_size=1, max_size=3), max_size=2),
+                                 "raise": FAILURES}).filter(lambda script: script["start"] is not None or not script["parts"])
+
+
+def promised(trace) -> dict:
+    """What the statement fixes: every message sent (status, headers, body: the JSON body
+    parsed), and the type of an exception that propagated."""
+    got = outcome(trace)
+    return {"messages": got["types"], "status": got["status"], "headers": sorted(got["headers"]),
+            "body": as_json(trace) if got["types"] and dict(got["headers"]).get("content-type", "").startswith("application/json")
+            else got["body"], "raised": got["raised"]}
+
+
+@graded(NAME, points=2)
+async def test_catch_errors_handles_generated_failures_as_the_task_says(submission, reference):
+    """Around generated apps (HTTPExceptions with and without detail and headers, other errors, before and after the start), the client gets what the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def run(side, script):
+        inner = await make(side, NAME, "$fixture:lesson02.scripted_failing_app", script, defined("HTTPException"))
+        app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
+        return promised(await drive(app, http_scope("GET", "/boom"), timeout=submission.limits.call_seconds))
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run,
+                            promise="before the response started, an HTTPException becomes JSONResponse({\"detail\": "
+                                    "exc.detail}, exc.status_code, headers=exc.headers) and any other Exception a "
+                                    "JSON 500 {\"detail\": \"Internal Server Error\"}, both returning normally; after "
+                                    "http.response.start the exception propagates; without one, every message passes "
+                                    "through unchanged.")
