@@ -55,18 +55,21 @@ def http_requests(methods: st.SearchStrategy[str] = st.sampled_from(METHODS),
                   pieces: st.SearchStrategy[list] = st.just([b""]),
                   disconnect: st.SearchStrategy[bool] = st.just(False)) -> st.SearchStrategy[dict]:
     """{"method", "path", "headers", "body": [pieces], "disconnect": whether the client leaves
-    before the last piece}."""
+    before the last piece, "bare_end": whether the last message leaves more_body out}."""
     return st.fixed_dictionaries({"method": methods, "path": path, "headers": headers, "body": pieces,
-                                  "disconnect": disconnect})
+                                  "disconnect": disconnect, "bare_end": st.booleans()})
 
 
 def messages(request: dict) -> list[dict]:
-    """The http.request messages of ``request``: one per piece, the last without more_body,
-    or all with it and then http.disconnect when the client leaves early."""
+    """The http.request messages of ``request``: one per piece, the last with more_body false
+    (or none at all: it defaults to false), or all with it true and then http.disconnect
+    when the client leaves early. A piece None is a message without a ``body`` key."""
     pieces = request["body"]
     sent = []
     for index, piece in enumerate(pieces):
-        message: dict[str, Any] = {"type": "http.request", "more_body": request["disconnect"] or index < len(pieces) - 1}
+        more = request["disconnect"] or index < len(pieces) - 1
+        message: dict[str, Any] = {"type": "http.request"} if not more and request.get("bare_end") else \
+            {"type": "http.request", "more_body": more}
         if piece is not None:
             message["body"] = piece
         sent.append(message)

@@ -18,6 +18,14 @@ async def _read_body(receive) -> bytes:
             return body
 
 
+async def slow_hello_app(scope, receive, send):
+    """``hello_app`` after 50 ms of work: a response start a known time after the call."""
+    import asyncio
+
+    await asyncio.sleep(0.05)
+    await hello_app(scope, receive, send)
+
+
 async def hello_app(scope, receive, send):
     """Plain text "hello", with a header of its own the wrapper must keep."""
     assert scope["type"] == "http"

@@ -200,10 +200,15 @@ def scripted_failing_app(script: dict, HTTPException=None):
     send http.response.start with ``script["start"]`` as status unless it is None, then each
     of ``script["parts"]`` as a body message with more_body, then either raise (``["http",
     status, detail or None, headers or None]`` raises ``HTTPException``; ``["error", name]``
-    raises that built-in exception) or, with ``script["raise"]`` None, end the body."""
+    raises that built-in exception) or, with ``script["raise"]`` None, end the body. Other
+    scopes than HTTP only raise, or return at once."""
 
     async def app(scope, receive, send):
-        if script["start"] is not None:
+        if scope["type"] == "http":
+            await receive()  # the request, as a real app reads it
+        elif script["raise"] is None:
+            return
+        if scope["type"] == "http" and script["start"] is not None:
             await send({"type": "http.response.start", "status": script["start"],
                         "headers": [(b"content-type", b"text/plain"), (b"x-app", b"scripted")]})
         for part in script["parts"]:

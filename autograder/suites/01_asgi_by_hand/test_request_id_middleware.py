@@ -51,6 +51,13 @@ async def test_server_timing(submission):
     match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
     expect(match is not None, "Add server-timing: app;dur=<milliseconds>, a plain number such as 0.42.")
     expect(float(match.group(1)) < 5000, "The duration should be in milliseconds since the call began.")
+    app = await wrapped(submission, "slow_hello_app")  # starts its response 50 ms after the call
+    async with client(app) as http:
+        value = (await http.get("/")).headers.get("server-timing", "")
+    match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
+    expect(match is not None and 45 <= float(match.group(1)) < 5000,
+           "The duration is the time from the call to http.response.start, in milliseconds (not seconds): "
+           "start the clock when your wrapper is called and read it at the start message.")
 
 
 @graded(NAME, points=1)

@@ -7,7 +7,7 @@ from autograder.expect import Mistake, expect, graded
 from autograder.submission import defined, fixture
 from autograder.strategies import outcome
 from autograder.suitekit import as_json, completed, make, other_scopes, probe, require, same_as_reference
-from coursekit import drive, http_scope
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "catch_errors"
@@ -112,7 +112,10 @@ FAILURES = st.one_of(
 )
 SCRIPTS = st.fixed_dictionaries({"start": st.none() | st.sampled_from([200, 201, 404]),
                                  "parts": st.lists(st.binary(min_size=1, max_size=3), max_size=2),
-                                 "raise": FAILURES}).filter(lambda script: script["start"] is not None or not script["parts"])
+                                 "raise": FAILURES,
+                                 "scope": st.sampled_from(["http", "http", "http", "lifespan", "websocket"]),
+                                 }).filter(lambda script: script["start"] is not None or not script["parts"])
+SCOPES = {"http": lambda: http_scope("GET", "/boom"), "lifespan": lifespan_scope, "websocket": lambda: websocket_scope("/ws")}
 
 
 def promised(trace) -> dict:
@@ -132,10 +135,12 @@ async def test_catch_errors_handles_generated_failures_as_the_task_says(submissi
     async def run(side, script):
         inner = await make(side, NAME, "$fixture:lesson02.scripted_failing_app", script, defined("HTTPException"))
         app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
-        return promised(await drive(app, http_scope("GET", "/boom"), timeout=submission.limits.call_seconds))
+        incoming = [{"type": "http.request", "body": b""}] if script["scope"] == "http" else [{"type": f"{script['scope']}.connect"}]
+        return promised(await drive(app, SCOPES[script["scope"]](), incoming, timeout=submission.limits.call_seconds))
 
     await same_as_reference(submission, reference, NAME, SCRIPTS, run,
-                            promise="before the response started, an HTTPException becomes JSONResponse({\"detail\": "
+                            promise="scopes other than http go to the app untouched (its exceptions too); "
+                                    "before the response started, an HTTPException becomes JSONResponse({\"detail\": "
                                     "exc.detail}, exc.status_code, headers=exc.headers) and any other Exception a "
                                     "JSON 500 {\"detail\": \"Internal Server Error\"}, both returning normally; after "
                                     "http.response.start the exception propagates; without one, every message passes "

@@ -136,9 +136,9 @@ def cases(draw):
     prefix = draw(st.sampled_from(["/admin", "/a", "/api/v1"]))
     rest = draw(st.sampled_from(["", "/", "/x", "/x/y", "istrator", "x/y", "/caf\u00e9"]))
     path = draw(st.sampled_from([prefix + rest, rest or "/", "/other" + rest]))
-    root = draw(st.sampled_from(["", "", "/outer"]))
+    root = draw(st.sampled_from([None, "", "/outer"]))  # None: the scope has no root_path key
     return {"prefix": prefix, "fallback": draw(st.booleans()), "type": draw(st.sampled_from(["http", "http", "websocket", "lifespan"])),
-            "path": root + path, "root_path": root}
+            "path": (root or "") + path, "root_path": root}
 
 
 async def seen_by_mount(side, case: dict, seconds: float):
@@ -150,6 +150,8 @@ async def seen_by_mount(side, case: dict, seconds: float):
     else:
         scope = http_scope("GET", case["path"]) if case["type"] == "http" else websocket_scope(case["path"])
         scope["root_path"] = case["root_path"]
+        if case["root_path"] is None:
+            del scope["root_path"]
         incoming = [{"type": "http.request", "body": b""}] if case["type"] == "http" else [{"type": "websocket.connect"}]
     trace = await drive(mounted, scope, incoming, timeout=seconds)
     if case["type"] == "lifespan" and trace.timed_out:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import Mistake, expect, graded
+from autograder import strategies
 from autograder.submission import defined
 from autograder.suitekit import probe, require, same_as_reference
 from coursekit import http_scope
@@ -160,6 +161,7 @@ REQUESTS = st.fixed_dictionaries({
     "query": st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES, st.booleans()), max_size=4).map(query_string),
     "pieces": BODIES,
     "complete": st.booleans(),
+    "bare_end": st.booleans(),
     "steps": STEPS,
 })
 
@@ -169,13 +171,8 @@ def probe_input(request: dict) -> tuple[dict, list, list]:
     leaves before the end, only the first read of the body is specified: later steps are cut."""
     scope = http_scope("POST", "/", query=request["query"])
     scope["headers"] = [[name.encode("latin-1"), value.encode("latin-1")] for name, value in request["headers"]]
-    pieces = request["pieces"]
-    messages = []
-    for index, piece in enumerate(pieces):
-        message = {"type": "http.request", "more_body": not request["complete"] or index < len(pieces) - 1}
-        if piece is not None:
-            message["body"] = piece
-        messages.append(message)
+    messages = strategies.messages({"body": request["pieces"], "disconnect": not request["complete"],
+                                    "bare_end": request["bare_end"]})[:len(request["pieces"])]
     steps = list(request["steps"])
     if not request["complete"]:
         reads = [index for index, step in enumerate(steps) if step[0] in ("body", "json")]
