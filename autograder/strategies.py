@@ -117,7 +117,8 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
                       failures: bool = False) -> dict:
     """A graph description for ``lesson03``'s probes: up to six nodes, each depending on some
     earlier ones (a dependency may be asked for twice, by default or by ``Annotated``), an
-    endpoint depending on some of them, one or two requests. ``use_cache`` adds
+    endpoint depending on some of them, one or two requests; a parameter that declares no
+    dependency comes first in some signatures. ``use_cache`` adds
     ``use_cache: false`` to some dependencies; ``overrides`` replaces some nodes by earlier
     ones (never a cycle); ``failures`` lets set-ups, teardowns and the endpoint raise."""
     count = draw(st.integers(1, len(NODE_NAMES)))
@@ -138,13 +139,14 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
     nodes = []
     for index in range(count):
         node = {"name": NODE_NAMES[index], "kind": draw(st.sampled_from(list(kinds))),
-                "deps": deps(NODE_NAMES[:index], 3)}
+                "deps": deps(NODE_NAMES[:index], 3), "plain": draw(st.integers(0, 1))}
         if failures and draw(st.integers(0, 5)) == 0:
             node["raises"] = draw(errors)
         if failures and node["kind"].endswith("_gen") and draw(st.integers(0, 4)) == 0:
             node["teardown_raises"] = draw(errors)
         nodes.append(node)
-    graph = {"nodes": nodes, "endpoint": {"deps": deps(NODE_NAMES[:count], 4)}, "requests": draw(st.integers(1, 2))}
+    graph = {"nodes": nodes, "endpoint": {"deps": deps(NODE_NAMES[:count], 4), "plain": draw(st.integers(0, 1))},
+             "requests": draw(st.integers(1, 2))}
     if failures and draw(st.integers(0, 3)) == 0:
         graph["endpoint"]["raises"] = draw(errors)
     if overrides and count > 1 and draw(st.booleans()):

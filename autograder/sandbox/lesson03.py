@@ -21,7 +21,9 @@ A graph description::
      "overrides": {"db": "fake_db"},              # optional: replace node db by node fake_db
      "requests": 2}                               # optional: how many requests (fresh caches)
 
-``kind`` is "sync", "async", "sync_gen" or "async_gen". A node may also say
+``kind`` is "sync", "async", "sync_gen", "async_gen" or "async_callable" (an object whose
+``__call__`` is async). A node or the endpoint may have ``"plain": n``: n parameters
+``plain_<i>=None`` before its dependencies, which declare none. A node may also say
 ``"raises": "KeyError"`` (raised while setting up) or ``"teardown_raises": "RuntimeError"``
 (raised after recording its teardown). Each dependency ``{"on": name}`` becomes a keyword-only
 parameter ``<name>_<position>`` whose default is the marker (or, with ``"annotated": true``,
@@ -53,7 +55,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-KINDS = ("sync", "async", "sync_gen", "async_gen")
+KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable")
 SECONDS = 5.0
 
 
@@ -137,6 +139,11 @@ _TEMPLATES = {
         "    except BaseException as exc:\n        _rec.leave(_node, value, exc)\n        raise\n"
         "    else:\n        _rec.leave(_node, value, None)\n"
     ),
+    "async_callable": (  # an instance whose __call__ is async: FastAPI awaits it
+        "class _{name}:\n"
+        "    async def __call__(self, {params}):\n        return _rec.enter(_node, {args})\n"
+        "{name} = _{name}()\n"
+    ),
     "endpoint": "async def endpoint({params}):\n    return _rec.endpoint({args}, _raises)\n",
 }
 
@@ -157,7 +164,7 @@ class Graph:
                                                        {"_node": node})
         endpoint = spec.get("endpoint", {})
         self.endpoint = self._build("endpoint", "endpoint", endpoint.get("deps", []), marker,
-                                    {"_raises": endpoint.get("raises")})
+                                    {"_raises": endpoint.get("raises"), "_node": endpoint})
 
     @staticmethod
     def parameter_names(deps: list[dict]) -> list[str]:
@@ -165,7 +172,8 @@ class Graph:
 
     def _build(self, kind: str, name: str, deps: list[dict], marker, extra: dict) -> Callable[..., Any]:
         namespace: dict[str, Any] = {"_rec": self.recorder, **extra}
-        params = []
+        # Parameters that declare no dependency come first: a solver must skip them, not stop.
+        params = [f"plain_{index}=None" for index in range(extra["_node"].get("plain", 0))]
         for parameter, dep in zip(self.parameter_names(deps), deps):
             if marker is None:
                 params.append(parameter)

@@ -122,7 +122,7 @@ async def test_run_dependency_runs_generated_graphs_as_the_task_says(submission,
     async def run(side, graph):
         return await side.probe("lesson03.run_report", graph, defined(NAME))
 
-    graphs = dependency_graphs(kinds=("sync", "async", "sync_gen", "async_gen"), failures=True)
+    graphs = dependency_graphs(kinds=("sync", "async", "sync_gen", "async_gen", "async_callable"), failures=True)
     await same_as_reference(submission, reference, NAME, graphs, run,
                             promise="async functions are awaited on the loop, generators run to their yield and are "
                                     "torn down when the stack closes (in reverse, seeing the exception on its way "

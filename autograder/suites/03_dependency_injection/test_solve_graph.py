@@ -132,7 +132,8 @@ async def test_solve_graph_solves_generated_graphs_as_the_task_says(submission, 
         return await side.probe("lesson03.solve_report", case["graph"], defined(NAME), defined("Dep"),
                                 shared_cache=case["shared_cache"])
 
-    cases = st.fixed_dictionaries({"graph": dependency_graphs(), "shared_cache": st.booleans()})
+    cases = st.fixed_dictionaries({"graph": dependency_graphs(kinds=("sync", "async", "async_callable")),
+                                   "shared_cache": st.booleans()})
     await same_as_reference(submission, reference, NAME, cases, run,
                             promise="one entry per parameter of `call` declaring a Dep (default or Annotated), in "
                                     "signature order; a dependency already in `cache` is not run again, otherwise its "
