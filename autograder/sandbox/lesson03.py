@@ -401,17 +401,6 @@ def _override_app():
     async def whoami(user=Depends(get_user), settings=Depends(get_settings)):
         return {"user": user, "settings": settings}
 
-    return app, {"get_settings": get_settings, "get_db": get_db, "get_user": get_user}
-
-
-async def override_report(overridden: Callable[..., Any]) -> dict:
-    """Use the learner's ``overridden(app, overrides)`` in the ways a test suite would, on an
-    app with get_settings, get_db (a generator) and get_user(db); report what requests saw
-    and what app.dependency_overrides held at each point."""
-    import httpx
-
-    app, deps = _override_app()
-
     async def fake_db():
         yield "fake-db"
 
@@ -424,8 +413,20 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
     def fake_user(settings=None):
         return "fake-user"
 
-    names = {**{f: n for n, f in deps.items()}, fake_db: "fake_db", other_db: "other_db",
-             fake_settings: "fake_settings", fake_user: "fake_user"}
+    # The app's own dependencies, then the replacements tests put in their place.
+    return app, {"get_settings": get_settings, "get_db": get_db, "get_user": get_user, "fake_db": fake_db,
+                 "other_db": other_db, "fake_settings": fake_settings, "fake_user": fake_user}
+
+
+async def override_report(overridden: Callable[..., Any]) -> dict:
+    """Use the learner's ``overridden(app, overrides)`` in the ways a test suite would, on an
+    app with get_settings, get_db (a generator) and get_user(db); report what requests saw
+    and what app.dependency_overrides held at each point."""
+    import httpx
+
+    app, deps = _override_app()
+    fake_db, other_db, fake_settings, fake_user = (deps[name] for name in ("fake_db", "other_db", "fake_settings", "fake_user"))
+    names = {function: name for name, function in deps.items()}
 
     def held() -> dict:
         return {names.get(k, "?"): names.get(v, "?") for k, v in app.dependency_overrides.items()}
@@ -495,21 +496,7 @@ async def override_script(overridden: Callable[..., Any], existing: dict, blocks
     get_user; replacements fake_db, other_db, fake_settings, fake_user (or an original)."""
     import httpx
 
-    app, deps = _override_app()
-
-    async def fake_db():
-        yield "fake-db"
-
-    def other_db():
-        return "other-db"
-
-    def fake_settings():
-        return "fake-settings"
-
-    def fake_user(settings=None):
-        return "fake-user"
-
-    functions = {**deps, "fake_db": fake_db, "other_db": other_db, "fake_settings": fake_settings, "fake_user": fake_user}
+    app, functions = _override_app()
     names = {function: name for name, function in functions.items()}
     steps: list = []
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
