@@ -173,7 +173,8 @@ def failing_app(kind: str, HTTPException=None):
     kind: "runtime" raises RuntimeError before answering; "keyerror" raises KeyError;
     "http" raises ``HTTPException(404, "no such item", {"x-reason": "missing"})``;
     "http_default" raises ``HTTPException(403)``; "late" starts a 200 response, sends part of
-    the body, then raises RuntimeError; "ok" answers 200 "fine" and raises nothing.
+    the body, then raises RuntimeError; "late_no_body" starts a 200 response and raises before any
+    body; "ok" answers 200 "fine" and raises nothing.
     """
 
     async def app(scope, receive, send):
@@ -189,6 +190,8 @@ def failing_app(kind: str, HTTPException=None):
                     "headers": [(b"content-type", b"text/plain"), (b"x-app", b"failing")]})
         if kind == "late":
             await send({"type": "http.response.body", "body": b"half", "more_body": True})
+            raise RuntimeError(SECRET)
+        if kind == "late_no_body":
             raise RuntimeError(SECRET)
         await send({"type": "http.response.body", "body": b"fine"})
 

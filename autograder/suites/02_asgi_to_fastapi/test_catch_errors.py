@@ -77,14 +77,15 @@ async def test_errors_http_exceptions_keep_their_status(submission):
 @graded(NAME, points=1)
 async def test_errors_after_the_response_started_are_reraised(submission):
     """Once http.response.start is sent, the exception propagates and no second start is sent."""
-    trace = await call(await wrapped(submission, "late"))
-    starts = [m for m in trace.sent if m.get("type") == "http.response.start"]
-    expect(len(starts) == 1 and starts[0].get("status") == 200,
-           "If the response has already started, you cannot send another http.response.start: the status "
-           "is on its way. Let the exception propagate instead.")
-    expect(trace.exception is not None, "When the response had already started, re-raise the exception so the "
-                                        "server closes the connection (the client must not take half a body "
-                                        "for a whole one).")
+    for kind in ("late", "late_no_body"):  # with part of the body sent, and with none
+        trace = await call(await wrapped(submission, kind))
+        starts = [m for m in trace.sent if m.get("type") == "http.response.start"]
+        expect(len(starts) == 1 and starts[0].get("status") == 200,
+               "If the response has already started, you cannot send another http.response.start: the status "
+               "is on its way (even before any body message). Let the exception propagate instead.")
+        expect(trace.exception is not None, "When the response had already started, re-raise the exception so "
+                                            "the server closes the connection (the client must not take half a "
+                                            "body for a whole one).")
 
 
 @graded(NAME, points=1)
@@ -138,7 +139,7 @@ async def test_catch_errors_handles_generated_failures_as_the_task_says(submissi
         incoming = [{"type": "http.request", "body": b""}] if script["scope"] == "http" else [{"type": f"{script['scope']}.connect"}]
         return promised(await drive(app, SCOPES[script["scope"]](), incoming, timeout=submission.limits.call_seconds))
 
-    await same_as_reference(submission, reference, NAME, SCRIPTS, run,
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run, examples=60,
                             promise="scopes other than http go to the app untouched (its exceptions too); "
                                     "before the response started, an HTTPException becomes JSONResponse({\"detail\": "
                                     "exc.detail}, exc.status_code, headers=exc.headers) and any other Exception a "
