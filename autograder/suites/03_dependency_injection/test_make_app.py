@@ -109,7 +109,7 @@ async def test_make_app_keeps_tenants_apart(submission):
                f"An invoice of another tenant must be a 404, as if it did not exist ({status_of(response)}).")
         response = await http.get("/invoices/100000", headers=token(3))
         expect(response.status_code == 404, f"An invoice id that does not exist should get 404 ({status_of(response)}).")
-        for odd in ("0", "99999999999999999999"):
+        for odd in ("0", str(2**63), "99999999999999999999"):
             response = await http.get(f"/invoices/{odd}", headers=token(3))
             expect(response.status_code in (404, 422),
                    f"An invoice id outside 1 ... 2**63 - 1 should get 404 or 422, never a 500 ({status_of(response)}).")
@@ -119,9 +119,14 @@ async def test_make_app_keeps_tenants_apart(submission):
 async def test_make_app_guards_the_admin_route(submission):
     """/users/{id} is for admins: 403 for members, 404 outside the tenant, the user otherwise."""
     async with app_client(submission) as (http, alias):
-        response = await http.get("/users/3", headers=token(1))
-        expect(response.status_code == 200 and response.json() == user_json(3),
-               "An admin asking GET /users/{id} for a user of the same tenant should get that user, shaped like /me.")
+        for asked in (3, 1):  # another user of the tenant, and the admin's own record
+            response = await http.get(f"/users/{asked}", headers=token(1))
+            expect(response.status_code == 200 and response.json() == user_json(asked),
+                   "An admin asking GET /users/{id} for a user of the same tenant should get that user, shaped like /me.")
+        for odd in ("0", str(2**63)):
+            response = await http.get(f"/users/{odd}", headers=token(1))
+            expect(response.status_code in (404, 422),
+                   f"A user id outside 1 ... 2**63 - 1 should get 404 or 422, never a 500 ({status_of(response)}).")
         for other in (27, 999):
             response = await http.get(f"/users/{other}", headers=token(1))
             expect(response.status_code == 404,
