@@ -91,6 +91,10 @@ async def test_body_joins_every_piece(submission):
     expect(values(found) == [b"ab\x00\xffcd"],
            "body() should keep calling receive() while more_body is true and join every piece "
            "(a message may have no body key at all).")
+    found = await report(submission, http_scope("POST", "/"), [piece(b"ab", True), {"type": "http.request", "body": b"cd"}],
+                         [["body"]])
+    expect(values(found) == [b"abcd"] and found["receive_calls"] == 2,
+           "A message without more_body is the last one (more_body defaults to false): stop reading there.")
 
 
 @graded(NAME, points=2)
