@@ -16,7 +16,7 @@ import pytest
 from autograder import mutation
 from autograder.lessons import all_lessons
 
-MUTANTS_PER_EXERCISE = 40
+MUTANTS_PER_EXERCISE = 20
 LESSONS = all_lessons()
 
 
