@@ -35,6 +35,11 @@ def expect(condition: object, feedback: str) -> None:
         raise Mistake(feedback)
 
 
-def graded(exercise: str, points: float = 1):
-    """Mark a hidden test: which exercise it grades and what it is worth."""
-    return pytest.mark.graded(exercise=exercise, points=points)
+def graded(exercise: str, points: float = 1, *, negative: bool = False):
+    """Mark a hidden test: which exercise it grades and what it is worth.
+
+    ``negative=True`` marks a test that an answer doing nothing would pass (it checks what the
+    code must not do: send nothing after a disconnect, leave a dict unchanged, ...). Its points
+    count only when a positive test of the same exercise passed (``autograder.suite.scored``).
+    """
+    return pytest.mark.graded(exercise=exercise, points=points, negative=negative)

@@ -23,8 +23,8 @@ from . import notebook, worker
 from .errors import GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
-from .suite import Snapshot, collect, imports, snapshot
-from .types import CellReport, Limits, SubmissionResult, TestResult
+from .suite import HiddenTest, Snapshot, collect, imports, scored, snapshot
+from .types import CellReport, Limits, SubmissionResult
 
 CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
@@ -89,18 +89,23 @@ class Fixed:
     lesson: Lesson
     release: notebook.Notebook
     sources: Snapshot
-    expected: tuple[tuple[str, str, float], ...]
+    expected: tuple[HiddenTest, ...]
 
     @classmethod
     def read(cls, lesson: Lesson) -> "Fixed":
         return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson))
 
 
-def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = ()) -> SubmissionResult:
-    """Grade one file against a lesson (None when it could not be told: the file is unreadable)."""
+def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = (),
+              only: str | None = None) -> SubmissionResult:
+    """Grade one file against a lesson (None when it could not be told: the file is unreadable).
+
+    With ``only``, run that exercise's tests alone and stop at its first failure: all that
+    mutation testing (``autograder.mutation``) needs to know is whether a mutant is caught.
+    """
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=fixed.lesson.slug if fixed else None)
-    expected = fixed.expected if fixed else ()
+    expected = [test for test in fixed.expected if only in (None, test.exercise)] if fixed else []
     outcome: dict = {}
     try:
         submitted = notebook.read(path)
@@ -111,7 +116,8 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
         result.problems.append(str(exc))
     else:
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
-        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden)}
+        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
+                   "lesson": fixed.lesson.slug, "only": only}
         outcome = run_worker(program, fixed.sources, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
@@ -122,12 +128,8 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
             for cell in result.cells if cell.status in CELL_MESSAGES
         ]
     # The suite decides what exists and what it is worth; the worker only reports outcomes.
-    reported = {test["name"]: test for test in outcome.get("tests", [])}
-    for test_name, exercise, points in _in_notebook_order(expected, fixed):
-        test = reported.get(test_name)
-        passed = bool(test and test["passed"])
-        feedback = test["feedback"] if test else "This check did not run."
-        result.tests.append(TestResult(test_name, exercise, points if passed else 0.0, points, passed, feedback))
+    reported = {test["name"]: (bool(test["passed"]), test["feedback"]) for test in outcome.get("tests", [])}
+    result.tests = scored(_in_notebook_order(expected, fixed), reported)
     result.max_score = sum(test.max_points for test in result.tests)
     result.score = sum(test.points for test in result.tests)
     result.seconds = time.monotonic() - started
@@ -138,7 +140,7 @@ def _in_notebook_order(expected, fixed: Fixed | None):
     """The suite's tests, exercise by exercise in the order the notebook asks them (the
     feedback reads top to bottom like the notebook), each exercise's tests as the suite has them."""
     order = notebook.exercise_ids(fixed.release) if fixed else []
-    return sorted(expected, key=lambda test: order.index(test[1]) if test[1] in order else len(order))
+    return sorted(expected, key=lambda test: order.index(test.exercise) if test.exercise in order else len(order))
 
 
 def lessons_for(paths: list[Path], forced: Lesson | None) -> list[Lesson | None]:
@@ -177,17 +179,20 @@ def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ..
 
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
               lesson: Lesson | None = None, out: Path | None = None,
-              on_result: Callable[[SubmissionResult], None] = lambda result: None) -> list[SubmissionResult]:
+              on_result: Callable[[SubmissionResult], None] = lambda result: None,
+              only: dict[Path, str] | None = None) -> list[SubmissionResult]:
+    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it."""
     jobs = jobs or os.cpu_count() or 1
     hidden = hidden_paths(paths, [out] if out else [])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
     # Read once, here, before any submission runs (and rather than in every thread).
     fixed = {each: Fixed.read(each) for each in set(filter(None, lessons))}
+    worker.warm_up(sorted({module for each in fixed.values() for module in imports(each.sources)}))
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden): name
+            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, (only or {}).get(path)): name
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):

@@ -28,7 +28,7 @@ from typing import Any
 from .sandbox import protocol
 from .sandbox.runner import Sandbox
 from .submission import Submission
-from .types import Limits
+from .types import Cell, CellReport, Limits
 
 
 class Overtime(BaseException):
@@ -117,6 +117,14 @@ class InProcessSubmission(Submission):
         self.serving = asyncio.ensure_future(self.sandbox.serve())
         self.watchdog = _Watchdog(limits.call_seconds)
         return self
+
+    @classmethod
+    async def running(cls, cells: list[Cell], limits: Limits = Limits()) -> tuple["InProcessSubmission", list[CellReport]]:
+        """Run ``cells`` in a fresh namespace of this process and serve it: how the trusted
+        side holds the reference solution (``autograder.reference``)."""
+        self = await cls.over({}, limits)
+        self.sandbox.namespace = {"__name__": "__main__"}  # cells are run with eval, which wants a dict
+        return self, await self.load(cells)
 
     async def close(self) -> None:
         """Stop the learner's calls still running; a task that ignores cancelling is left."""

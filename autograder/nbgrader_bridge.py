@@ -33,11 +33,11 @@ import pytest
 
 from coursekit.serve import run_blocking
 
-from . import plugin, report
+from . import plugin, reference, report
 from .errors import GraderError
 from .inprocess import InProcessSubmission
 from .lessons import Lesson, all_lessons, find_lesson
-from .suite import collect, pytest_args
+from .suite import collect, pytest_args, scored
 from .types import Limits, SubmissionResult, TestResult
 
 
@@ -58,9 +58,7 @@ class InProcessPlugin:
         self.results: list[TestResult] = []
 
     def pytest_collection_modifyitems(self, config, items) -> None:
-        chosen = [item for item in items if plugin.exercise_of(item) == self.exercise]
-        config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
-        items[:] = chosen
+        plugin.keep_exercise(config, items, self.exercise)
 
     @pytest.fixture
     def anyio_backend(self) -> str:
@@ -70,6 +68,15 @@ class InProcessPlugin:
     async def submission(self, request):
         plugin.refuse_if_out_of_time(request)
         sub = await InProcessSubmission.over(self.namespace, self.limits)
+        try:
+            yield sub
+        finally:
+            await sub.close()
+
+    @pytest.fixture
+    async def reference(self, request):
+        """The reference solution, in this kernel beside the learner's code: see ``autograder.reference``."""
+        sub = await reference.start(reference.lesson_of(request), self.limits)
         try:
             yield sub
         finally:
@@ -86,7 +93,7 @@ def lesson_of(exercise: str, lesson: str | None) -> Lesson:
         if found is None:
             raise GraderError(f"no lesson {lesson!r}; known: {', '.join(each.slug for each in all_lessons())}")
         return found
-    grading = [each for each in all_lessons() if any(graded == exercise for _, graded, _ in collect(each))]
+    grading = [each for each in all_lessons() if any(test.exercise == exercise for test in collect(each))]
     if len(grading) != 1:
         raise GraderError(f"{len(grading)} lessons grade an exercise {exercise!r}: pass the lesson")
     return grading[0]
@@ -98,11 +105,8 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     selected = InProcessPlugin(namespace, exercise, limits)
     pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
-    reported = {test.name: test for test in selected.results}
-    tests = [
-        reported.get(name) or TestResult(name, exercise, 0.0, points, False, "This check did not run.")
-        for name, graded, points in collect(found) if graded == exercise
-    ]
+    reported = {test.name: (test.passed, test.feedback) for test in selected.results}
+    tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
     if not tests:
         raise GraderError(f"the hidden suite of {found.slug} has no tests for an exercise {exercise!r}")
     return tests
@@ -157,8 +161,8 @@ def with_test_cells(lesson: Lesson) -> str:
     """The solution notebook's text with each exercise's test cell right after its self-check
     (after the exercise cell if it has none), worth what the hidden suite says."""
     points: dict[str, float] = {}
-    for _, exercise, value in collect(lesson):
-        points[exercise] = points.get(exercise, 0.0) + value
+    for test in collect(lesson):
+        points[test.exercise] = points.get(test.exercise, 0.0) + test.points
     import nbformat  # only here: importing it takes seconds, and grade_exercise runs without it
 
     solution = nbformat.read(lesson.solution, as_version=4)

@@ -58,9 +58,13 @@ def _grading_meta(cell) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _source(cell) -> str:
+def source(cell) -> str:
     source = cell.get("source", "")
     return "".join(part for part in source if isinstance(part, str)) if isinstance(source, list) else str(source)
+
+
+def grade_id(cell) -> str:
+    return _grading_meta(cell).get("grade_id", "")
 
 
 def exercise_ids(notebook) -> list[str]:
@@ -81,7 +85,7 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
     for cell in submitted.cells:
         grade_id = _grading_meta(cell).get("grade_id")
         if cell.get("cell_type") == "code" and isinstance(grade_id, str) and grade_id not in learner_cells:
-            learner_cells[grade_id] = _source(cell)
+            learner_cells[grade_id] = source(cell)
     cells: list[Cell] = []
     missing: list[str] = []
     for cell in released.cells:
@@ -95,7 +99,7 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
             else:
                 missing.append(grade_id)
         elif meta.get("locked") and grade_id.startswith("setup"):
-            cells.append(Cell(grade_id, _source(cell), "setup"))
+            cells.append(Cell(grade_id, source(cell), "setup"))
     return cells, missing
 
 
@@ -123,7 +127,7 @@ def stray_definitions(released, submitted) -> list[Stray]:
     elsewhere: dict[str, int] = {}
     for number, cell in enumerate(submitted.cells, 1):
         if cell.get("cell_type") == "code" and _grading_meta(cell).get("grade_id") not in graded:
-            for name in _top_level_names(_source(cell)):
+            for name in _top_level_names(source(cell)):
                 elsewhere.setdefault(name, number)
     found = []
     for cell in cells:

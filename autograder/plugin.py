@@ -19,6 +19,7 @@ import inspect
 
 import pytest
 
+from . import reference
 from .expect import Mistake
 from .pool import Sandboxes
 from .submission import SubmissionError, SubmissionTimedOut
@@ -35,6 +36,13 @@ def pytest_configure(config) -> None:
 def exercise_of(item) -> str:
     marker = item.get_closest_marker("graded")
     return marker.kwargs["exercise"] if marker else "?"
+
+
+def keep_exercise(config, items, exercise: str) -> None:
+    """Deselect every collected test but ``exercise``'s."""
+    chosen = [item for item in items if exercise_of(item) == exercise]
+    config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+    items[:] = chosen
 
 
 def refuse_if_out_of_time(request) -> None:
@@ -86,10 +94,15 @@ class SandboxPlugin:
     pytest_configure = staticmethod(pytest_configure)
     pytest_runtest_makereport = staticmethod(pytest_runtest_makereport)
 
-    def __init__(self, sandboxes: Sandboxes, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sandboxes: Sandboxes, loop: asyncio.AbstractEventLoop, only: str | None = None) -> None:
         self.sandboxes = sandboxes
         self.loop = loop
+        self.only = only  # run this exercise's tests alone (mutation testing)
         self.results: list[TestResult] = []
+
+    def pytest_collection_modifyitems(self, config, items) -> None:
+        if self.only is not None:
+            keep_exercise(config, items, self.only)
 
     @pytest.fixture
     def submission(self, request):
@@ -98,6 +111,13 @@ class SandboxPlugin:
         yield sub
         if not sub.reusable:
             self.loop.run_until_complete(self.sandboxes.retire())
+
+    @pytest.fixture
+    def reference(self, request):
+        """The reference solution, behind the same API as ``submission``: see ``autograder.reference``."""
+        sub = self.loop.run_until_complete(reference.start(reference.lesson_of(request), self.sandboxes.limits))
+        yield sub
+        self.loop.run_until_complete(sub.close())
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem):

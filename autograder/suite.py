@@ -9,10 +9,21 @@ import sys
 import types
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping, NamedTuple
 
 import pytest
 
 from .lessons import Lesson
+from .types import TestResult
+
+
+class HiddenTest(NamedTuple):
+    """One test of a hidden suite, as ``@graded(exercise, points, negative=...)`` declares it."""
+
+    name: str
+    exercise: str
+    points: float
+    negative: bool = False  # an answer that does nothing would pass it: see ``scored``
 
 
 def pytest_args(suite: str) -> list[str]:
@@ -29,7 +40,7 @@ def hermetic_pytest_args(suite: str) -> list[str]:
 
 class _Collector:
     def __init__(self) -> None:
-        self.tests: list[tuple[str, str, float]] = []
+        self.tests: list[HiddenTest] = []
 
     def pytest_collection_modifyitems(self, items) -> None:
         for item in items:
@@ -37,14 +48,15 @@ class _Collector:
             if marker is None:
                 raise pytest.UsageError(f"hidden test {item.nodeid} has no @graded(exercise, points)")
             # originalname drops the "[asyncio]" that anyio's parametrisation adds
-            if any(item.originalname == name for name, _, _ in self.tests):
+            if any(item.originalname == test.name for test in self.tests):
                 raise pytest.UsageError(f"two hidden tests are named {item.originalname}; names must be unique per lesson")
-            self.tests.append((item.originalname, marker.kwargs["exercise"], float(marker.kwargs["points"])))
+            self.tests.append(HiddenTest(item.originalname, marker.kwargs["exercise"], float(marker.kwargs["points"]),
+                                         bool(marker.kwargs.get("negative", False))))
 
 
 @lru_cache(maxsize=None)
-def collect(lesson: Lesson) -> tuple[tuple[str, str, float], ...]:
-    """(test name, exercise, points) for every test in the lesson's hidden suite."""
+def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
+    """Every test in the lesson's hidden suite: its name, exercise, points, and whether it is negative."""
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
         code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
@@ -78,6 +90,7 @@ def imports(sources: Snapshot) -> list[str]:
 
 def materialise(sources: Snapshot, folder: Path) -> Path:
     """Lay the suite out for pytest to walk; ``FrozenSuite`` supplies the code itself."""
+    folder.mkdir(parents=True, exist_ok=True)
     for name, source in sources:
         (folder / name).write_text(source)
     return folder
@@ -110,3 +123,28 @@ class _FrozenModule(pytest.Module):
         sys.modules[name] = module
         exec(compile(self.frozen_source, str(self.path), "exec"), module.__dict__)
         return module
+
+
+NOT_ON_ITS_OWN = ("This check only counts once `{exercise}` does what its task asks: an answer that does "
+                  "nothing would pass it too, and none of the exercise's other checks passed yet.")
+
+
+def scored(expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mapping[str, tuple[bool, str]]) -> list[TestResult]:
+    """Each expected test's result, from ``outcomes`` (test name -> (passed, feedback)); a test
+    that did not report did not run. The suite decides what exists and what it is worth.
+
+    A negative test (one that checks what an answer must *not* do, such as "sends nothing after
+    a disconnect") passes for an answer that does nothing at all, so it earns its points only
+    together with a passed positive test of the same exercise. ``autograder grade`` and the
+    nbgrader path both score through here.
+    """
+    results = []
+    for test in expected:
+        passed, feedback = outcomes.get(test.name, (False, "This check did not run."))
+        results.append(TestResult(test.name, test.exercise, test.points if passed else 0.0, test.points, passed, feedback))
+    positive_passed = {result.exercise for result, test in zip(results, expected) if result.passed and not test.negative}
+    for result, test in zip(results, expected):
+        if test.negative and result.passed and test.exercise not in positive_passed:
+            result.passed, result.points = False, 0.0
+            result.feedback = NOT_ON_ITS_OWN.format(exercise=test.exercise)
+    return results

@@ -4,15 +4,22 @@ Tests get the app as ``submission.asgi(name)``, an ordinary ASGI callable, and u
 tools a learner would (``httpx.ASGITransport``, ``coursekit.drive``). ``Conversation`` adds
 what those lack: a back-and-forth where the test decides each next message after seeing the
 app's last one (lifespan, WebSocket).
+
+``same_as_reference`` is the differential test: the learner's answer and the reference
+solution (the ``reference`` fixture, same API as ``submission``) run on inputs drawn from a
+Hypothesis strategy, and what the task statement promises is compared.
 """
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
+from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+from hypothesis.strategies import SearchStrategy
 
 from .expect import Mistake
 from .submission import Submission, SubmissionError, SubmissionRaised
@@ -131,3 +138,122 @@ async def other_scopes(app) -> tuple[list[str], dict | None]:
     finally:
         await talk.close()
     return [message.get("type") for message in lifespan.sent], accept
+
+
+# -- differential tests ---------------------------------------------------------------------------
+
+# Deterministic (derandomize: the same inputs in the same order on every run, for every
+# learner) and small: a differential test costs about `EXAMPLES` exchanges with each side,
+# plus at most `SHRINK_STEPS` more to find the smallest input on which they differ.
+EXAMPLES = 30
+SHRINK_STEPS = 60
+DIFFERENTIAL = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                        phases=[Phase.explicit, Phase.generate, Phase.shrink], verbosity=Verbosity.quiet,
+                        suppress_health_check=list(HealthCheck))
+SHOWN_CHARACTERS = 400
+
+
+def _the_same_inputs_everywhere() -> None:
+    """Hypothesis mixes into what it draws constants read from the source of every "local"
+    module loaded (and caches them in ``.hypothesis/`` in the working directory). Which
+    modules are loaded differs between a grading worker and nbgrader's kernel, so the inputs
+    would too, and with them a borderline learner's score: keep Hypothesis to its own
+    constants. (A private hook; if a release drops it, inputs merely vary a little more.)"""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        none = providers.Constants()
+        providers._get_local_constants = lambda: none
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass
+
+
+_the_same_inputs_everywhere()
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS - 3] + "..."
+
+
+def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
+    """The parts of two observations that differ: the keys of two dicts whose values differ,
+    the first differing item of two lists of one length, recursively; else both whole."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        keys = [key for key in {**theirs, **mine} if mine.get(key, "(absent)") != theirs.get(key, "(absent)")]
+        pairs = {key: narrowed(mine.get(key, "(absent)"), theirs.get(key, "(absent)")) for key in keys}
+        return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
+    if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+        index = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
+        one, other = narrowed(mine[index], theirs[index])
+        return {f"item {index}": one}, {f"item {index}": other}
+    return mine, theirs
+
+
+async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submission, value: Any, exercise: str) -> Any:
+    """What ``run`` saw of one side on one input, as plain data. An exception the code raised
+    is part of what it does ({"raised": its type}); an unsolved exercise, code that never
+    answers or a crashed sandbox ends the whole comparison with its own message."""
+    try:
+        return await run(side, value)
+    except SubmissionRaised as exc:
+        if exc.error.get("type") == "NotImplementedError":
+            raise SubmissionRaised(exercise, exc.error) from None
+        return {"raised": exc.error.get("type")}
+
+
+async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
+                            inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]], *,
+                            promise: str, show: Callable[[Any], str] = _shown, examples: int = EXAMPLES) -> None:
+    """Fail unless ``run`` sees the same of the learner's answer as of the reference on every
+    input drawn from ``inputs``.
+
+    ``run(side, value)`` drives one side (``submission`` or ``reference``: the same API) on one
+    input and returns plain data holding only what the task statement promises for it (a
+    status, a parsed JSON body, a header's presence...), never what the statement leaves open.
+    ``inputs`` draws plain data (it crosses to the sandbox as JSON). On the first difference,
+    Hypothesis shrinks the input, and the learner reads the smallest one found, both answers,
+    and ``promise``: what the statement says about it. The test's own code is never shown.
+    """
+    loop = asyncio.get_running_loop()
+    seen: dict[str, tuple[Any, Any]] = {}  # repr(input) -> (the learner's, the reference's)
+    stopped: list[BaseException] = []
+    budget = examples + SHRINK_STEPS
+
+    async def both(value: Any) -> tuple[Any, Any]:
+        theirs = await observe(run, reference, value, f"{exercise} (reference)")
+        return await observe(run, submission, value, exercise), theirs
+
+    def differs(value: Any) -> bool:
+        # Runs in Hypothesis's thread; the exchanges run on the test's loop. Every verdict
+        # is kept, so an input asked twice (Hypothesis replays the last) gets the same one,
+        # and nothing runs after the budget or after a side could not answer.
+        key = repr(value)
+        if key not in seen:
+            if stopped or len(seen) >= budget:
+                return False
+            try:
+                seen[key] = asyncio.run_coroutine_threadsafe(both(value), loop).result()
+            except BaseException as exc:  # out of time, crashed, unsolved: report it as it is
+                stopped.append(exc)
+                return False
+        mine, theirs = seen[key]
+        return mine != theirs
+
+    def search() -> Any:
+        try:
+            return find(inputs, differs, settings=settings(DIFFERENTIAL, max_examples=examples))
+        except (NoSuchExample, Unsatisfiable):
+            return None
+
+    smallest = await loop.run_in_executor(None, search)
+    if stopped:
+        raise stopped[0]
+    if smallest is None:
+        return
+    mine, theirs = narrowed(*seen[repr(smallest)])
+    raise Mistake(f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
+                  f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
+                  f"The task says: {promise}\n"
+                  f"Where the answers differ, yours: {_shown(mine)}\n"
+                  f"and what the task asks for:      {_shown(theirs)}")

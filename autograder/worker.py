@@ -15,15 +15,18 @@ The run (``grade``): ``Sandboxes.preflight`` learns each cell's fate and drops t
 never end or end their process; then pytest runs the hidden suite with ``SandboxPlugin``, and
 the first test gets the sandbox the preflight left.
 
-PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...};
+PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...,
+"lesson": its slug, "only": an exercise whose tests alone run, or null};
 RESULT gets {"cells": [...], "tests": [...]}.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import sys
@@ -42,7 +45,8 @@ from .types import Cell, Limits
 
 # What every worker imports before its first test: this module, and what the hidden suites
 # import. A suite that imports something else still works; it pays for that import itself.
-PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx"]
+PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.strategies", "autograder.expect", "coursekit", "httpx",
+           "hypothesis"]
 
 
 def grade(program: dict, sources: Snapshot) -> dict:
@@ -53,9 +57,13 @@ def grade(program: dict, sources: Snapshot) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="suite-"))  # 0700: the grader's alone
     try:
         reports = loop.run_until_complete(sandboxes.preflight())
-        plugin = SandboxPlugin(sandboxes, loop)
-        suite = materialise(sources, folder)
-        pytest.main(hermetic_pytest_args(str(suite)), plugins=[plugin, FrozenSuite(sources, suite)])
+        only = program.get("only")
+        plugin = SandboxPlugin(sandboxes, loop, only)
+        # The folder is named after the lesson: the reference fixture finds its lesson so.
+        suite = materialise(sources, folder / program.get("lesson", "suite"))
+        # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
+        pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
+                    plugins=[plugin, FrozenSuite(sources, suite)])
     finally:
         loop.run_until_complete(sandboxes.retire())
         loop.close()
@@ -80,17 +88,41 @@ def _run_forked(program_path: str, sources: Snapshot, result_path: str, log_path
     sys.exit(main(program_path, sources, result_path))
 
 
-def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,
-          preload: list[str] = ()) -> multiprocessing.Process:
-    """A worker for one submission, forked from the warm forkserver (started on first use,
-    having imported ``PRELOAD`` and ``preload``)."""
+_warm = False
+
+
+def warm_up(preload: list[str] = ()) -> None:
+    """Start the forkserver now (before the first submission runs), importing ``PRELOAD`` and
+    ``preload``, from an empty folder of its own: Python 3.11's forkserver keeps "" (the folder
+    it was started in) first on ``sys.path``, so started from wherever the grader was run, it
+    would import an ``autograder`` it found there instead of this one."""
+    global _warm
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*PRELOAD, *preload])
-    process = context.Process(target=_run_forked, args=(str(program_path), sources, str(result_path), str(log_path)),
-                              name="autograder-worker")
+    if _warm:
+        multiprocessing.forkserver.ensure_running()  # started again only if it died
+        return
+    _warm = True
+    here = os.getcwd()
+    empty = tempfile.mkdtemp(prefix="forkserver-")  # kept while it runs: imports ask for the cwd
+    atexit.register(shutil.rmtree, empty, True)
+    os.chdir(empty)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.chdir(here)
+
+
+def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,
+          preload: list[str] = ()) -> multiprocessing.Process:
+    """A worker for one submission, forked from the warm forkserver (started here if
+    ``warm_up`` was not called)."""
+    warm_up(preload)
+    process = multiprocessing.get_context("forkserver").Process(
+        target=_run_forked, args=(str(program_path), sources, str(result_path), str(log_path)), name="autograder-worker")
     process.start()
     return process
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], snapshot(Lesson(Path(sys.argv[2]).name)), sys.argv[3]))
+    sys.exit(main(sys.argv[1], snapshot(Lesson(Path(sys.argv[2]).name)), sys.argv[3]))  # PROGRAM names "lesson"

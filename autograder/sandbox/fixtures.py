@@ -18,6 +18,14 @@ async def _read_body(receive) -> bytes:
             return body
 
 
+async def slow_hello_app(scope, receive, send):
+    """``hello_app`` after 50 ms of work: a response start a known time after the call."""
+    import asyncio
+
+    await asyncio.sleep(0.05)
+    await hello_app(scope, receive, send)
+
+
 async def hello_app(scope, receive, send):
     """Plain text "hello", with a header of its own the wrapper must keep."""
     assert scope["type"] == "http"
@@ -76,3 +84,23 @@ async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"")
     start = next((m for m in sent if m.get("type") == "http.response.start"), {})
     return {"status": start.get("status"), "headers": start.get("headers", []),
             "body": b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body")}
+
+
+def scripted_app(status: int, headers: list, parts: list):
+    """An app that reads the request body, then answers as told: ``status``, ``headers``
+    ([name, value] pairs of text, repeated names kept, in order) and the body in ``parts``,
+    one http.response.body message each. Other scopes go to ``scope_types_app``. For
+    differential tests of wrappers: the same script runs behind the learner's and the
+    reference's wrapper."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            await scope_types_app(scope, receive, send)
+            return
+        await _read_body(receive)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]})
+        for index, part in enumerate(parts):
+            await send({"type": "http.response.body", "body": part, "more_body": index < len(parts) - 1})
+
+    return app

@@ -173,7 +173,8 @@ def failing_app(kind: str, HTTPException=None):
     kind: "runtime" raises RuntimeError before answering; "keyerror" raises KeyError;
     "http" raises ``HTTPException(404, "no such item", {"x-reason": "missing"})``;
     "http_default" raises ``HTTPException(403)``; "late" starts a 200 response, sends part of
-    the body, then raises RuntimeError; "ok" answers 200 "fine" and raises nothing.
+    the body, then raises RuntimeError; "late_no_body" starts a 200 response and raises before any
+    body; "ok" answers 200 "fine" and raises nothing.
     """
 
     async def app(scope, receive, send):
@@ -190,7 +191,40 @@ def failing_app(kind: str, HTTPException=None):
         if kind == "late":
             await send({"type": "http.response.body", "body": b"half", "more_body": True})
             raise RuntimeError(SECRET)
+        if kind == "late_no_body":
+            raise RuntimeError(SECRET)
         await send({"type": "http.response.body", "body": b"fine"})
+
+    return app
+
+
+def scripted_failing_app(script: dict, HTTPException=None):
+    """An ASGI app that does what ``script`` says, for differential tests of the error layer:
+    send http.response.start with ``script["start"]`` as status unless it is None, then each
+    of ``script["parts"]`` as a body message with more_body, then either raise (``["http",
+    status, detail or None, headers or None]`` raises ``HTTPException``; ``["error", name]``
+    raises that built-in exception) or, with ``script["raise"]`` None, end the body. Other
+    scopes than HTTP only raise, or return at once."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await receive()  # the request, as a real app reads it
+        elif script["raise"] is None:
+            return
+        if scope["type"] == "http" and script["start"] is not None:
+            await send({"type": "http.response.start", "status": script["start"],
+                        "headers": [(b"content-type", b"text/plain"), (b"x-app", b"scripted")]})
+        for part in script["parts"]:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        failure = script["raise"]
+        if failure is None:
+            if script["start"] is not None:
+                await send({"type": "http.response.body", "body": b""})
+            return
+        if failure[0] == "http":
+            raise HTTPException(*failure[1:])
+        raise {"RuntimeError": RuntimeError, "KeyError": KeyError, "ValueError": ValueError,
+               "ZeroDivisionError": ZeroDivisionError}[failure[1]](SECRET)
 
     return app
 

@@ -21,7 +21,9 @@ A graph description::
      "overrides": {"db": "fake_db"},              # optional: replace node db by node fake_db
      "requests": 2}                               # optional: how many requests (fresh caches)
 
-``kind`` is "sync", "async", "sync_gen" or "async_gen". A node may also say
+``kind`` is "sync", "async", "sync_gen", "async_gen" or "async_callable" (an object whose
+``__call__`` is async). A node or the endpoint may have ``"plain": n``: n parameters
+``plain_<i>=None`` before its dependencies, which declare none. A node may also say
 ``"raises": "KeyError"`` (raised while setting up) or ``"teardown_raises": "RuntimeError"``
 (raised after recording its teardown). Each dependency ``{"on": name}`` becomes a keyword-only
 parameter ``<name>_<position>`` whose default is the marker (or, with ``"annotated": true``,
@@ -53,7 +55,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-KINDS = ("sync", "async", "sync_gen", "async_gen")
+KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable")
 SECONDS = 5.0
 
 
@@ -137,6 +139,11 @@ _TEMPLATES = {
         "    except BaseException as exc:\n        _rec.leave(_node, value, exc)\n        raise\n"
         "    else:\n        _rec.leave(_node, value, None)\n"
     ),
+    "async_callable": (  # an instance whose __call__ is async: FastAPI awaits it
+        "class _{name}:\n"
+        "    async def __call__(self, {params}):\n        return _rec.enter(_node, {args})\n"
+        "{name} = _{name}()\n"
+    ),
     "endpoint": "async def endpoint({params}):\n    return _rec.endpoint({args}, _raises)\n",
 }
 
@@ -157,7 +164,7 @@ class Graph:
                                                        {"_node": node})
         endpoint = spec.get("endpoint", {})
         self.endpoint = self._build("endpoint", "endpoint", endpoint.get("deps", []), marker,
-                                    {"_raises": endpoint.get("raises")})
+                                    {"_raises": endpoint.get("raises"), "_node": endpoint})
 
     @staticmethod
     def parameter_names(deps: list[dict]) -> list[str]:
@@ -165,7 +172,8 @@ class Graph:
 
     def _build(self, kind: str, name: str, deps: list[dict], marker, extra: dict) -> Callable[..., Any]:
         namespace: dict[str, Any] = {"_rec": self.recorder, **extra}
-        params = []
+        # Parameters that declare no dependency come first: a solver must skip them, not stop.
+        params = [f"plain_{index}=None" for index in range(extra["_node"].get("plain", 0))]
         for parameter, dep in zip(self.parameter_names(deps), deps):
             if marker is None:
                 params.append(parameter)
@@ -393,17 +401,6 @@ def _override_app():
     async def whoami(user=Depends(get_user), settings=Depends(get_settings)):
         return {"user": user, "settings": settings}
 
-    return app, {"get_settings": get_settings, "get_db": get_db, "get_user": get_user}
-
-
-async def override_report(overridden: Callable[..., Any]) -> dict:
-    """Use the learner's ``overridden(app, overrides)`` in the ways a test suite would, on an
-    app with get_settings, get_db (a generator) and get_user(db); report what requests saw
-    and what app.dependency_overrides held at each point."""
-    import httpx
-
-    app, deps = _override_app()
-
     async def fake_db():
         yield "fake-db"
 
@@ -416,8 +413,20 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
     def fake_user(settings=None):
         return "fake-user"
 
-    names = {**{f: n for n, f in deps.items()}, fake_db: "fake_db", other_db: "other_db",
-             fake_settings: "fake_settings", fake_user: "fake_user"}
+    # The app's own dependencies, then the replacements tests put in their place.
+    return app, {"get_settings": get_settings, "get_db": get_db, "get_user": get_user, "fake_db": fake_db,
+                 "other_db": other_db, "fake_settings": fake_settings, "fake_user": fake_user}
+
+
+async def override_report(overridden: Callable[..., Any]) -> dict:
+    """Use the learner's ``overridden(app, overrides)`` in the ways a test suite would, on an
+    app with get_settings, get_db (a generator) and get_user(db); report what requests saw
+    and what app.dependency_overrides held at each point."""
+    import httpx
+
+    app, deps = _override_app()
+    fake_db, other_db, fake_settings, fake_user = (deps[name] for name in ("fake_db", "other_db", "fake_settings", "fake_user"))
+    names = {function: name for name, function in deps.items()}
 
     def held() -> dict:
         return {names.get(k, "?"): names.get(v, "?") for k, v in app.dependency_overrides.items()}
@@ -474,3 +483,50 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
             app.dependency_overrides.clear()
             await scenario(name, body)
     return report
+
+
+async def override_script(overridden: Callable[..., Any], existing: dict, blocks: list) -> list:
+    """Use the learner's ``overridden(app, overrides)`` as ``blocks`` say, on the app of
+    ``override_report`` (get_settings, get_db, get_user) whose dependency_overrides start as
+    ``existing``; report, at each step, what a request saw and what the overrides held.
+
+    A block is {"overrides": {original name: replacement name}, "raise": bool, "inner": [blocks]}:
+    it enters ``with overridden(app, ...) as given``, runs its inner blocks, then leaves, by
+    raising LookupError when "raise" is true. Names: originals get_settings, get_db,
+    get_user; replacements fake_db, other_db, fake_settings, fake_user (or an original)."""
+    import httpx
+
+    app, functions = _override_app()
+    names = {function: name for name, function in functions.items()}
+    steps: list = []
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async def note(where: str) -> None:
+            response = await client.get("/whoami")
+            seen = response.json() if response.status_code == 200 else response.status_code
+            held = sorted([names.get(k, "?"), names.get(v, "?")] for k, v in app.dependency_overrides.items())
+            steps.append([where, seen, held])
+
+        async def run(block: dict) -> None:
+            with overridden(app, {functions[k]: functions[v] for k, v in block["overrides"].items()}) as given:
+                steps.append(["gives the app", given is app])
+                await note("inside")
+                for inner in block["inner"]:
+                    await guarded(inner)
+                if block["raise"]:
+                    raise LookupError("a failing test")
+
+        async def guarded(block: dict) -> None:
+            try:
+                await run(block)
+            except LookupError:
+                steps.append(["LookupError propagated"])
+            except Exception as exc:
+                steps.append(["raised", type(exc).__name__])
+            await note("after")
+
+        app.dependency_overrides.update({functions[k]: functions[v] for k, v in existing.items()})
+        await note("start")
+        for block in blocks:
+            await _within(guarded(block))
+    return steps

@@ -59,9 +59,48 @@ def with_mistake(solution, mistake: Mistake):
     raise AssertionError(f"{mistake.lesson} has no exercise cell {mistake.exercise}")
 
 
+# Answers that do nothing, made from the learner's copy of an exercise cell: its unsolved body
+# (`raise NotImplementedError()`) becomes each of these. The last one returns a callable that
+# does nothing, as a factory (an app, a middleware) that returns an app that sends nothing.
+NOTHING = {
+    "pass": ["pass"],
+    "return-none": ["return None"],
+    "not-implemented": ["raise NotImplementedError()"],
+    "returns-a-do-nothing-app": ["async def _does_nothing(*args, **kwargs):", "    return None", "return _does_nothing"],
+}
+UNSOLVED = "raise NotImplementedError()"
+
+
+def doing_nothing(released_source: str, kind: str) -> str:
+    lines = []
+    for line in released_source.splitlines():
+        if line.strip() == UNSOLVED:
+            indent = line[:len(line) - len(line.lstrip())]
+            lines += [indent + each for each in NOTHING[kind]]
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str, object]]:
+    """name -> (exercise, the solution notebook with that exercise's cell doing nothing)."""
+    released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+                for cell in nbformat.read(lesson.release, as_version=4).cells}
+    variants = {}
+    for exercise in notebook.exercise_ids(solution):
+        for kind in NOTHING:
+            changed = copy.deepcopy(solution)
+            for cell in changed.cells:
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise:
+                    cell.source = doing_nothing(released[exercise], kind)
+            variants[f"nothing-{kind}-{exercise}"] = (exercise, changed)
+    return variants
+
+
 @pytest.fixture(scope="session")
 def graded_classes(tmp_path_factory):
-    """lesson slug -> {submission name: SubmissionResult} for solution, learner and every mistake."""
+    """lesson slug -> {submission name: SubmissionResult} for solution, learner, every mistake,
+    and every do-nothing variant (graded on its exercise alone)."""
     cache: dict[str, dict] = {}
 
     def graded(lesson: Lesson) -> dict:
@@ -72,7 +111,11 @@ def graded_classes(tmp_path_factory):
             (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
             for mistake in mistakes_of(lesson):
                 nbformat.write(with_mistake(solution, mistake), folder / f"{mistake.name}.ipynb")
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson)
+            only = {}
+            for name, (exercise, variant) in nothing_variants(lesson, solution).items():
+                nbformat.write(variant, folder / f"{name}.ipynb")
+                only[folder / f"{name}.ipynb"] = exercise
+            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only)
             cache[lesson.slug] = {result.submission: result for result in results}
         return cache[lesson.slug]
 
@@ -106,7 +149,7 @@ def test_learner_notebook_has_no_solutions_and_no_outputs(lesson):
 
 def test_every_exercise_is_graded_and_every_test_has_an_exercise(lesson):
     exercises = notebook.exercise_ids(nbformat.read(lesson.solution, as_version=4))
-    graded = {exercise for _, exercise, _ in collect(lesson)}
+    graded = {test.exercise for test in collect(lesson)}
     assert len(exercises) >= 5
     assert set(exercises) == graded
 
@@ -140,6 +183,22 @@ def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_
     assert {name: score for name, score in scores.items() if name != mistake.exercise} == {
         name: score for name, score in full.items() if name != mistake.exercise
     }
+
+
+def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
+    """Every exercise's cell made to do nothing (`pass`, `return None`, NotImplementedError, a
+    do-nothing app) earns 0 for that exercise: a check such an answer passes must be marked
+    @graded(..., negative=True), so that it counts only beside the exercise's positive checks."""
+    results = graded_classes(lesson)
+    earned = {}
+    for name, result in results.items():
+        if name.startswith("nothing-"):
+            exercise = name.rsplit("-", 1)[-1]  # exercise ids are identifiers: no "-"
+            got, total = result.exercise_scores().get(exercise, (0.0, 0.0))
+            assert total > 0, (name, result.problems)
+            if got:
+                earned[name] = [test.name for test in result.tests if test.passed]
+    assert earned == {}
 
 
 def test_every_exercise_has_a_plausible_mistake(lesson):

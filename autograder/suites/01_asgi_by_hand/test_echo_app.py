@@ -1,9 +1,11 @@
 """Hidden tests for `echo_app`: reading a body sent in several messages, and disconnects."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import client, completed, require
+from autograder.strategies import body_pieces, exchange, header_lists, http_requests, outcome
+from autograder.suitekit import client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +48,7 @@ async def test_headers(submission):
     expect(trace.headers.get("content-length") == "3", "Send content-length with the number of bytes echoed.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, negative=True)
 async def test_disconnect_before_the_end(submission):
     """When the client disconnects mid-body, the app sends nothing and returns."""
     await require(submission, NAME)
@@ -55,3 +57,29 @@ async def test_disconnect_before_the_end(submission):
     expect(not trace.timed_out, "After http.disconnect your app kept waiting: return when the client has gone.")
     completed(trace)
     expect(trace.sent == [], "After an http.disconnect there is nobody to answer: return without sending anything.")
+
+
+def promised(seen: dict) -> dict:
+    """What the statement fixes: the messages sent, status 200, content-type, a content-length
+    that counts the body, the body itself; nothing at all after a disconnect."""
+    headers = dict(seen["headers"])
+    return {"messages": seen["types"], "status": seen["status"], "raised": seen["raised"],
+            "content-type": headers.get("content-type"),
+            "content-length matches the body": headers.get("content-length") == str(len(seen["body"])),
+            "body": seen["body"]}
+
+
+@graded(NAME, points=2)
+async def test_echo_app_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated bodies (several messages, missing keys, early disconnects), the answer is as the task says."""
+    await require(submission, NAME)
+
+    async def run(side, request):
+        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+
+    requests = http_requests(headers=header_lists(), pieces=body_pieces(5), disconnect=st.booleans())
+    await same_as_reference(submission, reference, NAME, requests, run,
+                            promise="read every http.request message while more_body is true (a missing body is b\"\", "
+                                    "a missing more_body is false), then answer 200 with content-type "
+                                    "application/octet-stream, the right content-length and the bytes unchanged; "
+                                    "after an http.disconnect, send nothing and return.")

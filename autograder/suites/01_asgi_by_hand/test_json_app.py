@@ -5,7 +5,8 @@ import json
 import pytest
 
 from autograder.expect import expect, graded
-from autograder.suitekit import client, completed, require
+from autograder.strategies import body_pieces, exchange, header_lists, http_requests, outcome
+from autograder.suitekit import client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +75,33 @@ async def test_one_start_then_one_body(submission):
            f"Send exactly two messages, http.response.start then http.response.body (you sent {types}).")
     expect(isinstance(trace.sent[1].get("body"), bytes), "The body must be bytes, not str.")
     expect(not trace.sent[1].get("more_body", False), "The only body message must not set more_body.")
+
+
+def promised(seen: dict) -> dict:
+    """What the task statement fixes about one answer: the messages, the status, exactly two
+    headers (content-type's value, content-length right), and the JSON the body decodes to."""
+    try:
+        payload = json.loads(seen["body"].decode("utf-8"))
+    except ValueError:
+        payload = "(not UTF-8 JSON)"
+    headers = dict(seen["headers"])
+    return {"messages": seen["types"], "status": seen["status"], "raised": seen["raised"],
+            "header names": sorted(name for name, _ in seen["headers"]),
+            "content-type": headers.get("content-type"),
+            "content-length matches the body": headers.get("content-length") == str(len(seen["body"])),
+            "json": payload}
+
+
+@graded(NAME, points=2)
+async def test_json_app_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated requests (any method, odd and non-ASCII paths, bodies), the answer is as the task says."""
+    await require(submission, NAME)
+
+    async def run(side, request):
+        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+
+    requests = http_requests(headers=header_lists(), pieces=body_pieces())
+    await same_as_reference(submission, reference, NAME, requests, run,
+                            promise='every HTTP request, any method and any path, gets 200 with the JSON '
+                                    '{"method": ..., "path": ...} of its scope, and exactly the two headers '
+                                    "content-type: application/json and content-length, in one start and one body message.")

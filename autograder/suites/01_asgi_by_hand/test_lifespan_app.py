@@ -1,9 +1,13 @@
 """Hidden tests for `make_lifespan_app`: a resource opened at startup and closed at shutdown."""
 
+import json
+
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import Conversation, client, completed, require
+from autograder.strategies import exchange, http_requests, outcome, paths
+from autograder.suitekit import Conversation, client, completed, require, same_as_reference
 from coursekit import drive, lifespan_scope
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +105,70 @@ async def test_each_app_has_its_own_resource(submission):
     expect(response.status_code == 503,
            "Each call to make_lifespan_app() should build a new app with its own resource and count: "
            "keep them inside the factory, not in globals.")
+
+
+ANY_REQUEST = http_requests(path=paths(["", "health"]))
+GET_ROOT = st.just({"method": "GET", "path": "/", "headers": [], "body": [b""], "disconnect": False})
+# A life: requests before startup, the startup (or not), GET / while open, the shutdown (or
+# not), requests after. Only GET / is specified while the resource is open.
+LIVES = st.fixed_dictionaries({
+    "fail_startup": st.booleans(),
+    "before": st.lists(ANY_REQUEST, max_size=2),
+    "startup": st.booleans(),
+    "during": st.lists(GET_ROOT, max_size=3),
+    "shutdown": st.booleans(),
+    "after": st.lists(ANY_REQUEST, max_size=2),
+})
+
+
+async def answered(app, request, seconds) -> list:
+    seen = outcome(await exchange(app, request, seconds))
+    try:
+        payload = json.loads(seen["body"].decode("utf-8"))
+    except ValueError:
+        payload = seen["body"]
+    return [seen["status"], payload, seen["raised"]]
+
+
+async def lifespan_step(talk: Conversation, message: str) -> list:
+    talk.push({"type": message})
+    reply = await talk.pull(f"the answer to {message}") or {}
+    detail = reply.get("message")
+    return [reply.get("type"), isinstance(detail, str) and detail.strip() != "" if "failed" in str(reply.get("type")) else None]
+
+
+async def live(side, life: dict, seconds: float) -> list:
+    app = side.asgi(await side.make(NAME, fail_startup=life["fail_startup"]), label=f"{NAME}()")
+    seen = [["before", await answered(app, request, seconds)] for request in life["before"]]
+    if not life["startup"]:
+        return seen
+    talk = Conversation(app, lifespan_scope())
+    try:
+        seen.append(["startup", await lifespan_step(talk, "lifespan.startup")])
+        if life["fail_startup"]:
+            seen.append(["returned after failing", await talk.finished()])
+            return seen  # nothing is specified after a failed startup
+        seen += [["during", await answered(app, request, seconds)] for request in life["during"]]
+        if life["shutdown"]:
+            seen.append(["shutdown", await lifespan_step(talk, "lifespan.shutdown")])
+            seen.append(["returned", await talk.finished()])
+            seen += [["after", await answered(app, request, seconds)] for request in life["after"]]
+    finally:
+        await talk.close()
+    return seen
+
+
+@graded(NAME, points=2)
+async def test_lifespan_app_lives_generated_lives_as_the_task_says(submission, reference):
+    """Over generated lives (requests before, during and after, startups that fail), each answer is as the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def run(side, life):
+        return await live(side, life, submission.limits.call_seconds)
+
+    await same_as_reference(submission, reference, NAME, LIVES, run, examples=20,
+                            promise='before startup and after shutdown every request gets 503 {"detail": "not ready"}; '
+                                    'while open GET / gets 200 {"status": "ready", "served": n}, n counting from 1; '
+                                    "startup answers lifespan.startup.complete, or with fail_startup "
+                                    "lifespan.startup.failed with a message and returns; shutdown answers "
+                                    "lifespan.shutdown.complete and returns.")

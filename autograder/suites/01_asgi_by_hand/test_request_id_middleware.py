@@ -3,10 +3,12 @@
 import re
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.submission import fixture
-from autograder.suitekit import client, completed, other_scopes, require
+from autograder.submission import defined, fixture
+from autograder.strategies import body_pieces, exchange, http_requests, outcome, paths
+from autograder.suitekit import client, completed, make, other_scopes, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -49,6 +51,13 @@ async def test_server_timing(submission):
     match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
     expect(match is not None, "Add server-timing: app;dur=<milliseconds>, a plain number such as 0.42.")
     expect(float(match.group(1)) < 5000, "The duration should be in milliseconds since the call began.")
+    app = await wrapped(submission, "slow_hello_app")  # starts its response 50 ms after the call
+    async with client(app) as http:
+        value = (await http.get("/")).headers.get("server-timing", "")
+    match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
+    expect(match is not None and 45 <= float(match.group(1)) < 5000,
+           "The duration is the time from the call to http.response.start, in milliseconds (not seconds): "
+           "start the clock when your wrapper is called and read it at the start message.")
 
 
 @graded(NAME, points=1)
@@ -76,3 +85,54 @@ async def test_other_scopes_pass_through(submission):
            "Pass lifespan calls straight to the wrapped app.")
     expect(accept == {"type": "websocket.accept", "headers": [[b"x-app", b"ws"]]},
            "Pass websocket calls straight to the wrapped app, without adding headers to them.")
+
+
+ADDED = ("x-request-id", "server-timing")
+APP_HEADERS = st.lists(st.tuples(st.sampled_from(["set-cookie", "x-app", "content-type", "vary", "x-request-ids"]),
+                                 st.sampled_from(["a=1", "b=2", "text/plain", "x", ""])).map(list), max_size=4)
+SCRIPTS = st.fixed_dictionaries({
+    "status": st.sampled_from([200, 201, 204, 404, 500]),
+    "headers": APP_HEADERS,
+    "parts": st.lists(st.binary(max_size=4), min_size=1, max_size=3),
+    "request": http_requests(path=paths(), pieces=body_pieces(3),
+                             headers=st.lists(st.tuples(st.sampled_from(["x-request-id", "x-other"]),
+                                                        st.sampled_from(["abc", "from-the-lb-7", "", "0" * 32])).map(list),
+                                              max_size=2)),
+})
+
+
+def promised(seen: dict, incoming: list) -> dict:
+    """What the statement fixes: the wrapped app's status, every one of its headers (repeats
+    too), its body messages untouched; one x-request-id, the incoming one when there is one
+    (else 32 lowercase hex), and one server-timing of the form app;dur=<number>."""
+    own = sorted(pair for pair in seen["headers"] if pair[0] not in ADDED)
+    ids = [value for name, value in seen["headers"] if name == "x-request-id"]
+    timings = [value for name, value in seen["headers"] if name == "server-timing"]
+    given = next((value for name, value in incoming if name == "x-request-id"), None)
+    fresh = len(ids) == 1 and HEX32.fullmatch(ids[0]) is not None
+    return {"status": seen["status"], "raised": seen["raised"], "messages": seen["types"], "app's headers": own,
+            "body": seen["body"],
+            "x-request-id": ids if given is not None else ("one fresh id" if fresh else ids),
+            "server-timing": "well formed" if len(timings) == 1 and re.fullmatch(r"app;dur=\d+(\.\d+)?", timings[0])
+                             else timings}
+
+
+@graded(NAME, points=2)
+async def test_request_id_middleware_keeps_generated_responses(submission, reference):
+    """Around generated apps (repeated headers, several body parts) and requests, only the two headers are added."""
+    await require(submission, NAME, kind="function")
+
+    async def run(side, script):
+        inner = await make(side, NAME, "$fixture:scripted_app", script["status"], script["headers"], script["parts"])
+        app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
+        request = script["request"]
+        trace = await exchange(app, request, submission.limits.call_seconds)
+        seen = outcome(trace)
+        seen["types"] = [(m.get("type"), m.get("body"), bool(m.get("more_body"))) for m in trace.sent]
+        return promised(seen, [[name.lower(), value] for name, value in request["headers"]])
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run,
+                            promise="for HTTP, add x-request-id (the incoming one, else a fresh 32-hex id) and "
+                                    "server-timing: app;dur=<ms> to http.response.start, keep every header of the "
+                                    "wrapped app (repeated ones too) and its status, and pass each "
+                                    "http.response.body message on untouched.")

@@ -1,9 +1,13 @@
 """Hidden tests for `router_app`: dispatch on path and method, 404, and 405 with allow."""
 
+import json
+
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import client, require
+from autograder.strategies import METHODS, body_pieces, exchange, http_requests, outcome, paths
+from autograder.suitekit import client, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "router_app"
@@ -78,3 +82,36 @@ async def test_wrong_method_is_405_with_allow(submission):
         allowed = {part.strip() for part in response.headers.get("allow", "").split(",") if part.strip()}
         expect(allowed == {wrong[(method, path)]},
                "A 405 answer needs an allow header listing the methods the path does accept.")
+
+
+def promised(seen: dict) -> dict:
+    """What the route table fixes: the status, the JSON (or, for /echo, the bytes), the
+    content-type, a right content-length, and the set of methods in allow."""
+    headers = dict(seen["headers"])
+    try:
+        payload = json.loads(seen["body"].decode("utf-8"))
+    except ValueError:
+        payload = seen["body"]
+    allow = headers.get("allow")
+    return {"status": seen["status"], "raised": seen["raised"], "content-type": headers.get("content-type"),
+            "content-length matches the body": headers.get("content-length") == str(len(seen["body"])),
+            "body": payload,
+            "allow": sorted({part.strip() for part in allow.split(",")}) if allow is not None else None}
+
+
+@graded(NAME, points=2)
+async def test_router_app_answers_generated_requests_as_the_table_says(submission, reference):
+    """On generated methods and paths (known, unknown, near misses, non-ASCII), each answer follows the route table."""
+    await require(submission, NAME)
+
+    async def run(side, request):
+        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+
+    requests = http_requests(methods=st.sampled_from(["GET", "POST", *METHODS]),
+                             path=paths(["hello", "echo", "ada", "Hello"]), pieces=body_pieces())
+    await same_as_reference(submission, reference, NAME, requests, run,
+                            promise="GET / and GET /hello/{name} (one non-empty segment) answer 200 JSON, POST /echo "
+                                    "echoes the body; a path matching no route is 404 {\"detail\": \"Not Found\"}, "
+                                    "a known path with another method 405 {\"detail\": \"Method Not Allowed\"} with "
+                                    "allow listing its methods; every JSON answer has content-type application/json "
+                                    "and a right content-length.")

@@ -1,10 +1,12 @@
 """Hidden tests for `websocket_echo`: the WebSocket message protocol by hand."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import Conversation, require
-from coursekit import websocket_scope
+from autograder.strategies import outcome
+from autograder.suitekit import Conversation, require, same_as_reference
+from coursekit import drive, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "websocket_echo"
@@ -66,3 +68,40 @@ async def test_close_and_disconnect(submission):
         expect(await talk.finished(), "On websocket.disconnect, return: the client is gone.")
     finally:
         await talk.close()
+
+
+TEXTS = st.sampled_from(["close", "Close", "close ", "", "hello", "z\u00fcrich \U0001F600"]) | st.text(max_size=5)
+CLIENT_MESSAGES = st.lists(st.one_of(st.builds(lambda text: {"text": text}, TEXTS),
+                                     st.builds(lambda data: {"bytes": data}, st.binary(max_size=5) | st.just(b"close"))),
+                           max_size=5)
+
+
+def promised(sent: list) -> list:
+    """The app's messages as the statement fixes them: None-valued keys dropped, close's code
+    1000 when left out, and the optional echo of "close" before websocket.close removed."""
+    messages = [{key: value for key, value in message.items() if value is not None} for message in sent]
+    for message in messages:
+        if message.get("type") == "websocket.close":
+            message.setdefault("code", 1000)
+    for index in range(len(messages) - 1):
+        if messages[index] == {"type": "websocket.send", "text": "close"} and messages[index + 1].get("type") == "websocket.close":
+            del messages[index]
+            break
+    return messages
+
+
+@graded(NAME, points=2)
+async def test_websocket_echo_answers_generated_conversations(submission, reference):
+    """Over generated conversations (text, bytes, "close" and look-alikes, a disconnect), the replies are as the task says."""
+    await require(submission, NAME)
+
+    async def run(side, received):
+        incoming = [{"type": "websocket.connect"}] + [{"type": "websocket.receive", **each} for each in received]
+        trace = await drive(side.asgi(NAME), websocket_scope("/ws"), incoming, timeout=submission.limits.call_seconds)
+        seen = outcome(trace)  # then the client disconnects: the app must return
+        return {"sent": promised(trace.sent), "raised": seen["raised"]}
+
+    await same_as_reference(submission, reference, NAME, CLIENT_MESSAGES, run,
+                            promise="accept the connect, echo each text as text and bytes as bytes, on the text "
+                                    "\"close\" (exactly) send websocket.close with code 1000 and return, and return on "
+                                    "websocket.disconnect.")

@@ -1,11 +1,13 @@
 """Hidden tests for `catch_errors`: exceptions become JSON errors, details stay in the log."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import Mistake, expect, graded
 from autograder.submission import defined, fixture
-from autograder.suitekit import as_json, completed, make, other_scopes, probe, require
-from coursekit import drive, http_scope
+from autograder.strategies import outcome
+from autograder.suitekit import as_json, completed, make, other_scopes, probe, require, same_as_reference
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "catch_errors"
@@ -75,14 +77,15 @@ async def test_errors_http_exceptions_keep_their_status(submission):
 @graded(NAME, points=1)
 async def test_errors_after_the_response_started_are_reraised(submission):
     """Once http.response.start is sent, the exception propagates and no second start is sent."""
-    trace = await call(await wrapped(submission, "late"))
-    starts = [m for m in trace.sent if m.get("type") == "http.response.start"]
-    expect(len(starts) == 1 and starts[0].get("status") == 200,
-           "If the response has already started, you cannot send another http.response.start: the status "
-           "is on its way. Let the exception propagate instead.")
-    expect(trace.exception is not None, "When the response had already started, re-raise the exception so the "
-                                        "server closes the connection (the client must not take half a body "
-                                        "for a whole one).")
+    for kind in ("late", "late_no_body"):  # with part of the body sent, and with none
+        trace = await call(await wrapped(submission, kind))
+        starts = [m for m in trace.sent if m.get("type") == "http.response.start"]
+        expect(len(starts) == 1 and starts[0].get("status") == 200,
+               "If the response has already started, you cannot send another http.response.start: the status "
+               "is on its way (even before any body message). Let the exception propagate instead.")
+        expect(trace.exception is not None, "When the response had already started, re-raise the exception so "
+                                            "the server closes the connection (the client must not take half a "
+                                            "body for a whole one).")
 
 
 @graded(NAME, points=1)
@@ -98,3 +101,48 @@ async def test_errors_pass_everything_else_through(submission):
            "Pass lifespan calls straight to the wrapped app.")
     expect(accept is not None and accept.get("type") == "websocket.accept",
            "Pass websocket calls straight to the wrapped app.")
+
+
+FAILURES = st.one_of(
+    st.none(),
+    st.tuples(st.just("error"), st.sampled_from(["RuntimeError", "KeyError", "ValueError", "ZeroDivisionError"])).map(list),
+    st.tuples(st.just("http"), st.sampled_from([400, 401, 403, 404, 409, 418, 503]),
+              st.none() | st.sampled_from(["no such item", "caf\u00e9", ""]),
+              st.none() | st.dictionaries(st.sampled_from(["x-reason", "retry-after", "WWW-Authenticate"]),
+                                          st.sampled_from(["missing", "10", "Bearer"]), max_size=2)).map(list),
+)
+SCRIPTS = st.fixed_dictionaries({"start": st.none() | st.sampled_from([200, 201, 404]),
+                                 "parts": st.lists(st.binary(min_size=1, max_size=3), max_size=2),
+                                 "raise": FAILURES,
+                                 "scope": st.sampled_from(["http", "http", "http", "lifespan", "websocket"]),
+                                 }).filter(lambda script: script["start"] is not None or not script["parts"])
+SCOPES = {"http": lambda: http_scope("GET", "/boom"), "lifespan": lifespan_scope, "websocket": lambda: websocket_scope("/ws")}
+
+
+def promised(trace) -> dict:
+    """What the statement fixes: every message sent (status, headers, body: the JSON body
+    parsed), and the type of an exception that propagated."""
+    got = outcome(trace)
+    return {"messages": got["types"], "status": got["status"], "headers": sorted(got["headers"]),
+            "body": as_json(trace) if got["types"] and dict(got["headers"]).get("content-type", "").startswith("application/json")
+            else got["body"], "raised": got["raised"]}
+
+
+@graded(NAME, points=2)
+async def test_catch_errors_handles_generated_failures_as_the_task_says(submission, reference):
+    """Around generated apps (HTTPExceptions with and without detail and headers, other errors, before and after the start), the client gets what the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def run(side, script):
+        inner = await make(side, NAME, "$fixture:lesson02.scripted_failing_app", script, defined("HTTPException"))
+        app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
+        incoming = [{"type": "http.request", "body": b""}] if script["scope"] == "http" else [{"type": f"{script['scope']}.connect"}]
+        return promised(await drive(app, SCOPES[script["scope"]](), incoming, timeout=submission.limits.call_seconds))
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run, examples=60,
+                            promise="scopes other than http go to the app untouched (its exceptions too); "
+                                    "before the response started, an HTTPException becomes JSONResponse({\"detail\": "
+                                    "exc.detail}, exc.status_code, headers=exc.headers) and any other Exception a "
+                                    "JSON 500 {\"detail\": \"Internal Server Error\"}, both returning normally; after "
+                                    "http.response.start the exception propagates; without one, every message passes "
+                                    "through unchanged.")

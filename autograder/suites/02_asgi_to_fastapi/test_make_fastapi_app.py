@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
 
-from autograder.suitekit import require
+from autograder.suitekit import require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "make_fastapi_app"
@@ -117,3 +118,38 @@ async def test_port_admin_app_is_mounted(submission):
     expect(all(response.status_code == 404 and body(response) == {"detail": "Not Found"} for response in missing),
            'Unknown paths, inside /admin and outside, should answer 404 JSON {"detail": "Not Found"} (a FastAPI '
            "sub-application does; a bare Starlette one answers plain text).")
+
+
+ITEM_IDS = st.sampled_from(["42", "0031", "7", "abc", "4.5", "-3", "", "99999999999"])
+TEXT = st.sampled_from(["red", "caf\u00e9 cr\u00e8me", "", "a+b", "x&y"])
+TAGS = st.lists(st.tuples(st.sampled_from(["x-tag", "X-Tag", "X-TAG"]), st.sampled_from(["new", "sale", "blue", ""])), max_size=3)
+REQUESTS = st.one_of(
+    st.builds(lambda: {"method": "GET", "url": "/"}),
+    st.builds(lambda item, q: {"method": "GET", "url": f"/items/{item}", "params": {} if q is None else {"q": q}},
+              ITEM_IDS, st.none() | TEXT),
+    st.builds(lambda name, tags: {"method": "POST", "url": "/items", "json": {"name": name}, "headers": tags}, TEXT, TAGS),
+    st.builds(lambda method, item: {"method": method, "url": f"/items/{item}"}, st.sampled_from(["DELETE", "PUT", "POST"]), ITEM_IDS),
+    st.builds(lambda path: {"method": "GET", "url": path},
+              st.sampled_from(["/boom", "/admin/whoami", "/admin/nowhere", "/administrator", "/nowhere", "/admin", "/items"])),
+)
+
+
+def promised(response) -> dict:
+    allow = response.headers.get("allow")
+    return {"status": response.status_code, "body": body(response),
+            "allow": sorted(part.strip() for part in allow.split(",")) if allow is not None else None}
+
+
+@graded(NAME, points=2)
+async def test_port_answers_generated_requests_like_the_table(submission, reference):
+    """On generated requests to every row of the table (odd ids, queries, tags, methods, paths), each answer is as the table says."""
+    async def run(side, requests):
+        async with port(side) as http:
+            return [promised(await http.request(**request)) for request in requests]
+
+    await same_as_reference(submission, reference, NAME, st.lists(REQUESTS, min_size=1, max_size=3), run, examples=20,
+                            promise="the table of this section: GET / is {\"message\": \"hello\"}; GET /items/<digits> "
+                                    "is {\"item_id\": <int>, \"q\": <q or null>}, other ids 404; POST /items is 201 "
+                                    "{\"name\", \"tags\": every x-tag}; other methods on /items/<id> are 405 with "
+                                    "allow; /boom is a JSON 500; /admin/whoami gives the root_path; unknown paths are "
+                                    "JSON 404s.")

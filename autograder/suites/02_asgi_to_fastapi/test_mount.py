@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import as_json, completed, Conversation, make, probe, require
+from autograder.strategies import outcome
+from autograder.suitekit import as_json, completed, Conversation, make, probe, require, same_as_reference
 from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
@@ -124,3 +126,52 @@ async def test_mount_routes_websockets_too(submission):
         await talk.close()
     expect(refusal is not None and refusal.get("type") == "websocket.close",
            "With no fallback, close a websocket outside the prefix with websocket.close.")
+
+
+# -- generated prefixes, paths and scopes ----------------------------------------------------------
+
+
+@st.composite
+def cases(draw):
+    prefix = draw(st.sampled_from(["/admin", "/a", "/api/v1"]))
+    rest = draw(st.sampled_from(["", "/", "/x", "/x/y", "istrator", "x/y", "/caf\u00e9"]))
+    path = draw(st.sampled_from([prefix + rest, rest or "/", "/other" + rest]))
+    root = draw(st.sampled_from([None, "", "/outer"]))  # None: the scope has no root_path key
+    return {"prefix": prefix, "fallback": draw(st.booleans()), "type": draw(st.sampled_from(["http", "http", "websocket", "lifespan"])),
+            "path": (root or "") + path, "root_path": root}
+
+
+async def seen_by_mount(side, case: dict, seconds: float):
+    app = await reporter(side, "sub")
+    args = [case["prefix"], defined(app)] + ([defined(await reporter(side, "main"))] if case["fallback"] else [])
+    mounted = side.asgi(await make(side, NAME, NAME, *args), label=NAME)
+    if case["type"] == "lifespan":
+        scope, incoming = lifespan_scope(), [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    else:
+        scope = http_scope("GET", case["path"]) if case["type"] == "http" else websocket_scope(case["path"])
+        scope["root_path"] = case["root_path"]
+        if case["root_path"] is None:
+            del scope["root_path"]
+        incoming = [{"type": "http.request", "body": b""}] if case["type"] == "http" else [{"type": "websocket.connect"}]
+    trace = await drive(mounted, scope, incoming, timeout=seconds)
+    if case["type"] == "lifespan" and trace.timed_out:
+        return {"lifespan": [message.get("type") for message in trace.sent]}
+    got = outcome(trace)
+    messages = [{**message, "text": json.loads(message["text"])} if message.get("text") else message for message in trace.sent]
+    return {"status": got["status"], "raised": got["raised"],
+            "answer": as_json(trace) if case["type"] == "http" else messages}
+
+
+@graded(NAME, points=2)
+async def test_mount_routes_generated_scopes_as_the_task_says(submission, reference):
+    """On generated prefixes, paths, root_paths and scope types, each call reaches the right app with the right scope."""
+    await require(submission, NAME, kind="class")
+
+    async def run(side, case):
+        return await seen_by_mount(side, case, submission.limits.call_seconds)
+
+    await same_as_reference(submission, reference, NAME, cases(), run,
+                            promise="http and websocket scopes whose route_path starts with prefix + \"/\" go to the "
+                                    "app with root_path + prefix as root_path and the path unchanged; everything else "
+                                    "goes to the fallback untouched; with no fallback, HTTP gets a JSON 404, a "
+                                    "WebSocket websocket.close with code 1000, other scopes nothing.")

@@ -1,10 +1,15 @@
 """Hidden tests for `Request` (and its `Headers`): headers, query parameters, body and JSON."""
 
+import json
+from urllib.parse import quote, quote_plus
+
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import Mistake, expect, graded
+from autograder import strategies
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, require, same_as_reference
 from coursekit import http_scope
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +91,10 @@ async def test_body_joins_every_piece(submission):
     expect(values(found) == [b"ab\x00\xffcd"],
            "body() should keep calling receive() while more_body is true and join every piece "
            "(a message may have no body key at all).")
+    found = await report(submission, http_scope("POST", "/"), [piece(b"ab", True), {"type": "http.request", "body": b"cd"}],
+                         [["body"]])
+    expect(values(found) == [b"abcd"] and found["receive_calls"] == 2,
+           "A message without more_body is the last one (more_body defaults to false): stop reading there.")
 
 
 @graded(NAME, points=2)
@@ -119,3 +128,73 @@ async def test_body_raises_client_disconnect(submission):
     expect(values(found) == [("raised", "ClientDisconnect")],
            "If receive() returns http.disconnect before the last piece, body() should raise ClientDisconnect "
            "(and not wait or loop forever).")
+
+
+# -- generated requests ----------------------------------------------------------------------------
+HEADER_NAMES = st.sampled_from(["x-tag", "X-Tag", "X-TAG", "content-type", "Content-Type", "x-city", "x-missing"])
+LATIN1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=6)
+QUERY_KEYS = st.sampled_from(["tag", "Tag", "city", "q", "empty", "a b", "caf\u00e9", "x+y", "k=v"])
+QUERY_VALUES = st.text(st.sampled_from(list("ab1 +&=%/") + ["\u00e9", "\u65e5", "\U0001F600"]), max_size=5)
+
+
+def query_string(pairs) -> str:
+    """key=value pairs, each encoded in one of the two ways browsers use (spaces as + or %20)."""
+    encode = {True: lambda text: quote_plus(text, safe=""), False: lambda text: quote(text, safe="")}
+    return "&".join(f"{encode[plus](key)}={encode[plus](value)}" for key, value, plus in pairs)
+
+
+def split(document: bytes, cuts: list) -> list:
+    points = sorted({cut % (len(document) + 1) for cut in cuts})
+    return [document[start:end] for start, end in zip([0, *points], [*points, len(document)])]
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                           max_leaves=6)
+BODIES = st.one_of(
+    st.builds(split, JSON_VALUES.map(lambda value: json.dumps(value, ensure_ascii=False).encode()), st.lists(st.integers(0, 40), max_size=3)),
+    st.lists(st.none() | st.binary(max_size=5), min_size=1, max_size=4),
+)
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("headers"), st.sampled_from(["get", "getlist", "getitem", "contains"]), HEADER_NAMES).map(list),
+    st.tuples(st.just("query_params"), st.sampled_from(["get", "getlist", "getitem", "contains"]), QUERY_KEYS).map(list),
+    st.just(["body"]), st.just(["json"]),
+), max_size=6)
+REQUESTS = st.fixed_dictionaries({
+    "headers": st.lists(st.tuples(HEADER_NAMES, LATIN1), max_size=5),
+    "query": st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES, st.booleans()), max_size=4).map(query_string),
+    "pieces": BODIES,
+    "complete": st.booleans(),
+    "bare_end": st.booleans(),
+    "steps": STEPS,
+})
+
+
+def probe_input(request: dict) -> tuple[dict, list, list]:
+    """The scope, the messages and the steps for ``lesson02.request_report``. When the client
+    leaves before the end, only the first read of the body is specified: later steps are cut."""
+    scope = http_scope("POST", "/", query=request["query"])
+    scope["headers"] = [[name.encode("latin-1"), value.encode("latin-1")] for name, value in request["headers"]]
+    messages = strategies.messages({"body": request["pieces"], "disconnect": not request["complete"],
+                                    "bare_end": request["bare_end"]})[:len(request["pieces"])]
+    steps = list(request["steps"])
+    if not request["complete"]:
+        reads = [index for index, step in enumerate(steps) if step[0] in ("body", "json")]
+        steps = steps[:reads[0] + 1] if reads else steps
+    return scope, messages, steps
+
+
+@graded(NAME, points=3)
+async def test_request_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated headers, query strings, bodies and call sequences, every answer is as the task says."""
+    async def run(side, request):
+        return await report(side, *probe_input(request))
+
+    await same_as_reference(submission, reference, NAME, REQUESTS, run,
+                            promise="header names compare without regard to case, values decoded as latin-1; "
+                                    "query_params keeps every key=value pair in order, escapes decoded as UTF-8, + as "
+                                    "a space, empty values kept, keys case-sensitive; body() joins every piece (a "
+                                    "missing body is b\"\", a missing more_body false), raises ClientDisconnect on "
+                                    "http.disconnect, and reads once; json() parses once. The report lists each "
+                                    "step's value or exception, how many times receive() was called, and whether "
+                                    "json() returned the same object.")

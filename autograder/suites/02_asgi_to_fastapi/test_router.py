@@ -1,10 +1,14 @@
 """Hidden tests for `Router`: path templates with typed parameters, 404, 405 with allow."""
 
+import json
+
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import Mistake, expect, graded
-from autograder.submission import defined
-from autograder.suitekit import as_json, client, completed, make, probe, require
+from autograder.submission import SubmissionRaised, defined
+from autograder.strategies import exchange, outcome
+from autograder.suitekit import as_json, client, completed, make, probe, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -147,3 +151,61 @@ async def test_router_leaves_the_callers_scope_alone(submission):
     expect(found["status"] == 200, "A GET on a matching route should answer with its endpoint's response.")
     expect(found["scope_unchanged"], "Give the Request a new scope dict with path_params ({**scope, ...}); "
                                      "don't add keys to the scope your router was called with.")
+
+
+# -- generated tables and requests -----------------------------------------------------------------
+WORDS = ["items", "users", "me", "a"]
+SEGMENT_VALUES = st.sampled_from(["7", "007", "42", "x", "ada", "4.5", "-1", "caf\u00e9", "", "a b"])
+
+
+@st.composite
+def tables_and_requests(draw):
+    """Routes with literal and {name}, {name:str}, {name:int} segments, then requests: some fill
+    a route's template (with digits, words, empty values), some are near misses."""
+    table = []
+    for number in range(draw(st.integers(1, 4))):
+        parts = draw(st.lists(st.sampled_from(WORDS) | st.sampled_from(["{p}", "{p:str}", "{p:int}"]), min_size=0, max_size=3))
+        template = "/" + "/".join(part.replace("{p", f"{{p{index}") for index, part in enumerate(parts))
+        methods = draw(st.lists(st.sampled_from(["GET", "POST", "PUT", "DELETE"]), min_size=1, max_size=2, unique=True))
+        table.append([template, f"route{number}", methods])
+    requests = []
+    for _ in range(draw(st.integers(1, 4))):
+        template = draw(st.sampled_from([row[0] for row in table]))
+        filled = "/".join(draw(SEGMENT_VALUES) if part.startswith("{") else part for part in template.split("/"))
+        path = draw(st.sampled_from([filled, filled + "/", filled + "/x", "/" + draw(st.sampled_from(WORDS))]))
+        root = draw(st.sampled_from(["", "", "/api"]))
+        requests.append({"method": draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])), "path": root + path,
+                         "root_path": root, "headers": [], "body": [b""], "disconnect": False})
+    return {"table": table, "requests": requests}
+
+
+def promised(seen: dict) -> dict:
+    headers = dict(seen["headers"])
+    try:
+        payload = json.loads(seen["body"].decode("utf-8"))
+    except ValueError:
+        payload = seen["body"]
+    return {"status": seen["status"], "json": payload, "allow": headers.get("allow"), "raised": seen["raised"]}
+
+
+@graded(NAME, points=3)
+async def test_router_routes_generated_tables_as_the_task_says(submission, reference):
+    """On generated route tables and requests, every answer (endpoint, parameters, 404, 405 and allow) is as the task says."""
+    await require(submission, NAME, kind="class")
+
+    async def run(side, case):
+        try:
+            alias = await make(side, NAME, "$fixture:lesson02.build_router", defined(NAME), case["table"])
+        except SubmissionRaised as exc:  # add_route refused a template: the same must refuse it
+            if exc.error.get("type") == "NotImplementedError":
+                raise
+            return {"add_route raised": exc.error.get("type")}
+        app = side.asgi(alias, label=NAME)
+        return [promised(outcome(await exchange(app, request, submission.limits.call_seconds))) for request in case["requests"]]
+
+    await same_as_reference(submission, reference, NAME, tables_and_requests(), run,
+                            promise="the first route whose template matches the whole route_path(scope) and whose "
+                                    "methods hold the method answers, with its parameters converted ({name} and "
+                                    "{name:str}: one non-empty segment; {name:int}: digits, as an int); if templates "
+                                    "matched but no method, 405 with allow: every matching route's methods, sorted, "
+                                    "joined with \", \"; if none matched, 404.")

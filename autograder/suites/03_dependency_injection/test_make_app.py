@@ -6,13 +6,15 @@ the same datasets, read here in the trusted process.
 """
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import require
+from autograder.suitekit import require, same_as_reference
 from coursekit import data
 
 pytestmark = pytest.mark.anyio
@@ -107,7 +109,7 @@ async def test_make_app_keeps_tenants_apart(submission):
                f"An invoice of another tenant must be a 404, as if it did not exist ({status_of(response)}).")
         response = await http.get("/invoices/100000", headers=token(3))
         expect(response.status_code == 404, f"An invoice id that does not exist should get 404 ({status_of(response)}).")
-        for odd in ("0", "99999999999999999999"):
+        for odd in ("0", str(2**63), "99999999999999999999"):
             response = await http.get(f"/invoices/{odd}", headers=token(3))
             expect(response.status_code in (404, 422),
                    f"An invoice id outside 1 ... 2**63 - 1 should get 404 or 422, never a 500 ({status_of(response)}).")
@@ -117,9 +119,14 @@ async def test_make_app_keeps_tenants_apart(submission):
 async def test_make_app_guards_the_admin_route(submission):
     """/users/{id} is for admins: 403 for members, 404 outside the tenant, the user otherwise."""
     async with app_client(submission) as (http, alias):
-        response = await http.get("/users/3", headers=token(1))
-        expect(response.status_code == 200 and response.json() == user_json(3),
-               "An admin asking GET /users/{id} for a user of the same tenant should get that user, shaped like /me.")
+        for asked in (3, 1):  # another user of the tenant, and the admin's own record
+            response = await http.get(f"/users/{asked}", headers=token(1))
+            expect(response.status_code == 200 and response.json() == user_json(asked),
+                   "An admin asking GET /users/{id} for a user of the same tenant should get that user, shaped like /me.")
+        for odd in ("0", str(2**63)):
+            response = await http.get(f"/users/{odd}", headers=token(1))
+            expect(response.status_code in (404, 422),
+                   f"A user id outside 1 ... 2**63 - 1 should get 404 or 422, never a 500 ({status_of(response)}).")
         for other in (27, 999):
             response = await http.get(f"/users/{other}", headers=token(1))
             expect(response.status_code == 404,
@@ -143,3 +150,51 @@ async def test_make_app_closes_every_session(submission):
     expect(left == 0,
            f"{left} database connection(s) were still checked out after the requests ended: close the session "
            "when the request ends, error or not (async with the session around the yield).")
+
+
+LARGEST_ID = 2**63 - 1
+TOKENS = st.sampled_from(sorted(USERS)).map(lambda user_id: USERS[user_id]["api_token"]) | st.sampled_from(["nope", "", None])
+IDS = (st.sampled_from(sorted({row["id"] for row in INVOICES} | set(USERS))) | st.sampled_from([0, -1, 100000, 2**63, 2**64]))
+CALLS = st.fixed_dictionaries({
+    "token": TOKENS,
+    "path": st.sampled_from(["/me", "/invoices", "/invoices/{id}", "/users/{id}"]),
+    "id": IDS,
+})
+
+
+def promised(call: dict, response) -> list:
+    """The status, and the JSON of a 200 (an error's detail is left open); for an id outside
+    1 ... 2**63 - 1 the task allows 404 or 422."""
+    status = response.status_code
+    if "{id}" in call["path"] and not 1 <= call["id"] <= LARGEST_ID and status == 422:
+        status = 404
+    return [status, response.json() if status == 200 else None]
+
+
+@graded(NAME, points=2)
+async def test_make_app_answers_generated_calls_as_the_task_says(submission, reference):
+    """On generated calls (every user's token, bad tokens, every route, ids of every tenant and out of range), each answer is as the task says."""
+    await require(submission, NAME, kind="function")
+    apps: dict = {}  # one database and one app per side for the whole test: the calls only read
+    try:
+        async def run(side, calls):
+            if side not in apps:
+                url = await side.probe("lesson03.fresh_database", "differential")
+                apps[side] = (url, side.asgi(await side.make(NAME, url), label=f"{NAME}(url)"))
+            transport = httpx.ASGITransport(app=apps[side][1], raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                answers = []
+                for call in calls:
+                    headers = {} if call["token"] is None else {HEADER: call["token"]}
+                    response = await http.get(call["path"].replace("{id}", str(call["id"])), headers=headers)
+                    answers.append(promised(call, response))
+                return answers
+
+        await same_as_reference(submission, reference, NAME, st.lists(CALLS, min_size=1, max_size=4), run, examples=15,
+                                promise="GET /me answers the token's user; /invoices the caller's tenant's invoices by "
+                                        "id; /invoices/{id} that invoice if it is the caller's tenant's, else 404; "
+                                        "/users/{id} 403 for a member, else that user of the tenant or 404; a missing, "
+                                        "unknown or inactive user's token 401; never a 500.")
+    finally:
+        if reference in apps:  # the reference's database is in this process's temporary folder
+            Path(apps[reference][0].removeprefix("sqlite+aiosqlite:///")).unlink(missing_ok=True)

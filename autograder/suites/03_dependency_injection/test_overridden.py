@@ -6,9 +6,11 @@ saw and what app.dependency_overrides held at each point.
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
+from autograder.suitekit import same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "overridden"
@@ -64,3 +66,30 @@ async def test_overridden_nests_and_survives_errors(submission):
     expect(raising["after"] == REAL and raising["held_after"] == {},
            "Restore the overrides even when the block raises (try/finally around the yield): "
            "a failing test must not leave its overrides behind for the next one.")
+
+
+ORIGINALS = st.sampled_from(["get_settings", "get_db", "get_user"])
+REPLACEMENTS = st.sampled_from(["fake_db", "other_db", "fake_settings", "fake_user", "get_settings"])
+MAPPINGS = st.dictionaries(ORIGINALS, REPLACEMENTS, max_size=3)
+BLOCKS = st.recursive(
+    st.fixed_dictionaries({"overrides": MAPPINGS, "raise": st.booleans(), "inner": st.just([])}),
+    lambda inner: st.fixed_dictionaries({"overrides": MAPPINGS, "raise": st.booleans(),
+                                         "inner": st.lists(inner, max_size=2)}),
+    max_leaves=4)
+SCRIPTS = st.fixed_dictionaries({"existing": MAPPINGS, "blocks": st.lists(BLOCKS, min_size=1, max_size=2)})
+
+
+@graded(NAME, points=2)
+async def test_overridden_follows_generated_scripts(submission, reference):
+    """Over generated uses (existing overrides, nested blocks, blocks that raise), requests and overrides are as the task says at every step."""
+    found = await submission.describe(NAME)
+    expect(found["defined"], f"`{NAME}` is not defined after running your exercise cells.")
+
+    async def run(side, script):
+        return await side.probe("lesson03.override_script", defined(NAME), script["existing"], script["blocks"])
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run, examples=20,
+                            promise="inside a block, requests use its replacements on top of the overrides already "
+                                    "there, and `as` gives the app; after it, normally or by an exception (which "
+                                    "propagates), app.dependency_overrides holds exactly what it held before; "
+                                    "inner blocks restore the outer block's overrides.")

@@ -10,7 +10,8 @@ import pytest
 from autograder.expect import expect, graded
 from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.suitekit import require
+from autograder.strategies import dependency_graphs
+from autograder.suitekit import require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "run_dependency"
@@ -111,3 +112,19 @@ async def test_run_dependency_delivers_the_exception_to_teardowns(submission):
     expect(mine["teardown_saw"] == fastapi["teardown_saw"] and mine["events"] == fastapi["events"],
            "When a dependency fails while setting up, the generators already entered must be torn down, "
            "seeing that exception.")
+
+
+@graded(NAME, points=2)
+async def test_run_dependency_runs_generated_graphs_as_the_task_says(submission, reference):
+    """On generated sets of dependencies of every kind, failing or not, values, threads, set-ups, teardowns and errors are as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def run(side, graph):
+        return await side.probe("lesson03.run_report", graph, defined(NAME))
+
+    graphs = dependency_graphs(kinds=("sync", "async", "sync_gen", "async_gen", "async_callable"), failures=True)
+    await same_as_reference(submission, reference, NAME, graphs, run,
+                            promise="async functions are awaited on the loop, generators run to their yield and are "
+                                    "torn down when the stack closes (in reverse, seeing the exception on its way "
+                                    "out; a teardown's own exception replaces it), sync generators and plain "
+                                    "functions in a worker thread; a set-up's exception propagates.")

@@ -5,7 +5,8 @@ import pytest
 from autograder.expect import expect, graded
 from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.suitekit import require
+from autograder.strategies import dependency_graphs
+from autograder.suitekit import require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "solve"
@@ -130,3 +131,18 @@ async def test_solve_still_solves_plain_graphs(submission):
     fastapi = await lesson03.fastapi_report(SHARED)
     expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
            "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs and values as FastAPI.")
+
+
+@graded(NAME, points=2)
+async def test_solve_solves_generated_graphs_as_the_task_says(submission, reference):
+    """On generated graphs with use_cache=False and overrides, every run, argument and value is as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def run(side, graph):
+        return await side.probe("lesson03.solve_report", graph, defined(NAME), defined("Dep"))
+
+    await same_as_reference(submission, reference, NAME, dependency_graphs(use_cache=True, overrides=True), run,
+                            promise="the callable is overrides.get(dep.dependency, dep.dependency); its own parameters "
+                                    "are always solved first; a cached value (keyed by the original) is used when "
+                                    "use_cache is true, else it runs, and its value is stored only if the cache has "
+                                    "none yet.")

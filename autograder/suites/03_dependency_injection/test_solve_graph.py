@@ -6,11 +6,13 @@ FastAPI in this (trusted) process, so the learner's results are checked against 
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.suitekit import require
+from autograder.strategies import dependency_graphs
+from autograder.suitekit import require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "solve_graph"
@@ -119,3 +121,21 @@ async def test_solve_graph_reuses_what_the_request_cache_holds(submission):
     expect(mine["counts"] == once,
            "With the same `cache` dict passed twice (two solves in one request), every dependency should "
            "run only once: look in the `cache` you are given before running anything.")
+
+
+@graded(NAME, points=2)
+async def test_solve_graph_solves_generated_graphs_as_the_task_says(submission, reference):
+    """On generated graphs (shared, repeated and Annotated dependencies, one or two requests), every run and value is as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def run(side, case):
+        return await side.probe("lesson03.solve_report", case["graph"], defined(NAME), defined("Dep"),
+                                shared_cache=case["shared_cache"])
+
+    cases = st.fixed_dictionaries({"graph": dependency_graphs(kinds=("sync", "async", "async_callable")),
+                                   "shared_cache": st.booleans()})
+    await same_as_reference(submission, reference, NAME, cases, run,
+                            promise="one entry per parameter of `call` declaring a Dep (default or Annotated), in "
+                                    "signature order; a dependency already in `cache` is not run again, otherwise its "
+                                    "own parameters are solved first and `run`'s value is stored in `cache`. The "
+                                    "report lists every run with its arguments, how often each ran, and the values.")

@@ -1,0 +1,329 @@
+"""Mutation testing of the hidden suites: how many small bugs in each reference solution they catch.
+
+    python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors]
+
+For each exercise cell of a lesson's solution notebook, every mutant is the reference with one
+small change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator
+over Python's ``ast`` (``OPERATORS``): a comparison flipped, a statement removed, an ``await``
+dropped, a constant changed, two arguments swapped, a loop's first iteration or a ``break``
+dropped, ``and`` and ``or`` swapped, ``not`` removed, ``+`` and ``-`` swapped, a return value
+dropped. Each mutant is a notebook, graded like a class by ``grade_all`` (many at once, in
+parallel), with that exercise's tests only, stopping at the first that fails. A mutant is
+*killed* when its exercise loses points.
+
+A mutant the suite cannot kill because it behaves as the reference does, as far as the task
+statement says (a log message reworded, a cache that is only ever filled once), is listed in
+``tests/lessons/equivalent_mutants/<lesson>.toml`` with the reason; the score of an exercise is
+the share killed of its other mutants. ``tests/lessons/test_mutation.py`` requires 90 % for
+every exercise of every lesson.
+
+The mutants are numbered in source order, so a cap (``--max``) picks the same evenly spread
+sample every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import notebook
+from .grade import grade_all
+from .lessons import ROOT, Lesson, all_lessons, find_lesson
+from .types import Limits
+
+EQUIVALENTS = ROOT / "tests" / "lessons" / "equivalent_mutants"
+REQUIRED_SCORE = 0.9
+# A mutant that loops or waits forever is killed by a time limit: keep those short.
+LIMITS = Limits(cell_seconds=5.0, call_seconds=2.0, submission_seconds=60.0)
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    lesson: str
+    exercise: str
+    id: str  # "<operator> at <line>:<col>: <before> -> <after>", stable while the cell is
+    source: str  # the whole exercise cell, mutated
+
+
+@dataclass
+class Score:
+    exercise: str
+    killed: list[str] = field(default_factory=list)
+    survived: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        counted = len(self.killed) + len(self.survived)
+        return len(self.killed) / counted if counted else 1.0
+
+
+# -- the operators --------------------------------------------------------------------------------
+# Each takes a node of the original tree and yields (name, replacement) pairs; the replacement
+# is a new node put in the node's place (None: the statement is removed, `pass` if it was alone).
+
+FLIPPED = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE,
+           ast.LtE: ast.Gt, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+SWAPPED_ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult}
+
+
+def flip_comparison(node):
+    if isinstance(node, ast.Compare):
+        for index, op in enumerate(node.ops):
+            if type(op) in FLIPPED:
+                new = copy.deepcopy(node)
+                new.ops[index] = FLIPPED[type(op)]()
+                yield "flip-comparison", new
+
+
+def swap_bool_operator(node):
+    if isinstance(node, ast.BoolOp):
+        new = copy.deepcopy(node)
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        yield "swap-and-or", new
+
+
+def drop_not(node):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        yield "drop-not", copy.deepcopy(node.operand)
+
+
+def swap_arithmetic(node):
+    if isinstance(node, ast.BinOp) and type(node.op) in SWAPPED_ARITHMETIC:
+        new = copy.deepcopy(node)
+        new.op = SWAPPED_ARITHMETIC[type(node.op)]()
+        yield "swap-arithmetic", new
+
+
+def drop_await(node):
+    if isinstance(node, ast.Await):
+        yield "drop-await", copy.deepcopy(node.value)
+
+
+def change_constant(node):
+    if not isinstance(node, ast.Constant):
+        return
+    value = node.value
+    if isinstance(value, bool):
+        changed = [not value]
+    elif isinstance(value, int):
+        changed = [value + 1] if value == 0 else [value + 1, 0]
+    elif isinstance(value, float):
+        changed = [value * 2 + 1]
+    elif isinstance(value, str):
+        changed = [value + "X", ""] if value else ["X"]
+    elif isinstance(value, bytes):
+        changed = [value + b"X", b""] if value else [b"X"]
+    elif value is None:
+        changed = [0]
+    else:
+        return
+    for each in changed:
+        yield "change-constant", ast.Constant(each)
+
+
+def swap_arguments(node):
+    if isinstance(node, ast.Call) and len(node.args) >= 2 and not any(isinstance(arg, ast.Starred) for arg in node.args[:2]):
+        new = copy.deepcopy(node)
+        new.args[0], new.args[1] = new.args[1], new.args[0]
+        yield "swap-arguments", new
+
+
+def loop_skips_first(node):
+    if isinstance(node, ast.For):
+        new = copy.deepcopy(node)
+        new.iter = ast.Subscript(ast.Call(ast.Name("list", ast.Load()), [new.iter], []),
+                                 ast.Slice(ast.Constant(1), None, None), ast.Load())
+        yield "loop-skips-first", new
+
+
+def break_to_continue(node):
+    if isinstance(node, ast.Break):
+        yield "break-to-continue", ast.Continue()
+    elif isinstance(node, ast.Continue):
+        yield "continue-to-break", ast.Break()
+
+
+def return_none(node):
+    if isinstance(node, ast.Return) and node.value is not None and not (
+            isinstance(node.value, ast.Constant) and node.value.value is None):
+        yield "return-none", ast.Return(None)
+
+
+def remove_statement(node):
+    if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                            ast.Pass, ast.Return, ast.Break, ast.Continue)):
+        yield "remove-statement", None
+
+
+OPERATORS: list[Callable[[ast.AST], Iterator[tuple[str, ast.AST | None]]]] = [
+    flip_comparison, swap_bool_operator, drop_not, swap_arithmetic, drop_await, change_constant,
+    swap_arguments, loop_skips_first, break_to_continue, return_none, remove_statement,
+]
+
+
+# -- making mutants -------------------------------------------------------------------------------
+
+def solution_lines(source: str) -> list[range]:
+    """The line numbers (1-based) between each BEGIN SOLUTION and END SOLUTION marker."""
+    ranges, start = [], None
+    for number, line in enumerate(source.splitlines(), 1):
+        if BEGIN in line:
+            start = number + 1
+        elif END in line and start is not None:
+            ranges.append(range(start, number))
+            start = None
+    return ranges
+
+
+def _inside(node: ast.AST, ranges: list[range]) -> bool:
+    end = getattr(node, "end_lineno", None)
+    return end is not None and any(node.lineno in each and end in each for each in ranges)
+
+
+def _snippet(node: ast.AST | None) -> str:
+    text = "(removed)" if node is None else ast.unparse(node).replace("\n", "; ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.Module:
+    """A copy of ``tree`` with its ``index``-th node (in ``ast.walk`` order) replaced."""
+    mutated = copy.deepcopy(tree)
+    target = list(ast.walk(mutated))[index]
+    for parent in ast.walk(mutated):
+        for name, value in ast.iter_fields(parent):
+            if value is target:
+                setattr(parent, name, replacement)
+                return mutated
+            if isinstance(value, list) and any(item is target for item in value):
+                position = next(i for i, item in enumerate(value) if item is target)
+                if replacement is None:
+                    del value[position]
+                    if not value:
+                        value.append(ast.Pass())
+                else:
+                    value[position] = replacement
+                return mutated
+    raise LookupError(index)
+
+
+def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
+    ranges = solution_lines(source)
+    tree = ast.parse(source)
+    made: list[Mutant] = []
+    seen = {ast.unparse(tree)}
+    for index, node in enumerate(ast.walk(tree)):
+        if not _inside(node, ranges):
+            continue
+        for operator in OPERATORS:
+            for name, replacement in operator(node):
+                mutated = ast.fix_missing_locations(_replace(tree, index, replacement))
+                text = ast.unparse(mutated)
+                if text in seen:
+                    continue  # the same program as the reference or another mutant
+                seen.add(text)
+                where = f"{node.lineno}:{node.col_offset}"
+                made.append(Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text))
+    return made
+
+
+def spread(items: list, most: int | None) -> list:
+    """At most ``most`` of ``items``, evenly spread over the list, always the same ones."""
+    if most is None or len(items) <= most:
+        return items
+    return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)] if most > 1 else items[:1]
+
+
+def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None) -> list[Mutant]:
+    """Every exercise's mutants, at most ``most`` per exercise, in source order."""
+    solution = notebook.read(lesson.solution)
+    found: list[Mutant] = []
+    for cell in solution.cells:
+        exercise = notebook.grade_id(cell)
+        if exercise in notebook.exercise_ids(solution) and (exercises is None or exercise in exercises):
+            found += spread(mutants_of_cell(lesson.slug, exercise, notebook.source(cell)), most)
+    return found
+
+
+def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
+    """(exercise, mutant id) -> why it behaves as the reference does, from the committed list."""
+    path = EQUIVALENTS / f"{lesson.slug}.toml"
+    if not path.exists():
+        return {}
+    return {(entry["exercise"], entry["mutant"]): entry["reason"] for entry in tomllib.loads(path.read_text()).get("equivalent", [])}
+
+
+# -- grading them ---------------------------------------------------------------------------------
+
+def with_cell(solution: dict, exercise: str, source: str) -> dict:
+    changed = copy.deepcopy(solution)
+    for cell in changed["cells"]:
+        if notebook.grade_id(cell) == exercise and cell.get("cell_type") == "code":
+            cell["source"] = source
+    return changed
+
+
+def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None) -> dict[str, Score]:
+    """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent."""
+    solution = json.loads(lesson.solution.read_text())
+    known = equivalents(lesson)
+    scores = {mutant.exercise: Score(mutant.exercise) for mutant in found}
+    with tempfile.TemporaryDirectory(prefix="mutants-") as folder:
+        paths, by_path = [], {}
+        for number, mutant in enumerate(found):
+            path = Path(folder) / f"{lesson.slug}-{number:04d}-{mutant.exercise}.ipynb"
+            path.write_text(json.dumps(with_cell(solution, mutant.exercise, mutant.source)))
+            paths.append(path)
+            by_path[path] = mutant
+        results = grade_all(paths, limits=LIMITS, jobs=jobs, lesson=lesson,
+                            only={path: mutant.exercise for path, mutant in by_path.items()})
+    for path, result in zip(paths, results):
+        mutant = by_path[path]
+        got, total = result.exercise_scores().get(mutant.exercise, (0.0, 0.0))
+        entry = scores[mutant.exercise]
+        if (mutant.exercise, mutant.id) in known:
+            entry.equivalent.append(mutant.id)
+        elif got < total or total == 0:
+            entry.killed.append(mutant.id)
+        else:
+            entry.survived.append(mutant.id)
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.mutation", description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
+    parser.add_argument("--max", type=int, default=None, help="mutants per exercise, evenly spread (default: all)")
+    parser.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
+    parser.add_argument("--jobs", type=int, default=None, help="mutants graded at once (default: CPUs)")
+    parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    args = parser.parse_args(argv)
+    lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
+    if None in lessons:
+        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+    failing = 0
+    for lesson in lessons:
+        found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None)
+        for exercise, entry in score(lesson, found, args.jobs).items():
+            counted = len(entry.killed) + len(entry.survived)
+            verdict = "ok" if entry.share >= REQUIRED_SCORE else "UNDER 90 %"
+            failing += entry.share < REQUIRED_SCORE
+            print(f"{lesson.slug} {exercise:24} {entry.share:6.1%} killed {len(entry.killed)}/{counted}"
+                  f" (+{len(entry.equivalent)} equivalent)  {verdict}", flush=True)
+            if args.survivors:
+                for mutant in entry.survived:
+                    print(f"    survived: {mutant}")
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

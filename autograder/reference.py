@@ -1,0 +1,62 @@
+"""The reference solution behind the ``submission`` API: what differential tests compare with.
+
+A hidden test that asks for the ``reference`` fixture gets the lesson's solution notebook run
+(its exercise cells, after the released setup cells, exactly as a submission is assembled by
+``notebook.program``) and served with the very API ``submission`` has: ``describe``, ``call``,
+``make``, ``probe``, ``asgi``. A test can therefore run one scenario against both and compare
+what comes back (``autograder.suitekit.same_as_reference``).
+
+Where it runs: in the trusted process, as an ``InProcessSubmission`` (``autograder.inprocess``),
+never in the learner's sandbox, and not in a second sandbox process either:
+
+- the reference is our own code, so it needs no confinement, and the sandbox must never see
+  the solutions (the jail hides them);
+- a second process per submission would double the sandboxes a class starts, where the cells
+  run here in milliseconds (their imports are the worker's already after the first);
+- it still speaks the sandbox's protocol through ``_Loopback``: every value, message and error
+  of the reference is encoded and decoded exactly as the learner's are, so the two sides are
+  compared as the same plain data (tuples as lists, exceptions as type names), never as live
+  objects;
+- the same code serves nbgrader's kernel (``autograder.nbgrader_bridge``), where the learner's
+  code is in-process anyway.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import notebook
+from .errors import GraderError
+from .inprocess import InProcessSubmission
+from .lessons import Lesson
+from .types import Cell, Limits
+
+
+class ReferenceBroken(GraderError):
+    def __init__(self, lesson: str, failed: list[str]) -> None:
+        super().__init__(f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
+                         "differential tests cannot compare with it. Run the solution notebook to see why.")
+
+
+def lesson_of(request) -> Lesson:
+    """The lesson of the hidden test asking: its suite's folder is named after the lesson."""
+    return Lesson(request.node.path.parent.name)
+
+
+@lru_cache(maxsize=None)
+def cells(lesson: Lesson) -> tuple[Cell, ...]:
+    """The solution's exercise cells with the release's setup cells, in notebook order."""
+    program, missing = notebook.program(notebook.read(lesson.release), notebook.read(lesson.solution))
+    if missing:
+        raise ReferenceBroken(lesson.slug, missing)
+    return tuple(program)
+
+
+async def start(lesson: Lesson, limits: Limits) -> InProcessSubmission:
+    """The reference solution of ``lesson``, freshly run in a namespace of its own."""
+    served, reports = await InProcessSubmission.running(list(cells(lesson)), limits)
+    failed = [report.id for report in reports if report.status != "ok"]
+    if failed:
+        await served.close()
+        raise ReferenceBroken(lesson.slug, failed)
+    return served
