@@ -131,3 +131,21 @@ async def other_scopes(app) -> tuple[list[str], dict | None]:
     finally:
         await talk.close()
     return [message.get("type") for message in lifespan.sent], accept
+
+
+def names(*wanted: str) -> dict:
+    """``{name: defined(name)}``: several of the learner's (or setup cells') names, passed to a
+    probe as one JSON object."""
+    from .submission import defined
+
+    return {name: defined(name) for name in wanted}
+
+
+def answered(answer, name: str):
+    """A probe's answer for one call of the learner's ``name``; a call that raised (the
+    probes' ``{"raised": "Type: message"}``) fails with the learner's own error."""
+    if isinstance(answer, dict) and set(answer) == {"raised"}:
+        raised = answer["raised"]
+        hint = " The exercise is not solved yet." if raised.startswith("NotImplementedError") else ""
+        raise Mistake(f"Your `{name}` raised {raised}.{hint}")
+    return answer
