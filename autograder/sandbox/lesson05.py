@@ -9,7 +9,7 @@ so answers compare as plain data.
 
 This module is public: it holds the harness (opening connections, running threads and a
 forked worker, reading tables), never an exercise's answer. It imports only the standard
-library and coursekit.
+library, coursekit and ``plain``.
 
 Steps of ``script`` (each answers one JSON value, in order)::
 
@@ -34,10 +34,13 @@ import signal
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable
 
 from coursekit.processes import forked, wait_until
+
+from .plain import plain as _plain
 
 TABLES = ("jobs", "processed", "payments", "report_requests")
 JOB_COLUMNS = ("state", "attempts", "run_at", "lease_until", "worker", "last_error", "idempotency_key")
@@ -50,19 +53,6 @@ def fresh_queue(setup: dict, name: str = "grading") -> str:
         raise ValueError("name must be an identifier")
     folder = tempfile.mkdtemp(prefix=f"lesson05_{name}_")
     return setup["create_queue"](str(Path(folder) / "queue.db"))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    try:  # sqlite3.Row and other mappings
-        return {key: _plain(value[key]) for key in value.keys()}
-    except Exception:
-        return f"<{type(value).__name__}>"
 
 
 def _raised(exc: BaseException) -> dict:
@@ -147,7 +137,7 @@ def claim_race(setup: dict, claim: Callable, workers: int = 4, jobs: int = 30, s
     "jobs": jobs}. Claims use now=1.0 and a 60 s lease, on jobs due at 0.0.
     """
     path = fresh_queue(setup, "race")
-    with _closing(setup["connect"](path)) as db:
+    with closing(setup["connect"](path)) as db:
         for number in range(jobs):
             setup["enqueue"](db, "race", {"n": number}, now=0.0)
     claims: list[list] = []
@@ -175,7 +165,7 @@ def handle_race(setup: dict, handle_once: Callable, deliveries: int = 3, seconds
     """The same job delivered ``deliveries`` times at once, by as many threads with their own
     connections. Answers {"answers": [...], "payments": rows, "errors": [...]}."""
     path = fresh_queue(setup, "handle")
-    with _closing(setup["connect"](path)) as db:
+    with closing(setup["connect"](path)) as db:
         job_id = setup["enqueue"](db, "pay", {"invoice_id": 7, "amount_cents": 1250}, now=0.0, idempotency_key="pay-7")
         job = setup["job_row"](db, job_id)
     answers: list = []
@@ -191,34 +181,23 @@ def handle_race(setup: dict, handle_once: Callable, deliveries: int = 3, seconds
             db.close()
 
     _threads(deliveries, deliver, seconds)
-    with _closing(setup["connect"](path)) as db:
+    with closing(setup["connect"](path)) as db:
         payments = [dict(row) for row in db.execute("SELECT invoice_id, amount_cents, idempotency_key FROM payments")]
     return {"answers": answers, "payments": payments, "errors": errors}
-
-
-class _closing:
-    def __init__(self, db) -> None:
-        self.db = db
-
-    def __enter__(self):
-        return self.db
-
-    def __exit__(self, *exc) -> None:
-        self.db.close()
 
 
 def rows(setup: dict, path: str, table: str) -> list[dict]:
     """Every row of one of the lesson's tables, as plain dicts (payload left as text)."""
     if table not in TABLES:
         raise ValueError("unknown table")
-    with _closing(setup["connect"](path)) as db:
+    with closing(setup["connect"](path)) as db:
         return [_plain(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
 
 
 def break_enqueue(setup: dict, path: str, invoice_id: int) -> bool:
     """From now on, adding a job whose payload names ``invoice_id`` fails (the queue table
     refuses it), as a full disk or a constraint would: what happens to the business row?"""
-    with _closing(setup["connect"](path)) as db:
+    with closing(setup["connect"](path)) as db:
         db.execute(
             "CREATE TRIGGER IF NOT EXISTS refuse_job BEFORE INSERT ON jobs "
             f"WHEN json_extract(NEW.payload, '$.invoice_id') = {int(invoice_id)} "

@@ -21,6 +21,12 @@ async def play(submission, steps):
     return await submission.probe("lesson05.script", SETUP, LEARNER, steps)
 
 
+def w2_after_w1(*times):
+    """One job claimed by w1 at 0.0 with a 5 s lease, then claims by w2 at each of ``times``."""
+    return [{"op": "enqueue", "payload": {}, "now": 0.0}, {"op": "claim", "worker": "w1", "now": 0.0, "lease": 5.0},
+            *({"op": "claim", "worker": "w2", "now": at, "lease": 5.0} for at in times)]
+
+
 def claimed(answer) -> dict | None:
     answer = answered(answer, "claim")
     expect(answer is None or isinstance(answer, dict),
@@ -58,12 +64,7 @@ async def test_claim_takes_due_jobs_oldest_first(submission):
 @graded(NAME, points=1)
 async def test_claim_takes_back_an_expired_lease(submission):
     """A running job whose lease has ended (lease_until <= now) may be claimed again."""
-    steps = [{"op": "enqueue", "payload": {}, "now": 0.0},
-             {"op": "claim", "worker": "w1", "now": 0.0, "lease": 5.0},
-             {"op": "claim", "worker": "w2", "now": 4.0, "lease": 5.0},
-             {"op": "claim", "worker": "w2", "now": 5.0, "lease": 5.0},
-             {"op": "row", "id": 1}]
-    answers = await play(submission, steps)
+    answers = await play(submission, [*w2_after_w1(4.0, 5.0), {"op": "row", "id": 1}])
     expect(claimed(answers[1]) is not None, "`claim` should take a ready job that is due.")
     expect(claimed(answers[2]) is None, "A job whose lease has not ended yet must not be claimed by another worker.")
     again = claimed(answers[3])
@@ -76,9 +77,7 @@ async def test_claim_takes_back_an_expired_lease(submission):
 @graded(NAME, points=1)
 async def test_ack_only_by_the_holder(submission):
     """ack answers True and marks the job done only for the worker that holds the claim."""
-    steps = [{"op": "enqueue", "payload": {}, "now": 0.0},
-             {"op": "claim", "worker": "w1", "now": 0.0, "lease": 5.0},
-             {"op": "claim", "worker": "w2", "now": 6.0, "lease": 5.0},
+    steps = [*w2_after_w1(6.0),
              {"op": "ack", "id": 1, "worker": "w1", "result": {"pages": 1}},
              {"op": "row", "id": 1},
              {"op": "ack", "id": 1, "worker": "w2", "result": {"pages": 2}},
