@@ -71,3 +71,25 @@ def test_percentile():
     assert percentile([1, 2, 3, 4], 100) == 4 and percentile([1, 2, 3, 4], 0) == 1
     with pytest.raises(ValueError):
         percentile([], 50)
+
+
+def test_forked_child_can_start_an_event_loop_from_inside_one():
+    """A notebook cell runs inside the kernel's loop; its forked child must be free of it."""
+    import asyncio
+
+    read, write = os.pipe()
+
+    def child(fd):
+        async def answer():
+            return b"ran"
+
+        os.write(fd, asyncio.run(answer()))
+
+    async def cell():
+        with forked(child, write) as process:
+            process.join(5)
+        return process.exitcode
+
+    assert asyncio.run(cell()) == 0
+    os.close(write)
+    assert os.read(read, 3) == b"ran"
