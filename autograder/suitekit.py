@@ -257,3 +257,21 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
                   f"The task says: {promise}\n"
                   f"Where the answers differ, yours: {_shown(mine)}\n"
                   f"and what the task asks for:      {_shown(theirs)}")
+
+
+def names(*wanted: str) -> dict:
+    """``{name: defined(name)}``: several of the learner's (or setup cells') names, passed to a
+    probe as one JSON object."""
+    from .submission import defined
+
+    return {name: defined(name) for name in wanted}
+
+
+def answered(answer, name: str):
+    """A probe's answer for one call of the learner's ``name``; a call that raised (the
+    probes' ``{"raised": "Type: message"}``) fails with the learner's own error."""
+    if isinstance(answer, dict) and set(answer) == {"raised"}:
+        raised = answer["raised"]
+        hint = " The exercise is not solved yet." if raised.startswith("NotImplementedError") else ""
+        raise Mistake(f"Your `{name}` raised {raised}.{hint}")
+    return answer

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from coursekit.serve import run_blocking
 
-__all__ = ["Comparison", "Timing", "compare", "format_seconds", "measure"]
+__all__ = ["Comparison", "Timing", "compare", "format_seconds", "measure", "percentile"]
 
 MIN_REPEAT_SECONDS = 0.02  # auto-picked `number` makes one repeat last at least this
 
@@ -216,3 +216,17 @@ def _autorange(timer: Callable[[int], float]) -> int:
             if timer(number) >= MIN_REPEAT_SECONDS and timer(number) >= MIN_REPEAT_SECONDS:
                 return number
         scale *= 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0 to 100) of ``values``, interpolating between neighbours
+    (numpy's default "linear" method): p50 is the median, p99 the value only 1 % exceed."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError("q must be between 0 and 100")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -55,6 +55,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable
 
+from .plain import plain as _plain
+
 KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable")
 SECONDS = 5.0
 
@@ -103,16 +105,6 @@ class Recorder:
         return {"values": self.values, "counts": dict(self.counts), "calls": self.calls,
                 "events": self.events, "teardown_saw": self.teardown_saw,
                 "threads": self.threads, "error": error}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return f"<{type(value).__name__}>"
 
 
 def _exception(name: str) -> type[BaseException]:

@@ -1,0 +1,69 @@
+"""Hidden tests for `run_worker`: a worker loop that stops cleanly on SIGTERM.
+
+A probe forks a child that runs the learner's loop on in-memory jobs (each takes 0.4 s) and
+logs what starts and ends; the test sends SIGTERM at a chosen moment through the probe.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import require
+
+pytestmark = pytest.mark.anyio
+NAME = "graceful_worker"
+
+
+async def scenario(submission, **spec):
+    await require(submission, "run_worker", kind="function")
+    report = await submission.probe("lesson05.worker_scenario", defined("run_worker"), spec)
+    raised = (report["outcome"] or {}).get("raised", "")
+    if raised.startswith("NotImplementedError"):
+        expect(False, "Your `run_worker` raised NotImplementedError. The exercise is not solved yet.")
+    return report
+
+
+@graded(NAME, points=2)
+async def test_sigterm_during_a_job(submission):
+    """SIGTERM while a job runs: the job ends, no new job starts, run_worker returns 1."""
+    report = await scenario(submission, jobs=3, sigterm="during_job")
+    expect(report["exitcode"] is not None and report["exitcode"] >= 0 and "end 0" in report["log"],
+           "SIGTERM killed the worker in the middle of its job: catch the signal (signal.signal) and only note that "
+           "a stop was asked, so the job in hand can finish.")
+    expect(report["log"] == ["start 0", "end 0"],
+           "After SIGTERM the worker should finish the job in hand and take no new one (check for the stop before "
+           "each take).")
+    outcome = report["outcome"] or {}
+    expect(outcome.get("returned") == 1 and not outcome.get("raised"),
+           f"After SIGTERM `run_worker` should return the number of jobs it handled (1 here), not raise "
+           f"({outcome.get('raised') or outcome.get('returned')}).")
+
+
+@graded(NAME, points=1)
+async def test_sigterm_while_idle(submission):
+    """SIGTERM while waiting for work: run_worker returns 0 promptly."""
+    report = await scenario(submission, idle=True, poll=0.05, sigterm="idle")
+    outcome = report["outcome"] or {}
+    expect(not report["still_running"] and report["stopped_after"] is not None and report["stopped_after"] < 1.0,
+           "An idle worker (take() answers None) should stop within a poll interval after SIGTERM.")
+    expect(outcome.get("returned") == 0 and not outcome.get("raised"),
+           "An idle worker stopped by SIGTERM should return 0 (no job handled), not raise.")
+
+
+@graded(NAME, points=0.5)
+async def test_until_empty_drains_the_queue(submission):
+    """until_empty=True: handles every job, then returns their number."""
+    report = await scenario(submission, jobs=3, job_seconds=0.05, until_empty=True)
+    outcome = report["outcome"] or {}
+    expect(outcome.get("returned") == 3 and report["log"] == ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"],
+           "With until_empty=True, `run_worker` should handle jobs until take() answers None, then return how many "
+           "it handled.")
+
+
+@graded(NAME, points=0.5)
+async def test_restores_the_previous_handler(submission):
+    """After returning, the SIGTERM handler in place before is back."""
+    report = await scenario(submission, jobs=1, job_seconds=0.05, until_empty=True)
+    expect((report["outcome"] or {}).get("handler_restored") is True,
+           "`run_worker` should put back the SIGTERM handler that was there before it started (signal.signal "
+           "returns it), even when it returns early.")

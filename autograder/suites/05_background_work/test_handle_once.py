@@ -1,0 +1,69 @@
+"""Hidden tests for `handle_once`: an idempotent job handler (a payment made once per key)."""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import answered, names, require
+
+pytestmark = pytest.mark.anyio
+NAME = "handle_once"
+SETUP = names("create_queue", "connect", "enqueue", "job_row")
+LEARNER = names("handle_once")
+
+
+def job(job_id, key, amount=1250, invoice=7):
+    return {"id": job_id, "kind": "pay", "payload": {"invoice_id": invoice, "amount_cents": amount},
+            "attempts": 1, "idempotency_key": key}
+
+
+async def play(submission, steps):
+    await require(submission, NAME, kind="function")
+    return await submission.probe("lesson05.script", SETUP, LEARNER, steps)
+
+
+@graded(NAME, points=1.5)
+async def test_handle_once_pays_once_per_key(submission):
+    """Delivered twice, the job pays once (True, then False); another key pays again."""
+    answers = await play(submission, [{"op": "handle", "job": job(1, "pay-1")}, {"op": "handle", "job": job(1, "pay-1")},
+                                      {"op": "count", "table": "payments"},
+                                      {"op": "handle", "job": job(2, "pay-2", invoice=8)},
+                                      {"op": "count", "table": "payments"}])
+    expect(answered(answers[0], NAME) is True, "The first delivery of a job should make the payment and answer True.")
+    expect(answered(answers[1], NAME) is False and answers[2] == 1,
+           "A second delivery of the same job should pay nothing and answer False.")
+    expect(answered(answers[3], NAME) is True and answers[4] == 2, "A job with another idempotency key should pay.")
+
+
+@graded(NAME, points=1)
+async def test_handle_once_goes_by_the_key_not_the_job_id(submission):
+    """Two jobs (two ids) with one idempotency key pay once: the key names the effect."""
+    answers = await play(submission, [{"op": "handle", "job": job(1, "pay-9")}, {"op": "handle", "job": job(2, "pay-9")},
+                                      {"op": "count", "table": "payments"}])
+    expect(answered(answers[0], NAME) is True and answered(answers[1], NAME) is False and answers[2] == 1,
+           "Two jobs carrying the same idempotency_key are the same payment: use the key, not the job's id.")
+
+
+@graded(NAME, points=1)
+async def test_handle_once_forgets_a_failed_attempt(submission):
+    """A delivery whose payment fails leaves no trace, so the retry pays."""
+    answers = await play(submission, [{"op": "handle", "job": job(1, "pay-3", amount=-5)},
+                                      {"op": "handle", "job": job(1, "pay-3", amount=500)},
+                                      {"op": "count", "table": "payments"}])
+    expect(isinstance(answers[0], dict) and "raised" in answers[0],
+           "A delivery whose payment is refused by the database should raise (the worker then retries it).")
+    expect(answered(answers[1], NAME) is True and answers[2] == 1,
+           "After a delivery that failed, the retry must still pay: record the key in the same transaction as "
+           "the payment, so a failure leaves neither.")
+
+
+@graded(NAME, points=1.5)
+async def test_handle_once_with_deliveries_at_the_same_time(submission):
+    """Three deliveries of one job at the same moment pay exactly once."""
+    await require(submission, NAME, kind="function")
+    race = await submission.probe("lesson05.handle_race", SETUP, defined(NAME))
+    if race["errors"]:
+        answered({"raised": race["errors"][0]}, NAME)
+    expect(len(race["payments"]) == 1 and race["answers"].count(True) == 1,
+           f"Three deliveries of one job at the same moment made {len(race['payments'])} payment(s): check for the key "
+           "and record it in one transaction with the payment (BEGIN IMMEDIATE), not in separate steps.")

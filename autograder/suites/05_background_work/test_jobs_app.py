@@ -1,0 +1,103 @@
+"""Hidden tests for `make_jobs_app`: enqueue from an endpoint, 202 and a status URL.
+
+The app is made in the sandbox on a fresh queue file and talked to over ASGI; the tables are
+read back by a probe.
+"""
+
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.suitekit import names, require
+
+pytestmark = pytest.mark.anyio
+NAME = "jobs_app"
+FACTORY = "make_jobs_app"
+SETUP = names("create_queue", "connect", "enqueue", "job_row")
+
+
+@asynccontextmanager
+async def app_client(submission):
+    await require(submission, FACTORY, kind="function")
+    path = await submission.probe("lesson05.fresh_queue", SETUP, "app")
+    alias = await submission.make(FACTORY, path)
+    transport = httpx.ASGITransport(app=submission.asgi(alias, label=f"{FACTORY}(path)"), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http, path
+
+
+async def table(submission, path, name):
+    return await submission.probe("lesson05.rows", SETUP, path, name)
+
+
+def status_of(response) -> str:
+    return f"you answered {response.status_code}" + (" (an exception in your app)" if response.status_code == 500 else "")
+
+
+@graded(NAME, points=1.5)
+async def test_post_enqueues_and_answers_202(submission):
+    """POST /reports answers 202 with job_id, status_url and a Location header, and the job is queued."""
+    async with app_client(submission) as (http, path):
+        response = await http.post("/reports", json={"invoice_id": 41})
+        expect(response.status_code == 202, f"POST /reports should answer 202 Accepted ({status_of(response)}).")
+        body = response.json()
+        job_id = body.get("job_id") if isinstance(body, dict) else None
+        expect(isinstance(job_id, int) and body.get("status_url") == f"/jobs/{job_id}",
+               'POST /reports should answer {"job_id": <id>, "status_url": "/jobs/<id>"}.')
+        expect(response.headers.get("location") == f"/jobs/{job_id}",
+               "POST /reports should also give the status URL in the Location header.")
+        jobs = await table(submission, path, "jobs")
+        requests = await table(submission, path, "report_requests")
+        expect(len(jobs) == 1 and jobs[0]["id"] == job_id and jobs[0]["kind"] == "report"
+               and '"invoice_id": 41' in jobs[0]["payload"] and jobs[0]["state"] == "ready",
+               "POST /reports should add one ready job of kind 'report' whose payload holds the invoice_id.")
+        expect(len(requests) == 1 and requests[0]["invoice_id"] == 41,
+               "POST /reports should record the request in report_requests (the business write).")
+
+
+@graded(NAME, points=1)
+async def test_status_endpoint(submission):
+    """GET /jobs/{id} answers the job's id, state, attempts, result and last_error; 404 when unknown."""
+    async with app_client(submission) as (http, path):
+        job_id = (await http.post("/reports", json={"invoice_id": 3})).json().get("job_id")
+        response = await http.get(f"/jobs/{job_id}")
+        expect(response.status_code == 200, f"GET /jobs/{{id}} of a queued job should answer 200 ({status_of(response)}).")
+        expect(response.json() == {"id": job_id, "state": "ready", "attempts": 0, "result": None, "last_error": None},
+               "GET /jobs/{id} should answer exactly id, state, attempts, result and last_error of the job.")
+        response = await http.get("/jobs/999")
+        expect(response.status_code == 404, f"GET /jobs/{{id}} of an unknown job should answer 404 ({status_of(response)}).")
+
+
+@graded(NAME, points=1)
+async def test_idempotency_key_header(submission):
+    """The same Idempotency-Key twice gives the same job and writes nothing new."""
+    async with app_client(submission) as (http, path):
+        key = {"Idempotency-Key": "report-41-once"}
+        first = await http.post("/reports", json={"invoice_id": 41}, headers=key)
+        second = await http.post("/reports", json={"invoice_id": 41}, headers=key)
+        other = await http.post("/reports", json={"invoice_id": 41}, headers={"Idempotency-Key": "another"})
+        expect(first.status_code == second.status_code == other.status_code == 202,
+               f"POST /reports with an Idempotency-Key header should answer 202 ({status_of(second)}).")
+        expect(first.json().get("job_id") == second.json().get("job_id") != other.json().get("job_id"),
+               "A repeated POST with the same Idempotency-Key should answer the same job_id; another key, a new job.")
+        expect(len(await table(submission, path, "jobs")) == 2 and len(await table(submission, path, "report_requests")) == 2,
+               "A repeated POST with the same Idempotency-Key must not add a second job or a second report request.")
+
+
+@graded(NAME, points=1.5)
+async def test_business_row_and_job_in_one_transaction(submission):
+    """When the queue refuses the job, the request is not recorded either (outbox)."""
+    async with app_client(submission) as (http, path):
+        await submission.probe("lesson05.break_enqueue", SETUP, path, 13)
+        response = await http.post("/reports", json={"invoice_id": 13})
+        expect(response.status_code >= 500, "When the job cannot be queued, POST /reports should fail, not answer "
+                                            f"as if the report were coming ({status_of(response)}).")
+        requests = await table(submission, path, "report_requests")
+        expect(all(row["invoice_id"] != 13 for row in requests),
+               "When the job could not be queued, the report request was still recorded: write the business row and "
+               "the job in one transaction (BEGIN IMMEDIATE ... COMMIT), so they are saved together or not at all.")
+        response = await http.post("/reports", json={"invoice_id": 14})
+        expect(response.status_code == 202, "After a failed POST, the next POST /reports should work again "
+                                            f"(is a transaction left open?) ({status_of(response)}).")
