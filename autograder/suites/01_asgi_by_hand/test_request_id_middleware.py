@@ -76,3 +76,14 @@ async def test_other_scopes_pass_through(submission):
            "Pass lifespan calls straight to the wrapped app.")
     expect(accept == {"type": "websocket.accept", "headers": [[b"x-app", b"ws"]]},
            "Pass websocket calls straight to the wrapped app, without adding headers to them.")
+
+
+@graded(NAME, points=1)
+async def test_leaves_the_wrapped_apps_message_alone(submission):
+    """The wrapped app's own start message and header list are not edited in place."""
+    app = await wrapped(submission, "reusing_app")
+    async with client(app) as http:
+        response = await http.get("/")
+    expect(response.content == b"unchanged",
+           "Build a new start message with a new header list, e.g. {**message, \"headers\": [*message[\"headers\"], ...]}: "
+           "your middleware changed the wrapped app's own message or list in place.")
