@@ -183,6 +183,7 @@ class Trace:
         """The response headers as sent, in order, names lower-cased, decoded latin-1."""
         for message in self.sent:
             if message["type"] == "http.response.start":
+                check_sent(message)  # str headers: say so, rather than fail in bytes() below
                 return [
                     (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
                     for name, value in message.get("headers", [])
@@ -197,11 +198,10 @@ class Trace:
     @property
     def body(self) -> bytes:
         """The response body: every ``http.response.body`` chunk, joined."""
-        return b"".join(
-            bytes(message.get("body", b""))
-            for message in self.sent
-            if message["type"] == "http.response.body"
-        )
+        chunks = [message for message in self.sent if message["type"] == "http.response.body"]
+        for message in chunks:
+            check_sent(message)  # a str body: say so, rather than fail in bytes() below
+        return b"".join(bytes(message.get("body", b"")) for message in chunks)
 
     @property
     def text(self) -> str:
@@ -368,8 +368,8 @@ async def drive(
         return message
 
     async def send(message: Message) -> None:
+        trace._record("send", message)  # kept, so the trace shows what the app tried to send
         check_sent(message)
-        trace._record("send", message)
 
     deadline = asyncio.timeout(timeout)
     try:

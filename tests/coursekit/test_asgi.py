@@ -313,7 +313,9 @@ async def test_drive_names_a_message_a_server_could_not_send(message, named):
 
     trace = await drive(app, http_scope())
     assert isinstance(trace.exception, TypeError) and named in str(trace.exception)
-    assert trace.sent == [] and named in repr(trace)  # the table's last line says it
+    assert trace.sent == [message] and named in repr(trace)  # the table's last line says it
+    with pytest.raises(TypeError, match=named.split(" got")[0].replace("(", r"\(").replace(")", r"\)")):
+        trace.body if message["type"] == "http.response.body" else trace.header_list
 
 
 async def test_drive_reraises_not_implemented_error_raised_from_another_exception():
