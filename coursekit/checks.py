@@ -37,6 +37,9 @@ SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
 PASS_MESSAGE = "the visible checks pass."
 TODO_MESSAGE = "not solved yet (the exercise still raises NotImplementedError)."
+# When the NotImplementedError comes from another exercise this one calls (router_app calling
+# an unsolved echo_app), the learner should be sent to that one.
+CALLS_TODO_MESSAGE = "not checked yet: it calls `{name}`, which still raises NotImplementedError: solve that first."
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,12 @@ def _mentions_not_implemented(exc: BaseException) -> bool:
 
 
 def _classify(exercise: str, exc: Exception) -> CheckResult:
-    if _mentions_not_implemented(exc):
+    unsolved = not_implemented_in(exc)
+    if unsolved is not None:
+        # Raised by another exercise of the notebook (one with a check of its own)?
+        other = (_raised_in(unsolved) or "").split(".")[0]
+        if other != exercise and other in _registry:
+            return CheckResult(exercise, "todo", CALLS_TODO_MESSAGE.format(name=other))
         return CheckResult(exercise, "todo", TODO_MESSAGE)
     if isinstance(exc, _CheckTimeout):
         return CheckResult(exercise, "fail", f"{exc} (is something waiting forever?)")
@@ -167,15 +175,26 @@ class _DropNotImplemented(logging.Filter):
         return exc is None or not _mentions_not_implemented(exc)
 
 
-def _unsolved_name(exc: NotImplementedError, exercises: tuple[str, ...]) -> str | None:
-    """Which of ``exercises`` raised ``exc``: the innermost frame whose function (or class)
-    has one of their names. A router that calls an unsolved echo_app names echo_app."""
+def _qualnames(exc: BaseException) -> list[str]:
+    """The qualified names of the functions ``exc`` passed through, outermost first."""
     names = []
     traceback = exc.__traceback__
     while traceback is not None:
         names.append(traceback.tb_frame.f_code.co_qualname)
         traceback = traceback.tb_next
-    for qualname in reversed(names):
+    return names
+
+
+def _raised_in(exc: BaseException) -> str | None:
+    """The function ``exc`` was raised in (``Request.body``), or None."""
+    names = _qualnames(exc)
+    return names[-1] if names else None
+
+
+def _unsolved_name(exc: NotImplementedError, exercises: tuple[str, ...]) -> str | None:
+    """Which of ``exercises`` raised ``exc``: the innermost frame whose function (or class)
+    has one of their names. A router that calls an unsolved echo_app names echo_app."""
+    for qualname in reversed(_qualnames(exc)):
         for part in qualname.split("."):
             if part in exercises:
                 return part

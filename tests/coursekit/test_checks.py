@@ -259,3 +259,32 @@ def test_a_demo_under_a_real_server_holds_back_the_servers_traceback(capsys):
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [DEMO_LINE.format("echo_app")]
     assert "Traceback" not in captured.err
+
+
+def test_a_check_of_an_exercise_that_calls_an_unsolved_one_names_that_one(capsys):
+    @self_check("echo_app")
+    def check_echo():
+        asyncio.run(drive(echo_app, http_scope()))
+
+    capsys.readouterr()
+
+    @self_check("router_app")
+    def check():
+        asyncio.run(drive(router_app, http_scope()))
+
+    assert check.status == "todo"
+    assert output_lines(capsys) == [
+        "⏳ router_app: not checked yet: it calls `echo_app`, which still raises NotImplementedError: solve that first."
+    ]
+
+
+def test_a_method_of_the_exercise_itself_is_the_exercise_unsolved(capsys):
+    class Request:
+        def body(self):
+            raise NotImplementedError()
+
+    @self_check("Request")
+    def check():
+        Request().body()
+
+    assert output_lines(capsys) == [TODO_LINE.format("Request")]
