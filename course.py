@@ -57,10 +57,13 @@ def lab(args: list[str]) -> int:
     ensure_environment()
     # 127.0.0.1 only: the course never listens beyond loopback.
     command = [str(BIN / "jupyter"), "lab", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.root_dir={ROOT}", "notebooks/", *args]
+               f"--ServerApp.root_dir={ROOT}", "notebooks/START.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         command.append("--allow-root")
-    return subprocess.call(command, cwd=ROOT)
+    # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
+    # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
+    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    return subprocess.call(command, cwd=ROOT, env=env)
 
 
 def test(args: list[str]) -> int:

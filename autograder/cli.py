@@ -2,6 +2,7 @@
 
     autograder grade PATH... --out DIR     grade notebooks (files or folders of .ipynb)
     autograder check NOTEBOOK              grade your own notebook and read the feedback
+    autograder publish DIR                 the course as a class's learners get it (no answers)
     autograder release [LESSON...]         regenerate learner notebooks from solutions/
     autograder release --check             fail if a committed learner notebook is stale
 """
@@ -14,8 +15,8 @@ import time
 from pathlib import Path
 
 from . import report
-from .errors import GraderError, RootWithoutConfinement, UnconfinedGrading
-from .grade import grade_all
+from .errors import GraderError, NoHiddenTests, RootWithoutConfinement, UnconfinedGrading
+from .grade import grade_all, lessons_for
 from .jail import confinement, isolation
 from .lessons import all_lessons, find_lesson
 from .types import Limits
@@ -87,6 +88,9 @@ def check_command(args) -> int:
     """A learner's own notebook: the same hidden tests and feedback, in whatever confinement
     the machine gives (their own code, so no consent is asked), said plainly."""
     path = Path(args.notebook)
+    lesson = _lesson(args) or lessons_for([path], None)[0]
+    if lesson is not None and not any(lesson.suite.glob("test_*.py")):
+        raise NoHiddenTests(lesson.slug)
     refuse_as_root()
     found = confinement()
     if found.protective:
@@ -94,7 +98,7 @@ def check_command(args) -> int:
     else:
         print("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
               f"({found.describe()}). Check only notebooks you wrote yourself.", flush=True)
-    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=_lesson(args))
+    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=lesson)
     print()
     print(report.feedback_text(result))
     if args.out:
@@ -102,6 +106,18 @@ def check_command(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         report.write_json(result, out)
         print(f"feedback written to {report.write_feedback(result, out)}")
+    return 0
+
+
+def publish_command(args) -> int:
+    from .publish import publish  # asks git for the course's files: only this command needs it
+
+    target = Path(args.folder)
+    if target.exists() and any(target.iterdir()):
+        raise GraderError(f"{target} is not empty: publish into a new folder")
+    copied = publish(target)
+    print(f"{len(copied)} files written to {target}: the learner notebooks and what they need, "
+          "without solutions or hidden tests. Give learners this folder.")
     return 0
 
 
@@ -118,6 +134,8 @@ def release_command(args) -> int:
     for lesson in lessons:
         changed = releasing.release(lesson)
         print(f"{lesson.release}: {'written' if changed else 'unchanged'}")
+    for path in releasing.release_course():
+        print(f"{path}: written (from course.toml)")
     return 0
 
 
@@ -150,6 +168,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--out", help="also write <name>.json and <name>.feedback.md into this folder")
     _limit_options(check)
     check.set_defaults(run=check_command)
+    pub = commands.add_parser("publish", help="write the course as a class's learners get it (no answers)")
+    pub.add_argument("folder", help="a new folder for the learners' copy")
+    pub.set_defaults(run=publish_command)
     rel = commands.add_parser("release", help="make the learner notebooks from solutions/")
     rel.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
     rel.add_argument("--check", action="store_true", help="only check that they are up to date")

@@ -51,3 +51,12 @@ class RootWithoutConfinement(GraderError):
             f"gives none ({described}). Run the grader as an ordinary user, or install Python "
             "where every user can read it, or let root make namespaces here."
         )
+
+
+class NoHiddenTests(GraderError):
+    def __init__(self, lesson: str) -> None:
+        super().__init__(
+            f"This copy of the course has no hidden tests for {lesson}: your instructor keeps them. "
+            "The self-checks in the notebook are what you can run here; hand your notebook in as "
+            "your instructor says to be graded with the hidden tests."
+        )

@@ -110,6 +110,7 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
     except GraderError as exc:
         result.problems.append(str(exc))
     else:
+        result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden)}
         outcome = run_worker(program, fixed.sources, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
@@ -122,7 +123,7 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
         ]
     # The suite decides what exists and what it is worth; the worker only reports outcomes.
     reported = {test["name"]: test for test in outcome.get("tests", [])}
-    for test_name, exercise, points in expected:
+    for test_name, exercise, points in _in_notebook_order(expected, fixed):
         test = reported.get(test_name)
         passed = bool(test and test["passed"])
         feedback = test["feedback"] if test else "This check did not run."
@@ -131,6 +132,13 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
     result.score = sum(test.points for test in result.tests)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _in_notebook_order(expected, fixed: Fixed | None):
+    """The suite's tests, exercise by exercise in the order the notebook asks them (the
+    feedback reads top to bottom like the notebook), each exercise's tests as the suite has them."""
+    order = notebook.exercise_ids(fixed.release) if fixed else []
+    return sorted(expected, key=lambda test: order.index(test[1]) if test[1] in order else len(order))
 
 
 def lessons_for(paths: list[Path], forced: Lesson | None) -> list[Lesson | None]:

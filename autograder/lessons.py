@@ -1,4 +1,5 @@
-"""Where a lesson's pieces live, found by convention from its slug (``01_asgi_by_hand``).
+"""Which lessons there are (``course.toml``, in order), and where a lesson's pieces live,
+found by convention from its slug (``01_asgi_by_hand``).
 
     solutions/<slug>/<slug>.ipynb        the single source (explanations and solutions)
     notebooks/<slug>/<slug>.ipynb        the learner's copy, made by ``autograder release``
@@ -7,11 +8,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
+MANIFEST = ROOT / "course.toml"
 SUITES = PACKAGE / "suites"
 # Never visible to a sandbox: the answers, the hidden tests, the maintainers' checks, history.
 PRIVATE = (ROOT / "solutions", SUITES, ROOT / "tests", ROOT / ".git")
@@ -34,9 +37,15 @@ class Lesson:
         return SUITES / self.slug
 
 
+def manifest() -> list[dict]:
+    """The lessons as ``course.toml`` lists them, in course order (see ``autograder.manifest``)."""
+    return tomllib.loads(MANIFEST.read_text(encoding="utf-8"))["lesson"]
+
+
 def all_lessons() -> list[Lesson]:
-    """Every lesson with a solution notebook, in course order."""
-    return [Lesson(path.name) for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*")) if path.is_dir()]
+    """Every lesson of the course, in order. (A learner's copy has no solutions/, so the list
+    comes from the manifest; a test checks that it names every lesson in solutions/.)"""
+    return [Lesson(entry["slug"]) for entry in manifest()]
 
 
 def find_lesson(slug: str) -> Lesson | None:

@@ -132,9 +132,11 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
 def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
     """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
     removed from the learner's copy (``ClearHiddenTests``) and put back by ``nbgrader
-    autograde`` (``OverwriteCells``), so the learner sees the comment only."""
+    autograde`` (``OverwriteCells``), so the learner sees only the line that says so (and, run,
+    it says so rather than passing silently)."""
     return {
-        "source": f"# The grader's hidden tests for {exercise} run here.\n"
+        "source": f'print("The grader\'s hidden tests of `{exercise}` run in this cell only when your notebook '
+                  'is graded; running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")\n'
                   "### BEGIN HIDDEN TESTS\n"
                   "from autograder.nbgrader_bridge import grade_exercise\n\n"
                   f'grade_exercise("{exercise}", "{lesson.slug}")\n'

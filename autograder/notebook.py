@@ -8,7 +8,10 @@ against (nbgrader's ``OverwriteCells`` does the same).
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NotANotebook
@@ -94,3 +97,90 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
         elif meta.get("locked") and grade_id.startswith("setup"):
             cells.append(Cell(grade_id, _source(cell), "setup"))
     return cells, missing
+
+
+# -- code the grader does not run -------------------------------------------------------------
+@dataclass(frozen=True)
+class Stray:
+    """A name an exercise cell uses, defined only in a cell the grader does not run."""
+
+    name: str
+    exercise: str
+    cell: int  # the cell's position in the learner's notebook, counting from 1, as Jupyter shows
+
+    def message(self) -> str:
+        return (f"`{self.name}`, which your `{self.exercise}` uses, is defined in cell {self.cell}, a cell the "
+                f"grader does not run (only exercise cells are graded): move it into the `{self.exercise}` "
+                "exercise cell")
+
+
+def stray_definitions(released, submitted) -> list[Stray]:
+    """Names exercise cells use that only an ungraded cell of ``submitted`` defines: a helper a
+    learner wrote in a cell of their own, which works in their kernel and not in the grader's."""
+    cells, _ = program(released, submitted)
+    graded = {cell.id for cell in cells}
+    defined_by_graded = set().union(*(_top_level_names(cell.source) for cell in cells)) if cells else set()
+    elsewhere: dict[str, int] = {}
+    for number, cell in enumerate(submitted.cells, 1):
+        if cell.get("cell_type") == "code" and _grading_meta(cell).get("grade_id") not in graded:
+            for name in _top_level_names(_source(cell)):
+                elsewhere.setdefault(name, number)
+    found = []
+    for cell in cells:
+        if cell.role != "exercise":
+            continue
+        for name in sorted(_free_names(cell.source) - defined_by_graded - set(dir(builtins))):
+            if name in elsewhere:
+                found.append(Stray(name, cell.id, elsewhere[name]))
+    return found
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError:  # a cell with IPython magics, or broken: it defines nothing we can see
+        return None
+
+
+def _top_level_names(source: str) -> set[str]:
+    """What running ``source`` defines in the notebook's namespace (loops and ifs included)."""
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    names: set[str] = set()
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            elif isinstance(child, (ast.stmt, ast.expr, ast.excepthandler, ast.withitem, ast.comprehension)):
+                pending.append(child)
+    return names
+
+
+def _free_names(source: str) -> set[str]:
+    """Names ``source`` reads that it never binds anywhere (a rough, generous cut: a name bound
+    in any scope of the cell counts as its own)."""
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return read - bound

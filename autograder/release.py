@@ -10,7 +10,14 @@ The work is done by nbgrader's own preprocessors, composed here as nbgrader's
 4. ``CheckCellMetadata``  rejects a notebook whose nbgrader metadata is inconsistent;
 5. ``ComputeChecksums``   before hidden tests are cleared, as nbgrader does;
 6. ``ClearHiddenTests``, ``ClearMarkScheme``   for cells that use nbgrader's own markers;
-7. ``ComputeChecksums``, ``CheckCellMetadata`` again, over what the learner will receive.
+7. ``ComputeChecksums``, ``CheckCellMetadata`` again, over what the learner will receive;
+8. ``KeepReleasedSource`` last: each exercise cell keeps, in its metadata, its source as
+   released, so a learner can put one exercise back (``coursekit.progress.reset``) without a
+   copy of the course's files.
+
+``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, step 8 included.
+``autograder release`` also writes what is made from ``course.toml`` (``autograder.manifest``):
+the README's lesson table and the learner's start page.
 
 The result is written byte for byte the same every time, so a test can compare the committed
 learner notebook with a fresh release and fail when it drifts.
@@ -27,10 +34,23 @@ from nbgrader.preprocessors import (
     ClearSolutions,
     ComputeChecksums,
     LockCells,
+    NbGraderPreprocessor,
 )
 
+from . import manifest
 from .errors import ReleaseOutOfDate
 from .lessons import Lesson
+
+
+class KeepReleasedSource(NbGraderPreprocessor):
+    """Keep each exercise cell's released source in ``metadata.course.released``. (nbgrader's
+    base class: nbconvert runs a preprocessor of its own base only when it is enabled.)"""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.metadata["course"] = {"released": cell.source}
+        return cell, resources
+
 
 PIPELINE = (
     LockCells,
@@ -42,6 +62,7 @@ PIPELINE = (
     ClearMarkScheme,
     ComputeChecksums,
     CheckCellMetadata,
+    KeepReleasedSource,
 )
 
 
@@ -63,11 +84,24 @@ def release(lesson: Lesson) -> bool:
     return True
 
 
+def release_course() -> list[str]:
+    """Write the files made from ``course.toml``; return those that changed."""
+    changed = []
+    for path, text in manifest.made().items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(str(path))
+    return changed
+
+
 def check(lessons: list[Lesson]) -> None:
-    """Raise ReleaseOutOfDate unless every committed learner notebook matches a fresh release."""
+    """Raise ReleaseOutOfDate unless every committed learner notebook matches a fresh release,
+    and the files made from the course's manifest match it too."""
     stale = [
         str(lesson.release) for lesson in lessons
         if not lesson.release.exists() or lesson.release.read_text(encoding="utf-8") != released_text(lesson)
     ]
+    stale += [str(path) for path, text in manifest.made().items()
+              if not path.exists() or path.read_text(encoding="utf-8") != text]
     if stale:
         raise ReleaseOutOfDate(stale)

@@ -7,6 +7,7 @@ One concept per module:
 - ``coursekit.checks``: visible self-checks under each exercise, a summary report, and
   ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios.
+- ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope

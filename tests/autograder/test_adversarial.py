@@ -127,11 +127,16 @@ def graded_class(request, tmp_path_factory):
     seconds = time.monotonic() - started
     results_then = digest(out)
     time.sleep(3)  # give anything left behind the time to try rewriting results
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    # What this mode printed first and what each submission scored (shown with pytest -s).
+    print(f"\n[{mode.name}] {completed.stdout.splitlines()[0] if completed.stdout else completed.stderr[-300:]}")
+    for name, result in sorted(results.items()):
+        print(f"[{mode.name}]   {name}: {result['score']:g}/{result['max_score']:g}")
     return {
         "mode": mode, "attacks": attacks, "completed": completed, "refused": refused, "out": out,
         "seconds": seconds, "results_then": results_then, "project_before": project_before,
         "class_before": class_before, "folder": folder, "workdir": workdir,
-        "results": {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")},
+        "results": results,
     }
 
 

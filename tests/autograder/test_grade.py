@@ -54,6 +54,9 @@ def graded(tmp_path_factory):
     nbformat.write(replace_cell(good, "websocket_echo", "while True:\n    pass\n"), folder / "endless.ipynb")
     nbformat.write(replace_cell(good, "json_app", "import os\nos._exit(3)\n"), folder / "crash.ipynb")
     nbformat.write(replace_cell(good, "echo_app", "import sys\nsys.exit('bye')\n"), folder / "exits.ipynb")
+    helper_outside = replace_cell(good, "json_app", "async def json_app(scope, receive, send):\n    await answer(send)\n")
+    helper_outside.cells.insert(1, nbformat.v4.new_code_cell("async def answer(send):\n    pass\n"))
+    nbformat.write(helper_outside, folder / "helper_outside.ipynb")
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--gradescope"],
         capture_output=True, text=True, timeout=600,
@@ -72,8 +75,8 @@ def score(results, name, exercise=None):
 def test_every_file_gets_a_result_and_a_line(graded):
     completed, results, out = graded
     assert completed.returncode == 0, completed.stderr
-    assert len(results) == 8
-    assert len([line for line in completed.stdout.splitlines() if line.startswith("[")]) == 8
+    assert len(results) == 9
+    assert len([line for line in completed.stdout.splitlines() if line.startswith("[")]) == 9
     assert (out / "grades.csv").exists()
 
 
@@ -172,6 +175,22 @@ def test_pass_rates_list_every_test_hardest_first(graded):
 
 def test_the_run_ends_with_a_summary(graded):
     completed, _, _ = graded
-    assert "graded 8 submission(s)" in completed.stdout
+    assert "graded 9 submission(s)" in completed.stdout
     assert "hardest checks:" in completed.stdout
     assert completed.stdout.splitlines()[0].startswith("isolation: ")
+
+
+def test_a_helper_outside_the_exercise_cell_is_named_in_the_feedback(graded):
+    _, results, out = graded
+    assert score(results, "helper_outside", "json_app")[0] == 0
+    feedback = (out / "helper_outside.feedback.md").read_text()
+    assert "`answer`, which your `json_app` uses, is defined in cell 2" in feedback
+    assert "move it into the `json_app` exercise cell" in feedback
+
+
+def test_feedback_follows_the_notebook_order(graded):
+    _, _, out = graded
+    feedback = (out / "good.feedback.md").read_text()
+    headings = [line.split("`")[1] for line in feedback.splitlines() if line.startswith("## `")]
+    assert headings == ["json_app", "echo_app", "router_app", "request_id_middleware", "make_lifespan_app",
+                        "websocket_echo"]

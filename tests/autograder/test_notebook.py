@@ -48,3 +48,31 @@ def test_odd_metadata_and_sources_do_not_break_reading():
     assert notebook.exercise_ids(odd) == ["json_app"]
     cells, _ = notebook.program(notebook.read(LESSON.release), odd)
     assert next(cell for cell in cells if cell.id == "json_app").source == "ab"
+
+
+def with_helper_outside(helper: str, uses: str) -> notebook.Notebook:
+    """The released lesson with router_app using a helper written in a cell of its own."""
+    submitted = notebook.read(LESSON.release)
+    for cell in submitted.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "router_app":
+            cell["source"] = f"async def router_app(scope, receive, send):\n    await {uses}(send, 200, {{}})\n"
+    submitted.cells.insert(5, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                               "source": helper})
+    return submitted
+
+
+def test_a_helper_written_outside_the_exercise_cell_is_named():
+    released = notebook.read(LESSON.release)
+    submitted = with_helper_outside("import json\nasync def send_json(send, status, body):\n    pass\n", "send_json")
+    [stray] = notebook.stray_definitions(released, submitted)
+    assert (stray.name, stray.exercise, stray.cell) == ("send_json", "router_app", 6)
+    assert "move it into the `router_app` exercise cell" in stray.message()
+
+
+def test_names_from_setup_builtins_or_the_cell_itself_are_not_strays():
+    released = notebook.read(LESSON.release)
+    # `json` comes from the setup cell, `len` is a builtin, `status` a parameter: none is a stray,
+    # even though the extra cell defines them too.
+    submitted = with_helper_outside("json = None\nlen = None\nstatus = 1\n", "json.dumps")
+    assert notebook.stray_definitions(released, submitted) == []
+    assert notebook.stray_definitions(released, notebook.read(LESSON.solution)) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,11 +13,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import jail, notebook, release
+from autograder import jail, manifest, notebook, release
 from autograder.sandbox import confine
 from autograder.grade import grade_all
-from autograder.lessons import Lesson, all_lessons, find_lesson
+from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
+from coursekit import progress
 
 # Plausible wrong answers, per lesson: see the comment at the top of each file.
 MISTAKES = Path(__file__).parent / "mistakes"
@@ -275,3 +277,23 @@ def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson,
     assert errors == []
     recap = [cell for cell in executed.cells if cell.cell_type == "code"][-1]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
+
+
+@pytest.mark.slow
+def test_self_checks_need_only_what_the_progress_refresh_runs(lesson, tmp_path):
+    """The start page re-runs a lesson's self-checks without its demos (``progress.rerun``):
+    a check must rely on setup cells, exercises and definitions only. Run so, the solution's
+    checks all pass and the untouched learner notebook's all say "not solved yet"."""
+    for source, expected in ((lesson.solution, "pass"), (lesson.release, "todo")):
+        folder = tmp_path / source.parent.parent.name / lesson.slug
+        folder.mkdir(parents=True)
+        shutil.copy(source, folder / f"{lesson.slug}.ipynb")
+        [found] = progress.lessons(folder.parent)
+        progress.rerun(found)
+        [found] = progress.lessons(folder.parent)
+        assert found.statuses == {exercise: expected for exercise in found.exercises}, source
+
+
+def test_every_lesson_is_in_the_course_manifest():
+    authored = sorted(path.name for path in (ROOT / "solutions").glob("[0-9][0-9]_*") if path.is_dir())
+    assert [entry.slug for entry in manifest.entries()] == authored == [lesson.slug for lesson in LESSONS]
