@@ -48,7 +48,14 @@ class SubmissionRaised(SubmissionError):
     def __init__(self, name: str, error: dict) -> None:
         self.error = error
         detail = f": {error['message']}" if error.get("message") else ""
-        hint = " The exercise is not solved yet." if error.get("type") == "NotImplementedError" else ""
+        hint = ""
+        if error.get("type") == "NotImplementedError":
+            # Raised in another function of the learner's (echo_app, called by router_app)?
+            where = error.get("where")
+            if where in (None, name, "<module>"):
+                hint = " The exercise is not solved yet."
+            else:
+                hint = f" `{where}` is not solved yet: `{name}` calls it, so solve `{where}` first."
         super().__init__(f"Your `{name}` raised {error.get('type')}{detail}.{hint}")
 
 

@@ -4,13 +4,14 @@ One concept per module:
 
 - ``coursekit.asgi``: build ASGI scopes, drive an app by hand, trace its messages.
 - ``coursekit.serve``: run an app on a real server (uvicorn, hypercorn) on 127.0.0.1.
-- ``coursekit.checks``: visible self-checks under each exercise, and a summary report.
+- ``coursekit.checks``: visible self-checks under each exercise, a summary report, and
+  ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios.
 - ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope
-from coursekit.checks import report, self_check
+from coursekit.checks import report, self_check, uses_exercises
 from coursekit.serve import serve
 from coursekit.timing import compare, measure
 
@@ -25,5 +26,6 @@ __all__ = [
     "report",
     "self_check",
     "serve",
+    "uses_exercises",
     "websocket_scope",
 ]

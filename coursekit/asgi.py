@@ -183,6 +183,7 @@ class Trace:
         """The response headers as sent, in order, names lower-cased, decoded latin-1."""
         for message in self.sent:
             if message["type"] == "http.response.start":
+                check_sent(message)  # str headers: say so, rather than fail in bytes() below
                 return [
                     (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
                     for name, value in message.get("headers", [])
@@ -197,11 +198,10 @@ class Trace:
     @property
     def body(self) -> bytes:
         """The response body: every ``http.response.body`` chunk, joined."""
-        return b"".join(
-            bytes(message.get("body", b""))
-            for message in self.sent
-            if message["type"] == "http.response.body"
-        )
+        chunks = [message for message in self.sent if message["type"] == "http.response.body"]
+        for message in chunks:
+            check_sent(message)  # a str body: say so, rather than fail in bytes() below
+        return b"".join(bytes(message.get("body", b"")) for message in chunks)
 
     @property
     def text(self) -> str:
@@ -283,14 +283,51 @@ def _default_incoming(scope_type: str) -> list[Message]:
     raise ValueError(f"unknown scope type {scope_type!r}")
 
 
-def _raises_not_implemented(exc: BaseException) -> bool:
-    # Frameworks that use task groups (Starlette's middleware, anyio) may wrap the
-    # learner's exception in an ExceptionGroup; look inside.
+def _bytes_like(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray | memoryview)
+
+
+def check_sent(message: Message) -> None:
+    """Refuse an HTTP response message a server could not send, naming the mistake.
+
+    A real server fails deep inside its own code (or the client sees garbage); here the app's
+    ``send`` raises at once with a message about the app's own value.
+    """
+    kind = message.get("type")
+    if kind == "http.response.start":
+        status = message.get("status")
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise TypeError(f"http.response.start's status must be an int, got {type(status).__name__} {status!r}")
+        for pair in message.get("headers", []):
+            if len(pair) != 2 or not all(_bytes_like(part) for part in pair):
+                raise TypeError(
+                    "http.response.start's headers must be (name, value) pairs of bytes, got "
+                    f"{pair!r}: encode them, for example b\"content-type\" or str(length).encode()"
+                )
+    elif kind == "http.response.body":
+        body = message.get("body", b"")
+        if not _bytes_like(body):
+            raise TypeError(
+                f"http.response.body's body must be bytes, got {type(body).__name__}: "
+                "encode it, for example text.encode(\"utf-8\")"
+            )
+
+
+def not_implemented_in(exc: BaseException, seen: set[int] | None = None) -> NotImplementedError | None:
+    """The NotImplementedError in ``exc``, or None: an unsolved exercise raises one.
+
+    Frameworks that use task groups (Starlette's middleware, anyio) may wrap the learner's
+    exception in an ExceptionGroup, or raise another one from it; look inside both.
+    """
+    seen = set() if seen is None else seen
+    if id(exc) in seen:
+        return None
+    seen.add(id(exc))
     if isinstance(exc, NotImplementedError):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(_raises_not_implemented(inner) for inner in exc.exceptions)
-    return False
+        return exc
+    inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
+    inner += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+    return next((found for e in inner if (found := not_implemented_in(e, seen)) is not None), None)
 
 
 async def drive(
@@ -331,14 +368,15 @@ async def drive(
         return message
 
     async def send(message: Message) -> None:
-        trace._record("send", message)
+        trace._record("send", message)  # kept, so the trace shows what the app tried to send
+        check_sent(message)
 
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
             await app(scope, receive, send)
     except Exception as exc:
-        if _raises_not_implemented(exc):
+        if not_implemented_in(exc) is not None:
             raise
         if isinstance(exc, TimeoutError) and deadline.expired():
             trace.timed_out = True

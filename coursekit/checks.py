@@ -10,26 +10,36 @@ yet, ❌ failed and why. It never raises, so "Run All" reaches the end of the no
 even with unsolved exercises. ``report()`` re-runs every check seen so far and sums up.
 
 These checks are the *visible* half of grading: the grader's hidden tests check more.
+
+Demo cells that call an exercise go inside ``with uses_exercises("json_app"):``. While the
+exercise is unsolved, the block stops at the first call and says so in one calm line
+instead of a traceback, so "Run All" still reaches the end of the notebook.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import inspect
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from coursekit.asgi import not_implemented_in
 from coursekit.serve import run_blocking
 
-__all__ = ["CheckResult", "Report", "report", "reset", "self_check"]
+__all__ = ["CheckResult", "Report", "report", "reset", "self_check", "uses_exercises"]
 
 Status = Literal["pass", "todo", "fail"]
 SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
 PASS_MESSAGE = "the visible checks pass."
 TODO_MESSAGE = "not solved yet (the exercise still raises NotImplementedError)."
+# When the NotImplementedError comes from another exercise this one calls (router_app calling
+# an unsolved echo_app), the learner should be sent to that one.
+CALLS_TODO_MESSAGE = "not checked yet: it calls `{name}`, which still raises NotImplementedError: solve that first."
 
 
 @dataclass(frozen=True)
@@ -140,27 +150,92 @@ class _CheckTimeout(TimeoutError):
     """An async check ran out of time (as opposed to a TimeoutError from the code)."""
 
 
-def _mentions_not_implemented(exc: BaseException, seen: set[int] | None = None) -> bool:
+def _mentions_not_implemented(exc: BaseException) -> bool:
     """True if NotImplementedError is anywhere in ``exc``: itself, what it wraps, its groups."""
-    seen = set() if seen is None else seen
-    if id(exc) in seen:
-        return False
-    seen.add(id(exc))
-    if isinstance(exc, NotImplementedError):
-        return True
-    inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
-    inner += [e for e in (exc.__cause__, exc.__context__) if e is not None]
-    return any(_mentions_not_implemented(e, seen) for e in inner)
+    return not_implemented_in(exc) is not None
 
 
 def _classify(exercise: str, exc: Exception) -> CheckResult:
-    if _mentions_not_implemented(exc):
+    unsolved = not_implemented_in(exc)
+    if unsolved is not None:
+        # Raised by another exercise of the notebook (one with a check of its own)?
+        other = (_raised_in(unsolved) or "").split(".")[0]
+        if other != exercise and other in _registry:
+            return CheckResult(exercise, "todo", CALLS_TODO_MESSAGE.format(name=other))
         return CheckResult(exercise, "todo", TODO_MESSAGE)
     if isinstance(exc, _CheckTimeout):
         return CheckResult(exercise, "fail", f"{exc} (is something waiting forever?)")
     if isinstance(exc, AssertionError):
         return CheckResult(exercise, "fail", str(exc) or "a visible check failed")
     return CheckResult(exercise, "fail", f"your code raised {type(exc).__name__}: {exc}")
+
+
+# --- demos that call an exercise ------------------------------------------------------------
+
+# Servers log an exception their app raised, traceback and all; while a demo waits for an
+# unsolved exercise that log would be a traceback after all, so it is held back.
+SERVER_LOGGERS = ("uvicorn.error", "hypercorn.error")
+
+
+class _DropNotImplemented(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return exc is None or not _mentions_not_implemented(exc)
+
+
+def _qualnames(exc: BaseException) -> list[str]:
+    """The qualified names of the functions ``exc`` passed through, outermost first."""
+    names = []
+    traceback = exc.__traceback__
+    while traceback is not None:
+        names.append(traceback.tb_frame.f_code.co_qualname)
+        traceback = traceback.tb_next
+    return names
+
+
+def _raised_in(exc: BaseException) -> str | None:
+    """The function ``exc`` was raised in (``Request.body``), or None."""
+    names = _qualnames(exc)
+    return names[-1] if names else None
+
+
+def _unsolved_name(exc: NotImplementedError, exercises: tuple[str, ...]) -> str | None:
+    """Which of ``exercises`` raised ``exc``: the innermost frame whose function (or class)
+    has one of their names. A router that calls an unsolved echo_app names echo_app."""
+    for qualname in reversed(_qualnames(exc)):
+        for part in qualname.split("."):
+            if part in exercises:
+                return part
+    # One exercise named, and its cell defines helpers with other names (make_app's get_db).
+    return exercises[0] if len(exercises) == 1 else None
+
+
+@contextlib.contextmanager
+def uses_exercises(*exercises: str) -> Iterator[None]:
+    """Run a demo cell's code that calls the named exercises.
+
+    While one of them is unsolved (it raises NotImplementedError, directly, wrapped in an
+    exception group, or from inside a server), the block stops there and one line says which
+    exercise to solve; every other exception propagates as usual, since it is worth reading.
+    """
+    held_back = _DropNotImplemented()
+    loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(held_back)
+    try:
+        yield
+    except Exception as exc:
+        unsolved = not_implemented_in(exc)
+        if unsolved is None:
+            raise
+        name = _unsolved_name(unsolved, exercises)
+        listed = ", ".join(f"`{exercise}`" for exercise in exercises)
+        what = f"`{name}` is not solved yet" if name else f"an exercise it uses ({listed}) is not solved yet"
+        line = f"{SYMBOLS['todo']} This demo stopped here: {what}. Solve it, then run this cell again."
+        _display(line, f"<div>{html.escape(line)}</div>")
+    finally:
+        for logger in loggers:
+            logger.removeFilter(held_back)
 
 
 # --- showing results ------------------------------------------------------------------------

@@ -63,6 +63,18 @@ async def scope_types_app(scope, receive, send):
     await hello_app(scope, receive, send)
 
 
+async def reusing_app(scope, receive, send):
+    """Sends a start message it made once, as an app that prepared it may, then says in its
+    body whether that message and its header list were still as it made them."""
+    assert scope["type"] == "http"
+    headers = [(b"content-type", b"text/plain")]
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    await send(start)
+    unchanged = (start == {"type": "http.response.start", "status": 200, "headers": headers}
+                 and headers == [(b"content-type", b"text/plain")])
+    await send({"type": "http.response.body", "body": b"unchanged" if unchanged else b"changed in place"})
+
+
 async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"") -> dict:
     """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
 

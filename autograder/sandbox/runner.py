@@ -81,7 +81,11 @@ def describe_error(exc: BaseException) -> dict:
         if frame.filename.startswith("<cell ")
     ]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:]}
+    # The learner's function the exception came out of: a router that calls an unsolved
+    # echo_app should be told about echo_app.
+    where = frames[-1].name if frames else None
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:],
+            "where": where}
 
 
 class Sandbox:

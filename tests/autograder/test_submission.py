@@ -83,6 +83,20 @@ async def test_errors_timeouts_and_crashes_become_exceptions(start):
         await sub2.call("die")
 
 
+async def test_an_unsolved_exercise_called_by_another_is_named(start):
+    sub, _ = await start(
+        "async def echo_app(scope, receive, send):\n"
+        "    raise NotImplementedError()\n"
+        "async def router_app(scope, receive, send):\n"
+        "    await echo_app(scope, receive, send)\n"
+    )
+    with pytest.raises(SubmissionRaised) as raised:
+        await sub.call("router_app", {}, None, None)
+    assert "`echo_app` is not solved yet: `router_app` calls it, so solve `echo_app` first." in str(raised.value)
+    with pytest.raises(SubmissionRaised, match="raised NotImplementedError. The exercise is not solved yet."):
+        await sub.call("echo_app", {}, None, None)
+
+
 async def test_asgi_apps_are_forwarded_message_by_message(start):
     sub, _ = await start(
         "async def app(scope, receive, send):\n"

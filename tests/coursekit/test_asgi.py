@@ -299,3 +299,31 @@ async def test_tracer_records_the_exception_and_lets_it_through():
     trace = await drive(tracer, http_scope())
     assert isinstance(trace.exception, ValueError)
     assert tracer.traces[0].exception is trace.exception
+
+
+@pytest.mark.parametrize(("message", "named"), [
+    ({"type": "http.response.body", "body": "text"}, "http.response.body's body must be bytes, got str: encode it"),
+    ({"type": "http.response.start", "status": 200, "headers": [("content-type", "text/plain")]},
+     "http.response.start's headers must be (name, value) pairs of bytes"),
+    ({"type": "http.response.start", "status": "200", "headers": []}, "http.response.start's status must be an int"),
+])
+async def test_drive_names_a_message_a_server_could_not_send(message, named):
+    async def app(scope, receive, send):
+        await send(message)
+
+    trace = await drive(app, http_scope())
+    assert isinstance(trace.exception, TypeError) and named in str(trace.exception)
+    assert trace.sent == [message] and named in repr(trace)  # the table's last line says it
+    with pytest.raises(TypeError, match=named.split(" got")[0].replace("(", r"\(").replace(")", r"\)")):
+        trace.body if message["type"] == "http.response.body" else trace.header_list
+
+
+async def test_drive_reraises_not_implemented_error_raised_from_another_exception():
+    async def app(scope, receive, send):
+        try:
+            raise NotImplementedError()
+        except NotImplementedError as exc:
+            raise RuntimeError("a framework wrapped it") from exc
+
+    with pytest.raises(RuntimeError):
+        await drive(app, http_scope())

@@ -8,7 +8,9 @@ import asyncio
 
 import pytest
 
-from coursekit import report, self_check
+import httpx
+
+from coursekit import Tracer, drive, http_scope, report, self_check, serve, uses_exercises
 from coursekit.checks import CheckResult, reset
 
 PASS_LINE = "✅ {}: the visible checks pass. The grader's hidden tests check more."
@@ -191,3 +193,98 @@ def test_rerunning_a_check_cell_replaces_it_in_place(capsys):
 def test_report_with_nothing_registered(capsys):
     assert report() == []
     assert "No self-checks have run yet" in capsys.readouterr().out
+
+
+# --- uses_exercises: demo cells that call an exercise ---------------------------------------
+
+DEMO_LINE = "⏳ This demo stopped here: `{}` is not solved yet. Solve it, then run this cell again."
+
+
+async def echo_app(scope, receive, send):
+    raise NotImplementedError()
+
+
+async def router_app(scope, receive, send):
+    # a solved exercise that calls an unsolved one
+    await echo_app(scope, receive, send)
+
+
+def test_a_demo_with_an_unsolved_exercise_stops_calmly(capsys):
+    reached = []
+    with uses_exercises("echo_app"):
+        reached.append("before")
+        asyncio.run(drive(echo_app, http_scope()))
+        reached.append("after")
+    assert reached == ["before"]
+    assert output_lines(capsys) == [DEMO_LINE.format("echo_app")]
+
+
+def test_a_demo_names_the_unsolved_exercise_not_the_one_that_called_it(capsys):
+    with uses_exercises("router_app", "echo_app"):
+        asyncio.run(drive(router_app, http_scope()))
+    assert output_lines(capsys) == [DEMO_LINE.format("echo_app")]
+
+
+def test_a_demo_finds_the_exercise_inside_a_class_and_a_group(capsys):
+    class Request:
+        def body(self):
+            raise NotImplementedError()
+
+    with uses_exercises("Request"):
+        try:
+            Request().body()
+        except NotImplementedError as exc:
+            raise ExceptionGroup("a task group", [exc])
+    assert output_lines(capsys) == [DEMO_LINE.format("Request")]
+
+
+def test_a_demo_lets_other_errors_through(capsys):
+    with pytest.raises(ZeroDivisionError):
+        with uses_exercises("json_app"):
+            1 / 0
+    assert output_lines(capsys) == []
+
+
+def test_a_demo_that_runs_through_says_nothing(capsys):
+    with uses_exercises("json_app"):
+        pass
+    assert output_lines(capsys) == []
+
+
+def test_a_demo_under_a_real_server_holds_back_the_servers_traceback(capsys):
+    with uses_exercises("echo_app"):
+        with serve(Tracer(echo_app), lifespan="off") as running:
+            status = httpx.get(running.url).status_code
+        raise NotImplementedError() if status == 500 else AssertionError(status)
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [DEMO_LINE.format("echo_app")]
+    assert "Traceback" not in captured.err
+
+
+def test_a_check_of_an_exercise_that_calls_an_unsolved_one_names_that_one(capsys):
+    @self_check("echo_app")
+    def check_echo():
+        asyncio.run(drive(echo_app, http_scope()))
+
+    capsys.readouterr()
+
+    @self_check("router_app")
+    def check():
+        asyncio.run(drive(router_app, http_scope()))
+
+    assert check.status == "todo"
+    assert output_lines(capsys) == [
+        "⏳ router_app: not checked yet: it calls `echo_app`, which still raises NotImplementedError: solve that first."
+    ]
+
+
+def test_a_method_of_the_exercise_itself_is_the_exercise_unsolved(capsys):
+    class Request:
+        def body(self):
+            raise NotImplementedError()
+
+    @self_check("Request")
+    def check():
+        Request().body()
+
+    assert output_lines(capsys) == [TODO_LINE.format("Request")]

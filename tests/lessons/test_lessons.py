@@ -32,6 +32,8 @@ class Mistake:
     feedback: str
     source: str
     number: int
+    # The lesson's text warns about this mistake: its visible self-check must catch it too.
+    warned: bool = False
 
     @property
     def name(self) -> str:
@@ -50,13 +52,43 @@ def all_mistakes() -> list[Mistake]:
     return [mistake for lesson in all_lessons() for mistake in mistakes_of(lesson)]
 
 
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def cell_with_id(notebook, wanted: str):
+    for cell in notebook.cells:
+        if grade_id(cell) == wanted:
+            return cell
+    raise AssertionError(f"no cell with grade_id {wanted}")
+
+
+def mistaken(source: str, mistake: Mistake) -> str:
+    """An exercise cell's source with the mistake appended: it redefines the exercise's name."""
+    return source + "\n\n# a plausible mistake:\n" + mistake.source
+
+
 def with_mistake(solution, mistake: Mistake):
     notebook = copy.deepcopy(solution)
-    for cell in notebook.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == mistake.exercise:
-            cell.source = cell.source + "\n\n# a plausible mistake:\n" + mistake.source
-            return notebook
-    raise AssertionError(f"{mistake.lesson} has no exercise cell {mistake.exercise}")
+    cell = cell_with_id(notebook, mistake.exercise)
+    cell.source = mistaken(cell.source, mistake)
+    return notebook
+
+
+def with_warned_mistakes(solution, mistakes: list[Mistake]):
+    """The solution notebook, then for each mistake the lesson warns about: its exercise cell
+    with the mistake, the exercise's self-check (marked with the mistake's name), and the
+    exercise cell as it was, so the next mistake starts from the reference again."""
+    notebook = copy.deepcopy(solution)
+    for mistake in mistakes:
+        if not mistake.warned:
+            continue
+        exercise = cell_with_id(solution, mistake.exercise).source
+        check = cell_with_id(solution, f"check_{mistake.exercise}").source
+        for source, marks in [(mistaken(exercise, mistake), {}), (check, {"warned_mistake": mistake.name}),
+                              (exercise, {})]:
+            notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
+    return notebook
 
 
 # Answers that do nothing, made from the learner's copy of an exercise cell: its unsolved body
@@ -207,24 +239,33 @@ def test_every_exercise_has_a_plausible_mistake(lesson):
     assert exercises <= covered, exercises - covered
 
 
+# Cells marked "appended" (the warned mistakes' checks) run after the lesson and are not
+# counted in its run time.
 EXECUTE = """
 import sys, time, nbclient, nbformat
 source, target, allow_errors = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 notebook = nbformat.read(source, as_version=4)
+client = nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
+                                 resources={"metadata": {"path": sys.argv[4]}})
 started = time.monotonic()
-nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
-                        resources={"metadata": {"path": sys.argv[4]}}).execute()
-notebook.metadata["seconds_to_run"] = time.monotonic() - started
+with client.setup_kernel():
+    for index, cell in enumerate(notebook.cells):
+        if cell.metadata.get("appended"):
+            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
+        client.execute_cell(cell, index)
+notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
 nbformat.write(notebook, target)
 """
 
 
-def execute(path: Path, tmp_path: Path, *, allow_errors: bool):
+def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None):
     """Run a notebook top to bottom headless, offline where this machine can prove it (a
-    network namespace with only loopback), and return it executed with its run time."""
-    target = tmp_path / path.name
+    network namespace with only loopback), in ``folder`` (the notebook's own by default), and
+    return it executed with its run time."""
+    target = tmp_path / ("executed-" + path.name)
+    folder = path.parent if folder is None else folder
     completed = subprocess.run(
-        [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(path.parent)],
+        [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder)],
         capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 3,
         preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
     )
@@ -242,24 +283,59 @@ def outputs_text(cell) -> str:
     return "".join(parts)
 
 
+@pytest.fixture(scope="session")
+def executed_solutions(tmp_path_factory):
+    """lesson slug -> (the solution notebook executed, warned mistakes' checks appended; seconds)."""
+    cache: dict[str, tuple] = {}
+
+    def executed(lesson: Lesson):
+        if lesson.slug not in cache:
+            folder = tmp_path_factory.mktemp(f"run-{lesson.slug}")
+            notebook = with_warned_mistakes(nbformat.read(lesson.solution, as_version=4), mistakes_of(lesson))
+            nbformat.write(notebook, folder / lesson.solution.name)
+            cache[lesson.slug] = execute(folder / lesson.solution.name, folder, allow_errors=False,
+                                         folder=lesson.solution.parent)
+        return cache[lesson.slug]
+
+    return executed
+
+
 @pytest.mark.slow
-def test_solution_notebook_runs_headless_within_the_limit(lesson, tmp_path):
-    executed, seconds = execute(lesson.solution, tmp_path, allow_errors=False)
+def test_solution_notebook_runs_headless_within_the_limit(lesson, executed_solutions):
+    executed, seconds = executed_solutions(lesson)
     assert seconds < HEADLESS_LIMIT_SECONDS
-    shown = "".join(outputs_text(cell) for cell in executed.cells)
+    shown = "".join(outputs_text(cell) for cell in executed.cells if not cell.metadata.get("appended"))
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
 
 
 @pytest.mark.slow
-def test_learner_notebook_fails_only_where_an_unsolved_exercise_is_used(lesson, tmp_path):
+@pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
+                         ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
+def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
+    executed, _ = executed_solutions(find_lesson(mistake.lesson))
+    check = next(cell for cell in executed.cells if cell.metadata.get("warned_mistake") == mistake.name)
+    shown = outputs_text(check)
+    assert f"❌ {mistake.exercise}:" in shown, f"the self-check passes '{mistake.why}': {shown!r}"
+
+
+def test_every_lesson_warns_about_some_mistakes(lesson):
+    """The rule in docs/AUTHORING.md: each warning in a lesson's text is a mistake with
+    `warned = true`; a lesson without any has not been reviewed for them."""
+    assert any(mistake.warned for mistake in mistakes_of(lesson))
+
+
+@pytest.mark.slow
+def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, tmp_path):
+    """"Restart Kernel and Run All" on the released notebook: demos that need an unsolved
+    exercise say so calmly (coursekit.uses_exercises), no cell shows an error, and the recap's
+    report ran."""
     executed, seconds = execute(lesson.release, tmp_path, allow_errors=True)
     assert seconds < HEADLESS_LIMIT_SECONDS
-    exercises = notebook.exercise_ids(executed)
-    for cell in executed.cells:
-        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
-        for error in errors:
-            assert error["ename"] == "NotImplementedError", (cell.source[:200], error["ename"], error["evalue"])
-            assert any(name in cell.source for name in exercises), cell.source[:200]
+    errors = [(cell.source[:200], output["ename"], output["evalue"])
+              for cell in executed.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    assert errors == []
+    recap = [cell for cell in executed.cells if cell.cell_type == "code"][-1]
+    assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
 
 
 @pytest.mark.slow

@@ -136,3 +136,14 @@ async def test_request_id_middleware_keeps_generated_responses(submission, refer
                                     "server-timing: app;dur=<ms> to http.response.start, keep every header of the "
                                     "wrapped app (repeated ones too) and its status, and pass each "
                                     "http.response.body message on untouched.")
+
+
+@graded(NAME, points=1)
+async def test_leaves_the_wrapped_apps_message_alone(submission):
+    """The wrapped app's own start message and header list are not edited in place."""
+    app = await wrapped(submission, "reusing_app")
+    async with client(app) as http:
+        response = await http.get("/")
+    expect(response.content == b"unchanged",
+           "Build a new start message with a new header list, e.g. {**message, \"headers\": [*message[\"headers\"], ...]}: "
+           "your middleware changed the wrapped app's own message or list in place.")
