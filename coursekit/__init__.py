@@ -6,6 +6,7 @@ One concept per module:
 - ``coursekit.serve``: run an app on a real server (uvicorn, hypercorn) on 127.0.0.1.
 - ``coursekit.checks``: visible self-checks under each exercise, and a summary report.
 - ``coursekit.timing``: time code, and compare candidates as ratios.
+- ``coursekit.profiling``: run code under cProfile and add its time up by groups of functions.
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope

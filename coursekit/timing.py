@@ -14,6 +14,11 @@ side travel much better. Hence three habits, the same as the standard library's
 
 Async functions (``async def`` with no arguments) are timed inside one event loop, awaited
 back to back: the loop's startup is not part of the measurement.
+
+The clock is wall time (``time.perf_counter``) unless told otherwise. On a machine shared with
+other busy programs, wall time includes the moments the operating system ran them instead:
+``clock=time.process_time`` counts only the CPU time of this process (all its threads), which
+is what a comparison of two pieces of CPU-bound code needs, and it hardly moves under load.
 """
 
 from __future__ import annotations
@@ -80,6 +85,17 @@ class Comparison:
 
     timings: dict[str, Timing]
 
+    def round_ratios(self, numerator: str, denominator: str) -> list[float]:
+        """``numerator``'s time over ``denominator``'s, round by round. The rounds are
+        interleaved, so each pair was measured at the same moment, under the same load."""
+        return [a / b if b > 0 else float("inf")
+                for a, b in zip(self.timings[numerator].per_call, self.timings[denominator].per_call)]
+
+    def speedup(self, baseline: str, candidate: str) -> float:
+        """How many times faster ``candidate`` ran than ``baseline``: the median of the
+        round-by-round ratios (above 1: faster; below 1: slower)."""
+        return statistics.median(self.round_ratios(baseline, candidate))
+
     @property
     def fastest(self) -> str:
         """The name with the smallest median."""
@@ -136,26 +152,35 @@ class Comparison:
 # --- measuring ------------------------------------------------------------------------------
 
 
-def measure(fn: Callable[[], Any], *, repeat: int = 7, number: int | None = None, warmup: int = 1) -> Timing:
+Clock = Callable[[], float]
+
+
+def measure(fn: Callable[[], Any], *, repeat: int = 7, number: int | None = None, warmup: int = 1,
+            clock: Clock = time.perf_counter, min_batch: float = MIN_REPEAT_SECONDS) -> Timing:
     """Time ``fn()`` (a sync or async function of no arguments).
 
     ``warmup`` calls run first, untimed (first calls pay for caches, imports, lazy setup).
-    With ``number=None``, ``number`` grows until one repeat lasts at least ~20 ms.
+    With ``number=None``, ``number`` grows until one repeat lasts at least ``min_batch``
+    seconds of ``clock`` (~20 ms by default; a precise clock allows shorter batches).
     """
-    return _measure_all({"fn": fn}, repeat=repeat, number=number, warmup=warmup)["fn"]
+    return _measure_all({"fn": fn}, repeat=repeat, number=number, warmup=warmup, clock=clock,
+                        min_batch=min_batch)["fn"]
 
 
 def compare(
-    candidates: Mapping[str, Callable[[], Any]], *, repeat: int = 7, number: int | None = None, warmup: int = 1
+    candidates: Mapping[str, Callable[[], Any]], *, repeat: int = 7, number: int | None = None, warmup: int = 1,
+    clock: Clock = time.perf_counter, min_batch: float = MIN_REPEAT_SECONDS,
 ) -> Comparison:
     """Time each candidate like ``measure``, interleaved, and compare their medians."""
     if not candidates:
         raise ValueError("compare needs at least one candidate")
-    return Comparison(_measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup))
+    return Comparison(_measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup, clock=clock,
+                                   min_batch=min_batch))
 
 
 def _measure_all(
-    candidates: dict[str, Callable[[], Any]], *, repeat: int, number: int | None, warmup: int
+    candidates: dict[str, Callable[[], Any]], *, repeat: int, number: int | None, warmup: int, clock: Clock,
+    min_batch: float,
 ) -> dict[str, Timing]:
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
@@ -167,11 +192,11 @@ def _measure_all(
         # asyncio.Runner makes a loop, and closing it runs that loop, which a notebook cell
         # (inside the kernel's running loop) cannot do.
         with asyncio.Runner() if has_async else contextlib.nullcontext() as runner:
-            timers = {name: _batch_timer(fn, runner) for name, fn in candidates.items()}
+            timers = {name: _batch_timer(fn, runner, clock) for name, fn in candidates.items()}
             for timer in timers.values():
                 if warmup > 0:
                     timer(warmup)
-            numbers = {name: number or _autorange(timer) for name, timer in timers.items()}
+            numbers = {name: number or _autorange(timer, min_batch) for name, timer in timers.items()}
             per_call: dict[str, list[float]] = {name: [] for name in candidates}
             for _ in range(repeat):  # round-robin: one repeat of each candidate per round
                 for name, timer in timers.items():
@@ -184,33 +209,33 @@ def _measure_all(
     return run()
 
 
-def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None) -> Callable[[int], float]:
+def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None, clock: Clock) -> Callable[[int], float]:
     """A function that calls ``fn`` ``number`` times and returns the seconds it took."""
     if inspect.iscoroutinefunction(fn):
 
         async def batch(number: int) -> float:
-            start = time.perf_counter()
+            start = clock()
             for _ in range(number):
                 await fn()
-            return time.perf_counter() - start
+            return clock() - start
 
         return lambda number: runner.run(batch(number))
 
     def timer(number: int) -> float:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        return time.perf_counter() - start
+        return clock() - start
 
     return timer
 
 
-def _autorange(timer: Callable[[int], float]) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50, ... calls that lasts MIN_REPEAT_SECONDS."""
+def _autorange(timer: Callable[[int], float], min_batch: float = MIN_REPEAT_SECONDS) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... calls that lasts ``min_batch`` seconds."""
     scale = 1
     while True:
         for multiplier in (1, 2, 5):
             number = scale * multiplier
-            if timer(number) >= MIN_REPEAT_SECONDS:
+            if timer(number) >= min_batch:
                 return number
         scale *= 10

@@ -55,13 +55,13 @@ async def scope_types_app(scope, receive, send):
     await hello_app(scope, receive, send)
 
 
-async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"") -> dict:
+async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"", query: str = "") -> dict:
     """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
 
     For checks where forwarding each message would be needless (many small requests).
     """
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode("latin-1"),
              "root_path": "", "headers": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000]}
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict] = []
