@@ -137,18 +137,16 @@ def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: s
 async def speedup(measure, baseline: str, candidate: str, *, needed: float, attempts: int = 3) -> float:
     """How many times faster ``candidate`` ran than ``baseline``, from a probe that times both
     in the sandbox, interleaved round by round: ``await measure()`` returns {name: [seconds per
-    call, one per round]}. The speed-up is the median of the rounds' ratios. A machine may have
-    a bad moment: below ``needed``, it is measured again, up to ``attempts`` times, and the best
-    median seen is returned (a slow answer stays slow every time; a fast one needs one good run)."""
-    best = 0.0
+    call, one per round]}. The speed-up is the median of the rounds' ratios. Below ``needed``,
+    more rounds are measured (up to ``attempts`` calls of the probe) and the median is taken
+    over all of them: more evidence, never the luckiest try, so a slow answer stays slow."""
+    ratios: list[float] = []
     for _ in range(attempts):
         timings = await measure()
-        ratios = [slow / fast for slow, fast in zip(timings[baseline], timings[candidate]) if fast > 0]
-        if ratios:
-            best = max(best, statistics.median(ratios))
-        if best >= needed:
+        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate]) if fast > 0]
+        if ratios and statistics.median(ratios) >= needed:
             break
-    return best
+    return statistics.median(ratios) if ratios else 0.0
 
 
 async def other_scopes(app) -> tuple[list[str], dict | None]:

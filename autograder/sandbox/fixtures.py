@@ -55,6 +55,18 @@ async def scope_types_app(scope, receive, send):
     await hello_app(scope, receive, send)
 
 
+def plain(value):
+    """A value as JSON can carry it (bytes too: the protocol tags them), with its type name and
+    repr when it is not plain data: what probes report about objects a learner's code made."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    return {"$type": type(value).__name__, "$repr": repr(value)[:200]}
+
+
 async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"", query: str = "") -> dict:
     """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
 

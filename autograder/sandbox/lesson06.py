@@ -6,32 +6,21 @@ calls it, feeds what it built inputs given as JSON, and reports as JSON: validat
 JSON mode, errors as ``{"loc": [...], "type": ...}`` lists, timings as lists of seconds.
 Nothing here is a test or an answer: the hidden suite decides what the reports should say.
 
-Speed probes time in CPU time of this process (``time.process_time``), interleaving the two
-candidates round by round (``coursekit.compare``), so other work on the machine neither counts
-nor favours one candidate.
+Speed probes time in CPU time of this process (``coursekit.timing.cpu_time``, from getrusage: in a
+sandbox with a CPU limit, ``time.process_time`` only moves at the scheduler's tick),
+interleaving the two candidates round by round (``coursekit.compare``), so other work on the
+machine neither counts nor favours one candidate.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 
-from .fixtures import run_http
+from .fixtures import plain, run_http
 
 ROUNDS = 7
 MIN_BATCH = 0.005  # seconds of CPU time per round and candidate
-
-
-def _plain(value: Any) -> Any:
-    """A value as JSON carries it; anything else as its type name and repr."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return {"$type": type(value).__name__, "$repr": repr(value)[:200]}
 
 
 def _errors(exc: Exception) -> list[dict]:
@@ -39,7 +28,7 @@ def _errors(exc: Exception) -> list[dict]:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        return [{"loc": _plain(list(error["loc"])), "type": error["type"]} for error in exc.errors()]
+        return [{"loc": plain(list(error["loc"])), "type": error["type"]} for error in exc.errors()]
     return [{"loc": [], "type": f"raised {type(exc).__name__}"}]
 
 
@@ -48,7 +37,7 @@ def _outcome(validate: Callable[[], Any], dump: Callable[[Any], Any]) -> dict:
         value = validate()
     except Exception as exc:  # the report says what was raised: the suite judges it
         return {"ok": False, "errors": _errors(exc)}
-    return {"ok": True, "class": type(value).__name__, "data": _plain(dump(value))}
+    return {"ok": True, "class": type(value).__name__, "data": plain(dump(value))}
 
 
 # --- make_invoice_model and make_payment_type ---------------------------------------------------
@@ -84,8 +73,8 @@ def dump_summaries(make_model: Callable[[], Any], documents: list) -> dict:
     summaries = [model.model_validate(document) for document in documents]
     parent: type[BaseModel] = create_model("Parent", items=(list[model], ...))
     return {
-        "python": [_plain(summary.model_dump()) for summary in summaries],
-        "json_mode": [_plain(summary.model_dump(mode="json")) for summary in summaries],
+        "python": [plain(summary.model_dump()) for summary in summaries],
+        "json_mode": [plain(summary.model_dump(mode="json")) for summary in summaries],
         "json_text": [summary.model_dump_json() for summary in summaries],
         "adapter_text": TypeAdapter(list[model]).dump_json(summaries).decode(),
         "parent_text": parent(items=summaries).model_dump_json(),
@@ -132,7 +121,7 @@ def parse_batches(make_parser: Callable[[], Any], batches: list[str]) -> dict:
                 results.append({"ok": True, "type": type(parsed).__name__, "classes": [], "data": []})
                 continue
             results.append({"ok": True, "type": "list", "classes": [type(item).__name__ for item in parsed],
-                            "data": [_plain(item.model_dump(mode="json")) if hasattr(item, "model_dump") else _plain(item)
+                            "data": [plain(item.model_dump(mode="json")) if hasattr(item, "model_dump") else plain(item)
                                      for item in parsed]})
     return {"results": results, "adapters_built": counter.count}
 
@@ -142,13 +131,13 @@ def parse_speed(make_parser: Callable[[], Any], model: Any, raw: str) -> dict:
     that builds ``TypeAdapter(list[model])`` and calls ``json.loads`` on every call."""
     from pydantic import TypeAdapter
 
-    from coursekit import compare
+    from coursekit.timing import compare, cpu_time
 
     parse, data = make_parser(), raw.encode()
     timings = compare({
         "baseline": lambda: TypeAdapter(list[model]).validate_python(json.loads(data)),
         "learner": lambda: parse(data),
-    }, repeat=ROUNDS, clock=time.process_time, min_batch=MIN_BATCH).timings
+    }, repeat=ROUNDS, clock=cpu_time, min_batch=MIN_BATCH).timings
     return {name: timing.per_call for name, timing in timings.items()}
 
 
@@ -176,7 +165,7 @@ async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
 
 def app_speed(make_slow: Callable[[], Any], make_fast: Callable[[], Any], path: str) -> dict:
     """Seconds of CPU per request, round by round, for the two apps made here, on ``path``."""
-    from coursekit import compare
+    from coursekit.timing import compare, cpu_time
 
     target, _, query = path.partition("?")
 
@@ -188,5 +177,5 @@ def app_speed(make_slow: Callable[[], Any], make_fast: Callable[[], Any], path: 
         return one_request
 
     timings = compare({"slow": requester(make_slow()), "fast": requester(make_fast())},
-                      repeat=ROUNDS, clock=time.process_time, min_batch=MIN_BATCH).timings
+                      repeat=ROUNDS, clock=cpu_time, min_batch=MIN_BATCH).timings
     return {name: timing.per_call for name, timing in timings.items()}

@@ -48,3 +48,13 @@ def test_async_functions_are_profiled_in_their_own_loop_even_inside_a_running_on
     profile = asyncio.run(inside_a_loop())
     assert profile.calls >= 3
     assert profile.cumulative(["json/__init__.py:loads"]) > 0
+
+
+def test_a_cpu_timer_leaves_out_time_spent_sleeping():
+    def sleeps():
+        time.sleep(0.003)
+
+    wall = profile_calls(sleeps, seconds=0, min_calls=3)
+    cpu = profile_calls(sleeps, seconds=0, min_calls=3, timer=time.thread_time)
+    assert wall.cumulative(["time.sleep"]) >= 0.0025
+    assert cpu.cumulative(["time.sleep"]) < 0.001
