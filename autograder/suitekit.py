@@ -13,6 +13,7 @@ Hypothesis strategy, and what the task statement promises is compared.
 from __future__ import annotations
 
 import asyncio
+import statistics
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from .expect import Mistake
+from .expect import Mistake, expect
 from .submission import Submission, SubmissionError, SubmissionRaised
 
 REPLY_SECONDS = 5.0
@@ -121,6 +122,38 @@ async def make(submission: Submission, exercise: str, factory: str, *args, **kwa
         return await submission.make(factory, *args, **kwargs)
     except SubmissionRaised as exc:
         raise SubmissionRaised(exercise, exc.error) from None
+
+
+def error_list(outcome: dict) -> list[tuple[tuple, str]]:
+    """A validation outcome reported by a probe, ``{"ok": False, "errors": [{"loc", "type"}]}``,
+    as sorted ``(loc, type)`` pairs ([] when validation succeeded): comparable as plain data."""
+    if outcome.get("ok"):
+        return []
+    return sorted((tuple(error["loc"]), error["type"]) for error in outcome["errors"])
+
+
+def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str) -> None:
+    """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
+    order; ``[]`` means it must succeed)."""
+    if len(outcomes) != len(expected):
+        raise Mistake("Some inputs got no answer: " + feedback)
+    for outcome, wanted in zip(outcomes, expected):
+        expect(error_list(outcome) == sorted(wanted), feedback)
+
+
+async def speedup(measure, baseline: str, candidate: str, *, needed: float, attempts: int = 3) -> float:
+    """How many times faster ``candidate`` ran than ``baseline``, from a probe that times both
+    in the sandbox, interleaved round by round: ``await measure()`` returns {name: [seconds per
+    call, one per round]}. The speed-up is the median of the rounds' ratios. Below ``needed``,
+    more rounds are measured (up to ``attempts`` calls of the probe) and the median is taken
+    over all of them: more evidence, never the luckiest try, so a slow answer stays slow."""
+    ratios: list[float] = []
+    for _ in range(attempts):
+        timings = await measure()
+        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate]) if fast > 0]
+        if ratios and statistics.median(ratios) >= needed:
+            break
+    return statistics.median(ratios) if ratios else 0.0
 
 
 async def other_scopes(app) -> tuple[list[str], dict | None]:

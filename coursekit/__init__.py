@@ -8,6 +8,7 @@ One concept per module:
   ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios.
 - ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
+- ``coursekit.profiling``: run code under cProfile and add its time up by groups of functions.
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope

@@ -4,6 +4,7 @@
 
     data.path("invoices")             # Path of the committed CSV
     data.rows("users")                # list of dicts with Python types
+    data.invoice_documents(100)       # invoices as nested JSON documents (lines, customer)
     engine = data.create_engine()     # async in-memory SQLite with foreign keys on
     await data.load_into(engine)      # tables created and filled: {"tenants": 4, ...}
 
@@ -80,6 +81,50 @@ def iter_rows(name: str) -> Iterator[dict]:
 def rows(name: str) -> list[dict]:
     """All rows of a dataset, typed (ints, bools for ``active``, dates for ``*_on``)."""
     return list(iter_rows(name))
+
+
+# --- invoices as nested documents ---------------------------------------------------------
+# The CSV is flat; an API sends richer documents. These are built from it deterministically:
+# the customer becomes an object, the amount is split into 1 to 3 lines whose quantities times
+# unit prices (decimal strings) add up to it exactly, and paid invoices get a payment date.
+
+LINE_DESCRIPTIONS = ("Consulting", "Licence", "Support", "Hosting", "Training")
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def invoice_document(row: dict, id: int | None = None) -> dict:
+    """One invoice row as a JSON-ready document: nested customer, a list of lines with
+    decimal prices, ISO dates, and optional fields that are null where they do not apply."""
+    ident = row["id"] if id is None else id
+    cents, count = row["amount_cents"], 1 + ident % 3
+    lines, rest = [], cents
+    for j in range(count - 1):
+        quantity = 1 + (ident + j) % 3
+        price = (cents // count) // quantity
+        lines.append({"description": LINE_DESCRIPTIONS[(ident + j) % 5], "quantity": quantity,
+                      "unit_price": _money(price)})
+        rest -= price * quantity
+    lines.append({"description": LINE_DESCRIPTIONS[(ident + count) % 5], "quantity": 1, "unit_price": _money(rest)})
+    paid = row["status"] == "paid"
+    return {
+        "id": ident, "number": row["number"],
+        "customer": {"name": row["customer"], "email": None},
+        "currency": row["currency"], "status": row["status"],
+        "issued_on": row["issued_on"].isoformat(), "due_on": row["due_on"].isoformat(),
+        "lines": lines,
+        "paid_on": row["due_on"].isoformat() if paid else None,
+        "note": "paid late" if paid and ident % 7 == 0 else None,
+    }
+
+
+def invoice_documents(count: int) -> list[dict]:
+    """``count`` invoice documents: the 400 invoices in order, then again with new ids
+    (401, 402, ...) for as long as needed, so any payload size can be made."""
+    source = rows("invoices")
+    return [invoice_document(source[i % len(source)], id=i + 1) for i in range(count)]
 
 
 # --- schema -----------------------------------------------------------------------------

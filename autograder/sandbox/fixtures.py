@@ -6,6 +6,9 @@ so they are public: nothing here is a test or an answer.
 
 from __future__ import annotations
 
+from .plain import described
+from .plain import plain as _plain
+
 
 async def _read_body(receive) -> bytes:
     body = b""
@@ -75,13 +78,19 @@ async def reusing_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"unchanged" if unchanged else b"changed in place"})
 
 
-async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"") -> dict:
+def plain(value):
+    """A value as probes report objects a learner's code made: plain data, other objects
+    by type name and repr (``autograder.sandbox.plain``)."""
+    return _plain(value, described)
+
+
+async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"", query: str = "") -> dict:
     """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
 
     For checks where forwarding each message would be needless (many small requests).
     """
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode("latin-1"),
              "root_path": "", "headers": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000]}
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict] = []

@@ -12,21 +12,12 @@ import asyncio
 import json
 import logging
 
+from .fixtures import plain
+
 STEP_SECONDS = 2.0  # a body() that waits forever is reported, not hung on
 
 
 # --- Request ----------------------------------------------------------------------------------
-
-
-def _plain(value):
-    """A value as JSON can carry it, with its type name when it is not plain data."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return {"$type": type(value).__name__, "$repr": repr(value)[:200]}
 
 
 async def request_report(Request, scope: dict, messages: list, steps: list) -> dict:
@@ -79,7 +70,7 @@ async def request_report(Request, scope: dict, messages: list, steps: list) -> d
         except Exception as exc:
             results.append({"error": type(exc).__name__})
         else:
-            results.append({"value": _plain(value)})
+            results.append({"value": plain(value)})
     same = all(value is json_values[0] for value in json_values) if json_values else None
     return {"results": results, "receive_calls": calls["receive"], "json_same_object": same}
 

@@ -4,6 +4,7 @@ a deterministic and streaming large generator, and loading into async SQLite."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import tracemalloc
 from collections import Counter
@@ -204,3 +205,19 @@ async def test_load_into_refuses_bad_includes():
             await data.load_into(engine, include=("customers",))
     finally:
         await engine.dispose()
+
+
+# --- invoice documents --------------------------------------------------------------------
+
+def test_invoice_documents_are_nested_json_whose_lines_add_up(small):
+    documents = data.invoice_documents(450)
+    assert [d["id"] for d in documents] == list(range(1, 451))
+    json.dumps(documents)  # JSON-ready as they are
+    for document in documents:
+        row = small["invoices"][(document["id"] - 1) % 400]
+        cents = sum(line["quantity"] * int(line["unit_price"].replace(".", "")) for line in document["lines"])
+        assert cents == row["amount_cents"] and 1 <= len(document["lines"]) <= 3
+        assert document["number"] == row["number"] and document["customer"]["name"] == row["customer"]
+        assert (document["paid_on"] is not None) == (row["status"] == "paid")
+        assert all(re.fullmatch(r"\d+\.\d\d", line["unit_price"]) for line in document["lines"])
+    assert data.invoice_documents(3) == documents[:3]

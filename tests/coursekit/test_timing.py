@@ -4,7 +4,7 @@ import time
 import pytest
 
 from coursekit import compare, measure
-from coursekit.timing import Comparison, Timing, format_seconds
+from coursekit.timing import Comparison, Timing, cpu_time, format_seconds
 
 
 def slow():
@@ -114,3 +114,40 @@ async def test_compare_sync_candidates_inside_a_running_loop():
     # A notebook cell runs inside the kernel's event loop; timing plain functions must work there.
     comparison = compare({"fast": lambda: None, "slow": lambda: sum(range(2000))}, repeat=3)
     assert comparison.fastest == "fast"
+
+
+def test_a_cpu_clock_does_not_count_sleeping():
+    timing = measure(slow, repeat=3, number=5, clock=cpu_time)
+    assert timing.median < 0.001  # time.sleep(0.002) uses no CPU
+    assert measure(slow, repeat=3, number=5).median >= 0.0015  # wall time does count it
+
+
+def test_min_batch_sets_how_long_an_autoranged_repeat_lasts():
+    short = measure(fast, repeat=2, min_batch=0.001)
+    long = measure(fast, repeat=2, min_batch=0.02)
+    assert short.number < long.number
+
+
+def test_speedup_is_the_median_of_round_by_round_ratios():
+    comparison = Comparison({"slow": Timing([4.0, 6.0, 100.0], 1), "fast": Timing([1.0, 2.0, 10.0], 1)})
+    assert comparison.round_ratios("slow", "fast") == [4.0, 3.0, 10.0]
+    assert comparison.speedup("slow", "fast") == 4.0
+    assert comparison.speedup("fast", "slow") == 0.25
+
+
+def test_cpu_time_counts_the_work_of_other_threads_precisely():
+    import threading
+
+    def spin(seconds):
+        deadline = time.thread_time() + seconds
+        while time.thread_time() < deadline:
+            pass
+
+    before = cpu_time()
+    worker = threading.Thread(target=spin, args=(0.05,))
+    worker.start()
+    spin(0.02)
+    worker.join()
+    assert cpu_time() - before >= 0.065  # both threads' work, the ended worker's included
+    readings = {cpu_time() for _ in range(2000)}
+    assert len(readings) > 100  # it advances between calls, not only at the scheduler's tick

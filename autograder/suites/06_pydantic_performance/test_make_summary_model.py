@@ -1,0 +1,82 @@
+"""Hidden tests for `make_summary_model`: a model with a custom serializer used for JSON only."""
+
+import json
+from datetime import date
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import error_list, probe, require
+from coursekit import data
+
+pytestmark = pytest.mark.anyio
+NAME = "make_summary_model"
+FIELDS = ("number", "customer", "amount_cents", "currency", "issued_on")
+ROWS = [{key: row[key] for key in FIELDS} | {"issued_on": row["issued_on"].isoformat()} for row in data.rows("invoices")]
+# Amounts where a float or a missing zero would show: 0, 5 cents, 1.00, 6819.40, 1234567.89
+EDGES = [ROWS[0] | {"amount_cents": cents} for cents in (0, 5, 100, 681940, 123456789)]
+DOCUMENTS = ROWS[:60] + EDGES
+
+
+def expected_json(row: dict) -> dict:
+    cents = row["amount_cents"]
+    return {"number": row["number"], "customer": row["customer"],
+            "amount": f"{cents // 100}.{cents % 100:02d} {row['currency']}", "issued_on": row["issued_on"]}
+
+
+def compact(value) -> str:
+    """JSON as Pydantic writes it: no spaces, non-ASCII characters as they are."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def dumps(submission):
+    await require(submission, NAME, kind="function")
+    return await probe(submission, NAME, "lesson06.dump_summaries", defined(NAME), DOCUMENTS)
+
+
+@graded(NAME, points=1.5)
+async def test_json_has_the_amount_as_text(submission):
+    """In JSON, amount_cents and currency become one "amount" string with two decimals."""
+    got = await dumps(submission)
+    wanted = [expected_json(row) for row in DOCUMENTS]
+    expect([json.loads(text) for text in got["json_text"]] == wanted,
+           "model_dump_json() should give {number, customer, amount, issued_on}, with amount like \"6819.40 USD\": "
+           "units, a dot, exactly two digits of cents (computed from the integer cents), a space, the currency.")
+    expect(got["json_mode"] == wanted, "model_dump(mode='json') should give the same as model_dump_json().")
+
+
+@graded(NAME, points=0.5)
+async def test_json_keys_in_order_everywhere(submission):
+    """The JSON text has its keys in the stated order, also inside a TypeAdapter's or a parent model's JSON."""
+    got = await dumps(submission)
+    wanted = [expected_json(row) for row in DOCUMENTS]
+    expect(got["json_text"] == [compact(item) for item in wanted],
+           "The keys of the JSON should come in this order: number, customer, amount, issued_on.")
+    expect(got["adapter_text"] == compact(wanted) and got["parent_text"] == compact({"items": wanted}),
+           "Dumped to JSON as part of something larger (a list through a TypeAdapter, a field of another model), a "
+           "summary should still use your serializer: put it on the model itself.")
+
+
+@graded(NAME, points=1)
+async def test_python_mode_is_unchanged(submission):
+    """model_dump() (Python mode) keeps the five fields as validated."""
+    got = await dumps(submission)
+    wanted = [{key: row[key] for key in FIELDS[:-1]}
+              | {"issued_on": {"$type": "date", "$repr": repr(date.fromisoformat(row["issued_on"]))}} for row in DOCUMENTS]
+    expect(got["python"] == wanted and all(list(item) == list(FIELDS) for item in got["python"]),
+           "model_dump() in Python mode should not change: the five fields in order, amount_cents an int, issued_on a "
+           "datetime.date. Limit your serializer to JSON.")
+
+
+@graded(NAME, points=0.5)
+async def test_validation_rules(submission):
+    """amount_cents must be >= 0 and currency one of EUR, GBP, USD."""
+    cases = [(ROWS[0] | {"amount_cents": -1}, [(("amount_cents",), "greater_than_equal")]),
+             (ROWS[0] | {"currency": "CHF"}, [(("currency",), "literal_error")]),
+             (ROWS[0] | {"issued_on": "2024-02-30"}, None)]
+    await require(submission, NAME, kind="function")
+    got = await probe(submission, NAME, "lesson06.validate_documents", defined(NAME), [doc for doc, _ in cases])
+    expect(error_list(got[0]) == cases[0][1], "A negative amount_cents should be refused with greater_than_equal.")
+    expect(error_list(got[1]) == cases[1][1], "A currency other than EUR, GBP or USD should be refused with literal_error.")
+    expect(not got[2]["ok"], "issued_on should be a date: an impossible date should be refused.")
