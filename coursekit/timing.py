@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import html
 import inspect
+import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 
 from coursekit.serve import run_blocking
 
-__all__ = ["Comparison", "Timing", "compare", "format_seconds", "measure"]
+__all__ = ["Comparison", "Timing", "compare", "format_seconds", "measure", "percentile"]
 
 MIN_REPEAT_SECONDS = 0.02  # auto-picked `number` makes one repeat last at least this
 
@@ -44,6 +45,18 @@ def format_seconds(seconds: float) -> str:
         if seconds >= 0.9995 * scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of ``values`` by nearest rank: the smallest value with at
+    least ``p`` percent of the values at or below it (so p100 is the maximum, and every
+    answer is one of the values, never an interpolation). 0.0 for no values."""
+    if not 0 < p <= 100:
+        raise ValueError(f"p must be in (0, 100], not {p!r}")
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
 
 
 @dataclass(frozen=True)
