@@ -7,12 +7,13 @@ One concept per module:
 - ``coursekit.checks``: visible self-checks under each exercise, and a summary report.
 - ``coursekit.timing``: time code, and compare candidates as ratios; percentiles.
 - ``coursekit.load``: a latency probe in a separate process, hitting a URL at a steady pace.
+- ``coursekit.fakes``: an outbound service and a connection pool that record what happened.
 - ``coursekit.work``: blocking and CPU-bound work to run where it hurts (importable, so a
   process pool can pickle it).
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope
-from coursekit.checks import report, self_check
+from coursekit.checks import if_solved, report, self_check
 from coursekit.serve import serve
 from coursekit.timing import compare, measure, percentile
 
@@ -22,6 +23,7 @@ __all__ = [
     "compare",
     "drive",
     "http_scope",
+    "if_solved",
     "lifespan_scope",
     "measure",
     "percentile",

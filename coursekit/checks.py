@@ -15,15 +15,16 @@ These checks are the *visible* half of grading: the grader's hidden tests check 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from coursekit.serve import run_blocking
 
-__all__ = ["CheckResult", "Report", "report", "reset", "self_check"]
+__all__ = ["CheckResult", "Report", "if_solved", "report", "reset", "self_check"]
 
 Status = Literal["pass", "todo", "fail"]
 SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
@@ -97,6 +98,26 @@ def report() -> Report:
 def reset() -> None:
     """Forget every registered check (for tests)."""
     _registry.clear()
+
+
+@contextlib.contextmanager
+def if_solved(exercise: str) -> Iterator[None]:
+    """Run a demo that uses an exercise; if the exercise is not solved yet, say so calmly.
+
+        with if_solved("LagMonitor"):
+            monitor = LagMonitor()
+            ...
+
+    The rest of the block is skipped when the exercise (or anything it led to) raised
+    NotImplementedError, so "Run All" goes on to the next cell; any other error propagates.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not _mentions_not_implemented(exc):
+            raise
+        line = f"{SYMBOLS['todo']} {exercise} is not solved yet, so this demo stops here: solve it, then run this cell again."
+        _display(line, f"<div>{html.escape(line)}</div>")
 
 
 # --- running one check ----------------------------------------------------------------------

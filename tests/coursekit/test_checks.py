@@ -191,3 +191,22 @@ def test_rerunning_a_check_cell_replaces_it_in_place(capsys):
 def test_report_with_nothing_registered(capsys):
     assert report() == []
     assert "No self-checks have run yet" in capsys.readouterr().out
+
+
+def test_if_solved_reports_an_unsolved_exercise_calmly_and_lets_other_errors_through(capsys):
+    from coursekit import if_solved
+
+    ran = []
+    with if_solved("lag"):
+        ran.append("before")
+        try:
+            raise NotImplementedError()
+        except NotImplementedError as exc:
+            raise RuntimeError("wrapped") from exc
+    assert ran == ["before"]
+    assert "lag is not solved yet" in capsys.readouterr().out
+    with pytest.raises(KeyError), if_solved("lag"):
+        raise KeyError("a real bug")
+    with if_solved("lag"):
+        ran.append("solved")
+    assert ran == ["before", "solved"] and capsys.readouterr().out == ""
