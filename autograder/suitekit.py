@@ -9,7 +9,9 @@ app's last one (lifespan, WebSocket).
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import httpx
@@ -131,3 +133,62 @@ async def other_scopes(app) -> tuple[list[str], dict | None]:
     finally:
         await talk.close()
     return [message.get("type") for message in lifespan.sent], accept
+
+
+# -- responsiveness: is a cheap request answered while a slow one runs? ---------------------------
+#
+# Timing checks must never flip on a busy machine, so this one compares orders of magnitude,
+# measured in the same run: a loop held by the slow request makes a cheap request wait for
+# most of the slow one (hundreds of milliseconds by construction), a free loop answers it in
+# about the idle time (milliseconds). The threshold sits far from both, scales with the idle
+# time measured just before, and an attempt that fails is repeated before the test fails.
+
+LEAD_SECONDS = 0.15  # let the slow request get going before the first cheap one
+CHEAP_REQUESTS = 4
+
+
+@dataclass
+class Responsiveness:
+    idle: float  # median seconds of a cheap request with nothing else running
+    busy: float  # seconds the slow request took
+    during: list[float]  # seconds of each cheap request sent while the slow one ran
+    slow_status: int
+
+    @property
+    def threshold(self) -> float:
+        return min(0.4 * self.busy, max(0.1, 10 * self.idle))
+
+    @property
+    def responsive(self) -> bool:
+        return len(self.during) >= 2 and max(self.during) < self.threshold
+
+    def describe(self) -> str:
+        worst = max(self.during, default=self.busy)
+        return (f"a cheap request took {worst * 1000:.0f} ms while a slow one ({self.busy * 1000:.0f} ms) ran, "
+                f"against {self.idle * 1000:.0f} ms when idle")
+
+
+async def _timed(request) -> tuple[float, object]:
+    started = time.perf_counter()
+    response = await request
+    return time.perf_counter() - started, response
+
+
+async def responsiveness(http: httpx.AsyncClient, slow_path: str, cheap_path: str = "/ping",
+                         attempts: int = 3) -> Responsiveness:
+    """Measure ``cheap_path`` alone, then while ``slow_path`` runs; up to ``attempts`` times
+    until the app is found responsive. Returns the last measurement."""
+    for _ in range(attempts):
+        idle = sorted([(await _timed(http.get(cheap_path)))[0] for _ in range(5)])[2]
+        slow = asyncio.ensure_future(_timed(http.get(slow_path)))
+        await asyncio.sleep(LEAD_SECONDS)
+        during = []
+        while not slow.done() and len(during) < CHEAP_REQUESTS:
+            # A cheap request held up until the slow one ended counts too: it is the evidence.
+            during.append((await _timed(http.get(cheap_path)))[0])
+            await asyncio.sleep(0.02)
+        busy, response = await slow
+        result = Responsiveness(idle, busy, during, response.status_code)
+        if result.responsive:
+            break
+    return result
