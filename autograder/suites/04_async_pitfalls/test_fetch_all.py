@@ -24,6 +24,8 @@ def raised(report: dict) -> str:
     outcome = report["outcome"]
     if "value" in outcome:
         return f"it returned {outcome['value']!r}"
+    if outcome["error"] == "NotImplementedError":
+        return "it raised NotImplementedError: the exercise is not solved yet"
     return f"it raised {outcome['error']}" + (" (an exception group)" if outcome["group"] else "")
 
 
