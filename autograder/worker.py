@@ -34,7 +34,7 @@ from .types import Cell, Limits
 
 # What every worker imports before its first test: this module, and what the hidden suites
 # import. A suite that imports something else still works; it pays for that import itself.
-PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx"]
+PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.expect", "coursekit", "httpx", "asgi_lifespan"]
 
 
 def grade(program: dict, suite: str) -> dict:
