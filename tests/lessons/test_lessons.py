@@ -218,7 +218,8 @@ TIMING_CHECKS_04 = {"test_make_fixed_app_keeps_ping_fast_during_a_report", "test
 @pytest.fixture
 def busy_core():
     """A process that keeps one core busy for the length of the test."""
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # It spins until its parent is gone, so even a killed test run leaves no burner behind.
+    burner = subprocess.Popen([sys.executable, "-c", "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"])
     try:
         yield burner
     finally:
