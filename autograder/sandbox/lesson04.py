@@ -183,5 +183,5 @@ async def cleanup_report(use_connection: Any, scenario: str) -> dict:
             await asyncio.sleep(0.04)
             task.cancel()  # during the release (0.1 s, in five steps)
     outcome = await _outcome(task)
-    await asyncio.sleep(0.2)  # a release left to finish in the background has the time to
+    await asyncio.sleep(0.15)  # a release left to finish in the background has the time to
     return {"outcome": outcome, "given": pool.given, "release_calls": pool.release_calls, "released": pool.released}
