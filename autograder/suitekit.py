@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -308,3 +310,72 @@ def answered(answer, name: str):
         hint = " The exercise is not solved yet." if raised.startswith("NotImplementedError") else ""
         raise Mistake(f"Your `{name}` raised {raised}.{hint}")
     return answer
+
+
+# -- responsiveness: is a cheap request answered while a slow one runs? ---------------------------
+#
+# Timing checks must never flip on a busy machine, so this one compares orders of magnitude,
+# measured in the same run: a loop held by the slow request makes a cheap request wait for
+# most of the slow one (hundreds of milliseconds by construction), a free loop answers it in
+# about the idle time (milliseconds). The threshold sits far from both, scales with the idle
+# time measured just before, and an attempt that fails is repeated before the test fails.
+
+LEAD_SECONDS = 0.15  # let the slow request get going before the first cheap one
+CHEAP_REQUESTS = 4
+CHEAP_GAP_SECONDS = 0.02
+
+
+@dataclass
+class Responsiveness:
+    idle: float  # median seconds of a cheap request with nothing else running
+    busy: float  # seconds the slow request took
+    during: list[float]  # seconds of each cheap request while the slow one ran, from when it was due
+    slow_status: int
+
+    @property
+    def threshold(self) -> float:
+        return min(0.4 * self.busy, max(0.1, 10 * self.idle))
+
+    @property
+    def responsive(self) -> bool:
+        return len(self.during) >= 2 and max(self.during) < self.threshold
+
+    def describe(self) -> str:
+        worst = max(self.during, default=self.busy)
+        return (f"a cheap request took {worst * 1000:.0f} ms while a slow one ({self.busy * 1000:.0f} ms) ran, "
+                f"against {self.idle * 1000:.0f} ms when idle")
+
+
+async def _timed(request) -> tuple[float, object]:
+    started = time.perf_counter()
+    response = await request
+    return time.perf_counter() - started, response
+
+
+async def responsiveness(http: httpx.AsyncClient, slow_path: str, cheap_path: str = "/ping",
+                         attempts: int = 3) -> Responsiveness:
+    """Measure ``cheap_path`` alone, then while ``slow_path`` runs; up to ``attempts`` times
+    until the app is found responsive. Returns the last measurement."""
+    for _ in range(attempts):
+        idle = sorted([(await _timed(http.get(cheap_path)))[0] for _ in range(5)])[2]
+        slow = asyncio.ensure_future(_timed(http.get(slow_path)))
+        slow_ended: list[float] = []
+        slow.add_done_callback(lambda _: slow_ended.append(time.perf_counter()))
+        await asyncio.sleep(LEAD_SECONDS)
+        during = []
+        due = time.perf_counter()
+        # Cheap requests go while the slow one runs, and each counts from when it was due,
+        # not from when it was sent: when the app runs in this very loop (nbgrader's
+        # in-process grading), a held loop delays the sending too. A request held up until
+        # the slow one ended counts: it is the evidence.
+        while len(during) < CHEAP_REQUESTS and not (slow_ended and slow_ended[0] <= due):
+            await http.get(cheap_path)
+            finished = time.perf_counter()
+            during.append(finished - due)
+            due = finished + CHEAP_GAP_SECONDS
+            await asyncio.sleep(CHEAP_GAP_SECONDS)
+        busy, response = await slow
+        result = Responsiveness(idle, busy, during, response.status_code)
+        if result.responsive:
+            break
+    return result

@@ -46,7 +46,7 @@ from .types import Cell, Limits
 # What every worker imports before its first test: this module, and what the hidden suites
 # import. A suite that imports something else still works; it pays for that import itself.
 PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.strategies", "autograder.expect", "coursekit", "httpx",
-           "hypothesis"]
+           "hypothesis", "asgi_lifespan"]
 
 
 def grade(program: dict, sources: Snapshot) -> dict:

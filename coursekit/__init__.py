@@ -6,15 +6,19 @@ One concept per module:
 - ``coursekit.serve``: run an app on a real server (uvicorn, hypercorn) on 127.0.0.1.
 - ``coursekit.checks``: visible self-checks under each exercise, a summary report, and
   ``uses_exercises`` for demo cells that call an exercise.
-- ``coursekit.timing``: time code, and compare candidates as ratios.
+- ``coursekit.timing``: time code, and compare candidates as ratios; percentiles.
 - ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
 - ``coursekit.profiling``: run code under cProfile and add its time up by groups of functions.
+- ``coursekit.load``: a latency probe in a separate process, hitting a URL at a steady pace.
+- ``coursekit.fakes``: an outbound service and a connection pool that record what happened.
+- ``coursekit.work``: blocking and CPU-bound work to run where it hurts (importable, so a
+  process pool can pickle it).
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope
 from coursekit.checks import report, self_check, uses_exercises
 from coursekit.serve import serve
-from coursekit.timing import compare, measure
+from coursekit.timing import compare, measure, percentile
 
 __all__ = [
     "Trace",
@@ -24,6 +28,7 @@ __all__ = [
     "http_scope",
     "lifespan_scope",
     "measure",
+    "percentile",
     "report",
     "self_check",
     "serve",

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import html
 import inspect
+import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -69,6 +70,18 @@ def format_seconds(seconds: float) -> str:
         if seconds >= 0.9995 * scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of ``values`` by nearest rank: the smallest value with at
+    least ``p`` percent of the values at or below it (so p100 is the maximum, and every
+    answer is one of the values, never an interpolation). 0.0 for no values."""
+    if not 0 < p <= 100:
+        raise ValueError(f"p must be in (0, 100], not {p!r}")
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
 
 
 @dataclass(frozen=True)
@@ -261,17 +274,3 @@ def _autorange(timer: Callable[[int], float], min_batch: float = MIN_REPEAT_SECO
             if timer(number) >= min_batch and timer(number) >= min_batch:
                 return number
         scale *= 10
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0 to 100) of ``values``, interpolating between neighbours
-    (numpy's default "linear" method): p50 is the median, p99 the value only 1 % exceed."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError("q must be between 0 and 100")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from coursekit.processes import forked, free_port, redis_server, wait_until
-from coursekit.timing import percentile
 
 
 def test_free_port_is_bindable():
@@ -64,13 +63,6 @@ def test_redis_server_answers_on_loopback():
         assert client.ping()
         client.close()
 
-
-def test_percentile():
-    assert percentile([3, 1, 2], 50) == 2
-    assert percentile([1, 2, 3, 4], 50) == 2.5
-    assert percentile([1, 2, 3, 4], 100) == 4 and percentile([1, 2, 3, 4], 0) == 1
-    with pytest.raises(ValueError):
-        percentile([], 50)
 
 
 def test_forked_child_can_start_an_event_loop_from_inside_one():

@@ -356,3 +356,58 @@ def test_self_checks_need_only_what_the_progress_refresh_runs(lesson, tmp_path):
 def test_every_lesson_is_in_the_course_manifest():
     authored = sorted(path.name for path in (ROOT / "solutions").glob("[0-9][0-9]_*") if path.is_dir())
     assert [entry.slug for entry in manifest.entries()] == authored == [lesson.slug for lesson in LESSONS]
+
+
+# --- lesson 04: timing checks do not flip on a busy machine ----------------------------------
+#
+# Grading the solution 20 times while another process keeps a core busy gives full marks
+# every time; an answer that still blocks the loop, graded 20 times under the same load, gets
+# 0 for each timing check every time. (The timing checks compare a cheap request's latency
+# with the idle latency measured in the same run, with wide margins, and repeat before
+# failing: see ``autograder.suitekit.responsiveness``.)
+
+RUNS = 20
+LESSON_04 = "04_async_pitfalls"
+# the mistakes that hold the loop, one per exercise with a timing check
+BLOCKING_04 = {"make_fixed_app": "adds an await asyncio.sleep(0)", "make_cpu_app": "owns a pool but still counts on the loop"}
+TIMING_CHECKS_04 = {"test_make_fixed_app_keeps_ping_fast_during_a_report", "test_make_cpu_app_keeps_ping_fast_while_computing"}
+
+
+@pytest.fixture
+def busy_core():
+    """A process that keeps one core busy for the length of the test."""
+    # It spins until its parent is gone, so even a killed test run leaves no burner behind.
+    burner = subprocess.Popen([sys.executable, "-c", "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"])
+    try:
+        yield burner
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+@pytest.mark.slow
+def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
+    lesson = find_lesson(LESSON_04)
+    solution = nbformat.read(lesson.solution, as_version=4)
+    blocking = solution
+    for mistake in mistakes_of(lesson):
+        if any(mistake.exercise == exercise and mistake.why.startswith(why) for exercise, why in BLOCKING_04.items()):
+            blocking = with_mistake(blocking, mistake)
+    assert blocking is not solution, "the blocking mistakes were not found"
+    for run in range(RUNS):
+        nbformat.write(solution, tmp_path / f"solution-{run:02d}.ipynb")
+        nbformat.write(blocking, tmp_path / f"blocking-{run:02d}.ipynb")
+
+    results = grade_all(sorted(tmp_path.glob("*.ipynb")), lesson=lesson)
+
+    assert busy_core.poll() is None, "the burner stopped: the machine was not busy throughout"
+    solutions = [result for result in results if result.submission.startswith("solution")]
+    blocked = [result for result in results if result.submission.startswith("blocking")]
+    assert len(solutions) == len(blocked) == RUNS
+    lost = {result.submission: [(test.name, test.feedback) for test in result.tests if not test.passed]
+            for result in solutions if result.score != result.max_score}
+    assert lost == {}, lost
+    for result in blocked:
+        timing = [test for test in result.tests if test.name in TIMING_CHECKS_04]
+        assert len(timing) == len(TIMING_CHECKS_04)
+        assert all(test.points == 0 and not test.passed for test in timing), (result.submission, timing)

@@ -1,0 +1,187 @@
+"""Probes for lesson 04 (async pitfalls): run the learner's objects on scenarios, report in JSON.
+
+The exercises take or make Python objects (a monitor class, a list of async callables, a pool,
+an app with a lifespan), which cannot cross the sandbox boundary. So a hidden test names a
+scenario, a probe here runs it next to the learner's code, and answers with what happened:
+values, error types, and what the recording fakes of ``coursekit.fakes`` saw. Times are
+relative to the probe's start, in seconds.
+
+This module is public: it holds the harness, never an exercise's answer, and no
+expectation; the assertions stay in the hidden suite. Only the standard library and
+coursekit are imported at the top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from coursekit.fakes import FakeService, SlowPool
+
+ERRORS = {"KeyError": KeyError, "ValueError": ValueError, "LookupError": LookupError, "RuntimeError": RuntimeError}
+SETTLE_SECONDS = 2.0  # the longest a probe waits for a learner's coroutine before reporting
+
+
+def _error(exc: BaseException) -> dict:
+    return {"error": type(exc).__name__, "group": isinstance(exc, BaseExceptionGroup), "message": str(exc)[:200]}
+
+
+async def _outcome(task: asyncio.Future, seconds: float = SETTLE_SECONDS) -> dict:
+    """What a learner's task ended with: {"value": ...} or {"error": type name, ...}."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        return {"error": "did not finish", "group": False, "message": f"still running after {seconds:g} s"}
+    if task.cancelled():
+        return {"error": "CancelledError", "group": False, "message": ""}
+    if task.exception() is not None:
+        return _error(task.exception())
+    value = task.result()
+    return {"value": value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else repr(value)}
+
+
+# -- LagMonitor --------------------------------------------------------------------------------
+
+
+async def lag_report(monitor_class: Any, interval: float, idle: float, block: float) -> dict:
+    """Run a monitor for ``idle`` seconds, hold the loop ``block`` seconds with time.sleep, idle
+    again, stop it; report its samples."""
+    monitor = monitor_class(interval)
+    origin = time.monotonic()
+    monitor.start()
+    await asyncio.sleep(idle)
+    block_start = time.monotonic() - origin
+    time.sleep(block)
+    block_end = time.monotonic() - origin
+    await asyncio.sleep(idle / 2)
+    await monitor.stop()
+    return {
+        "samples": [[woke - origin, lag] for woke, lag in monitor.samples],
+        "lags_match": monitor.lags == [lag for _, lag in monitor.samples],
+        "block": [block_start, block_end],
+        "stopped": time.monotonic() - origin,
+    }
+
+
+async def lag_lifecycle(monitor_class: Any) -> dict:
+    """Start twice, stop, look whether the task ended and whether samples still come, stop again."""
+    before = set(asyncio.all_tasks())
+    monitor = monitor_class(0.01)
+    monitor.start()
+    try:
+        monitor.start()
+        second_start = None
+    except BaseException as exc:
+        second_start = type(exc).__name__
+    await asyncio.sleep(0.05)
+    first = await monitor.stop()  # awaited directly: a wrapper task would give the loop extra turns
+    unfinished = [task for task in asyncio.all_tasks() - before if task is not asyncio.current_task() and not task.done()]
+    count = len(monitor.samples)
+    await asyncio.sleep(0.05)
+    added = len(monitor.samples) - count
+    second = await monitor.stop()
+    return {"second_start": second_start, "first_stop_list": isinstance(first, list) and first == monitor.lags,
+            "second_stop_list": isinstance(second, list) and second == monitor.lags,
+            "unfinished_at_stop": len(unfinished), "added_after_stop": added}
+
+
+def lag_percentiles(monitor_class: Any, lags: list[float], ps: list[float]) -> list:
+    """A monitor whose samples are ``lags`` (at made-up times): its percentile(p) for each p."""
+    monitor = monitor_class(0.01)
+    monitor.samples = [(float(index), lag) for index, lag in enumerate(lags)]
+    return [monitor.percentile(p) for p in ps]
+
+
+# -- make_cpu_app ------------------------------------------------------------------------------
+
+
+def _pool_state(pool: Any) -> dict:
+    state: dict[str, Any] = {"type": type(pool).__name__ if pool is not None else None}
+    if isinstance(pool, ProcessPoolExecutor):
+        state["max_workers"] = pool._max_workers
+        state["worker_pids"] = sorted(pool._processes or {})
+    return state
+
+
+def _accepts_work(pool: Any) -> bool:
+    try:
+        pool.submit(abs, -1).cancel()
+    except RuntimeError:  # "cannot schedule new futures after shutdown"
+        return False
+    return True
+
+
+async def cpu_lifespan_report(factory: Any, workers: int, belows: list[int]) -> dict:
+    """Make the app, run its lifespan, ask GET /primes?below=<below> for each of ``belows``,
+    shut it down; report the answers, and the pool seen on app.state before and after the
+    requests, and after shutdown."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    app = factory(workers)
+    report: dict[str, Any] = {"own_pid": os.getpid()}
+    async with LifespanManager(app, startup_timeout=3, shutdown_timeout=3):
+        pool = getattr(app.state, "pool", None)
+        report["started"] = _pool_state(pool)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            report["answers"] = []
+            for below in belows:
+                response = await client.get("/primes", params={"below": below})
+                report["answers"].append({"status": response.status_code,
+                                          "json": response.json() if response.content else None})
+        report["after_request"] = _pool_state(pool)
+    report["accepts_work_after_shutdown"] = _accepts_work(pool) if pool is not None else None
+    return report
+
+
+# -- fetch_all ---------------------------------------------------------------------------------
+
+
+async def fetch_report(fetch_all: Any, calls: list[dict], limit: int, timeout: float) -> dict:
+    """Run fetch_all on calls described as {"seconds", "value"} or {"seconds", "error"}."""
+    service = FakeService()
+    functions = [service.call(index, call["seconds"], call.get("value"), ERRORS.get(call.get("error", "")))
+                 for index, call in enumerate(calls)]
+    origin = time.monotonic()
+    task = asyncio.ensure_future(fetch_all(functions, limit, timeout))
+    outcome = await _outcome(task, timeout + SETTLE_SECONDS)
+    elapsed = time.monotonic() - origin
+    running_at_return = service.running
+    events_at_return = len(service.events)
+    # Calls left running in the background get the time to end (and show it).
+    await asyncio.sleep(max((call["seconds"] for call in calls), default=0) + 0.05)
+    return {"outcome": outcome, "elapsed": elapsed, "peak": service.peak, "events": service.events,
+            "running_at_return": running_at_return, "events_after_return": service.events[events_at_return:]}
+
+
+# -- use_connection ----------------------------------------------------------------------------
+
+SCENARIOS = ("returns", "raises", "cancelled", "cancelled_twice", "cancelled_while_acquiring")
+
+
+async def cleanup_report(use_connection: Any, scenario: str) -> dict:
+    """Run use_connection on a SlowPool in one of SCENARIOS; report its outcome and the pool's record."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    pool = SlowPool(acquire_seconds=0.2 if scenario == "cancelled_while_acquiring" else 0.0, release_seconds=0.1)
+
+    async def job(connection: str) -> str:
+        await asyncio.sleep(0.01 if scenario in ("returns", "raises") else 1.0)
+        if scenario == "raises":
+            raise LookupError("the job failed")
+        return f"done with {connection}"
+
+    task = asyncio.ensure_future(use_connection(pool, job))
+    if scenario.startswith("cancelled"):
+        await asyncio.sleep(0.05)
+        task.cancel()  # during the job, or during acquire
+        if scenario == "cancelled_twice":
+            await asyncio.sleep(0.04)
+            task.cancel()  # during the release (0.1 s, in five steps)
+    outcome = await _outcome(task)
+    await asyncio.sleep(0.15)  # a release left to finish in the background has the time to
+    return {"outcome": outcome, "given": pool.given, "release_calls": pool.release_calls, "released": pool.released}

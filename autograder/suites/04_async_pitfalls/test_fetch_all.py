@@ -1,0 +1,77 @@
+"""Hidden tests for `fetch_all`: bounded concurrency, first error cancels the rest, one deadline.
+
+The probe builds the calls with `coursekit.fakes.FakeService`, which records when each call
+starts, ends, fails or is cancelled, and how many ran at once. Margins on time are wide:
+the fakes sleep tens of milliseconds, the checks allow hundreds.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import probe, require
+
+pytestmark = pytest.mark.anyio
+NAME = "fetch_all"
+
+
+async def run(submission, calls, limit, timeout) -> dict:
+    await require(submission, NAME, kind="async function")
+    return await probe(submission, NAME, "lesson04.fetch_report", defined(NAME), calls, limit, timeout)
+
+
+def raised(report: dict) -> str:
+    outcome = report["outcome"]
+    if "value" in outcome:
+        return f"it returned {outcome['value']!r}"
+    if outcome["error"] == "NotImplementedError":
+        return "it raised NotImplementedError: the exercise is not solved yet"
+    return f"it raised {outcome['error']}" + (" (an exception group)" if outcome["group"] else "")
+
+
+@graded(NAME, points=1.5)
+async def test_fetch_all_returns_results_in_order_within_the_limit(submission):
+    """Results come back in the order of the calls; at most `limit` run at once, and that many do."""
+    for sizes, limit in [([0.03, 0.01, 0.02], 5), ([0.04, 0.01, 0.03, 0.01, 0.02, 0.01], 2),
+                         ([0.01] * 5, 1), ([0.02] * 12, 4), ([], 3)]:
+        calls = [{"seconds": seconds, "value": f"r{index}"} for index, seconds in enumerate(sizes)]
+        report = await run(submission, calls, limit, 5)
+        expect(report["outcome"].get("value") == [f"r{index}" for index in range(len(sizes))],
+               f"fetch_all should return the calls' results as a list in the order of `calls`; {raised(report)}.")
+        expect(report["peak"] <= limit, f"With limit={limit}, at most {limit} calls may run at once; "
+                                         f"{report['peak']} did.")
+        expect(report["peak"] == min(limit, len(sizes)),
+               f"With limit={limit} and {len(sizes)} calls, {min(limit, len(sizes))} should run at once "
+               f"(only {report['peak']} did): run the calls concurrently.")
+
+
+@graded(NAME, points=1.5)
+async def test_fetch_all_first_error_cancels_the_rest(submission):
+    """When a call raises, the others are cancelled (none runs to its end, later ones never start) and that exception comes out."""
+    calls = [{"seconds": 0.3, "value": 0}, {"seconds": 0.05, "error": "LookupError"}, {"seconds": 0.3, "value": 2}]
+    calls += [{"seconds": 0.1, "value": index} for index in range(3, 9)]
+    report = await run(submission, calls, 3, 5)
+    outcome = report["outcome"]
+    expect(outcome.get("error") == "LookupError" and not outcome.get("group"),
+           f"When a call raises LookupError, fetch_all should raise that LookupError itself, not wrapped in an "
+           f"exception group; {raised(report)}.")
+    ended = [index for what, index in report["events"] if what == "end"]
+    expect(not ended, "After a call failed, the other calls should be cancelled; some ran to their end.")
+    started = {index for what, index in report["events"] if what == "start"}
+    expect(not started & set(range(5, 9)), "After a call failed, calls still waiting for a place should never start.")
+    expect(report["running_at_return"] == 0,
+           "fetch_all returned while some calls were still running: wait until every call it started has ended.")
+
+
+@graded(NAME, points=1)
+async def test_fetch_all_gives_up_at_the_timeout(submission):
+    """Past `timeout` seconds, everything is cancelled and TimeoutError is raised, at once."""
+    calls = [{"seconds": 0.6, "value": index} for index in range(4)] + [{"seconds": 0.01, "value": 4}]
+    report = await run(submission, calls, 2, 0.2)
+    expect(report["outcome"].get("error") == "TimeoutError" and not report["outcome"].get("group"),
+           f"When the calls take longer than `timeout`, fetch_all should raise TimeoutError; {raised(report)}.")
+    expect(0.15 <= report["elapsed"] < 0.8, f"With timeout=0.2, fetch_all should give up after about 0.2 s "
+                                            f"(it took {report['elapsed']:.2f} s).")
+    ended = [index for what, index in report["events"] if what == "end"]
+    expect(report["running_at_return"] == 0 and not ended,
+           "At the timeout, cancel every call still running (none should run to its end).")

@@ -1,0 +1,96 @@
+"""Hidden tests for `make_cpu_app`: CPU-bound work in a process pool owned by the lifespan.
+
+A probe runs the app's lifespan in the sandbox and reports the pool it finds on app.state
+before and after a request, and whether the pool still accepts work after shutdown. The
+responsiveness check drives the app from here, through its lifespan, and times GET /ping
+while a long GET /primes runs. Expected counts come from a sieve computed here.
+"""
+
+import time
+
+import pytest
+from asgi_lifespan import LifespanManager
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import client, make, probe, require, responsiveness
+from coursekit.work import count_primes
+
+pytestmark = pytest.mark.anyio
+NAME = "make_cpu_app"
+LONG_SECONDS = 0.6  # how long the slow request should compute, at this moment's speed
+
+
+def long_below() -> int:
+    """An N for which count_primes(N) takes about LONG_SECONDS on this machine now.
+
+    Measured here, just before it is used: on a busy machine count_primes is slower here and
+    in the learner's pool alike, so N shrinks and the slow request stays well within the
+    grader's time per request, while staying long enough to tell a held loop from a free one.
+    """
+    below = 20_000
+    while True:
+        started = time.perf_counter()
+        count_primes(below)
+        elapsed = time.perf_counter() - started
+        if elapsed >= LONG_SECONDS / 4 or below >= 1_000_000:
+            # trial division up to the square root: the work grows about as N ** 1.5
+            return int(below * (LONG_SECONDS / elapsed) ** (2 / 3))
+        below *= 2
+
+
+def primes_below(n: int) -> int:
+    sieve = bytearray([1]) * max(n, 2)
+    sieve[0:2] = b"\x00\x00"
+    for i in range(2, int(n**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = bytearray(len(range(i * i, n, i)))
+    return sum(sieve[:n])
+
+
+async def lifespan_report(submission, workers: int, belows: list[int]) -> dict:
+    await require(submission, NAME, kind="function")
+    return await probe(submission, NAME, "lesson04.cpu_lifespan_report", defined(NAME), workers, belows)
+
+
+@graded(NAME, points=1.5)
+async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
+    """The lifespan puts a ProcessPoolExecutor with `workers` workers on app.state.pool, uses it, and shuts it down."""
+    report = await lifespan_report(submission, 3, [1000])
+    started = report["started"]
+    expect(started["type"] == "ProcessPoolExecutor",
+           "When the app has started, app.state.pool should be a concurrent.futures.ProcessPoolExecutor "
+           f"(found {started['type'] or 'nothing'}). Create it in the lifespan, before its yield.")
+    expect(started["max_workers"] == 3, "make_cpu_app(workers) should make a pool of `workers` processes (max_workers).")
+    pids = report["after_request"].get("worker_pids", [])
+    expect(pids and report["own_pid"] not in pids,
+           "After a GET /primes, the pool had no worker process: run count_primes in app.state.pool "
+           "(loop.run_in_executor(pool, count_primes, below)).")
+    expect(report["accepts_work_after_shutdown"] is False,
+           "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.")
+
+
+@graded(NAME, points=1)
+async def test_make_cpu_app_counts_primes(submission):
+    """GET /primes?below=N answers {"below": N, "count": <primes below N>}."""
+    belows = [2, 100, 7919, 30_000]
+    report = await lifespan_report(submission, 1, belows)
+    for below, answer in zip(belows, report["answers"]):
+        expect(answer["status"] == 200 and answer["json"] == {"below": below, "count": primes_below(below)},
+               f'GET /primes?below={below} should answer {{"below": {below}, "count": count_primes({below})}}; '
+               f"yours answered {answer['status']} {answer['json']}.")
+
+
+@graded(NAME, points=1.5)
+async def test_make_cpu_app_keeps_ping_fast_while_computing(submission):
+    """While a long GET /primes is computed, GET /ping still answers about as fast as when idle."""
+    await require(submission, NAME, kind="function")
+    app = submission.asgi(await make(submission, NAME, NAME, 2), label=f"{NAME}(2)")
+    async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5), client(app) as http:
+        http.timeout = 10
+        below = long_below()
+        result = await responsiveness(http, f"/primes?below={below}")
+    expect(result.slow_status == 200, f"GET /primes?below={below} answered {result.slow_status}, not 200.")
+    expect(result.responsive,
+           f"Counting primes still holds the event loop: {result.describe()}. Await the pool's result instead "
+           "of computing on the loop.")

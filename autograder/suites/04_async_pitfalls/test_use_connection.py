@@ -1,0 +1,68 @@
+"""Hidden tests for `use_connection`: give a connection back exactly once, whatever happens.
+
+The probe runs the learner's function on a `coursekit.fakes.SlowPool` (release takes 0.1 s
+in five awaits) in one scenario at a time, cancelling the task at chosen moments, and
+reports the outcome and the pool's record.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import probe, require
+
+pytestmark = pytest.mark.anyio
+NAME = "use_connection"
+
+
+async def scenario(submission, name: str) -> dict:
+    await require(submission, NAME, kind="async function")
+    return await probe(submission, NAME, "lesson04.cleanup_report", defined(NAME), name)
+
+
+def ended_with(report: dict) -> str:
+    outcome = report["outcome"]
+    return f"returned {outcome['value']!r}" if "value" in outcome else f"raised {outcome['error']}"
+
+
+@graded(NAME, points=1)
+async def test_use_connection_returns_or_raises_and_releases(submission):
+    """The job's value is returned and its exception propagates; the connection is released once either way."""
+    report = await scenario(submission, "returns")
+    expect(report["outcome"].get("value") == "done with conn-1",
+           f"use_connection should return what the job returns; it {ended_with(report)}.")
+    expect(report["release_calls"] == ["conn-1"] and report["released"] == ["conn-1"],
+           "After the job, give the connection back with pool.release(connection), exactly once.")
+    report = await scenario(submission, "raises")
+    expect(report["outcome"].get("error") == "LookupError",
+           f"The job's exception should propagate out of use_connection unchanged; it {ended_with(report)}.")
+    expect(report["released"] == ["conn-1"] and report["release_calls"] == ["conn-1"],
+           "When the job raises, the connection must still be released, exactly once (try/finally).")
+
+
+@graded(NAME, points=1.5)
+async def test_use_connection_releases_when_cancelled(submission):
+    """Cancelled during the job: released once, and CancelledError propagates; cancelled while acquiring: nothing to release."""
+    report = await scenario(submission, "cancelled")
+    expect(report["released"] == ["conn-1"] and report["release_calls"] == ["conn-1"],
+           "When the task is cancelled during the job, the connection must still be released, exactly once. "
+           "Is CancelledError an Exception?")
+    expect(report["outcome"].get("error") == "CancelledError",
+           f"A cancelled use_connection should end in CancelledError (let it propagate); it {ended_with(report)}.")
+    report = await scenario(submission, "cancelled_while_acquiring")
+    expect(report["outcome"].get("error") == "CancelledError" and report["release_calls"] == [],
+           "When the task is cancelled while acquiring, there is no connection: release must not be called, "
+           "and the CancelledError should propagate.")
+
+
+@graded(NAME, points=1.5)
+async def test_use_connection_release_survives_a_second_cancel(submission):
+    """Cancelled again while releasing, the release still runs to its end, once."""
+    report = await scenario(submission, "cancelled_twice")
+    expect(report["release_calls"] == ["conn-1"],
+           f"Cancelled twice, release should be called exactly once (it was called {len(report['release_calls'])} times).")
+    expect(report["released"] == ["conn-1"],
+           "When the task is cancelled a second time while releasing, the release was cut short and the connection "
+           "leaked: protect the release from cancellation so it runs to its end.")
+    expect(report["outcome"].get("error") == "CancelledError",
+           f"A cancelled use_connection should end in CancelledError; it {ended_with(report)}.")
