@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -61,16 +59,6 @@ def slow_answer(solution):
         if exercise in SLOW:
             cell.source += "\n\n# a slow answer:\n" + SLOW[exercise]
     return notebook
-
-
-@pytest.fixture
-def busy_core():
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield burner
-    finally:
-        burner.kill()
-        burner.wait()
 
 
 @pytest.mark.slow

@@ -373,18 +373,6 @@ BLOCKING_04 = {"make_fixed_app": "adds an await asyncio.sleep(0)", "make_cpu_app
 TIMING_CHECKS_04 = {"test_make_fixed_app_keeps_ping_fast_during_a_report", "test_make_cpu_app_keeps_ping_fast_while_computing"}
 
 
-@pytest.fixture
-def busy_core():
-    """A process that keeps one core busy for the length of the test."""
-    # It spins until its parent is gone, so even a killed test run leaves no burner behind.
-    burner = subprocess.Popen([sys.executable, "-c", "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"])
-    try:
-        yield burner
-    finally:
-        burner.kill()
-        burner.wait()
-
-
 @pytest.mark.slow
 def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
     lesson = find_lesson(LESSON_04)
