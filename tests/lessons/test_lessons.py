@@ -356,3 +356,8 @@ def test_self_checks_need_only_what_the_progress_refresh_runs(lesson, tmp_path):
 def test_every_lesson_is_in_the_course_manifest():
     authored = sorted(path.name for path in (ROOT / "solutions").glob("[0-9][0-9]_*") if path.is_dir())
     assert [entry.slug for entry in manifest.entries()] == authored == [lesson.slug for lesson in LESSONS]
+
+
+def test_the_lesson_says_first_that_only_exercise_cells_are_graded(lesson):
+    first = next(cell for cell in nbformat.read(lesson.release, as_version=4).cells if cell.cell_type == "markdown")
+    assert "Only exercise cells are graded" in first.source
