@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import notebook, worker
+from . import notebook, reference, worker
 from .errors import GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import HiddenTest, Snapshot, collect, imports, scored, snapshot
-from .types import CellReport, Limits, SubmissionResult
+from .types import Cell, CellReport, Limits, SubmissionResult
 
 CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
@@ -90,10 +90,11 @@ class Fixed:
     release: notebook.Notebook
     sources: Snapshot
     expected: tuple[HiddenTest, ...]
+    reference: tuple[Cell, ...]  # what differential tests compare with (``autograder.reference``)
 
     @classmethod
     def read(cls, lesson: Lesson) -> "Fixed":
-        return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson))
+        return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson), reference.cells(lesson))
 
 
 def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = (),
@@ -117,7 +118,8 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
     else:
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
-                   "lesson": fixed.lesson.slug, "only": only}
+                   "lesson": fixed.lesson.slug, "only": only,
+                   "reference": [asdict(cell) for cell in fixed.reference]}
         outcome = run_worker(program, fixed.sources, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]

@@ -43,9 +43,22 @@ def lesson_of(request) -> Lesson:
     return Lesson(request.node.path.parent.name)
 
 
-@lru_cache(maxsize=None)
+# The reference as a grading run read it before its first submission ran (``fix``): a worker
+# compares with that, whatever happens to the solution notebook on disk meanwhile.
+_fixed: dict[str, tuple[Cell, ...]] = {}
+
+
+def fix(slug: str, fixed: tuple[Cell, ...]) -> None:
+    _fixed[slug] = fixed
+
+
 def cells(lesson: Lesson) -> tuple[Cell, ...]:
     """The solution's exercise cells with the release's setup cells, in notebook order."""
+    return _fixed[lesson.slug] if lesson.slug in _fixed else _read(lesson)
+
+
+@lru_cache(maxsize=None)
+def _read(lesson: Lesson) -> tuple[Cell, ...]:
     program, missing = notebook.program(notebook.read(lesson.release), notebook.read(lesson.solution))
     if missing:
         raise ReferenceBroken(lesson.slug, missing)

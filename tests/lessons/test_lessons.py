@@ -399,3 +399,8 @@ def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
         timing = [test for test in result.tests if test.name in TIMING_CHECKS_04]
         assert len(timing) == len(TIMING_CHECKS_04)
         assert all(test.points == 0 and not test.passed for test in timing), (result.submission, timing)
+
+
+def test_the_lesson_says_first_that_only_exercise_cells_are_graded(lesson):
+    first = next(cell for cell in nbformat.read(lesson.release, as_version=4).cells if cell.cell_type == "markdown")
+    assert "Only exercise cells are graded" in first.source
