@@ -15,6 +15,16 @@ class NotANotebook(GraderError):
         )
 
 
+class CourseNotFound(GraderError):
+    def __init__(self, manifest: str) -> None:
+        super().__init__(
+            f"The grader cannot find the course it belongs to: {manifest} is missing. It grades "
+            "against the checkout it was installed from (course.toml, notebooks/, the suites), so "
+            "install it from a checkout in editable mode (`pip install -e .`, which `python3 "
+            "course.py` does) and run it from there, rather than `pip install .` or a wheel."
+        )
+
+
 class UnknownLesson(GraderError):
     def __init__(self, path: str, known: list[str]) -> None:
         super().__init__(

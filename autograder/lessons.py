@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CourseNotFound
+
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
 MANIFEST = ROOT / "course.toml"
@@ -39,7 +41,11 @@ class Lesson:
 
 def manifest() -> list[dict]:
     """The lessons as ``course.toml`` lists them, in course order (see ``autograder.manifest``)."""
-    return tomllib.loads(MANIFEST.read_text(encoding="utf-8"))["lesson"]
+    try:
+        text = MANIFEST.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CourseNotFound(str(MANIFEST)) from None
+    return tomllib.loads(text)["lesson"]
 
 
 def all_lessons() -> list[Lesson]:
