@@ -18,7 +18,6 @@ so that what one worker stored equals what another computes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any

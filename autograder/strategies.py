@@ -89,6 +89,36 @@ async def exchange(app, request: dict, timeout: float = 5.0):
     return await drive(app, scope_of(request), messages(request), timeout=timeout)
 
 
+async def drives(side, name: str, calls: list, timeout: float) -> list:
+    """``coursekit.drive(side.asgi(name), scope, incoming, timeout=timeout)`` for every
+    ``(scope, incoming)`` of ``calls``, in one request to the side's sandbox
+    (``autograder/sandbox/drives.py``): the ``coursekit.Trace`` of each. After a call that ran
+    out of time the rest are not made: the list ends with that one's trace."""
+    from coursekit import Trace
+
+    from .submission import SubmissionRaised, defined
+
+    answers = await side.probe("drives.drive_all", defined(name), [[scope, list(incoming)] for scope, incoming in calls],
+                               timeout)
+    traces = []
+    for (scope, _), answer in zip(calls, answers):
+        trace = Trace(scope)
+        trace.events = [(0.0, direction, message) for direction, message in answer["events"]]
+        trace.timed_out, trace.timeout = answer["timed_out"], timeout
+        trace.exception = SubmissionRaised(name, answer["error"]) if answer["error"] else None
+        traces.append(trace)
+    return traces
+
+
+async def outcomes(side, name: str, requests: list[dict], timeout: float) -> list[dict]:
+    """``outcome(await exchange(side.asgi(name), request, timeout))`` for every request, sent
+    to the side in one batch (``drives``): what a differential test's ``batch`` needs."""
+    # Half the call's time limit per request, so that a stuck app is told by its trace
+    # (``outcome`` says so) before the batch as a whole runs out of time.
+    traces = await drives(side, name, [(scope_of(request), messages(request)) for request in requests], timeout / 2)
+    return [outcome(trace) for trace in traces]
+
+
 def outcome(trace) -> dict:
     """Everything a trace shows, as plain data: the message types sent, the status, the header
     list (names lower-case, as str), the body, and the type of the exception the app raised

@@ -25,6 +25,7 @@ from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from . import answers
+from .errors import GraderError
 from .expect import Mistake, expect
 from .submission import Submission, SubmissionError, SubmissionRaised
 
@@ -260,6 +261,15 @@ async def observe_all(run: Callable | None, batch: Callable | None, side: Submis
     return [answers.plain(each) for each in seen]
 
 
+class ReferenceRaisedEverywhere(GraderError):
+    """A differential test whose reference raises on every input compares nothing: its
+    ``run`` or ``batch`` is broken (a probe called wrongly), not the learner's answer."""
+
+    def __init__(self, exercise: str, raised: str) -> None:
+        super().__init__(f"the differential test of {exercise} is broken: the reference solution raised {raised} on "
+                         "every generated input. Check what its run or batch sends.")
+
+
 async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
                             inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]] | None = None, *,
                             batch: Callable[[Submission, list], Awaitable[list]] | None = None,
@@ -289,7 +299,10 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     values = answers.drawn(key, inputs, examples)
     theirs = answers.remembered(key)
     if theirs is None:
-        theirs = answers.remember(key, await observe_all(run, batch, reference, values, f"{exercise} (reference)"))
+        theirs = await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+        if values and all(isinstance(seen, dict) and set(seen) == {"raised"} for seen in theirs):
+            raise ReferenceRaisedEverywhere(exercise, theirs[0]["raised"])
+        answers.remember(key, theirs)
     mine = await observe_all(run, batch, submission, values, exercise)
     if mine == theirs:
         return

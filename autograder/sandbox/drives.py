@@ -1,0 +1,28 @@
+"""Many ASGI calls of one app in one request to the sandbox: how differential tests send a batch.
+
+``coursekit.drive`` plays the server for each call here, next to the learner's app, and only
+the traces travel back: one exchange with the grader for a whole batch of generated requests,
+instead of a round trip for every message of every request (``autograder.strategies.drives``).
+Public, like every probe: it holds no expectations.
+"""
+
+from __future__ import annotations
+
+from coursekit import drive
+
+from .runner import describe_error
+
+
+async def drive_all(app, calls: list, timeout: float) -> list[dict]:
+    """Drive ``app`` once per ``[scope, incoming messages]`` of ``calls``, in order; for each,
+    the messages both ways, whether it ran out of ``timeout``, and the error it raised. Stops
+    after a call that ran out of time: the app is stuck, and the rest would only wait too."""
+    traces = []
+    for scope, incoming in calls:
+        trace = await drive(app, scope, incoming, timeout=timeout)
+        traces.append({"events": [[direction, message] for _, direction, message in trace.events],
+                       "timed_out": trace.timed_out,
+                       "error": describe_error(trace.exception) if trace.exception is not None else None})
+        if trace.timed_out:
+            break
+    return traces
