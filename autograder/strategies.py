@@ -183,3 +183,66 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
         replaced = draw(st.lists(st.integers(1, count - 1), max_size=2, unique=True))
         graph["overrides"] = {NODE_NAMES[index]: NODE_NAMES[draw(st.integers(0, index - 1))] for index in replaced}
     return graph
+
+
+# -- edited JSON documents (lesson 06's models) -----------------------------------------------------
+# A valid document with a few keys changed or removed: the shape of most mistakes in a model's
+# rules. An edit is ["put", path, value], ["drop", path]; a path is a list of keys and indexes.
+
+def edits(places: list[list], values: st.SearchStrategy, most: int = 3) -> st.SearchStrategy[list]:
+    """Up to ``most`` edits, each at one of ``places``: the value put there drawn from ``values``."""
+    place = st.sampled_from(places)
+    one = st.tuples(st.just("put"), place, values).map(list) | st.tuples(st.just("drop"), place).map(list)
+    return st.lists(one, max_size=most)
+
+
+def edited(document: Any, changes: list) -> Any:
+    """A copy of ``document`` with ``changes`` made; an edit whose place is gone is skipped."""
+    import copy
+
+    changed = copy.deepcopy(document)
+    for change in changes:
+        *way, last = change[1]
+        target = changed
+        try:
+            for key in way:
+                target = target[key]
+            if change[0] == "put":
+                target[last] = change[2]
+            else:
+                del target[last]
+        except (KeyError, IndexError, TypeError):
+            continue
+    return changed
+
+
+def shown_edits(changes: list, what: str = "a valid document") -> str:
+    """The edits in words, long texts shortened: ``what`` with `customer.name` set to '' ..."""
+    def value(shown: Any) -> str:
+        if isinstance(shown, str) and len(shown) > 20 and len(set(shown)) == 1:
+            return f"{shown[0]!r} * {len(shown)}"
+        return repr(shown)
+
+    def place(path: list) -> str:
+        return ".".join(str(key) for key in path)
+
+    said = [f"`{place(change[1])}` set to {value(change[2])}" if change[0] == "put" else f"`{place(change[1])}` removed"
+            for change in changes]
+    return what + (" with " + "; ".join(said) if said else ", unchanged")
+
+
+# -- queue scripts (lesson 05's probe ``lesson05.script``) ---------------------------------------------
+
+TIMES = st.sampled_from([0.0, 1.0, 4.9, 5.0, 5.1, 10.0, 20.0])
+JOB_IDS = st.integers(1, 3)
+WORKERS = st.sampled_from(["w1", "w2"])
+
+
+def queue_steps(ops: dict[str, st.SearchStrategy], most: int = 8) -> st.SearchStrategy[list]:
+    """Up to ``most`` steps of ``lesson05.script``, each drawn from one of ``ops`` (op name ->
+    strategy of its other fields), after one to three jobs are enqueued."""
+    enqueue = st.fixed_dictionaries({"op": st.just("enqueue"), "payload": st.just({"n": 1}), "now": TIMES,
+                                     "key": st.none() | st.sampled_from(["k1", "k2"])})
+    step = st.one_of([fields.map(lambda drawn, op=op: {"op": op, **drawn}) for op, fields in ops.items()])
+    return st.builds(lambda first, rest: first + rest, st.lists(enqueue, min_size=1, max_size=3),
+                     st.lists(step, max_size=most))

@@ -136,6 +136,21 @@ def error_list(outcome: dict) -> list[tuple[tuple, str]]:
     return sorted((tuple(error["loc"]), error["type"]) for error in outcome["errors"])
 
 
+def raised_as_type(answers: list) -> list:
+    """A probe's answers with each ``{"raised": "Type: message"}`` cut to its type: which
+    exception is part of the behaviour, its message is left open."""
+    return [{"raised": answer["raised"].split(":", 1)[0]} if isinstance(answer, dict) and set(answer) == {"raised"}
+            else answer for answer in answers]
+
+
+def judged(outcome: dict) -> dict:
+    """A validation outcome as a differential test compares it: valid or not; if valid, the
+    class and the JSON-mode dump; if not, the errors' locs and types (their messages are open)."""
+    if outcome.get("ok"):
+        return {"valid": True, "class": outcome.get("class"), "dump": outcome.get("data")}
+    return {"valid": False, "errors": error_list(outcome)}
+
+
 def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
     order; ``[]`` means it must succeed)."""

@@ -23,7 +23,9 @@ Steps of ``script`` (each answers one JSON value, in order)::
     {"op": "row", "id": 1}                                                       -> job_row | null
     {"op": "count", "table": "payments"}                                         -> rows
 
-A step whose call raises answers {"raised": "TypeName: message"} and the script goes on.
+A step whose call raises answers {"raised": "TypeName: message"} and the script goes on; a
+transaction the call left open is rolled back first, unless the step says
+``"leave_open": true`` (then the steps after it see what the call left behind).
 """
 
 from __future__ import annotations
@@ -99,11 +101,16 @@ def script(setup: dict, learner: dict, steps: list[dict]) -> list:
                 answers.append(_plain(_step(db, setup, learner, step)))
             except Exception as exc:
                 answers.append(_raised(exc))
-                if db.in_transaction:  # a half-done transaction would block the next steps
+                if db.in_transaction and not step.get("leave_open"):  # it would block the next steps
                     db.execute("ROLLBACK")
     finally:
         db.close()
     return answers
+
+
+def scripts(setup: dict, learner: dict, many: list[list[dict]]) -> list[list]:
+    """``script`` for each list of steps, each on a fresh queue of its own."""
+    return [script(setup, learner, steps) for steps in many]
 
 
 def _racing_connection(setup: dict, path: str):
