@@ -94,14 +94,32 @@ async def drives(side, name: str, calls: list, timeout: float) -> list:
     ``(scope, incoming)`` of ``calls``, in one request to the side's sandbox
     (``autograder/sandbox/drives.py``): the ``coursekit.Trace`` of each. After a call that ran
     out of time the rest are not made: the list ends with that one's trace."""
-    from coursekit import Trace
-
-    from .submission import SubmissionRaised, defined
+    from .submission import defined
 
     answers = await side.probe("drives.drive_all", defined(name), [[scope, list(incoming)] for scope, incoming in calls],
                                timeout)
+    return _traces(name, [scope for scope, _ in calls], answers, timeout)
+
+
+async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
+    """``drives`` for a wrapper ``name`` (a middleware factory): each call is ``((fixture,
+    args), scope, incoming)``, and the app driven is ``name(fixtures.<fixture>(*args))``,
+    made in the sandbox for that call alone (``autograder.sandbox.fixtures``)."""
+    from .submission import defined
+
+    answers = await side.probe("drives.drive_wrapped", defined(name),
+                               [[list(inner), scope, list(incoming)] for inner, scope, incoming in calls], timeout)
+    return _traces(name, [scope for _, scope, _ in calls], answers, timeout)
+
+
+def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
+    """The ``coursekit.Trace`` of each call a probe of ``autograder/sandbox/drives.py`` made."""
+    from coursekit import Trace
+
+    from .submission import SubmissionRaised
+
     traces = []
-    for (scope, _), answer in zip(calls, answers):
+    for scope, answer in zip(scopes, answers):
         trace = Trace(scope)
         trace.events = [(0.0, direction, message) for direction, message in answer["events"]]
         trace.timed_out, trace.timeout = answer["timed_out"], timeout
@@ -246,3 +264,28 @@ def queue_steps(ops: dict[str, st.SearchStrategy], most: int = 8) -> st.SearchSt
     step = st.one_of([fields.map(lambda drawn, op=op: {"op": op, **drawn}) for op, fields in ops.items()])
     return st.builds(lambda first, rest: first + rest, st.lists(enqueue, min_size=1, max_size=3),
                      st.lists(step, max_size=most))
+
+
+def shown_steps(steps: list) -> str:
+    """A queue script as the calls it makes, one per line, numbered like the answers ("item N")."""
+    def call(step: dict) -> str:
+        op = step["op"]
+        if op == "enqueue":
+            return f"enqueue(db, 'job', {step['payload']!r}, now={step['now']}, idempotency_key={step['key']!r})"
+        if op == "put":
+            return f"the job {step['id']} set to " + ", ".join(f"{key}={value!r}" for key, value in step["set"].items())
+        if op == "claim":
+            return f"claim(db, {step['worker']!r}, {step['now']}, {step['lease']})"
+        if op == "ack":
+            return f"ack(db, {step['id']}, {step['worker']!r}, {step['result']!r})"
+        if op == "fail":
+            return (f"fail(db, {step['id']}, {step['worker']!r}, {step['error']!r}, {step['now']}, {step['u']}, "
+                    f"max_attempts={step['max_attempts']}, base={step['base']}, cap={step['cap']})")
+        if op == "handle":
+            return f"handle_once(db, {step['job']!r})"
+        if op == "row":
+            return f"the row of job {step['id']}"
+        return f"the number of rows in {step['table']}"
+
+    return "on a new queue, one connection:\n" + "\n".join(f"      item {index}: {call(step)}"
+                                                           for index, step in enumerate(steps))
