@@ -143,6 +143,15 @@ def raised_as_type(answers: list) -> list:
             else answer for answer in answers]
 
 
+def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer):
+    """A differential test's ``batch`` made of one call of the probe ``reference``: with
+    ``args``, then the list of inputs; ``each`` of its answers is what is compared."""
+    async def batch(side: Submission, values: list) -> list:
+        return [each(answer) for answer in await side.probe(reference, *args, values)]
+
+    return batch
+
+
 def judged(outcome: dict) -> dict:
     """A validation outcome as a differential test compares it: valid or not; if valid, the
     class and the JSON-mode dump; if not, the errors' locs and types (their messages are open)."""

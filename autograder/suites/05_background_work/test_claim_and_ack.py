@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.strategies import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
-from autograder.suitekit import answered, names, raised_as_type, require, same_as_reference
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "claim_and_ack"
@@ -128,10 +128,8 @@ async def test_generated_scripts_claim_and_ack_as_the_task_says(submission, refe
     for name in ("claim", "ack"):
         await require(submission, name, kind="function")
 
-    async def batch(side, scripts):
-        return [raised_as_type(answers) for answers in await side.probe("lesson05.scripts", SETUP, LEARNER, scripts)]
-
-    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch, examples=15, show=shown_steps,
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
                             promise="claim takes the due job (ready with run_at <= now, or running with its lease run "
                                     "out) with the smallest run_at, then id, marks it running for that worker with "
                                     "lease_until = now + lease_seconds and one more attempt, and answers it (payload "

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from autograder.expect import expect, graded
 from autograder.submission import defined
 from autograder.strategies import queue_steps, shown_steps
-from autograder.suitekit import answered, names, raised_as_type, require, same_as_reference
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "handle_once"
@@ -85,10 +85,8 @@ async def test_generated_deliveries_pay_once_per_key(submission, reference):
     """On generated deliveries (keys delivered again, payments the database refuses, retries), each answer and count is as the task says."""
     await require(submission, NAME, kind="function")
 
-    async def batch(side, scripts):
-        return [raised_as_type(answers) for answers in await side.probe("lesson05.scripts", SETUP, LEARNER, scripts)]
-
-    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch, examples=15, show=shown_steps,
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
                             promise="handle_once pays (a row in payments) and records the key in processed once per "
                                     "idempotency_key, answering True when it paid and False when the key was handled; "
                                     "a payment the database refuses raises and records nothing, so a retry can still pay.")

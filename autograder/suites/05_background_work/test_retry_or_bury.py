@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.strategies import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
-from autograder.suitekit import answered, names, raised_as_type, require, same_as_reference
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "retry_or_bury"
@@ -98,10 +98,8 @@ async def test_generated_failures_retry_or_bury_as_the_task_says(submission, ref
     """On generated scripts (jobs running for one worker or another, any attempts, bases, caps and u), every fail and row is as the task says."""
     await require(submission, "fail", kind="function")
 
-    async def batch(side, scripts):
-        return [raised_as_type(answers) for answers in await side.probe("lesson05.scripts", SETUP, LEARNER, scripts)]
-
-    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch, examples=15, show=shown_steps,
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
                             promise="fail changes only a job running for that worker (else answers None): with attempts "
                                     "already at max_attempts it is buried ('dead', last_error kept), otherwise it is "
                                     "'ready' again at now + backoff(attempts, base, cap, u), where backoff is between "
