@@ -224,8 +224,11 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
         with log.open("a") as handle:
             handle.write(line + "\n")
 
+    idle_takes = [0]
+
     def take():
         if scenario.get("idle") or not pending:
+            idle_takes[0] += 1
             return None
         return {"id": pending.pop(0)}
 
@@ -245,6 +248,7 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: report them
         outcome["raised"] = _raised(exc)["raised"]
     outcome["handler_restored"] = signal.getsignal(signal.SIGTERM) is ours
+    outcome["idle_takes"] = idle_takes[0]  # how often take() answered None: a loop that never waits asks thousands of times
     Path(folder, "outcome.json").write_text(json.dumps(outcome))
     os._exit(0)
 
