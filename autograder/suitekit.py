@@ -136,11 +136,11 @@ def error_list(outcome: dict) -> list[tuple[tuple, str]]:
     return sorted((tuple(error["loc"]), error["type"]) for error in outcome["errors"])
 
 
-def raised_as_type(answers: list) -> list:
+def raised_as_type(replies: list) -> list:
     """A probe's answers with each ``{"raised": "Type: message"}`` cut to its type: which
     exception is part of the behaviour, its message is left open."""
-    return [{"raised": answer["raised"].split(":", 1)[0]} if isinstance(answer, dict) and set(answer) == {"raised"}
-            else answer for answer in answers]
+    return [{"raised": reply["raised"].split(":", 1)[0]} if isinstance(reply, dict) and set(reply) == {"raised"}
+            else reply for reply in replies]
 
 
 def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer):
@@ -308,7 +308,8 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
       (a status, a parsed JSON body, a header's presence...), never what it leaves open;
     - ``batch(side, values)`` does the same for all inputs at once and returns the list of
       observations: one request to the sandbox instead of one per input (a probe that takes
-      a list, ``strategies.exchanges``). Faster; prefer it wherever the inputs allow.
+      a list, ``probe_batch``; ASGI calls played in the sandbox, ``strategies.outcomes``
+      and ``strategies.drives``). Faster: prefer it wherever the inputs allow.
 
     ``inputs`` draws plain data (it crosses to the sandbox as JSON). The inputs are drawn once
     per grading run, and the reference's observations of them computed once per run too
