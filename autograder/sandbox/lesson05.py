@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -90,9 +91,14 @@ def _step(db, setup: dict, learner: dict, step: dict) -> Any:
     raise ValueError(f"unknown op {op!r}")
 
 
-def script(setup: dict, learner: dict, steps: list[dict]) -> list:
-    """Play ``steps`` on a fresh queue through one connection; one answer per step."""
-    path = fresh_queue(setup, "script")
+def script(setup: dict, learner: dict, steps: list[dict], empty: str | None = None) -> list:
+    """Play ``steps`` on a fresh queue (a copy of the queue file ``empty``, when given: copying
+    is much cheaper than creating) through one connection; one answer per step."""
+    if empty is None:
+        path = fresh_queue(setup, "script")
+    else:
+        path = str(Path(tempfile.mkdtemp(prefix="lesson05_script_")) / "queue.db")
+        shutil.copyfile(empty, path)
     db = setup["connect"](path)
     answers = []
     try:
@@ -110,7 +116,8 @@ def script(setup: dict, learner: dict, steps: list[dict]) -> list:
 
 def scripts(setup: dict, learner: dict, many: list[list[dict]]) -> list[list]:
     """``script`` for each list of steps, each on a fresh queue of its own."""
-    return [script(setup, learner, steps) for steps in many]
+    empty = fresh_queue(setup, "empty")  # closed, so the whole queue is in this one file
+    return [script(setup, learner, steps, empty) for steps in many]
 
 
 def _racing_connection(setup: dict, path: str):

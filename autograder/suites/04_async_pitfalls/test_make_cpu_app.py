@@ -71,23 +71,18 @@ async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
            "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.")
 
 
-@graded(NAME, points=1)
-async def test_make_cpu_app_counts_primes(submission):
-    """GET /primes?below=N answers {"below": N, "count": <primes below N>}."""
+@graded(NAME, points=1.5)
+async def test_make_cpu_app_counts_primes_and_answers_ping(submission):
+    """GET /primes?below=N answers {"below": N, "count": <primes below N>}; GET /ping answers {"pong": true}."""
     belows = [2, 100, 7919, 30_000]
-    report = await lifespan_report(submission, 1, [f"/primes?below={below}" for below in belows])
-    for below, answer in zip(belows, report["answers"]):
+    report = await lifespan_report(submission, 1, ["/ping"] + [f"/primes?below={below}" for below in belows])
+    ping = report["answers"][0]
+    expect(ping["status"] == 200 and ping["json"] == {"pong": True},
+           f'GET /ping should answer 200 {{"pong": true}}; yours answered {ping["status"]} {ping["json"]}.')
+    for below, answer in zip(belows, report["answers"][1:]):
         expect(answer["status"] == 200 and answer["json"] == {"below": below, "count": primes_below(below)},
                f'GET /primes?below={below} should answer {{"below": {below}, "count": count_primes({below})}}; '
                f"yours answered {answer['status']} {answer['json']}.")
-
-
-@graded(NAME, points=0.5)
-async def test_make_cpu_app_answers_ping(submission):
-    """GET /ping answers {"pong": true}."""
-    answer = (await lifespan_report(submission, 1, ["/ping"]))["answers"][0]
-    expect(answer["status"] == 200 and answer["json"] == {"pong": True},
-           f'GET /ping should answer 200 {{"pong": true}}; yours answered {answer["status"]} {answer["json"]}.')
 
 
 # Requests the statement fixes the answer of: GET /ping, and GET /primes with an integer N.
