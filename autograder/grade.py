@@ -98,11 +98,13 @@ class Fixed:
 
 
 def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = (),
-              only: str | None = None) -> SubmissionResult:
+              only: str | None = None, answers: str | None = None) -> SubmissionResult:
     """Grade one file against a lesson (None when it could not be told: the file is unreadable).
 
     With ``only``, run that exercise's tests alone and stop at its first failure: all that
     mutation testing (``autograder.mutation``) needs to know is whether a mutant is caught.
+    ``answers`` is the run's folder where differential tests share their inputs and the
+    reference's answers (``autograder.answers``).
     """
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=fixed.lesson.slug if fixed else None)
@@ -118,7 +120,7 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
     else:
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
-                   "lesson": fixed.lesson.slug, "only": only,
+                   "lesson": fixed.lesson.slug, "only": only, "answers": answers,
                    "reference": [asdict(cell) for cell in fixed.reference]}
         outcome = run_worker(program, fixed.sources, limits)
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
@@ -185,7 +187,13 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
               only: dict[Path, str] | None = None) -> list[SubmissionResult]:
     """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it."""
     jobs = jobs or os.cpu_count() or 1
-    hidden = hidden_paths(paths, [out] if out else [])
+    with tempfile.TemporaryDirectory(prefix="answers-") as answers:  # the grader's: hidden from sandboxes
+        return _grade_all(paths, limits, jobs, lesson, out, on_result, only or {}, answers)
+
+
+def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | None, out: Path | None,
+               on_result: Callable[[SubmissionResult], None], only: dict[Path, str], answers: str) -> list[SubmissionResult]:
+    hidden = hidden_paths(paths, [Path(answers), *([out] if out else [])])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
     # Read once, here, before any submission runs (and rather than in every thread).
@@ -194,7 +202,7 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, (only or {}).get(path)): name
+            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, only.get(path), answers): name
             for (path, name), each in zip(named, lessons)
         }
         for future in as_completed(futures):

@@ -76,7 +76,7 @@ class InProcessPlugin:
     @pytest.fixture
     async def reference(self, request):
         """The reference solution, in this kernel beside the learner's code: see ``autograder.reference``."""
-        sub = await reference.start(reference.lesson_of(request), self.limits)
+        sub = reference.Lazy(reference.lesson_of(request), self.limits)
         try:
             yield sub
         finally:

@@ -115,7 +115,7 @@ class SandboxPlugin:
     @pytest.fixture
     def reference(self, request):
         """The reference solution, behind the same API as ``submission``: see ``autograder.reference``."""
-        sub = self.loop.run_until_complete(reference.start(reference.lesson_of(request), self.sandboxes.limits))
+        sub = reference.Lazy(reference.lesson_of(request), self.sandboxes.limits)
         yield sub
         self.loop.run_until_complete(sub.close())
 

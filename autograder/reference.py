@@ -73,3 +73,41 @@ async def start(lesson: Lesson, limits: Limits) -> InProcessSubmission:
         await served.close()
         raise ReferenceBroken(lesson.slug, failed)
     return served
+
+
+class Lazy:
+    """The reference of ``lesson``, started on its first use: a differential test whose
+    reference answers are known already (``autograder.answers``) never runs the solution's
+    cells. Same API as ``submission``."""
+
+    def __init__(self, lesson: Lesson, limits: Limits) -> None:
+        self.lesson = lesson
+        self.limits = limits
+        self.served: InProcessSubmission | None = None
+
+    async def started(self) -> InProcessSubmission:
+        if self.served is None:
+            self.served = await start(self.lesson, self.limits)
+        return self.served
+
+    async def describe(self, name: str) -> dict:
+        return await (await self.started()).describe(name)
+
+    async def call(self, name: str, *args, **kwargs):
+        return await (await self.started()).call(name, *args, **kwargs)
+
+    async def probe(self, reference: str, *args, **kwargs):
+        return await (await self.started()).probe(reference, *args, **kwargs)
+
+    async def make(self, factory: str, *args, **kwargs) -> str:
+        return await (await self.started()).make(factory, *args, **kwargs)
+
+    def asgi(self, name: str, label: str | None = None):
+        async def app(scope, receive, send) -> None:
+            await (await self.started()).asgi(name, label)(scope, receive, send)
+
+        return app
+
+    async def close(self) -> None:
+        if self.served is not None:
+            await self.served.close()

@@ -89,6 +89,54 @@ async def exchange(app, request: dict, timeout: float = 5.0):
     return await drive(app, scope_of(request), messages(request), timeout=timeout)
 
 
+async def drives(side, name: str, calls: list, timeout: float) -> list:
+    """``coursekit.drive(side.asgi(name), scope, incoming, timeout=timeout)`` for every
+    ``(scope, incoming)`` of ``calls``, in one request to the side's sandbox
+    (``autograder/sandbox/drives.py``): the ``coursekit.Trace`` of each. After a call that ran
+    out of time the rest are not made: the list ends with that one's trace."""
+    from .submission import defined
+
+    answers = await side.probe("drives.drive_all", defined(name), [[scope, list(incoming)] for scope, incoming in calls],
+                               timeout)
+    return _traces(name, [scope for scope, _ in calls], answers, timeout)
+
+
+async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
+    """``drives`` for a wrapper ``name`` (a middleware factory): each call is ``((fixture,
+    args), scope, incoming)``, and the app driven is ``name(fixtures.<fixture>(*args))``,
+    made in the sandbox for that call alone (``autograder.sandbox.fixtures``)."""
+    from .submission import defined
+
+    answers = await side.probe("drives.drive_wrapped", defined(name),
+                               [[list(inner), scope, list(incoming)] for inner, scope, incoming in calls], timeout)
+    return _traces(name, [scope for _, scope, _ in calls], answers, timeout)
+
+
+def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
+    """The ``coursekit.Trace`` of each call a probe of ``autograder/sandbox/drives.py`` made."""
+    from coursekit import Trace
+
+    from .submission import SubmissionRaised
+
+    traces = []
+    for scope, answer in zip(scopes, answers):
+        trace = Trace(scope)
+        trace.events = [(0.0, direction, message) for direction, message in answer["events"]]
+        trace.timed_out, trace.timeout = answer["timed_out"], timeout
+        trace.exception = SubmissionRaised(name, answer["error"]) if answer["error"] else None
+        traces.append(trace)
+    return traces
+
+
+async def outcomes(side, name: str, requests: list[dict], timeout: float) -> list[dict]:
+    """``outcome(await exchange(side.asgi(name), request, timeout))`` for every request, sent
+    to the side in one batch (``drives``): what a differential test's ``batch`` needs."""
+    # Half the call's time limit per request, so that a stuck app is told by its trace
+    # (``outcome`` says so) before the batch as a whole runs out of time.
+    traces = await drives(side, name, [(scope_of(request), messages(request)) for request in requests], timeout / 2)
+    return [outcome(trace) for trace in traces]
+
+
 def outcome(trace) -> dict:
     """Everything a trace shows, as plain data: the message types sent, the status, the header
     list (names lower-case, as str), the body, and the type of the exception the app raised
@@ -153,3 +201,91 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
         replaced = draw(st.lists(st.integers(1, count - 1), max_size=2, unique=True))
         graph["overrides"] = {NODE_NAMES[index]: NODE_NAMES[draw(st.integers(0, index - 1))] for index in replaced}
     return graph
+
+
+# -- edited JSON documents (lesson 06's models) -----------------------------------------------------
+# A valid document with a few keys changed or removed: the shape of most mistakes in a model's
+# rules. An edit is ["put", path, value], ["drop", path]; a path is a list of keys and indexes.
+
+def edits(places: list[list], values: st.SearchStrategy, most: int = 3) -> st.SearchStrategy[list]:
+    """Up to ``most`` edits, each at one of ``places``: the value put there drawn from ``values``."""
+    place = st.sampled_from(places)
+    one = st.tuples(st.just("put"), place, values).map(list) | st.tuples(st.just("drop"), place).map(list)
+    return st.lists(one, max_size=most)
+
+
+def edited(document: Any, changes: list) -> Any:
+    """A copy of ``document`` with ``changes`` made; an edit whose place is gone is skipped."""
+    import copy
+
+    changed = copy.deepcopy(document)
+    for change in changes:
+        *way, last = change[1]
+        target = changed
+        try:
+            for key in way:
+                target = target[key]
+            if change[0] == "put":
+                target[last] = change[2]
+            else:
+                del target[last]
+        except (KeyError, IndexError, TypeError):
+            continue
+    return changed
+
+
+def shown_edits(changes: list, what: str = "a valid document") -> str:
+    """The edits in words, long texts shortened: ``what`` with `customer.name` set to '' ..."""
+    def value(shown: Any) -> str:
+        if isinstance(shown, str) and len(shown) > 20 and len(set(shown)) == 1:
+            return f"{shown[0]!r} * {len(shown)}"
+        return repr(shown)
+
+    def place(path: list) -> str:
+        return ".".join(str(key) for key in path)
+
+    said = [f"`{place(change[1])}` set to {value(change[2])}" if change[0] == "put" else f"`{place(change[1])}` removed"
+            for change in changes]
+    return what + (" with " + "; ".join(said) if said else ", unchanged")
+
+
+# -- queue scripts (lesson 05's probe ``lesson05.script``) ---------------------------------------------
+
+TIMES = st.sampled_from([0.0, 1.0, 4.9, 5.0, 5.1, 10.0, 20.0])
+JOB_IDS = st.integers(1, 3)
+WORKERS = st.sampled_from(["w1", "w2"])
+
+
+def queue_steps(ops: dict[str, st.SearchStrategy], most: int = 8) -> st.SearchStrategy[list]:
+    """Up to ``most`` steps of ``lesson05.script``, each drawn from one of ``ops`` (op name ->
+    strategy of its other fields), after one to three jobs are enqueued."""
+    enqueue = st.fixed_dictionaries({"op": st.just("enqueue"), "payload": st.just({"n": 1}), "now": TIMES,
+                                     "key": st.none() | st.sampled_from(["k1", "k2"])})
+    step = st.one_of([fields.map(lambda drawn, op=op: {"op": op, **drawn}) for op, fields in ops.items()])
+    return st.builds(lambda first, rest: first + rest, st.lists(enqueue, min_size=1, max_size=3),
+                     st.lists(step, max_size=most))
+
+
+def shown_steps(steps: list) -> str:
+    """A queue script as the calls it makes, one per line, numbered like the answers ("item N")."""
+    def call(step: dict) -> str:
+        op = step["op"]
+        if op == "enqueue":
+            return f"enqueue(db, 'job', {step['payload']!r}, now={step['now']}, idempotency_key={step['key']!r})"
+        if op == "put":
+            return f"the job {step['id']} set to " + ", ".join(f"{key}={value!r}" for key, value in step["set"].items())
+        if op == "claim":
+            return f"claim(db, {step['worker']!r}, {step['now']}, {step['lease']})"
+        if op == "ack":
+            return f"ack(db, {step['id']}, {step['worker']!r}, {step['result']!r})"
+        if op == "fail":
+            return (f"fail(db, {step['id']}, {step['worker']!r}, {step['error']!r}, {step['now']}, {step['u']}, "
+                    f"max_attempts={step['max_attempts']}, base={step['base']}, cap={step['cap']})")
+        if op == "handle":
+            return f"handle_once(db, {step['job']!r})"
+        if op == "row":
+            return f"the row of job {step['id']}"
+        return f"the number of rows in {step['table']}"
+
+    return "on a new queue, one connection:\n" + "\n".join(f"      item {index}: {call(step)}"
+                                                           for index, step in enumerate(steps))

@@ -24,6 +24,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
+from . import answers
+from .errors import GraderError
 from .expect import Mistake, expect
 from .submission import Submission, SubmissionError, SubmissionRaised
 
@@ -134,6 +136,30 @@ def error_list(outcome: dict) -> list[tuple[tuple, str]]:
     return sorted((tuple(error["loc"]), error["type"]) for error in outcome["errors"])
 
 
+def raised_as_type(replies: list) -> list:
+    """A probe's answers with each ``{"raised": "Type: message"}`` cut to its type: which
+    exception is part of the behaviour, its message is left open."""
+    return [{"raised": reply["raised"].split(":", 1)[0]} if isinstance(reply, dict) and set(reply) == {"raised"}
+            else reply for reply in replies]
+
+
+def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer):
+    """A differential test's ``batch`` made of one call of the probe ``reference``: with
+    ``args``, then the list of inputs; ``each`` of its answers is what is compared."""
+    async def batch(side: Submission, values: list) -> list:
+        return [each(answer) for answer in await side.probe(reference, *args, values)]
+
+    return batch
+
+
+def judged(outcome: dict) -> dict:
+    """A validation outcome as a differential test compares it: valid or not; if valid, the
+    class and the JSON-mode dump; if not, the errors' locs and types (their messages are open)."""
+    if outcome.get("ok"):
+        return {"valid": True, "class": outcome.get("class"), "dump": outcome.get("data")}
+    return {"valid": False, "errors": error_list(outcome)}
+
+
 def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
     order; ``[]`` means it must succeed)."""
@@ -178,8 +204,8 @@ async def other_scopes(app) -> tuple[list[str], dict | None]:
 # -- differential tests ---------------------------------------------------------------------------
 
 # Deterministic (derandomize: the same inputs in the same order on every run, for every
-# learner) and small: a differential test costs about `EXAMPLES` exchanges with each side,
-# plus at most `SHRINK_STEPS` more to find the smallest input on which they differ.
+# learner) and small: a differential test draws `EXAMPLES` inputs, and only when the two
+# sides differ on one does Hypothesis search at most `SHRINK_STEPS` more for the smallest.
 EXAMPLES = 30
 SHRINK_STEPS = 60
 DIFFERENTIAL = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
@@ -225,54 +251,126 @@ def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
     return mine, theirs
 
 
+def _unsolved(exc: SubmissionRaised, exercise: str) -> None:
+    if exc.error.get("type") == "NotImplementedError":
+        raise SubmissionRaised(exercise, exc.error) from None
+
+
 async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submission, value: Any, exercise: str) -> Any:
     """What ``run`` saw of one side on one input, as plain data. An exception the code raised
     is part of what it does ({"raised": its type}); an unsolved exercise, code that never
     answers or a crashed sandbox ends the whole comparison with its own message."""
     try:
-        return await run(side, value)
+        return answers.plain(await run(side, value))
     except SubmissionRaised as exc:
-        if exc.error.get("type") == "NotImplementedError":
-            raise SubmissionRaised(exercise, exc.error) from None
+        _unsolved(exc, exercise)
         return {"raised": exc.error.get("type")}
 
 
-async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
-                            inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]], *,
-                            promise: str, show: Callable[[Any], str] = _shown, examples: int = EXAMPLES) -> None:
-    """Fail unless ``run`` sees the same of the learner's answer as of the reference on every
-    input drawn from ``inputs``.
+async def observe_all(run: Callable | None, batch: Callable | None, side: Submission, values: list, exercise: str) -> list:
+    """What one side does on every input: with ``batch``, all of them in one go (one exchange
+    with the sandbox); when the batch as a whole raised, input by input, so that each gets
+    its own observation."""
+    if batch is None:
+        return [await observe(run, side, value, exercise) for value in values]
+    try:
+        seen = await batch(side, values)
+    except SubmissionRaised as exc:
+        _unsolved(exc, exercise)
+        if len(values) == 1:
+            return [{"raised": exc.error.get("type")}]
+        return [(await observe_all(None, batch, side, [value], exercise))[0] for value in values]
+    if len(seen) != len(values):
+        raise Mistake(f"Your `{exercise}` stopped answering partway through the grader's inputs.")
+    return [answers.plain(each) for each in seen]
 
-    ``run(side, value)`` drives one side (``submission`` or ``reference``: the same API) on one
-    input and returns plain data holding only what the task statement promises for it (a
-    status, a parsed JSON body, a header's presence...), never what the statement leaves open.
-    ``inputs`` draws plain data (it crosses to the sandbox as JSON). On the first difference,
-    Hypothesis shrinks the input, and the learner reads the smallest one found, both answers,
-    and ``promise``: what the statement says about it. The test's own code is never shown.
+
+class ReferenceRaisedEverywhere(GraderError):
+    """A differential test whose reference raises on every input compares nothing: its
+    ``run`` or ``batch`` is broken (a probe called wrongly), not the learner's answer."""
+
+    def __init__(self, exercise: str, raised: str) -> None:
+        super().__init__(f"the differential test of {exercise} is broken: the reference solution raised {raised} on "
+                         "every generated input. Check what its run or batch sends.")
+
+
+async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
+                            inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]] | None = None, *,
+                            batch: Callable[[Submission, list], Awaitable[list]] | None = None,
+                            promise: str, show: Callable[[Any], str] = _shown, examples: int = EXAMPLES) -> None:
+    """Fail unless the learner's answer is seen to do the same as the reference on every input
+    drawn from ``inputs``.
+
+    What is seen of a side is given either way:
+
+    - ``run(side, value)`` drives one side (``submission`` or ``reference``: the same API) on
+      one input and returns plain data holding only what the task statement promises for it
+      (a status, a parsed JSON body, a header's presence...), never what it leaves open;
+    - ``batch(side, values)`` does the same for all inputs at once and returns the list of
+      observations: one request to the sandbox instead of one per input (a probe that takes
+      a list, ``probe_batch``; ASGI calls played in the sandbox, ``strategies.outcomes``
+      and ``strategies.drives``). Faster: prefer it wherever the inputs allow.
+
+    ``inputs`` draws plain data (it crosses to the sandbox as JSON). The inputs are drawn once
+    per grading run, and the reference's observations of them computed once per run too
+    (``autograder.answers``): a correct answer costs its own observations and nothing else.
+    On the first difference, Hypothesis shrinks the input, and the learner reads the smallest
+    one found, both answers, and ``promise``: what the statement says about it. The test's
+    own code is never shown.
     """
+    if run is None and batch is None:
+        raise TypeError("same_as_reference needs run or batch")
+    key = answers.key(exercise, inputs, examples)
+    values = answers.drawn(key, inputs, examples)
+    theirs = answers.remembered(key)
+    if theirs is None:
+        theirs = await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+        if values and all(isinstance(seen, dict) and set(seen) == {"raised"} for seen in theirs):
+            raise ReferenceRaisedEverywhere(exercise, theirs[0]["raised"])
+        answers.remember(key, theirs)
+    mine = await observe_all(run, batch, submission, values, exercise)
+    if mine == theirs:
+        return
+    first = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
+    smallest, (mine, theirs) = await _smallest_difference(submission, reference, exercise, inputs, run, batch,
+                                                          examples, values[first], (mine[first], theirs[first]))
+    mine, theirs = narrowed(mine, theirs)
+    raise Mistake(f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
+                  f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
+                  f"The task says: {promise}\n"
+                  f"Where the answers differ, yours: {_shown(mine)}\n"
+                  f"and what the task asks for:      {_shown(theirs)}")
+
+
+async def _smallest_difference(submission: Submission, reference: Submission, exercise: str, inputs: SearchStrategy,
+                               run, batch, examples: int, found: Any, seen: tuple[Any, Any]) -> tuple[Any, tuple]:
+    """Hypothesis's search for the smallest input on which the two sides differ, from the same
+    derandomized draws (so it meets the difference already ``found`` again, then shrinks it),
+    within ``examples + SHRINK_STEPS`` comparisons; ``found`` and what was ``seen`` on it if
+    the search ends with nothing smaller."""
     loop = asyncio.get_running_loop()
-    seen: dict[str, tuple[Any, Any]] = {}  # repr(input) -> (the learner's, the reference's)
+    kept: dict[str, tuple[Any, Any]] = {repr(found): seen}  # repr(input) -> (the learner's, the reference's)
     stopped: list[BaseException] = []
     budget = examples + SHRINK_STEPS
 
     async def both(value: Any) -> tuple[Any, Any]:
-        theirs = await observe(run, reference, value, f"{exercise} (reference)")
-        return await observe(run, submission, value, exercise), theirs
+        theirs = (await observe_all(run, batch, reference, [value], f"{exercise} (reference)"))[0]
+        return (await observe_all(run, batch, submission, [value], exercise))[0], theirs
 
     def differs(value: Any) -> bool:
         # Runs in Hypothesis's thread; the exchanges run on the test's loop. Every verdict
         # is kept, so an input asked twice (Hypothesis replays the last) gets the same one,
         # and nothing runs after the budget or after a side could not answer.
         key = repr(value)
-        if key not in seen:
-            if stopped or len(seen) >= budget:
+        if key not in kept:
+            if stopped or len(kept) > budget:
                 return False
             try:
-                seen[key] = asyncio.run_coroutine_threadsafe(both(value), loop).result()
-            except BaseException as exc:  # out of time, crashed, unsolved: report it as it is
+                kept[key] = asyncio.run_coroutine_threadsafe(both(value), loop).result()
+            except BaseException as exc:  # out of time, crashed: report it as it is
                 stopped.append(exc)
                 return False
-        mine, theirs = seen[key]
+        mine, theirs = kept[key]
         return mine != theirs
 
     def search() -> Any:
@@ -284,14 +382,9 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     smallest = await loop.run_in_executor(None, search)
     if stopped:
         raise stopped[0]
-    if smallest is None:
-        return
-    mine, theirs = narrowed(*seen[repr(smallest)])
-    raise Mistake(f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
-                  f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
-                  f"The task says: {promise}\n"
-                  f"Where the answers differ, yours: {_shown(mine)}\n"
-                  f"and what the task asks for:      {_shown(theirs)}")
+    if smallest is None or repr(smallest) not in kept:
+        return found, seen
+    return smallest, kept[repr(smallest)]
 
 
 def names(*wanted: str) -> dict:

@@ -16,7 +16,8 @@ never end or end their process; then pytest runs the hidden suite with ``Sandbox
 the first test gets the sandbox the preflight left.
 
 PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...,
-"lesson": its slug, "only": an exercise whose tests alone run, or null};
+"lesson": its slug, "only": an exercise whose tests alone run, or null, "answers": the run's folder
+for ``autograder.answers``, or null};
 RESULT gets {"cells": [...], "tests": [...]}.
 """
 
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from . import reference
+from . import answers, reference
 from .jail import Jail
 from .lessons import Lesson
 from .plugin import SandboxPlugin
@@ -54,6 +55,7 @@ def grade(program: dict, sources: Snapshot) -> dict:
     cells = [Cell(**cell) for cell in program["cells"]]
     if "reference" in program:  # the solution as the grader read it before the run began
         reference.fix(program["lesson"], tuple(Cell(**cell) for cell in program["reference"]))
+    answers.share(program.get("answers"))  # the run's inputs and reference answers, computed once
     jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("mode"))
     sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail)
     loop = asyncio.new_event_loop()

@@ -114,10 +114,17 @@ def _accepts_work(pool: Any) -> bool:
     return True
 
 
-async def cpu_lifespan_report(factory: Any, workers: int, belows: list[int]) -> dict:
-    """Make the app, run its lifespan, ask GET /primes?below=<below> for each of ``belows``,
-    shut it down; report the answers, and the pool seen on app.state before and after the
-    requests, and after shutdown."""
+async def _answers(client, paths: list[str]) -> list[dict]:
+    answers = []
+    for path in paths:
+        response = await client.get(path)
+        answers.append({"status": response.status_code, "json": response.json() if response.content else None})
+    return answers
+
+
+async def cpu_lifespan_report(factory: Any, workers: int, paths: list[str]) -> dict:
+    """Make the app, run its lifespan, GET each of ``paths``, shut it down; report the
+    answers, and the pool seen on app.state before and after the requests, and after shutdown."""
     import httpx
     from asgi_lifespan import LifespanManager
 
@@ -128,11 +135,7 @@ async def cpu_lifespan_report(factory: Any, workers: int, belows: list[int]) -> 
         report["started"] = _pool_state(pool)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            report["answers"] = []
-            for below in belows:
-                response = await client.get("/primes", params={"below": below})
-                report["answers"].append({"status": response.status_code,
-                                          "json": response.json() if response.content else None})
+            report["answers"] = await _answers(client, paths)
         report["after_request"] = _pool_state(pool)
     report["accepts_work_after_shutdown"] = _accepts_work(pool) if pool is not None else None
     return report
@@ -160,28 +163,47 @@ async def fetch_report(fetch_all: Any, calls: list[dict], limit: int, timeout: f
 
 # -- use_connection ----------------------------------------------------------------------------
 
-SCENARIOS = ("returns", "raises", "cancelled", "cancelled_twice", "cancelled_while_acquiring")
+# The named scenarios of the hand-written tests, as the probe's descriptions: how long acquire
+# and the job take, whether the job raises, and when (seconds after the start, the second one
+# after the first) the task is cancelled.
+SCENARIOS = {
+    "returns": {"acquire_seconds": 0.0, "job_seconds": 0.01, "raises": False, "cancels": []},
+    "raises": {"acquire_seconds": 0.0, "job_seconds": 0.01, "raises": True, "cancels": []},
+    "cancelled": {"acquire_seconds": 0.0, "job_seconds": 1.0, "raises": False, "cancels": [0.05]},  # during the job
+    "cancelled_twice": {"acquire_seconds": 0.0, "job_seconds": 1.0, "raises": False, "cancels": [0.05, 0.04]},
+    "cancelled_while_acquiring": {"acquire_seconds": 0.2, "job_seconds": 1.0, "raises": False, "cancels": [0.05]},
+}
 
 
-async def cleanup_report(use_connection: Any, scenario: str) -> dict:
-    """Run use_connection on a SlowPool in one of SCENARIOS; report its outcome and the pool's record."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}")
-    pool = SlowPool(acquire_seconds=0.2 if scenario == "cancelled_while_acquiring" else 0.0, release_seconds=0.1)
+async def cleanup_report(use_connection: Any, scenario: str | dict) -> dict:
+    """Run use_connection on a SlowPool (release: 0.1 s in five awaits) in a scenario (one of
+    SCENARIOS, or a description like theirs); report its outcome, the pool's record when it
+    ended, and the pool's record once a release left running in the background had the time
+    to end."""
+    if isinstance(scenario, str):
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}")
+        scenario = SCENARIOS[scenario]
+    pool = SlowPool(acquire_seconds=scenario["acquire_seconds"], release_seconds=0.1)
 
     async def job(connection: str) -> str:
-        await asyncio.sleep(0.01 if scenario in ("returns", "raises") else 1.0)
-        if scenario == "raises":
+        await asyncio.sleep(scenario["job_seconds"])
+        if scenario["raises"]:
             raise LookupError("the job failed")
         return f"done with {connection}"
 
     task = asyncio.ensure_future(use_connection(pool, job))
-    if scenario.startswith("cancelled"):
-        await asyncio.sleep(0.05)
-        task.cancel()  # during the job, or during acquire
-        if scenario == "cancelled_twice":
-            await asyncio.sleep(0.04)
-            task.cancel()  # during the release (0.1 s, in five steps)
+    released_at_return: list[str] = []
+    task.add_done_callback(lambda _: released_at_return.extend(pool.released))
+    for delay in scenario["cancels"]:
+        await asyncio.sleep(delay)
+        task.cancel()
     outcome = await _outcome(task)
     await asyncio.sleep(0.15)  # a release left to finish in the background has the time to
-    return {"outcome": outcome, "given": pool.given, "release_calls": pool.release_calls, "released": pool.released}
+    return {"outcome": outcome, "given": pool.given, "release_calls": pool.release_calls, "released": pool.released,
+            "released_at_return": released_at_return}
+
+
+async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[dict]:
+    """``cleanup_report`` for every scenario, all at once (each with a pool of its own)."""
+    return list(await asyncio.gather(*(cleanup_report(use_connection, scenario) for scenario in scenarios)))

@@ -23,13 +23,16 @@ Steps of ``script`` (each answers one JSON value, in order)::
     {"op": "row", "id": 1}                                                       -> job_row | null
     {"op": "count", "table": "payments"}                                         -> rows
 
-A step whose call raises answers {"raised": "TypeName: message"} and the script goes on.
+A step whose call raises answers {"raised": "TypeName: message"} and the script goes on; a
+transaction the call left open is rolled back first, unless the step says
+``"leave_open": true`` (then the steps after it see what the call left behind).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -88,9 +91,14 @@ def _step(db, setup: dict, learner: dict, step: dict) -> Any:
     raise ValueError(f"unknown op {op!r}")
 
 
-def script(setup: dict, learner: dict, steps: list[dict]) -> list:
-    """Play ``steps`` on a fresh queue through one connection; one answer per step."""
-    path = fresh_queue(setup, "script")
+def script(setup: dict, learner: dict, steps: list[dict], empty: str | None = None) -> list:
+    """Play ``steps`` on a fresh queue (a copy of the queue file ``empty``, when given: copying
+    is much cheaper than creating) through one connection; one answer per step."""
+    if empty is None:
+        path = fresh_queue(setup, "script")
+    else:
+        path = str(Path(tempfile.mkdtemp(prefix="lesson05_script_")) / "queue.db")
+        shutil.copyfile(empty, path)
     db = setup["connect"](path)
     answers = []
     try:
@@ -99,11 +107,17 @@ def script(setup: dict, learner: dict, steps: list[dict]) -> list:
                 answers.append(_plain(_step(db, setup, learner, step)))
             except Exception as exc:
                 answers.append(_raised(exc))
-                if db.in_transaction:  # a half-done transaction would block the next steps
+                if db.in_transaction and not step.get("leave_open"):  # it would block the next steps
                     db.execute("ROLLBACK")
     finally:
         db.close()
     return answers
+
+
+def scripts(setup: dict, learner: dict, many: list[list[dict]]) -> list[list]:
+    """``script`` for each list of steps, each on a fresh queue of its own."""
+    empty = fresh_queue(setup, "empty")  # closed, so the whole queue is in this one file
+    return [script(setup, learner, steps, empty) for steps in many]
 
 
 def _racing_connection(setup: dict, path: str):
@@ -217,8 +231,11 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
         with log.open("a") as handle:
             handle.write(line + "\n")
 
+    idle_takes = [0]
+
     def take():
         if scenario.get("idle") or not pending:
+            idle_takes[0] += 1
             return None
         return {"id": pending.pop(0)}
 
@@ -238,6 +255,7 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: report them
         outcome["raised"] = _raised(exc)["raised"]
     outcome["handler_restored"] = signal.getsignal(signal.SIGTERM) is ours
+    outcome["idle_takes"] = idle_takes[0]  # how often take() answered None: a loop that never waits asks thousands of times
     Path(folder, "outcome.json").write_text(json.dumps(outcome))
     os._exit(0)
 

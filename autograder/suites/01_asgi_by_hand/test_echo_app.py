@@ -4,7 +4,7 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.strategies import body_pieces, exchange, header_lists, http_requests, outcome
+from autograder.strategies import body_pieces, header_lists, http_requests, outcomes
 from autograder.suitekit import client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
@@ -74,11 +74,11 @@ async def test_echo_app_answers_generated_requests_as_the_task_says(submission, 
     """On generated bodies (several messages, missing keys, early disconnects), the answer is as the task says."""
     await require(submission, NAME)
 
-    async def run(side, request):
-        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+    async def batch(side, requests):
+        return [promised(seen) for seen in await outcomes(side, NAME, requests, submission.limits.call_seconds)]
 
     requests = http_requests(headers=header_lists(), pieces=body_pieces(5), disconnect=st.booleans())
-    await same_as_reference(submission, reference, NAME, requests, run,
+    await same_as_reference(submission, reference, NAME, requests, batch=batch,
                             promise="read every http.request message while more_body is true (a missing body is b\"\", "
                                     "a missing more_body is false), then answer 200 with content-type "
                                     "application/octet-stream, the right content-length and the bytes unchanged; "

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from autograder.expect import expect, graded
-from autograder.strategies import body_pieces, exchange, header_lists, http_requests, outcome
+from autograder.strategies import body_pieces, header_lists, http_requests, outcomes
 from autograder.suitekit import client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
@@ -97,11 +97,11 @@ async def test_json_app_answers_generated_requests_as_the_task_says(submission, 
     """On generated requests (any method, odd and non-ASCII paths, bodies), the answer is as the task says."""
     await require(submission, NAME)
 
-    async def run(side, request):
-        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+    async def batch(side, requests):
+        return [promised(seen) for seen in await outcomes(side, NAME, requests, submission.limits.call_seconds)]
 
     requests = http_requests(headers=header_lists(), pieces=body_pieces())
-    await same_as_reference(submission, reference, NAME, requests, run,
+    await same_as_reference(submission, reference, NAME, requests, batch=batch,
                             promise='every HTTP request, any method and any path, gets 200 with the JSON '
                                     '{"method": ..., "path": ...} of its scope, and exactly the two headers '
                                     "content-type: application/json and content-length, in one start and one body message.")

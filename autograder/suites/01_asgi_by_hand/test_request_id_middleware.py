@@ -6,9 +6,9 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.submission import defined, fixture
-from autograder.strategies import body_pieces, exchange, http_requests, outcome, paths
-from autograder.suitekit import client, completed, make, other_scopes, require, same_as_reference
+from autograder.submission import fixture
+from autograder.strategies import body_pieces, http_requests, messages, outcome, paths, scope_of, wrapped_drives
+from autograder.suitekit import client, completed, other_scopes, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -122,16 +122,18 @@ async def test_request_id_middleware_keeps_generated_responses(submission, refer
     """Around generated apps (repeated headers, several body parts) and requests, only the two headers are added."""
     await require(submission, NAME, kind="function")
 
-    async def run(side, script):
-        inner = await make(side, NAME, "$fixture:scripted_app", script["status"], script["headers"], script["parts"])
-        app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
-        request = script["request"]
-        trace = await exchange(app, request, submission.limits.call_seconds)
-        seen = outcome(trace)
-        seen["types"] = [(m.get("type"), m.get("body"), bool(m.get("more_body"))) for m in trace.sent]
-        return promised(seen, [[name.lower(), value] for name, value in request["headers"]])
+    async def batch(side, scripts):
+        calls = [(("scripted_app", [script["status"], script["headers"], script["parts"]]), scope_of(script["request"]),
+                  messages(script["request"])) for script in scripts]
+        traces = await wrapped_drives(side, NAME, calls, submission.limits.call_seconds / 2)
+        seen = []
+        for trace, script in zip(traces, scripts):
+            observed = outcome(trace)
+            observed["types"] = [(m.get("type"), m.get("body"), bool(m.get("more_body"))) for m in trace.sent]
+            seen.append(promised(observed, [[name.lower(), value] for name, value in script["request"]["headers"]]))
+        return seen
 
-    await same_as_reference(submission, reference, NAME, SCRIPTS, run,
+    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch,
                             promise="for HTTP, add x-request-id (the incoming one, else a fresh 32-hex id) and "
                                     "server-timing: app;dur=<ms> to http.response.start, keep every header of the "
                                     "wrapped app (repeated ones too) and its status, and pass each "

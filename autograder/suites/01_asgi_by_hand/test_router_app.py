@@ -6,7 +6,7 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.strategies import METHODS, body_pieces, exchange, http_requests, outcome, paths
+from autograder.strategies import METHODS, body_pieces, http_requests, outcomes, paths
 from autograder.suitekit import client, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
@@ -104,12 +104,12 @@ async def test_router_app_answers_generated_requests_as_the_table_says(submissio
     """On generated methods and paths (known, unknown, near misses, non-ASCII), each answer follows the route table."""
     await require(submission, NAME)
 
-    async def run(side, request):
-        return promised(outcome(await exchange(side.asgi(NAME), request, submission.limits.call_seconds)))
+    async def batch(side, requests):
+        return [promised(seen) for seen in await outcomes(side, NAME, requests, submission.limits.call_seconds)]
 
     requests = http_requests(methods=st.sampled_from(["GET", "POST", *METHODS]),
                              path=paths(["hello", "echo", "ada", "Hello"]), pieces=body_pieces())
-    await same_as_reference(submission, reference, NAME, requests, run,
+    await same_as_reference(submission, reference, NAME, requests, batch=batch,
                             promise="GET / and GET /hello/{name} (one non-empty segment) answer 200 JSON, POST /echo "
                                     "echoes the body; a path matching no route is 404 {\"detail\": \"Not Found\"}, "
                                     "a known path with another method 405 {\"detail\": \"Method Not Allowed\"} with "

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.strategies import outcome
+from autograder.strategies import drives, outcome
 from autograder.suitekit import Conversation, require, same_as_reference
-from coursekit import drive, websocket_scope
+from coursekit import websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "websocket_echo"
@@ -95,13 +95,14 @@ async def test_websocket_echo_answers_generated_conversations(submission, refere
     """Over generated conversations (text, bytes, "close" and look-alikes, a disconnect), the replies are as the task says."""
     await require(submission, NAME)
 
-    async def run(side, received):
-        incoming = [{"type": "websocket.connect"}] + [{"type": "websocket.receive", **each} for each in received]
-        trace = await drive(side.asgi(NAME), websocket_scope("/ws"), incoming, timeout=submission.limits.call_seconds)
-        seen = outcome(trace)  # then the client disconnects: the app must return
-        return {"sent": promised(trace.sent), "raised": seen["raised"]}
+    async def batch(side, conversations):
+        # After the last message the client disconnects: the app must return.
+        calls = [(websocket_scope("/ws"), [{"type": "websocket.connect"}] +
+                  [{"type": "websocket.receive", **each} for each in received]) for received in conversations]
+        traces = await drives(side, NAME, calls, submission.limits.call_seconds / 2)
+        return [{"sent": promised(trace.sent), "raised": outcome(trace)["raised"]} for trace in traces]
 
-    await same_as_reference(submission, reference, NAME, CLIENT_MESSAGES, run,
+    await same_as_reference(submission, reference, NAME, CLIENT_MESSAGES, batch=batch,
                             promise="accept the connect, echo each text as text and bytes as bytes, on the text "
                                     "\"close\" (exactly) send websocket.close with code 1000 and return, and return on "
                                     "websocket.disconnect.")

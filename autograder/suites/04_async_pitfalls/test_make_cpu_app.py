@@ -9,11 +9,12 @@ while a long GET /primes runs. Expected counts come from a sieve computed here.
 import time
 
 import pytest
+from hypothesis import strategies as st
 from asgi_lifespan import LifespanManager
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import client, make, probe, require, responsiveness
+from autograder.suitekit import client, make, probe, require, responsiveness, same_as_reference
 from coursekit.work import count_primes
 
 pytestmark = pytest.mark.anyio
@@ -48,15 +49,15 @@ def primes_below(n: int) -> int:
     return sum(sieve[:n])
 
 
-async def lifespan_report(submission, workers: int, belows: list[int]) -> dict:
+async def lifespan_report(submission, workers: int, paths: list[str]) -> dict:
     await require(submission, NAME, kind="function")
-    return await probe(submission, NAME, "lesson04.cpu_lifespan_report", defined(NAME), workers, belows)
+    return await probe(submission, NAME, "lesson04.cpu_lifespan_report", defined(NAME), workers, paths)
 
 
 @graded(NAME, points=1.5)
 async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
     """The lifespan puts a ProcessPoolExecutor with `workers` workers on app.state.pool, uses it, and shuts it down."""
-    report = await lifespan_report(submission, 3, [1000])
+    report = await lifespan_report(submission, 3, ["/primes?below=1000"])
     started = report["started"]
     expect(started["type"] == "ProcessPoolExecutor",
            "When the app has started, app.state.pool should be a concurrent.futures.ProcessPoolExecutor "
@@ -70,15 +71,38 @@ async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
            "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.")
 
 
-@graded(NAME, points=1)
-async def test_make_cpu_app_counts_primes(submission):
-    """GET /primes?below=N answers {"below": N, "count": <primes below N>}."""
+@graded(NAME, points=1.5)
+async def test_make_cpu_app_counts_primes_and_answers_ping(submission):
+    """GET /primes?below=N answers {"below": N, "count": <primes below N>}; GET /ping answers {"pong": true}."""
     belows = [2, 100, 7919, 30_000]
-    report = await lifespan_report(submission, 1, belows)
-    for below, answer in zip(belows, report["answers"]):
+    report = await lifespan_report(submission, 1, ["/ping"] + [f"/primes?below={below}" for below in belows])
+    ping = report["answers"][0]
+    expect(ping["status"] == 200 and ping["json"] == {"pong": True},
+           f'GET /ping should answer 200 {{"pong": true}}; yours answered {ping["status"]} {ping["json"]}.')
+    for below, answer in zip(belows, report["answers"][1:]):
         expect(answer["status"] == 200 and answer["json"] == {"below": below, "count": primes_below(below)},
                f'GET /primes?below={below} should answer {{"below": {below}, "count": count_primes({below})}}; '
                f"yours answered {answer['status']} {answer['json']}.")
+
+
+# Requests the statement fixes the answer of: GET /ping, and GET /primes with an integer N.
+TARGETS = st.just("/ping") | st.integers(-3, 5000).map(lambda below: f"/primes?below={below}")
+
+
+@graded(NAME, points=1)
+async def test_make_cpu_app_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated requests (GET /ping, GET /primes with small, large and negative N), the answers are as the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, requests):  # one app, one lifespan, for all of them: the answers keep no state
+        answers = iter((await probe(side, NAME, "lesson04.cpu_lifespan_report", defined(NAME), 1,
+                                    [path for paths in requests for path in paths]))["answers"])
+        return [[next(answers) for _ in paths] for paths in requests]
+
+    await same_as_reference(submission, reference, NAME, st.lists(TARGETS, min_size=1, max_size=5), batch=batch,
+                            examples=10,
+                            promise='GET /primes?below=N answers {"below": N, "count": count_primes(N)} and GET /ping '
+                                    'answers {"pong": true}.')
 
 
 @graded(NAME, points=1.5)

@@ -6,10 +6,11 @@ reports the outcome and the pool's record.
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "use_connection"
@@ -33,6 +34,9 @@ async def test_use_connection_returns_or_raises_and_releases(submission):
            f"use_connection should return what the job returns; it {ended_with(report)}.")
     expect(report["release_calls"] == ["conn-1"] and report["released"] == ["conn-1"],
            "After the job, give the connection back with pool.release(connection), exactly once.")
+    expect(report["released_at_return"] == ["conn-1"],
+           "use_connection returned before the release had finished: await pool.release(connection) "
+           "(the release may only finish in the background when the task is cancelled again while releasing).")
     report = await scenario(submission, "raises")
     expect(report["outcome"].get("error") == "LookupError",
            f"The job's exception should propagate out of use_connection unchanged; it {ended_with(report)}.")
@@ -66,3 +70,37 @@ async def test_use_connection_release_survives_a_second_cancel(submission):
            "leaked: protect the release from cancellation so it runs to its end.")
     expect(report["outcome"].get("error") == "CancelledError",
            f"A cancelled use_connection should end in CancelledError; it {ended_with(report)}.")
+
+
+# Acquire fast or slow; a job that returns or raises after 0.01 s, or one that runs long and is
+# cancelled once or twice (0.05 s after the start, then 0.04 s later: during the job or the
+# acquire, then during the release). A cancel never lands in a release that no cancel started:
+# the statement leaves that case open.
+SCENARIOS = st.builds(lambda acquire, raises, cancels: {"acquire_seconds": acquire, "raises": raises, "cancels": cancels,
+                                                         "job_seconds": 1.0 if cancels else 0.01},
+                      st.sampled_from([0.0, 0.2]), st.booleans(), st.sampled_from([[], [0.05], [0.05, 0.04]]))
+
+
+def promised(report: dict, cancelled: bool) -> dict:
+    """How it ended, which releases were called and finished; and, unless cancelled, whether
+    the connection was back when use_connection returned."""
+    outcome = report["outcome"]
+    return {"ended with": outcome.get("error", outcome.get("value")), "release called for": report["release_calls"],
+            "released": report["released"], "released when it returned": None if cancelled else report["released_at_return"]}
+
+
+@graded(NAME, points=1)
+async def test_use_connection_lives_generated_scenarios_as_the_task_says(submission, reference):
+    """Over generated scenarios (slow acquire, job returns or raises, one or two cancellations), it ends and releases as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def batch(side, scenarios):
+        reports = await probe(side, NAME, "lesson04.cleanup_reports", defined(NAME), scenarios)
+        return [promised(report, bool(scenario["cancels"])) for report, scenario in zip(reports, scenarios)]
+
+    await same_as_reference(submission, reference, NAME, SCENARIOS, batch=batch, examples=12,
+                            promise="acquire, return await job(connection), and give the connection back with await "
+                                    "pool.release(connection) exactly once whether the job returns, raises or the task "
+                                    "is cancelled (the exception or CancelledError propagates); cancelled while "
+                                    "acquiring, release nothing; cancelled again while releasing, the release still "
+                                    "runs to its end.")

@@ -5,9 +5,11 @@ Scenarios are played in the sandbox by ``lesson05.script`` (one connection, expl
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import answered, names, require
+from autograder.strategies import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "claim_and_ack"
@@ -111,3 +113,25 @@ async def test_claim_is_safe_with_concurrent_workers(submission):
            "step (one UPDATE ... RETURNING, or a BEGIN IMMEDIATE transaction around the read and the write).")
     expect(sorted(taken) == list(range(1, race["jobs"] + 1)),
            "With several workers claiming at once, every due job should be claimed once and only once.")
+
+
+SCRIPTS = queue_steps({
+    "claim": st.fixed_dictionaries({"worker": WORKERS, "now": TIMES, "lease": st.sampled_from([1.0, 5.0])}),
+    "ack": st.fixed_dictionaries({"id": JOB_IDS, "worker": WORKERS, "result": st.none() | st.just({"pages": 3})}),
+    "row": st.fixed_dictionaries({"id": JOB_IDS}),
+})
+
+
+@graded(NAME, points=1)
+async def test_generated_scripts_claim_and_ack_as_the_task_says(submission, reference):
+    """On generated scripts (jobs due now or later, claims by two workers as leases run out, acks by the holder or not), every answer and row is as the task says."""
+    for name in ("claim", "ack"):
+        await require(submission, name, kind="function")
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
+                            promise="claim takes the due job (ready with run_at <= now, or running with its lease run "
+                                    "out) with the smallest run_at, then id, marks it running for that worker with "
+                                    "lease_until = now + lease_seconds and one more attempt, and answers it (payload "
+                                    "decoded) or None; ack marks the job done with its result only for the worker "
+                                    "holding it, and answers whether it did.")

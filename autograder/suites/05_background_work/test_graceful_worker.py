@@ -48,6 +48,11 @@ async def test_sigterm_while_idle(submission):
            "An idle worker (take() answers None) should stop within a poll interval after SIGTERM.")
     expect(outcome.get("returned") == 0 and not outcome.get("raised"),
            "An idle worker stopped by SIGTERM should return 0 (no job handled), not raise.")
+    # About 0.3 s / 0.05 s = 6 empty takes; a loop that never waits makes thousands. 200 leaves
+    # room for a slow machine on the one side and can only be missed by a loop that waits.
+    expect(outcome.get("idle_takes", 0) <= 200,
+           f"While idle, your worker called take() {outcome.get('idle_takes')} times in about 0.3 s: after take() "
+           "answers None, wait `poll` seconds before asking again (in a way SIGTERM cuts short).")
 
 
 @graded(NAME, points=0.5)

@@ -1,10 +1,12 @@
 """Hidden tests for `handle_once`: an idempotent job handler (a payment made once per key)."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import answered, names, require
+from autograder.strategies import queue_steps, shown_steps
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "handle_once"
@@ -67,3 +69,24 @@ async def test_handle_once_with_deliveries_at_the_same_time(submission):
     expect(len(race["payments"]) == 1 and race["answers"].count(True) == 1,
            f"Three deliveries of one job at the same moment made {len(race['payments'])} payment(s): check for the key "
            "and record it in one transaction with the payment (BEGIN IMMEDIATE), not in separate steps.")
+
+
+# Deliveries of payment jobs, some of them again, some refused by the database (an amount of
+# 0 or less breaks a CHECK): the connection is left as the learner's code leaves it, so a
+# retry shows whether a failed delivery left anything behind.
+DELIVERIES = st.builds(lambda job_id, key, amount: {"job": job(job_id, key, amount), "leave_open": True},
+                       st.integers(1, 3), st.sampled_from(["k1", "k2", "k3"]), st.sampled_from([1250, 99, 0, -5]))
+SCRIPTS = queue_steps({"handle": DELIVERIES,
+                       "count": st.fixed_dictionaries({"table": st.sampled_from(["payments", "processed"])})})
+
+
+@graded(NAME, points=1)
+async def test_generated_deliveries_pay_once_per_key(submission, reference):
+    """On generated deliveries (keys delivered again, payments the database refuses, retries), each answer and count is as the task says."""
+    await require(submission, NAME, kind="function")
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
+                            promise="handle_once pays (a row in payments) and records the key in processed once per "
+                                    "idempotency_key, answering True when it paid and False when the key was handled; "
+                                    "a payment the database refuses raises and records nothing, so a retry can still pay.")

@@ -84,6 +84,9 @@ async def test_idempotency_key_header(submission):
                "A repeated POST with the same Idempotency-Key should answer the same job_id; another key, a new job.")
         expect(len(await table(submission, path, "jobs")) == 2 and len(await table(submission, path, "report_requests")) == 2,
                "A repeated POST with the same Idempotency-Key must not add a second job or a second report request.")
+        plain = [await http.post("/reports", json={"invoice_id": 41}) for _ in range(2)]
+        expect(plain[0].json().get("job_id") != plain[1].json().get("job_id"),
+               "Two POSTs without an Idempotency-Key header are two requests: each should get a job of its own.")
 
 
 @graded(NAME, points=1.5)

@@ -5,9 +5,11 @@
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import answered, names, require
+from autograder.strategies import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
+from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "retry_or_bury"
@@ -77,3 +79,28 @@ async def test_fail_buries_after_the_last_attempt(submission):
     row = answers[5]
     expect(row["state"] == "dead" and row["last_error"] == "boom" and row["lease_until"] is None,
            "A buried job should have state 'dead', its error in last_error and no lease.")
+
+
+SCRIPTS = queue_steps({
+    "put": st.fixed_dictionaries({"id": JOB_IDS, "set": st.fixed_dictionaries({
+        "state": st.sampled_from(["running", "ready", "done"]), "worker": WORKERS, "attempts": st.integers(0, 6),
+        "lease_until": st.just(50.0)})}),
+    "fail": st.fixed_dictionaries({"id": JOB_IDS, "worker": WORKERS, "error": st.sampled_from(["boom", "timeout"]),
+                                   "now": TIMES, "u": st.sampled_from([0.0, 0.25, 1.0]),
+                                   "max_attempts": st.sampled_from([1, 3, 5]), "base": st.sampled_from([0.5, 1.0, 2.0]),
+                                   "cap": st.sampled_from([1.0, 4.0, 60.0])}),
+    "row": st.fixed_dictionaries({"id": JOB_IDS}),
+})
+
+
+@graded(NAME, points=1)
+async def test_generated_failures_retry_or_bury_as_the_task_says(submission, reference):
+    """On generated scripts (jobs running for one worker or another, any attempts, bases, caps and u), every fail and row is as the task says."""
+    await require(submission, "fail", kind="function")
+
+    await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
+                            batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
+                            promise="fail changes only a job running for that worker (else answers None): with attempts "
+                                    "already at max_attempts it is buried ('dead', last_error kept), otherwise it is "
+                                    "'ready' again at now + backoff(attempts, base, cap, u), where backoff is between "
+                                    "half and all of min(cap, base * 2 ** (attempts - 1)); the lease is cleared.")

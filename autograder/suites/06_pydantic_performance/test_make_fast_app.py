@@ -1,10 +1,11 @@
 """Hidden tests for `make_fast_app`: the slow endpoint's exact answers (its speed: test_speed.py)."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "make_fast_app"
@@ -32,3 +33,23 @@ async def test_same_answers_as_the_slow_app(submission):
         expect(got["body"] == wanted["body"],
                f"GET {path}: the JSON body differs from the slow app's (the same invoices, in the same order, with the "
                "same keys and values).")
+
+
+TENANTS = st.integers(-1, 6).map(str) | st.sampled_from(["abc", "1.5", "007"])
+STATUSES = st.none() | st.sampled_from(["draft", "sent", "paid", "void", "unknown", "PAID", ""])
+REQUESTS = st.builds(lambda tenant, status: f"/tenants/{tenant}/invoices" + ("" if status is None else f"?status={status}"),
+                     TENANTS, STATUSES)
+
+
+@graded(NAME, points=1)
+async def test_generated_requests_get_the_slow_apps_answers(submission, reference):
+    """On generated requests (tenants known and unknown, every status, repeats), each answer is the slow app's."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, paths):  # one app for all of them: a cache must not mix answers up
+        return await probe(side, NAME, "lesson06.answers", defined(NAME), paths)
+
+    await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=40,
+                            promise="GET /tenants/{tenant_id}/invoices[?status=...] answers exactly what the slow app "
+                                    "answers: the same status, content-type and JSON, for every tenant and status, "
+                                    "however often it is asked.")

@@ -4,11 +4,13 @@ import copy
 from datetime import date
 
 import pytest
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import expect_errors, probe, require
+from autograder.strategies import edited, edits, shown_edits
+from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
 from coursekit import data
 
 pytestmark = pytest.mark.anyio
@@ -155,3 +157,35 @@ async def test_unknown_keys_are_refused_everywhere(submission):
     await check_cases(submission, cases,
                         "Unknown keys should be refused (extra_forbidden) in Invoice, Customer and Line alike: each model "
                         "needs the setting, it is not inherited by nested models.")
+
+
+# Where edits land: every field of the table, in the invoice, its customer and its lines, and
+# unknown keys; and values near each rule's edges, of every JSON type.
+PLACES = [["id"], ["number"], ["customer"], ["customer", "name"], ["customer", "email"], ["currency"], ["status"],
+          ["issued_on"], ["due_on"], ["lines"], ["lines", 0], ["lines", 0, "description"], ["lines", 0, "quantity"],
+          ["lines", 1, "quantity"], ["lines", 0, "unit_price"], ["lines", 1, "unit_price"], ["paid_on"], ["note"],
+          ["discount"], ["customer", "vat"], ["lines", 1, "sku"]]
+VALUES = st.sampled_from([
+    0, 1, 2, -1, 3, 1.5, 2.0, 0.0, True, None, [], {}, "", "x", "3", "x" * 100, "x" * 101, "x" * 200, "x" * 201,
+    "x" * 500, "x" * 501, "ACME-2024-0001", "AB-2024-12345", "acme-2024-0001", "ACME-24-0001", "ACME-2024-001",
+    "EUR", "GBP", "USD", "CHF", "eur", "draft", "sent", "paid", "void", "cancelled", "2024-01-31", "2024-02-30",
+    "2023-12-31", "2030-06-01", "1.00", "0", "-0.01", "1.234", "12.5", "0.10",
+])
+
+
+@graded(NAME, points=1)
+async def test_generated_documents_are_judged_as_the_table_says(submission, reference):
+    """On generated edits of a valid invoice (every field, values at each rule's edges, unknown keys), valid or invalid as the table says, with its errors."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, changes):
+        documents = [edited(BASE, each) for each in changes]
+        return [judged(outcome) for outcome in await probe(side, NAME, "lesson06.validate_documents", defined(NAME),
+                                                             documents)]
+
+    await same_as_reference(submission, reference, NAME, edits(PLACES, VALUES), batch=batch, examples=60,
+                            show=lambda changes: shown_edits(changes, "a valid invoice of the data set"),
+                            promise="each field follows its rule in the table (type, bounds, pattern, literal values, "
+                                    "strict quantity, at most 2 decimal places), due_on is not before issued_on, an "
+                                    "unknown key is extra_forbidden at every level, each error at the field's own loc; "
+                                    "a valid document dumps back unchanged in JSON mode.")

@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import expect_errors, probe, require
+from autograder.strategies import edited, edits
+from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
 from coursekit import data
 
 pytestmark = pytest.mark.anyio
@@ -56,3 +58,30 @@ async def test_builds_no_adapter_per_call(submission):
     expect(got["adapters_built"] == 0,
            f"parse built {got['adapters_built']} TypeAdapter(s) in 3 calls: build it once, in make_invoice_parser, "
            "and let the function you return reuse it.")
+
+
+# Three stored rows, edited in any field (or the whole row), as a JSON array; or JSON that is
+# broken or not an array.
+FIELDS = ["id", "tenant_id", "user_id", "number", "customer", "amount_cents", "currency", "status", "issued_on",
+          "due_on", "extra"]
+PLACES = [[index] for index in range(3)] + [[index, field] for index in range(3) for field in FIELDS]
+VALUES = st.sampled_from([0, -1, 7, 2.0, 2.5, True, None, "", "7", "many", "CHF", "EUR", "paid", "PAID", "2024-02-30",
+                          "2024-03-01", [], {}])
+BATCHES = edits(PLACES, VALUES).map(lambda changes: json.dumps(edited(ROWS[:3], changes))) | \
+    st.sampled_from(["[{", "", "{}", "null", '{"id": 1}', "[]", "[1]"])
+
+
+@graded(NAME, points=1)
+async def test_generated_batches_are_parsed_as_the_task_says(submission, reference):
+    """On generated batches (rows edited in every field, broken JSON, JSON that is no array), the invoices or errors are as the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, raws):
+        got = await probe(side, NAME, "lesson06.parse_batches", defined(NAME), raws)
+        return [judged(outcome) | {"type": outcome.get("type"), "classes": outcome.get("classes")}
+                for outcome in got["results"]]
+
+    await same_as_reference(submission, reference, NAME, BATCHES, batch=batch, examples=40,
+                            promise="parse(raw) validates the JSON text directly into a list of StoredInvoice, in "
+                                    "order; broken JSON is one json_invalid error, JSON that is no array list_type, and "
+                                    "a bad element's errors have locs that start with its index.")

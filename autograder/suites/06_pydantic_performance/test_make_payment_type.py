@@ -1,10 +1,12 @@
 """Hidden tests for `make_payment_type`: a union of three payment models, discriminated by `method`."""
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import expect_errors, probe, require
+from autograder.strategies import edited, edits, shown_edits
+from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "make_payment_type"
@@ -80,3 +82,30 @@ async def test_amount_rules(submission):
     await check_cases(submission, cases,
                         "amount should be a Decimal > 0 (greater_than) with at most 2 decimal places (decimal_max_places), "
                         "in each of the three models.")
+
+
+# A valid payment of each method, edited: every field of every member, the tag too, with values
+# at each rule's edges.
+PLACES = [["method"], ["amount"], ["last4"], ["iban"], ["received_by"]]
+VALUES = st.sampled_from(["card", "transfer", "cash", "cheque", "Card", "", None, 0, 1, -1, 3, 2.5, True, "0", "0.01",
+                          "1.005", "-3.00", "12.50", "4242", "42", "42a4", "12345", "X" * 14, "X" * 15, "X" * 34, "X" * 35,
+                          "7"])
+PAYMENTS = st.tuples(st.sampled_from([CARD, TRANSFER, CASH]), edits(PLACES, VALUES)).map(list)
+
+
+@graded(NAME, points=1)
+async def test_generated_payments_are_judged_as_the_task_says(submission, reference):
+    """On generated edits of valid payments (the method, the amount, each member's fields), the model and the errors are as the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, payments):
+        documents = [edited(payment, changes) for payment, changes in payments]
+        return [judged(outcome) for outcome in await probe(side, NAME, "lesson06.validate_with_adapter", defined(NAME),
+                                                           documents)]
+
+    await same_as_reference(submission, reference, NAME, PAYMENTS, batch=batch, examples=40,
+                            show=lambda payment: shown_edits(payment[1], f"the payment {payment[0]}"),
+                            promise="method picks the model (card, transfer or cash; unknown or missing: one union "
+                                    "tag error), amount is a Decimal > 0 with at most 2 decimal places, last4 four "
+                                    "digits, iban 15 to 34 characters, received_by an int > 0; each error's loc starts "
+                                    "with the tag; a valid payment dumps back in JSON mode.")

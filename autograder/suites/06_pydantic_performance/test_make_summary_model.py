@@ -4,10 +4,11 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import error_list, probe, require
+from autograder.suitekit import error_list, probe, require, same_as_reference
 from coursekit import data
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +81,27 @@ async def test_validation_rules(submission):
     expect(error_list(got[0]) == cases[0][1], "A negative amount_cents should be refused with greater_than_equal.")
     expect(error_list(got[1]) == cases[1][1], "A currency other than EUR, GBP or USD should be refused with literal_error.")
     expect(not got[2]["ok"], "issued_on should be a date: an impossible date should be refused.")
+
+
+SUMMARIES = st.fixed_dictionaries({
+    "number": st.sampled_from([row["number"] for row in ROWS[:3]]),
+    "customer": st.sampled_from(["Acme GmbH", "Zo\u00eb & S\u00f6hne", "\u65e5\u672c", ""]),
+    "amount_cents": st.integers(0, 10**12) | st.sampled_from([0, 1, 5, 9, 10, 99, 100, 101, 1000]),
+    "currency": st.sampled_from(["EUR", "GBP", "USD"]),
+    "issued_on": st.dates().map(date.isoformat)})
+
+
+@graded(NAME, points=1)
+async def test_generated_summaries_dump_as_the_task_says(submission, reference):
+    """On generated summaries (any amount of cents, every currency, non-ASCII names, any date), every dump is as the task says."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, documents):
+        got = await probe(side, NAME, "lesson06.dump_summaries", defined(NAME), documents)
+        return [{"model_dump()": python, "model_dump(mode='json')": json_mode, "model_dump_json()": text}
+                for python, json_mode, text in zip(got["python"], got["json_mode"], got["json_text"])]
+
+    await same_as_reference(submission, reference, NAME, SUMMARIES, batch=batch, examples=40,
+                            promise="in JSON (model_dump_json and model_dump(mode='json')) a summary is number, customer, "
+                                    "amount as \"<units>.<two digits of cents> <currency>\", issued_on, in this order; "
+                                    "model_dump() in Python mode keeps the five fields as validated.")

@@ -1,0 +1,45 @@
+"""Many ASGI calls of one app in one request to the sandbox: how differential tests send a batch.
+
+``coursekit.drive`` plays the server for each call here, next to the learner's app, and only
+the traces travel back: one exchange with the grader for a whole batch of generated requests,
+instead of a round trip for every message of every request (``autograder.strategies.drives``).
+Public, like every probe: it holds no expectations.
+"""
+
+from __future__ import annotations
+
+from coursekit import drive
+
+from . import fixtures
+from .runner import describe_error
+
+
+async def _driven(app, scope: dict, incoming: list, timeout: float) -> dict:
+    trace = await drive(app, scope, incoming, timeout=timeout)
+    return {"events": [[direction, message] for _, direction, message in trace.events], "timed_out": trace.timed_out,
+            "error": describe_error(trace.exception) if trace.exception is not None else None}
+
+
+async def drive_all(app, calls: list, timeout: float) -> list[dict]:
+    """Drive ``app`` once per ``[scope, incoming messages]`` of ``calls``, in order; for each,
+    the messages both ways, whether it ran out of ``timeout``, and the error it raised. Stops
+    after a call that ran out of time: the app is stuck, and the rest would only wait too."""
+    traces = []
+    for scope, incoming in calls:
+        traces.append(await _driven(app, scope, incoming, timeout))
+        if traces[-1]["timed_out"]:
+            break
+    return traces
+
+
+async def drive_wrapped(wrapper, calls: list, timeout: float) -> list[dict]:
+    """``drive_all`` for a wrapper (a middleware factory): each call is ``[[fixture, args],
+    scope, incoming]``, and the app driven is ``wrapper(fixtures.<fixture>(*args))``, made anew."""
+    traces = []
+    for (inner, args), scope, incoming in calls:
+        if inner.startswith("_") or not hasattr(fixtures, inner):
+            raise ValueError(f"no fixture {inner!r}")
+        traces.append(await _driven(wrapper(getattr(fixtures, inner)(*args)), scope, incoming, timeout))
+        if traces[-1]["timed_out"]:
+            break
+    return traces
