@@ -11,8 +11,6 @@ This module is public: it holds the harness, never an exercise's answer (the SQL
 whose savepoints work is the notebook's own ``savepoint_engine``, passed in by name).
 """
 
-from __future__ import annotations
-
 import itertools
 import tempfile
 from contextlib import asynccontextmanager
@@ -50,7 +48,7 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
 
     app = FastAPI(lifespan=lifespan)
 
-    @app.get("/hello")
+    @app.get("/hello")  # (no postponed annotations in this module: FastAPI must see Request here)
     async def hello(request: Request):
         return {"greeting": request.state.greeting, "events": list(events)}
 
