@@ -195,8 +195,9 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
     """Use ``api_client(app, engine, user)`` on the invoices app and a scratch database, once
     per block: each block lists steps ("create", "pay", "list", "read <n>") sent in order;
     report each answer, what the notifier recorded, whether the lifespan had run, the
-    overrides left after each block and the rows a new connection sees."""
-    from sqlalchemy import func, select
+    overrides left after each block and the rows a new connection sees. The database starts
+    with one invoice of alice's, committed before the first block."""
+    from sqlalchemy import func, insert, select
 
     from coursekit.invoice_api import invoices, make_invoice_app, metadata
 
@@ -204,6 +205,8 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
     engine = savepoint_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
+        # One invoice of alice's from before: a block sees it only through the engine it was given.
+        await connection.execute(insert(invoices).values(owner="alice", customer="earlier", total_cents=1, status="open"))
     app = make_invoice_app()
     report: list[dict] = []
     try:
