@@ -195,7 +195,8 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
     """Use ``api_client(app, engine, user)`` on the invoices app and a scratch database, once
     per block: each block lists steps ("create", "pay", "list", "read <n>") sent in order;
     report each answer, what the notifier recorded, whether the lifespan had run, the
-    overrides left after each block and the rows a new connection sees. The database starts
+    overrides left after each block (the app starts with one of another fixture's) and the
+    rows a new connection sees. The database starts
     with one invoice of alice's, committed before the first block."""
     from sqlalchemy import func, insert, select
 
@@ -208,6 +209,11 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
         # One invoice of alice's from before: a block sees it only through the engine it was given.
         await connection.execute(insert(invoices).values(owner="alice", customer="earlier", total_cents=1, status="open"))
     app = make_invoice_app()
+
+    def get_settings():
+        return "settings"
+
+    app.dependency_overrides[get_settings] = lambda: "test settings"  # another fixture's, to be kept
     report: list[dict] = []
     try:
         for block in blocks:
@@ -232,7 +238,7 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
                     seen["notified"] = [invoice.get("id") for invoice in getattr(notifier, "sent", [])]
             except Exception as exc:
                 seen["error"] = _error(exc)
-            seen["overrides_after"] = len(app.dependency_overrides)
+            seen["overrides_after"] = sorted(getattr(key, "__name__", "?") for key in app.dependency_overrides)
             async with engine.connect() as connection:
                 seen["rows_after"] = (await connection.execute(select(func.count()).select_from(invoices))).scalar_one()
             report.append(seen)
