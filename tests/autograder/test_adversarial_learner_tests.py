@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -24,7 +25,6 @@ import nbformat
 import pytest
 
 from autograder.lessons import ROOT, find_lesson
-
 from tests.autograder.grading_modes import MODES, give_to, unavailable
 from tests.autograder.test_adversarial import WATCHED, _run, digest, leftovers
 
@@ -70,7 +70,6 @@ def graded_class(request, tmp_path_factory):
     if not mode.protective:
         argv.append("--accept-risk")
     project_before = digest(*(ROOT / name for name in WATCHED))
-    import sys
     completed = _run(mode, argv, sys.executable, workdir, timeout=1200)
     time.sleep(1)
     results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}

@@ -1,12 +1,17 @@
 """Grading a learner's own tests: requests and verdicts cross as plain data, one sandbox per run."""
 
-from contextlib import asynccontextmanager
 
 import pytest
 
-from autograder.learner_tests import RequestRefused, as_request, hunt, run_tests, verdict_of
-from autograder.pool import Sandboxes
 from autograder.jail import Jail
+from autograder.learner_tests import (
+    RequestRefused,
+    as_request,
+    hunt,
+    run_tests,
+    verdict_of,
+)
+from autograder.pool import Sandboxes
 from autograder.types import Cell, Limits
 from coursekit.invoice_api import Rules, make_invoice_app
 

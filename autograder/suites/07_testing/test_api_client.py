@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import answered, require, same_as_reference
+from autograder.suitekit import require, same_as_reference, without_errors
 
 pytestmark = pytest.mark.anyio
 NAME = "api_client"
@@ -23,11 +23,7 @@ async def played(side, blocks):
 
 async def report(submission, blocks):
     await require(submission, NAME, kind="function")
-    seen = await played(submission, blocks)
-    for block in seen:
-        if "error" in block:
-            answered(block["error"], NAME)
-    return seen
+    return without_errors(await played(submission, blocks), NAME)
 
 
 @graded(NAME, points=2)

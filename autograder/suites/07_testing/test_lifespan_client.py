@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import answered, require, same_as_reference
+from autograder.suitekit import require, same_as_reference, without_errors
 
 pytestmark = pytest.mark.anyio
 NAME = "lifespan_client"
@@ -22,10 +22,7 @@ async def played(side, requests):
 
 async def report(submission, requests):
     await require(submission, NAME, kind="function")
-    seen = await played(submission, requests)
-    if "error" in seen:
-        answered(seen["error"], NAME)
-    return seen
+    return without_errors(await played(submission, requests), NAME)
 
 
 @graded(NAME, points=2)
