@@ -63,7 +63,11 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
             report["base_url"] = str(getattr(client, "base_url", ""))
             report["events_in_block"] = list(events)
             for method, path in requests:
-                response = await client.request(method, path)
+                try:
+                    response = await client.request(method, path)
+                except Exception as exc:  # the app raised, and the transport passed it on
+                    report["responses"].append(_error(exc))
+                    continue
                 report["responses"].append({"status": response.status_code, "body": _body(response)})
     except Exception as exc:
         report["error"] = _error(exc)
@@ -221,6 +225,7 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
             try:
                 async with api_client(app, engine, block["user"]) as (client, notifier):
                     seen["lifespan_ran"] = hasattr(app.state, "sessions")
+                    seen["base_url"] = str(getattr(client, "base_url", ""))
                     last = None
                     for step in block["steps"]:
                         if step == "create":

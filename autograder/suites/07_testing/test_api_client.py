@@ -51,6 +51,7 @@ async def test_acts_as_the_user_and_records(submission):
     expect(block["answers"][1]["status"] == 200 and len(block["notified"]) == 1,
            "A paid invoice should land in the recorder the block gets (get_notifier answers it).")
     expect(block["lifespan_ran"], "The app's lifespan should run around the block.")
+    expect(block["base_url"] == "http://test", f"The client's base_url should be http://test, not {block['base_url']}.")
 
 
 @graded(NAME, points=1)
