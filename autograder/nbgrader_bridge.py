@@ -74,6 +74,21 @@ class InProcessPlugin:
             await sub.close()
 
     @pytest.fixture
+    def separate_sandbox(self):
+        """Under nbgrader the learner's code shares the kernel: each "separate" run serves the
+        same namespace (no isolation between runs, as there is none from the tests)."""
+
+        @contextlib.asynccontextmanager
+        async def separate():
+            sub = await InProcessSubmission.over(self.namespace, self.limits)
+            try:
+                yield sub
+            finally:
+                await sub.close()
+
+        return separate
+
+    @pytest.fixture
     async def reference(self, request):
         """The reference solution, in this kernel beside the learner's code: see ``autograder.reference``."""
         sub = reference.Lazy(reference.lesson_of(request), self.limits)

@@ -113,6 +113,12 @@ class SandboxPlugin:
             self.loop.run_until_complete(self.sandboxes.retire())
 
     @pytest.fixture
+    def separate_sandbox(self):
+        """``async with separate_sandbox() as submission``: the learner's cells in a sandbox
+        process of their own, for runs that must share no state (see ``Sandboxes.separate``)."""
+        return self.sandboxes.separate
+
+    @pytest.fixture
     def reference(self, request):
         """The reference solution, behind the same API as ``submission``: see ``autograder.reference``."""
         sub = reference.Lazy(reference.lesson_of(request), self.sandboxes.limits)

@@ -13,6 +13,9 @@ or runs out of time, the next test gets a new one.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
 from .jail import Jail
 from .submission import Submission
 from .types import Cell, CellReport, Limits
@@ -66,6 +69,18 @@ class Sandboxes:
         reports = await self.current.load(cells)
         self.untouched = self.current.reusable
         return reports
+
+    @asynccontextmanager
+    async def separate(self) -> AsyncIterator[Submission]:
+        """A sandbox of its own (a new process, scratch folder and namespaces) with the cells
+        freshly run, closed afterwards: for runs that must share no state with any other
+        (``autograder.learner_tests``). The run's own sandbox is left as it is."""
+        submission = await Submission.start(self.limits, self.jail)
+        try:
+            await submission.load(self.cells)
+            yield submission
+        finally:
+            await submission.close()
 
     async def retire(self) -> None:
         if self.current is not None:

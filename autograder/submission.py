@@ -229,6 +229,29 @@ class Submission:
         await self._request(factory, "make", args=list(args), kwargs=kwargs, **{"as": alias})
         return alias
 
+    async def learner_tests(self) -> Any:
+        """The names of the learner's own tests (``test_*`` functions), as the sandbox lists them."""
+        return (await self._request("tests", "tests"))["value"]
+
+    async def run_learner_test(self, name: str, answer: Callable[[Any], Awaitable[dict]]) -> Any:
+        """Run the learner's test ``name`` in the sandbox; each request it sends comes here as
+        plain data and is answered by ``answer`` (see ``autograder.learner_tests``). Returns the
+        sandbox's report of the test, unchecked."""
+        call_id = next(self.ids)
+        queue = self.pending[call_id] = asyncio.Queue()
+        try:
+            self._write(op="run_test", id=call_id, name=name)
+            while True:
+                event = await self._next(queue, name, self.limits.call_seconds)
+                if event["event"] == "http":
+                    self._write(op="message", id=call_id, message=await answer(event.get("request")))
+                elif event["event"] == "return":
+                    return event.get("value")
+                elif event["event"] == "raise":
+                    raise SubmissionRaised(name, event["error"])
+        finally:
+            self.pending.pop(call_id, None)
+
     def asgi(self, name: str, label: str | None = None) -> Callable[..., Awaitable[None]]:
         """An ASGI app that forwards each call, message by message, to ``name`` in the sandbox."""
         shown = label or name

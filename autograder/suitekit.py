@@ -405,6 +405,17 @@ def answered(answer, name: str):
     return answer
 
 
+def without_errors(report, name: str, allowed: tuple[str, ...] = ()):
+    """A probe's report (a dict, or a list of dicts, one per scenario) whose parts may hold
+    ``"error": {"raised": type}`` for what the learner's code raised: fail with the first such
+    error not in ``allowed``, as ``answered`` does; else return the report."""
+    for part in report if isinstance(report, list) else [report]:
+        error = part.get("error") if isinstance(part, dict) else None
+        if error is not None and error.get("raised") not in allowed:
+            answered(error, name)
+    return report
+
+
 # -- responsiveness: is a cheap request answered while a slow one runs? ---------------------------
 #
 # Timing checks must never flip on a busy machine, so this one compares orders of magnitude,

@@ -48,7 +48,8 @@ from .types import Cell, Limits
 # What every worker imports before its first test: this module, and what the hidden suites
 # import. A suite that imports something else still works; it pays for that import itself.
 PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.strategies", "autograder.expect", "coursekit", "httpx",
-           "hypothesis", "asgi_lifespan"]
+           "hypothesis", "asgi_lifespan", "autograder.learner_tests",
+           "coursekit.invoice_api"]  # lesson 07's variants are built from it (FastAPI, SQLAlchemy)
 
 
 def grade(program: dict, sources: Snapshot) -> dict:

@@ -15,7 +15,11 @@ Requests (``op``) and the events they lead to:
     make      {id, name, args, kwargs, as}   -> made | raise        (call a factory, keep result)
     call      {id, name, args, kwargs}       -> return {value} | raise
     asgi      {id, name, scope}              -> receive | send ... then return | raise
-    message   {id, message}                  (the answer to a ``receive`` event)
+    message   {id, message}                  (the answer to a ``receive`` or ``http`` event)
+    tests     {id}                           -> return {value: the learner's test names}
+    run_test  {id, name}                     -> http ... then return {value: verdict} | raise
+                                                (a learner's own test, its requests forwarded
+                                                to the grader: see ``learner_tests``)
     sent      {id, error}                    (the acknowledgement of a ``send`` event)
 
 Arguments may name things that live here rather than travel: {"$name": "json_app"} is a
@@ -37,7 +41,7 @@ import sys
 import traceback
 from typing import Any
 
-from . import fixtures, protocol
+from . import fixtures, learner_tests, protocol
 
 TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -160,7 +164,10 @@ class Sandbox:
         if op == "describe":
             self.channel.emit(event="described", id=call_id, **self.describe(request["name"]))
             return
-        handler = {"make": self.make, "call": self.call, "asgi": self.asgi}.get(op)
+        if op == "tests":
+            self.channel.emit(event="return", id=call_id, value=learner_tests.collect(self.namespace))
+            return
+        handler = {"make": self.make, "call": self.call, "asgi": self.asgi, "run_test": self.run_test}.get(op)
         if handler is None:
             self.channel.emit(event="raise", id=call_id, error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""})
             return
@@ -230,6 +237,23 @@ class Sandbox:
         finally:
             del self.inboxes[call_id]
         self.channel.emit(event="return", id=call_id, value=None)
+
+    async def run_test(self, request: dict) -> None:
+        call_id = request["id"]
+        inbox: asyncio.Queue = asyncio.Queue()
+        self.inboxes[call_id] = inbox
+        one_at_a_time = asyncio.Lock()  # answers come back in order: one request in flight
+
+        async def forward(http_request: dict) -> dict:
+            async with one_at_a_time:
+                self.channel.emit(event="http", id=call_id, request=http_request)
+                return (await inbox.get())["message"]
+
+        try:
+            verdict = await learner_tests.run(self.namespace[request["name"]], forward)
+        finally:
+            del self.inboxes[call_id]
+        self.channel.emit(event="return", id=call_id, value=verdict)
 
     async def serve(self) -> None:
         while True:
