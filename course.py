@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The course's two entry points, runnable with nothing but Python 3.11.
 
-    python3 course.py lab     set everything up, then open the course in JupyterLab
-    python3 course.py test    set everything up, then run the whole test suite
+    python3 course.py lab               set everything up, then open the course in JupyterLab
+    python3 course.py lab --instructor  the same, with nbgrader's instructor tools (formgrader)
+    python3 course.py test              set everything up, then run the whole test suite
 
 "Set everything up" means: a virtual environment in .venv, filled from the lock file
 (requirements.lock) and the project itself, redone only when the lock or pyproject.toml
@@ -13,6 +14,7 @@ installed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -53,17 +55,64 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def lab(args: list[str]) -> int:
-    ensure_environment()
-    # 127.0.0.1 only: the course never listens beyond loopback.
+# nbgrader's Lab tools are an instructor's: a learner's Lab has no exchange or gradebook, so
+# its assignment and course lists only show errors, and its Validate button runs the learner
+# copy's autograder test cells, which hold only comments there, so it says "passes all the
+# tests" of an untouched lesson. The learner's Lab leaves them out (its self-checks, the start
+# page's progress and `autograder check` are the learner's tools); `--instructor` keeps them.
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+INSTRUCTOR_FLAG = "--instructor"
+
+
+def learner_config() -> Path:
+    """A Jupyter config folder, read before every other one (JUPYTER_CONFIG_PATH), that turns
+    nbgrader's server and Lab extensions off for this launch only: the user's own settings
+    (JUPYTER_CONFIG_DIR) and the installed configuration are left as they are."""
+    folder = VENV / "lab-config" / "learner"
+    files = {
+        folder / "jupyter_server_config.json":
+            {"ServerApp": {"jpserver_extensions": {name: False for name in NBGRADER_SERVER_EXTENSIONS}}},
+        folder / "labconfig" / "page_config.json": {"disabledExtensions": {NBGRADER_LAB_EXTENSION: True}},
+    }
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+    return folder
+
+
+def lab_environment(instructor: bool) -> dict[str, str]:
+    # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
+    # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
+    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    if not instructor:
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            [str(learner_config()), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
+    return env
+
+
+def lab_command(args: list[str]) -> list[str]:
+    # 127.0.0.1 only: the course never listens beyond loopback. The root is the course's folder,
+    # so files the lessons point to outside notebooks/ (datasets/README.md) open from the browser.
     command = [str(BIN / "jupyter"), "lab", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}", "notebooks/START.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         command.append("--allow-root")
-    # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
-    # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
-    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
-    return subprocess.call(command, cwd=ROOT, env=env)
+    return command
+
+
+def lab(args: list[str]) -> int:
+    ensure_environment()
+    instructor = INSTRUCTOR_FLAG in args
+    rest = [arg for arg in args if arg != INSTRUCTOR_FLAG]
+    if instructor:
+        print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader, formgrader)", flush=True)
+    return subprocess.call(lab_command(rest), cwd=ROOT, env=lab_environment(instructor))
 
 
 def test(args: list[str]) -> int:
