@@ -55,30 +55,39 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-# nbgrader's Lab tools are an instructor's: a learner's Lab has no exchange or gradebook, so
-# its assignment and course lists only show errors, and its Validate button runs the learner
-# copy's autograder test cells, which hold only comments there, so it says "passes all the
-# tests" of an untouched lesson. The learner's Lab leaves them out (its self-checks, the start
-# page's progress and `autograder check` are the learner's tools); `--instructor` keeps them.
-NBGRADER_SERVER_EXTENSIONS = (
-    "nbgrader.server_extensions.formgrader",
-    "nbgrader.server_extensions.validate_assignment",
-    "nbgrader.server_extensions.assignment_list",
-    "nbgrader.server_extensions.course_list",
-)
-NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+# What each Lab leaves out of nbgrader, and why. A learner's Lab has no exchange or gradebook,
+# so nbgrader's assignment and course lists only show errors there, and its formgrader and
+# "Create Assignment" are an instructor's: the learner's Lab has none of nbgrader (its
+# self-checks, the start page's progress and `autograder check` are the learner's tools).
+# nbgrader's Validate button runs a notebook's autograder test cells, which in a learner's copy
+# hold no tests (the hidden suite is the instructor's), so it answers "passes all the tests"
+# for an untouched lesson: neither Lab has it. `autograder check NOTEBOOK` runs the hidden tests.
+NBGRADER = "nbgrader.server_extensions."
+LAB_MODES = {
+    "learner": {
+        "server": [NBGRADER + name for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")],
+        "lab": ["@jupyter/nbgrader"],
+    },
+    "instructor": {
+        "server": [NBGRADER + "validate_assignment"],
+        "lab": ["@jupyter/nbgrader:validate-assignment"],
+    },
+}
+# Both: Lab's offer to fetch Jupyter's news from the internet, noise in an offline course.
+NEWS = "@jupyterlab/apputils-extension:announcements"
 INSTRUCTOR_FLAG = "--instructor"
 
 
-def learner_config() -> Path:
+def lab_config(mode: str) -> Path:
     """A Jupyter config folder, read before every other one (JUPYTER_CONFIG_PATH), that turns
-    nbgrader's server and Lab extensions off for this launch only: the user's own settings
+    off what ``LAB_MODES[mode]`` names for this launch only: the user's own settings
     (JUPYTER_CONFIG_DIR) and the installed configuration are left as they are."""
-    folder = VENV / "lab-config" / "learner"
+    folder = VENV / "lab-config" / mode
     files = {
         folder / "jupyter_server_config.json":
-            {"ServerApp": {"jpserver_extensions": {name: False for name in NBGRADER_SERVER_EXTENSIONS}}},
-        folder / "labconfig" / "page_config.json": {"disabledExtensions": {NBGRADER_LAB_EXTENSION: True}},
+            {"ServerApp": {"jpserver_extensions": {name: False for name in LAB_MODES[mode]["server"]}}},
+        folder / "labconfig" / "page_config.json":
+            {"disabledExtensions": {name: True for name in [*LAB_MODES[mode]["lab"], NEWS]}},
     }
     for path, content in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,13 +95,12 @@ def learner_config() -> Path:
     return folder
 
 
-def lab_environment(instructor: bool) -> dict[str, str]:
+def lab_environment(mode: str) -> dict[str, str]:
     # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
     # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
     env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
-    if not instructor:
-        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            [str(learner_config()), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(lab_config(mode)), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
     return env
 
 
@@ -108,11 +116,11 @@ def lab_command(args: list[str]) -> list[str]:
 
 def lab(args: list[str]) -> int:
     ensure_environment()
-    instructor = INSTRUCTOR_FLAG in args
+    mode = "instructor" if INSTRUCTOR_FLAG in args else "learner"
     rest = [arg for arg in args if arg != INSTRUCTOR_FLAG]
-    if instructor:
-        print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader, formgrader)", flush=True)
-    return subprocess.call(lab_command(rest), cwd=ROOT, env=lab_environment(instructor))
+    if mode == "instructor":
+        print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader > Formgrader)", flush=True)
+    return subprocess.call(lab_command(rest), cwd=ROOT, env=lab_environment(mode))
 
 
 def test(args: list[str]) -> int:

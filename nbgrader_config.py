@@ -20,7 +20,9 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "nbgrader")
-os.makedirs(DATA, exist_ok=True)  # nbgrader creates the folders it writes to, not the gradebook's
+# nbgrader creates the folders it writes to, but neither the gradebook's nor the exchange: the
+# instructor's Lab lists assignments and courses from the exchange, and fails without it.
+os.makedirs(os.path.join(DATA, "exchange"), exist_ok=True)
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 

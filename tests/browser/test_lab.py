@@ -1,0 +1,234 @@
+"""Every lesson as a learner sees it: JupyterLab started as the README says, in headless Chromium.
+
+For each lesson in ``course.toml`` (new lessons are covered as they are listed), the untouched
+learner notebook and the solution notebook are opened in the learner's Lab and run with
+Run > Run All Cells, as a learner would, and the test checks what a learner would see: the
+untouched lesson opens unmodified (closing it asks nothing), no cell shows an error or writes
+to stderr unless the markdown just before it says so (a cell tagged ``announced-stderr``), the
+recap's last cell ran and counts the exercises right (0 passing untouched, all for the
+solution), the hints open, plots are images, and the browser logged no error. Screenshots of
+each run are kept under ``artifacts/browser/``.
+
+Skipped, with the reason, where there is no Chromium (``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograder.lessons import ROOT, Lesson, all_lessons
+from coursekit.progress import exercise_ids
+
+from tests.browser.lab import TOKEN, browser_required, chromium, copy_course, missing_browser, running_lab
+
+MISSING = missing_browser()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not browser_required(),
+                                                   reason=f"browser test skipped: {MISSING}")]
+
+ARTIFACTS = ROOT / "artifacts" / "browser"
+RUN_ALL_SECONDS = 240  # a lesson runs in about a minute on a quiet machine; four times that on a busy one
+ANNOUNCED = "announced-stderr"  # a cell whose stderr the text before it announces
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the one in the current tab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The learner's Lab (``python3 course.py lab``) on a copy of the course, and a browser."""
+    if MISSING:  # only where the browser is required (CI): elsewhere the module is skipped
+        pytest.fail(f"the browser test must run here (COURSE_REQUIRE_BROWSER=1), but: {MISSING}")
+    folder = tmp_path_factory.mktemp("browser")
+    course = copy_course(folder / "course")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_lab(course, ARTIFACTS / "lab.log") as base, chromium(folder / "profile") as context:
+        yield Session(base, course, context)
+
+
+class Session:
+    def __init__(self, base: str, course: Path, context):
+        self.base, self.course, self.context = base, course, context
+        self.page = context.new_page()
+        self.console_errors: list[str] = []
+        self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+
+    def open(self, relative: str) -> None:
+        # ?reset: a new workspace, so the notebooks of earlier steps are not opened again
+        self.page.goto(f"{self.base}/lab/tree/{relative}?reset&token={TOKEN}")
+        self.page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+        self.page.wait_for_selector("text=| Idle", timeout=120_000)  # the status bar: kernel started
+        self.page.wait_for_timeout(1500)  # Lab writes the kernel's metadata just after it starts
+
+    def dirty(self) -> bool:
+        return self.page.locator(".lm-TabBar-tab.lm-mod-current.jp-mod-dirty").count() > 0
+
+    def close_tab(self) -> bool:
+        """Close the notebook's tab; return whether Lab asked about unsaved changes."""
+        self.page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").first.click()
+        try:
+            self.page.wait_for_selector(".jp-Dialog", timeout=2000)
+        except Exception:  # noqa: BLE001 (Playwright's timeout: no dialog, as hoped)
+            return False
+        self.page.keyboard.press("Escape")
+        return True
+
+    def menu(self, menu: str, item: str) -> None:
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
+
+    def run_all(self) -> float:
+        started = time.monotonic()
+        self.page.locator(NOTEBOOK).first.click(position={"x": 5, "y": 5})
+        self.menu("Run", "Run All Cells")
+        prompts = self.page.locator(f"{NOTEBOOK} .jp-Cell.jp-CodeCell .jp-InputPrompt")
+        deadline = started + RUN_ALL_SECONDS
+        while time.monotonic() < deadline:
+            texts = prompts.all_inner_texts()
+            if texts and not any("*" in text for text in texts) and re.search(r"\d", texts[-1]):
+                return time.monotonic() - started
+            self.page.wait_for_timeout(500)
+        raise AssertionError(f"Run All did not reach the last cell within {RUN_ALL_SECONDS} s")
+
+    def save(self) -> None:
+        self.menu("File", "Save Notebook")
+        self.page.wait_for_function("!document.querySelector('.lm-TabBar-tab.lm-mod-current.jp-mod-dirty')",
+                                    timeout=30_000)
+
+    def shut_down_kernels(self) -> None:
+        with urllib.request.urlopen(f"{self.base}/api/kernels?token={TOKEN}") as answer:
+            kernels = json.load(answer)
+        for kernel in kernels:
+            request = urllib.request.Request(f"{self.base}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+            urllib.request.urlopen(request).close()
+
+    def screenshot(self, name: str) -> None:
+        self.page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+def red_blocks(notebook: dict) -> list[str]:
+    """Errors and stderr a learner would see in red, from cells not tagged as announcing them."""
+    found = []
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code" or ANNOUNCED in cell.get("metadata", {}).get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                found.append(f"cell {index} ({cell.get('id')}): {output['ename']}: {output['evalue']}")
+            elif output["output_type"] == "stream" and output["name"] == "stderr":
+                text = "".join(output["text"])
+                found.append(f"cell {index} ({cell.get('id')}) stderr: {text[:300]}")
+    return found
+
+
+def recap_summary(notebook: dict) -> str:
+    last = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"][-1]
+    texts = []
+    for output in last.get("outputs", []):
+        texts.append("".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def image_outputs(notebook: dict) -> tuple[int, list[str]]:
+    """How many outputs are PNG images, and which figures came out as text only."""
+    images, text_only = 0, []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                images += 1
+            elif "<Figure size" in "".join(data.get("text/plain", "")):
+                text_only.append(cell.get("id"))
+    return images, text_only
+
+
+def hints_open(lab: Session) -> bool:
+    hints = lab.page.locator(f"{NOTEBOOK} details")
+    if hints.count() == 0:
+        return True
+    first = hints.first
+    first.scroll_into_view_if_needed()
+    first.locator("summary").click()
+    return first.evaluate("element => element.open")
+
+
+def visible_images_load(lab: Session) -> bool:
+    return lab.page.evaluate(
+        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')].every(img => img.complete && img.naturalWidth > 0)")
+
+
+def check_run(lab: Session, relative: str, name: str, exercises: int, passing: int) -> dict:
+    """Run the open notebook top to bottom, save it, and check what a learner sees."""
+    lab.console_errors.clear()
+    lab.screenshot(f"{name}-top")
+    seconds = lab.run_all()
+    lab.save()
+    lab.screenshot(f"{name}-end")  # Run All leaves the last cell, the recap, in view
+    notebook = json.loads((lab.course / relative).read_text(encoding="utf-8"))
+    unannounced = red_blocks(notebook)
+    assert not unannounced, "red blocks no text announces (tag the cell announced-stderr once it does):\n" \
+        + "\n".join(unannounced)
+    summary = recap_summary(notebook)
+    assert f"{passing} of {exercises} exercises pass their visible checks" in summary, summary
+    images, text_only = image_outputs(notebook)
+    assert text_only == [], "figures shown as text, not images"
+    assert lab.page.locator(f"{NOTEBOOK} .jp-OutputArea img").count() == images
+    assert visible_images_load(lab), "an image in an output did not load"
+    assert hints_open(lab), "a hint did not open"
+    assert lab.console_errors == [], "the browser logged errors"
+    assert not lab.close_tab(), "closing the saved notebook asked about unsaved changes"
+    lab.shut_down_kernels()
+    return {"seconds": round(seconds, 1), "images": images}
+
+
+LESSONS = all_lessons()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
+def test_lesson_in_the_learners_lab(lab, lesson: Lesson, record_property):
+    count = len(exercise_ids(json.loads(lesson.release.read_text(encoding="utf-8"))))
+    learner = lesson.release.relative_to(ROOT).as_posix()
+    solution = lesson.solution.relative_to(ROOT).as_posix()
+
+    try:
+        lab.open(learner)
+        assert not lab.dirty(), "the untouched lesson is marked modified as soon as it opens"
+        assert lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0, \
+            "nbgrader's instructor menu shows in the learner's Lab"
+        assert lab.page.locator(".jp-Toolbar-item", has_text="Validate").count() == 0, "nbgrader's Validate shows"
+        assert not lab.close_tab(), "closing the untouched lesson asked about unsaved changes"
+
+        lab.open(learner)
+        untouched = check_run(lab, learner, f"{lesson.slug}-learner", count, passing=0)
+        lab.open(solution)
+        solved = check_run(lab, solution, f"{lesson.slug}-solution", count, passing=count)
+    finally:  # a failed step leaves its kernel running: the next lesson needs the cores
+        lab.shut_down_kernels()
+    record_property("seconds", {"learner": untouched["seconds"], "solution": solved["seconds"]})
+    print(f"{lesson.slug}: learner {untouched['seconds']} s, solution {solved['seconds']} s")
+
+
+def test_the_instructors_lab_has_a_working_formgrader_and_no_validate_button(tmp_path):
+    """``python3 course.py lab --instructor``: nbgrader's menu, and formgrader lists the lessons
+    (it hung on "Loading, please wait" when `alembic` was not on PATH); no Validate button."""
+    if MISSING:
+        pytest.fail(f"the browser test must run here (COURSE_REQUIRE_BROWSER=1), but: {MISSING}")
+    course = copy_course(tmp_path / "course")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_lab(course, ARTIFACTS / "instructor-lab.log", "--instructor") as base, \
+            chromium(tmp_path / "profile") as context:
+        lab = Session(base, course, context)
+        lab.open(all_lessons()[0].release.relative_to(ROOT).as_posix())
+        assert lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 1
+        assert lab.page.locator(".jp-Toolbar-item", has_text="Validate").count() == 0
+        lab.page.goto(f"{base}/formgrader?token={TOKEN}")
+        first = all_lessons()[0].slug
+        lab.page.wait_for_selector(f"text={first}", timeout=90_000)
+        assert lab.page.locator("text=Loading, please wait").count() == 0
+        lab.page.screenshot(path=ARTIFACTS / "instructor-formgrader.png")
+        assert lab.console_errors == [], "the browser logged errors"
+    assert "Traceback" not in (ARTIFACTS / "instructor-lab.log").read_text(), "the server logged an error"
