@@ -72,3 +72,12 @@ def test_the_lab_puts_the_courses_commands_first_on_path_and_listens_on_loopback
     assert env["PATH"].split(":")[0] == str(course.BIN)
     assert (course.BIN / "alembic").exists()  # formgrader runs it by name
     assert "--ServerApp.ip=127.0.0.1" in course.lab_command([])
+
+
+def test_binder_gets_the_learners_lab_too():
+    """Binder does not run course.py: its postBuild turns off the same extensions."""
+    post_build = (ROOT / "postBuild").read_text()
+    for name in [*course.LAB_MODES["learner"]["lab"], course.NEWS]:
+        assert name in post_build
+    for name in course.LAB_MODES["learner"]["server"]:
+        assert '"nbgrader.server_extensions.$name"' in post_build and name.rsplit(".", 1)[1] in post_build

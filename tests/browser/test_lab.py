@@ -54,6 +54,7 @@ class Session:
         self.base, self.course, self.context = base, course, context
         self.page = context.new_page()
         self.console_errors: list[str] = []
+        self.untouched_ran: set[str] = set()  # lessons whose untouched learner notebook ran here
         self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
         self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
 
@@ -204,6 +205,7 @@ def test_lesson_in_the_learners_lab(lab, lesson: Lesson, record_property):
 
         lab.open(learner)
         untouched = check_run(lab, learner, f"{lesson.slug}-learner", count, passing=0)
+        lab.untouched_ran.add(lesson.slug)
         lab.open(solution)
         solved = check_run(lab, solution, f"{lesson.slug}-solution", count, passing=count)
     finally:  # a failed step leaves its kernel running: the next lesson needs the cores
@@ -211,6 +213,33 @@ def test_lesson_in_the_learners_lab(lab, lesson: Lesson, record_property):
     record_property("seconds", {"learner": untouched["seconds"], "solution": solved["seconds"]})
     print(f"{lesson.slug}: learner {untouched['seconds']} s, solution {solved['seconds']} s")
 
+
+
+def test_the_start_page_shows_the_progress_of_the_lessons_run_above(lab):
+    """After the runs above (each untouched lesson: every exercise "not solved yet"), the start
+    page opens unmodified and its progress table says so, lesson by lesson."""
+    start = "notebooks/START.ipynb"
+    lab.open(start)
+    try:
+        assert not lab.dirty(), "the start page is marked modified as soon as it opens"
+        lab.console_errors.clear()
+        lab.run_all()
+        lab.save()
+        lab.screenshot("START")
+        notebook = json.loads((lab.course / start).read_text(encoding="utf-8"))
+        assert red_blocks(notebook) == []
+        shown = "".join(output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
+                        for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell.get("outputs", []))
+        for lesson in LESSONS:
+            exercises = exercise_ids(json.loads(lesson.release.read_text(encoding="utf-8")))
+            assert f"{lesson.slug}: 0 of {len(exercises)} pass their self-checks" in shown, shown
+            state = "not solved yet" if lesson.slug in lab.untouched_ran else "not run yet"
+            for exercise in exercises:
+                assert f"{exercise} {state}" in shown, (exercise, state, shown)
+        assert lab.console_errors == [], "the browser logged errors"
+        assert not lab.close_tab()
+    finally:
+        lab.shut_down_kernels()
 
 def test_the_instructors_lab_has_a_working_formgrader_and_no_validate_button(tmp_path):
     """``python3 course.py lab --instructor``: nbgrader's menu, and formgrader lists the lessons
