@@ -90,8 +90,10 @@ def lab_config(mode: str) -> Path:
             {"disabledExtensions": {name: True for name in [*LAB_MODES[mode]["lab"], NEWS]}},
     }
     for path, content in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(content, indent=1) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:  # a shared .venv may be read-only
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
     return folder
 
 
