@@ -48,10 +48,13 @@ def test_each_lab_serves_what_it_says(mode, tmp_path):
         disabled = set(page_config(base)["disabledExtensions"])
         handlers = {name: status(f"{base}/{name}?token={TOKEN}")
                     for name in ("formgrader", "courses", "nbgrader_version")}
+        # the root is the course's folder: files the lessons point to outside notebooks/ open
+        readable = status(f"{base}/api/contents/datasets/README.md?token={TOKEN}")
         with urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30) if mode == "instructor" \
                 else contextlib.nullcontext() as answer:
             courses = json.load(answer) if answer else None
     assert disabled == {*course.LAB_MODES[mode]["lab"], course.NEWS}
+    assert readable == 200
     if mode == "learner":  # no nbgrader at all: its pages are not there
         assert set(handlers.values()) == {404}, handlers
     else:  # formgrader answers (it redirects to its first page), the course list from the exchange
