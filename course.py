@@ -122,7 +122,11 @@ def lab(args: list[str]) -> int:
     rest = [arg for arg in args if arg != INSTRUCTOR_FLAG]
     if mode == "instructor":
         print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader > Formgrader)", flush=True)
-    return subprocess.call(lab_command(rest), cwd=ROOT, env=lab_environment(mode))
+    command, env = lab_command(rest), lab_environment(mode)
+    if os.name == "posix":  # Lab replaces this process, so a signal sent to it (a test's, a
+        os.chdir(ROOT)      # service manager's) reaches the server, which stops its kernels
+        os.execve(command[0], command, env)
+    return subprocess.call(command, cwd=ROOT, env=env)
 
 
 def test(args: list[str]) -> int:

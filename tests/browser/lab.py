@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,18 +55,29 @@ def running_lab(course: Path, log: Path, *extra: str) -> Iterator[str]:
     command = [sys.executable, "course.py", "lab", *extra, "--no-browser", f"--ServerApp.port={port}",
                f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0"]
     with log.open("wb") as output:
-        server = subprocess.Popen(command, cwd=course, stdout=output, stderr=subprocess.STDOUT)
+        # A session of its own: whatever the server starts outside its kernels goes with it.
+        server = subprocess.Popen(command, cwd=course, stdout=output, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/api/status?token={TOKEN}", server, log)
             yield base
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server (it stops its kernels on SIGTERM), and kill what is left of its group."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
