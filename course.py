@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The course's two entry points, runnable with nothing but Python 3.11.
 
-    python3 course.py lab     set everything up, then open the course in JupyterLab
-    python3 course.py test    set everything up, then run the whole test suite
+    python3 course.py lab               set everything up, then open the course in JupyterLab
+    python3 course.py lab --instructor  the same, with nbgrader's instructor tools (formgrader)
+    python3 course.py test              set everything up, then run the whole test suite
 
 "Set everything up" means: a virtual environment in .venv, filled from the lock file
 (requirements.lock) and the project itself, redone only when the lock or pyproject.toml
@@ -13,6 +14,7 @@ installed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -53,16 +55,77 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def lab(args: list[str]) -> int:
-    ensure_environment()
-    # 127.0.0.1 only: the course never listens beyond loopback.
+# What each Lab leaves out of nbgrader, and why. A learner's Lab has no exchange or gradebook,
+# so nbgrader's assignment and course lists only show errors there, and its formgrader and
+# "Create Assignment" are an instructor's: the learner's Lab has none of nbgrader (its
+# self-checks, the start page's progress and `autograder check` are the learner's tools).
+# nbgrader's Validate button runs a notebook's autograder test cells, which in a learner's copy
+# hold no tests (the hidden suite is the instructor's), so it answers "passes all the tests"
+# for an untouched lesson: neither Lab has it. `autograder check NOTEBOOK` runs the hidden tests.
+NBGRADER = "nbgrader.server_extensions."
+LAB_MODES = {
+    "learner": {
+        "server": [NBGRADER + name for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")],
+        "lab": ["@jupyter/nbgrader"],
+    },
+    "instructor": {
+        "server": [NBGRADER + "validate_assignment"],
+        "lab": ["@jupyter/nbgrader:validate-assignment"],
+    },
+}
+# Both: Lab's offer to fetch Jupyter's news from the internet, noise in an offline course.
+NEWS = "@jupyterlab/apputils-extension:announcements"
+INSTRUCTOR_FLAG = "--instructor"
+
+
+def lab_config(mode: str) -> Path:
+    """A Jupyter config folder, read before every other one (JUPYTER_CONFIG_PATH), that turns
+    off what ``LAB_MODES[mode]`` names for this launch only: the user's own settings
+    (JUPYTER_CONFIG_DIR) and the installed configuration are left as they are."""
+    folder = VENV / "lab-config" / mode
+    files = {
+        folder / "jupyter_server_config.json":
+            {"ServerApp": {"jpserver_extensions": {name: False for name in LAB_MODES[mode]["server"]}}},
+        folder / "labconfig" / "page_config.json":
+            {"disabledExtensions": {name: True for name in [*LAB_MODES[mode]["lab"], NEWS]}},
+    }
+    for path, content in files.items():
+        text = json.dumps(content, indent=1) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:  # a shared .venv may be read-only
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def lab_environment(mode: str) -> dict[str, str]:
+    # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
+    # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
+    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(lab_config(mode)), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
+    return env
+
+
+def lab_command(args: list[str]) -> list[str]:
+    # 127.0.0.1 only: the course never listens beyond loopback. The root is the course's folder,
+    # so files the lessons point to outside notebooks/ (datasets/README.md) open from the browser.
     command = [str(BIN / "jupyter"), "lab", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}", "notebooks/START.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         command.append("--allow-root")
-    # The venv's commands first on PATH: the terminals Lab opens, and tools that run others by
-    # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
-    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
+    return command
+
+
+def lab(args: list[str]) -> int:
+    ensure_environment()
+    mode = "instructor" if INSTRUCTOR_FLAG in args else "learner"
+    rest = [arg for arg in args if arg != INSTRUCTOR_FLAG]
+    if mode == "instructor":
+        print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader > Formgrader)", flush=True)
+    command, env = lab_command(rest), lab_environment(mode)
+    if os.name == "posix":  # Lab replaces this process, so a signal sent to it (a test's, a
+        os.chdir(ROOT)      # service manager's) reaches the server, which stops its kernels
+        os.execve(command[0], command, env)
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

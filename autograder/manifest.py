@@ -91,6 +91,8 @@ and the exercise you want:"""
 def start_notebook_text() -> str:
     import nbformat  # only here: it is slow to import, and only the maintainers' release needs it
 
+    from .kernel_metadata import kernel_metadata
+
     cells = [
         nbformat.v4.new_markdown_cell(START_INTRO.format(table=lesson_table(prefix="")), id="start"),
         nbformat.v4.new_markdown_cell(PROGRESS, id="progress-intro"),
@@ -98,10 +100,7 @@ def start_notebook_text() -> str:
         nbformat.v4.new_markdown_cell(RESET, id="reset-intro"),
         nbformat.v4.new_code_cell(f'# progress.reset("{entries()[0].slug}", "exercise_name")', id="reset"),
     ]
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=kernel_metadata())
     return nbformat.writes(notebook, version=4) + "\n"
 
 

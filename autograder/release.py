@@ -14,8 +14,13 @@ The work is done by nbgrader's own preprocessors, composed here as nbgrader's
 8. ``KeepReleasedSource`` last: each exercise cell keeps, in its metadata, its source as
    released, so a learner can put one exercise back (``coursekit.progress.reset``) without a
    copy of the course's files.
+9. ``WriteKernelMetadata`` after it: the notebook's ``kernelspec`` and ``language_info`` as
+   JupyterLab writes them when the kernel starts, so an untouched lesson opens unmodified
+   (``autograder.kernel_metadata``). It touches no cell, so it can go anywhere; it goes last
+   so that ``nbgrader_config.py`` appends the course's own steps, in this order, to
+   nbgrader's list.
 
-``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, step 8 included.
+``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, steps 8 and 9 included.
 ``autograder release`` also writes what is made from ``course.toml`` (``autograder.manifest``):
 the README's lesson table and the learner's start page.
 
@@ -39,6 +44,7 @@ from nbgrader.preprocessors import (
 
 from . import manifest
 from .errors import ReleaseOutOfDate
+from .kernel_metadata import WriteKernelMetadata
 from .lessons import Lesson
 
 
@@ -63,6 +69,7 @@ PIPELINE = (
     ComputeChecksums,
     CheckCellMetadata,
     KeepReleasedSource,
+    WriteKernelMetadata,
 )
 
 

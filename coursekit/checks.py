@@ -34,6 +34,9 @@ __all__ = ["CheckResult", "Report", "report", "reset", "self_check", "uses_exerc
 
 Status = Literal["pass", "todo", "fail"]
 SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
+# The words carry the meaning; the symbols only help the eye (a machine without an emoji font
+# shows them as empty boxes). Every line and table that shows a symbol shows its word too.
+WORDS: dict[str, str] = {"pass": "passes", "todo": "not solved yet", "fail": "fails"}
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
 PASS_MESSAGE = "the visible checks pass."
 TODO_MESSAGE = "not solved yet (the exercise still raises NotImplementedError)."
@@ -55,8 +58,14 @@ class CheckResult:
     @property
     def line(self) -> str:
         """The one line a learner reads under the check."""
+        if self.status == "fail":  # the other two messages say in words how the check went
+            return f"{self.symbol} {self.exercise}: {WORDS['fail']}: {self.message}"
         text = f"{self.symbol} {self.exercise}: {self.message}"
         return f"{text} {HIDDEN_TESTS_NOTE}" if self.status == "pass" else text
+
+    @property
+    def status_text(self) -> str:
+        return f"{self.symbol} {WORDS[self.status]}"
 
 
 # exercise id -> (check function, timeout). A dict keeps registration order, and
@@ -259,14 +268,15 @@ def _display(text: str, html_text: str | None = None) -> None:
 
 def _text_table(results: list[CheckResult], summary: str) -> str:
     width = max(len("exercise"), *(len(result.exercise) for result in results))
-    lines = [f"{'exercise'.ljust(width)}  status  message"]
-    lines += [f"{r.exercise.ljust(width)}  {r.symbol}      {r.message}" for r in results]
+    status_width = max(len(r.status_text) for r in results)
+    lines = [f"{'exercise'.ljust(width)}  {'status'.ljust(status_width)}  message"]
+    lines += [f"{r.exercise.ljust(width)}  {r.status_text.ljust(status_width)}  {r.message}" for r in results]
     return "\n".join([*lines, summary])
 
 
 def _html_table(results: list[CheckResult], summary: str) -> str:
     rows = "".join(
-        f"<tr><td><code>{html.escape(r.exercise)}</code></td><td>{r.symbol}</td>"
+        f"<tr><td><code>{html.escape(r.exercise)}</code></td><td>{html.escape(r.status_text)}</td>"
         f'<td style="text-align:left">{html.escape(r.message)}</td></tr>'
         for r in results
     )

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.checks import SYMBOLS, _display
+from coursekit.checks import SYMBOLS, WORDS, _display
 
 PROGRESS_FILE = ".course-progress.json"
 NOT_RUN = "·"  # an exercise whose self-check has not run yet
@@ -97,14 +97,12 @@ def show(refresh: bool = False, root: Path | None = None) -> list[LessonProgress
     return found
 
 
-# The words carry the meaning; the symbols only help the eye (a machine without an emoji font
-# shows them as empty boxes).
-WORDS = {"pass": "passes", "todo": "not solved yet", "fail": "fails", None: "not run yet"}
+NOT_RUN_WORDS = "not run yet"
 
 
 def _symbol(lesson: LessonProgress, exercise: str) -> str:
     status = lesson.statuses.get(exercise)
-    return f"{SYMBOLS[status] if status else NOT_RUN} {exercise} {WORDS[status]}"
+    return f"{SYMBOLS[status] if status else NOT_RUN} {exercise} {WORDS[status] if status else NOT_RUN_WORDS}"
 
 
 def _text(found: list[LessonProgress]) -> str:

@@ -11,7 +11,7 @@ import pytest
 import httpx
 
 from coursekit import Tracer, drive, http_scope, report, self_check, serve, uses_exercises
-from coursekit.checks import CheckResult, reset
+from coursekit.checks import PASS_MESSAGE, SYMBOLS, TODO_MESSAGE, WORDS, CheckResult, reset
 
 PASS_LINE = "✅ {}: the visible checks pass. The grader's hidden tests check more."
 TODO_LINE = "⏳ {}: not solved yet (the exercise still raises NotImplementedError)."
@@ -72,7 +72,7 @@ def test_a_failed_assertion_shows_its_message(capsys):
         assert status == 200, f"expected status 200, got {status}"
 
     assert check.status == "fail"
-    assert output_lines(capsys) == ["❌ json_app: expected status 200, got 404"]
+    assert output_lines(capsys) == ["❌ json_app: fails: expected status 200, got 404"]
 
 
 def test_a_bare_assertion_gets_a_generic_message(capsys):
@@ -80,7 +80,7 @@ def test_a_bare_assertion_gets_a_generic_message(capsys):
     def check():
         assert False
 
-    assert output_lines(capsys) == ["❌ json_app: a visible check failed"]
+    assert output_lines(capsys) == ["❌ json_app: fails: a visible check failed"]
 
 
 def test_other_exceptions_are_reported_not_raised(capsys):
@@ -89,7 +89,7 @@ def test_other_exceptions_are_reported_not_raised(capsys):
         return {}["status"]
 
     assert check.status == "fail"
-    assert output_lines(capsys) == ["❌ json_app: your code raised KeyError: 'status'"]
+    assert output_lines(capsys) == ["❌ json_app: fails: your code raised KeyError: 'status'"]
 
 
 def test_async_checks_run_without_a_loop(capsys):
@@ -169,6 +169,8 @@ def test_report_reruns_checks_in_registration_order(capsys):
     assert lines[1].startswith("first") and "✅" in lines[1]
     assert lines[2].startswith("second") and "⏳" in lines[2]
     assert lines[3].startswith("third") and "❌" in lines[3] and "third is wrong" in lines[3]
+    for line, status in zip(lines[1:4], ["pass", "todo", "fail"]):  # the words, not the symbols, carry it
+        assert f"{SYMBOLS[status]} {WORDS[status]}" in line
     assert lines[-1] == "1 of 3 exercises pass their visible checks. The grader's hidden tests check more."
 
 
@@ -288,3 +290,13 @@ def test_a_method_of_the_exercise_itself_is_the_exercise_unsolved(capsys):
         Request().body()
 
     assert output_lines(capsys) == [TODO_LINE.format("Request")]
+
+
+def test_every_line_a_check_prints_says_in_words_how_it_went():
+    """Without an emoji font the symbols are empty boxes: the line must still say it."""
+    for status, message in [("pass", PASS_MESSAGE), ("todo", TODO_MESSAGE), ("fail", "expected 200, got 404")]:
+        line = CheckResult("json_app", status, message).line
+        assert line.startswith(f"{SYMBOLS[status]} json_app: ")
+        words = line.removeprefix(f"{SYMBOLS[status]} json_app: ")
+        assert words.startswith({"pass": "the visible checks pass", "todo": "not solved yet",
+                                 "fail": f"{WORDS['fail']}: "}[status]), line

@@ -1,0 +1,43 @@
+"""The notebook metadata JupyterLab writes when a course notebook's kernel starts, written by
+the release instead, so that opening an untouched lesson does not mark it modified.
+
+On opening a notebook, Lab sets ``metadata.kernelspec`` from the kernel's spec and
+``metadata.language_info`` from the kernel's ``kernel_info`` reply; any difference from what
+the file holds (a shorter ``language_info``, another display name, another patch version of
+Python) makes the notebook "modified", and closing it asks to save. Lab leaves an identical
+value alone. ``tests/autograder/test_kernel_metadata.py`` starts the course's kernel and
+fails when what it reports drifts from ``KERNEL_METADATA`` (the course's interpreter is
+pinned to Python 3.11; the patch version is the one the course's machines and CI run).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.7",
+    },
+}
+
+
+def kernel_metadata() -> dict:
+    return copy.deepcopy(KERNEL_METADATA)
+
+
+class WriteKernelMetadata(NbGraderPreprocessor):
+    """Give the learner's notebook the kernel metadata Lab would write on opening it.
+    (nbgrader's base class: nbconvert runs a preprocessor of its own base only when enabled.)"""
+
+    def preprocess(self, nb, resources):
+        nb.metadata.update(kernel_metadata())
+        return nb, resources

@@ -1,0 +1,86 @@
+"""course.py: the learner's and the instructor's Lab, as the running server serves them."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from autograder.lessons import ROOT
+from tests.browser.lab import TOKEN, running_lab
+
+spec = importlib.util.spec_from_file_location("course_entry", ROOT / "course.py")
+course = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(course)
+
+
+def status(url: str) -> int:
+    request = urllib.request.Request(url, method="GET")
+    opener = urllib.request.build_opener(NoRedirect())
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def page_config(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/lab?token={TOKEN}", timeout=30) as answer:
+        page = answer.read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.DOTALL)
+    return json.loads(found.group(1))
+
+
+@pytest.mark.parametrize("mode", ["learner", "instructor"])
+def test_each_lab_serves_what_it_says(mode, tmp_path):
+    extra = ["--instructor"] if mode == "instructor" else []
+    with running_lab(ROOT, tmp_path / "lab.log", *extra) as base:
+        disabled = set(page_config(base)["disabledExtensions"])
+        handlers = {name: status(f"{base}/{name}?token={TOKEN}")
+                    for name in ("formgrader", "courses", "nbgrader_version")}
+        # the root is the course's folder: files the lessons point to outside notebooks/ open
+        readable = status(f"{base}/api/contents/datasets/README.md?token={TOKEN}")
+        with urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30) if mode == "instructor" \
+                else contextlib.nullcontext() as answer:
+            courses = json.load(answer) if answer else None
+    assert disabled == {*course.LAB_MODES[mode]["lab"], course.NEWS}
+    assert readable == 200
+    if mode == "learner":  # no nbgrader at all: its pages are not there
+        assert set(handlers.values()) == {404}, handlers
+    else:  # formgrader answers (it redirects to its first page), the course list from the exchange
+        assert handlers["formgrader"] == 302 and handlers["courses"] == 200, handlers
+        assert handlers["nbgrader_version"] != 404, handlers  # served (it wants a version to compare)
+        assert courses["success"], courses
+        assert "Traceback" not in (tmp_path / "lab.log").read_text()
+
+
+def test_neither_lab_validates_and_the_instructors_has_formgrader():
+    for mode in course.LAB_MODES:
+        assert course.NBGRADER + "validate_assignment" in course.LAB_MODES[mode]["server"]
+    assert course.NBGRADER + "formgrader" not in course.LAB_MODES["instructor"]["server"]
+
+
+def test_the_lab_puts_the_courses_commands_first_on_path_and_listens_on_loopback():
+    env = course.lab_environment("instructor")
+    assert env["PATH"].split(":")[0] == str(course.BIN)
+    assert (course.BIN / "alembic").exists()  # formgrader runs it by name
+    assert "--ServerApp.ip=127.0.0.1" in course.lab_command([])
+
+
+def test_binder_gets_the_learners_lab_too():
+    """Binder does not run course.py: its postBuild turns off the same extensions."""
+    post_build = (ROOT / "postBuild").read_text()
+    for name in [*course.LAB_MODES["learner"]["lab"], course.NEWS]:
+        assert name in post_build
+    for name in course.LAB_MODES["learner"]["server"]:
+        assert '"nbgrader.server_extensions.$name"' in post_build and name.rsplit(".", 1)[1] in post_build
