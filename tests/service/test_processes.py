@@ -1,0 +1,154 @@
+"""The service as it runs: real processes, killed for real.
+
+- ``autograder serve`` plus ``autograder submit`` grade lesson 01's solution with full marks,
+  and nothing a learner reads (status, stream) holds a hidden test's source;
+- nothing lost, nothing twice: uploads racing a web app killed with SIGKILL, a worker killed
+  with SIGKILL while it grades, a submission stored whose message was never sent: every
+  accepted submission is graded exactly once;
+- two workers with scratch roots of their own on one broker and one database, as two
+  machines would run them, share the class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from autograder.lessons import find_lesson
+from autograder.service import processes
+from coursekit.processes import free_port, wait_until
+from coursekit.submit import Service, upload
+
+from .service_processes import query, start_web, stop, with_port
+
+pytestmark = pytest.mark.slow
+SOLUTION = find_lesson("01").solution
+UNTOUCHED = find_lesson("02").release  # graded quickly, to nothing
+
+
+def autograder(*args: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, **options)
+
+
+def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path):
+    data = str(tmp_path / "data")
+    token = autograder("tokens", "add", "alice", "--data", data, check=True).stdout.strip()
+    port = free_port()
+    serving = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_until(lambda: _answers(port) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
+        submitted = autograder("submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token,
+                               timeout=300)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        assert "graded: 46 / 46" in submitted.stdout
+        assert "Score: 46 / 46" in submitted.stdout  # the feedback `autograder grade` writes
+        # Nothing the learner can read holds a hidden test's source.
+        [submission_id] = [line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line]
+        headers = {"Authorization": f"Bearer {token}"}
+        status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).text
+        stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
+        for test_file in find_lesson("01").suite.glob("test_*.py"):
+            for line in test_file.read_text().splitlines():
+                if len(line.strip()) > 30 and not line.strip().startswith(("#", "@graded", "def test_")):
+                    assert line.strip() not in status and line.strip() not in stream, line
+    finally:
+        serving.send_signal(signal.SIGINT)
+        output, _ = serving.communicate(timeout=30)
+    assert "serving on http://127.0.0.1:" in output
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def fast(settings, tmp_path):
+    """Short heartbeats and leases, so a dead worker's job moves on within seconds."""
+    return with_port(dataclasses.replace(settings, heartbeat_ms=3000, lease_seconds=6, sweep_seconds=5,
+                                         submissions_per_minute=1000))
+
+
+def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fast, people, tmp_path):
+    machines = [dataclasses.replace(fast, scratch=str(tmp_path / f"machine-{n}")) for n in (1, 2)]
+    workers = [processes.start("worker", each) for each in machines]
+    web = start_web(fast)
+    service = Service(f"http://127.0.0.1:{fast.port}", people.alice)
+    accepted: list[str] = []
+    failures: list[BaseException] = []
+
+    def learner() -> None:  # uploads with retries that keep their idempotency key
+        try:
+            accepted.append(upload(service, UNTOUCHED, attempts=12)["id"])
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        # 1. The web app is killed while uploads are in flight; their clients retry.
+        first = [threading.Thread(target=learner) for _ in range(6)]
+        for thread in first:
+            thread.start()
+        assert wait_until(lambda: len(accepted) >= 2, 60)
+        web.send_signal(signal.SIGKILL)
+        web.wait()
+        killed_web_after = len(accepted)
+        # 2. A submission stored whose message never went out (the web app died between its
+        #    commit and its send): the next web app's start-up sweep sends it.
+        _store_without_sending(fast, people)
+        web = start_web(fast)
+        for thread in first:
+            thread.join(120)
+        # 3. A worker is killed while it grades; its job goes to the other.
+        running = lambda: query(fast, "SELECT id, claimed_by FROM submissions WHERE status = 'running'")  # noqa: E731
+        assert wait_until(running, 120)
+        victim_id, claimed_by = running()[0]
+        victim = next(worker for worker in workers if f":{worker.pid}:" in claimed_by)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        survivors = [worker for worker in workers if worker is not victim]
+        # 4. More uploads after both kills.
+        second = [threading.Thread(target=learner) for _ in range(2)]
+        for thread in second:
+            thread.start()
+        for thread in second:
+            thread.join(120)
+        assert not failures, failures
+        done = lambda: query(fast, "SELECT count(*) FROM submissions WHERE status != 'done'")[0][0] == 0  # noqa: E731
+        assert wait_until(done, 240, 0.5), query(fast, "SELECT id, status, attempts FROM submissions")
+    finally:
+        stop(web, *workers)
+    rows = query(fast, "SELECT id, status, gradings, attempts, claimed_by FROM submissions")
+    print(f"web killed after {killed_web_after} accepted; worker {victim.pid} killed grading {victim_id}; "
+          f"{len(rows)} submissions, attempts {[row[3] for row in rows]}")
+    assert len(rows) == 6 + 1 + 2  # one per upload (retries included) and the unsent one
+    assert set(accepted) <= {row[0] for row in rows}
+    assert all(row[1] == "done" and row[2] == 1 for row in rows)  # each graded exactly once
+    assert dict((row[0], row[3]) for row in rows)[victim_id] == 2  # claimed again after its worker died
+    graded_by = {row[4].split(":")[1] for row in rows}
+    assert {str(worker.pid) for worker in survivors} <= graded_by  # both machines graded
+
+
+def _store_without_sending(settings, people) -> None:
+    import asyncio
+
+    from autograder.service.store import Store
+    from autograder.service.tokens import token_hash
+
+    async def store() -> None:
+        database = Store.connect(settings.database)
+        alice = await database.learner_by_token(token_hash(people.alice))
+        await database.accept(alice, "02_asgi_to_fastapi", UNTOUCHED.read_bytes(), None)
+        await database.close()
+
+    asyncio.run(store())
