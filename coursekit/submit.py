@@ -30,13 +30,16 @@ import httpx
 __all__ = ["Service", "SubmissionFailed", "configured", "submit", "submit_notebook"]
 
 CONFIG = Path.home() / ".config" / "autograder" / "service.toml"
-HOW_TO_CONFIGURE = (
-    "No grading server is configured, so this notebook was not submitted (nothing is wrong with it). "
-    "If your course has a grading server, set AUTOGRADER_SERVER (its URL) and AUTOGRADER_TOKEN (the "
-    f"token your instructor gave you) before starting JupyterLab, or write them into {CONFIG} as\n"
-    '    server = "http://..."\n    token = "..."\n'
-    "then run this cell again. Without a server, your instructor collects notebooks another way."
-)
+def how_to_configure() -> str:
+    return (
+        "No grading server is configured, so this notebook was not submitted (nothing is wrong with it). "
+        "If your course has a grading server, set AUTOGRADER_SERVER (its URL) and AUTOGRADER_TOKEN (the "
+        f"token your instructor gave you) before starting JupyterLab, or write them into {CONFIG} as\n"
+        '    server = "http://..."\n    token = "..."\n'
+        "then run this cell again. Without a server, your instructor collects notebooks another way."
+    )
+
+
 FINISHED = ("done", "failed")
 
 
@@ -54,8 +57,9 @@ class Service:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def configured(server: str | None = None, token: str | None = None, config: Path = CONFIG) -> Service | None:
+def configured(server: str | None = None, token: str | None = None, config: Path | None = None) -> Service | None:
     """The service named by the arguments, the environment or the config file; None if none is."""
+    config = config or CONFIG
     found = {}
     if config.exists():
         found = tomllib.loads(config.read_text(encoding="utf-8"))
@@ -150,7 +154,7 @@ def submit_notebook(filename: str, server: str | None = None, token: str | None 
     if a server is configured, and show the feedback; otherwise say how to configure one."""
     service = configured(server, token)
     if service is None:
-        print(HOW_TO_CONFIGURE)
+        print(how_to_configure())
         return None
     path = Path(filename)
     if not path.exists():

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from coursekit.processes import redis_server
+from coursekit.processes import redis_server, wait_until
 
 from .settings import Settings, from_environment
 
@@ -58,17 +58,41 @@ class Supervisor:
                     self.children[index] = start(self.roles[index], self.settings)
             time.sleep(0.2)
 
-    def stop(self, grace: float = 10.0) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + grace
-        for child in self.children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    def stop(self) -> None:
+        stop(*self.children)
+
+
+def stop(*children: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM (a worker finishes the job in hand), then SIGKILL after ``grace`` seconds."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/api/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen:
+    """The web app alone, once it answers (for tests and benchmarks that kill and count)."""
+    web = start("web", settings)
+    url = f"http://{settings.host}:{settings.port}"
+    if not wait_until(lambda: answers(url) or web.poll() is not None, timeout, 0.1) or web.poll() is not None:
+        stop(web)
+        raise RuntimeError(f"the web app did not answer within {timeout:g} s")
+    return web
 
 
 @contextlib.contextmanager

@@ -27,7 +27,9 @@ from autograder.service import processes
 from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, upload
 
-from .service_processes import query, start_web, stop, with_port
+from autograder.service.processes import answers, start_web, stop
+
+from .service_processes import query, with_port
 
 pytestmark = pytest.mark.slow
 SOLUTION = find_lesson("01").solution
@@ -41,11 +43,17 @@ def autograder(*args: str, **options) -> subprocess.CompletedProcess:
 def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path):
     data = str(tmp_path / "data")
     token = autograder("tokens", "add", "alice", "--data", data, check=True).stdout.strip()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,instructor\nprof,yes\nbob,\n")
+    imported = autograder("tokens", "import", str(roster), "--data", data, check=True).stdout.splitlines()
+    assert imported[0] == "name,token" and [line.split(",")[0] for line in imported[1:]] == ["prof", "bob"]
+    prof = {"Authorization": f"Bearer {imported[1].split(',')[1]}"}
     port = free_port()
     serving = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert wait_until(lambda: _answers(port) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
+        url = f"http://127.0.0.1:{port}"
+        assert wait_until(lambda: answers(url) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
         submitted = autograder("submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token,
                                timeout=300)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
@@ -60,17 +68,22 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
             for line in test_file.read_text().splitlines():
                 if len(line.strip()) > 30 and not line.strip().startswith(("#", "@graded", "def test_")):
                     assert line.strip() not in status and line.strip() not in stream, line
+        # The instructor sees the class and exports it as `autograder grade` would write it.
+        base = f"http://127.0.0.1:{port}/api/instructor"
+        view = httpx.get(f"{base}/class", headers=prof).json()
+        assert [(row["learner"], row["score"]) for row in view["rows"]] == [("alice", 46)]
+        assert view["pass_rates"] and all(rate["rate"] == 1 for rate in view["pass_rates"])
+        grades = httpx.get(f"{base}/grades.csv", headers=prof).text.splitlines()
+        assert grades[0].startswith("submission,lesson,score,max_score,json_app")
+        assert grades[1].startswith("alice,01_asgi_by_hand,46,46")
+        regraded = httpx.post(f"{base}/regrade/01_asgi_by_hand", headers=prof).json()
+        assert regraded == {"lesson": "01_asgi_by_hand", "queued": 1}
+        graded_again = lambda: httpx.get(f"{base}/class", headers=prof).json()["counts"]["done"] == 1  # noqa: E731
+        assert wait_until(graded_again, 120, 0.5)
     finally:
         serving.send_signal(signal.SIGINT)
         output, _ = serving.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
-
-
-def _answers(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture
