@@ -12,22 +12,22 @@
 from __future__ import annotations
 
 import dataclasses
-import os
+import io
+import json
 import signal
 import subprocess
 import sys
 import threading
-import time
+import zipfile
 
 import httpx
 import pytest
 
 from autograder.lessons import find_lesson
 from autograder.service import processes
+from autograder.service.processes import answers, start_web, stop
 from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, upload
-
-from autograder.service.processes import answers, start_web, stop
 
 from .service_processes import query, with_port
 
@@ -38,6 +38,17 @@ UNTOUCHED = find_lesson("02").release  # graded quickly, to nothing
 
 def autograder(*args: str, **options) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, **options)
+
+
+def strings(document) -> list[str]:
+    """Every string in a JSON document, as a learner's program would read it."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, dict):
+        return [text for value in document.values() for text in strings(value)]
+    if isinstance(document, list):
+        return [text for value in document for text in strings(value)]
+    return []
 
 
 def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path):
@@ -62,12 +73,15 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         # Nothing the learner can read holds a hidden test's source.
         [submission_id] = [line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line]
         headers = {"Authorization": f"Bearer {token}"}
-        status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).text
+        status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).json()
         stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
-        for test_file in find_lesson("01").suite.glob("test_*.py"):
-            for line in test_file.read_text().splitlines():
-                if len(line.strip()) > 30 and not line.strip().startswith(("#", "@graded", "def test_")):
-                    assert line.strip() not in status and line.strip() not in stream, line
+        events = [json.loads(line.removeprefix("data: ")) for line in stream.splitlines() if line.startswith("data: ")]
+        assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 46
+        readable = "\n".join(strings(status) + [text for event in events for text in strings(event)])
+        assert "Score: 46 / 46" in readable
+        suite_lines = {line.strip() for test_file in find_lesson("01").suite.glob("*.py")
+                       for line in test_file.read_text().splitlines() if len(line.strip()) > 25}
+        assert suite_lines and not [line for line in suite_lines if line in readable]
         # The instructor sees the class and exports it as `autograder grade` would write it.
         base = f"http://127.0.0.1:{port}/api/instructor"
         view = httpx.get(f"{base}/class", headers=prof).json()
@@ -76,6 +90,9 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         grades = httpx.get(f"{base}/grades.csv", headers=prof).text.splitlines()
         assert grades[0].startswith("submission,lesson,score,max_score,json_app")
         assert grades[1].startswith("alice,01_asgi_by_hand,46,46")
+        with zipfile.ZipFile(io.BytesIO(httpx.get(f"{base}/gradescope.zip", headers=prof).content)) as archive:
+            document = json.loads(archive.read("alice-01_asgi_by_hand/results.json"))
+        assert document["score"] == 46 and all(test["status"] == "passed" for test in document["tests"])
         regraded = httpx.post(f"{base}/regrade/01_asgi_by_hand", headers=prof).json()
         assert regraded == {"lesson": "01_asgi_by_hand", "queued": 1}
         graded_again = lambda: httpx.get(f"{base}/class", headers=prof).json()["counts"]["done"] == 1  # noqa: E731
