@@ -28,13 +28,14 @@ def read_roster(path: Path) -> list[tuple[str, bool]]:
     ``instructor`` column (yes/true/1)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = [(reader.line_num, row) for row in reader]  # line numbers as an editor shows them
     except OSError as exc:
         raise BadRoster(str(path), exc.strerror or str(exc)) from None
-    if not rows or "name" not in rows[0]:
+    if not rows or "name" not in rows[0][1]:
         raise BadRoster(str(path), "it has no `name` column (the first line names the columns)")
     roster = []
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         name = (row.get("name") or "").strip()
         if not name:
             raise BadRoster(str(path), f"line {number} has no name")
