@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -182,3 +183,12 @@ def _store_without_sending(settings, people) -> None:
         await database.close()
 
     asyncio.run(store())
+
+
+def test_serve_refuses_where_submissions_cannot_be_confined(tmp_path):
+    """The rules of `autograder grade`: played here by allowing no confinement at all."""
+    refused = autograder("serve", "--data", str(tmp_path), "--port", str(free_port()),
+                         env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"}, timeout=60)
+    assert refused.returncode == 1
+    assert "Refusing to" in refused.stderr  # as root: never root's rights; otherwise: --accept-risk
+    assert "serving on" not in refused.stdout
