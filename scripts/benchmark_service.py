@@ -25,8 +25,8 @@ import argparse
 import asyncio
 import contextlib
 import shutil
+import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,22 +141,24 @@ def main() -> int:
     notebooks = [(lesson.release, lesson.solution)[number % 2] for number in range(args.submissions)]
     print(f"{args.submissions} submissions of {lesson.slug} (untouched and solution, alternately) "
           f"from {args.clients} concurrent clients on 127.0.0.1")
+    # SIGTERM ends the run as Ctrl-C does, so the service's processes are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for workers in args.workers:
         with tempfile.TemporaryDirectory(prefix="benchmark-service-") as folder:
             found = run_service(notebooks, args.clients, workers, Path(folder))
+            ms = [value * 1000 for value in found["accept"]]
+            print(f"\n{workers} worker process(es):")
+            print(f"  accept latency   p50 {percentile(ms, 0.5):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms")
+            print(f"  time to feedback p50 {percentile(found['feedback'], 0.5):.1f} s, "
+                  f"p99 {percentile(found['feedback'], 0.99):.1f} s")
+            print(f"  service: {found['stored']} graded in {found['seconds']:.1f} s, "
+                  f"{found['stored'] / found['seconds']:.2f} per second")
+            print(f"  counts: stored {found['stored']}, done {found['graded']}, graded twice {found['twice']}, "
+                  f"lost {found['lost']}", flush=True)
             grade_seconds = run_grade(notebooks, workers, Path(folder))
-        ms = [value * 1000 for value in found["accept"]]
-        print(f"\n{workers} worker process(es):")
-        print(f"  accept latency   p50 {percentile(ms, 0.5):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms")
-        print(f"  time to feedback p50 {percentile(found['feedback'], 0.5):.1f} s, "
-              f"p99 {percentile(found['feedback'], 0.99):.1f} s")
-        print(f"  service: {found['stored']} graded in {found['seconds']:.1f} s, "
-              f"{found['stored'] / found['seconds']:.2f} per second")
-        print(f"  autograder grade --jobs {workers}: the same {args.submissions} in {grade_seconds:.1f} s, "
-              f"{args.submissions / grade_seconds:.2f} per second (service/grade: "
-              f"{found['seconds'] / grade_seconds:.2f})")
-        print(f"  counts: stored {found['stored']}, done {found['graded']}, graded twice {found['twice']}, "
-              f"lost {found['lost']}; median feedback {statistics.median(found['feedback']):.1f} s")
+            print(f"  autograder grade --jobs {workers}: the same {args.submissions} in {grade_seconds:.1f} s, "
+                  f"{args.submissions / grade_seconds:.2f} per second (service/grade: "
+                  f"{found['seconds'] / grade_seconds:.2f})", flush=True)
     return 0
 
 
