@@ -127,7 +127,7 @@ def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fas
 
     try:
         # 1. The web app is killed while uploads are in flight; their clients retry.
-        first = [threading.Thread(target=learner) for _ in range(6)]
+        first = [threading.Thread(target=learner) for _ in range(4)]
         for thread in first:
             thread.start()
         assert wait_until(lambda: len(accepted) >= 2, 60)
@@ -148,21 +148,21 @@ def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fas
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         survivors = [worker for worker in workers if worker is not victim]
-        # 4. More uploads after both kills.
-        second = [threading.Thread(target=learner) for _ in range(2)]
+        # 4. One more upload after both kills.
+        second = [threading.Thread(target=learner)]
         for thread in second:
             thread.start()
         for thread in second:
             thread.join(120)
         assert not failures, failures
         done = lambda: query(fast, "SELECT count(*) FROM submissions WHERE status != 'done'")[0][0] == 0  # noqa: E731
-        assert wait_until(done, 240, 0.5), query(fast, "SELECT id, status, attempts FROM submissions")
+        assert wait_until(done, 400, 0.5), query(fast, "SELECT id, status, attempts FROM submissions")
     finally:
         stop(web, *workers)
     rows = query(fast, "SELECT id, status, gradings, attempts, claimed_by FROM submissions")
     print(f"web killed after {killed_web_after} accepted; worker {victim.pid} killed grading {victim_id}; "
           f"{len(rows)} submissions, attempts {[row[3] for row in rows]}")
-    assert len(rows) == 6 + 1 + 2  # one per upload (retries included) and the unsent one
+    assert len(rows) == 4 + 1 + 1  # one per upload (retries included) and the unsent one
     assert set(accepted) <= {row[0] for row in rows}
     assert all(row[1] == "done" and row[2] == 1 for row in rows)  # each graded exactly once
     assert dict((row[0], row[3]) for row in rows)[victim_id] == 2  # claimed again after its worker died
