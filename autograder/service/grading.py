@@ -48,6 +48,12 @@ def refuse_unconfined(settings: Settings) -> None:
         raise UnconfinedGrading(found.describe())
 
 
+def sandbox_hidden(path: Path, scratch: Path, settings: Settings) -> tuple[str, ...]:
+    """What no sandbox may see: the course's private parts, every submission's scratch folder,
+    and the service's own files (the database holds every notebook and the token hashes)."""
+    return hidden_paths([path], [scratch, settings.folder])
+
+
 class Grader:
     """A worker process's grader: the suites it read, where it writes notebooks, who it is."""
 
@@ -76,10 +82,7 @@ class Grader:
         path = folder / f"{name}.ipynb"
         path.write_bytes(notebook)
         try:
-            # Hidden from every sandbox: the course's private parts, every submission's scratch
-            # folder, and the service's own files (the database holds every notebook).
-            hidden = hidden_paths([path], [self.scratch, self.settings.folder])
-            return grade_one(path, name, fixed, Limits(), hidden)
+            return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
