@@ -188,7 +188,7 @@ def tokens_command(args) -> int:
     from .service.tokens import new_token, read_roster, token_hash
 
     settings = _service_settings(args)
-    settings.folder.mkdir(parents=True, exist_ok=True)
+    settings.make_folder()
     people = [(args.name, args.instructor)] if args.action == "add" else read_roster(Path(args.roster))
 
     async def add() -> list[tuple[str, str]]:

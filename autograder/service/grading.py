@@ -26,7 +26,7 @@ from ..jail import confinement
 from ..lessons import all_lessons, find_lesson
 from ..suite import imports
 from ..types import Limits, SubmissionResult
-from .settings import Settings
+from .settings import Settings, private_folder
 from .store import Claim, Store
 
 # A notebook that killed its worker this many times is not tried again: it is marked failed.
@@ -61,8 +61,7 @@ class Grader:
         refuse_unconfined(settings)
         self.settings, self.store = settings, store
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.scratch = Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-"))
-        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.scratch = private_folder(Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-")))
         # Read before the first submission runs, as `autograder grade` does.
         self.fixed = {lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))}
         worker.warm_up(sorted({module for _, each in self.fixed.values() for module in imports(each.sources)}))

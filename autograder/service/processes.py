@@ -107,7 +107,7 @@ def broker(settings: Settings) -> Iterator[Settings]:
 
 def serve(settings: Settings, *, web: bool = True) -> None:
     """Run until SIGINT or SIGTERM: the broker if needed, the web app, the workers."""
-    settings.folder.mkdir(parents=True, exist_ok=True)
+    settings.make_folder()
     stopping = False
 
     def stop(*_) -> None:

@@ -41,6 +41,11 @@ class Settings:
     def folder(self) -> Path:
         return Path(self.data).resolve()
 
+    def make_folder(self) -> Path:
+        """The data folder, readable by its owner alone: it holds every notebook and the token
+        hashes, and a sandbox without namespaces of its own (``uid`` mode) reads what all may."""
+        return private_folder(self.folder)
+
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.folder / 'service.db'}"
@@ -50,6 +55,12 @@ class Settings:
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+
+def private_folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def from_environment() -> Settings:
