@@ -5,6 +5,11 @@
     autograder publish DIR                 the course as a class's learners get it (no answers)
     autograder release [LESSON...]         regenerate learner notebooks from solutions/
     autograder release --check             fail if a committed learner notebook is stale
+    autograder serve                       the grading service: web app, queue, workers (127.0.0.1)
+    autograder worker --broker URL --database URL   grading workers alone, for another machine
+    autograder submit NOTEBOOK --server URL --token T   hand a notebook in and wait for its feedback
+    autograder tokens add NAME [--instructor]   a learner's (or instructor's) token for the service
+    autograder tokens import ROSTER.csv    a token for everyone on a roster (name,instructor)
 """
 
 from __future__ import annotations
@@ -139,6 +144,88 @@ def release_command(args) -> int:
     return 0
 
 
+def _service_settings(args):
+    from .service.settings import Settings
+
+    return Settings().with_changes(
+        data=getattr(args, "data", None), database_url=getattr(args, "database", None),
+        broker_url=getattr(args, "broker", None), host=getattr(args, "host", None), port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None), scratch=getattr(args, "scratch", None),
+        accept_risk=getattr(args, "accept_risk", None) or None)
+
+
+def serve_command(args) -> int:
+    from .service import processes
+    from .service.grading import refuse_unconfined
+
+    settings = _service_settings(args)
+    refuse_unconfined(settings)  # before any process starts, as `grade` does
+    print(f"isolation: {isolation()}", flush=True)
+    processes.serve(settings, web=args.command == "serve")
+    return 0
+
+
+def submit_command(args) -> int:
+    from coursekit.submit import SubmissionFailed, configured, submit
+
+    service = configured(args.server, args.token)
+    if service is None:
+        raise GraderError("no server: pass --server URL --token TOKEN (or set AUTOGRADER_SERVER and AUTOGRADER_TOKEN)")
+    try:
+        state = submit(Path(args.notebook), service, on_progress=lambda text: print(text, flush=True),
+                       timeout=args.wait)
+    except SubmissionFailed as exc:
+        raise GraderError(str(exc)) from None
+    print()
+    print(state.get("feedback") or "")
+    return 0 if state["status"] == "done" else 1
+
+
+def tokens_command(args) -> int:
+    import asyncio
+
+    from .service.store import Store
+    from .service.tokens import new_token, read_roster, token_hash
+
+    settings = _service_settings(args)
+    settings.make_folder()
+    people = [(args.name, args.instructor)] if args.action == "add" else read_roster(Path(args.roster))
+
+    async def add() -> list[tuple[str, str]]:
+        store = Store.connect(settings.database)
+        await store.create_tables()
+        made = []
+        for name, instructor in people:
+            token = new_token()
+            await store.add_learner(name, token_hash(token), instructor)
+            made.append((name, token))
+        await store.close()
+        return made
+
+    made = asyncio.run(add())
+    if args.action == "add":
+        print(made[0][1])  # the token alone, so a script can capture it; only its hash is stored
+    else:
+        print("name,token")
+        for name, token in made:
+            print(f"{name},{token}")
+        print(f"{len(made)} token(s) made; give each person theirs: only their hashes are stored", file=sys.stderr)
+    return 0
+
+
+def _service_options(command, *, web: bool | None) -> None:
+    """web: True for serve, False for worker (a broker is required), None for tokens (no broker)."""
+    command.add_argument("--data", help="folder for the database and the service's files (default: ./grading-service)")
+    command.add_argument("--database", help="SQLAlchemy async URL (default: SQLite in --data); "
+                                            "e.g. postgresql+asyncpg://user@host/db")
+    if web is not None:
+        command.add_argument("--broker", required=not web,
+                             help="Redis URL of the queue (serve's default: a Redis it starts on 127.0.0.1)")
+    if web:
+        command.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
+        command.add_argument("--port", type=int, help="port (default 8765)")
+
+
 def _limit_options(command) -> None:
     command.add_argument("--timeout", type=float, default=Limits.submission_seconds,
                          help="seconds one notebook may take in all")
@@ -175,6 +262,30 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
     rel.add_argument("--check", action="store_true", help="only check that they are up to date")
     rel.set_defaults(run=release_command)
+    for name, web in (("serve", True), ("worker", False)):
+        service = commands.add_parser(name, help="run the grading service" if web else "run grading workers only")
+        _service_options(service, web=web)
+        service.add_argument("--workers", type=int, help="worker processes (default 1)")
+        service.add_argument("--scratch", help="where workers write the notebooks they grade (default: a temporary folder)")
+        service.add_argument("--accept-risk", action="store_true",
+                             help="grade even where submissions cannot be confined (they run with your rights)")
+        service.set_defaults(run=serve_command)
+    sub = commands.add_parser("submit", help="submit a notebook to a grading service and wait for the feedback")
+    sub.add_argument("notebook", help="the .ipynb file")
+    sub.add_argument("--server", help="the service's URL (or AUTOGRADER_SERVER)")
+    sub.add_argument("--token", help="your token (or AUTOGRADER_TOKEN)")
+    sub.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the feedback")
+    sub.set_defaults(run=submit_command)
+    tokens = commands.add_parser("tokens", help="tokens for the grading service")
+    actions = tokens.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="make a token for one person and print it")
+    add.add_argument("name")
+    add.add_argument("--instructor", action="store_true", help="may see the class and export grades")
+    imported = actions.add_parser("import", help="make a token for everyone on a CSV roster (name,instructor)")
+    imported.add_argument("roster")
+    for each in (add, imported):
+        _service_options(each, web=None)
+        each.set_defaults(run=tokens_command)
     return top
 
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,13 +37,22 @@ CELL_MESSAGES = {
 }
 
 
+@lru_cache(maxsize=64)
+def released_exercise_ids(path: Path, modified: int) -> frozenset[str]:
+    """A released notebook's exercise ids, read once per version of the file (``modified``):
+    the grading service tells the lesson of every upload, and reading six notebooks each
+    time was most of what an upload cost."""
+    return frozenset(notebook.exercise_ids(notebook.read(path)))
+
+
 def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
     """The lesson whose exercise ids the submission shares most, the file name breaking ties."""
     ids = set(notebook.exercise_ids(submitted))
     best, best_score = None, (0, False)
     for lesson in lessons:
-        released = notebook.read(lesson.release)
-        score = (len(ids & set(notebook.exercise_ids(released))), lesson.slug in path.name)
+        modified = lesson.release.stat().st_mtime_ns if lesson.release.exists() else 0
+        score = (len(ids & released_exercise_ids(lesson.release, modified)),
+                 lesson.slug in path.name)
         if score > best_score:
             best, best_score = lesson, score
     if best is None:

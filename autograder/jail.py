@@ -238,6 +238,19 @@ def confinement() -> Confinement:
     return Confinement("none", tuple(refused))
 
 
+def probe(jail: Jail, scratch: Path, paths: list[str]) -> dict:
+    """Start a sandbox as ``jail`` says, on ``scratch``, and return what it reports about
+    itself (``autograder.sandbox.confine.report``): which of ``paths`` it can still see, and more."""
+    completed = subprocess.run(
+        [*jail.command(scratch, Limits()), "--probe", *paths], capture_output=True, text=True, timeout=30,
+        cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        preexec_fn=jail.preexec(Limits()), start_new_session=True,
+    )
+    if completed.returncode != 0:
+        raise OSError(completed.stderr.strip() or f"the probe exited {completed.returncode}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 def _prove(mode: ConfinementMode) -> None:
     """Start a sandbox in ``mode`` on a probe folder and check what it reports: its own pid 1,
     user id and loopback-only network where the mode promises them, and a hidden file gone."""
@@ -246,15 +259,7 @@ def _prove(mode: ConfinementMode) -> None:
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        jail = Jail(hidden=(str(secret), str(SUITES)), mode=mode)
-        completed = subprocess.run(
-            [*jail.command(scratch, Limits()), "--probe", str(secret / "answer"), str(SUITES)], capture_output=True, text=True, timeout=30,
-            cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
-            preexec_fn=jail.preexec(Limits()), start_new_session=True,
-        )
-        if completed.returncode != 0:
-            raise OSError(completed.stderr.strip() or f"the probe exited {completed.returncode}")
-        seen = json.loads(completed.stdout.strip().splitlines()[-1])
+        seen = probe(Jail(hidden=(str(secret), str(SUITES)), mode=mode), scratch, [str(secret / "answer"), str(SUITES)])
         if mode in ("root", "uid"):
             assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
         assert not seen["denied"], (

@@ -11,16 +11,18 @@ The work is done by nbgrader's own preprocessors, composed here as nbgrader's
 5. ``ComputeChecksums``   before hidden tests are cleared, as nbgrader does;
 6. ``ClearHiddenTests``, ``ClearMarkScheme``   for cells that use nbgrader's own markers;
 7. ``ComputeChecksums``, ``CheckCellMetadata`` again, over what the learner will receive;
-8. ``KeepReleasedSource`` last: each exercise cell keeps, in its metadata, its source as
+8. ``KeepReleasedSource``: each exercise cell keeps, in its metadata, its source as
    released, so a learner can put one exercise back (``coursekit.progress.reset``) without a
-   copy of the course's files.
-9. ``WriteKernelMetadata`` after it: the notebook's ``kernelspec`` and ``language_info`` as
+   copy of the course's files;
+9. ``AppendSubmitCell``: a closing cell that hands the notebook in to the course's
+   grading service (``coursekit.submit``), or says how to configure one when none is.
+10. ``WriteKernelMetadata`` last: the notebook's ``kernelspec`` and ``language_info`` as
    JupyterLab writes them when the kernel starts, so an untouched lesson opens unmodified
    (``autograder.kernel_metadata``). It touches no cell, so it can go anywhere; it goes last
    so that ``nbgrader_config.py`` appends the course's own steps, in this order, to
    nbgrader's list.
 
-``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, steps 8 and 9 included.
+``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, steps 8 to 10 included.
 ``autograder release`` also writes what is made from ``course.toml`` (``autograder.manifest``):
 the README's lesson table and the learner's start page.
 
@@ -58,6 +60,24 @@ class KeepReleasedSource(NbGraderPreprocessor):
         return cell, resources
 
 
+class AppendSubmitCell(NbGraderPreprocessor):
+    """End the learner's notebook with a cell that submits it to the grading service
+    (``autograder serve``). Written here, once, rather than in every solution notebook; it is
+    neither an exercise nor a check, so no grader runs it."""
+
+    def preprocess(self, nb, resources):
+        # nbgrader's converters name the notebook in ``unique_key``; ``released_text`` does too.
+        filename = f"{resources['unique_key']}.ipynb"
+        nb.cells.append(nbformat.v4.new_markdown_cell(
+            "## Hand it in\n\n"
+            "Save the notebook (Ctrl+S), then run the cell below. If your course has a grading server, it "
+            "submits this notebook and shows your score and feedback in seconds; if none is configured, it "
+            "says how to configure one (nothing else happens).", id="submit-md"))
+        nb.cells.append(nbformat.v4.new_code_cell(
+            f"from coursekit.submit import submit_notebook\n\nsubmit_notebook({filename!r})", id="submit"))
+        return nb, resources
+
+
 PIPELINE = (
     LockCells,
     ClearSolutions,
@@ -69,13 +89,14 @@ PIPELINE = (
     ComputeChecksums,
     CheckCellMetadata,
     KeepReleasedSource,
+    AppendSubmitCell,
     WriteKernelMetadata,
 )
 
 
 def released_text(lesson: Lesson) -> str:
     notebook = nbformat.read(lesson.solution, as_version=4)
-    resources: dict = {}
+    resources: dict = {"unique_key": lesson.slug}
     for step in PIPELINE:
         notebook, resources = step().preprocess(notebook, resources)
     return nbformat.writes(notebook, version=4) + "\n"

@@ -51,27 +51,37 @@ def write_feedback(result: SubmissionResult, out: Path) -> Path:
 
 def write_gradebook(results: list[SubmissionResult], out: Path) -> Path:
     """grades.csv: one row per submission, a column per exercise."""
+    path = out / "grades.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        write_gradebook_rows(results, handle)
+    return path
+
+
+def write_gradebook_rows(results: list[SubmissionResult], handle) -> None:
     exercises: list[str] = []
     for result in results:
         exercises += [name for name in result.exercise_scores() if name not in exercises]
-    path = out / "grades.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", "lesson", "score", "max_score", *exercises, "problems"])
-        for result in results:
-            scores = result.exercise_scores()
-            writer.writerow([
-                result.submission, result.lesson or "", f"{result.score:g}", f"{result.max_score:g}",
-                *(f"{scores[name][0]:g}" if name in scores else "" for name in exercises),
-                len(result.problems),
-            ])
-    return path
+    writer = csv.writer(handle)
+    writer.writerow(["submission", "lesson", "score", "max_score", *exercises, "problems"])
+    for result in results:
+        scores = result.exercise_scores()
+        writer.writerow([
+            result.submission, result.lesson or "", f"{result.score:g}", f"{result.max_score:g}",
+            *(f"{scores[name][0]:g}" if name in scores else "" for name in exercises),
+            len(result.problems),
+        ])
 
 
 def write_gradescope(result: SubmissionResult, out: Path) -> Path:
     """Gradescope's results.json (one folder per submission, as its autograder expects)."""
     folder = out / "gradescope" / result.submission
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "results.json"
+    path.write_text(gradescope_text(result), encoding="utf-8")
+    return path
+
+
+def gradescope_text(result: SubmissionResult) -> str:
     document = {
         "score": result.score,
         "output": "\n".join(result.problems),
@@ -81,9 +91,7 @@ def write_gradescope(result: SubmissionResult, out: Path) -> Path:
             for test in result.tests
         ],
     }
-    path = folder / "results.json"
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def pass_rates(results: list[SubmissionResult]) -> list[tuple[str, str, int, int]]:

@@ -68,6 +68,13 @@ class SubmissionResult:
             scores[test.exercise] = (got + test.points, total + test.max_points)
         return scores
 
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "SubmissionResult":
+        """The inverse of ``to_json`` (its derived ``exercises`` is dropped)."""
+        fields = {key: value for key, value in document.items() if key != "exercises"}
+        return cls(**{**fields, "tests": [TestResult(**test) for test in document.get("tests", [])],
+                      "cells": [CellReport(**cell) for cell in document.get("cells", [])]})
+
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["exercises"] = {

@@ -11,6 +11,8 @@ One concept per module:
 - ``coursekit.profiling``: run code under cProfile and add its time up by groups of functions.
 - ``coursekit.load``: a latency probe in a separate process, hitting a URL at a steady pace.
 - ``coursekit.fakes``: an outbound service and a connection pool that record what happened.
+- ``coursekit.submit``: hand a notebook in to the course's grading service (``autograder serve``)
+  and show its feedback; the closing cell of every learner notebook.
 - ``coursekit.work``: blocking and CPU-bound work to run where it hurts (importable, so a
   process pool can pickle it).
 """

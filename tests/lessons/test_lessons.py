@@ -334,8 +334,9 @@ def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson,
     errors = [(cell.source[:200], output["ename"], output["evalue"])
               for cell in executed.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert errors == []
-    recap = [cell for cell in executed.cells if cell.cell_type == "code"][-1]
+    *_, recap, submit = [cell for cell in executed.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
+    assert "No grading server is configured" in outputs_text(submit)  # the release's closing cell
 
 
 @pytest.mark.slow

@@ -1,0 +1,15 @@
+"""The grading service: learners submit a notebook over HTTP and read their feedback seconds
+later; the hidden suites never leave the server.
+
+One concept per module:
+
+    settings.py   where the database, the broker and the scratch folders are; the limits
+    store.py      the database (SQLAlchemy's async engine): learners, submissions, suites
+    tokens.py     bearer tokens (only their hash is stored) and the roster import
+    queue.py      the job queue (Dramatiq on Redis) and the actor that grades a submission
+    grading.py    one stored submission through the confined grader (``autograder.grade``)
+    app.py        the FastAPI routes: learners' submissions, the instructor's views
+    instructor.py the class views: latest scores, pass rates, grades.csv and Gradescope's format
+    processes.py  ``autograder serve`` and ``autograder worker``: which processes run where
+    client.py     ``autograder submit``: upload, then follow the progress to the feedback
+"""

@@ -1,0 +1,250 @@
+"""The web app: learners upload notebooks and read their feedback; instructors see the class.
+
+    POST /api/submissions               a notebook as the body -> 202 {id, status_url, events_url}
+    GET  /api/submissions/{id}          status, score, max score, feedback (as `autograder grade` writes it)
+    GET  /api/submissions/{id}/events   the same, streamed as server-sent events until graded
+    GET  /api/instructor/class          latest score per learner and lesson, pass rate per test
+    GET  /api/instructor/grades.csv     the gradebook (`?lesson=` for one lesson)
+    GET  /api/instructor/gradescope.zip Gradescope's results.json per learner
+    POST /api/instructor/regrade/{lesson}  grade the lesson's submissions again with its suite as it is now
+    GET  /instructor                    the instructor's page (it asks for the token, then calls the above)
+
+An upload is stored (committed) before the ``202`` goes out, then its id is put on the queue;
+if that fails, the sweeper here sends it later. Nothing a response holds comes from a hidden
+test's source: only scores, test names and the feedback messages the suites wrote for learners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from .. import notebook
+from ..errors import GraderError
+from ..grade import detect_lesson
+from ..lessons import all_lessons
+from . import instructor, queue
+from .errors import (InstructorsOnly, MissingToken, NoSuchLesson, NoSuchSubmission, NotASubmission, NotYours,
+                     ServiceError, TooLarge, TooMany, WrongToken)
+from .settings import Settings
+from .store import FINISHED, Learner, Store, Submission
+from .tokens import token_hash
+
+
+def graded_lessons():
+    """The lessons this server has hidden suites for."""
+    return [lesson for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))]
+
+
+def lesson_of(body: bytes) -> str:
+    """The lesson of an uploaded notebook, or ``NotASubmission`` saying why there is none."""
+    lessons = graded_lessons()
+    with tempfile.TemporaryDirectory(prefix="upload-") as folder:
+        path = Path(folder) / "submission.ipynb"
+        path.write_bytes(body)
+        try:
+            submitted = notebook.read(path)
+            found = detect_lesson(submitted, path, lessons)
+        except GraderError as exc:
+            message = str(exc).replace(str(path), "The upload")
+            if "Pass --lesson" in message:  # the grader's advice is for its command line
+                message = ("The upload is a notebook, but none of its exercise cells match a lesson of this "
+                           f"course ({', '.join(lesson.slug for lesson in lessons)}). Submit the lesson's "
+                           "notebook as you received it, with its exercise cells in place.")
+            raise NotASubmission(message) from None
+    return found.slug
+
+
+def public(submission: Submission, learner: str, ahead: int | None = None) -> dict:
+    """What a learner may read about a submission (the stored result without server paths)."""
+    result = json.loads(submission.result) if submission.result else None
+    if result:
+        result.pop("path", None)
+    document = {
+        "id": submission.id, "learner": learner, "lesson": submission.lesson, "status": submission.status,
+        "score": submission.score, "max_score": submission.max_score, "feedback": submission.feedback,
+        "result": result, "created_at": submission.created_at, "graded_at": submission.graded_at,
+        "status_url": f"/api/submissions/{submission.id}",
+    }
+    if ahead is not None:
+        document["ahead"] = ahead
+    return document
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = Store.connect(settings.database)
+    broker = queue.broker_for(settings)
+
+    async def enqueue(ids: list[str]) -> None:
+        """Send ids to the queue; a failure is logged, not raised: the rows are stored, and the
+        sweeper sends them once the broker answers again."""
+        try:
+            for submission_id in ids:
+                await run_in_threadpool(queue.send, broker, submission_id)
+        except Exception as exc:
+            print(f"service: could not enqueue ({type(exc).__name__}: {exc}); the sweeper will retry", flush=True)
+            return
+        await store.mark_enqueued(ids)
+
+    async def sweep(first: bool) -> int:
+        """Send again what is stored but unfinished. At start-up, everything still queued (the
+        last web app may have died between its commit and its send); later, only what has waited
+        longer than a sweep while the broker's queue is empty (its message was lost)."""
+        now = time.time()
+        if not first and await run_in_threadpool(queue.waiting, broker):
+            return 0
+        ids = await store.unfinished(queued_before=now if first else now - settings.sweep_seconds, now=now)
+        if ids:
+            await enqueue(ids)
+        return len(ids)
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.sleep(settings.sweep_seconds)
+            try:
+                await sweep(first=False)
+            except Exception as exc:  # the database or broker is away for a moment: try next time
+                print(f"service: sweep failed ({type(exc).__name__}: {exc})", flush=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await store.create_tables()
+        resent = await sweep(first=True)
+        if resent:
+            print(f"service: {resent} stored submission(s) sent to the queue again", flush=True)
+        task = asyncio.create_task(sweeper())
+        yield
+        task.cancel()
+        await store.close()
+        broker.close()
+
+    app = FastAPI(title="autograder service", lifespan=lifespan)
+    app.state.store, app.state.settings = store, settings
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=exc.headers)
+
+    async def learner(authorization: str | None = Header(default=None)) -> Learner:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise MissingToken()
+        found = await store.learner_by_token(token_hash(token.strip()))
+        if found is None:
+            raise WrongToken()
+        return found
+
+    async def teacher(who: Learner = Depends(learner)) -> Learner:
+        if not who.instructor:
+            raise InstructorsOnly()
+        return who
+
+    async def body_within_limit(request: Request) -> bytes:
+        limit = settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(limit)  # refused before a byte of it is read
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @app.post("/api/submissions", status_code=202)
+    async def submit(request: Request, who: Learner = Depends(learner),
+                     idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        body = await body_within_limit(request)
+        lesson = await run_in_threadpool(lesson_of, body)
+        now = time.time()
+        recent = await store.recent(who.id, now - 60)
+        replay = idempotency_key and await store.accept_replay(who.id, idempotency_key)
+        if not replay and len(recent) >= settings.submissions_per_minute:
+            raise TooMany(settings.submissions_per_minute, max(1, math.ceil(recent[0] + 60 - now)))
+        accepted = replay or await store.accept(who, lesson, body, idempotency_key)
+        if accepted.created:
+            await enqueue([accepted.submission.id])
+        document = public(accepted.submission, who.name)
+        document["events_url"] = f"/api/submissions/{accepted.submission.id}/events"
+        return JSONResponse(document, status_code=202, headers={"Location": document["status_url"]})
+
+    async def readable(submission_id: str, who: Learner) -> Submission:
+        submission = await store.get(submission_id)
+        if submission is None:
+            raise NoSuchSubmission(submission_id)
+        if submission.learner_id != who.id and not who.instructor:
+            raise NotYours()
+        return submission
+
+    @app.get("/api/submissions/{submission_id}")
+    async def status(submission_id: str, who: Learner = Depends(learner)) -> dict:
+        submission = await readable(submission_id, who)
+        ahead = await store.ahead_of(submission) if submission.status == "queued" else None
+        return public(submission, await store.learner_name(submission.learner_id), ahead)
+
+    @app.get("/api/submissions/{submission_id}/events")
+    async def events(submission_id: str, who: Learner = Depends(learner)) -> StreamingResponse:
+        submission = await readable(submission_id, who)
+        name = await store.learner_name(submission.learner_id)
+
+        async def stream():
+            last = None
+            while True:
+                current = await store.get(submission_id)
+                ahead = await store.ahead_of(current) if current.status == "queued" else None
+                if (current.status, ahead) != last:
+                    last = (current.status, ahead)
+                    yield f"event: {current.status}\ndata: {json.dumps(public(current, name, ahead))}\n\n"
+                if current.status in FINISHED:
+                    return
+                await asyncio.sleep(0.25)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    def known(lesson: str | None) -> str | None:
+        slugs = [each.slug for each in graded_lessons()]
+        if lesson is not None and lesson not in slugs:
+            raise NoSuchLesson(lesson, slugs)
+        return lesson
+
+    @app.get("/api/instructor/class")
+    async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
+        return instructor.class_view(await store.latest(known(lesson)), await store.learners(), await store.counts())
+
+    @app.get("/api/instructor/grades.csv")
+    async def grades(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
+        text = instructor.gradebook_csv(await store.latest(known(lesson)), await store.learners())
+        return Response(text, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="grades.csv"'})
+
+    @app.get("/api/instructor/gradescope.zip")
+    async def gradescope(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
+        data = instructor.gradescope_zip(await store.latest(known(lesson)), await store.learners())
+        return Response(data, media_type="application/zip",
+                        headers={"Content-Disposition": 'attachment; filename="gradescope.zip"'})
+
+    @app.post("/api/instructor/regrade/{lesson}", status_code=202)
+    async def regrade(lesson: str, who: Learner = Depends(teacher)) -> dict:
+        ids = await store.regrade(known(lesson))
+        await enqueue(ids)
+        return {"lesson": lesson, "queued": len(ids)}
+
+    @app.get("/instructor", response_class=HTMLResponse)
+    async def page() -> str:
+        return resources.files(__package__).joinpath("instructor.html").read_text(encoding="utf-8")
+
+    @app.get("/api/health")
+    async def health() -> dict:
+        return {"ok": True, "counts": await store.counts()}
+
+    return app

