@@ -13,7 +13,7 @@ and no Validate button. Screenshots of each run, and the Labs' logs, are kept un
 
 Skipped, with the reason, where there is no Chromium (``apt-get install chromium``); in CI
 (``COURSE_REQUIRE_BROWSER=1``, set by ``.ci/run``) a missing browser fails it instead.
-Measured on the 2-core machine under a load of about 11: 15 min for six lessons, 113-197 s a
+Measured on the 2-core machine under a load of 7 to 20: 15 to 16 min for six lessons, 113-197 s a
 lesson (Run All: 15-52 s learner, 40-94 s solution; the rest is opening, kernels, saving).
 """
 
