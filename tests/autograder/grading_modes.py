@@ -10,6 +10,7 @@ namespace is the command's alone; nothing on the machine changes.
 
 from __future__ import annotations
 
+import copy
 import os
 import pwd
 import shlex
@@ -18,6 +19,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from autograder import jail
 from autograder.lessons import ROOT
@@ -120,3 +123,24 @@ def give_to(path: Path, mode: Mode) -> None:
     if mode.user == "nobody":
         for each in [path, *path.rglob("*")]:
             os.chown(each, NOBODY.pw_uid, NOBODY.pw_gid)
+
+
+def with_exercise(notebook, exercise: str, source: str):
+    """A copy of ``notebook`` whose cell for ``exercise`` holds ``source`` (an attack)."""
+    changed = copy.deepcopy(notebook)
+    for cell in changed.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise:
+            cell.source = source
+    return changed
+
+
+def class_folders(mode: Mode, tmp_path_factory, prefix: str) -> tuple[Path, Path, Path]:
+    """A work folder for one class graded in ``mode`` (skipped where the mode cannot be
+    played here), its folder of notebooks (made) and where its grades go."""
+    why = unavailable(mode)
+    if why:
+        pytest.skip(why)
+    workdir = tmp_path_factory.mktemp(f"{prefix}-{mode.name}")
+    folder, out = workdir / "class", workdir / "grades"
+    folder.mkdir()
+    return workdir, folder, out

@@ -14,7 +14,6 @@ Where the mode does not protect the hidden tests, grading refuses without --acce
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -31,7 +30,7 @@ import pytest
 from autograder import jail
 from autograder.lessons import ROOT, find_lesson
 
-from tests.autograder.grading_modes import MODES, Mode, command, give_to, symlinked_venv, unavailable
+from tests.autograder.grading_modes import MODES, Mode, class_folders, command, give_to, symlinked_venv, with_exercise
 
 LESSON = find_lesson("01")
 ATTACKS = tomllib.loads((Path(__file__).parent / "attacks" / "01_asgi_by_hand.toml").read_text())["attack"]
@@ -45,14 +44,6 @@ pytestmark = pytest.mark.slow
 
 def stops(attack: dict, mode: Mode) -> bool:
     return mode.confinement in attack.get("stopped_in", ALL_MODES)
-
-
-def attacked(solution, source: str):
-    notebook = copy.deepcopy(solution)
-    for cell in notebook.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == TARGET:
-            cell.source = source
-    return notebook
 
 
 def digest(*folders: Path) -> dict[str, str]:
@@ -99,19 +90,14 @@ def leftovers(workdir: Path) -> list[str]:
 @pytest.fixture(scope="module", params=MODES, ids=[mode.name for mode in MODES])
 def graded_class(request, tmp_path_factory):
     mode: Mode = request.param
-    why = unavailable(mode)
-    if why:
-        pytest.skip(why)
-    workdir = tmp_path_factory.mktemp(f"adversarial-{mode.name}")
-    folder, out = workdir / "class", workdir / "grades"
-    folder.mkdir()
+    workdir, folder, out = class_folders(mode, tmp_path_factory, "adversarial")
     solution = nbformat.read(LESSON.solution, as_version=4)
     nbformat.write(solution, folder / "honest.ipynb")
     nbformat.write(solution, folder / "zz-honest-after-the-attacks.ipynb")
     (folder / "learner.ipynb").write_bytes(LESSON.release.read_bytes())
     attacks = [attack for attack in ATTACKS if stops(attack, mode)]
     for attack in attacks:
-        nbformat.write(attacked(solution, attack["source"]), folder / f"attack-{attack['name']}.ipynb")
+        nbformat.write(with_exercise(solution, TARGET, attack["source"]), folder / f"attack-{attack['name']}.ipynb")
     give_to(workdir, mode)
     python = str(symlinked_venv(workdir / "venv")) if mode.interpreter == "symlinked" else sys.executable
     argv = ["-m", "autograder", "grade", str(folder), "--out", str(out),

@@ -14,7 +14,6 @@ full marks, and nothing may be left running or changed on disk.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import time
@@ -25,7 +24,7 @@ import nbformat
 import pytest
 
 from autograder.lessons import ROOT, find_lesson
-from tests.autograder.grading_modes import MODES, give_to, unavailable
+from tests.autograder.grading_modes import MODES, class_folders, give_to, with_exercise
 from tests.autograder.test_adversarial import WATCHED, _run, digest, leftovers
 
 LESSON = find_lesson("07")
@@ -36,12 +35,6 @@ PLAYED = [mode for mode in MODES if mode.name in ("root", "not-root-without-user
 pytestmark = pytest.mark.slow
 
 
-def with_target(notebook, source: str):
-    changed = copy.deepcopy(notebook)
-    for cell in changed.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == TARGET:
-            cell.source = source
-    return changed
 
 
 def target_source(notebook) -> str:
@@ -52,18 +45,13 @@ def target_source(notebook) -> str:
 @pytest.fixture(scope="module", params=PLAYED, ids=[mode.name for mode in PLAYED])
 def graded_class(request, tmp_path_factory):
     mode = request.param
-    why = unavailable(mode)
-    if why:
-        pytest.skip(why)
-    workdir = tmp_path_factory.mktemp(f"learner-tests-{mode.name}")
-    folder, out = workdir / "class", workdir / "grades"
-    folder.mkdir()
+    workdir, folder, out = class_folders(mode, tmp_path_factory, "learner-tests")
     learner = nbformat.read(LESSON.release, as_version=4)
-    honest = with_target(learner, target_source(nbformat.read(LESSON.solution, as_version=4)))
+    honest = with_exercise(learner, TARGET, target_source(nbformat.read(LESSON.solution, as_version=4)))
     nbformat.write(honest, folder / "honest.ipynb")
     attacks = [attack for attack in ATTACKS if mode.confinement in attack.get("stopped_in", [mode.confinement])]
     for attack in attacks:
-        nbformat.write(with_target(learner, attack["source"]), folder / f"attack-{attack['name']}.ipynb")
+        nbformat.write(with_exercise(learner, TARGET, attack["source"]), folder / f"attack-{attack['name']}.ipynb")
     nbformat.write(honest, folder / "zz-honest-after-the-attacks.ipynb")
     give_to(workdir, mode)
     argv = ["-m", "autograder", "grade", str(folder), "--out", str(out), "--timeout", "300"]
