@@ -1,9 +1,13 @@
 """The system's Chromium (Debian's ``chromium``) driven by Playwright's Python client, for the
-browser tests; a test skips, saying what to install, where there is none. (The Lab's browser
-test, issue 17, has the same needs: one module for both once they meet.)"""
+browser tests (the Lab's and the grading service's instructor page). Playwright's own browser
+downloads are not used (they are not reachable). Where there is no browser a browser test
+skips, saying what to install, except in CI (``.ci/run`` installs it and sets
+``COURSE_REQUIRE_BROWSER=1``), where it fails."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,11 +20,46 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def browser_required() -> bool:
+    """CI (``.ci/run``) installs the browser and requires the test to run, not to skip."""
+    return os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
+
+
+def missing_browser() -> str | None:
+    """Why the browser test cannot run here, or None when it can."""
+    if not CHROMIUM.exists():
+        return (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
+                "to run the browser test")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright's Python client is not installed (it is in requirements.lock)"
+    if shutil.which("node") is None and not _driver_present():
+        return "Playwright's driver is missing from its wheel"
+    return None
+
+
+def _driver_present() -> bool:
+    from playwright._impl._driver import compute_driver_executable
+
+    node, _ = compute_driver_executable()
+    return Path(node).exists()
+
+
+def skip_or_fail_without_browser() -> None:
+    """Skip the calling test, saying what is missing, where no browser can run; fail instead
+    where the browser is required."""
+    missing = missing_browser()
+    if missing and browser_required():
+        pytest.fail(f"the browser test must run here (COURSE_REQUIRE_BROWSER=1), but: {missing}")
+    if missing:
+        pytest.skip(f"browser test skipped: {missing}")
+
+
 @contextmanager
 def chromium_page() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: the browser tests need Debian's Chromium at {CHROMIUM} "
-                    "(`apt-get install -y chromium`; .ci/run installs it)")
+    """A page in a headless Chromium with a new, empty profile."""
+    skip_or_fail_without_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

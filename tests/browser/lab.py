@@ -23,11 +23,8 @@ from pathlib import Path
 
 from autograder.lessons import ROOT
 from autograder.publish import course_files
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless, and nothing that reaches beyond the machine (updates, sync, QUIC probes).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "browser-test"
 START_SECONDS = 120
 
@@ -106,29 +103,3 @@ def chromium(profile: Path) -> Iterator[object]:
             yield context
         finally:
             context.close()
-
-
-def browser_required() -> bool:
-    """CI (``.ci/run``) installs the browser and requires the test to run, not to skip."""
-    return os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
-
-
-def missing_browser() -> str | None:
-    """Why the browser test cannot run here, or None when it can."""
-    if not CHROMIUM.exists():
-        return (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
-                "to run the browser test")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright's Python client is not installed (it is in requirements.lock)"
-    if shutil.which("node") is None and not _driver_present():
-        return "Playwright's driver is missing from its wheel"
-    return None
-
-
-def _driver_present() -> bool:
-    from playwright._impl._driver import compute_driver_executable
-
-    node, _ = compute_driver_executable()
-    return Path(node).exists()

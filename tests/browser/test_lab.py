@@ -31,7 +31,8 @@ import pytest
 from autograder.lessons import ROOT, Lesson, all_lessons
 from coursekit.progress import exercise_ids
 
-from tests.browser.lab import TOKEN, browser_required, chromium, copy_course, missing_browser, running_lab
+from tests.browser.chromium import browser_required, missing_browser
+from tests.browser.lab import TOKEN, chromium, copy_course, running_lab
 
 MISSING = missing_browser()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not browser_required(),
