@@ -37,6 +37,7 @@ from typing import Callable, Iterator
 from . import notebook
 from .grade import grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
+from .syntax import parse
 from .types import Limits
 
 EQUIVALENTS = ROOT / "tests" / "lessons" / "equivalent_mutants"
@@ -218,7 +219,7 @@ def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.M
 
 def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
     ranges = solution_lines(source)
-    tree = ast.parse(source)
+    tree = parse(source)
     made: list[Mutant] = []
     seen = {ast.unparse(tree)}
     for index, node in enumerate(ast.walk(tree)):

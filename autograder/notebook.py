@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NotANotebook
+from .syntax import parse
 from .types import Cell
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -141,7 +142,7 @@ def stray_definitions(released, submitted) -> list[Stray]:
 
 def _parse(source: str) -> ast.Module | None:
     try:
-        return ast.parse(source)
+        return parse(source)
     except SyntaxError:  # a cell with IPython magics, or broken: it defines nothing we can see
         return None
 

@@ -14,6 +14,7 @@ from typing import Mapping, NamedTuple
 import pytest
 
 from .lessons import Lesson
+from .syntax import parse
 from .types import TestResult
 
 
@@ -80,7 +81,7 @@ def imports(sources: Snapshot) -> list[str]:
     """The top-level modules a suite imports (absolute imports), to import before grading."""
     found: set[str] = set()
     for _, source in sources:
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(parse(source)):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
