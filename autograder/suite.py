@@ -41,8 +41,10 @@ def pytest_args(suite: str) -> list[str]:
 
 def hermetic_pytest_args(suite: str) -> list[str]:
     """The same, with no plugin but those named: what is installed around the grader (anyio's
-    plugin, and others that register themselves) neither runs with the suite nor slows it."""
-    return [*pytest_args(suite), "--disable-plugin-autoload"]
+    plugin, and others that register themselves) neither runs with the suite nor slows it.
+    Nor pytest's unraisable-exception hook: it ends every session with rounds of ``gc.collect``
+    (a tenth of a lesson-01 submission's grading), and a worker's process ends with its session."""
+    return [*pytest_args(suite), "--disable-plugin-autoload", "-p", "no:unraisableexception"]
 
 
 class _Collector:
