@@ -34,6 +34,8 @@ learner notebook with a fresh release and fail when it drifts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 from nbgrader.preprocessors import (
     CheckCellMetadata,
@@ -111,12 +113,12 @@ def solution_text(lesson: Lesson) -> str:
     return nbformat.writes(notebook, version=4) + "\n"
 
 
-def written(lesson: Lesson) -> dict:
+def written(lesson: Lesson) -> dict[Path, str]:
     """What the release writes for ``lesson``: its learner notebook, and its solution's metadata."""
     return {lesson.solution: solution_text(lesson), lesson.release: released_text(lesson)}
 
 
-def _stale(path, text: str) -> bool:
+def _stale(path: Path, text: str) -> bool:
     return not path.exists() or path.read_text(encoding="utf-8") != text
 
 
