@@ -27,6 +27,9 @@ LOCK = ROOT / "requirements.lock"
 STAMP = VENV / "course-installed.sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+# Selects the course's kernel (coursekit/kernel.py) for every kernel the venv starts, so
+# notebooks name Python 3.11 whatever its patch version, as the released lessons do.
+KERNEL_CONFIG = VENV / "etc" / "ipython" / "ipython_kernel_config.py"
 
 
 def _wanted_stamp() -> str:
@@ -43,16 +46,18 @@ def ensure_environment() -> None:
         sys.exit(f"The course is pinned to Python 3.11; this is {sys.version.split()[0]}. "
                  "Run this file with a Python 3.11 interpreter (for example python3.11 course.py ...).")
     wanted = _wanted_stamp()
-    if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
-        return
-    if not PYTHON.exists():
-        print("course: creating .venv", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    print("course: installing the locked dependencies into .venv (first time only)", flush=True)
-    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    subprocess.run([*pip, "-r", str(LOCK)], check=True)
-    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
-    STAMP.write_text(wanted)
+    installed = STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists()
+    if not installed:
+        if not PYTHON.exists():
+            print("course: creating .venv", flush=True)
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        print("course: installing the locked dependencies into .venv (first time only)", flush=True)
+        pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+        subprocess.run([*pip, "-r", str(LOCK)], check=True)
+        subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+        STAMP.write_text(wanted)
+    if not installed or not KERNEL_CONFIG.exists():  # missing in a .venv made before the course's kernel
+        subprocess.run([str(PYTHON), "-m", "coursekit.kernel"], check=True, stdout=subprocess.DEVNULL)
 
 
 # What each Lab leaves out of nbgrader, and why. A learner's Lab has no exchange or gradebook,

@@ -134,11 +134,14 @@ def release_command(args) -> int:
         raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
     if args.check:
         releasing.check(lessons)
-        print(f"{len(lessons)} learner notebook(s) match their solutions")
+        print(f"{len(lessons)} lesson(s): learner notebooks and solutions' kernel metadata match a fresh release")
         return 0
     for lesson in lessons:
         changed = releasing.release(lesson)
-        print(f"{lesson.release}: {'written' if changed else 'unchanged'}")
+        for path in changed:
+            print(f"{path}: written")
+        if not changed:
+            print(f"{lesson.release}: unchanged")
     for path in releasing.release_course():
         print(f"{path}: written (from course.toml)")
     return 0

@@ -36,7 +36,7 @@ class UnknownLesson(GraderError):
 class ReleaseOutOfDate(GraderError):
     def __init__(self, paths: list[str]) -> None:
         super().__init__(
-            "These learner notebooks differ from a fresh release of their solutions: "
+            "These notebooks differ from what a fresh release of the solutions writes: "
             + ", ".join(paths) + ". Run `autograder release` and commit the result."
         )
 

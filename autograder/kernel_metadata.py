@@ -1,13 +1,15 @@
 """The notebook metadata JupyterLab writes when a course notebook's kernel starts, written by
-the release instead, so that opening an untouched lesson does not mark it modified.
+the release instead (into the learner's notebook and the solution), so that opening an
+untouched lesson does not mark it modified.
 
 On opening a notebook, Lab sets ``metadata.kernelspec`` from the kernel's spec and
 ``metadata.language_info`` from the kernel's ``kernel_info`` reply; any difference from what
-the file holds (a shorter ``language_info``, another display name, another patch version of
-Python) makes the notebook "modified", and closing it asks to save. Lab leaves an identical
-value alone. ``tests/autograder/test_kernel_metadata.py`` starts the course's kernel and
-fails when what it reports drifts from ``KERNEL_METADATA`` (the course's interpreter is
-pinned to Python 3.11; the patch version is the one the course's machines and CI run).
+the file holds (a shorter ``language_info``, another display name, another version of Python)
+makes the notebook "modified", and closing it asks to save. Lab leaves an identical value
+alone. The course's kernel (``coursekit.kernel``) reports Python's version as major.minor, so
+the value is the same on every Python 3.11.x (this machine's, Binder's, a learner's).
+``tests/autograder/test_kernel_metadata.py`` starts the course's kernel and fails when what it
+reports drifts from ``KERNEL_METADATA``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ KERNEL_METADATA = {
         "name": "python",
         "nbconvert_exporter": "python",
         "pygments_lexer": "ipython3",
-        "version": "3.11.7",
+        "version": "3.11",
     },
 }
 

@@ -23,6 +23,8 @@ The work is done by nbgrader's own preprocessors, composed here as nbgrader's
    nbgrader's list.
 
 ``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, steps 8 to 10 included.
+The solution notebook gets the same kernel metadata, written in place (nothing else of it
+changes), since instructors open it in Lab too.
 ``autograder release`` also writes what is made from ``course.toml`` (``autograder.manifest``):
 the README's lesson table and the learner's start page.
 
@@ -31,6 +33,8 @@ learner notebook with a fresh release and fail when it drifts.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import (
@@ -46,7 +50,7 @@ from nbgrader.preprocessors import (
 
 from . import manifest
 from .errors import ReleaseOutOfDate
-from .kernel_metadata import WriteKernelMetadata
+from .kernel_metadata import WriteKernelMetadata, kernel_metadata
 from .lessons import Lesson
 
 
@@ -102,21 +106,38 @@ def released_text(lesson: Lesson) -> str:
     return nbformat.writes(notebook, version=4) + "\n"
 
 
-def release(lesson: Lesson) -> bool:
-    """Write the learner notebook; return whether it changed."""
-    text = released_text(lesson)
-    if lesson.release.exists() and lesson.release.read_text(encoding="utf-8") == text:
-        return False
-    lesson.release.parent.mkdir(parents=True, exist_ok=True)
-    lesson.release.write_text(text, encoding="utf-8")
-    return True
+def solution_text(lesson: Lesson) -> str:
+    """The solution notebook with the kernel metadata Lab writes, so that it opens unmodified too."""
+    notebook = nbformat.read(lesson.solution, as_version=4)
+    notebook.metadata.update(kernel_metadata())
+    return nbformat.writes(notebook, version=4) + "\n"
+
+
+def written(lesson: Lesson) -> dict[Path, str]:
+    """What the release writes for ``lesson``: its learner notebook, and its solution's metadata."""
+    return {lesson.solution: solution_text(lesson), lesson.release: released_text(lesson)}
+
+
+def _stale(path: Path, text: str) -> bool:
+    return not path.exists() or path.read_text(encoding="utf-8") != text
+
+
+def release(lesson: Lesson) -> list[str]:
+    """Write the learner notebook and the solution's kernel metadata; return what changed."""
+    changed = []
+    for path, text in written(lesson).items():
+        if _stale(path, text):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(str(path))
+    return changed
 
 
 def release_course() -> list[str]:
     """Write the files made from ``course.toml``; return those that changed."""
     changed = []
     for path, text in manifest.made().items():
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if _stale(path, text):
             path.write_text(text, encoding="utf-8")
             changed.append(str(path))
     return changed
@@ -124,12 +145,9 @@ def release_course() -> list[str]:
 
 def check(lessons: list[Lesson]) -> None:
     """Raise ReleaseOutOfDate unless every committed learner notebook matches a fresh release,
-    and the files made from the course's manifest match it too."""
-    stale = [
-        str(lesson.release) for lesson in lessons
-        if not lesson.release.exists() or lesson.release.read_text(encoding="utf-8") != released_text(lesson)
-    ]
-    stale += [str(path) for path, text in manifest.made().items()
-              if not path.exists() or path.read_text(encoding="utf-8") != text]
+    every solution holds the kernel metadata, and the files made from the course's manifest
+    match it too."""
+    stale = [str(path) for lesson in lessons for path, text in written(lesson).items() if _stale(path, text)]
+    stale += [str(path) for path, text in manifest.made().items() if _stale(path, text)]
     if stale:
         raise ReleaseOutOfDate(stale)

@@ -84,3 +84,17 @@ def test_binder_gets_the_learners_lab_too():
         assert name in post_build
     for name in course.LAB_MODES["learner"]["server"]:
         assert '"nbgrader.server_extensions.$name"' in post_build and name.rsplit(".", 1)[1] in post_build
+
+
+def test_the_set_up_selects_the_course_kernel_in_the_venv():
+    """course.py writes the kernel config (coursekit/kernel.py) into .venv, also into one made before it."""
+    from coursekit import kernel
+
+    assert course.KERNEL_CONFIG == kernel.config_path(course.VENV)
+    course.KERNEL_CONFIG.unlink()
+    course.ensure_environment()
+    assert course.KERNEL_CONFIG.read_text(encoding="utf-8").endswith(kernel.CONFIG)
+
+
+def test_binder_selects_the_course_kernel_too():
+    assert "\npython -m coursekit.kernel\n" in (ROOT / "postBuild").read_text()

@@ -3,12 +3,12 @@
 For each lesson in ``course.toml`` (new lessons are covered as they are listed), the untouched
 learner notebook and the solution notebook are opened in the learner's Lab and run with
 Run > Run All Cells, as a learner would, and the test checks what a learner would see: the
-untouched lesson opens unmodified (closing it asks nothing), no cell shows an error or writes
-to stderr unless the markdown just before it says so (a cell tagged ``announced-stderr``), the
-recap's last cell ran and counts the exercises right (0 passing untouched, all for the
-solution), the hints open, plots are images, and the browser logged no error. Then the start
-page shows that progress, and the instructor's Lab (``--instructor``) has formgrader working
-and no Validate button. Screenshots of each run, and the Labs' logs, are kept under
+untouched lesson and the solution open unmodified (closing them asks nothing), no cell shows
+an error or writes to stderr unless the markdown just before it says so (a cell tagged
+``announced-stderr``), the recap's last cell ran and counts the exercises right (0 passing
+untouched, all for the solution), the hints open, plots are images, and the browser logged no
+error. Then the start page shows that progress, and the instructor's Lab (``--instructor``)
+has formgrader working and no Validate button. Screenshots of each run, and the Labs' logs, are kept under
 ``artifacts/browser/``.
 
 Skipped, with the reason, where there is no Chromium (``apt-get install chromium``); in CI
@@ -214,12 +214,15 @@ def test_lesson_in_the_learners_lab(lab, lesson: Lesson, record_property):
     solution = lesson.solution.relative_to(ROOT).as_posix()
 
     try:
-        lab.open(learner)
-        assert not lab.dirty(), "the untouched lesson is marked modified as soon as it opens"
-        assert lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0, \
-            "nbgrader's instructor menu shows in the learner's Lab"
-        assert lab.page.locator(".jp-Toolbar-item", has_text="Validate").count() == 0, "nbgrader's Validate shows"
-        assert not lab.close_tab(), "closing the untouched lesson asked about unsaved changes"
+        # Both open unmodified: the learner opens the lesson, the instructor the solution too.
+        for relative, what in ((learner, "the untouched lesson"), (solution, "the solution notebook")):
+            lab.open(relative)
+            assert not lab.dirty(), f"{what} is marked modified as soon as it opens"
+            assert lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0, \
+                "nbgrader's instructor menu shows in the learner's Lab"
+            assert lab.page.locator(".jp-Toolbar-item", has_text="Validate").count() == 0, "nbgrader's Validate shows"
+            assert not lab.close_tab(), f"closing {what} asked about unsaved changes"
+        lab.shut_down_kernels()
 
         lab.open(learner)
         untouched = check_run(lab, learner, f"{lesson.slug}-learner", count, passing=0)
