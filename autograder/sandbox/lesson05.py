@@ -307,8 +307,14 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
 
 
 def worker_scenarios(run_worker: Callable, scenarios: list[dict]) -> list[dict]:
-    """``worker_scenario`` for each scenario, one after the other (each forks a worker of its own)."""
-    return [worker_scenario(run_worker, scenario) for scenario in scenarios]
+    """``worker_scenario`` for each scenario, all at once: each forks a worker of its own and
+    watches it from a thread of its own, so the batch costs its longest scenario."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not scenarios:
+        return []
+    with ThreadPoolExecutor(max_workers=len(scenarios)) as threads:
+        return list(threads.map(lambda scenario: worker_scenario(run_worker, scenario), scenarios))
 
 
 # --- the jobs app (exercise jobs_app): sessions of requests on a fresh queue -------------------

@@ -98,13 +98,13 @@ async def test_lag_monitor_percentile_is_nearest_rank(submission):
                "(always one of the lags; 0.0 when there are none).")
 
 
-# A monitor made with the default interval or a short one, then started first (a stop before any
-# start is left open by the statement) and driven through stops, restarts, second starts and
+# A monitor made with the default interval or a short one, then started and left to run a few
+# intervals first (a stop before any start is left open by the statement), and driven through stops, restarts, second starts and
 # stops, and naps of several intervals; and the percentiles of generated lags, p from 0 to 100.
 LAG_VALUES = st.sampled_from([0.0, 0.001, 0.002, 0.01, 0.05, 0.3])
 SESSIONS = st.fixed_dictionaries({
     "interval": st.sampled_from([None, 0.005]),
-    "ops": st.lists(st.sampled_from(["start", "stop", "sleep"]), max_size=5).map(lambda ops: ["start", *ops]),
+    "ops": st.lists(st.sampled_from(["start", "stop", "sleep"]), max_size=5).map(lambda ops: ["start", "sleep", *ops]),
     "lags": st.lists(LAG_VALUES, max_size=8),
     "ps": st.lists(st.sampled_from([0.5, 1, 10, 25, 33.4, 50, 66.7, 90, 99, 100]), min_size=1, max_size=3),
 })

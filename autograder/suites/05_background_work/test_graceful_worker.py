@@ -76,11 +76,12 @@ async def test_restores_the_previous_handler(submission):
 
 
 # Job sets of 0 to 4 jobs of 10 ms each, and a SIGTERM only where its moment is certain: as a
-# job starts (that job lasts 0.4 s, so the signal lands in it), or once the last job has ended
-# and the worker has waited a while (idle); none when until_empty=True drains the queue.
+# job that is not the last starts (that job lasts 0.4 s, so the signal lands in it), or once the
+# last job has ended and the worker has waited a while (idle); none when until_empty=True drains
+# the queue.
 def worker_case(jobs: int, until_empty: bool, at: int | None) -> dict:
     case = {"jobs": jobs, "durations": [0.01] * jobs, "until_empty": until_empty, "poll": 0.02}
-    if at is not None and at < jobs:
+    if at is not None:
         case["durations"][at] = 0.4
         case.update(sigterm="at_job", at=at)
     elif not until_empty:
@@ -88,7 +89,9 @@ def worker_case(jobs: int, until_empty: bool, at: int | None) -> dict:
     return case
 
 
-CASES = st.builds(worker_case, st.integers(0, 4), st.booleans(), st.none() | st.integers(0, 3))
+DURING = st.integers(2, 4).flatmap(lambda jobs: st.builds(worker_case, st.just(jobs), st.booleans(),
+                                                          st.integers(0, jobs - 2)))
+CASES = st.one_of(DURING, st.builds(worker_case, st.integers(0, 3), st.booleans(), st.none()), DURING)
 
 
 def shown_case(case: dict) -> str:
