@@ -343,10 +343,7 @@ async def _jobs_session(setup: dict, factory: Callable, empty: str, steps: list[
             except ValueError:
                 body = None
             answers.append({"status": response.status_code, "json": body, "location": response.headers.get("location")})
-    with closing(setup["connect"](path)) as db:
-        tables = {table: [_plain(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-                  for table in ("jobs", "report_requests")}
-    return {"answers": answers, "tables": tables}
+    return {"answers": answers, "tables": {table: rows(setup, path, table) for table in ("jobs", "report_requests")}}
 
 
 async def jobs_sessions(setup: dict, factory: Callable, sessions: list[list[dict]]) -> list[dict]:
