@@ -14,6 +14,7 @@ coursekit are imported at the top.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -207,3 +208,114 @@ async def cleanup_report(use_connection: Any, scenario: str | dict) -> dict:
 async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[dict]:
     """``cleanup_report`` for every scenario, all at once (each with a pool of its own)."""
     return list(await asyncio.gather(*(cleanup_report(use_connection, scenario) for scenario in scenarios)))
+
+
+# -- differential tests: many scenarios in one call ----------------------------------------------
+
+
+LAG_NAP = 0.03  # a "sleep" step of lag_sessions: several intervals, so a running monitor wakes in it
+
+
+async def lag_session(monitor_class: Any, session: dict) -> dict:
+    """Play ``session`` on one monitor: ``{"interval": seconds | None (the default), "ops":
+    ["start" | "stop" | "sleep", ...], "lags": [...], "ps": [...]}``. For each op: what start
+    raised, whether stop returned ``lags`` with its task ended, whether samples grew during a
+    sleep and all are (woke_at, lag >= 0) in order; then a monitor whose samples are ``lags``
+    answers ``percentile(p)`` for each p. Only what does not depend on the moment is reported."""
+    started: set = set()  # the tasks start() made: a plain call, so nothing else ran meanwhile
+    monitor = monitor_class() if session["interval"] is None else monitor_class(session["interval"])
+    made = {"interval": monitor.interval, "samples": list(monitor.samples)}
+    steps = []
+    try:
+        for op in session["ops"]:
+            if op == "start":
+                before = set(asyncio.all_tasks())
+                try:
+                    monitor.start()
+                    steps.append({"start": None})
+                except NotImplementedError:
+                    raise
+                except Exception as exc:
+                    steps.append({"start": type(exc).__name__})
+                started |= set(asyncio.all_tasks()) - before
+            elif op == "stop":
+                returned = await monitor.stop()
+                steps.append({"stop returned lags": isinstance(returned, list) and returned == monitor.lags,
+                              "tasks left running": sum(not task.done() for task in started)})
+            else:
+                count = len(monitor.samples)
+                await asyncio.sleep(LAG_NAP)
+                woke = [sample[0] for sample in monitor.samples]
+                steps.append({"samples grew": len(monitor.samples) > count,
+                              "samples well formed": all(len(sample) == 2 and sample[1] >= 0 for sample in monitor.samples)
+                              and woke == sorted(woke) and monitor.lags == [sample[1] for sample in monitor.samples]})
+    finally:
+        with contextlib.suppress(Exception):
+            await monitor.stop()
+    return {"made": made, "steps": steps, "percentiles": lag_percentiles(monitor_class, session["lags"], session["ps"])}
+
+
+async def lag_sessions(monitor_class: Any, sessions: list[dict]) -> list[dict]:
+    """``lag_session`` for each session, all at once (each with a monitor of its own); a
+    session that raised answers {"raised": type} (NotImplementedError ends the batch)."""
+    async def played(session: dict) -> dict:
+        try:
+            return await lag_session(monitor_class, session)
+        except NotImplementedError:
+            raise  # not an answer: the exercise is not solved
+        except Exception as exc:
+            return {"raised": type(exc).__name__}
+
+    return list(await asyncio.gather(*(played(session) for session in sessions)))
+
+
+async def fetch_reports(fetch_all: Any, cases: list[dict]) -> list[dict]:
+    """``fetch_report`` for every ``{"calls", "limit", "timeout"}`` of ``cases``, all at once
+    (each with a service of its own), so the batch costs its longest case."""
+    return list(await asyncio.gather(*(fetch_report(fetch_all, case["calls"], case["limit"], case["timeout"])
+                                       for case in cases)))
+
+
+async def report_app_answers(factory: Any, requests: list[dict]) -> list[dict]:
+    """Make the app (``factory()``) and send it each ``{"method", "path"}`` in turn, with the
+    cells' ``legacy_report`` replaced for the time by one that notes each call's arguments
+    (a delay not passed as legacy_report's default) and whether it ran on the event loop's
+    thread, and skips the sleep (the answers come at once, the same: a negative delay still
+    fails as time.sleep fails). Answers, per request:
+    status, content-type, JSON body (None if not JSON), and the calls noted."""
+    import inspect
+
+    import httpx
+
+    names = factory.__globals__
+    original = names["legacy_report"]
+    default = inspect.signature(original).parameters["delay"].default
+    calls: list[list] = []
+
+    def noting(tenant_id, delay=default, *more, **named):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        calls.append([tenant_id, delay, on_loop])
+        return original(tenant_id, 0 if isinstance(delay, (int, float)) and delay > 0 else delay, *more, **named)
+
+    names["legacy_report"] = noting
+    answers = []
+    try:
+        app = factory()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for request in requests:
+                del calls[:]
+                response = await client.request(request["method"], request["path"])
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                answers.append({"status": response.status_code, "content_type": response.headers.get("content-type"),
+                                "json": body, "legacy_report calls": [list(call) for call in calls]})
+    finally:
+        names["legacy_report"] = original
+    return answers

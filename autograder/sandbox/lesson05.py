@@ -47,6 +47,7 @@ from .plain import plain as _plain
 
 TABLES = ("jobs", "processed", "payments", "report_requests")
 JOB_COLUMNS = ("state", "attempts", "run_at", "lease_until", "worker", "last_error", "idempotency_key")
+AFTER_ALL_SECONDS = 0.1  # how long a worker that has run out of jobs waits before its SIGTERM
 RACE_PAUSE = 0.002  # seconds each write statement waits before it runs: it widens race windows
 
 
@@ -241,7 +242,8 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
 
     def handle(job) -> None:
         note(f"start {job['id']}")
-        time.sleep(scenario.get("job_seconds", 0.4))
+        durations = scenario.get("durations")
+        time.sleep(durations[job["id"]] if durations else scenario.get("job_seconds", 0.4))
         note(f"end {job['id']}")
 
     def ours(signum, frame) -> None:  # the handler in place before the worker started
@@ -263,11 +265,14 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
 def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
     """Fork a worker running ``run_worker(take, handle, poll=..., until_empty=...)``.
 
-    scenario: {"jobs": 3, "job_seconds": 0.4, "poll": 0.05, "until_empty": false,
-    "idle": false, "sigterm": "during_job" | "idle" | null, "idle_seconds": 0.3}.
-    With "during_job", SIGTERM is sent as the first job starts; with "idle", after
-    ``idle_seconds``. Answers {"log": [...], "outcome": {...} | null, "exitcode": int | null,
-    "stopped_after": seconds from SIGTERM to exit (null without SIGTERM), "still_running": bool}.
+    scenario: {"jobs": 3, "job_seconds": 0.4, "durations": [seconds per job] (instead of
+    job_seconds), "poll": 0.05, "until_empty": false, "idle": false,
+    "sigterm": "during_job" | "at_job" | "after_all" | "idle" | null, "at": 0, "idle_seconds": 0.3}.
+    With "during_job", SIGTERM is sent as the first job starts; with "at_job", as job ``at``
+    starts; with "after_all", once the last job has ended and the worker has waited a while
+    (it is idle then); with "idle", after ``idle_seconds``. Answers {"log": [...], "outcome": {...} | null, "exitcode": int | null,
+    "stopped_after": seconds from SIGTERM to exit (null without SIGTERM), "still_running": bool,
+    "signalled": whether the worker was still there to get its SIGTERM}.
     """
     folder = tempfile.mkdtemp(prefix="lesson05_worker_")
     log = Path(folder, "log")
@@ -277,9 +282,16 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
         when = scenario.get("sigterm")
         if when == "during_job":
             wait_until(lambda: "start" in log.read_text(), 2.0, 0.005)
+        elif when == "at_job":
+            wait_until(lambda: f"start {scenario['at']}\n" in log.read_text(), 2.0, 0.005)
+        elif when == "after_all":
+            jobs = scenario.get("jobs", 0)
+            wait_until(lambda: not jobs or f"end {jobs - 1}\n" in log.read_text(), 2.0, 0.005)
+            time.sleep(AFTER_ALL_SECONDS)
         elif when == "idle":
             time.sleep(scenario.get("idle_seconds", 0.3))
-        if when and child.is_alive():
+        signalled = bool(when) and child.is_alive()
+        if signalled:
             sent = time.monotonic()
             os.kill(child.pid, signal.SIGTERM)
             child.join(2.0)
@@ -291,4 +303,54 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
     return {"log": log.read_text().split("\n")[:-1],
             "outcome": json.loads(outcome_file.read_text()) if outcome_file.exists() else None,
             "exitcode": None if still_running else child.exitcode,
-            "stopped_after": stopped_after, "still_running": still_running}
+            "stopped_after": stopped_after, "still_running": still_running, "signalled": signalled}
+
+
+def worker_scenarios(run_worker: Callable, scenarios: list[dict]) -> list[dict]:
+    """``worker_scenario`` for each scenario, all at once: each forks a worker of its own and
+    watches it from a thread of its own, so the batch costs its longest scenario."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not scenarios:
+        return []
+    with ThreadPoolExecutor(max_workers=len(scenarios)) as threads:
+        return list(threads.map(lambda scenario: worker_scenario(run_worker, scenario), scenarios))
+
+
+# --- the jobs app (exercise jobs_app): sessions of requests on a fresh queue -------------------
+
+
+async def _jobs_session(setup: dict, factory: Callable, empty: str, steps: list[dict]) -> dict:
+    import httpx
+
+    path = str(Path(tempfile.mkdtemp(prefix="lesson05_app_")) / "queue.db")
+    shutil.copyfile(empty, path)
+    app = factory(path)
+    answers: list = []
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for step in steps:
+            if step["op"] == "work":  # a worker's progress on a job, written straight into the queue
+                with closing(setup["connect"](path)) as db:
+                    db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
+                               (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
+                answers.append(None)
+                continue
+            headers = {} if step.get("key") is None else {"Idempotency-Key": step["key"]}
+            response = await client.request(step["method"], step["path"], json=step.get("json"), headers=headers)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            answers.append({"status": response.status_code, "json": body, "location": response.headers.get("location")})
+    return {"answers": answers, "tables": {table: rows(setup, path, table) for table in ("jobs", "report_requests")}}
+
+
+async def jobs_sessions(setup: dict, factory: Callable, sessions: list[list[dict]]) -> list[dict]:
+    """For each session: a fresh queue, ``factory(path)`` made on it, and the session's steps
+    in order: ``{"op": "request", "method", "path", "json", "key"}`` (the key is sent as
+    Idempotency-Key) answers {"status", "json" (None if not JSON), "location"}; ``{"op": "work",
+    "id", "state", "attempts", "error", "result"}`` writes a worker's progress into the job's
+    row and answers None. Then every row of ``jobs`` and ``report_requests``."""
+    empty = fresh_queue(setup, "empty")
+    return [await _jobs_session(setup, factory, empty, steps) for steps in sessions]

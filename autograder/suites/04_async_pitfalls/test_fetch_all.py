@@ -6,10 +6,11 @@ the fakes sleep tens of milliseconds, the checks allow hundreds.
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "fetch_all"
@@ -75,3 +76,61 @@ async def test_fetch_all_gives_up_at_the_timeout(submission):
     ended = [index for what, index in report["events"] if what == "end"]
     expect(report["running_at_return"] == 0 and not ended,
            "At the timeout, cancel every call still running (none should run to its end).")
+
+
+# Lists of calls of varied size and order: each returns a value after 10 or 20 ms, or, among the
+# first `limit` (so they start at once), lasts 0.5 s; at most one of those first ones raises after
+# 50 ms instead; a limit from 1 to past the list's length; a timeout far beyond the calls. Only
+# what no busy machine can reorder is observed: what fetch_all returned or raised, how many calls
+# ran at once (the first `limit` start before any ends), how many had started when the first
+# 0.5 s call ended (the short ones all take 0.14 s at most, one after the other: started as places
+# free up, they all have), whether a 0.5 s call ran to its end after the failure (0.45 s later
+# at the earliest), and what was left running when fetch_all ended.
+LONG, FAILING = 0.5, 0.05
+
+
+def case(limit: int, shorts: list, longs: set, failing: int | None, error: str) -> dict:
+    calls = [{"seconds": LONG if index in longs else seconds, "value": value}
+             for index, (seconds, value) in enumerate(shorts)]
+    if failing is not None and calls:
+        calls[failing % min(limit, len(calls))] = {"seconds": FAILING, "error": error}
+    return {"calls": calls, "limit": limit, "timeout": 5}
+
+
+SHORT_CALLS = st.lists(st.tuples(st.sampled_from([0.01, 0.02]), st.integers(0, 9) | st.text("abc", max_size=2)),
+                       min_size=1, max_size=7)
+CASES = st.integers(1, 8).flatmap(lambda limit: st.builds(
+    case, st.just(limit), SHORT_CALLS, st.sets(st.sampled_from(range(min(limit, 3))), max_size=2),
+    st.sampled_from([None, 0, 1, 2, 3]), st.sampled_from(["KeyError", "ValueError", "LookupError"])))
+
+
+def promised(case: dict, report: dict) -> dict:
+    events = report["events"]
+    failed_at = next((index for index, (what, _) in enumerate(events) if what == "fail"), len(events))
+    long_ended = any(what == "end" and case["calls"][index]["seconds"] == LONG for what, index in events[failed_at:])
+    first_long_end = next((at for at, (what, index) in enumerate(events)
+                           if what == "end" and case["calls"][index]["seconds"] == LONG), None)
+    return {"outcome": {key: report["outcome"][key] for key in ("value", "error", "group") if key in report["outcome"]},
+            "calls at once": report["peak"],
+            "calls started when the first 0.5 s call ended": None if first_long_end is None else
+            sum(what == "start" for what, _ in events[:first_long_end]),
+            "a 0.5 s call ran to its end after one failed": long_ended,
+            "calls still running when it ended": report["running_at_return"],
+            "calls that ended after it ended": [index for what, index in report["events_after_return"] if what == "end"]}
+
+
+@graded(NAME, points=1)
+async def test_fetch_all_handles_generated_call_lists_as_the_task_says(submission, reference):
+    """On generated lists of calls (any size and order of durations, a failing call or none, limits from 1 up), the results, errors and cancellations are as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def batch(side, cases):
+        reports = await probe(side, NAME, "lesson04.fetch_reports", defined(NAME), cases)
+        return [promised(each, report) for each, report in zip(cases, reports)]
+
+    await same_as_reference(submission, reference, NAME, CASES, batch=batch, examples=25,
+                            promise="fetch_all runs the calls at most `limit` at a time (as many as it may), starting "
+                                    "them in list order as places free up, returns "
+                                    "their results in the order of `calls`; when a call raises, it cancels every other "
+                                    "call (none runs to its end) and raises that exception itself, not an "
+                                    "ExceptionGroup; it ends only once every call it started has ended.")

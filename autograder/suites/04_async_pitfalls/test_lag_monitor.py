@@ -8,10 +8,11 @@ a run that fails is repeated before the test fails.
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, require, same_as_reference
 from coursekit import percentile
 
 pytestmark = pytest.mark.anyio
@@ -95,3 +96,31 @@ async def test_lag_monitor_percentile_is_nearest_rank(submission):
         expect(len(got) == len(wanted) and all(isinstance(g, (int, float)) and abs(g - w) < 1e-12 for g, w in zip(got, wanted)),
                "percentile(p) should be the nearest-rank percentile of `lags`, as coursekit.percentile computes it "
                "(always one of the lags; 0.0 when there are none).")
+
+
+# A monitor made with the default interval or a short one, then started and left to run a few
+# intervals first (a stop before any start is left open by the statement), and driven through stops, restarts, second starts and
+# stops, and naps of several intervals; and the percentiles of generated lags, p from 0 to 100.
+LAG_VALUES = st.sampled_from([0.0, 0.001, 0.002, 0.01, 0.05, 0.3])
+SESSIONS = st.fixed_dictionaries({
+    "interval": st.sampled_from([None, 0.005]),
+    "ops": st.lists(st.sampled_from(["start", "stop", "sleep"]), max_size=5).map(lambda ops: ["start", "sleep", *ops]),
+    "lags": st.lists(LAG_VALUES, max_size=8),
+    "ps": st.lists(st.sampled_from([0.5, 1, 10, 25, 33.4, 50, 66.7, 90, 99, 100]), min_size=1, max_size=3),
+})
+
+
+@graded(NAME, points=1)
+async def test_lag_monitor_lives_generated_sessions_as_the_task_says(submission, reference):
+    """Over generated sessions (starts, second starts, stops, restarts, naps; percentiles of generated lags), it behaves as the task says."""
+    await require(submission, NAME, kind="class")
+
+    async def batch(side, sessions):
+        return await probe(side, NAME, "lesson04.lag_sessions", defined(NAME), sessions)
+
+    await same_as_reference(submission, reference, NAME, SESSIONS, batch=batch, examples=20,
+                            promise="LagMonitor(interval=0.01) starts with no samples; start() starts a task that "
+                                    "appends (woke_at, lag >= 0) every interval, and raises RuntimeError on a running "
+                                    "monitor; await stop() ends the task before returning self.lags (nothing is "
+                                    "appended afterwards; a second stop() only returns the lags), after which start() "
+                                    "may start it again; percentile(p) is coursekit.percentile(lags, p).")

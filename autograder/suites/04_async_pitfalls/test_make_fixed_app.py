@@ -8,9 +8,11 @@ request is timed while a slow report runs, against the idle time measured just b
 
 import httpx
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import make, require, responsiveness
+from autograder.submission import defined
+from autograder.suitekit import make, probe, require, responsiveness, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "make_fixed_app"
@@ -52,3 +54,33 @@ async def test_make_fixed_app_keeps_ping_fast_during_a_report(submission):
     expect(result.responsive,
            f"Your report endpoint still holds the event loop: {result.describe()}. "
            "Run the blocking call somewhere else than on the loop.")
+
+
+# Requests to the shipped app's two routes and beyond: GET mostly, other methods too; tenants
+# known, unknown, negative and not numbers; the delay left out, zero, small, malformed. The
+# app's legacy_report is watched (lesson04.report_app_answers): called with which arguments,
+# and on the event loop's thread or not; it skips its sleep, so every answer comes at once.
+# (Known tenants and valid delays more often than the rest: they exercise legacy_report.)
+TENANTS = st.integers(-1, 6).map(str) | st.integers(1, 4).map(str) | st.sampled_from(["abc", "1.5", "007", ""])
+DELAYS = st.sampled_from([None, None, "0", "0.01", "1e-3", "0", "soon", ""])
+REPORTS = st.builds(lambda tenant, delay: f"/report/{tenant}" + ("" if delay is None else f"?delay={delay}"),
+                    TENANTS, DELAYS)
+REQUESTS = st.fixed_dictionaries({
+    "method": st.sampled_from(["GET"] * 5 + ["POST", "HEAD", "DELETE"]),
+    "path": REPORTS | REPORTS | st.sampled_from(["/ping", "/ping/", "/report", "/reports/1", "/", "/nowhere"]),
+})
+
+
+@graded(NAME, points=1)
+async def test_make_fixed_app_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated requests (both routes, other methods and paths, tenants and delays of every kind), the answers are the shipped app's, and legacy_report runs off the loop."""
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, requests):  # one app for all of them: the answers keep no state
+        return await probe(side, NAME, "lesson04.report_app_answers", defined(NAME), requests)
+
+    await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=30,
+                            promise="make_fixed_app() has the shipped app's two routes, GET /ping and GET "
+                                    "/report/{tenant_id}?delay=0.2, with the same responses (status and JSON body); "
+                                    "the report is legacy_report(tenant_id, delay), called somewhere else than on the "
+                                    "event loop.")

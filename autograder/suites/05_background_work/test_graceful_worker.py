@@ -5,10 +5,11 @@ logs what starts and ends; the test sends SIGTERM at a chosen moment through the
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import require
+from autograder.suitekit import require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "graceful_worker"
@@ -72,3 +73,51 @@ async def test_restores_the_previous_handler(submission):
     expect((report["outcome"] or {}).get("handler_restored") is True,
            "`run_worker` should put back the SIGTERM handler that was there before it started (signal.signal "
            "returns it), even when it returns early.")
+
+
+# Job sets of 0 to 4 jobs of 10 ms each, and a SIGTERM only where its moment is certain: as a
+# job that is not the last starts (that job lasts 0.4 s, so the signal lands in it), or once the
+# last job has ended and the worker has waited a while (idle); none when until_empty=True drains
+# the queue.
+def worker_case(jobs: int, until_empty: bool, at: int | None) -> dict:
+    case = {"jobs": jobs, "durations": [0.01] * jobs, "until_empty": until_empty, "poll": 0.02}
+    if at is not None:
+        case["durations"][at] = 0.4
+        case.update(sigterm="at_job", at=at)
+    elif not until_empty:
+        case["sigterm"] = "after_all"  # without until_empty, only SIGTERM ends the loop
+    return case
+
+
+DURING = st.integers(2, 4).flatmap(lambda jobs: st.builds(worker_case, st.just(jobs), st.booleans(),
+                                                          st.integers(0, jobs - 2)))
+CASES = st.one_of(DURING, st.builds(worker_case, st.integers(0, 3), st.booleans(), st.none()), DURING)
+
+
+def shown_case(case: dict) -> str:
+    when = {"at_job": f"as job {case.get('at')} (of 0.4 s) starts", "after_all": "once every job has ended and the "
+            "worker is waiting for more"}.get(case.get("sigterm"), "never")
+    return (f"run_worker(take, handle, poll=0.02, until_empty={case['until_empty']}) with {case['jobs']} jobs to take; "
+            f"SIGTERM: {when}")
+
+
+def promised(report: dict) -> dict:
+    outcome = report["outcome"] or {}
+    return {"jobs started and ended": report["log"], "returned": outcome.get("returned"),
+            "raised": (outcome.get("raised") or "").split(":", 1)[0] or None,
+            "handler put back": outcome.get("handler_restored"), "was still running for its SIGTERM": report["signalled"],
+            "ended by itself": report["outcome"] is not None and not report["still_running"]}
+
+
+@graded(NAME, points=1)
+async def test_generated_job_sets_and_signals_as_the_task_says(submission, reference):
+    """On generated job sets, with SIGTERM during a job, while idle, or never (until_empty), the jobs handled and the return are as the task says."""
+    await require(submission, "run_worker", kind="function")
+
+    async def batch(side, cases):
+        return [promised(report) for report in await side.probe("lesson05.worker_scenarios", defined("run_worker"), cases)]
+
+    await same_as_reference(submission, reference, NAME, CASES, batch=batch, examples=6, show=shown_case,
+                            promise="run_worker takes and handles jobs until SIGTERM, or with until_empty=True until "
+                                    "take() answers None; on SIGTERM it finishes the job in hand, takes no new one and "
+                                    "returns the number of jobs handled; it puts the previous SIGTERM handler back.")

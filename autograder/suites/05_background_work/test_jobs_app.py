@@ -4,13 +4,16 @@ The app is made in the sandbox on a fresh queue file and talked to over ASGI; th
 read back by a probe.
 """
 
+import json
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.suitekit import names, require
+from autograder.submission import defined
+from autograder.suitekit import names, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "jobs_app"
@@ -104,3 +107,68 @@ async def test_business_row_and_job_in_one_transaction(submission):
         response = await http.post("/reports", json={"invoice_id": 14})
         expect(response.status_code == 202, "After a failed POST, the next POST /reports should work again "
                                             f"(is a transaction left open?) ({status_of(response)}).")
+
+
+# Sessions on a fresh queue: one to three report requests, then more of them mixed with the rest:
+# report requests for a few invoices, with an Idempotency-Key header
+# (repeated, or another) or without; status requests for jobs that exist or not, before and
+# after a worker has moved a job on (running, done with a result, failed, dead). Observed: every
+# status code, the JSON of every answer but a 404's (its detail is left open), the Location
+# header, and the rows the session left in jobs and report_requests (their times left out).
+KEYS = st.sampled_from([None, "report-1", "report-2", "report-1", "Report-1"])
+POST = st.builds(lambda invoice, key: {"op": "request", "method": "POST", "path": "/reports",
+                                       "json": {"invoice_id": invoice}, "key": key},
+                 st.sampled_from([1, 7, 41]), KEYS)
+GET = st.builds(lambda job: {"op": "request", "method": "GET", "path": f"/jobs/{job}"}, st.integers(-1, 4))
+WORK = st.builds(lambda job, state, attempts, error, result: {"op": "work", "id": job, "state": state,
+                                                              "attempts": attempts, "error": error, "result": result},
+                 st.integers(1, 3), st.sampled_from(["running", "done", "ready", "dead"]), st.integers(0, 3),
+                 st.none() | st.just("timeout"), st.none() | st.just({"pages": 3}) | st.just([1, "a"]))
+# A worker moves a job on, and its status is asked for at once.
+LOOK = WORK.map(lambda work: [work, {"op": "request", "method": "GET", "path": f"/jobs/{work['id']}"}])
+SESSIONS = st.builds(lambda first, rest: first + [step for steps in rest for step in steps], st.lists(POST, min_size=1, max_size=3),
+                     st.lists(st.one_of(POST.map(lambda step: [step]), GET.map(lambda step: [step]), LOOK), max_size=4))
+
+
+def promised(session: dict) -> dict:
+    def answer(seen):
+        if seen is None:
+            return None
+        return {"status": seen["status"], "json": None if seen["status"] == 404 else seen["json"],
+                "location": seen["location"]}
+
+    jobs = [{"id": row["id"], "kind": row["kind"], "state": row["state"],
+             "payload": {key: json.loads(row["payload"]).get(key) for key in ("invoice_id", "request_id")}}
+            for row in session["tables"]["jobs"]]
+    requests = [{"id": row["id"], "invoice_id": row["invoice_id"]} for row in session["tables"]["report_requests"]]
+    return {"answers": [answer(seen) for seen in session["answers"]], "jobs": jobs, "report_requests": requests}
+
+
+def shown_session(steps: list) -> str:
+    def said(step: dict) -> str:
+        if step["op"] == "work":
+            return (f"a worker sets job {step['id']} to state={step['state']!r}, attempts={step['attempts']}, "
+                    f"last_error={step['error']!r}, result={step['result']!r}")
+        if step["method"] == "POST":
+            key = "" if step["key"] is None else f" with Idempotency-Key: {step['key']}"
+            return f"POST /reports {json.dumps(step['json'])}{key}"
+        return f"GET {step['path']}"
+
+    return "on a new queue:\n" + "\n".join(f"      item {index}: {said(step)}" for index, step in enumerate(steps))
+
+
+@graded(NAME, points=1)
+async def test_generated_sessions_as_the_task_says(submission, reference):
+    """On generated sessions (report requests with and without keys, status requests for known and unknown jobs as workers move them on), every answer and row is as the task says."""
+    await require(submission, FACTORY, kind="function")
+
+    async def batch(side, sessions):
+        return [promised(session) for session in await side.probe("lesson05.jobs_sessions", SETUP, defined(FACTORY),
+                                                                   sessions)]
+
+    await same_as_reference(submission, reference, NAME, SESSIONS, batch=batch, examples=10, show=shown_session,
+                            promise="POST /reports {\"invoice_id\": N} records the request and enqueues a 'report' "
+                                    "job with that invoice_id and the request's id in one transaction, and answers 202 "
+                                    "{\"job_id\", \"status_url\": \"/jobs/<id>\"} with the URL in Location; a used "
+                                    "Idempotency-Key answers that job and writes nothing. GET /jobs/{id} answers 200 "
+                                    "with exactly id, state, attempts, result and last_error, or 404.")
