@@ -37,7 +37,7 @@ from . import instructor, queue
 from .errors import (InstructorsOnly, MissingToken, NoSuchLesson, NoSuchSubmission, NotASubmission, NotYours,
                      ServiceError, TooLarge, TooMany, WrongToken)
 from .settings import Settings
-from .store import FINISHED, Learner, Store, Submission
+from .store import FINISHED, Learner, Limited, Store, Submission
 from .tokens import token_hash
 
 
@@ -167,12 +167,9 @@ def create_app(settings: Settings) -> FastAPI:
                      idempotency_key: str | None = Header(default=None)) -> JSONResponse:
         body = await body_within_limit(request)
         lesson = await run_in_threadpool(lesson_of, body)
-        now = time.time()
-        recent = await store.recent(who.id, now - 60)
-        replay = idempotency_key and await store.accept_replay(who.id, idempotency_key)
-        if not replay and len(recent) >= settings.submissions_per_minute:
-            raise TooMany(settings.submissions_per_minute, max(1, math.ceil(recent[0] + 60 - now)))
-        accepted = replay or await store.accept(who, lesson, body, idempotency_key)
+        accepted = await store.accept(who, lesson, body, idempotency_key, per_minute=settings.submissions_per_minute)
+        if isinstance(accepted, Limited):
+            raise TooMany(settings.submissions_per_minute, max(1, math.ceil(accepted.retry_after)))
         if accepted.created:
             await enqueue([accepted.submission.id])
         document = public(accepted.submission, who.name)
