@@ -28,7 +28,7 @@ from autograder.lessons import find_lesson
 from autograder.service import processes
 from autograder.service.processes import answers, start_web, stop
 from coursekit.processes import free_port, wait_until
-from coursekit.submit import Service, upload
+from coursekit.submit import Service, submit, upload
 
 from .service_processes import query, with_port
 
@@ -102,6 +102,22 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         serving.send_signal(signal.SIGINT)
         output, _ = serving.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
+    settings = with_port(settings)
+    workers = [processes.start("worker", settings)]
+    web = start_web(settings)
+    seen: list[str] = []
+    try:
+        state = submit(SOLUTION, Service(f"http://127.0.0.1:{settings.port}", people.alice), on_progress=seen.append,
+                       timeout=300)
+    finally:
+        stop(web, *workers)
+    assert (state["status"], state["score"], state["max_score"]) == ("done", 46, 46), state.get("feedback")
+    assert any("graded" in line for line in seen)
+    assert query(settings, "SELECT status, score, gradings, attempts FROM submissions") == [("done", 46, 1, 1)]
 
 
 @pytest.fixture
