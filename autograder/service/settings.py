@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -67,3 +68,8 @@ def from_environment() -> Settings:
     """The settings ``serve`` gave this process (or the defaults)."""
     raw = os.environ.get(ENVIRONMENT)
     return Settings(**json.loads(raw)) if raw else Settings()
+
+
+def shown(url: str) -> str:
+    """``url`` fit to print: its password, if any, replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

@@ -20,7 +20,7 @@ from .postgres import new_database, postgres_server
 
 @pytest.fixture(scope="session")
 def broker_url():
-    with redis_server() as url:
+    with redis_server(password=new_token()) as url:  # as `serve` starts it: every client gives the password
         yield url
 
 

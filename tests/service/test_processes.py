@@ -16,6 +16,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ import pytest
 from autograder.lessons import find_lesson
 from autograder.service import processes
 from autograder.service.processes import answers, start_web, stop
+from autograder.service.settings import Settings
 from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, submit, upload
 
@@ -102,6 +104,49 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         serving.send_signal(signal.SIGINT)
         output, _ = serving.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
+    assert "broker redis://:***@127.0.0.1:" in output  # its password is not printed
+
+
+def redis_says(port: int, command: bytes) -> bytes:
+    """What Redis answers a client that sends ``command`` straight away, as a submission's
+    code sharing loopback with it could (no client library, no AUTH)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(command + b"\r\n")
+        return connection.recv(200)
+
+
+def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_other_user_reads_it(tmp_path):
+    import redis
+    from urllib.parse import urlsplit
+
+    with processes.broker(Settings(data=str(tmp_path / "data"), scratch=str(tmp_path / "scratch"))) as served:
+        parts = urlsplit(served.broker_url)
+        assert parts.password and len(parts.password) >= 40  # new and random for each `serve`
+        for command in (b"PING", b"LPUSH dramatiq:grading x", b"DEL dramatiq:grading"):
+            assert redis_says(parts.port, command).startswith(b"-NOAUTH")
+        for url in (f"redis://127.0.0.1:{parts.port}/0", f"redis://:wrong@127.0.0.1:{parts.port}/0"):
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis.from_url(url).lpush("dramatiq:grading", "x")
+        assert redis.Redis.from_url(served.broker_url).ping()
+        served.make_folder()
+        worker = processes.start("worker", served)
+        try:
+            # No process's command line (readable by every user) holds the password ...
+            for folder in os.listdir("/proc"):
+                if folder.isdigit():
+                    try:
+                        assert parts.password.encode() not in open(f"/proc/{folder}/cmdline", "rb").read()
+                    except (FileNotFoundError, ProcessLookupError):
+                        pass  # it ended meanwhile
+            # ... the worker's environment holds it, and only its own user id may read that.
+            environ = f"/proc/{worker.pid}/environ"
+            assert parts.password.encode() in open(environ, "rb").read()
+            if os.geteuid() == 0:
+                other = subprocess.run([sys.executable, "-c", f"open({environ!r}).read()"], user=65534,
+                                       capture_output=True, text=True, timeout=30)
+                assert other.returncode != 0 and "PermissionError" in other.stderr
+        finally:
+            stop(worker)
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
