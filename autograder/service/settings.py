@@ -37,6 +37,9 @@ class Settings:
     lease_seconds: float = 20.0
     # The web app re-enqueues stored submissions that no worker finished, this often.
     sweep_seconds: float = 30.0
+    # A progress stream reads the database when a worker announces a change (``progress``), and
+    # this often besides, in case an announcement was lost.
+    progress_poll_seconds: float = 5.0
 
     @property
     def folder(self) -> Path:

@@ -12,7 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from autograder.lessons import find_lesson
-from autograder.service import queue
+from autograder.service import progress, queue
 from autograder.service.app import create_app
 
 from .postgres import on_both_databases
@@ -164,3 +164,30 @@ async def test_only_a_hash_of_each_token_is_stored(client, settings, people):
     assert b"alice" in stored  # the learners are there
     for token in (people.alice, people.bob, people.prof):
         assert token.encode() not in stored
+
+
+async def test_progress_arrives_when_a_worker_announces_it_not_by_polling(settings, people):
+    poll = 120.0  # the streams' fallback: far longer than this test may take
+    app = create_app(dataclasses.replace(settings, progress_poll_seconds=poll))
+    broker = queue.broker_for(settings)
+    async with LifespanManager(app):
+        await asyncio.wait_for(app.state.progress.subscribed.wait(), 30)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            accepted = (await post(client, people.alice)).json()
+            started = asyncio.get_running_loop().time()
+            # ASGITransport hands the response back once the stream has ended, i.e. once graded.
+            streamed = asyncio.create_task(client.get(accepted["events_url"], headers=people.header(people.alice)))
+            store = app.state.store
+            await asyncio.sleep(1)
+            await store.claim(accepted["id"], "test-worker", 60)  # as a worker does: claim, announce
+            progress.announce(broker.client, accepted["id"], "running")
+            await asyncio.sleep(1)
+            await store.finish(accepted["id"], "test-worker", status="done", score=1, max_score=1, result="{}",
+                               feedback="Score: 1 / 1")
+            progress.announce(broker.client, accepted["id"], "done")
+            answer = await asyncio.wait_for(streamed, poll / 2)
+            took = asyncio.get_running_loop().time() - started
+    broker.close()
+    events = [line.removeprefix("event: ") for line in answer.text.splitlines() if line.startswith("event: ")]
+    assert events[-1] == "done" and set(events) <= {"queued", "running", "done"}, events
+    assert took < poll / 2  # woken by the announcements, not by the fallback poll
