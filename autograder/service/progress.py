@@ -20,10 +20,10 @@ missed message), so a lost message costs that delay and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 CHANNEL = "autograder:progress"
 RECONNECT_SECONDS = 1.0
+READ_SECONDS = 0.5  # the subscription's reads wait this long at most, so that stop() is prompt
 
 
 def announce(client, submission_id: str, status: str) -> None:
@@ -42,15 +42,18 @@ class Progress:
         self.changed = asyncio.Event()  # replaced after each wake-up, so a waiter sees each change once
         self.listener: asyncio.Task | None = None
         self.subscribed = asyncio.Event()
+        self.stopping = False
 
     async def start(self) -> None:
         self.listener = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:
+        self.stopping = True
         if self.listener:
             self.listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.listener
+            # redis-py's pub/sub read can swallow a cancellation; then the flag ends the loop
+            # within one read's timeout.
+            await asyncio.wait({self.listener}, timeout=READ_SECONDS + 5)
 
     def next_change(self) -> asyncio.Event:
         """Set at the next announcement: take it before reading the database, then ``wait``
@@ -72,19 +75,21 @@ class Progress:
     async def _listen(self) -> None:
         import redis.asyncio as redis
 
-        while True:
+        while not self.stopping:
             client = redis.Redis.from_url(self.broker_url)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self.subscribed.set()
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
+                    while not self.stopping:
+                        if await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_SECONDS):
                             self._wake()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker went away: the streams poll meanwhile
                 self.subscribed.clear()
+                if self.stopping:
+                    return
                 print(f"progress: subscription lost ({type(exc).__name__}: {exc}); again in "
                       f"{RECONNECT_SECONDS:g} s", flush=True)
                 await asyncio.sleep(RECONNECT_SECONDS)
