@@ -128,11 +128,11 @@ def serve(settings: Settings, *, web: bool = True) -> None:
         supervisor.start()
         if web:
             print(f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
-                  f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; {settings.workers} worker(s)",
-                  flush=True)
+                  f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
+                  f"{settings.workers} worker(s)", flush=True)
         else:
-            print(f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, database {shown(settings.database)}",
-                  flush=True)
+            print(f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, "
+                  f"database {shown(settings.database)}", flush=True)
         try:
             supervisor.watch(lambda: stopping)
         finally:

@@ -52,7 +52,8 @@ def run_worker(settings: Settings) -> None:
 
     broker = broker_for(settings)
     store = Store.connect(settings.database, pooled=False)  # each job runs in an event loop of its own
-    grader = Grader(settings, store, lambda submission_id, status: progress.announce(broker.client, submission_id, status))
+    grader = Grader(settings, store,
+                    lambda submission_id, status: progress.announce(broker.client, submission_id, status))
 
     def grade_submission(submission_id: str) -> None:
         outcome = asyncio.run(grader.handle(submission_id))

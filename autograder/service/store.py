@@ -8,7 +8,11 @@ duplicated message costs nothing:
 
 - a worker **claims** a row before grading it, in one conditional UPDATE: ``queued`` rows, and
   ``running`` rows whose lease ran out (their worker died), can be claimed; a claimed row's
-  worker renews its lease while it grades;
+  worker renews its lease while it grades. Two claims of one row at once: on SQLite the
+  second waits for the database's write lock, on PostgreSQL (read committed) for the row's
+  lock, and then evaluates its condition on the row as the first committed it, so it claims
+  nothing. No ``FOR UPDATE SKIP LOCKED``: the queue, not the database, picks which row a
+  worker takes;
 - a worker **finishes** a row only while its claim still stands, so one result is written per
   grading round however many copies of the message were delivered (``gradings`` counts them);
 - an upload with an ``Idempotency-Key`` the learner used before is the same submission, and
