@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 
 from autograder.lessons import find_lesson
-from autograder.service import processes
+from autograder.service import processes, queue
 from autograder.service.settings import Settings
 from autograder.service.store import Store
 from autograder.service.tokens import new_token, token_hash
@@ -85,6 +85,14 @@ def run_service(notebooks: list[Path], clients: int, workers: int, folder: Path)
         children = [processes.start("worker", settings) for _ in range(workers)]
         try:
             children.append(processes.start_web(settings))
+            # The clock starts once every worker fetches (it has read the suites and warmed up),
+            # as in a class, where the service runs before the first learner submits.
+            broker = queue.broker_for(settings)
+            try:
+                if not wait_until(lambda: queue.workers_alive(broker) >= workers, 300, 0.2):
+                    raise RuntimeError(f"{workers} worker(s) did not start fetching within 300 s")
+            finally:
+                broker.close()
             return load(settings, notebooks, tokens)
         finally:
             processes.stop(*children)

@@ -44,6 +44,12 @@ def waiting(broker: RedisBroker) -> int:
     return broker.client.llen(f"{broker.namespace}:{QUEUE}")
 
 
+def workers_alive(broker: RedisBroker) -> int:
+    """Worker processes whose heartbeat the broker holds: each beats once it fetches messages
+    (after its start-up), and a dead one's beat stays until the broker's maintenance drops it."""
+    return broker.client.zcard(f"{broker.namespace}:__heartbeats__")
+
+
 def run_worker(settings: Settings) -> None:
     """One worker process: grade submissions until SIGTERM or SIGINT (the job in hand finishes)."""
     from . import progress

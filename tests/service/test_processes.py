@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from autograder.lessons import find_lesson
-from autograder.service import processes
+from autograder.service import processes, queue
 from autograder.service.processes import answers, start_web, stop
 from autograder.service.settings import Settings
 from coursekit.processes import free_port, wait_until
@@ -152,14 +152,18 @@ def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_oth
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
     settings = with_port(settings)
+    broker = queue.broker_for(settings)
+    assert queue.workers_alive(broker) == 0
     workers = [processes.start("worker", settings)]
     web = start_web(settings)
     seen: list[str] = []
     try:
+        assert wait_until(lambda: queue.workers_alive(broker) == 1, 120, 0.2)  # it fetches: it started
         state = submit(SOLUTION, Service(f"http://127.0.0.1:{settings.port}", people.alice), on_progress=seen.append,
                        timeout=300)
     finally:
         stop(web, *workers)
+        broker.close()
     assert (state["status"], state["score"], state["max_score"]) == ("done", 46, 46), state.get("feedback")
     assert any("graded" in line for line in seen)
     assert query(settings, "SELECT status, score, gradings, attempts FROM submissions") == [("done", 46, 1, 1)]
