@@ -107,6 +107,27 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
     assert "broker redis://:***@127.0.0.1:" in output  # its password is not printed
 
 
+def test_a_worker_machine_takes_the_broker_and_database_urls_from_its_environment(settings, tmp_path):
+    """As another machine runs it: `autograder worker` with the URLs (the broker's with its
+    password) in AUTOGRADER_BROKER and AUTOGRADER_DATABASE, so that no command line shows them."""
+    from urllib.parse import urlsplit
+
+    env = {**os.environ, "AUTOGRADER_BROKER": settings.broker_url, "AUTOGRADER_DATABASE": settings.database}
+    worker = subprocess.Popen([sys.executable, "-m", "autograder", "worker", "--data", settings.data,
+                               "--scratch", str(tmp_path / "scratch")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    broker = queue.broker_for(settings)
+    try:
+        assert wait_until(lambda: queue.workers_alive(broker) == 1 or worker.poll() is not None, 120, 0.2)
+        assert worker.poll() is None  # it authenticated, and fetches
+    finally:
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=60)
+        broker.close()
+    assert "1 worker(s) on broker redis://:***@127.0.0.1:" in output, output
+    assert urlsplit(settings.broker_url).password not in output
+
+
 def redis_says(port: int, command: bytes) -> bytes:
     """What Redis answers a client that sends ``command`` straight away, as a submission's
     code sharing loopback with it could (no client library, no AUTH)."""
