@@ -82,6 +82,8 @@ async def test_a_regrade_queues_the_finished_and_bumps_the_suite_version(stored)
     assert await store.suite_version("01_asgi_by_hand") == 1
     assert (await store.get(submission_id)).status == "queued"
     assert await store.claim(submission_id, "w2", 60) is Claim.CLAIMED
+    assert await store.regrade("01_asgi_by_hand") == []  # nothing finished to queue: it is being graded
+    assert await store.suite_version("01_asgi_by_hand") == 2
 
 
 async def test_the_rate_limit_holds_for_uploads_that_race(store):
