@@ -7,6 +7,7 @@
     autograder release --check             fail if a committed learner notebook is stale
     autograder serve                       the grading service: web app, queue, workers (127.0.0.1)
     autograder worker --broker URL --database URL   grading workers alone, for another machine
+                                           (or AUTOGRADER_BROKER, AUTOGRADER_DATABASE: URLs with passwords)
     autograder submit NOTEBOOK --server URL --token T   hand a notebook in and wait for its feedback
     autograder tokens add NAME [--instructor]   a learner's (or instructor's) token for the service
     autograder tokens import ROSTER.csv    a token for everyone on a roster (name,instructor)
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -218,12 +220,18 @@ def tokens_command(args) -> int:
 
 def _service_options(command, *, web: bool | None) -> None:
     """web: True for serve, False for worker (a broker is required), None for tokens (no broker)."""
+    # A URL with a password belongs in the environment (readable by this user alone), not on
+    # the command line, which every user of the machine reads in /proc/<pid>/cmdline.
+    command.add_argument("--database", default=os.environ.get("AUTOGRADER_DATABASE"),
+                         help="SQLAlchemy async URL (default: $AUTOGRADER_DATABASE, else SQLite in --data); "
+                              "e.g. postgresql+asyncpg://user:password@host/db, better given in $AUTOGRADER_DATABASE")
     command.add_argument("--data", help="folder for the database and the service's files (default: ./grading-service)")
-    command.add_argument("--database", help="SQLAlchemy async URL (default: SQLite in --data); "
-                                            "e.g. postgresql+asyncpg://user@host/db")
     if web is not None:
-        command.add_argument("--broker", required=not web,
-                             help="Redis URL of the queue (serve's default: a Redis it starts on 127.0.0.1)")
+        broker = os.environ.get("AUTOGRADER_BROKER")
+        command.add_argument("--broker", default=broker, required=not web and not broker,
+                             help="Redis URL of the queue, e.g. redis://:password@host:6379/0, better given in "
+                                  "$AUTOGRADER_BROKER (serve's default: a Redis it starts on 127.0.0.1, with a "
+                                  "password of its own)")
     if web:
         command.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
         command.add_argument("--port", type=int, help="port (default 8765)")

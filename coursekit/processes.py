@@ -6,6 +6,8 @@
 
     with redis_server() as url:           # redis://127.0.0.1:<free port>/0
         ...
+    with redis_server(password=secret) as url:  # redis://:<secret>@127.0.0.1:<free port>/0
+        ...
 
 Why these choices:
 
@@ -36,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 __all__ = ["forked", "free_port", "redis_server", "stop_process", "wait_until"]
@@ -117,20 +120,28 @@ def redis_executable() -> str:
 
 
 @contextlib.contextmanager
-def redis_server(timeout: float = 10.0) -> Iterator[str]:
+def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator[str]:
     """A throw-away Redis on 127.0.0.1 (free port), for the length of the with-block.
 
-    Yields its URL (``redis://127.0.0.1:<port>/0``). Nothing is written to disk beyond a
+    Yields its URL (``redis://127.0.0.1:<port>/0``, or ``redis://:<password>@...`` with a
+    ``password``, which every client must then give). Nothing is written to disk beyond a
     temporary folder that goes with the server.
     """
     import redis  # the client, to know when the server answers
 
-    folder = tempfile.mkdtemp(prefix="coursekit-redis-")
+    folder = tempfile.mkdtemp(prefix="coursekit-redis-")  # its owner's alone (mode 0700)
     port = free_port()
-    command = [redis_executable(), "--bind", HOST, "--port", str(port), "--dir", folder,
-               "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+    command = [redis_executable()]
+    if password:
+        # In a file of the private folder, not on the command line, which every user can
+        # read in /proc/<pid>/cmdline.
+        config = Path(folder) / "redis.conf"
+        config.write_text(f"requirepass {password}\n")
+        command.append(str(config))
+    command += ["--bind", HOST, "--port", str(port), "--dir", folder,
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://{HOST}:{port}/0"
+    url = f"redis://{':' + password + '@' if password else ''}{HOST}:{port}/0"
     try:
         client = redis.Redis.from_url(url, socket_timeout=1.0)
 

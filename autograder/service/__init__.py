@@ -7,6 +7,7 @@ One concept per module:
     store.py      the database (SQLAlchemy's async engine): learners, submissions, suites
     tokens.py     bearer tokens (only their hash is stored) and the roster import
     queue.py      the job queue (Dramatiq on Redis) and the actor that grades a submission
+    progress.py   workers announce status changes on the broker; the web app's streams wake on them
     grading.py    one stored submission through the confined grader (``autograder.grade``)
     app.py        the FastAPI routes: learners' submissions, the instructor's views
     instructor.py the class views: latest scores, pass rates, grades.csv and Gradescope's format

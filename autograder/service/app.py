@@ -2,7 +2,8 @@
 
     POST /api/submissions               a notebook as the body -> 202 {id, status_url, events_url}
     GET  /api/submissions/{id}          status, score, max score, feedback (as `autograder grade` writes it)
-    GET  /api/submissions/{id}/events   the same, streamed as server-sent events until graded
+    GET  /api/submissions/{id}/events   the same, streamed as server-sent events until graded (woken by
+                                        the workers' announcements on the broker: ``progress``)
     GET  /api/instructor/class          latest score per learner and lesson, pass rate per test
     GET  /api/instructor/grades.csv     the gradebook (`?lesson=` for one lesson)
     GET  /api/instructor/gradescope.zip Gradescope's results.json per learner
@@ -36,8 +37,9 @@ from ..lessons import all_lessons
 from . import instructor, queue
 from .errors import (InstructorsOnly, MissingToken, NoSuchLesson, NoSuchSubmission, NotASubmission, NotYours,
                      ServiceError, TooLarge, TooMany, WrongToken)
+from .progress import Progress
 from .settings import Settings
-from .store import FINISHED, Learner, Store, Submission
+from .store import FINISHED, Learner, Limited, Store, Submission
 from .tokens import token_hash
 
 
@@ -84,6 +86,7 @@ def public(submission: Submission, learner: str, ahead: int | None = None) -> di
 def create_app(settings: Settings) -> FastAPI:
     store = Store.connect(settings.database)
     broker = queue.broker_for(settings)
+    progress = Progress(settings.broker_url)
 
     async def enqueue(ids: list[str]) -> None:
         """Send ids to the queue; a failure is logged, not raised: the rows are stored, and the
@@ -123,13 +126,15 @@ def create_app(settings: Settings) -> FastAPI:
         if resent:
             print(f"service: {resent} stored submission(s) sent to the queue again", flush=True)
         task = asyncio.create_task(sweeper())
+        await progress.start()
         yield
+        await progress.stop()
         task.cancel()
         await store.close()
         broker.close()
 
     app = FastAPI(title="autograder service", lifespan=lifespan)
-    app.state.store, app.state.settings = store, settings
+    app.state.store, app.state.settings, app.state.progress = store, settings, progress
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -167,12 +172,9 @@ def create_app(settings: Settings) -> FastAPI:
                      idempotency_key: str | None = Header(default=None)) -> JSONResponse:
         body = await body_within_limit(request)
         lesson = await run_in_threadpool(lesson_of, body)
-        now = time.time()
-        recent = await store.recent(who.id, now - 60)
-        replay = idempotency_key and await store.accept_replay(who.id, idempotency_key)
-        if not replay and len(recent) >= settings.submissions_per_minute:
-            raise TooMany(settings.submissions_per_minute, max(1, math.ceil(recent[0] + 60 - now)))
-        accepted = replay or await store.accept(who, lesson, body, idempotency_key)
+        accepted = await store.accept(who, lesson, body, idempotency_key, per_minute=settings.submissions_per_minute)
+        if isinstance(accepted, Limited):
+            raise TooMany(settings.submissions_per_minute, max(1, math.ceil(accepted.retry_after)))
         if accepted.created:
             await enqueue([accepted.submission.id])
         document = public(accepted.submission, who.name)
@@ -201,6 +203,7 @@ def create_app(settings: Settings) -> FastAPI:
         async def stream():
             last = None
             while True:
+                change = progress.next_change()
                 current = await store.get(submission_id)
                 ahead = await store.ahead_of(current) if current.status == "queued" else None
                 if (current.status, ahead) != last:
@@ -208,7 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
                     yield f"event: {current.status}\ndata: {json.dumps(public(current, name, ahead))}\n\n"
                 if current.status in FINISHED:
                     return
-                await asyncio.sleep(0.25)
+                await progress.wait(change, settings.progress_poll_seconds)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

@@ -17,6 +17,7 @@ import shutil
 import socket
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import report, worker
@@ -57,9 +58,10 @@ def sandbox_hidden(path: Path, scratch: Path, settings: Settings) -> tuple[str, 
 class Grader:
     """A worker process's grader: the suites it read, where it writes notebooks, who it is."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, announce: Callable[[str, str], None]) -> None:
+        """``announce(submission_id, status)`` tells the web apps of a status change (``progress``)."""
         refuse_unconfined(settings)
-        self.settings, self.store = settings, store
+        self.settings, self.store, self.announce = settings, store, announce
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.scratch = private_folder(Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-")))
         # Read before the first submission runs, as `autograder grade` does.
@@ -93,6 +95,7 @@ class Grader:
             raise LeaseHeld(submission_id)
         if claim is not Claim.CLAIMED:
             return claim.value
+        self.announce(submission_id, "running")
         submission = await self.store.get(submission_id)
         assert submission is not None
         if submission.attempts > MAX_ATTEMPTS:
@@ -112,7 +115,10 @@ class Grader:
         written = await self.store.finish(submission_id, self.name, status="done", score=result.score,
                                           max_score=result.max_score, result=json.dumps(result.to_json()),
                                           feedback=report.feedback_text(result))
-        return "done" if written else "lost its claim"
+        if not written:
+            return "lost its claim"
+        self.announce(submission_id, "done")
+        return "done"
 
     async def _renew(self, submission_id: str, lease: float) -> None:
         while True:
@@ -121,5 +127,6 @@ class Grader:
 
     async def _finish_failed(self, submission_id: str, problem: str) -> None:
         result = SubmissionResult(submission=submission_id, path="", lesson=None, problems=[problem])
-        await self.store.finish(submission_id, self.name, status="failed", score=0, max_score=0,
-                                result=json.dumps(result.to_json()), feedback=report.feedback_text(result))
+        if await self.store.finish(submission_id, self.name, status="failed", score=0, max_score=0,
+                                   result=json.dumps(result.to_json()), feedback=report.feedback_text(result)):
+            self.announce(submission_id, "failed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from coursekit.processes import redis_server, wait_until
 
-from .settings import Settings, from_environment
+from .settings import Settings, from_environment, shown
 
 RESTART_PAUSE = 1.0  # between a child's death and its restart, so a crash loop does not spin
 
@@ -97,11 +98,16 @@ def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen:
 
 @contextlib.contextmanager
 def broker(settings: Settings) -> Iterator[Settings]:
-    """The settings with a broker: the one named, or a Redis started here for the duration."""
+    """The settings with a broker: the one named, or a Redis started here for the duration.
+
+    The Redis started here wants a password, new each time: a submission graded without a
+    network namespace (``uid`` mode) shares loopback with it, and could otherwise enqueue or
+    delete jobs. The password reaches this process's children in the environment
+    (``Settings.to_environment``), which another user id cannot read, never on a command line."""
     if settings.broker_url:
         yield settings
         return
-    with redis_server() as url:
+    with redis_server(password=secrets.token_urlsafe(32)) as url:
         yield settings.with_changes(broker_url=url)
 
 
@@ -122,11 +128,11 @@ def serve(settings: Settings, *, web: bool = True) -> None:
         supervisor.start()
         if web:
             print(f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
-                  f"database {settings.database}; broker {settings.broker_url}; {settings.workers} worker(s)",
-                  flush=True)
+                  f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
+                  f"{settings.workers} worker(s)", flush=True)
         else:
-            print(f"{settings.workers} worker(s) on broker {settings.broker_url}, database {settings.database}",
-                  flush=True)
+            print(f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, "
+                  f"database {shown(settings.database)}", flush=True)
         try:
             supervisor.watch(lambda: stopping)
         finally:

@@ -44,14 +44,22 @@ def waiting(broker: RedisBroker) -> int:
     return broker.client.llen(f"{broker.namespace}:{QUEUE}")
 
 
+def workers_alive(broker: RedisBroker) -> int:
+    """Worker processes whose heartbeat the broker holds: each beats once it fetches messages
+    (after its start-up), and a dead one's beat stays until the broker's maintenance drops it."""
+    return broker.client.zcard(f"{broker.namespace}:__heartbeats__")
+
+
 def run_worker(settings: Settings) -> None:
     """One worker process: grade submissions until SIGTERM or SIGINT (the job in hand finishes)."""
+    from . import progress
     from .grading import Grader, LeaseHeld  # the grader's imports are the worker's alone
     from .store import Store
 
     broker = broker_for(settings)
     store = Store.connect(settings.database, pooled=False)  # each job runs in an event loop of its own
-    grader = Grader(settings, store)
+    grader = Grader(settings, store,
+                    lambda submission_id, status: progress.announce(broker.client, submission_id, status))
 
     def grade_submission(submission_id: str) -> None:
         outcome = asyncio.run(grader.handle(submission_id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class Settings:
     lease_seconds: float = 20.0
     # The web app re-enqueues stored submissions that no worker finished, this often.
     sweep_seconds: float = 30.0
+    # A progress stream reads the database when a worker announces a change (``progress``), and
+    # this often besides, in case an announcement was lost.
+    progress_poll_seconds: float = 5.0
 
     @property
     def folder(self) -> Path:
@@ -67,3 +71,8 @@ def from_environment() -> Settings:
     """The settings ``serve`` gave this process (or the defaults)."""
     raw = os.environ.get(ENVIRONMENT)
     return Settings(**json.loads(raw)) if raw else Settings()
+
+
+def shown(url: str) -> str:
+    """``url`` fit to print: its password, if any, replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

@@ -8,11 +8,17 @@ duplicated message costs nothing:
 
 - a worker **claims** a row before grading it, in one conditional UPDATE: ``queued`` rows, and
   ``running`` rows whose lease ran out (their worker died), can be claimed; a claimed row's
-  worker renews its lease while it grades;
+  worker renews its lease while it grades. Two claims of one row at once: on SQLite the
+  second waits for the database's write lock, on PostgreSQL (read committed) for the row's
+  lock, and then evaluates its condition on the row as the first committed it, so it claims
+  nothing. No ``FOR UPDATE SKIP LOCKED``: the queue, not the database, picks which row a
+  worker takes;
 - a worker **finishes** a row only while its claim still stands, so one result is written per
   grading round however many copies of the message were delivered (``gradings`` counts them);
-- an upload with an ``Idempotency-Key`` the learner used before is the same submission
-  (a unique constraint, not a check-then-insert that two retries could both pass).
+- an upload with an ``Idempotency-Key`` the learner used before is the same submission, and
+  a learner over the rate limit stores nothing: both are decided in the transaction that
+  inserts, under a lock on the learner's row, so racing uploads cannot both pass a check
+  (and a unique constraint on the key stands behind it).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import (Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event,
                         func, or_, select, update)
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -93,6 +98,16 @@ class Accepted:
     created: bool  # False: an upload retried with the same idempotency key
 
 
+@dataclass(frozen=True)
+class Limited:
+    """Refused: too many submissions in the last minute; one more fits in ``retry_after`` s."""
+
+    retry_after: float
+
+
+RATE_WINDOW = 60.0  # seconds: the limit is on submissions per minute
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -159,41 +174,38 @@ class Store:
 
     # submissions, as the web app sees them
 
-    async def accept(self, learner: Learner, lesson: str, notebook: bytes, key: str | None) -> Accepted:
-        """Store a submission (committed when this returns), or find the one this key made."""
-        submission = Submission(id=new_id(), learner_id=learner.id, lesson=lesson, idempotency_key=key,
-                                notebook=notebook, status="queued", created_at=time.time(), attempts=0, gradings=0)
-        try:
-            async with self.session.begin() as session:
-                session.add(submission)
-        except IntegrityError:  # the same key, committed by a retry racing this one
-            found = await self._by_key(learner.id, key) if key else None
-            if found is None:
-                raise
-            return Accepted(found, False)
+    async def accept(self, learner: Learner, lesson: str, notebook: bytes, key: str | None, *,
+                     per_minute: int) -> Accepted | Limited:
+        """Store a submission (committed when this returns), or find the one an earlier upload
+        with this idempotency key made, or refuse: the learner made ``per_minute`` in the last minute.
+
+        Atomic on SQLite and PostgreSQL alike. The transaction's first statement writes the
+        learner's row (changing nothing), which takes a lock held to the commit: that row's on
+        PostgreSQL, the database's write lock on SQLite. So one learner's concurrent uploads
+        look up the key, count and insert one after another, and each sees what the ones before
+        it committed; a count in one transaction and an insert in another would let them all pass."""
+        async with self.session.begin() as session:
+            await session.execute(update(Learner).where(Learner.id == learner.id).values(instructor=Learner.instructor))
+            now = time.time()  # read under the lock: the uploads before this one were made earlier
+            if key:
+                found = (await session.execute(select(Submission).where(
+                    Submission.learner_id == learner.id, Submission.idempotency_key == key))).scalar_one_or_none()
+                if found is not None:  # a retry is the same submission, whatever the count
+                    return Accepted(found, False)
+            recent = list((await session.execute(
+                select(Submission.created_at).where(Submission.learner_id == learner.id,
+                                                    Submission.created_at > now - RATE_WINDOW)
+                .order_by(Submission.created_at))).scalars())
+            if len(recent) >= per_minute:  # one more fits once the oldest that keeps it full leaves the window
+                return Limited(recent[len(recent) - per_minute] + RATE_WINDOW - now)
+            submission = Submission(id=new_id(), learner_id=learner.id, lesson=lesson, idempotency_key=key,
+                                    notebook=notebook, status="queued", created_at=now, attempts=0, gradings=0)
+            session.add(submission)
         return Accepted(submission, True)
-
-    async def accept_replay(self, learner_id: int, key: str) -> Accepted | None:
-        """The submission an earlier upload with this idempotency key made, if any."""
-        found = await self._by_key(learner_id, key)
-        return Accepted(found, False) if found else None
-
-    async def _by_key(self, learner_id: int, key: str) -> Submission | None:
-        async with self.session() as session:
-            query = select(Submission).where(Submission.learner_id == learner_id, Submission.idempotency_key == key)
-            return (await session.execute(query)).scalar_one_or_none()
 
     async def mark_enqueued(self, ids: list[str]) -> None:
         async with self.session.begin() as session:
             await session.execute(update(Submission).where(Submission.id.in_(ids)).values(enqueued_at=time.time()))
-
-    async def recent(self, learner_id: int, since: float) -> list[float]:
-        """When the learner's submissions since ``since`` were made, oldest first."""
-        async with self.session() as session:
-            query = (select(Submission.created_at)
-                     .where(Submission.learner_id == learner_id, Submission.created_at >= since)
-                     .order_by(Submission.created_at))
-            return list((await session.execute(query)).scalars())
 
     async def get(self, submission_id: str) -> Submission | None:
         async with self.session() as session:
@@ -278,11 +290,11 @@ class Store:
     async def regrade(self, lesson: str) -> list[str]:
         """Queue every finished submission of ``lesson`` again, with the suite as it is now."""
         async with self.session.begin() as session:
-            suite = await session.get(Suite, lesson)
-            if suite is None:
+            # One UPDATE, not a read and a write: two regrades at once bump the version twice.
+            bumped = await session.execute(update(Suite).where(Suite.lesson == lesson)
+                                           .values(version=Suite.version + 1))
+            if bumped.rowcount == 0:
                 session.add(Suite(lesson=lesson, version=1))
-            else:
-                suite.version += 1
             ids = list((await session.execute(select(Submission.id).where(
                 Submission.lesson == lesson, Submission.status.in_(FINISHED)))).scalars())
             await session.execute(update(Submission).where(Submission.id.in_(ids))

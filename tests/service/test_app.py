@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sqlite3
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from autograder.lessons import find_lesson
-from autograder.service import queue
+from autograder.service import progress, queue
 from autograder.service.app import create_app
+
+from .postgres import on_both_databases
+from .service_processes import query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +33,7 @@ async def client(settings, people):
 
 
 def rows(settings) -> int:
-    with sqlite3.connect(settings.folder / "service.db") as connection:
-        return connection.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    return query(settings, "SELECT count(*) FROM submissions")[0][0]
 
 
 async def post(client, token, body=SOLUTION, **headers):
@@ -104,6 +105,7 @@ async def test_an_upload_over_the_limit_is_413_whether_or_not_it_declares_its_le
     assert rows(settings) == 0
 
 
+@on_both_databases
 async def test_too_many_submissions_a_minute_is_429_with_retry_after(settings, people):
     app = create_app(dataclasses.replace(settings, submissions_per_minute=2))
     async with LifespanManager(app):
@@ -121,6 +123,24 @@ async def test_too_many_submissions_a_minute_is_429_with_retry_after(settings, p
     assert rows(settings) == 3
 
 
+@on_both_databases
+async def test_concurrent_uploads_from_one_token_get_exactly_the_limit_accepted(settings, people):
+    limit, uploads = 4, 12
+    app = create_app(dataclasses.replace(settings, submissions_per_minute=limit))
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            answers = await asyncio.gather(*(post(client, people.alice) for _ in range(uploads)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [202] * limit + [429] * (uploads - limit)
+    assert all(1 <= int(answer.headers["retry-after"]) <= 60 for answer in answers if answer.status_code == 429)
+    # Nothing half-stored: one row and one message per 202, none for a 429.
+    assert rows(settings) == limit
+    broker = queue.broker_for(settings)
+    assert queue.waiting(broker) == limit
+    broker.close()
+
+
+@on_both_databases
 async def test_one_idempotency_key_makes_one_submission_even_when_retries_race(client, settings, people):
     answers = await asyncio.gather(*(post(client, people.alice, **{"Idempotency-Key": "k1"}) for _ in range(5)))
     assert {answer.status_code for answer in answers} == {202}
@@ -144,3 +164,30 @@ async def test_only_a_hash_of_each_token_is_stored(client, settings, people):
     assert b"alice" in stored  # the learners are there
     for token in (people.alice, people.bob, people.prof):
         assert token.encode() not in stored
+
+
+async def test_progress_arrives_when_a_worker_announces_it_not_by_polling(settings, people):
+    poll = 120.0  # the streams' fallback: far longer than this test may take
+    app = create_app(dataclasses.replace(settings, progress_poll_seconds=poll))
+    broker = queue.broker_for(settings)
+    async with LifespanManager(app):
+        await asyncio.wait_for(app.state.progress.subscribed.wait(), 30)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            accepted = (await post(client, people.alice)).json()
+            started = asyncio.get_running_loop().time()
+            # ASGITransport hands the response back once the stream has ended, i.e. once graded.
+            streamed = asyncio.create_task(client.get(accepted["events_url"], headers=people.header(people.alice)))
+            store = app.state.store
+            await asyncio.sleep(1)
+            await store.claim(accepted["id"], "test-worker", 60)  # as a worker does: claim, announce
+            progress.announce(broker.client, accepted["id"], "running")
+            await asyncio.sleep(1)
+            await store.finish(accepted["id"], "test-worker", status="done", score=1, max_score=1, result="{}",
+                               feedback="Score: 1 / 1")
+            progress.announce(broker.client, accepted["id"], "done")
+            answer = await asyncio.wait_for(streamed, poll / 2)
+            took = asyncio.get_running_loop().time() - started
+    broker.close()
+    events = [line.removeprefix("event: ") for line in answer.text.splitlines() if line.startswith("event: ")]
+    assert events[-1] == "done" and set(events) <= {"queued", "running", "done"}, events
+    assert took < poll / 2  # woken by the announcements, not by the fallback poll

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,10 +26,11 @@ import httpx
 import pytest
 
 from autograder.lessons import find_lesson
-from autograder.service import processes
+from autograder.service import processes, queue
 from autograder.service.processes import answers, start_web, stop
+from autograder.service.settings import Settings
 from coursekit.processes import free_port, wait_until
-from coursekit.submit import Service, upload
+from coursekit.submit import Service, submit, upload
 
 from .service_processes import query, with_port
 
@@ -102,6 +104,90 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         serving.send_signal(signal.SIGINT)
         output, _ = serving.communicate(timeout=30)
     assert "serving on http://127.0.0.1:" in output
+    assert "broker redis://:***@127.0.0.1:" in output  # its password is not printed
+
+
+def test_a_worker_machine_takes_the_broker_and_database_urls_from_its_environment(settings, tmp_path):
+    """As another machine runs it: `autograder worker` with the URLs (the broker's with its
+    password) in AUTOGRADER_BROKER and AUTOGRADER_DATABASE, so that no command line shows them."""
+    from urllib.parse import urlsplit
+
+    env = {**os.environ, "AUTOGRADER_BROKER": settings.broker_url, "AUTOGRADER_DATABASE": settings.database}
+    worker = subprocess.Popen([sys.executable, "-m", "autograder", "worker", "--data", settings.data,
+                               "--scratch", str(tmp_path / "scratch")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    broker = queue.broker_for(settings)
+    try:
+        assert wait_until(lambda: queue.workers_alive(broker) == 1 or worker.poll() is not None, 120, 0.2)
+        assert worker.poll() is None  # it authenticated, and fetches
+    finally:
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=60)
+        broker.close()
+    assert "1 worker(s) on broker redis://:***@127.0.0.1:" in output, output
+    assert urlsplit(settings.broker_url).password not in output
+
+
+def redis_says(port: int, command: bytes) -> bytes:
+    """What Redis answers a client that sends ``command`` straight away, as a submission's
+    code sharing loopback with it could (no client library, no AUTH)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(command + b"\r\n")
+        return connection.recv(200)
+
+
+def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_other_user_reads_it(tmp_path):
+    import redis
+    from urllib.parse import urlsplit
+
+    with processes.broker(Settings(data=str(tmp_path / "data"), scratch=str(tmp_path / "scratch"))) as served:
+        parts = urlsplit(served.broker_url)
+        assert parts.password and len(parts.password) >= 40  # new and random for each `serve`
+        for command in (b"PING", b"LPUSH dramatiq:grading x", b"DEL dramatiq:grading"):
+            assert redis_says(parts.port, command).startswith(b"-NOAUTH")
+        for url in (f"redis://127.0.0.1:{parts.port}/0", f"redis://:wrong@127.0.0.1:{parts.port}/0"):
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis.from_url(url).lpush("dramatiq:grading", "x")
+        assert redis.Redis.from_url(served.broker_url).ping()
+        served.make_folder()
+        worker = processes.start("worker", served)
+        try:
+            # No process's command line (readable by every user) holds the password ...
+            for folder in os.listdir("/proc"):
+                if folder.isdigit():
+                    try:
+                        assert parts.password.encode() not in open(f"/proc/{folder}/cmdline", "rb").read()
+                    except (FileNotFoundError, ProcessLookupError):
+                        pass  # it ended meanwhile
+            # ... the worker's environment holds it, and only its own user id may read that.
+            environ = f"/proc/{worker.pid}/environ"
+            assert parts.password.encode() in open(environ, "rb").read()
+            if os.geteuid() == 0:
+                other = subprocess.run([sys.executable, "-c", f"open({environ!r}).read()"], user=65534,
+                                       capture_output=True, text=True, timeout=30)
+                assert other.returncode != 0 and "PermissionError" in other.stderr
+        finally:
+            stop(worker)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
+    settings = with_port(settings)
+    broker = queue.broker_for(settings)
+    assert queue.workers_alive(broker) == 0
+    workers = [processes.start("worker", settings)]
+    web = start_web(settings)
+    seen: list[str] = []
+    try:
+        assert wait_until(lambda: queue.workers_alive(broker) == 1, 120, 0.2)  # it fetches: it started
+        state = submit(SOLUTION, Service(f"http://127.0.0.1:{settings.port}", people.alice), on_progress=seen.append,
+                       timeout=300)
+    finally:
+        stop(web, *workers)
+        broker.close()
+    assert (state["status"], state["score"], state["max_score"]) == ("done", 46, 46), state.get("feedback")
+    assert any("graded" in line for line in seen)
+    assert query(settings, "SELECT status, score, gradings, attempts FROM submissions") == [("done", 46, 1, 1)]
 
 
 @pytest.fixture
@@ -179,7 +265,7 @@ def _store_without_sending(settings, people) -> None:
     async def store() -> None:
         database = Store.connect(settings.database)
         alice = await database.learner_by_token(token_hash(people.alice))
-        await database.accept(alice, "02_asgi_to_fastapi", UNTOUCHED.read_bytes(), None)
+        await database.accept(alice, "02_asgi_to_fastapi", UNTOUCHED.read_bytes(), None, per_minute=1000)
         await database.close()
 
     asyncio.run(store())

@@ -1,5 +1,7 @@
 """The claim, the lease and the conditional finish: what makes a job delivered twice, or
-delivered again after its worker died, graded once (real SQLite, no queue)."""
+delivered again after its worker died, graded once; and the rate limit and idempotency key
+decided where the row is inserted. Each test runs on a real SQLite and on a real PostgreSQL
+(pgserver), no queue."""
 
 from __future__ import annotations
 
@@ -8,19 +10,26 @@ import time
 
 import pytest
 
-from autograder.service.store import Claim, Store
+from autograder.service.store import Accepted, Claim, Limited, Store
 
-pytestmark = pytest.mark.anyio
+from .postgres import on_both_databases
+
+pytestmark = [pytest.mark.anyio, on_both_databases]
 
 
 @pytest.fixture
-async def stored(tmp_path):
-    store = Store.connect(f"sqlite+aiosqlite:///{tmp_path / 'service.db'}")
+async def store(database):
+    store = Store.connect(database)
     await store.create_tables()
-    learner = await store.add_learner("alice", "hash", False)
-    accepted = await store.accept(learner, "01_asgi_by_hand", b"{}", None)
-    yield store, accepted.submission.id
+    yield store
     await store.close()
+
+
+@pytest.fixture
+async def stored(store):
+    learner = await store.add_learner("alice", "hash", False)
+    accepted = await store.accept(learner, "01_asgi_by_hand", b"{}", None, per_minute=10)
+    return store, accepted.submission.id
 
 
 async def finish(store, submission_id, worker):
@@ -73,3 +82,26 @@ async def test_a_regrade_queues_the_finished_and_bumps_the_suite_version(stored)
     assert await store.suite_version("01_asgi_by_hand") == 1
     assert (await store.get(submission_id)).status == "queued"
     assert await store.claim(submission_id, "w2", 60) is Claim.CLAIMED
+    assert await store.regrade("01_asgi_by_hand") == []  # nothing finished to queue: it is being graded
+    assert await store.suite_version("01_asgi_by_hand") == 2
+
+
+async def test_the_rate_limit_holds_for_uploads_that_race(store):
+    alice = await store.add_learner("alice", "hash", False)
+    bob = await store.add_learner("bob", "hash-bob", False)
+    answers = await asyncio.gather(*(store.accept(alice, "01_asgi_by_hand", b"{}", None, per_minute=3)
+                                     for _ in range(8)))
+    assert sum(isinstance(answer, Accepted) for answer in answers) == 3
+    refused = [answer for answer in answers if isinstance(answer, Limited)]
+    assert len(refused) == 5 and all(0 < answer.retry_after <= 60 for answer in refused)
+    assert isinstance(await store.accept(bob, "01_asgi_by_hand", b"{}", None, per_minute=3), Accepted)  # per learner
+    assert (await store.counts())["queued"] == 4  # nothing of the refused is stored
+
+
+async def test_racing_retries_with_one_key_make_one_submission_even_at_the_limit(store):
+    alice = await store.add_learner("alice", "hash", False)
+    answers = await asyncio.gather(*(store.accept(alice, "01_asgi_by_hand", b"{}", "k1", per_minute=1)
+                                     for _ in range(5)))
+    assert [answer.created for answer in answers].count(True) == 1  # every other one is a replay, not a 429
+    assert len({answer.submission.id for answer in answers}) == 1
+    assert isinstance(await store.accept(alice, "01_asgi_by_hand", b"{}", "k2", per_minute=1), Limited)
