@@ -66,6 +66,7 @@ class SlowPool:
         self.given: list[str] = []
         self.release_calls: list[str] = []  # every call of release, finished or not
         self.released: list[str] = []  # the releases that ran to their end
+        self.releasing = 0  # releases running now (one shielded from a cancel goes on after it)
 
     async def acquire(self) -> str:
         await asyncio.sleep(self.acquire_seconds)
@@ -75,9 +76,20 @@ class SlowPool:
 
     async def release(self, connection: str) -> None:
         self.release_calls.append(connection)
-        for _ in range(self.steps):
-            await asyncio.sleep(self.release_seconds / self.steps)
-        self.released.append(connection)
+        self.releasing += 1
+        try:
+            for _ in range(self.steps):
+                await asyncio.sleep(self.release_seconds / self.steps)
+            self.released.append(connection)
+        finally:
+            self.releasing -= 1
+
+    async def settled(self, timeout: float = 2.0) -> None:
+        """Wait until no release is running (one left to go on in the background has ended),
+        for ``timeout`` seconds at most: how long that takes depends on how busy the machine is."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.releasing and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
 
     @property
     def leaked(self) -> list[str]:
