@@ -11,6 +11,7 @@ delivered twice, or delivered again after its worker died, graded once.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -64,6 +65,13 @@ class Grader:
         self.settings, self.store, self.announce = settings, store, announce
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.scratch = private_folder(Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-")))
+        # Differential tests' inputs and the reference's answers (``autograder.answers``) do not
+        # depend on the submission: computed once per lesson and suite version, here, for every
+        # submission this worker grades, as `autograder grade` shares them across a class.
+        # Without it each submission paid for the reference's side too (the service graded
+        # lesson 01 1.7 times slower than `grade`). Inside the scratch folder: no sandbox sees it.
+        self.answers = Path(tempfile.mkdtemp(prefix="answers-", dir=self.scratch))
+        atexit.register(shutil.rmtree, self.answers, True)
         # Read before the first submission runs, as `autograder grade` does.
         self.fixed = {lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))}
         worker.warm_up(sorted({module for _, each in self.fixed.values() for module in imports(each.sources)}))
@@ -77,13 +85,15 @@ class Grader:
             self.fixed[lesson] = (version, fixed)
         return fixed
 
-    def grade(self, submission_id: str, name: str, notebook: bytes, fixed: Fixed) -> SubmissionResult:
+    def grade(self, submission_id: str, name: str, notebook: bytes, fixed: Fixed, version: int) -> SubmissionResult:
         folder = self.scratch / submission_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.ipynb"
         path.write_bytes(notebook)
+        answers = private_folder(self.answers / f"{fixed.lesson.slug}-{version}")
         try:
-            return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings))
+            return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings),
+                             answers=str(answers))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -103,10 +113,11 @@ class Grader:
                                                      "it is not tried again. Your instructor can see it.")
             return "failed"
         name = await self.store.learner_name(submission.learner_id)
-        fixed = self.suite(submission.lesson, await self.store.suite_version(submission.lesson))
+        version = await self.store.suite_version(submission.lesson)
+        fixed = self.suite(submission.lesson, version)
         renewing = asyncio.create_task(self._renew(submission_id, lease))
         try:
-            result = await asyncio.to_thread(self.grade, submission_id, name, submission.notebook, fixed)
+            result = await asyncio.to_thread(self.grade, submission_id, name, submission.notebook, fixed, version)
         except Exception as exc:  # a grader bug: say so rather than leave the learner waiting
             await self._finish_failed(submission_id, f"the grader failed ({type(exc).__name__}: {exc})")
             return "failed"

@@ -47,3 +47,26 @@ def check_what_the_sandbox_reads(tmp_path: Path) -> None:
         folder.chmod(0o755)
     theirs.parent.chmod(0o755)
     assert probe(Jail(hidden=hidden, mode="uid"), sandbox, [str(database), str(theirs)])["visible"] != []
+
+
+def test_a_worker_computes_the_references_answers_once_for_all_its_submissions(tmp_path):
+    """The differential tests' inputs and the reference's answers are the same for every
+    learner: the second submission a worker grades reads them, and computes none again."""
+    from autograder.lessons import find_lesson
+    from autograder.service.grading import Grader
+
+    settings = Settings(data=str(tmp_path / "data"), scratch=str(tmp_path / "scratch"), accept_risk=True)
+    grader = Grader(settings, store=None, announce=lambda *_: None)
+    lesson = find_lesson("01")
+    solution = lesson.solution.read_bytes()
+    fixed = grader.suite(lesson.slug, 0)
+
+    first = grader.grade("first", "alice", solution, fixed, version=0)
+    shared = grader.answers / f"{lesson.slug}-0"
+    written = {path.name: path.stat().st_mtime_ns for path in shared.glob("*.json")}
+    second = grader.grade("second", "bob", solution, fixed, version=0)
+
+    assert first.score == second.score == first.max_score > 0
+    assert written, "the first submission shared no answers"
+    assert {path.name: path.stat().st_mtime_ns for path in shared.glob("*.json")} == written
+    assert not any(shared.glob("*.part"))
