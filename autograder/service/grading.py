@@ -68,8 +68,8 @@ class Grader:
         # Differential tests' inputs and the reference's answers (``autograder.answers``) do not
         # depend on the submission: computed once per lesson and suite version, here, for every
         # submission this worker grades, as `autograder grade` shares them across a class.
-        # Without it each submission paid for the reference's side too (the service graded
-        # lesson 01 1.7 times slower than `grade`). Inside the scratch folder: no sandbox sees it.
+        # Without it each submission paid for the reference's side too. Inside the scratch
+        # folder: no sandbox sees it.
         self.answers = Path(tempfile.mkdtemp(prefix="answers-", dir=self.scratch))
         atexit.register(shutil.rmtree, self.answers, True)
         # Read before the first submission runs, as `autograder grade` does.
