@@ -1,0 +1,418 @@
+"""Probes for lesson 09 (deployment): run the learner's objects on scenarios, report in JSON.
+
+The exercises hand back Python objects (a uvicorn Server subclass, an ASGI middleware, an app
+with metrics) or a configuration text that gunicorn must run, none of which can cross the
+sandbox boundary. A hidden test names a scenario; a probe here plays it next to the learner's
+code (forking a server process where signals are involved, starting gunicorn where its
+configuration is graded) and answers with what it saw. Times are seconds relative to the
+first signal. Nothing here is a test or an answer: the hidden suite decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+
+# -- capacity_plan -----------------------------------------------------------------------------
+
+
+def capacity_plans(capacity_plan: Any, cases: list[dict]) -> list[dict]:
+    """capacity_plan(**case) for each case: {"value": the plan} or {"raised": type name}."""
+    answers = []
+    for case in cases:
+        try:
+            plan = capacity_plan(case["curve"], **{key: value for key, value in case.items() if key != "curve"})
+            answers.append({"value": json.loads(json.dumps(plan, default=repr))})
+        except Exception as exc:  # the learner's error is data
+            answers.append({"raised": type(exc).__name__})
+    return answers
+
+
+# -- request_log -------------------------------------------------------------------------------
+
+
+def _probe_app(structlog: Any) -> Any:
+    """/ok (201, the context as JSON), /stream (3 chunks 0.1 s apart), /boom (raises at once),
+    /late (raises after a chunk), /empty (returns without answering), /bind (binds order_id)."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            message = await receive()
+            await send({"type": "lifespan.startup.complete"})
+            return
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        path = scope["path"]
+        if path == "/boom":
+            raise KeyError("boom")
+        if path == "/empty":
+            return
+        if path == "/bind":
+            structlog.contextvars.bind_contextvars(order_id="o-9")
+        await send({"type": "http.response.start", "status": 201 if path == "/ok" else 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        if path in ("/stream", "/late"):
+            for chunk in range(3):
+                await send({"type": "http.response.body", "body": b"[%d]" % chunk, "more_body": True})
+                if path == "/late":
+                    raise ValueError("late")
+                await asyncio.sleep(0.1)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = json.dumps(structlog.contextvars.get_contextvars(), default=repr).encode()
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
+    """Each scenario {"path", "query", "headers": [[name, value]], "type": "http"|"lifespan"|
+    "websocket"}: run it through request_log(probe app, stream), in this task, one after the
+    other; report the lines written, the response start, the body, what was raised, and the
+    structlog context right after."""
+    import structlog
+
+    structlog.contextvars.clear_contextvars()
+    reports = []
+    for scenario in scenarios:
+        stream = io.StringIO()
+        app = request_log(_probe_app(structlog), stream)
+        sent: list[dict] = []
+        kind = scenario.get("type", "http")
+        inbox = {"http": [{"type": "http.request", "body": b"", "more_body": False}],
+                 "lifespan": [{"type": "lifespan.startup"}], "websocket": [{"type": "websocket.connect"}]}[kind]
+
+        async def receive():
+            if inbox:
+                return inbox.pop(0)
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            sent.append(message)
+
+        path = scenario.get("path", "/ok")
+        scope = {"type": kind, "asgi": {"version": "3.0"}, "path": path, "raw_path": path.encode(),
+                 "query_string": scenario.get("query", "").encode(), "root_path": "", "scheme": "http",
+                 "headers": [(name.encode(), value.encode()) for name, value in scenario.get("headers", [])],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        if kind == "http":
+            scope.update(method=scenario.get("method", "GET"), http_version="1.1")
+        raised = None
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(app(scope, receive, send), 5)
+        except Exception as exc:
+            raised = type(exc).__name__
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        lines = []
+        for line in stream.getvalue().splitlines():
+            if line.strip():
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    lines.append({"not json": line[:200]})
+        start = next((m for m in sent if m["type"] == "http.response.start"), None)
+        headers = {}
+        if start:
+            for name, value in start.get("headers", []):
+                headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        reports.append({"lines": lines, "status": start["status"] if start else None, "headers": headers,
+                        "body": body.decode("utf-8", "replace"), "raised": raised, "elapsed_ms": elapsed_ms,
+                        "sent": [m["type"] for m in sent],
+                        "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr))})
+    structlog.contextvars.clear_contextvars()
+    return reports
+
+
+# -- add_metrics -------------------------------------------------------------------------------
+
+
+def _metrics_probe_app() -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/invoices/{invoice_id}")
+    async def read_invoice(invoice_id: int):
+        return {"id": invoice_id}
+
+    @app.post("/invoices")
+    async def create_invoice():
+        return {"created": True}
+
+    @app.get("/fail")
+    async def fail():
+        raise RuntimeError("broken")
+
+    return app
+
+
+async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> list[dict]:
+    """Each session, a list of [method, path]: a fresh probe app and registry through
+    add_metrics, the requests sent, then /health and /metrics; report the statuses, the
+    scraped samples (counters and histogram counts), and whether a second app clashed."""
+    import httpx
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.parser import text_string_to_metric_families
+
+    reports = []
+    for requests in sessions:
+        registry = CollectorRegistry()
+        app = add_metrics(_metrics_probe_app(), registry)
+        try:
+            add_metrics(_metrics_probe_app(), CollectorRegistry())
+            clash = None
+        except Exception as exc:
+            clash = type(exc).__name__
+        statuses = []
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for method, path in requests:
+                statuses.append((await client.request(method, path)).status_code)
+            health = await client.get("/health")
+            metrics = await client.get("/metrics")
+            again = await client.get("/metrics")
+        samples = []
+        try:
+            for family in text_string_to_metric_families(again.text):
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket") or sample.name.endswith("_created"):
+                        continue
+                    samples.append([sample.name, dict(sorted(sample.labels.items())), sample.value])
+            parsed = True
+        except Exception:
+            parsed = False
+        reports.append({"statuses": statuses, "health": [health.status_code, _json_or_text(health)],
+                        "metrics_status": metrics.status_code,
+                        "metrics_type": metrics.headers.get("content-type", ""),
+                        "parsed": parsed, "samples": samples, "clash": clash})
+    return reports
+
+
+def _json_or_text(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:200]
+
+
+# -- gunicorn_conf -----------------------------------------------------------------------------
+
+LIGHT_APP = '''
+import os
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b'{"pid":%d}' % os.getpid()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _get_pid(port: int, timeout: float = 1.0) -> int | None:
+    """GET /pid on a fresh connection: the answering worker's pid, or None."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as connection:
+            connection.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := connection.recv(4096):
+                data += chunk
+        return json.loads(data.split(b"\r\n\r\n", 1)[1])["pid"] if data.startswith(b"HTTP/1.1 200") else None
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _wait(condition: Any, seconds: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def gunicorn_run(gunicorn_conf: Any, workers: int, kill: bool = True) -> dict:
+    """gunicorn_conf(workers, <free port>): the settings gunicorn resolves from it; then
+    gunicorn started with it (on a small app answering its pid): does it answer, which
+    workers serve, and, with ``kill``, is a SIGKILLed worker replaced while it answers."""
+    port = _free_port()
+    report: dict[str, Any] = {"port": port}
+    text = gunicorn_conf(workers, port)
+    report["type"] = type(text).__name__
+    if not isinstance(text, str):
+        return report
+    folder = tempfile.mkdtemp(prefix="gunicorn-", dir=os.getcwd())
+    Path(folder, "gunicorn.conf.py").write_text(text)
+    Path(folder, "light.py").write_text(LIGHT_APP)
+    printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py",
+                              "light:app"], cwd=folder, capture_output=True, text=True, timeout=60)
+    report["config_ok"] = printed.returncode == 0
+    report["config_error"] = printed.stderr.strip()[-300:]
+    report["settings"] = {key.strip(): value.strip() for key, _, value in
+                          (line.partition(" = ") for line in printed.stdout.splitlines() if " = " in line)}
+    if not report["config_ok"]:
+        return report
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "light:app"], cwd=folder,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        report["answered"] = _wait(lambda: _get_pid(port) is not None or process.poll() is not None, 30) and \
+            process.poll() is None
+        seen: set[int] = set()
+        if report["answered"]:
+            _wait(lambda: (seen.add(_get_pid(port) or 0), len(seen - {0}) >= workers)[1], 10, 0.02)
+        seen.discard(0)
+        report["workers_seen"] = len(seen)
+        if kill and report["answered"] and seen:
+            victim = min(seen)
+            os.kill(victim, signal.SIGKILL)
+            killed = time.monotonic()
+            new: set[int] = set()
+            report["replaced"] = _wait(lambda: (new.add(_get_pid(port) or 0), bool(new - seen - {0}))[1], 20, 0.02)
+            report["replaced_after"] = time.monotonic() - killed
+            report["answers_after"] = _get_pid(port) is not None
+        report["supervisor_alive"] = process.poll() is None
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+    return report
+
+
+# -- DrainingServer ----------------------------------------------------------------------------
+
+
+def _status(port: int, path: str, timeout: float = 3.0) -> int | None:
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            head = connection.recv(64)
+        return int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else None
+    except (OSError, ValueError):
+        return None
+
+
+def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, scenarios: list[dict]) -> list[dict]:
+    """Each scenario {"drain": seconds, "signals": [seconds after the first], "work": seconds of
+    an in-flight request sent before the first signal, "signal": "SIGTERM"|"SIGINT"}: serve
+    service_app(readiness) with server_class(config, readiness, drain) in a forked process,
+    signal it, and poll /ready and /work every 50 ms until it is gone (or 6 s). Scenarios run
+    at once, each from a thread of its own, so a batch costs its longest."""
+    results: list[dict] = [{} for _ in scenarios]
+    threads = [threading.Thread(target=_drain_one, args=(server_class, readiness_class, service_app, scenario,
+                                                          results, index))
+               for index, scenario in enumerate(scenarios)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenario: dict, results: list,
+               index: int) -> None:
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    port = sock.getsockname()[1]
+    pid = os.fork()
+    if pid == 0:  # the server
+        try:
+            asyncio.events._set_running_loop(None)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            for number in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(number, signal.SIG_DFL)
+            readiness = readiness_class()
+            config = uvicorn.Config(service_app(readiness), lifespan="on", log_level="critical")
+            server_class(config, readiness, scenario["drain"]).run(sockets=[sock])
+            os._exit(0)
+        except BaseException:
+            os._exit(3)
+    sock.close()
+    report: dict[str, Any] = {"ready": [], "work": []}
+    try:
+        report["started"] = _wait(lambda: _status(port, "/ready", 1) == 200, 20)
+        report["before"] = _status(port, "/ready") if report["started"] else None
+        in_flight: list = []
+        if report["started"] and scenario.get("work"):
+            connection = socket.create_connection((HOST, port), timeout=10)
+            connection.sendall(f"GET /work?seconds={scenario['work']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+
+            def read() -> None:
+                try:
+                    head = connection.recv(64)
+                    in_flight.append(int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else None)
+                except OSError:
+                    in_flight.append(None)
+                finally:
+                    connection.close()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            time.sleep(0.1)
+        number = signal.SIGINT if scenario.get("signal") == "SIGINT" else signal.SIGTERM
+        first = time.monotonic()
+        pending = sorted(scenario.get("signals", [0.0]))
+        gone_at = None
+        while time.monotonic() - first < 6:
+            now = time.monotonic() - first
+            while pending and pending[0] <= now:
+                pending.pop(0)
+                try:
+                    os.kill(pid, number)
+                except ProcessLookupError:
+                    pass
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                gone_at = time.monotonic() - first
+                break
+            report["ready"].append([now, _status(port, "/ready", 1)])
+            report["work"].append([time.monotonic() - first, _status(port, "/work", 1)])
+            time.sleep(0.05)
+        report["gone"] = gone_at
+        if report["started"] and scenario.get("work"):
+            reader.join(10)
+            report["in_flight"] = in_flight[0] if in_flight else None
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    results[index] = report

@@ -1,0 +1,105 @@
+"""Hidden tests for `add_metrics`: request counters and latency histograms by route template.
+
+A probe makes a fresh app and registry per session of requests, sends them, then scrapes
+/metrics with Prometheus' own parser and reports the counters and histogram counts.
+"""
+
+import pytest
+from hypothesis import strategies as st
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import probe, require, same_as_reference
+
+pytestmark = pytest.mark.anyio
+NAME = "add_metrics"
+SESSION = [["GET", "/invoices/1"], ["GET", "/invoices/2"], ["POST", "/invoices"], ["GET", "/nowhere"],
+           ["GET", "/fail"], ["GET", "/metrics"]]
+
+
+async def reports(submission, sessions):
+    await require(submission, NAME, kind="function")
+    return await probe(submission, NAME, "lesson09.metrics_reports", defined(NAME), sessions)
+
+
+def value(report, name, **labels):
+    for sample_name, sample_labels, number in report["samples"]:
+        if sample_name == name and sample_labels == labels:
+            return number
+    return None
+
+
+@graded(NAME, points=1, promises=["request-counter", "route-template"])
+async def test_add_metrics_counts_requests_by_route_template(submission):
+    [report] = await reports(submission, [SESSION])
+    expect(report["parsed"], "GET /metrics should answer Prometheus' text format (generate_latest(registry)).")
+    expect(value(report, "http_requests_total", method="GET", route="/invoices/{invoice_id}", status="200") == 2,
+           "two GET /invoices/<id> should count 2 in http_requests_total with labels method='GET', "
+           "route='/invoices/{invoice_id}' (the template), status='200'.")
+    expect(value(report, "http_requests_total", method="POST", route="/invoices", status="200") == 1,
+           "POST /invoices should count under method='POST'.")
+    expect(value(report, "http_requests_total", method="GET", route="unmatched", status="404") == 1,
+           "a request no route matches should count under route='unmatched' with status '404'.")
+    expect(not any(labels.get("route", "").startswith("/invoices/") and "{" not in labels.get("route", "")
+                   for _, labels, _ in report["samples"]),
+           "a raw path is used as a label: use the route's path template.")
+
+
+@graded(NAME, points=1, promises=["duration-histogram"])
+async def test_add_metrics_observes_durations(submission):
+    [report] = await reports(submission, [SESSION])
+    expect(value(report, "http_request_duration_seconds_count", method="GET", route="/invoices/{invoice_id}") == 2,
+           "each request's duration should be observed in the histogram http_request_duration_seconds (labels "
+           "method and route).")
+    total = value(report, "http_request_duration_seconds_sum", method="GET", route="/invoices/{invoice_id}")
+    expect(total is not None and 0 < total < 5, "durations should be in seconds.")
+
+
+@graded(NAME, points=1, promises=["errors-counted"], unhappy=True)
+async def test_add_metrics_counts_errors_as_500(submission):
+    [report] = await reports(submission, [SESSION])
+    expect(report["statuses"][4] == 500, "an endpoint that raises should still end in a 500 for the client.")
+    expect(value(report, "http_requests_total", method="GET", route="/fail", status="500") == 1,
+           "a request whose endpoint raised should be counted with status '500' (count it in a finally).")
+    expect(value(report, "http_request_duration_seconds_count", method="GET", route="/fail") == 1,
+           "a request whose endpoint raised should have its duration observed too.")
+
+
+@graded(NAME, points=1, promises=["metrics-endpoint", "health"])
+async def test_add_metrics_endpoints(submission):
+    [report] = await reports(submission, [SESSION])
+    expect(report["metrics_status"] == 200 and report["metrics_type"].startswith("text/plain"),
+           "GET /metrics should answer 200 with CONTENT_TYPE_LATEST.")
+    expect(report["health"] == [200, {"status": "ok"}], 'GET /health should answer 200 {"status": "ok"}.')
+    expect(not any(labels.get("route") == "/metrics" for _, labels, _ in report["samples"]),
+           "requests to /metrics should not be counted.")
+
+
+@graded(NAME, points=0.5, promises=["own-registry"], unhappy=True)
+async def test_add_metrics_uses_the_given_registry(submission):
+    [report] = await reports(submission, [[["GET", "/invoices/1"]]])
+    expect(report["clash"] is None, f"a second app with its own registry raised {report['clash']}: register the "
+                                    "metrics on `registry`, not on the default one.")
+    expect(value(report, "http_requests_total", method="GET", route="/invoices/{invoice_id}", status="200") == 1,
+           "the metrics should be on the registry given, and /metrics should render that registry.")
+
+
+REQUESTS = st.lists(st.sampled_from([["GET", "/invoices/1"], ["GET", "/invoices/77"], ["POST", "/invoices"],
+                                     ["GET", "/invoices"], ["GET", "/fail"], ["GET", "/nope/x"], ["GET", "/metrics"],
+                                     ["GET", "/health"], ["DELETE", "/invoices/1"]]), min_size=1, max_size=6)
+
+
+@graded(NAME, points=1, promises=["request-counter", "route-template", "errors-counted", "metrics-endpoint"])
+async def test_add_metrics_on_generated_requests(submission, reference):
+    await require(submission, NAME, kind="function")
+
+    async def batch(side, sessions):
+        found = await side.probe("lesson09.metrics_reports", defined(NAME), sessions)
+        return [{"statuses": r["statuses"],
+                 "counts": sorted([name, sorted(labels.items()), number] for name, labels, number in r["samples"]
+                                  if name in ("http_requests_total", "http_request_duration_seconds_count"))}
+                for r in found]
+
+    await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=8,
+                            promise="every request but /metrics counted by method, route template and status, its "
+                                    "duration observed by method and route.")

@@ -1,0 +1,82 @@
+"""Hidden tests for `DrainingServer`: readiness off at the first signal, a drain, then shutdown.
+
+A probe serves the setup cell's service_app with the learner's server class in forked
+processes (one per scenario, run at once), signals them, and polls /ready and /work every
+50 ms from outside, as a load balancer would. Times are compared with wide margins.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import probe, require
+
+pytestmark = pytest.mark.anyio
+NAME = "DrainingServer"
+SCENARIOS = [{"drain": 1.0, "signals": [0.0], "work": 0.6},          # the usual case
+             {"drain": 3.0, "signals": [0.0, 0.4]},                   # a second signal ends the drain
+             {"drain": 0.0, "signals": [0.0], "work": 0.5},           # no drain: as uvicorn
+             {"drain": 1.0, "signals": [0.0], "signal": "SIGINT"}]    # Ctrl+C drains too
+_reports: dict = {}
+
+
+async def reports(submission):
+    await require(submission, NAME, kind="class")
+    if id(submission) not in _reports:
+        _reports.clear()
+        _reports[id(submission)] = await probe(submission, NAME, "lesson09.drain_scenarios", defined(NAME),
+                                               defined("Readiness"), defined("service_app"), SCENARIOS)
+    found = _reports[id(submission)]
+    expect(all(report.get("started") for report in found),
+           "DrainingServer(config, readiness, drain_seconds).run() did not serve /ready with 200: it should serve "
+           "as uvicorn.Server does until a signal comes.")
+    return found
+
+
+def statuses(samples, start, end):
+    return [status for at, status in samples if start <= at < end]
+
+
+@graded(NAME, points=1, promises=["serves-as-uvicorn"])
+async def test_draining_server_serves(submission):
+    found = await reports(submission)
+    expect(all(report["before"] == 200 for report in found), "before any signal, /ready should answer 200.")
+
+
+@graded(NAME, points=1, promises=["unready-at-once"], unhappy=True)
+async def test_draining_server_unready_at_once(submission):
+    usual, _, _, ctrl_c = await reports(submission)
+    for report, name in [(usual, "SIGTERM"), (ctrl_c, "SIGINT")]:
+        early = statuses(report["ready"], 0.15, 0.6)
+        expect(early and all(status == 503 for status in early),
+               f"after {name}, /ready should answer 503 at once while the server still serves; it answered {early}.")
+
+
+@graded(NAME, points=1.5, promises=["serves-during-drain"], unhappy=True)
+async def test_draining_server_keeps_serving_during_the_drain(submission):
+    usual, _, _, ctrl_c = await reports(submission)
+    for report in (usual, ctrl_c):
+        served = statuses(report["work"], 0.0, 0.6)
+        expect(served and all(status == 200 for status in served),
+               f"during the drain new requests should be answered; in the first 0.6 s of a 1 s drain they got "
+               f"{served} (None: refused). Do not stop listening, and do not block the loop (no time.sleep).")
+    expect(usual.get("in_flight") == 200, "a request in flight when the signal came should end with 200.")
+
+
+@graded(NAME, points=1.5, promises=["stops-after-drain"], unhappy=True)
+async def test_draining_server_stops_after_the_drain(submission):
+    usual, _, none, _ = await reports(submission)
+    expect(usual["gone"] is not None and usual["gone"] > 0.8,
+           f"with a 1 s drain the server should stop only after the drain (it stopped at {usual['gone']}).")
+    expect(usual["gone"] is not None and usual["gone"] < 3.0, "with a 1 s drain the server should have stopped "
+                                                               "within a couple of seconds; it kept running.")
+    expect(none["gone"] is not None and none["gone"] < 1.5 and none.get("in_flight") == 200,
+           "with drain_seconds=0 it should stop as uvicorn does: at once, letting the request in flight finish.")
+
+
+@graded(NAME, points=1, promises=["second-signal"], unhappy=True)
+async def test_draining_server_second_signal_stops_now(submission):
+    _, twice, _, _ = await reports(submission)
+    expect(twice["gone"] is not None and twice["gone"] < 2.0,
+           f"a second signal during a 3 s drain should start the shutdown at once; the server stopped at "
+           f"{twice['gone']}.")

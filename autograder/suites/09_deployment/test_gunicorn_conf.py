@@ -1,0 +1,75 @@
+"""Hidden tests for `gunicorn_conf`: a configuration gunicorn really runs, graded by running it.
+
+A probe writes the learner's text to a file in the sandbox's scratch folder, asks gunicorn
+how it resolves it (--print-config), then starts gunicorn with it on a small app that answers
+its process id, SIGKILLs a worker that served, and watches for a new one.
+"""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import probe, require
+
+pytestmark = pytest.mark.anyio
+NAME = "gunicorn_conf"
+_runs: dict = {}
+
+
+async def run(submission, workers=2, kill=True):
+    await require(submission, NAME, kind="function")
+    key = (id(submission), workers, kill)
+    if key not in _runs:
+        _runs.clear()
+        _runs[key] = await probe(submission, NAME, "lesson09.gunicorn_run", defined(NAME), workers, kill)
+    report = _runs[key]
+    expect(report.get("type") == "str", f"gunicorn_conf should return the configuration's text, not a {report.get('type')}.")
+    expect(report.get("config_ok"), f"gunicorn cannot read this configuration: {report.get('config_error')}")
+    return report
+
+
+@graded(NAME, points=0.5, promises=["bind-loopback"])
+async def test_gunicorn_conf_binds_loopback_only(submission):
+    report = await run(submission)
+    expect(report["settings"].get("bind") == f"['127.0.0.1:{report['port']}']",
+           f"bind should be exactly 127.0.0.1:<port> (got {report['settings'].get('bind')}).")
+
+
+@graded(NAME, points=0.5, promises=["workers"])
+async def test_gunicorn_conf_workers(submission):
+    report = await run(submission)
+    expect(report["settings"].get("workers") == "2", "gunicorn_conf(2, port) should set workers = 2 (use the argument).")
+    three = await probe(submission, NAME, "lesson09.gunicorn_run", defined(NAME), 3, False)
+    expect(three.get("settings", {}).get("workers") == "3", "gunicorn_conf(3, port) should set workers = 3.")
+
+
+@graded(NAME, points=0.5, promises=["worker-class"])
+async def test_gunicorn_conf_worker_class(submission):
+    report = await run(submission)
+    expect(report["settings"].get("worker_class") == "uvicorn_worker.UvicornWorker",
+           f"worker_class should be uvicorn_worker.UvicornWorker (got {report['settings'].get('worker_class')}); "
+           "uvicorn.workers is deprecated.")
+
+
+@graded(NAME, points=0.5, promises=["keepalive"])
+async def test_gunicorn_conf_keepalive_beyond_the_alb(submission):
+    report = await run(submission)
+    keepalive = report["settings"].get("keepalive", "0")
+    expect(keepalive.isdigit() and int(keepalive) > 60,
+           f"keepalive is {keepalive} s: it must be longer than the ALB's 60 s idle timeout.")
+
+
+@graded(NAME, points=0.5, promises=["graceful-timeout"])
+async def test_gunicorn_conf_graceful_timeout(submission):
+    report = await run(submission)
+    expect(report["settings"].get("graceful_timeout") == "25",
+           f"graceful_timeout should be 25 s (got {report['settings'].get('graceful_timeout')}).")
+
+
+@graded(NAME, points=1.5, promises=["starts-and-recovers"], unhappy=True)
+async def test_gunicorn_conf_runs_and_replaces_a_killed_worker(submission):
+    report = await run(submission)
+    expect(report.get("answered"), "gunicorn started with this configuration did not answer on the port.")
+    expect(report.get("workers_seen", 0) >= 2, "with 2 workers, two different worker processes should answer.")
+    expect(report.get("replaced") and report.get("answers_after") and report.get("supervisor_alive"),
+           "after a worker was killed, a new worker should answer and the server keep serving.")
