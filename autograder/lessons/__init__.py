@@ -3,7 +3,13 @@ found by convention from its slug (``01_asgi_by_hand``).
 
     solutions/<slug>/<slug>.ipynb        the single source (explanations and solutions)
     notebooks/<slug>/<slug>.ipynb        the learner's copy, made by ``autograder release``
-    autograder/suites/<slug>/test_*.py   the hidden suite
+    autograder/lessons/<slug>/           everything the grader knows about the lesson:
+        test_*.py                        the hidden suite
+        mistakes.toml                    plausible wrong answers it must catch
+        equivalent_mutants.toml          mutants that behave as the solution does, and why
+        attacks.toml                     attacks on the lesson's own kind of grading, if any
+
+The lesson folders are the grader's alone: a sandbox never sees them (``PRIVATE``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CourseNotFound
+from ..errors import CourseNotFound
 
-PACKAGE = Path(__file__).resolve().parent
+FOLDER = Path(__file__).resolve().parent
+PACKAGE = FOLDER.parent
 ROOT = PACKAGE.parent
 MANIFEST = ROOT / "course.toml"
-SUITES = PACKAGE / "suites"
 # Never visible to a sandbox: the answers, the hidden tests, the maintainers' checks, history.
-PRIVATE = (ROOT / "solutions", SUITES, ROOT / "tests", ROOT / ".git")
+PRIVATE = (ROOT / "solutions", FOLDER, ROOT / "tests", ROOT / ".git")
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,26 @@ class Lesson:
         return ROOT / "notebooks" / self.slug / f"{self.slug}.ipynb"
 
     @property
+    def folder(self) -> Path:
+        """Everything the grader knows about the lesson (see the top of this module)."""
+        return FOLDER / self.slug
+
+    @property
     def suite(self) -> Path:
-        return SUITES / self.slug
+        """The folder of the hidden suite's ``test_*.py`` (the lesson's folder)."""
+        return self.folder
+
+    @property
+    def mistakes(self) -> Path:
+        return self.folder / "mistakes.toml"
+
+    @property
+    def equivalent_mutants(self) -> Path:
+        return self.folder / "equivalent_mutants.toml"
+
+    @property
+    def attacks(self) -> Path:
+        return self.folder / "attacks.toml"
 
 
 def manifest() -> list[dict]:
