@@ -15,7 +15,7 @@ import pytest
 
 from .lessons import Lesson
 from .syntax import parse
-from .types import TestResult
+from .types import Probes, TestResult
 
 
 class HiddenTest(NamedTuple):
@@ -76,17 +76,29 @@ def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
 
 
 # -- a suite fixed before grading starts ------------------------------------------------------
-Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each test module of a suite
+Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each Python file of a lesson's folder
 
 
 def snapshot(lesson: Lesson) -> Snapshot:
-    """The suite's sources, read once, before the first submission of a run: what a run grades
-    with, whatever happens to the files on disk while it runs."""
+    """The lesson's code (its test modules, its sandbox probes), read once, before the first
+    submission of a run: what a run grades with, whatever happens to the files on disk while
+    it runs."""
     return tuple((path.name, path.read_text()) for path in sorted(lesson.suite.glob("*.py")))
 
 
+def probes(lesson: Lesson, sources: Snapshot | None = None) -> Probes | None:
+    """The lesson's sandbox probes as ``sources`` hold them (as the lesson's folder holds them
+    now, without), or None for a lesson whose tests call none."""
+    if sources is None:
+        path = lesson.sandbox_probes
+        return Probes(lesson.probes_name, path.read_text()) if path.exists() else None
+    source = dict(sources).get(lesson.sandbox_probes.name)
+    return None if source is None else Probes(lesson.probes_name, source)
+
+
 def imports(sources: Snapshot) -> list[str]:
-    """The top-level modules a suite imports (absolute imports), to import before grading."""
+    """The modules a lesson's code imports (absolute imports), to import before grading: its
+    tests', and its probes' (the reference runs them in the worker's process)."""
     found: set[str] = set()
     for _, source in sources:
         for node in ast.walk(parse(source)):

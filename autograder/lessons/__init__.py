@@ -5,6 +5,9 @@ found by convention from its slug (``01_asgi_by_hand``).
     notebooks/<slug>/<slug>.ipynb        the learner's copy, made by ``autograder release``
     autograder/lessons/<slug>/           everything the grader knows about the lesson:
         test_*.py                        the hidden suite
+        sandbox_probes.py                code the suite runs next to the learner's, in the
+                                         sandbox (``submission.probe("lessonNN.function")``);
+                                         it reaches sandboxes as source, never by import
         mistakes.toml                    plausible wrong answers it must catch
         equivalent_mutants.toml          mutants that behave as the solution does, and why
         attacks.toml                     attacks on the lesson's own kind of grading, if any
@@ -49,6 +52,15 @@ class Lesson:
     def suite(self) -> Path:
         """The folder of the hidden suite's ``test_*.py`` (the lesson's folder)."""
         return self.folder
+
+    @property
+    def sandbox_probes(self) -> Path:
+        return self.folder / "sandbox_probes.py"
+
+    @property
+    def probes_name(self) -> str:
+        """What the hidden tests call the probes by: "lesson05" in ``probe("lesson05.script")``."""
+        return f"lesson{self.slug[:2]}"
 
     @property
     def mistakes(self) -> Path:

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from .plain import plain
+from autograder.sandbox.plain import plain
 
 _databases = itertools.count(1)
 
