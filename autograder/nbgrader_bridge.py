@@ -37,7 +37,7 @@ from . import plugin, reference, report
 from .errors import GraderError
 from .inprocess import InProcessSubmission
 from .lessons import Lesson, all_lessons, find_lesson
-from .suite import collect, probes, pytest_args, scored
+from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
 from .types import Limits, Probes, SubmissionResult, TestResult
 
 
@@ -118,8 +118,10 @@ def lesson_of(exercise: str, lesson: str | None) -> Lesson:
 def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limits: Limits) -> list[TestResult]:
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
-    selected = InProcessPlugin(namespace, exercise, limits, probes(found))
-    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
+    sources = snapshot(found)
+    selected = InProcessPlugin(namespace, exercise, limits, probes(found, sources))
+    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
+                plugins=[selected, FrozenSuite(sources, found.suite)])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)

@@ -69,7 +69,7 @@ def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
         code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
-                           plugins=[collector])
+                           plugins=[collector, FrozenSuite(snapshot(lesson), lesson.suite)])
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
     return tuple(collector.tests)
@@ -117,13 +117,29 @@ def materialise(sources: Snapshot, folder: Path) -> Path:
     return folder
 
 
+# The package a suite's modules are made in: a test module ``hidden_suite.test_x`` imports
+# the lesson's other modules beside it as ``from .inputs import ...``.
+PACKAGE = "hidden_suite"
+
+
 class FrozenSuite:
     """A pytest plugin: each test module of the suite is made from the snapshot's source, not
-    from the file pytest found (which only says that the module exists)."""
+    from the file pytest found (which only says that the module exists), and so is each module
+    beside them that they import (``from .inputs import queue_steps``). Every run of a hidden
+    suite makes its modules so: grading, collecting, and nbgrader's kernel."""
 
     def __init__(self, sources: Snapshot, folder: Path) -> None:
         self.sources = dict(sources)
         self.folder = folder
+
+    def pytest_configure(self, config) -> None:
+        """A fresh package for this suite: a process that ran another lesson's suite before
+        (the grader collects every lesson's) keeps none of its modules."""
+        for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
+            del sys.modules[name]
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = []  # nothing is found on disk: the modules come from the snapshot
+        sys.modules[PACKAGE] = package
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent):
@@ -131,19 +147,35 @@ class FrozenSuite:
             return None
         module = _FrozenModule.from_parent(parent, path=module_path)
         module.frozen_source = self.sources[module_path.name]
+        module.frozen_suite = self
         return module
+
+    def made(self, stem: str, source: str) -> types.ModuleType:
+        """``hidden_suite.<stem>`` from ``source``, after the modules beside it that it imports."""
+        for beside in _imported_beside(source):
+            if f"{PACKAGE}.{beside}" not in sys.modules and f"{beside}.py" in self.sources:
+                self.made(beside, self.sources[f"{beside}.py"])
+        name = f"{PACKAGE}.{stem}"
+        module = types.ModuleType(name)
+        module.__file__ = str(self.folder / f"{stem}.py")
+        module.__package__ = PACKAGE
+        sys.modules[name] = module
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        return module
+
+
+def _imported_beside(source: str) -> list[str]:
+    """The modules ``source`` imports from beside it (``from .inputs import ...``)."""
+    return [node.module for node in ast.walk(parse(source))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module]
 
 
 class _FrozenModule(pytest.Module):
     frozen_source = ""
+    frozen_suite: FrozenSuite
 
     def _getobj(self):
-        name = f"hidden_suite.{self.path.stem}"
-        module = types.ModuleType(name)
-        module.__file__ = str(self.path)
-        sys.modules[name] = module
-        exec(compile(self.frozen_source, str(self.path), "exec"), module.__dict__)
-        return module
+        return self.frozen_suite.made(self.path.stem, self.frozen_source)
 
 
 NOT_ON_ITS_OWN = ("This check only counts once `{exercise}` does what its task asks: an answer that does "

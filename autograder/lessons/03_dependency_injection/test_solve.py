@@ -4,8 +4,9 @@ import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import dependency_graphs
 from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
 
 pytestmark = pytest.mark.anyio
 NAME = "solve"

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import dependency_graphs
 from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
 
 pytestmark = pytest.mark.anyio
 NAME = "solve_graph"
