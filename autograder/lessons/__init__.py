@@ -8,15 +8,20 @@ found by convention from its slug (``01_asgi_by_hand``).
         sandbox_probes.py                code the suite runs next to the learner's, in the
                                          sandbox (``submission.probe("lessonNN.function")``);
                                          it reaches sandboxes as source, never by import
+        inputs.py                        Hypothesis strategies only this lesson's tests use
         mistakes.toml                    plausible wrong answers it must catch
         equivalent_mutants.toml          mutants that behave as the solution does, and why
         attacks.toml                     attacks on the lesson's own kind of grading, if any
 
-The lesson folders are the grader's alone: a sandbox never sees them (``PRIVATE``).
+The lesson folders are the grader's alone: a sandbox never sees them (``PRIVATE``). Adding a
+lesson touches ``course.toml``, ``solutions/<slug>/`` and its folder here, nothing else
+(docs/AUTHORING.md, "Adding a lesson"); ``Lesson.missing`` says what a lesson still lacks.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +78,43 @@ class Lesson:
     @property
     def attacks(self) -> Path:
         return self.folder / "attacks.toml"
+
+    def missing(self) -> list[str]:
+        """What the lesson still lacks, each as the file to create and what goes in it."""
+        lacks: list[str] = []
+
+        def lack(path: Path, what: str) -> None:
+            lacks.append(f"{path.relative_to(ROOT)}: {what}")
+
+        if not self.solution.exists():
+            lack(self.solution, "the solution notebook, the lesson's single source")
+        if not self.release.exists():
+            lack(self.release, "the learner's copy: run `autograder release`")
+        tests = sorted(self.folder.glob("test_*.py"))
+        if not tests:
+            lack(self.folder / "test_<exercise>.py", "the hidden tests, a file per exercise")
+        called = {match for path in tests for match in PROBE_CALL.findall(path.read_text())}
+        theirs = sorted(f"{name}.{function}" for name, function in called if name != self.probes_name)
+        if theirs:
+            lack(self.folder, f"its tests call another lesson's probes ({', '.join(theirs)}): a sandbox gets its own lesson's only")
+        ours = {function for name, function in called if name == self.probes_name}
+        if ours and not self.sandbox_probes.exists():
+            lack(self.sandbox_probes, f"the probes its tests call ({', '.join(sorted(ours))})")
+        elif ours:
+            tree = ast.parse(self.sandbox_probes.read_text())
+            defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            if ours - defined:
+                lack(self.sandbox_probes, f"define the probes its tests call: {', '.join(sorted(ours - defined))}")
+        entries = tomllib.loads(self.mistakes.read_text()).get("mistake", []) if self.mistakes.exists() else []
+        if not any(entry.get("warned") for entry in entries):
+            lack(self.mistakes, "plausible wrong answers ([[mistake]]), at least one the lesson warns about (warned = true)")
+        if not self.equivalent_mutants.exists():
+            lack(self.equivalent_mutants, "the mutants that behave as the solution does, each with why (the file may list none)")
+        return lacks
+
+
+# A probe as the hidden tests name it: "lesson05.script", "$fixture:lesson02.build_router".
+PROBE_CALL = re.compile(r"""["'](?:\$fixture:)?(lesson\d\d)\.(\w+)["']""")
 
 
 def manifest() -> list[dict]:
