@@ -103,8 +103,10 @@ async def drives(side, name: str, calls: list, timeout: float) -> list:
 
 async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
     """``drives`` for a wrapper ``name`` (a middleware factory): each call is ``((fixture,
-    args), scope, incoming)``, and the app driven is ``name(fixtures.<fixture>(*args))``,
-    made in the sandbox for that call alone (``autograder.sandbox.fixtures``)."""
+    args), scope, incoming)``, and the app driven is ``name(<fixture>(*args))``, made in the
+    sandbox for that call alone; ``fixture`` is named as ``autograder.submission.fixture``
+    names one ("hello_app" of ``autograder.sandbox.fixtures``, "lesson01.scripted_app" of a
+    lesson's probes)."""
     from .submission import defined
 
     answers = await side.probe("drives.drive_wrapped", defined(name),
