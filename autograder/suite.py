@@ -80,9 +80,9 @@ Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each Python fi
 
 
 def snapshot(lesson: Lesson) -> Snapshot:
-    """The lesson's code (its test modules, its sandbox probes), read once, before the first
-    submission of a run: what a run grades with, whatever happens to the files on disk while
-    it runs."""
+    """The lesson's code (its test modules, the modules beside them such as ``inputs.py``, its
+    sandbox probes), read once, before the first submission of a run: what a run grades with,
+    whatever happens to the files on disk while it runs."""
     return tuple((path.name, path.read_text()) for path in sorted(lesson.suite.glob("*.py")))
 
 
