@@ -7,6 +7,7 @@ One concept per module:
 - ``coursekit.checks``: visible self-checks under each exercise, a summary report, and
   ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios; percentiles.
+- ``coursekit.verdicts``: word every verdict from its numbers ("slower, 2.3x", TRUE, "not shown").
 - ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
 - ``coursekit.display``: how both show a result (a status's symbol and word; rich output in a
   notebook, plain text elsewhere).
@@ -23,19 +24,27 @@ from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, web
 from coursekit.checks import report, self_check, uses_exercises
 from coursekit.serve import serve
 from coursekit.timing import compare, measure, percentile
+from coursekit.verdicts import Claim, Speedup, Verdict, any_of, fact, parts, within
 
 __all__ = [
+    "Claim",
+    "Speedup",
     "Trace",
     "Tracer",
+    "Verdict",
+    "any_of",
     "compare",
     "drive",
+    "fact",
     "http_scope",
     "lifespan_scope",
     "measure",
+    "parts",
     "percentile",
     "report",
     "self_check",
     "serve",
     "uses_exercises",
     "websocket_scope",
+    "within",
 ]
