@@ -35,7 +35,7 @@ from coursekit.serve import run_blocking
 
 from . import plugin, reference, report
 from .errors import GraderError
-from .inprocess import InProcessSubmission
+from .inprocess import InProcessSubmission, private_temporary_folder
 from .lessons import Lesson, all_lessons, find_lesson
 from .suite import collect, pytest_args, scored
 from .types import Limits, SubmissionResult, TestResult
@@ -118,7 +118,8 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
     selected = InProcessPlugin(namespace, exercise, limits)
-    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
+    with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
+        pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
