@@ -294,7 +294,10 @@ def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | No
             env={**os.environ, "TMPDIR": str(kernel_tmp)},
         )
         assert completed.returncode == 0, completed.stderr[-3000:]
-        left = sorted(path.name for path in kernel_tmp.iterdir())
+        # platformdirs' per-user runtime folder (`runtime-<uid>`, where XDG_RUNTIME_DIR is not
+        # set) holds pgserver's lock file for every PostgreSQL it starts: a folder meant to be
+        # shared and kept, not a file of the lesson's.
+        left = sorted(path.name for path in kernel_tmp.iterdir() if path.name != f"runtime-{os.geteuid()}")
     finally:
         shutil.rmtree(kernel_tmp, ignore_errors=True)
     executed = nbformat.read(target, as_version=4)
