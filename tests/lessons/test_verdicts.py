@@ -66,12 +66,13 @@ def exempt_strings(tree: ast.Module) -> set[int]:
 
 
 def typed_verdict_words(source: str) -> list[str]:
-    """The strings of ``source`` that type a verdict word themselves."""
+    """Each verdict word typed in a string of ``source``, with the text around it."""
     tree = parse(source)
     exempt = exempt_strings(tree)
-    return [node.value for node in ast.walk(tree)
+    return [found.string[max(found.start() - 30, 0):found.end() + 30]
+            for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exempt
-            and VERDICT_WORDS.search(node.value)]
+            for found in VERDICT_WORDS.finditer(node.value)]
 
 
 def calls_the_helper(source: str) -> bool:
