@@ -5,8 +5,9 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import queue_steps, shown_steps
 from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
+
+from .inputs import queue_steps, shown_steps
 
 pytestmark = pytest.mark.anyio
 NAME = "handle_once"

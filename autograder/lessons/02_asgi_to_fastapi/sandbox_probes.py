@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 
-from .fixtures import plain
+from autograder.sandbox.fixtures import plain
 
 STEP_SECONDS = 2.0  # a body() that waits forever is reported, not hung on
 

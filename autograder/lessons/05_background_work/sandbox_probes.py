@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 from coursekit.processes import forked, wait_until
 
-from .plain import plain as _plain
+from autograder.sandbox.plain import plain as _plain
 
 TABLES = ("jobs", "processed", "payments", "report_requests")
 JOB_COLUMNS = ("state", "attempts", "run_at", "lease_until", "worker", "last_error", "idempotency_key")

@@ -51,7 +51,7 @@ async def test_server_timing(submission):
     match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
     expect(match is not None, "Add server-timing: app;dur=<milliseconds>, a plain number such as 0.42.")
     expect(float(match.group(1)) < 5000, "The duration should be in milliseconds since the call began.")
-    app = await wrapped(submission, "slow_hello_app")  # starts its response 50 ms after the call
+    app = await wrapped(submission, "lesson01.slow_hello_app")  # starts its response 50 ms after the call
     async with client(app) as http:
         value = (await http.get("/")).headers.get("server-timing", "")
     match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", value)
@@ -63,7 +63,7 @@ async def test_server_timing(submission):
 @graded(NAME, points=1)
 async def test_keeps_the_wrapped_response(submission):
     """Status, headers and every body chunk of the wrapped app pass through unchanged."""
-    app = await wrapped(submission, "chunked_app")
+    app = await wrapped(submission, "lesson01.chunked_app")
     incoming = [{"type": "http.request", "body": b"in", "more_body": False}]
     trace = await drive(app, http_scope("POST", "/"), incoming)
     completed(trace)
@@ -123,7 +123,7 @@ async def test_request_id_middleware_keeps_generated_responses(submission, refer
     await require(submission, NAME, kind="function")
 
     async def batch(side, scripts):
-        calls = [(("scripted_app", [script["status"], script["headers"], script["parts"]]), scope_of(script["request"]),
+        calls = [(("lesson01.scripted_app", [script["status"], script["headers"], script["parts"]]), scope_of(script["request"]),
                   messages(script["request"])) for script in scripts]
         traces = await wrapped_drives(side, NAME, calls, submission.limits.call_seconds / 2)
         seen = []
@@ -143,7 +143,7 @@ async def test_request_id_middleware_keeps_generated_responses(submission, refer
 @graded(NAME, points=1)
 async def test_leaves_the_wrapped_apps_message_alone(submission):
     """The wrapped app's own start message and header list are not edited in place."""
-    app = await wrapped(submission, "reusing_app")
+    app = await wrapped(submission, "lesson01.reusing_app")
     async with client(app) as http:
         response = await http.get("/")
     expect(response.content == b"unchanged",

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from .plain import plain
+from autograder.sandbox.plain import plain
 
 _databases = itertools.count(1)
 

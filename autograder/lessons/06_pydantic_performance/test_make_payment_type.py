@@ -5,8 +5,9 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import edited, edits, shown_edits
 from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
+
+from .inputs import edited, edits, shown_edits
 
 pytestmark = pytest.mark.anyio
 NAME = "make_payment_type"

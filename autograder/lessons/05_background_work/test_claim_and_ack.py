@@ -8,8 +8,9 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.strategies import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
 from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
+
+from .inputs import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
 
 pytestmark = pytest.mark.anyio
 NAME = "claim_and_ack"

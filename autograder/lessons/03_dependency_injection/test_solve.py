@@ -3,10 +3,10 @@
 import pytest
 
 from autograder.expect import expect, graded
-from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.strategies import dependency_graphs
 from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
 
 pytestmark = pytest.mark.anyio
 NAME = "solve"
@@ -77,11 +77,11 @@ def same_runs(mine: dict, fastapi: dict, fewer: str, more: str) -> None:
 
 
 @graded(NAME, points=1.5)
-async def test_solve_use_cache_false_matches_fastapi(submission):
+async def test_solve_use_cache_false_matches_fastapi(submission, reference):
     """Dep(f, use_cache=False) runs f again; the cache keeps the first value, as in FastAPI."""
     mine = await learner_report(submission, FRESH)
     expect_no_error(mine)
-    fastapi = await lesson03.fastapi_report(FRESH)
+    fastapi = await reference.probe("lesson03.fastapi_report", FRESH)
     same_runs(mine, fastapi,
               "A `Dep(f, use_cache=False)` runs f again even when the cache has a value for f.",
               "A dependency ran more often than in FastAPI: a plain `Dep(f)` reuses the cached value.")
@@ -92,11 +92,11 @@ async def test_solve_use_cache_false_matches_fastapi(submission):
 
 
 @graded(NAME, points=1)
-async def test_solve_follows_fastapis_order(submission):
+async def test_solve_follows_fastapis_order(submission, reference):
     """A cached dependency used twice still has its sub-dependencies solved twice, as in FastAPI."""
     mine = await learner_report(submission, ORDER)
     expect_no_error(mine)
-    fastapi = await lesson03.fastapi_report(ORDER)
+    fastapi = await reference.probe("lesson03.fastapi_report", ORDER)
     same_runs(mine, fastapi,
               "Here FastAPI runs a use_cache=False sub-dependency once more than your solve: it solves a "
               "dependency's own parameters before it looks in the cache (section 3 showed it). Do the same.",
@@ -107,12 +107,12 @@ async def test_solve_follows_fastapis_order(submission):
 
 
 @graded(NAME, points=1)
-async def test_solve_overrides_match_fastapi(submission):
+async def test_solve_overrides_match_fastapi(submission, reference):
     """overrides={original: replacement} runs the replacement with its own dependencies, cached under the original."""
     mine = await learner_report(submission, OVERRIDES)
     expect_no_error(mine, " With an override, solve the replacement's own parameters (its signature, not the "
                           "original's) and run the replacement with them.")
-    fastapi = await lesson03.fastapi_report(OVERRIDES)
+    fastapi = await reference.probe("lesson03.fastapi_report", OVERRIDES)
     expect(mine["counts"].get("db", 0) == 0, "An overridden dependency must not run at all: run its replacement instead.")
     same_runs(mine, fastapi,
               "The replacement ran fewer times than in FastAPI: keep its value in the cache under the "
@@ -124,11 +124,11 @@ async def test_solve_overrides_match_fastapi(submission):
 
 
 @graded(NAME, points=0.5)
-async def test_solve_still_solves_plain_graphs(submission):
+async def test_solve_still_solves_plain_graphs(submission, reference):
     """Without overrides, a graph with shared dependencies gives what FastAPI gives."""
     mine = await learner_report(submission, SHARED)
     expect_no_error(mine, " Is `overrides` optional (default None)?")
-    fastapi = await lesson03.fastapi_report(SHARED)
+    fastapi = await reference.probe("lesson03.fastapi_report", SHARED)
     expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
            "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs and values as FastAPI.")
 

@@ -1,18 +1,19 @@
 """Hidden tests for `solve_graph`: the dependency graph, solved with a per-request cache.
 
-The graphs are JSON descriptions (see autograder/sandbox/lesson03.py); the probe builds real
+The graphs are JSON descriptions (see the lesson's sandbox_probes.py); the probe builds real
 functions from them, runs the learner's solver on them, and the same graph runs through
-FastAPI in this (trusted) process, so the learner's results are checked against FastAPI's.
+FastAPI on the reference's side (in this trusted process), so the learner's results are
+checked against FastAPI's.
 """
 
 import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
-from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.strategies import dependency_graphs
 from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
 
 pytestmark = pytest.mark.anyio
 NAME = "solve_graph"
@@ -90,17 +91,17 @@ def compare(mine: dict, fastapi: dict) -> None:
 
 
 @graded(NAME, points=2)
-async def test_solve_graph_matches_fastapi_on_a_shared_graph(submission):
+async def test_solve_graph_matches_fastapi_on_a_shared_graph(submission, reference):
     """A graph with shared dependencies, over two requests, gives what FastAPI gives."""
     mine = await learner_report(submission, SHARED)
-    compare(mine, await lesson03.fastapi_report(SHARED))
+    compare(mine, await reference.probe("lesson03.fastapi_report", SHARED))
 
 
 @graded(NAME, points=1)
-async def test_solve_graph_reads_annotated_parameters(submission):
+async def test_solve_graph_reads_annotated_parameters(submission, reference):
     """Parameters declared as Annotated[..., Dep(f)] are dependencies too."""
     mine = await learner_report(submission, ANNOTATED)
-    fastapi = await lesson03.fastapi_report(ANNOTATED)
+    fastapi = await reference.probe("lesson03.fastapi_report", ANNOTATED)
     annotated_hint = ("A parameter declared as `name: Annotated[SomeType, Dep(f)]` (no default) is a dependency "
                       "too: look for a Dep in the annotation's metadata (typing.get_origin, __metadata__).")
     error = mine["error"]
@@ -112,12 +113,12 @@ async def test_solve_graph_reads_annotated_parameters(submission):
 
 
 @graded(NAME, points=1)
-async def test_solve_graph_reuses_what_the_request_cache_holds(submission):
+async def test_solve_graph_reuses_what_the_request_cache_holds(submission, reference):
     """Two solves sharing one cache dict (one request) run each dependency once."""
     spec = {**SHARED, "requests": 2}
     mine = await learner_report(submission, spec, shared_cache=True)
     expect_no_error(mine)
-    once = (await lesson03.fastapi_report({**SHARED, "requests": 1}))["counts"]
+    once = (await reference.probe("lesson03.fastapi_report", {**SHARED, "requests": 1}))["counts"]
     expect(mine["counts"] == once,
            "With the same `cache` dict passed twice (two solves in one request), every dependency should "
            "run only once: look in the `cache` you are given before running anything.")

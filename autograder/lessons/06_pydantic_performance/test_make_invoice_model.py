@@ -9,9 +9,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import edited, edits, shown_edits
 from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
 from coursekit import data
+
+from .inputs import edited, edits, shown_edits
 
 pytestmark = pytest.mark.anyio
 NAME = "make_invoice_model"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .fixtures import plain, run_http
+from autograder.sandbox.fixtures import plain, run_http
 
 ROUNDS = 7
 MIN_BATCH = 0.005  # seconds of CPU time per round and candidate

@@ -2,7 +2,7 @@
 (tests/lessons/test_lesson06_under_load.py grades them again and again on a busy machine).
 
 Each compares the learner's code with a baseline timed in the same sandbox, at the same time,
-round by round, in CPU time (``autograder.sandbox.lesson06``), asks for a wide margin, and
+round by round, in CPU time (the lesson's ``sandbox_probes.py``), asks for a wide margin, and
 measures again before failing (``autograder.suitekit.speedup``).
 """
 

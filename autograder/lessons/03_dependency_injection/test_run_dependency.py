@@ -8,10 +8,10 @@ what ran, in which thread, in which order, and what each teardown saw.
 import pytest
 
 from autograder.expect import expect, graded
-from autograder.sandbox import lesson03
 from autograder.submission import defined
-from autograder.strategies import dependency_graphs
 from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
 
 pytestmark = pytest.mark.anyio
 NAME = "run_dependency"
@@ -28,10 +28,10 @@ ENDPOINT = {"deps": [{"on": "user"}, {"on": "lock"}, {"on": "audit"}]}
 KINDS = {node["name"]: node["kind"] for node in NODES}
 
 
-async def reports(submission, spec) -> tuple[dict, dict]:
+async def reports(submission, reference, spec) -> tuple[dict, dict]:
     await require(submission, NAME, kind="async function")
     mine = await submission.probe("lesson03.run_report", spec, defined(NAME))
-    return mine, await lesson03.fastapi_report(spec)
+    return mine, await reference.probe("lesson03.fastapi_report", spec)
 
 
 def expect_values_and_threads(mine: dict, fastapi: dict) -> None:
@@ -74,17 +74,17 @@ def expect_ran(mine: dict) -> None:
 
 
 @graded(NAME, points=1.5)
-async def test_run_dependency_runs_each_kind_like_fastapi(submission):
+async def test_run_dependency_runs_each_kind_like_fastapi(submission, reference):
     """sync, async, sync generator and async generator dependencies give FastAPI's values, in FastAPI's threads."""
-    mine, fastapi = await reports(submission, {"nodes": NODES, "endpoint": ENDPOINT})
+    mine, fastapi = await reports(submission, reference, {"nodes": NODES, "endpoint": ENDPOINT})
     expect_ran(mine)
     expect_values_and_threads(mine, fastapi)
 
 
 @graded(NAME, points=2)
-async def test_run_dependency_tears_down_in_reverse_after_the_endpoint(submission):
+async def test_run_dependency_tears_down_in_reverse_after_the_endpoint(submission, reference):
     """Generators are torn down after the endpoint, in reverse order, seeing no exception."""
-    mine, fastapi = await reports(submission, {"nodes": NODES, "endpoint": ENDPOINT})
+    mine, fastapi = await reports(submission, reference, {"nodes": NODES, "endpoint": ENDPOINT})
     expect_ran(mine)
     expect_teardowns(mine, fastapi)
     expect(all(seen is None for seen in mine["teardown_saw"].values()),
@@ -93,11 +93,11 @@ async def test_run_dependency_tears_down_in_reverse_after_the_endpoint(submissio
 
 
 @graded(NAME, points=1.5)
-async def test_run_dependency_delivers_the_exception_to_teardowns(submission):
+async def test_run_dependency_delivers_the_exception_to_teardowns(submission, reference):
     """Each teardown sees the exception on its way out, as in FastAPI, and it keeps propagating."""
     nodes = [dict(node, teardown_raises="RuntimeError") if node["name"] == "tx" else node for node in NODES]
     spec = {"nodes": nodes, "endpoint": dict(ENDPOINT, raises="ValueError")}
-    mine, fastapi = await reports(submission, spec)
+    mine, fastapi = await reports(submission, reference, spec)
     expect_teardowns(mine, fastapi)
     expect(mine["teardown_saw"] == fastapi["teardown_saw"],
            "Each teardown must see the exception on its way out: the endpoint's, or the one an inner teardown "
@@ -108,7 +108,7 @@ async def test_run_dependency_delivers_the_exception_to_teardowns(submission):
     # A failure while setting up: the dependencies already set up are torn down, seeing it.
     nodes = [dict(node, raises="KeyError") if node["name"] == "lock" else node for node in NODES]
     spec = {"nodes": nodes, "endpoint": ENDPOINT}
-    mine, fastapi = await reports(submission, spec)
+    mine, fastapi = await reports(submission, reference, spec)
     expect(mine["teardown_saw"] == fastapi["teardown_saw"] and mine["events"] == fastapi["events"],
            "When a dependency fails while setting up, the generators already entered must be torn down, "
            "seeing that exception.")

@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.strategies import edited, edits
 from autograder.suitekit import expect_errors, judged, probe, require, same_as_reference
 from coursekit import data
+
+from .inputs import edited, edits
 
 pytestmark = pytest.mark.anyio
 NAME = "make_invoice_parser"

@@ -55,7 +55,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-from .plain import plain as _plain
+from autograder.sandbox.plain import plain as _plain
 
 KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable")
 SECONDS = 5.0
