@@ -16,6 +16,8 @@ One concept per module:
 - ``coursekit.fakes``: an outbound service and a connection pool that record what happened.
 - ``coursekit.submit``: hand a notebook in to the course's grading service (``autograder serve``)
   and show its feedback; the closing cell of every learner notebook.
+- ``coursekit.scratch``: a lesson's folder on disk, removed when its kernel stops; a fresh
+  subfolder per run of a cell.
 - ``coursekit.work``: blocking and CPU-bound work to run where it hurts (importable, so a
   process pool can pickle it).
 """
