@@ -18,6 +18,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -90,22 +91,32 @@ def _watched_open_db(factory: Callable) -> Any:
         names["open_db"] = original
 
 
+_PRISTINE: dict[int, str] = {}  # rows -> a table made once per sandbox, copied for each case
+
+
+def _table(make_invoices_db: Callable, rows: int) -> str:
+    """A fresh copy of a table of ``rows`` invoices (an app may write to its copy)."""
+    if rows not in _PRISTINE or not os.path.exists(_PRISTINE[rows]):
+        folder = tempfile.mkdtemp(prefix="lesson08_tables_")
+        _PRISTINE[rows] = make_invoices_db(str(Path(folder) / f"rows-{rows}.db"), rows)
+    copy = Path(tempfile.mkdtemp(prefix="lesson08_export_")) / "invoices.db"
+    shutil.copyfile(_PRISTINE[rows], copy)
+    return str(copy)
+
+
 async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list[dict]) -> list[dict]:
-    """Each case ``{"rows", "query", "leave_after_chunks", "memory", "body"}``: a fresh table of
-    ``rows`` invoices, an app from ``factory(db_path)``, one GET /invoices.csv?<query>. Answers
-    what the client saw, the body (when ``body``) or its sha256 and size, the peak memory
-    during the call (when ``memory``), and the connections ``open_db`` gave: how many, how many
-    were closed when the call ended, and how many within half a second after (the garbage
-    collector held meanwhile: a generator left to it would otherwise be closed at random)."""
-    folder = Path(tempfile.mkdtemp(prefix="lesson08_export_"))
-    tables: dict[int, str] = {}
+    """Each case ``{"rows", "query", "leave_after_chunks", "memory", "body", "watch_close"}``: a
+    fresh table of ``rows`` invoices, an app from ``factory(db_path)``, one GET
+    /invoices.csv?<query>. Answers what the client saw, the body (when ``body``) or its sha256
+    and size, the peak memory during the call (when ``memory``), and the connections
+    ``open_db`` gave: how many, how many were closed when the call ended, and (when
+    ``watch_close``) how many within half a second after (the garbage collector held
+    meanwhile: a generator left to it would otherwise be closed at random)."""
     answers = []
     for case in cases:
         rows = int(case["rows"])
-        if rows not in tables:
-            tables[rows] = make_invoices_db(str(folder / f"rows-{rows}.db"), rows)
         try:
-            app = factory(tables[rows])
+            app = factory(_table(make_invoices_db, rows))
         except Exception as exc:
             answers.append({"error": _raised(exc)})
             continue
@@ -119,7 +130,7 @@ async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list
                                            keep_body=True, timeout=float(case.get("timeout", 3.0)))
                     memory = peak()
                 closed_at_end = sum(_is_closed(db) for db in opened)
-                deadline = time.perf_counter() + CLOSE_WITHIN
+                deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
                 while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
                     await asyncio.sleep(0.02)
                 closed_later = sum(_is_closed(db) for db in opened)
