@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from coursekit.streams import http_call, sse_blocks, websocket_clients
 
-SETTLE = 0.03  # seconds a scenario waits after each step, for the app's tasks to run
+SETTLE = 0.02  # seconds a scenario waits after each step, for the app's tasks to run
 CLOSE_WITHIN = 0.5  # how long after a client left its resources are watched for (the statements' half second)
 
 
@@ -44,9 +44,13 @@ def _http(seen) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def _tracing():
+async def _tracing(enabled: bool = True):
     """tracemalloc on for the block (it may already be), peak reset: yields a function that
-    answers the peak since, in bytes above the memory in use at the start."""
+    answers the peak since, in bytes above the memory in use at the start. Not ``enabled``:
+    nothing is traced (tracing slows every allocation down) and the function answers None."""
+    if not enabled:
+        yield lambda: None
+        return
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -123,7 +127,7 @@ async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list
         with _watched_open_db(factory) as opened:
             gc.disable()
             try:
-                async with _tracing() as peak:
+                async with _tracing(bool(case.get("memory"))) as peak:
                     seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
                                            leave_after_chunks=case.get("leave_after_chunks"),
                                            chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
@@ -239,8 +243,10 @@ async def _room_session(factory: Callable, case: dict) -> dict:
                     await asyncio.sleep(0.002)
                 delays.append(time.perf_counter() - started)
             await asyncio.sleep(SETTLE)
-        ended = {name: await client.settled(float(case.get("end_wait", 0.0))) if case.get("end_wait") else
-                 client.task.done() for name, client in clients.items()}
+        awaited = [clients[name].task for name in case.get("await_end", []) if name in clients]
+        if awaited:  # the clients whose endpoint should end: given up to end_wait seconds, together
+            await asyncio.wait(awaited, timeout=float(case.get("end_wait", 0.5)))
+        ended = {name: client.task.done() for name, client in clients.items()}
         report = {name: {"accepted": client.accepted.is_set(), "close_code": client.close_code, "texts": list(client.texts),
                          "ended": ended[name], "error": client.error} for name, client in clients.items()}
     return {"clients": report, "delays": delays}
@@ -248,12 +254,13 @@ async def _room_session(factory: Callable, case: dict) -> dict:
 
 async def room_sessions(factory: Callable, cases: list[dict]) -> list[dict]:
     """Each case, all at once, with an app of its own: ``{"tokens", "backlog" (when given),
-    "script": [step, ...], "end_wait": seconds}``, steps being ``["connect", client, path]``,
+    "script": [step, ...], "await_end": [clients], "end_wait": seconds}``, steps being ``["connect", client, path]``,
     ``["say", client, text]``, ``["leave", client]``, ``["stop_reading", client]``,
     ``["resume_reading", client]``, ``["wait", seconds]`` and ``["timed_say", client, text,
     [readers]]`` (noting the seconds until every named reader got the message), each followed
     by a short pause. Answers, per client: accepted, close code, texts read, whether its
-    endpoint ended (waiting up to ``end_wait`` seconds at the end), its error; and the delays."""
+    endpoint ended (the clients named in ``await_end`` given up to ``end_wait`` seconds at the
+    end, together), its error; and the delays."""
     return list(await asyncio.gather(*(_room_session(factory, case) for case in cases)))
 
 
@@ -309,7 +316,7 @@ async def upload_runs(factory: Callable, cases: list[dict]) -> list[dict]:
                 state = "changed"
             looked.append({"name": state, "new_files": len([name for name in present if name not in before])})
 
-        async with _tracing() as peak:
+        async with _tracing(bool(case.get("memory"))) as peak:
             seen = await http_call(app, "POST", f"/uploads/{case['name']}", headers=headers, body=pieces,
                                    hang_up_after_pieces=case.get("hang_up_after"), before_piece=look, timeout=3.0)
             memory = peak()

@@ -191,7 +191,7 @@ async def test_generated_uploads_as_the_task_says(submission, reference):
     async def batch(side, cases):
         return [promised(seen) for seen in await runs(side, cases)]
 
-    await same_as_reference(submission, reference, NAME, UPLOADS, batch=batch, examples=20, show=shown_upload,
+    await same_as_reference(submission, reference, NAME, UPLOADS, batch=batch, examples=12, show=shown_upload,
                             promise="201 {name, size, sha256} with folder/name then holding the body (and only then); "
                                     "413 with Connection: close past the limit, reading nothing more (nothing at all "
                                     "when Content-Length is over); 400 for a bad name; after a failure or a client "
