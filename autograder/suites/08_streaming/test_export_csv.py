@@ -56,9 +56,9 @@ async def test_answers_csv_with_its_headers(submission):
 @graded(NAME, points=1.5, promises=["csv-rows"])
 async def test_rows_are_written_as_csv_writer_writes_them(submission, reference):
     """The body is the header line and every invoice in id order, as csv.writer writes them."""
-    case = {"rows": 60, "body": True}
-    (seen,) = await runs(submission, [case])
-    (want,) = await runs(reference, [case])
+    cases = [{"rows": 60, "body": True}, {"rows": 1_234}]  # the second: several batches of any usual size
+    seen, long = await runs(submission, cases)
+    want, long_want = await runs(reference, cases)
     expect(seen["status"] == 200, f"GET /invoices.csv should answer 200; {answered(seen)}.")
     mine, theirs = seen["body"], want["body"]
     expect(mine.split("\r\n")[0] == HEADER, f"The export should start with the line {HEADER} (ending in \\r\\n, as "
@@ -68,6 +68,9 @@ async def test_rows_are_written_as_csv_writer_writes_them(submission, reference)
            '("Hopper, Grace", doubled quotes inside); joining fields with "," breaks the file.')
     expect(mine == theirs, "The export differs from what csv.writer writes for the table: the header line, then every "
                            "invoice in id order, fields as stored, lines ending in \\r\\n.")
+    expect((long["size"], long["sha256"]) == (long_want["size"], long_want["sha256"]),
+           "The export of a table of 1,234 invoices differs from csv.writer's (it is right for 60): is every batch sent "
+           "once, whole, and nothing of an earlier batch sent again?")
 
 
 @graded(NAME, points=1, promises=["min-cents"])

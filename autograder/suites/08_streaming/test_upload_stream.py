@@ -109,7 +109,7 @@ async def test_refuses_names_that_are_not_plain_file_names(submission):
     cases = [{"limit": 100, "name": name, "pieces": ["data"]} for name in bad + good]
     seen = await runs(submission, cases)
     for name, one in zip(bad, seen):
-        expect(one["status"] == 400, f"The name {name!r} is not 1 to 64 letters, digits, '.', '_' or '-' not starting "
+        expect(one["status"] == 400, f"The name {name!r} is not 1 to 64 ASCII letters, digits, '.', '_' or '-' not starting "
                                      f"with a dot: it should get 400; {answered(one)}.")
     for name, one in zip(good, seen[len(bad):]):
         expect(one["status"] == 201, f"The name {name!r} is a valid file name and should be accepted; {answered(one)}.")
