@@ -37,8 +37,8 @@ from . import plugin, reference, report
 from .errors import GraderError
 from .inprocess import InProcessSubmission
 from .lessons import Lesson, all_lessons, find_lesson
-from .suite import collect, pytest_args, scored
-from .types import Limits, SubmissionResult, TestResult
+from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
+from .types import Limits, Probes, SubmissionResult, TestResult
 
 
 class InProcessPlugin:
@@ -51,10 +51,11 @@ class InProcessPlugin:
     pytest_configure = staticmethod(plugin.pytest_configure)
     pytest_runtest_makereport = staticmethod(plugin.pytest_runtest_makereport)
 
-    def __init__(self, namespace: dict[str, Any], exercise: str, limits: Limits) -> None:
+    def __init__(self, namespace: dict[str, Any], exercise: str, limits: Limits, probes: Probes | None = None) -> None:
         self.namespace = namespace
         self.exercise = exercise
         self.limits = limits
+        self.probes = probes  # the lesson's, made a module in this kernel as a sandbox makes them
         self.results: list[TestResult] = []
 
     def pytest_collection_modifyitems(self, config, items) -> None:
@@ -67,7 +68,7 @@ class InProcessPlugin:
     @pytest.fixture
     async def submission(self, request):
         plugin.refuse_if_out_of_time(request)
-        sub = await InProcessSubmission.over(self.namespace, self.limits)
+        sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
         try:
             yield sub
         finally:
@@ -80,7 +81,7 @@ class InProcessPlugin:
 
         @contextlib.asynccontextmanager
         async def separate():
-            sub = await InProcessSubmission.over(self.namespace, self.limits)
+            sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
             try:
                 yield sub
             finally:
@@ -117,8 +118,10 @@ def lesson_of(exercise: str, lesson: str | None) -> Lesson:
 def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limits: Limits) -> list[TestResult]:
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
-    selected = InProcessPlugin(namespace, exercise, limits)
-    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
+    sources = snapshot(found)
+    selected = InProcessPlugin(namespace, exercise, limits, probes(found, sources))
+    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
+                plugins=[selected, FrozenSuite(sources, found.suite)])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)

@@ -10,6 +10,8 @@ One concept per module:
   ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios; percentiles.
 - ``coursekit.progress``: the learner's progress per lesson, and resetting one exercise.
+- ``coursekit.display``: how both show a result (a status's symbol and word; rich output in a
+  notebook, plain text elsewhere).
 - ``coursekit.profiling``: run code under cProfile and add its time up by groups of functions.
 - ``coursekit.load``: a latency probe in a separate process, hitting a URL at a steady pace.
 - ``coursekit.fakes``: an outbound service and a connection pool that record what happened.

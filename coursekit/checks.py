@@ -28,15 +28,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from coursekit.asgi import not_implemented_in
+from coursekit.display import SYMBOLS, WORDS, display
+from coursekit.progress import record
 from coursekit.serve import run_blocking
 
 __all__ = ["CheckResult", "Report", "report", "reset", "self_check", "uses_exercises"]
 
 Status = Literal["pass", "todo", "fail"]
-SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
-# The words carry the meaning; the symbols only help the eye (a machine without an emoji font
-# shows them as empty boxes). Every line and table that shows a symbol shows its word too.
-WORDS: dict[str, str] = {"pass": "passes", "todo": "not solved yet", "fail": "fails"}
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
 PASS_MESSAGE = "the visible checks pass."
 TODO_MESSAGE = "not solved yet (the exercise still raises NotImplementedError)."
@@ -83,7 +81,7 @@ def self_check(exercise: str, *, timeout: float = 20.0) -> Callable[[Callable[[]
     def decorator(check: Callable[[], Any]) -> CheckResult:
         _registry[exercise] = (check, timeout)
         result = _run(exercise, check, timeout)
-        _display(result.line, f"<div>{html.escape(result.line)}</div>")
+        display(result.line, f"<div>{html.escape(result.line)}</div>")
         return result
 
     return decorator
@@ -104,12 +102,12 @@ class Report(list[CheckResult]):
 def report() -> Report:
     """Re-run every registered check, in order, and show a summary table."""
     if not _registry:
-        _display("No self-checks have run yet: run the exercise cells and their checks first.")
+        display("No self-checks have run yet: run the exercise cells and their checks first.")
         return Report()
     results = Report(_run(exercise, check, timeout) for exercise, (check, timeout) in _registry.items())
     passed = sum(result.status == "pass" for result in results)
     summary = f"{passed} of {len(results)} exercises pass their visible checks. {HIDDEN_TESTS_NOTE}"
-    _display(_text_table(results, summary), _html_table(results, summary))
+    display(_text_table(results, summary), _html_table(results, summary))
     return results
 
 
@@ -122,10 +120,8 @@ def reset() -> None:
 
 
 def _run(exercise: str, check: Callable[[], Any], timeout: float) -> CheckResult:
-    from coursekit import progress  # it shows results with this module's helpers
-
     result = _outcome(exercise, check, timeout)
-    progress.record(exercise, result.status)  # for the start page's table
+    record(exercise, result.status)  # for the start page's table
     return result
 
 
@@ -241,29 +237,13 @@ def uses_exercises(*exercises: str) -> Iterator[None]:
         listed = ", ".join(f"`{exercise}`" for exercise in exercises)
         what = f"`{name}` is not solved yet" if name else f"an exercise it uses ({listed}) is not solved yet"
         line = f"{SYMBOLS['todo']} This demo stopped here: {what}. Solve it, then run this cell again."
-        _display(line, f"<div>{html.escape(line)}</div>")
+        display(line, f"<div>{html.escape(line)}</div>")
     finally:
         for logger in loggers:
             logger.removeFilter(held_back)
 
 
 # --- showing results ------------------------------------------------------------------------
-
-
-def _display(text: str, html_text: str | None = None) -> None:
-    """Show rich output in a notebook, plain text anywhere else."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        get_ipython = None  # type: ignore[assignment]
-    if get_ipython is None or get_ipython() is None:
-        print(text)
-        return
-    bundle = {"text/plain": text}
-    if html_text is not None:
-        bundle["text/html"] = html_text
-    display(bundle, raw=True)
 
 
 def _text_table(results: list[CheckResult], summary: str) -> str:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.checks import SYMBOLS, WORDS, _display
+from coursekit.display import SYMBOLS, WORDS, display
 
 PROGRESS_FILE = ".course-progress.json"
 NOT_RUN = "·"  # an exercise whose self-check has not run yet
@@ -93,7 +93,7 @@ def show(refresh: bool = False, root: Path | None = None) -> list[LessonProgress
         for lesson in lessons(root):
             rerun(lesson)
     found = lessons(root)
-    _display(_text(found), _html(found))
+    display(_text(found), _html(found))
     return found
 
 

@@ -20,10 +20,6 @@ from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
 
-# Plausible wrong answers, per lesson: see the comment at the top of each file.
-MISTAKES = Path(__file__).parent / "mistakes"
-
-
 @dataclass(frozen=True)
 class Mistake:
     lesson: str
@@ -41,10 +37,10 @@ class Mistake:
 
 
 def mistakes_of(lesson: Lesson) -> list[Mistake]:
-    path = MISTAKES / f"{lesson.slug}.toml"
-    if not path.exists():
+    """The lesson's plausible wrong answers (``mistakes.toml``: see the comment at its top)."""
+    if not lesson.mistakes.exists():
         return []
-    entries = tomllib.loads(path.read_text())["mistake"]
+    entries = tomllib.loads(lesson.mistakes.read_text())["mistake"]
     return [Mistake(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
 
 
