@@ -95,16 +95,15 @@ def _watched_open_db(factory: Callable) -> Any:
         names["open_db"] = original
 
 
-_PRISTINE: dict[int, str] = {}  # rows -> a table made once per sandbox, copied for each case
-
-
-def _table(make_invoices_db: Callable, rows: int) -> str:
-    """A fresh copy of a table of ``rows`` invoices (an app may write to its copy)."""
-    if rows not in _PRISTINE or not os.path.exists(_PRISTINE[rows]):
-        folder = tempfile.mkdtemp(prefix="lesson08_tables_")
-        _PRISTINE[rows] = make_invoices_db(str(Path(folder) / f"rows-{rows}.db"), rows)
-    copy = Path(tempfile.mkdtemp(prefix="lesson08_export_")) / "invoices.db"
-    shutil.copyfile(_PRISTINE[rows], copy)
+def _table(make_invoices_db: Callable, rows: int, folder: Path) -> str:
+    """A table of ``rows`` invoices in ``folder``, made once per probe call and copied for each
+    case (an app may write to its copy). The folder goes when the call ends: the reference's
+    side runs in the grader's own process, and its /tmp is the machine's."""
+    made = folder / f"pristine-{rows}.db"
+    if not made.exists():
+        make_invoices_db(str(made), rows)
+    copy = Path(tempfile.mkdtemp(dir=folder)) / "invoices.db"
+    shutil.copyfile(made, copy)
     return str(copy)
 
 
@@ -117,37 +116,41 @@ async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list
     ``watch_close``) how many within half a second after (the garbage collector held
     meanwhile: a generator left to it would otherwise be closed at random)."""
     answers = []
-    for case in cases:
-        rows = int(case["rows"])
-        try:
-            app = factory(_table(make_invoices_db, rows))
-        except Exception as exc:
-            answers.append({"error": _raised(exc)})
-            continue
-        with _watched_open_db(factory) as opened:
-            gc.disable()
-            try:
-                async with _tracing(bool(case.get("memory"))) as peak:
-                    seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
-                                           leave_after_chunks=case.get("leave_after_chunks"),
-                                           chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
-                                           keep_body=True, timeout=float(case.get("timeout", 3.0)))
-                    memory = peak()
-                closed_at_end = sum(_is_closed(db) for db in opened)
-                deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
-                while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.02)
-                closed_later = sum(_is_closed(db) for db in opened)
-            finally:
-                gc.enable()
-        answer = {**_http(seen), "opened": len(opened), "closed_at_end": closed_at_end, "closed_within": closed_later,
-                  "size": len(seen.body), "sha256": hashlib.sha256(bytes(seen.body)).hexdigest()}
-        if case.get("memory"):
-            answer["peak"] = memory
-        if case.get("body"):
-            answer["body"] = seen.text
-        answers.append(answer)
+    with tempfile.TemporaryDirectory(prefix="lesson08_export_") as scratch:
+        for case in cases:
+            answers.append(await _export_run(factory, make_invoices_db, case, Path(scratch)))
     return answers
+
+
+async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict, folder: Path) -> dict:
+    rows = int(case["rows"])
+    try:
+        app = factory(_table(make_invoices_db, rows, folder))
+    except Exception as exc:
+        return {"error": _raised(exc)}
+    with _watched_open_db(factory) as opened:
+        gc.disable()
+        try:
+            async with _tracing(bool(case.get("memory"))) as peak:
+                seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
+                                       leave_after_chunks=case.get("leave_after_chunks"),
+                                       chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
+                                       keep_body=True, timeout=float(case.get("timeout", 3.0)))
+                memory = peak()
+            closed_at_end = sum(_is_closed(db) for db in opened)
+            deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
+            while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.02)
+            closed_later = sum(_is_closed(db) for db in opened)
+        finally:
+            gc.enable()
+    answer = {**_http(seen), "opened": len(opened), "closed_at_end": closed_at_end, "closed_within": closed_later,
+              "size": len(seen.body), "sha256": hashlib.sha256(bytes(seen.body)).hexdigest()}
+    if case.get("memory"):
+        answer["peak"] = memory
+    if case.get("body"):
+        answer["body"] = seen.text
+    return answer
 
 
 # -- format_sse ------------------------------------------------------------------------------
@@ -286,43 +289,46 @@ async def upload_runs(factory: Callable, cases: list[dict]) -> list[dict]:
     sha256), and the peak memory (when ``memory``)."""
     answers = []
     for case in cases:
-        folder = Path(tempfile.mkdtemp(prefix="lesson08_upload_"))
-        for name, text in case.get("existing", {}).items():
-            (folder / name).write_text(text)
-        before = _listing(folder)
-        try:
-            app = factory(str(folder), case["limit"])
-        except Exception as exc:
-            answers.append({"error": _raised(exc)})
-            continue
-        pieces = _pieces(case["pieces"])
-        headers = []
-        if case.get("content_length") == "exact":
-            headers.append(("content-length", str(sum(map(len, pieces)))))
-        elif case.get("content_length") is not None:
-            headers.append(("content-length", str(case["content_length"])))
-        looked: list[dict] = []
-
-        def look(number: int) -> None:
-            # Names only, and the bytes of a file that was there before (small): reading what
-            # is being uploaded would count in the memory measured.
-            path, present = folder / case["name"], os.listdir(folder)
-            if not path.exists():
-                state = "absent"
-            elif case["name"] in before and path.is_file() and \
-                    hashlib.sha256(path.read_bytes()).hexdigest() == before[case["name"]]:
-                state = "as before"
-            else:
-                state = "changed"
-            looked.append({"name": state, "new_files": len([name for name in present if name not in before])})
-
-        async with _tracing(bool(case.get("memory"))) as peak:
-            seen = await http_call(app, "POST", f"/uploads/{case['name']}", headers=headers, body=pieces,
-                                   hang_up_after_pieces=case.get("hang_up_after"), before_piece=look, timeout=3.0)
-            memory = peak()
-        del pieces
-        answer = {**_http(seen), "text": seen.text, "looked": looked, "before": before, "after": _listing(folder)}
-        if case.get("memory"):
-            answer["peak"] = memory
-        answers.append(answer)
+        with tempfile.TemporaryDirectory(prefix="lesson08_upload_") as scratch:
+            answers.append(await _upload_run(factory, case, Path(scratch)))
     return answers
+
+
+async def _upload_run(factory: Callable, case: dict, folder: Path) -> dict:
+    for name, text in case.get("existing", {}).items():
+        (folder / name).write_text(text)
+    before = _listing(folder)
+    try:
+        app = factory(str(folder), case["limit"])
+    except Exception as exc:
+        return {"error": _raised(exc)}
+    pieces = _pieces(case["pieces"])
+    headers = []
+    if case.get("content_length") == "exact":
+        headers.append(("content-length", str(sum(map(len, pieces)))))
+    elif case.get("content_length") is not None:
+        headers.append(("content-length", str(case["content_length"])))
+    looked: list[dict] = []
+
+    def look(number: int) -> None:
+        # Names only, and the bytes of a file that was there before (small): reading what
+        # is being uploaded would count in the memory measured.
+        path, present = folder / case["name"], os.listdir(folder)
+        if not path.exists():
+            state = "absent"
+        elif case["name"] in before and path.is_file() and \
+                hashlib.sha256(path.read_bytes()).hexdigest() == before[case["name"]]:
+            state = "as before"
+        else:
+            state = "changed"
+        looked.append({"name": state, "new_files": len([name for name in present if name not in before])})
+
+    async with _tracing(bool(case.get("memory"))) as peak:
+        seen = await http_call(app, "POST", f"/uploads/{case['name']}", headers=headers, body=pieces,
+                               hang_up_after_pieces=case.get("hang_up_after"), before_piece=look, timeout=3.0)
+        memory = peak()
+    del pieces
+    answer = {**_http(seen), "text": seen.text, "looked": looked, "before": before, "after": _listing(folder)}
+    if case.get("memory"):
+        answer["peak"] = memory
+    return answer
