@@ -4,6 +4,8 @@ One concept per module:
 
 - ``coursekit.asgi``: build ASGI scopes, drive an app by hand, trace its messages.
 - ``coursekit.serve``: run an app on a real server (uvicorn, hypercorn) on 127.0.0.1.
+- ``coursekit.streams``: clients of streaming apps played in-process, with time in them (one
+  that leaves, reads slowly, stops reading, uploads in pieces), and a parser of event streams.
 - ``coursekit.checks``: visible self-checks under each exercise, a summary report, and
   ``uses_exercises`` for demo cells that call an exercise.
 - ``coursekit.timing``: time code, and compare candidates as ratios; percentiles.
