@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import cgroup
-from .lessons import PACKAGE, ROOT, SUITES
+from .lessons import FOLDER as LESSONS, PACKAGE, ROOT
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
@@ -259,7 +259,7 @@ def _prove(mode: ConfinementMode) -> None:
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        seen = probe(Jail(hidden=(str(secret), str(SUITES)), mode=mode), scratch, [str(secret / "answer"), str(SUITES)])
+        seen = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
         if mode in ("root", "uid"):
             assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
         assert not seen["denied"], (

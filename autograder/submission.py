@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from .jail import Jail
 from .sandbox import protocol
-from .types import Cell, CellReport, Limits
+from .types import Cell, CellReport, Limits, Probes
 
 
 # One folder per user that grades: a folder another user made first could not be used.
@@ -90,7 +90,7 @@ class Submission:
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
-    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail()) -> "Submission":
+    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail(), probes: Probes | None = None) -> "Submission":
         scratch = new_scratch()
         log = open(scratch / "output.log", "wb")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
@@ -103,7 +103,9 @@ class Submission:
         )
         log.close()
         jail.record(process.pid, scratch)
-        return cls(process, limits, scratch, jail)
+        self = cls(process, limits, scratch, jail)
+        self.send_probes(probes)
+        return self
 
     async def close(self) -> None:
         """End the sandbox and everything it started (it leads its own process group)."""
@@ -156,6 +158,12 @@ class Submission:
         return event
 
     # -- loading -------------------------------------------------------------------------
+    def send_probes(self, probes: Probes | None) -> None:
+        """Hand the sandbox the lesson's probes, before its first cell (see
+        ``autograder.sandbox.probes``): it makes them a module, and answers nothing."""
+        if probes is not None:
+            self._write(op="probes", name=probes.name, source=probes.source)
+
     @property
     def reusable(self) -> bool:
         return not (self.ended.is_set() or self.timed_out)
@@ -219,7 +227,8 @@ class Submission:
         return (await self._request(name, "call", args=list(args), kwargs=kwargs))["value"]
 
     async def probe(self, reference: str, *args: Any, **kwargs: Any) -> Any:
-        """Call a public probe in the sandbox (``autograder/sandbox/<module>.py``) with JSON
+        """Call a public probe in the sandbox ("lesson05.script": the lesson's
+        ``sandbox_probes.py``; "drives.drive_all": ``autograder/sandbox/drives.py``) with JSON
         arguments, ``defined(...)`` and ``fixture(...)`` included; return its JSON result."""
         return await self.call(f"$fixture:{reference}", *args, **kwargs)
 

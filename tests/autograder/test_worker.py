@@ -44,7 +44,8 @@ def sandbox_processes() -> int:
     count = 0
     for entry in os.listdir("/proc"):
         try:
-            count += entry.isdigit() and b"autograder.sandbox" in Path(f"/proc/{entry}/cmdline").read_bytes()
+            # "-m autograder.sandbox": a forkserver whose preloads name autograder.sandbox.* is not one
+            count += entry.isdigit() and b"-m\0autograder.sandbox\0" in Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             pass
     return count
