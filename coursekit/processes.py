@@ -235,6 +235,21 @@ class ServerProcess:
         except (OSError, ValueError):
             return False
 
+    def wait_ready(self, path: str = "/", timeout: float = 30.0) -> None:
+        """Return once GET ``path`` gets an HTTP answer; raise, with the server's output, if it
+        exits first or does not answer within ``timeout`` seconds."""
+        name = self.process.args[0] if isinstance(self.process.args, list) else "the server"
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {self.process.returncode} before answering:\n"
+                                   f"{self.output[-2000:]}")
+            return self.answers(path, timeout=0.5)
+
+        if not wait_until(up, timeout, interval=0.05):
+            raise RuntimeError(f"{name} did not answer within {timeout:g} s:\n{self.output[-2000:]}")
+        self.workers()
+
     def gone(self) -> list[int]:
         """The pids seen in this server's session that still run (none, once it is stopped)."""
         import psutil
@@ -267,28 +282,22 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(command: Sequence[str], *, port: int, ready_path: str = "/", timeout: float = 30.0,
+def server_process(command: Sequence[str], *, port: int, ready_path: str | None = "/", timeout: float = 30.0,
                    grace: float = 5.0, cwd: str | os.PathLike[str] | None = None,
                    env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
     """Run a server ``command`` (which binds 127.0.0.1:``port``) for the length of the block.
 
-    The block starts once GET ``ready_path`` gets an HTTP answer; a command that exits first, or
-    does not answer within ``timeout`` seconds, raises with its output. Leaving the block stops
-    it (``ServerProcess.stop``) and raises if a process of its session is still alive.
+    The block starts once GET ``ready_path`` gets an HTTP answer (``ServerProcess.wait_ready``);
+    with ``ready_path=None`` it starts at once, so that several servers can start side by side
+    and be waited for after. Leaving the block stops it (``ServerProcess.stop``) and raises if a
+    process of its session is still alive.
     """
     process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     server = ServerProcess(process, port)
     try:
-        def up() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited with code {process.returncode} before answering:\n"
-                                   f"{server.output[-2000:]}")
-            return server.answers(ready_path, timeout=0.5)
-
-        if not wait_until(up, timeout, interval=0.05):
-            raise RuntimeError(f"{command[0]} did not answer within {timeout:g} s:\n{server.output[-2000:]}")
-        server.workers()
+        if ready_path is not None:
+            server.wait_ready(ready_path, timeout)
         yield server
     finally:
         server.stop(grace)

@@ -4,8 +4,9 @@
     with traffic(url, connections=4) as sent:        # closed loop, in the background
         ...                                          # kill a worker meanwhile
     sent.samples                                     # [Sample(sent_at, latency, status, body)]
-    with traffic(url, rates=[(100, 1.0), (200, 1.0)]) as sent:  # open loop: 100/s, then 200/s
-        ...
+    with traffic(url, rates=[(100, 1.0), (200, 1.0)], cpu_path="/cpu") as sent:  # open loop: 100/s, then 200/s
+        sent.wait()                                  # until its last phase is over
+    sent.phases                                      # [Phase(rate, started, ended, cpu)], one per rate
 
 Why these choices:
 
@@ -24,12 +25,19 @@ Why these choices:
   ``cpu_path`` (an endpoint answering its own ``resource.getrusage`` user+system seconds)
   before and after each window.
 - **Interleaved rounds.** ``compare_servers`` gives every server one window per round, in a
-  rotated order, so a burst of other work slows them all alike.
+  rotated order, so a burst of other work slows them all alike. An open loop's ``rates`` can
+  interleave the same way (several rounds of the same rates, in turn), and with ``cpu_path``
+  it reads the server's CPU seconds at each phase's edges (``Traffic.phases``).
+- **The result through a file.** The traffic process writes its samples (a megabyte for a few
+  seconds of load) to a file the caller named, and only "ready" on its stdout. A large result
+  written to a pipe was once cut at 128 KiB with exit code 0 (in a kernel, under load): a
+  writer that finds its pipe non-blocking writes what fits and Python says nothing. A file
+  has no such failure.
 
 Times are ``time.monotonic()``, the same clock in every process of the machine. A failed
 request (refused, reset, closed before the answer, timed out) is a sample with status None.
-Run by hand: ``python -m coursekit.traffic '<JSON spec>'`` prints "ready", then the result as
-one line of JSON after the spec's ``seconds`` or a SIGTERM.
+Run by hand: ``python -m coursekit.traffic '<JSON spec>'`` prints "ready", then writes the
+result as JSON to the spec's ``result`` file after its ``seconds`` or a SIGTERM.
 """
 
 from __future__ import annotations
@@ -42,13 +50,14 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-__all__ = ["Sample", "Traffic", "compare_servers", "traffic"]
+__all__ = ["Phase", "Sample", "Traffic", "compare_servers", "traffic"]
 
 READY = "ready"
 CONNECT_RETRY_SECONDS = 0.01  # a closed-loop connection that failed waits this long, then reconnects
@@ -64,6 +73,16 @@ class Sample(NamedTuple):
     body: str
 
 
+class Phase(NamedTuple):
+    """One rate of an open loop: requests per second (0: a pause), when it started and ended,
+    and the server's CPU seconds meanwhile (None without ``cpu_path``)."""
+
+    rate: float
+    started: float
+    ended: float
+    cpu: float | None
+
+
 # --- the client side (runs in the traffic process) ------------------------------------------
 
 
@@ -72,9 +91,8 @@ def _target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _request_bytes(host: str, port: int, path: str, fresh: bool = False) -> bytes:
-    close = "Connection: close\r\n" if fresh else ""
-    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: coursekit-traffic\r\n{close}\r\n".encode()
+def _request_bytes(host: str, port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: coursekit-traffic\r\n\r\n".encode()
 
 
 class _Connection:
@@ -124,9 +142,9 @@ async def _timed_get(connection: _Connection, request: bytes, keep_body: int) ->
 
 
 async def _closed_loop(url: str, connections: int, until: float, stop: asyncio.Event, keep_body: int,
-                       timeout: float, first: asyncio.Event, fresh: bool = False, pause: float = 0.0) -> list[Sample]:
+                       timeout: float, first: asyncio.Event) -> list[Sample]:
     parts = urlsplit(url)
-    request = _request_bytes(parts.hostname or "127.0.0.1", parts.port or 80, _target(url), fresh)
+    request = _request_bytes(parts.hostname or "127.0.0.1", parts.port or 80, _target(url))
     samples: list[Sample] = []
 
     async def one_connection() -> None:
@@ -136,11 +154,9 @@ async def _closed_loop(url: str, connections: int, until: float, stop: asyncio.E
                 sample = await _timed_get(connection, request, keep_body)
                 samples.append(sample)
                 if sample.status is None:
-                    await asyncio.sleep(max(pause, CONNECT_RETRY_SECONDS))
+                    await asyncio.sleep(CONNECT_RETRY_SECONDS)
                 else:
                     first.set()
-                    if pause:
-                        await asyncio.sleep(pause)
         finally:
             connection.close()
 
@@ -149,16 +165,22 @@ async def _closed_loop(url: str, connections: int, until: float, stop: asyncio.E
 
 
 async def _open_loop(url: str, rates: list[tuple[float, float]], stop: asyncio.Event, keep_body: int,
-                     timeout: float, first: asyncio.Event, seed: int) -> list[Sample]:
-    """Send at each (rate per second, seconds) in turn, Poisson arrivals, whatever the answers do.
-    Idle connections are reused; a new one is opened when all are busy."""
+                     timeout: float, first: asyncio.Event, seed: int,
+                     cpu_path: str | None = None) -> tuple[list[Sample], list[Phase]]:
+    """Send at each (rate per second, seconds) in turn, Poisson arrivals, whatever the answers do
+    (a rate of 0 is a pause). Idle connections are reused; a new one is opened when all are
+    busy. With ``cpu_path``, the server's CPU seconds are read at each phase's edges."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = _request_bytes(host, port, _target(url))
     idle: list[_Connection] = []
     samples: list[Sample] = []
+    phases: list[Phase] = []
     pending: set[asyncio.Task] = set()
     chance = random.Random(seed)
+
+    async def cpu_now() -> float | None:
+        return None if cpu_path is None else await _server_cpu(host, port, cpu_path, timeout)
 
     async def one() -> None:
         connection = idle.pop() if idle else _Connection(host, port, timeout)
@@ -169,20 +191,30 @@ async def _open_loop(url: str, rates: list[tuple[float, float]], stop: asyncio.E
         idle.append(connection)
 
     first.set()  # an open loop does not wait for the server: it is ready at once
+    cpu = await cpu_now()
     due = time.monotonic()
     for rate, seconds in rates:
-        phase_end = due + seconds
-        while due < phase_end and not stop.is_set():
+        if stop.is_set():
+            break
+        started, phase_end = time.monotonic(), due + seconds
+        while rate > 0 and not stop.is_set():
             due += chance.expovariate(rate)
+            if due >= phase_end:
+                break
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             task = asyncio.ensure_future(one())
             pending.add(task)
             task.add_done_callback(pending.discard)
+        due = phase_end
+        await asyncio.sleep(max(0.0, phase_end - time.monotonic()))
+        cpu_then, cpu = cpu, await cpu_now()
+        phases.append(Phase(rate, started, time.monotonic(),
+                            None if cpu is None or cpu_then is None else cpu - cpu_then))
     if pending:
         await asyncio.wait(pending, timeout=timeout)
     for connection in idle:
         connection.close()
-    return samples
+    return samples, phases
 
 
 async def _server_cpu(host: str, port: int, path: str, timeout: float) -> float:
@@ -203,18 +235,20 @@ async def _rounds(spec: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
     names = list(targets)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     stop = asyncio.Event()
-    for number in range(spec["rounds"] + spec.get("warmup_rounds", 1)):
+    warmups = spec.get("warmup_rounds", 1)
+    for number in range(spec["rounds"] + warmups):
         order = names[number % len(names):] + names[:number % len(names)]
+        seconds = spec["seconds"] if number >= warmups else spec.get("warmup_seconds", spec["seconds"])
         for name in order:
             parts = urlsplit(targets[name])
             host, port = parts.hostname or "127.0.0.1", parts.port or 80
             cpu_before = await _server_cpu(host, port, spec["cpu_path"], spec["timeout"])
             started = time.monotonic()
-            samples = await _closed_loop(targets[name], spec["connections"], started + spec["seconds"], stop, 0,
+            samples = await _closed_loop(targets[name], spec["connections"], started + seconds, stop, 0,
                                          spec["timeout"], asyncio.Event())
             wall = time.monotonic() - started
             cpu = await _server_cpu(host, port, spec["cpu_path"], spec["timeout"]) - cpu_before
-            if number >= spec.get("warmup_rounds", 1):  # the first round warms caches up: not kept
+            if number >= warmups:  # the first round warms caches up: not kept
                 answered = sum(1 for sample in samples if sample.status == 200)
                 results[name].append({"requests": answered, "failed": len(samples) - answered, "seconds": wall,
                                       "cpu": cpu})
@@ -244,18 +278,20 @@ async def _run(spec: dict[str, Any]) -> Any:
         print(READY, flush=True)
 
     announcer = asyncio.ensure_future(announce())
+    phases: list[Phase] = []
     try:
         if spec["mode"] == "closed":
             samples = await _closed_loop(spec["url"], spec["connections"], time.monotonic() + spec["seconds"], stop,
-                                         spec["keep_body"], spec["timeout"], first, spec["fresh"], spec["pause"])
+                                         spec["keep_body"], spec["timeout"], first)
         else:
-            samples = await _open_loop(spec["url"], [tuple(rate) for rate in spec["rates"]], stop,
-                                       spec["keep_body"], spec["timeout"], first, spec.get("seed", 0))
+            samples, phases = await _open_loop(spec["url"], [tuple(rate) for rate in spec["rates"]], stop,
+                                               spec["keep_body"], spec["timeout"], first, spec.get("seed", 0),
+                                               spec.get("cpu_path"))
     finally:
         if not first.is_set():
             print(READY, flush=True)  # never answered: still let the caller in, to read the failures
         announcer.cancel()
-    return sorted(samples)
+    return {"samples": sorted(samples), "phases": phases}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -266,32 +302,47 @@ def main(argv: list[str] | None = None) -> None:
         result = asyncio.run(_main(spec))
     else:
         result = uvloop.run(_main(spec))
-    os.set_blocking(sys.stdout.fileno(), True)  # a large result must not meet a non-blocking pipe half written
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    written = f"{spec['result']}.partial"  # renamed once complete: a reader never sees half a result
+    with open(written, "w") as out:
+        json.dump(result, out)
+    os.replace(written, spec["result"])
 
 
 # --- the notebook side ----------------------------------------------------------------------
 
 
 class Traffic:
-    """A running traffic process; ``samples`` (after the block) is what it sent and got."""
+    """A running traffic process; ``samples`` and ``phases`` (after the block) are what it sent
+    and got, and the open loop's phases."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], result: Path) -> None:
         self._process = process
+        self._result_file = result
         self._result: Any = None
+
+    def _done(self) -> Any:
+        if self._result is None:
+            raise RuntimeError("the samples are ready when the with-block of traffic() has ended")
+        return self._result
 
     @property
     def samples(self) -> list[Sample]:
-        if self._result is None:
-            raise RuntimeError("the samples are ready when the with-block of traffic() has ended")
-        return [Sample(*sample) for sample in self._result]
+        return [Sample(*sample) for sample in self._done()["samples"]]
+
+    @property
+    def phases(self) -> list[Phase]:
+        return [Phase(*phase) for phase in self._done()["phases"]]
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait until the traffic ends by itself (an open loop's last phase is over, or
+        ``max_seconds`` have passed); raises ``subprocess.TimeoutExpired`` after ``timeout``."""
+        self._process.wait(timeout)
 
     def _finish(self, timeout: float) -> None:
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
-        out, err = self._process.communicate(timeout=timeout)
-        self._result = _result(self._process, out, err)
+        _, err = self._process.communicate(timeout=timeout)
+        self._result = _result(self._process, self._result_file, err)
 
     def _kill(self) -> None:
         if self._process.poll() is None:
@@ -299,22 +350,31 @@ class Traffic:
             self._process.communicate()
 
 
-def _result(process: subprocess.Popen[str], out: str, err: str) -> Any:
-    """The JSON result on the last line of a finished traffic process's output."""
-    lines = out.split("\n")
-    lines = [line for line in lines if line.strip()]
+def _result(process: subprocess.Popen[str], result: Path, err: str) -> Any:
+    """The JSON result a finished traffic process wrote to ``result``."""
     try:
-        if process.returncode != 0 or not lines:
+        if process.returncode != 0:
             raise ValueError("no result")
-        return json.loads(lines[-1])
-    except ValueError as error:
-        raise RuntimeError(f"the traffic process failed (exit code {process.returncode}, {len(out)} characters "
-                           f"of output, {error}): {err.strip()[-800:]}") from None
+        return json.loads(result.read_text())
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"the traffic process failed (exit code {process.returncode}, {error}): "
+                           f"{err.strip()[-800:]}") from None
 
 
-def _start(spec: dict[str, Any]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "coursekit.traffic", json.dumps(spec)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def _process(spec: dict[str, Any]) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """The traffic process for ``spec``, and the file it will write its result to (in a folder
+    of its own, removed with everything in it when the block ends)."""
+    with tempfile.TemporaryDirectory(prefix="coursekit-traffic-") as folder:
+        result = Path(folder) / "result.json"
+        process = subprocess.Popen([sys.executable, "-m", "coursekit.traffic", json.dumps({**spec, "result": str(result)})],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            yield process, result
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> None:
@@ -325,52 +385,48 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
 
 @contextlib.contextmanager
 def traffic(url: str, *, connections: int = 4, rates: list[tuple[float, float]] | None = None,
-            fresh: bool = False, pause: float = 0.0, max_seconds: float = 60.0, timeout: float = 5.0,
-            keep_body: int = 0, seed: int = 0) -> Iterator[Traffic]:
+            max_seconds: float = 60.0, timeout: float = 5.0,
+            keep_body: int = 0, seed: int = 0, cpu_path: str | None = None) -> Iterator[Traffic]:
     """Send GET ``url`` from another process for the length of the block.
 
     Without ``rates``: a closed loop on ``connections`` kept-alive connections (the block starts
-    once one request was answered); ``fresh`` opens a new connection for every request (as a
-    health checker does), ``pause`` waits between a connection's requests. With ``rates``, a list of (requests per second, seconds):
-    an open loop at each rate in turn, Poisson arrivals (``seed`` fixes them), and the block
-    starts at once. Either stops when the block ends or after ``max_seconds``; requests still
-    out then are waited for up to ``timeout``. The process is killed if the block raises.
+    once one request was answered). With ``rates``, a list of (requests per second, seconds): an
+    open loop at each rate in turn (0: a pause), Poisson arrivals (``seed`` fixes them), and
+    the block starts at once; with ``cpu_path`` (an endpoint answering the server's CPU seconds)
+    each phase notes the server's CPU time too (``Traffic.phases``). Either stops when the block
+    ends or after ``max_seconds``; requests still out then are waited for up to ``timeout``. The
+    process is killed if the block raises.
     """
     spec: dict[str, Any] = {"url": url, "connections": connections, "seconds": max_seconds, "timeout": timeout,
-                            "keep_body": keep_body, "seed": seed, "fresh": fresh, "pause": pause}
+                            "keep_body": keep_body, "seed": seed, "cpu_path": cpu_path}
     spec["mode"] = "open" if rates is not None else "closed"
     if rates is not None:
         spec["rates"] = [list(rate) for rate in rates]
-    process = _start(spec)
-    sent = Traffic(process)
-    try:
+    with _process(spec) as (process, result):
+        sent = Traffic(process, result)
         _wait_ready(process)
         yield sent
         sent._finish(timeout + 10)
-    finally:
-        sent._kill()
 
 
 def compare_servers(targets: Mapping[str, str], *, cpu_path: str, rounds: int = 5, seconds: float = 0.25,
-                    connections: int = 8, timeout: float = 5.0) -> dict[str, list[dict[str, float]]]:
+                    warmup_seconds: float | None = None, connections: int = 8,
+                    timeout: float = 5.0) -> dict[str, list[dict[str, float]]]:
     """Load each of ``targets`` (name: URL) in turn, ``rounds`` times (after one warm-up round
-    that is not kept), ``seconds`` each on ``connections`` connections, from another process.
+    of ``warmup_seconds`` each, ``seconds`` unless given, that is not kept), ``seconds`` each
+    on ``connections`` connections, from another process.
 
     Returns {name: [{"requests", "failed", "seconds", "cpu"}, one per round]}: "cpu" is the
     server's own CPU seconds during the window, read from its ``cpu_path``.
     """
     spec = {"mode": "rounds", "targets": dict(targets), "cpu_path": cpu_path, "rounds": rounds, "seconds": seconds,
-            "connections": connections, "timeout": timeout}
-    process = _start(spec)
-    try:
+            "warmup_seconds": seconds if warmup_seconds is None else warmup_seconds, "connections": connections,
+            "timeout": timeout}
+    with _process(spec) as (process, result):
         _wait_ready(process)
         budget = (rounds + 1) * len(targets) * (seconds + 2 * timeout) + 10
-        out, err = process.communicate(timeout=budget)
-        return _result(process, out, err)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        _, err = process.communicate(timeout=budget)
+        return _result(process, result, err)
 
 
 if __name__ == "__main__":

@@ -44,9 +44,14 @@ def capacity_plans(capacity_plan: Any, cases: list[dict]) -> list[dict]:
 # -- request_log -------------------------------------------------------------------------------
 
 
-def _probe_app(structlog: Any) -> Any:
-    """/ok (201, the context as JSON), /stream (3 chunks 0.1 s apart), /boom (raises at once),
-    /late (raises after a chunk), /empty (returns without answering), /bind (binds order_id)."""
+STREAM_PAUSE = 0.05  # seconds after each chunk of /stream
+
+
+def _probe_app(structlog: Any, noted: dict) -> Any:
+    """/ok (201, the context as JSON), /stream (3 chunks STREAM_PAUSE apart), /boom (raises at
+    once), /late (raises after a chunk), /empty (returns without answering), /bind (binds
+    order_id). ``noted``: when /stream sent its response's start, and when it began to send its
+    last body message (perf_counter)."""
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -65,6 +70,7 @@ def _probe_app(structlog: Any) -> Any:
             return
         if path == "/bind":
             structlog.contextvars.bind_contextvars(order_id="o-9")
+        noted["start"] = time.perf_counter()
         await send({"type": "http.response.start", "status": 201 if path == "/ok" else 200,
                     "headers": [(b"content-type", b"application/json")]})
         if path in ("/stream", "/late"):
@@ -72,7 +78,8 @@ def _probe_app(structlog: Any) -> Any:
                 await send({"type": "http.response.body", "body": b"[%d]" % chunk, "more_body": True})
                 if path == "/late":
                     raise ValueError("late")
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(STREAM_PAUSE)
+            noted["last_body"] = time.perf_counter()
             await send({"type": "http.response.body", "body": b""})
             return
         body = json.dumps(structlog.contextvars.get_contextvars(), default=repr).encode()
@@ -83,16 +90,19 @@ def _probe_app(structlog: Any) -> Any:
 
 async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
     """Each scenario {"path", "query", "headers": [[name, value]], "type": "http"|"lifespan"|
-    "websocket"}: run it through request_log(probe app, stream), in this task, one after the
-    other; report the lines written, the response start, the body, what was raised, and the
-    structlog context right after."""
+    "websocket"}: run it through request_log(probe app, stream), one after the other, all in
+    this task (as requests share a context in tests, or in an app called in a loop: what a
+    middleware leaves in the context shows in the next scenario); report the lines written, the
+    response start, the body, what was raised, and the structlog context right after. Header
+    names reach the app in lower case, as a server passes them (the ASGI specification)."""
     import structlog
 
     structlog.contextvars.clear_contextvars()
     reports = []
     for scenario in scenarios:
         stream = io.StringIO()
-        app = request_log(_probe_app(structlog), stream)
+        noted: dict[str, float] = {}
+        app = request_log(_probe_app(structlog, noted), stream)
         sent: list[dict] = []
         kind = scenario.get("type", "http")
         inbox = {"http": [{"type": "http.request", "body": b"", "more_body": False}],
@@ -109,14 +119,15 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
         path = scenario.get("path", "/ok")
         scope = {"type": kind, "asgi": {"version": "3.0"}, "path": path, "raw_path": path.encode(),
                  "query_string": scenario.get("query", "").encode(), "root_path": "", "scheme": "http",
-                 "headers": [(name.encode(), value.encode()) for name, value in scenario.get("headers", [])],
+                 "headers": [(name.lower().encode(), value.encode()) for name, value in scenario.get("headers", [])],
                  "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
         if kind == "http":
             scope.update(method=scenario.get("method", "GET"), http_version="1.1")
         raised = None
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(app(scope, receive, send), 5)
+            async with asyncio.timeout(5):  # in this task, not one of its own (as wait_for would make)
+                await app(scope, receive, send)
         except Exception as exc:
             raised = type(exc).__name__
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -133,8 +144,12 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
             for name, value in start.get("headers", []):
                 headers[name.decode("latin-1").lower()] = value.decode("latin-1")
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        # From the response's start to its last body message: a lower bound of any latency
+        # measured from the call to after that message, however the two were scheduled.
+        stream_ms = (noted["last_body"] - noted["start"]) * 1000 if "last_body" in noted else None
         reports.append({"lines": lines, "status": start["status"] if start else None, "headers": headers,
                         "body": body.decode("utf-8", "replace"), "raised": raised, "elapsed_ms": elapsed_ms,
+                        "stream_ms": stream_ms,
                         "sent": [m["type"] for m in sent],
                         "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr))})
     structlog.contextvars.clear_contextvars()
@@ -161,13 +176,23 @@ def _metrics_probe_app() -> Any:
     async def fail():
         raise RuntimeError("broken")
 
+    @app.get("/slow")
+    async def slow():
+        await asyncio.sleep(SLOW_SECONDS)
+        return {"slow": True}
+
     return app
+
+
+SLOW_SECONDS = 0.03  # what GET /slow takes at least
 
 
 async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> list[dict]:
     """Each session, a list of [method, path]: a fresh probe app and registry through
     add_metrics, the requests sent, then /health and /metrics; report the statuses, the
-    scraped samples (counters and histogram counts), and whether a second app clashed."""
+    scraped samples (counters and histogram counts and sums), and whether a second app
+    clashed. When add_metrics itself raises, the session reports only that ({"error"}): in a
+    process that made metrics before (the registry of an earlier call), it is the first sign."""
     import httpx
     from prometheus_client import CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
@@ -175,7 +200,11 @@ async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> 
     reports = []
     for requests in sessions:
         registry = CollectorRegistry()
-        app = add_metrics(_metrics_probe_app(), registry)
+        try:
+            app = add_metrics(_metrics_probe_app(), registry)
+        except Exception as exc:  # the learner's error is data
+            reports.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            continue
         try:
             add_metrics(_metrics_probe_app(), CollectorRegistry())
             clash = None
@@ -257,17 +286,41 @@ def _wait(condition: Any, seconds: float, interval: float = 0.05) -> bool:
     return False
 
 
-def gunicorn_run(gunicorn_conf: Any, workers: int, kill: bool = True) -> dict:
-    """gunicorn_conf(workers, <free port>): the settings gunicorn resolves from it; then
-    gunicorn started with it (on a small app answering its pid): does it answer, which
-    workers serve, and, with ``kill``, is a SIGKILLed worker replaced while it answers."""
-    port = _free_port()
-    report: dict[str, Any] = {"port": port}
-    text = gunicorn_conf(workers, port)
-    report["type"] = type(text).__name__
+def gunicorn_runs(gunicorn_conf: Any, cases: list[dict]) -> list[dict]:
+    """Each case {"workers": n, "start": bool, "kill": bool}: ``gunicorn_run`` with it, the
+    cases at once, each from a thread of its own, so a batch costs its longest."""
+    texts: list[Any] = []
+    for case in cases:  # the learner's function, called here in this thread, one case after the other
+        port = _free_port()
+        texts.append((port, gunicorn_conf(case["workers"], port)))
+    results: list[dict] = [{} for _ in cases]
+
+    def one(index: int) -> None:
+        case, (port, text) = cases[index], texts[index]
+        results[index] = gunicorn_run(text, port, case["workers"], case.get("start", True), case.get("kill", True))
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(cases))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def gunicorn_run(text: Any, port: int, workers: int, start: bool = True, kill: bool = True) -> dict:
+    """The settings gunicorn resolves from ``text``, a configuration made for ``port``; then,
+    with ``start``, gunicorn started with it (on a small app answering its pid, ``--bind``
+    127.0.0.1:``port`` on the command line, which wins over the file's, so that nothing
+    listens beyond loopback): does it answer, which workers serve, and, with ``kill``, is a
+    SIGKILLed worker replaced while it answers."""
+    report: dict[str, Any] = {"port": port, "type": type(text).__name__}
     if not isinstance(text, str):
         return report
-    folder = tempfile.mkdtemp(prefix="gunicorn-", dir=os.getcwd())
+    with tempfile.TemporaryDirectory(prefix="gunicorn-") as folder:  # tempfile's: the sandbox's or the run's
+        return _gunicorn_in(folder, text, port, workers, start, kill, report)
+
+
+def _gunicorn_in(folder: str, text: str, port: int, workers: int, start: bool, kill: bool, report: dict) -> dict:
     Path(folder, "gunicorn.conf.py").write_text(text)
     Path(folder, "light.py").write_text(LIGHT_APP)
     printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py",
@@ -276,10 +329,11 @@ def gunicorn_run(gunicorn_conf: Any, workers: int, kill: bool = True) -> dict:
     report["config_error"] = printed.stderr.strip()[-300:]
     report["settings"] = {key.strip(): value.strip() for key, _, value in
                           (line.partition(" = ") for line in printed.stdout.splitlines() if " = " in line)}
-    if not report["config_ok"]:
-        return report
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "light:app"], cwd=folder,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    if not report["config_ok"] or not start or report["settings"].get("daemon") != "False":
+        return report  # a daemon would leave the session this probe stops: never started
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}",
+                                "light:app"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     try:
         report["answered"] = _wait(lambda: _get_pid(port) is not None or process.poll() is not None, 30) and \
             process.poll() is None
@@ -342,14 +396,22 @@ def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, s
     return results
 
 
+# Held from a scenario's listening socket to its fork and the parent's close of it: no other
+# scenario's server gets a copy (one would keep accepting connections, never to answer them).
+_FORKING = threading.Lock()
+
+
 def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenario: dict, results: list,
                index: int) -> None:
     import uvicorn
 
-    sock = socket.socket()
-    sock.bind((HOST, 0))
-    port = sock.getsockname()[1]
-    pid = os.fork()
+    with _FORKING:
+        sock = socket.socket()
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+        pid = os.fork()
+        if pid != 0:
+            sock.close()
     if pid == 0:  # the server
         try:
             asyncio.events._set_running_loop(None)
@@ -364,7 +426,6 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
             os._exit(0)
         except BaseException:
             os._exit(3)
-    sock.close()
     report: dict[str, Any] = {"ready": [], "work": []}
     try:
         report["started"] = _wait(lambda: _status(port, "/ready", 1) == 200, 20)

@@ -69,9 +69,11 @@ async def test_capacity_plan_pods(submission):
 @graded(NAME, points=0.5, promises=["hpa-target"])
 async def test_capacity_plan_hpa_target(submission):
     """hpa_cpu_percent: the cpu of the chosen point, as a whole percentage rounded down."""
-    answers = await plans(submission, [case(), case(target=12)])
-    expect(value(answers[0], "hpa_cpu_percent") == 61 and value(answers[1], "hpa_cpu_percent") == 20,
-           "hpa_cpu_percent should be the cpu of the point worker_rps comes from, times 100, rounded down (0.61 -> 61).")
+    answers = await plans(submission, [case(), case(target=12),
+                                       case(curve=[{"rps": 100, "p99_ms": 10, "cpu": 0.675}])])
+    expect([value(answer, "hpa_cpu_percent") for answer in answers] == [61, 20, 67],
+           "hpa_cpu_percent should be the cpu of the point worker_rps comes from, times 100, rounded down "
+           "(0.61 -> 61, 0.675 -> 67).")
 
 
 @graded(NAME, points=1, promises=["no-point"], unhappy=True)
@@ -82,8 +84,12 @@ async def test_capacity_plan_raises_when_nothing_meets_the_target(submission):
            f"when no measured point meets the target (or the curve is empty), raise ValueError; got {answers}.")
 
 
+# A cpu a quarter or three quarters of a percent past a whole one: rounded down it is that
+# percent whatever the float's last digit (0.29 * 100 is 28.999999999999996), and rounded to
+# the nearest it is not, for the three quarters.
 POINT = st.fixed_dictionaries({"rps": st.integers(1, 2000), "p99_ms": st.integers(1, 500),
-                               "cpu": st.integers(1, 100).map(lambda c: c / 100)})
+                               "cpu": st.tuples(st.integers(0, 99), st.sampled_from([0.25, 0.75]))
+                                        .map(lambda c: (c[0] + c[1]) / 100)})
 CASES = st.fixed_dictionaries({
     "curve": st.lists(POINT, min_size=0, max_size=6, unique_by=lambda p: p["rps"]),
     "p99_target_ms": st.integers(1, 400), "requests_per_day": st.integers(0, 500_000_000),

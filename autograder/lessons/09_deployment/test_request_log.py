@@ -44,13 +44,16 @@ async def test_request_log_one_line_with_method_path_status(submission):
 
 @graded(NAME, points=1, promises=["one-line", "latency"], unhappy=True)
 async def test_request_log_streamed_response_is_one_line_after_the_last_chunk(submission):
-    """A streamed response (3 chunks, 0.1 s apart): one line, latency covering the stream, in ms."""
+    """A streamed response (3 chunks, a pause between them): one line, latency covering the stream, in ms."""
     [report] = await runs(submission, [{"path": "/stream"}])
     line = only_line(report, "a streamed response")
     latency = line.get("latency_ms")
-    expect(isinstance(latency, (int, float)) and 250 <= latency <= report["elapsed_ms"] + 50,
-           f"latency_ms should be the milliseconds until the last body message (the stream took about 300 ms); "
-           f"got {latency!r}. Log once more_body is false, and multiply seconds by 1000.")
+    # Measured from the call to after the last body message, it covers at least the stream
+    # (start to last message, timed by the app) and at most the whole call (timed by the probe).
+    expect(isinstance(latency, (int, float)) and report["stream_ms"] <= latency <= report["elapsed_ms"],
+           f"latency_ms should be the milliseconds from the call until the last body message (the stream alone "
+           f"took {report['stream_ms']:.0f} ms); got {latency!r}. Log once more_body is false, and multiply "
+           "seconds by 1000.")
 
 
 @graded(NAME, points=1, promises=["request-id"])
