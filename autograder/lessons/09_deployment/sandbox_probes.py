@@ -308,7 +308,7 @@ def gunicorn_runs(gunicorn_conf: Any, cases: list[dict]) -> list[dict]:
 
 
 def gunicorn_run(text: Any, port: int, workers: int, start: bool = True, kill: bool = True) -> dict:
-    """The settings gunicorn resolves from ``text``, a configuration made for ``port``; then,
+    """The settings gunicorn reads from ``text``, a configuration made for ``port``; then,
     with ``start``, gunicorn started with it (on a small app answering its pid, ``--bind``
     127.0.0.1:``port`` on the command line, which wins over the file's, so that nothing
     listens beyond loopback): does it answer, which workers serve, and, with ``kill``, is a
@@ -320,20 +320,73 @@ def gunicorn_run(text: Any, port: int, workers: int, start: bool = True, kill: b
         return _gunicorn_in(folder, text, port, workers, start, kill, report)
 
 
+def resolved_settings(path: str) -> dict[str, str]:
+    """gunicorn's own reading of a configuration file, in this process: its ``Config`` loaded
+    from the file as gunicorn loads one (``gunicorn/app/base.py``,
+    ``Application.load_config_from_file``: the file run as a module, each known setting set
+    and checked by its validator), then printed as ``--print-config`` prints it
+    (``Config.__str__``): {setting: value as printed}. Raises what gunicorn raises."""
+    from gunicorn.app.base import Application
+
+    class Reader(Application):
+        def __init__(self) -> None:  # not Application's: it would read this process's sys.argv
+            self.usage, self.prog, self.callable = None, None, None
+            self.load_default_config()
+
+        def init(self, parser, opts, args):  # noqa: ANN001 (gunicorn's signature)
+            return None
+
+        def load(self):  # noqa: ANN201
+            return None
+
+    reader = Reader()
+    module = sys.modules.get("__config__")  # gunicorn's loader puts the file there: put back what was
+    try:
+        reader.load_config_from_file(path)
+    except SystemExit as exc:  # gunicorn's loader exits on a file that does not run
+        raise ValueError(f"the configuration file does not run (exit {exc.code})") from None
+    finally:
+        if module is None:
+            sys.modules.pop("__config__", None)
+        else:
+            sys.modules["__config__"] = module
+    return {key.strip(): value.strip() for key, _, value in
+            (line.partition(" = ") for line in str(reader.cfg).splitlines() if " = " in line)}
+
+
+def gunicorn_settings(gunicorn_conf: Any, cases: list[dict]) -> list[dict]:
+    """Each case {"workers", "port"}: what gunicorn reads from ``gunicorn_conf(workers, port)``,
+    {"settings": {...}}, or {"type": ...} for an answer that is not text, or {"error": ...}."""
+    answers = []
+    for case in cases:
+        text = gunicorn_conf(case["workers"], case["port"])
+        if not isinstance(text, str):
+            answers.append({"type": type(text).__name__})
+            continue
+        with tempfile.TemporaryDirectory(prefix="gunicorn-") as folder:
+            Path(folder, "gunicorn.conf.py").write_text(text)
+            try:
+                answers.append({"settings": resolved_settings(str(Path(folder, "gunicorn.conf.py")))})
+            except Exception as exc:  # the learner's file is data
+                answers.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    return answers
+
+
 def _gunicorn_in(folder: str, text: str, port: int, workers: int, start: bool, kill: bool, report: dict) -> dict:
     Path(folder, "gunicorn.conf.py").write_text(text)
     Path(folder, "light.py").write_text(LIGHT_APP)
-    printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "-c", "gunicorn.conf.py",
-                              "light:app"], cwd=folder, capture_output=True, text=True, timeout=60)
-    report["config_ok"] = printed.returncode == 0
-    report["config_error"] = printed.stderr.strip()[-300:]
-    report["settings"] = {key.strip(): value.strip() for key, _, value in
-                          (line.partition(" = ") for line in printed.stdout.splitlines() if " = " in line)}
+    try:
+        report["settings"] = resolved_settings(str(Path(folder, "gunicorn.conf.py")))
+        report["config_ok"] = True
+    except Exception as exc:  # the learner's file is data
+        report["settings"], report["config_ok"], report["config_error"] = {}, False, f"{type(exc).__name__}: {exc}"[:300]
     if not report["config_ok"] or not start or report["settings"].get("daemon") != "False":
         return report  # a daemon would leave the session this probe stops: never started
+    # --no-control-socket: gunicorn's control socket defaults to one path per user
+    # ($HOME/.gunicorn/gunicorn.ctl), which every gunicorn started at once would share.
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}",
-                                "light:app"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                                "--no-control-socket", "light:app"], cwd=folder, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         report["answered"] = _wait(lambda: _get_pid(port) is not None or process.poll() is not None, 30) and \
             process.poll() is None
@@ -383,8 +436,8 @@ def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, s
     """Each scenario {"drain": seconds, "signals": [seconds after the first], "work": seconds of
     an in-flight request sent before the first signal, "signal": "SIGTERM"|"SIGINT"}: serve
     service_app(readiness) with server_class(config, readiness, drain) in a forked process,
-    signal it, and poll /ready and /work every 50 ms until it is gone (or 6 s). Scenarios run
-    at once, each from a thread of its own, so a batch costs its longest."""
+    signal it, and poll /ready and /work every 50 ms until it is gone (or WATCH seconds have
+    passed). Scenarios run at once, each from a thread of its own, so a batch costs its longest."""
     results: list[dict] = [{} for _ in scenarios]
     threads = [threading.Thread(target=_drain_one, args=(server_class, readiness_class, service_app, scenario,
                                                           results, index))
@@ -392,9 +445,15 @@ def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, s
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(START_WITHIN + WATCH + 2 * POLL_TIMEOUT)
     return results
 
+
+# A probe's call has 5 s (the grader's limit per call), whatever the learner's server does:
+# a server that does not answer /ready within START_WITHIN is reported as not started, one
+# still running WATCH seconds after the first signal as never gone, and no poll waits longer
+# than POLL_TIMEOUT for an answer.
+START_WITHIN, WATCH, POLL_TIMEOUT = 1.2, 2.6, 0.4
 
 # Held from a scenario's listening socket to its fork and the parent's close of it: no other
 # scenario's server gets a copy (one would keep accepting connections, never to answer them).
@@ -428,11 +487,14 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
             os._exit(3)
     report: dict[str, Any] = {"ready": [], "work": []}
     try:
-        report["started"] = _wait(lambda: _status(port, "/ready", 1) == 200, 20)
-        report["before"] = _status(port, "/ready") if report["started"] else None
+        report["started"] = _wait(lambda: _status(port, "/ready", POLL_TIMEOUT) == 200, START_WITHIN)
+        report["before"] = _status(port, "/ready", POLL_TIMEOUT) if report["started"] else None
+        if not report["started"]:
+            report["gone"] = None
+            return
         in_flight: list = []
-        if report["started"] and scenario.get("work"):
-            connection = socket.create_connection((HOST, port), timeout=10)
+        if scenario.get("work"):
+            connection = socket.create_connection((HOST, port), timeout=WATCH)
             connection.sendall(f"GET /work?seconds={scenario['work']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
 
             def read() -> None:
@@ -451,7 +513,7 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
         first = time.monotonic()
         pending = sorted(scenario.get("signals", [0.0]))
         gone_at = None
-        while time.monotonic() - first < 6:
+        while time.monotonic() - first < WATCH:
             now = time.monotonic() - first
             while pending and pending[0] <= now:
                 pending.pop(0)
@@ -463,17 +525,17 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
             if done:
                 gone_at = time.monotonic() - first
                 break
-            report["ready"].append([now, _status(port, "/ready", 1)])
-            report["work"].append([time.monotonic() - first, _status(port, "/work", 1)])
+            report["ready"].append([now, _status(port, "/ready", POLL_TIMEOUT)])
+            report["work"].append([time.monotonic() - first, _status(port, "/work", POLL_TIMEOUT)])
             time.sleep(0.05)
         report["gone"] = gone_at
-        if report["started"] and scenario.get("work"):
-            reader.join(10)
+        if scenario.get("work"):
+            reader.join(POLL_TIMEOUT)
             report["in_flight"] = in_flight[0] if in_flight else None
     finally:
+        results[index] = report
         try:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
-    results[index] = report

@@ -13,9 +13,10 @@ from autograder.suitekit import probe, require
 
 pytestmark = pytest.mark.anyio
 NAME = "DrainingServer"
+# The probe watches each server for at most 2.6 s after its first signal (its call has 5 s).
 SCENARIOS = [{"drain": 1.0, "signals": [0.0], "work": 0.6},          # the usual case
-             {"drain": 3.0, "signals": [0.0, 0.4]},                   # a second signal ends the drain
-             {"drain": 0.0, "signals": [0.0], "work": 0.5},           # no drain: as uvicorn
+             {"drain": 2.0, "signals": [0.0, 0.3]},                   # a second signal ends the drain
+             {"drain": 0.0, "signals": [0.0], "work": 0.3},           # no drain: as uvicorn
              {"drain": 1.0, "signals": [0.0], "signal": "SIGINT"}]    # Ctrl+C drains too
 _reports: list = []  # one batch per run of the suite (a run grades one submission), read by every test
 
@@ -66,16 +67,19 @@ async def test_draining_server_keeps_serving_during_the_drain(submission):
 async def test_draining_server_stops_after_the_drain(submission):
     usual, _, none, _ = await reports(submission)
     expect(usual["gone"] is not None and usual["gone"] > 0.8,
-           f"with a 1 s drain the server should stop only after the drain (it stopped at {usual['gone']}).")
-    expect(usual["gone"] is not None and usual["gone"] < 3.0, "with a 1 s drain the server should have stopped "
-                                                               "within a couple of seconds; it kept running.")
-    expect(none["gone"] is not None and none["gone"] < 1.5 and none.get("in_flight") == 200,
+           "with a 1 s drain the server should stop only after the drain (it stopped "
+           f"{'%.1f s after the signal' % usual['gone'] if usual['gone'] is not None else 'not at all'}).")
+    expect(usual["gone"] is not None and usual["gone"] < 2.5, "with a 1 s drain the server should have stopped "
+                                                               "soon after it; it kept running.")
+    # The request in flight ends 0.2 s after the signal: stopping then, or a little later on a
+    # busy machine, is "at once"; a drain of its own (of any length from 1 s) is not.
+    expect(none["gone"] is not None and none["gone"] < 0.9 and none.get("in_flight") == 200,
            "with drain_seconds=0 it should stop as uvicorn does: at once, letting the request in flight finish.")
 
 
 @graded(NAME, points=1, promises=["second-signal"], unhappy=True)
 async def test_draining_server_second_signal_stops_now(submission):
     _, twice, _, _ = await reports(submission)
-    expect(twice["gone"] is not None and twice["gone"] < 2.0,
-           f"a second signal during a 3 s drain should start the shutdown at once; the server stopped at "
-           f"{twice['gone']}.")
+    expect(twice["gone"] is not None and twice["gone"] < 1.3,
+           f"a second signal during a 2 s drain (0.3 s after the first) should start the shutdown at once; the "
+           f"server stopped {'%.1f s after the first' % twice['gone'] if twice['gone'] is not None else 'not at all'}.")

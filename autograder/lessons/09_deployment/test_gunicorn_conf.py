@@ -1,15 +1,17 @@
 """Hidden tests for `gunicorn_conf`: a configuration gunicorn really runs, graded by running it.
 
-A probe writes the learner's text to a file in the sandbox's scratch folder, asks gunicorn
-how it resolves it (--print-config), then starts gunicorn with it on a small app that answers
-its process id, SIGKILLs a worker that served, and watches for a new one.
+A probe writes the learner's text to a file in the sandbox's scratch folder, has gunicorn read it
+(its own Config, as --print-config prints it), then starts gunicorn with it on a small app that
+answers its process id, SIGKILLs a worker that served, and watches for a new one. Generated
+worker counts and ports are read the same way, beside the reference's.
 """
 
 import pytest
+from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe, probe_batch, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "gunicorn_conf"
@@ -77,3 +79,29 @@ async def test_gunicorn_conf_runs_and_replaces_a_killed_worker(submission):
     expect(report.get("workers_seen", 0) >= 2, "with 2 workers, two different worker processes should answer.")
     expect(report.get("replaced") and report.get("answers_after") and report.get("supervisor_alive"),
            "after a worker was killed, a new worker should answer and the server keep serving.")
+
+
+CONFIGURATIONS = st.fixed_dictionaries({"workers": st.integers(1, 32), "port": st.integers(1024, 65535)})
+
+
+def promised(answer: dict) -> dict:
+    """What the statement fixes of gunicorn's reading of one configuration: the bind, the
+    workers, the worker class and the graceful timeout as gunicorn prints them, and whether
+    keepalive is past the ALB's 60 s (any such value keeps the promise)."""
+    if "settings" not in answer:
+        return {key: value.split(":")[0] for key, value in answer.items()}  # the type, or the error's type
+    settings = answer["settings"]
+    keepalive = settings.get("keepalive", "")
+    return {"bind": settings.get("bind"), "workers": settings.get("workers"),
+            "worker_class": settings.get("worker_class"), "graceful_timeout": settings.get("graceful_timeout"),
+            "keepalive beyond 60 s": keepalive.isdigit() and int(keepalive) > 60}
+
+
+@graded(NAME, points=1, promises=["bind-loopback", "workers", "worker-class", "keepalive", "graceful-timeout"])
+async def test_gunicorn_conf_on_generated_workers_and_ports(submission, reference):
+    """On generated worker counts and ports, gunicorn reads the settings the statement promises."""
+    await require(submission, NAME, kind="function")
+    await same_as_reference(submission, reference, NAME, CONFIGURATIONS,
+                            batch=probe_batch("lesson09.gunicorn_settings", defined(NAME), each=promised),
+                            promise="gunicorn reads bind 127.0.0.1:<port> only, `workers` workers of "
+                                    "uvicorn_worker.UvicornWorker, keepalive over 60 s and graceful_timeout 25.")
