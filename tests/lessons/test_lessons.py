@@ -19,6 +19,7 @@ from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
+from tests.conftest import BUSY_CORE
 
 # Plausible wrong answers, per lesson: see the comment at the top of each file.
 MISTAKES = Path(__file__).parent / "mistakes"
@@ -68,26 +69,47 @@ def mistaken(source: str, mistake: Mistake) -> str:
     return source + "\n\n# a plausible mistake:\n" + mistake.source
 
 
-def with_mistake(solution, mistake: Mistake):
+def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
+    """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``GC_MODES``),
+    that cell first puts the sandbox's garbage collector in that mode for the whole grading."""
     notebook = copy.deepcopy(solution)
     cell = cell_with_id(notebook, mistake.exercise)
-    cell.source = mistaken(cell.source, mistake)
+    cell.source = (f"import gc\n{GC_MODES[gc_mode][0]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
     return notebook
 
 
+# Nothing may depend on the garbage collector or on load: the warned mistakes' self-checks run
+# beside a process that keeps a core busy, each twice, with the collector off and with it
+# collecting at nearly every allocation (so at whatever moment is most awkward), and must fail
+# both times. (A check that counted a leaked database connection passed or not depending on
+# whether the collector had reclaimed the session yet.)
+GC_MODES = {"disabled": ("gc.disable()", "gc.enable()"),
+            "eager": ("gc.set_threshold(1, 1, 1)", "gc.set_threshold(*_thresholds)")}
+BURNER_START = ("import gc, subprocess, sys\n_thresholds = gc.get_threshold()\n"
+                f"_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])")
+BURNER_STOP = "_burner.kill()\n_burner.wait()\nprint('the burner ran throughout:', _burner.returncode == -9)"
+
+
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
-    """The solution notebook, then for each mistake the lesson warns about: its exercise cell
-    with the mistake, the exercise's self-check (marked with the mistake's name), and the
-    exercise cell as it was, so the next mistake starts from the reference again."""
+    """The solution notebook, then, beside a busy core: for each mistake the lesson warns
+    about, its exercise cell with the mistake, the exercise's self-check in each of
+    ``GC_MODES`` (marked with the mistake's name and the mode), and the exercise cell as it
+    was, so the next mistake starts from the reference again."""
     notebook = copy.deepcopy(solution)
+    appended = []
     for mistake in mistakes:
         if not mistake.warned:
             continue
         exercise = cell_with_id(solution, mistake.exercise).source
         check = cell_with_id(solution, f"check_{mistake.exercise}").source
-        for source, marks in [(mistaken(exercise, mistake), {}), (check, {"warned_mistake": mistake.name}),
-                              (exercise, {})]:
-            notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
+        appended.append((mistaken(exercise, mistake), {}))
+        for mode, (start, stop) in GC_MODES.items():
+            appended += [(start, {}), (check, {"warned_mistake": mistake.name, "gc": mode}), (stop, {})]
+        appended.append((exercise, {}))
+    if appended:
+        appended = [(BURNER_START, {}), *appended, (BURNER_STOP, {"burner": True})]
+    for source, marks in appended:
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
     return notebook
 
 
@@ -114,41 +136,52 @@ def doing_nothing(released_source: str, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str, object]]:
-    """name -> (exercise, the solution notebook with that exercise's cell doing nothing)."""
+def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, object]]:
+    """name -> (exercise, the solution notebook with that exercise's cell doing nothing); and,
+    as ``all-nothing-<kind>`` (exercise None, graded in full), every exercise doing nothing at
+    once. (Every exercise raising NotImplementedError is the learner's notebook, graded already.)"""
     released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
                 for cell in nbformat.read(lesson.release, as_version=4).cells}
+    exercises = notebook.exercise_ids(solution)
     variants = {}
-    for exercise in notebook.exercise_ids(solution):
-        for kind in NOTHING:
+    for kind in NOTHING:
+        for doing_nothing_now in [[exercise] for exercise in exercises] + [exercises]:
             changed = copy.deepcopy(solution)
             for cell in changed.cells:
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise:
+                exercise = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if exercise in doing_nothing_now:
                     cell.source = doing_nothing(released[exercise], kind)
-            variants[f"nothing-{kind}-{exercise}"] = (exercise, changed)
+            if len(doing_nothing_now) == 1:
+                variants[f"nothing-{kind}-{doing_nothing_now[0]}"] = (doing_nothing_now[0], changed)
+            elif kind != "not-implemented":
+                variants[f"all-nothing-{kind}"] = (None, changed)
     return variants
 
 
 @pytest.fixture(scope="session")
 def graded_classes(tmp_path_factory):
-    """lesson slug -> {submission name: SubmissionResult} for solution, learner, every mistake,
-    and every do-nothing variant (graded on its exercise alone)."""
+    """lesson slug -> {submission name: SubmissionResult} for solution (the run's canary),
+    learner, every mistake (the sandbox's garbage collector off or eager), every do-nothing
+    variant (graded on its exercise alone) and every whole lesson doing nothing (graded in full)."""
     cache: dict[str, dict] = {}
 
     def graded(lesson: Lesson) -> dict:
         if lesson.slug not in cache:
             folder = tmp_path_factory.mktemp(lesson.slug)
             solution = nbformat.read(lesson.solution, as_version=4)
-            nbformat.write(solution, folder / "solution.ipynb")
             (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
-            for mistake in mistakes_of(lesson):
-                nbformat.write(with_mistake(solution, mistake), folder / f"{mistake.name}.ipynb")
+            for mistake in mistakes_of(lesson):  # each with the sandbox's garbage collector off or eager, in turn
+                gc_mode = list(GC_MODES)[mistake.number % len(GC_MODES)]
+                nbformat.write(with_mistake(solution, mistake, gc_mode), folder / f"{mistake.name}.ipynb")
             only = {}
             for name, (exercise, variant) in nothing_variants(lesson, solution).items():
                 nbformat.write(variant, folder / f"{name}.ipynb")
-                only[folder / f"{name}.ipynb"] = exercise
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only)
-            cache[lesson.slug] = {result.submission: result for result in results}
+                if exercise is not None:
+                    only[folder / f"{name}.ipynb"] = exercise
+            canaries: list = []
+            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=canaries.extend)
+            # The canary is the solution graded as a submission, first: it needs no second grading.
+            cache[lesson.slug] = {"solution": canaries[0].result, **{result.submission: result for result in results}}
         return cache[lesson.slug]
 
     return graded
@@ -233,6 +266,21 @@ def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
     assert earned == {}
 
 
+def test_a_lesson_whose_every_answer_does_nothing_earns_nothing(lesson, graded_classes):
+    """Every exercise doing nothing at once, each way (NotImplementedError is the untouched
+    learner notebook), graded in full: 0. The variants above stop at an exercise's first failed
+    check, so a later check that doing nothing passes (a negative check not marked so, a
+    differential test whose inputs never make the reference act) shows only here."""
+    results = graded_classes(lesson)
+    earned = {}
+    for name in [f"all-nothing-{kind}" for kind in NOTHING if kind != "not-implemented"] + ["learner"]:
+        result = results[name]
+        assert result.graded and result.max_score > 0, (name, result.grader_error, result.problems)
+        if result.score:
+            earned[name] = [(test.exercise, test.name, test.points) for test in result.tests if test.points]
+    assert earned == {}
+
+
 def test_every_exercise_has_a_plausible_mistake(lesson):
     exercises = set(notebook.exercise_ids(nbformat.read(lesson.solution, as_version=4)))
     covered = {mistake.exercise for mistake in all_mistakes() if mistake.lesson == lesson.slug}
@@ -312,10 +360,15 @@ def test_solution_notebook_runs_headless_within_the_limit(lesson, executed_solut
 @pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
                          ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
 def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
+    """With the garbage collector off and eager, beside a busy core (``with_warned_mistakes``)."""
     executed, _ = executed_solutions(find_lesson(mistake.lesson))
-    check = next(cell for cell in executed.cells if cell.metadata.get("warned_mistake") == mistake.name)
-    shown = outputs_text(check)
-    assert f"❌ {mistake.exercise}:" in shown, f"the self-check passes '{mistake.why}': {shown!r}"
+    checks = {cell.metadata["gc"]: outputs_text(cell) for cell in executed.cells
+              if cell.metadata.get("warned_mistake") == mistake.name}
+    assert set(checks) == set(GC_MODES)
+    passed = {mode: shown for mode, shown in checks.items() if f"❌ {mistake.exercise}:" not in shown}
+    assert passed == {}, f"the self-check passes '{mistake.why}' with the garbage collector {', '.join(passed)}: {passed!r}"
+    [burner] = [cell for cell in executed.cells if cell.metadata.get("burner")]
+    assert "the burner ran throughout: True" in outputs_text(burner)
 
 
 def test_every_lesson_warns_about_some_mistakes(lesson):
