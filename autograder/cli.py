@@ -82,8 +82,8 @@ def grade_command(args) -> int:
             report.write_gradescope(result, out)
         print(report.progress_line(done, len(paths), result), flush=True)
 
-    def on_start(canaries) -> None:  # the first line: how submissions are confined, and the canary's proof
-        print(f"isolation: {isolation()}; {canary_line(canaries)}", flush=True)
+    def on_start(start) -> None:  # the first line: how submissions are confined, and the canary's proof
+        print(f"isolation: {isolation()}; {start}", flush=True)
 
     results = grade_all(paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result,
                         on_start=on_start)
@@ -92,11 +92,6 @@ def grade_command(args) -> int:
     print(report.class_summary(results, time.monotonic() - started))
     print(f"gradebook: {gradebook}; pass rates: {rates}")
     return _not_graded(results)
-
-
-def canary_line(canaries) -> str:
-    return "canary (the reference, graded first like a submission): " + (
-        ", ".join(map(str, canaries)) or "none (no lesson to grade)")
 
 
 def _not_graded(results) -> int:
@@ -124,7 +119,7 @@ def check_command(args) -> int:
         first = ("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
                  f"({found.describe()}). Check only notebooks you wrote yourself.")
     [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=lesson,
-                         on_start=lambda canaries: print(f"{first} {canary_line(canaries)}.", flush=True))
+                         on_start=lambda start: print(f"{first} {start}.", flush=True))
     print()
     print(report.feedback_text(result))
     if args.out:

@@ -176,6 +176,19 @@ class Canary:
         return f"{self.lesson} {self.result.score:g}/{self.result.max_score:g} in {self.result.seconds:.1f} s"
 
 
+@dataclass(frozen=True)
+class Start:
+    """How a run began, before its first submission: the seconds it took to be ready to grade
+    (reading the suites, the workers' imports), then each lesson's canary."""
+
+    warm_up: float
+    canaries: list[Canary]
+
+    def __str__(self) -> str:
+        shown = ", ".join(map(str, self.canaries)) or "none (no lesson to grade)"
+        return f"ready to grade in {self.warm_up:.1f} s; canary (the reference, graded first like a submission): {shown}"
+
+
 def run_canary(fixed: Fixed, limits: Limits, hidden: tuple[str, ...] = (), answers: str | None = None) -> Canary:
     """Grade ``fixed``'s reference solution as a submission, with the run's limits, hidden paths
     and confinement: full marks, or ``CanaryFailed`` saying what failed and why (then nothing
@@ -232,12 +245,12 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
               lesson: Lesson | None = None, out: Path | None = None,
               on_result: Callable[[SubmissionResult], None] = lambda result: None,
               only: dict[Path, str] | None = None,
-              on_start: Callable[[list[Canary]], None] = lambda canaries: None) -> list[SubmissionResult]:
+              on_start: Callable[[Start], None] = lambda start: None) -> list[SubmissionResult]:
     """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it.
 
-    First, for each lesson of the run, its canary (``run_canary``); ``on_start`` gets them before
-    the first submission is graded. A canary short of full marks stops the run (``CanaryFailed``)
-    before any result exists."""
+    First, for each lesson of the run, its canary (``run_canary``); ``on_start`` gets them (a
+    ``Start``) before the first submission is graded. A canary short of full marks stops the run
+    (``CanaryFailed``) before any result exists."""
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="answers-") as answers:  # the grader's: hidden from sandboxes
         return _grade_all(paths, limits, jobs, lesson, out, on_result, only or {}, answers, on_start)
@@ -245,16 +258,22 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
 
 def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | None, out: Path | None,
                on_result: Callable[[SubmissionResult], None], only: dict[Path, str], answers: str,
-               on_start: Callable[[list[Canary]], None]) -> list[SubmissionResult]:
+               on_start: Callable[[Start], None]) -> list[SubmissionResult]:
     hidden = hidden_paths(paths, [Path(answers), *([out] if out else [])])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
-    # Read once, here, before any submission runs (and rather than in every thread).
-    fixed = {each: Fixed.read(each) for each in set(filter(None, lessons))}
-    worker.warm_up(sorted({module for each in fixed.values() for module in imports(each.sources)}))
+    # The forkserver imports what the suites need while they are read (collected), here, once,
+    # before any submission runs (and rather than in every thread).
+    started = time.monotonic()
+    graded = set(filter(None, lessons))
+    worker.warm_up(sorted({module for each in graded for module in imports(snapshot(each))}))
+    fixed = {each: Fixed.read(each) for each in graded}
+    worker.warmed()
+    warm_up = time.monotonic() - started  # what every run pays before it grades, canary or not
     # The canaries fill the run's shared answers (the reference's side of the differential
     # tests) on their way, so what they cost is mostly what the first submission would have paid.
-    on_start([run_canary(each, limits, hidden, answers) for each in sorted(fixed.values(), key=lambda f: f.lesson.slug)])
+    on_start(Start(warm_up, [run_canary(each, limits, hidden, answers)
+                             for each in sorted(fixed.values(), key=lambda f: f.lesson.slug)]))
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {

@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 from . import notebook
 from .errors import GraderError, GraderFault
-from .grade import Canary, grade_all
+from .grade import Start, grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
 from .syntax import parse
 from .types import Limits
@@ -275,7 +275,7 @@ def with_cell(solution: dict, exercise: str, source: str) -> dict:
 
 
 def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
-          on_start: Callable[[list[Canary]], None] = lambda canaries: None) -> dict[str, Score]:
+          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
     """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent.
     The run's canary (the reference itself, with the mutants' limits) goes to ``on_start``; a
     mutant the grader failed on is no verdict at all (``GraderFault``), never a killed one."""
@@ -323,8 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None)
         try:
-            scores = score(lesson, found, args.jobs, on_start=lambda canaries: print(
-                f"{lesson.slug} canary: {', '.join(map(str, canaries))}", flush=True))
+            scores = score(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
         except GraderError as exc:
             print(f"autograder.mutation: {exc}", file=sys.stderr)
             return 1

@@ -34,6 +34,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -132,6 +133,20 @@ def warm_up(preload: list[str] = ()) -> None:
         multiprocessing.forkserver.ensure_running()
     finally:
         os.chdir(here)
+
+
+def _nothing() -> None:
+    pass
+
+
+def warmed() -> float:
+    """Wait until the forkserver has imported what workers need (a first worker is forked from
+    it): the run's fixed cost, apart from any grading. Return the seconds waited."""
+    started = time.monotonic()
+    process = multiprocessing.get_context("forkserver").Process(target=_nothing, name="autograder-warm-up")
+    process.start()
+    process.join()
+    return time.monotonic() - started
 
 
 def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,

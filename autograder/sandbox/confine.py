@@ -226,7 +226,7 @@ def _build_view(spec: dict, readable: tuple[list[str], dict[str, str]]) -> None:
 
 # The view's own folders: nothing of the machine's may be bound over them or over a folder
 # holding them (a venv at /tmp itself would bring every other user's files back).
-PRIVATE_MOUNTS = ("/tmp", "/dev", "/proc", "/sys")
+PRIVATE_MOUNTS = ("/tmp", "/dev", "/dev/shm", "/proc", "/sys")
 
 
 def readable_paths(extra) -> tuple[list[str], dict[str, str]]:

@@ -178,10 +178,11 @@ def graded_classes(tmp_path_factory):
                 nbformat.write(variant, folder / f"{name}.ipynb")
                 if exercise is not None:
                     only[folder / f"{name}.ipynb"] = exercise
-            canaries: list = []
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=canaries.extend)
+            started: list = []
+            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=started.append)
             # The canary is the solution graded as a submission, first: it needs no second grading.
-            cache[lesson.slug] = {"solution": canaries[0].result, **{result.submission: result for result in results}}
+            [canary] = started[0].canaries
+            cache[lesson.slug] = {"solution": canary.result, **{result.submission: result for result in results}}
         return cache[lesson.slug]
 
     return graded
