@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import shutil
 import subprocess
@@ -69,25 +70,56 @@ def mistaken(source: str, mistake: Mistake) -> str:
     return source + "\n\n# a plausible mistake:\n" + mistake.source
 
 
+# What a listed mistake's cell does first to the sandbox's garbage collector, for its whole
+# grading: off, or collecting at nearly every allocation.
+SANDBOX_GC = {"off": "gc.disable()", "eager": "gc.set_threshold(1, 1, 1)"}
+
+
 def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
-    """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``GC_MODES``),
+    """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``SANDBOX_GC``),
     that cell first puts the sandbox's garbage collector in that mode for the whole grading."""
     notebook = copy.deepcopy(solution)
     cell = cell_with_id(notebook, mistake.exercise)
-    cell.source = (f"import gc\n{GC_MODES[gc_mode][0]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
+    cell.source = (f"import gc\n{SANDBOX_GC[gc_mode]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
     return notebook
 
 
 # Nothing may depend on the garbage collector or on load: the warned mistakes' self-checks run
-# beside a process that keeps a core busy, each twice, with the collector off and with it
-# collecting at nearly every allocation (so at whatever moment is most awkward), and must fail
-# both times. (A check that counted a leaked database connection passed or not depending on
-# whether the collector had reclaimed the session yet.)
-GC_MODES = {"disabled": ("gc.disable()", "gc.enable()"),
-            "eager": ("gc.set_threshold(1, 1, 1)", "gc.set_threshold(*_thresholds)")}
-BURNER_START = ("import gc, subprocess, sys\n_thresholds = gc.get_threshold()\n"
+# beside a process that keeps a core busy, each twice, and must fail both times: with the
+# collector off, and with a full collection forced right before each of the check's assertions
+# (the most awkward moment: whatever the code under test left for the collector is gone when the
+# verdict is taken). A check that counted a leaked database connection with
+# engine.pool.checkedout() passed or not depending on whether the collector had reclaimed the
+# session yet; forced so, it passes every time, and this rule fails it.
+GC_MODES = ("off", "collected before each assertion")
+# gc.freeze(): what the lesson made before is left out of every collection, so a collection
+# costs what the checks made since, not the whole notebook's heap (seconds each, otherwise).
+BURNER_START = ("import gc, subprocess, sys\ngc.freeze()\n"
                 f"_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])")
-BURNER_STOP = "_burner.kill()\n_burner.wait()\nprint('the burner ran throughout:', _burner.returncode == -9)"
+BURNER_STOP = ("_burner.kill()\n_burner.wait()\ngc.unfreeze()\n"
+               "print('the burner ran throughout:', _burner.returncode == -9)")
+
+
+class _CollectBeforeAsserts(ast.NodeTransformer):
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list) and any(isinstance(each, ast.Assert) for each in statements):
+                setattr(node, field, [new for each in statements for new in (
+                    [ast.parse("__import__('gc').collect()").body[0], each] if isinstance(each, ast.Assert) else [each])])
+        return node
+
+
+def collected_before_asserts(source: str) -> str:
+    """``source`` with a full garbage collection before each ``assert``."""
+    return ast.unparse(ast.fix_missing_locations(_CollectBeforeAsserts().visit(ast.parse(source))))
+
+
+def checks_in_gc_modes(check: str, marks: dict) -> list[tuple[str, dict]]:
+    """The cells that run a self-check in each of ``GC_MODES``, the check's own marked."""
+    return [("gc.disable()", {}), (check, {**marks, "gc": "off"}), ("gc.enable()", {}),
+            (collected_before_asserts(check), {**marks, "gc": "collected before each assertion"})]
 
 
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
@@ -102,10 +134,8 @@ def with_warned_mistakes(solution, mistakes: list[Mistake]):
             continue
         exercise = cell_with_id(solution, mistake.exercise).source
         check = cell_with_id(solution, f"check_{mistake.exercise}").source
-        appended.append((mistaken(exercise, mistake), {}))
-        for mode, (start, stop) in GC_MODES.items():
-            appended += [(start, {}), (check, {"warned_mistake": mistake.name, "gc": mode}), (stop, {})]
-        appended.append((exercise, {}))
+        appended += [(mistaken(exercise, mistake), {}), *checks_in_gc_modes(check, {"warned_mistake": mistake.name}),
+                     (exercise, {})]
     if appended:
         appended = [(BURNER_START, {}), *appended, (BURNER_STOP, {"burner": True})]
     for source, marks in appended:
@@ -171,7 +201,7 @@ def graded_classes(tmp_path_factory):
             solution = nbformat.read(lesson.solution, as_version=4)
             (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
             for mistake in mistakes_of(lesson):  # each with the sandbox's garbage collector off or eager, in turn
-                gc_mode = list(GC_MODES)[mistake.number % len(GC_MODES)]
+                gc_mode = list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]
                 nbformat.write(with_mistake(solution, mistake, gc_mode), folder / f"{mistake.name}.ipynb")
             only = {}
             for name, (exercise, variant) in nothing_variants(lesson, solution).items():
