@@ -35,7 +35,8 @@ class CanaryExercise(Lesson):
         return self.solution
 
     @property
-    def suite(self) -> Path:
+    def folder(self) -> Path:
+        """Its hidden suite (and no probes: it calls none)."""
         return FOLDER
 
 

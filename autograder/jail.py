@@ -48,7 +48,7 @@ from typing import Callable
 
 from . import cgroup
 from .errors import SandboxBroken
-from .lessons import PACKAGE, ROOT, SUITES
+from .lessons import FOLDER as LESSONS, PACKAGE, ROOT
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
@@ -287,7 +287,7 @@ def _prove(mode: ConfinementMode) -> None:
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        probed = probe(Jail(hidden=(str(secret), str(SUITES)), mode=mode), scratch, [str(secret / "answer"), str(SUITES)])
+        probed = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
         seen = probed.seen
         if not seen:  # it died before it could say what it became: its own code is broken
             raise SandboxBroken(mode, f"it cannot start ({probed.unready})")

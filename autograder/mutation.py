@@ -13,7 +13,7 @@ parallel), with that exercise's tests only, stopping at the first that fails. A 
 
 A mutant the suite cannot kill because it behaves as the reference does, as far as the task
 statement says (a log message reworded, a cache that is only ever filled once), is listed in
-``tests/lessons/equivalent_mutants/<lesson>.toml`` with the reason; the score of an exercise is
+``autograder/lessons/<lesson>/equivalent_mutants.toml`` with the reason; the score of an exercise is
 the share killed of its other mutants. ``tests/lessons/test_mutation.py`` requires 90 % for
 every exercise of every lesson.
 
@@ -41,7 +41,6 @@ from .lessons import ROOT, Lesson, all_lessons, find_lesson
 from .syntax import parse
 from .types import Limits
 
-EQUIVALENTS = ROOT / "tests" / "lessons" / "equivalent_mutants"
 REQUIRED_SCORE = 0.9
 # A mutant that loops or waits forever is killed by a time limit: keep those short.
 LIMITS = Limits(cell_seconds=5.0, call_seconds=2.0, submission_seconds=60.0)
@@ -258,7 +257,7 @@ def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None 
 
 def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
     """(exercise, mutant id) -> why it behaves as the reference does, from the committed list."""
-    path = EQUIVALENTS / f"{lesson.slug}.toml"
+    path = lesson.equivalent_mutants
     if not path.exists():
         return {}
     return {(entry["exercise"], entry["mutant"]): entry["reason"] for entry in tomllib.loads(path.read_text()).get("equivalent", [])}

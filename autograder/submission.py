@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 from .errors import SandboxNotReady
 from .jail import Jail
 from .sandbox import protocol
-from .types import Cell, CellReport, Limits
+from .types import Cell, CellReport, Limits, Probes
 
 
 # One folder per user that grades: a folder another user made first could not be used.
@@ -98,11 +98,13 @@ class Submission:
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
-    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail()) -> "Submission":
-        """A sandbox that is confined and ready for the learner's cells; ``SandboxNotReady``
-        (the grader's failure, not the learner's: none of their code ran) if it never is."""
+    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail(), probes: Probes | None = None) -> "Submission":
+        """A sandbox that is confined and ready for the learner's cells, with the lesson's
+        ``probes``; ``SandboxNotReady`` (the grader's failure, not the learner's: none of their
+        code ran) if it never is."""
         submission = await cls._started(limits, jail)
         await submission._until_ready()
+        submission.send_probes(probes)
         return submission
 
     @classmethod
@@ -200,6 +202,12 @@ class Submission:
         return event
 
     # -- loading -------------------------------------------------------------------------
+    def send_probes(self, probes: Probes | None) -> None:
+        """Hand the sandbox the lesson's probes, before its first cell (see
+        ``autograder.sandbox.probes``): it makes them a module, and answers nothing."""
+        if probes is not None:
+            self._write(op="probes", name=probes.name, source=probes.source)
+
     @property
     def reusable(self) -> bool:
         return not (self.ended.is_set() or self.timed_out)
@@ -263,7 +271,8 @@ class Submission:
         return (await self._request(name, "call", args=list(args), kwargs=kwargs))["value"]
 
     async def probe(self, reference: str, *args: Any, **kwargs: Any) -> Any:
-        """Call a public probe in the sandbox (``autograder/sandbox/<module>.py``) with JSON
+        """Call a public probe in the sandbox ("lesson05.script": the lesson's
+        ``sandbox_probes.py``; "drives.drive_all": ``autograder/sandbox/drives.py``) with JSON
         arguments, ``defined(...)`` and ``fixture(...)`` included; return its JSON result."""
         return await self.call(f"$fixture:{reference}", *args, **kwargs)
 

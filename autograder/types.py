@@ -24,6 +24,16 @@ class Cell:
     role: Literal["exercise", "setup"]
 
 
+@dataclass(frozen=True)
+class Probes:
+    """A lesson's sandbox probes as a run read them: the name its hidden tests call them by
+    ("lesson05", as in ``probe("lesson05.script")``) and their source, which every sandbox of
+    the run makes into a module (``autograder.sandbox.probes``)."""
+
+    name: str
+    source: str
+
+
 @dataclass
 class CellReport:
     id: str

@@ -110,7 +110,7 @@ def test_a_suite_rewritten_on_disk_mid_run_changes_no_score(tmp_path, monkeypatc
     lesson = find_lesson("01")
     suites = tmp_path / "suites"
     shutil.copytree(lesson.suite, suites / lesson.slug)
-    monkeypatch.setattr(lessons, "SUITES", suites)
+    monkeypatch.setattr(lessons, "FOLDER", suites)
     monkeypatch.setattr(jail, "confinement", lambda: jail.Confinement("none"))
     folder = tmp_path / "class"
     folder.mkdir()

@@ -2,7 +2,7 @@
 
 Every exercise of every lesson, present and future, must catch at least 90 % of the small
 bugs the mutation operators put in its reference solution, not counting the mutants listed as
-equivalent in ``equivalent_mutants/<lesson>.toml`` (each with the reason it behaves as the
+equivalent in ``autograder/lessons/<lesson>/equivalent_mutants.toml`` (each with the reason it behaves as the
 reference does, as far as the task statement says).
 
 CI grades at most ``MUTANTS_PER_EXERCISE`` mutants per exercise, always the same evenly spread
