@@ -64,7 +64,7 @@ async def test_fail_schedules_a_retry(submission):
     expect(row["attempts"] == 2, "`fail` should not change attempts (claim counts them).")
 
 
-@graded(NAME, points=0.5)
+@graded(NAME, points=0.5, negative=True)  # a fail that does nothing changes nothing either
 async def test_fail_only_by_the_worker_holding_the_job(submission):
     """fail from a worker that does not hold the claim answers None and changes nothing."""
     answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w2", "error": "late", "now": 10.0,
