@@ -27,7 +27,7 @@ from hypothesis.strategies import SearchStrategy
 from . import answers
 from .errors import GraderFault
 from .expect import Mistake, expect
-from .submission import Submission, SubmissionError, SubmissionRaised
+from .submission import Submission, SubmissionError, SubmissionRaised, SubmissionTimedOut
 
 REPLY_SECONDS = 5.0
 
@@ -118,6 +118,26 @@ async def probe(submission: Submission, exercise: str, reference: str, *args, **
         return await submission.probe(reference, *args, **kwargs)
     except SubmissionRaised as exc:
         raise SubmissionRaised(exercise, exc.error) from None
+
+
+async def probe_in_background(submission: Submission, exercise: str, start: str, *args, outcome: str,
+                              seconds: float) -> Any:
+    """A probe that takes longer than one call to the sandbox may (``Limits.call_seconds``: a
+    real server started, signalled and watched, on a busy machine): ``start``, a probe of the
+    lesson, begins it in a thread of the sandbox with ``args`` and returns its id at once (the
+    learner's code it calls first raises there, as from ``probe``); ``outcome(id, wait)``,
+    another, waits up to ``wait`` seconds and answers ``{"done": false}``, or once it has ended
+    ``{"done": true, "value": ...}`` (``"failed"`` instead: the probe itself raised, a grader
+    fault). Asked again until then; after ``seconds`` in all, the exercise did not answer in time."""
+    run = await probe(submission, exercise, start, *args)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = await probe(submission, exercise, outcome, run, submission.limits.call_seconds / 2)
+        if answer["done"] and "failed" in answer:
+            raise GraderFault(f"the probe {start} failed in the sandbox: {answer['failed']}")
+        if answer["done"]:
+            return answer["value"]
+    raise SubmissionTimedOut(exercise, seconds)
 
 
 async def make(submission: Submission, exercise: str, factory: str, *args, **kwargs) -> str:

@@ -123,6 +123,8 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
                  "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
         if kind == "http":
             scope.update(method=scenario.get("method", "GET"), http_version="1.1")
+        if kind == "lifespan":  # as a server makes it: no path, no headers, nothing of a connection
+            scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
         raised = None
         started = time.perf_counter()
         try:
@@ -177,14 +179,14 @@ def _metrics_probe_app() -> Any:
         raise RuntimeError("broken")
 
     @app.get("/slow")
-    async def slow():
-        await asyncio.sleep(SLOW_SECONDS)
+    async def slow(seconds: float = SLOW_SECONDS):
+        await asyncio.sleep(seconds)
         return {"slow": True}
 
     return app
 
 
-SLOW_SECONDS = 0.03  # what GET /slow takes at least
+SLOW_SECONDS = 0.03  # what GET /slow takes at least, unless ?seconds= says otherwise
 
 
 async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> list[dict]:
@@ -286,25 +288,16 @@ def _wait(condition: Any, seconds: float, interval: float = 0.05) -> bool:
     return False
 
 
-def gunicorn_runs(gunicorn_conf: Any, cases: list[dict]) -> list[dict]:
+def gunicorn_begin(gunicorn_conf: Any, cases: list[dict]) -> str:
     """Each case {"workers": n, "start": bool, "kill": bool}: ``gunicorn_run`` with it, the
-    cases at once, each from a thread of its own, so a batch costs its longest."""
-    texts: list[Any] = []
-    for case in cases:  # the learner's function, called here in this thread, one case after the other
+    cases at once, in the background (see ``outcome``). The learner's function is called here
+    first, one case after the other, so that what it raises is its own error at once."""
+    calls = []
+    for case in cases:
         port = _free_port()
-        texts.append((port, gunicorn_conf(case["workers"], port)))
-    results: list[dict] = [{} for _ in cases]
-
-    def one(index: int) -> None:
-        case, (port, text) = cases[index], texts[index]
-        results[index] = gunicorn_run(text, port, case["workers"], case.get("start", True), case.get("kill", True))
-
-    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(cases))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
+        calls.append((gunicorn_conf(case["workers"], port), port, case["workers"], case.get("start", True),
+                      case.get("kill", True)))
+    return _in_background(_at_once, gunicorn_run, calls)
 
 
 def gunicorn_run(text: Any, port: int, workers: int, start: bool = True, kill: bool = True) -> dict:
@@ -340,18 +333,22 @@ def resolved_settings(path: str) -> dict[str, str]:
             return None
 
     reader = Reader()
-    module = sys.modules.get("__config__")  # gunicorn's loader puts the file there: put back what was
-    try:
-        reader.load_config_from_file(path)
-    except SystemExit as exc:  # gunicorn's loader exits on a file that does not run
-        raise ValueError(f"the configuration file does not run (exit {exc.code})") from None
-    finally:
-        if module is None:
-            sys.modules.pop("__config__", None)
-        else:
-            sys.modules["__config__"] = module
+    with _READING:  # one file at a time: gunicorn's loader goes through sys.modules["__config__"]
+        module = sys.modules.get("__config__")  # put back what was there
+        try:
+            reader.load_config_from_file(path)
+        except SystemExit as exc:  # gunicorn's loader exits on a file that does not run
+            raise ValueError(f"the configuration file does not run (exit {exc.code})") from None
+        finally:
+            if module is None:
+                sys.modules.pop("__config__", None)
+            else:
+                sys.modules["__config__"] = module
     return {key.strip(): value.strip() for key, _, value in
             (line.partition(" = ") for line in str(reader.cfg).splitlines() if " = " in line)}
+
+
+_READING = threading.Lock()
 
 
 def gunicorn_settings(gunicorn_conf: Any, cases: list[dict]) -> list[dict]:
@@ -422,14 +419,29 @@ def _gunicorn_in(folder: str, text: str, port: int, workers: int, start: bool, k
 # -- DrainingServer ----------------------------------------------------------------------------
 
 
-def _status(port: int, path: str, timeout: float = 3.0) -> int | None:
+def _status(port: int, path: str, timeout: float = 3.0) -> int | str | None:
+    """GET ``path`` on a fresh connection: the status; "refused" when the server did not take
+    the connection or closed it without an answer; None when no answer came within ``timeout``
+    (no evidence either way: a busy machine, or a loop held by the server's code)."""
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as connection:
             connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
             head = connection.recv(64)
-        return int(head[9:12]) if head.startswith(b"HTTP/1.1 ") else None
-    except (OSError, ValueError):
+    except TimeoutError:
         return None
+    except OSError:
+        return "refused"
+    return int(head[9:12]) if head.startswith(b"HTTP/1.1 ") and head[9:12].isdigit() else "refused"
+
+
+def drain_begin(server_class: Any, readiness_class: Any, service_app: Any, scenarios: list[dict]) -> str:
+    """``drain_scenarios`` in the background (see ``outcome``); one server is made here first,
+    so that a class that cannot be made raises now, as the learner's own error."""
+    import uvicorn
+
+    readiness = readiness_class()
+    server_class(uvicorn.Config(service_app(readiness)), readiness, 0.0)
+    return _in_background(drain_scenarios, server_class, readiness_class, service_app, scenarios)
 
 
 def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, scenarios: list[dict]) -> list[dict]:
@@ -437,31 +449,22 @@ def drain_scenarios(server_class: Any, readiness_class: Any, service_app: Any, s
     an in-flight request sent before the first signal, "signal": "SIGTERM"|"SIGINT"}: serve
     service_app(readiness) with server_class(config, readiness, drain) in a forked process,
     signal it, and poll /ready and /work every 50 ms until it is gone (or WATCH seconds have
-    passed). Scenarios run at once, each from a thread of its own, so a batch costs its longest."""
-    results: list[dict] = [{} for _ in scenarios]
-    threads = [threading.Thread(target=_drain_one, args=(server_class, readiness_class, service_app, scenario,
-                                                          results, index))
-               for index, scenario in enumerate(scenarios)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(START_WITHIN + WATCH + 2 * POLL_TIMEOUT)
-    return results
+    passed). The scenarios run at once."""
+    return _at_once(_drain_one, [(server_class, readiness_class, service_app, scenario) for scenario in scenarios])
 
 
-# A probe's call has 5 s (the grader's limit per call), whatever the learner's server does:
-# a server that does not answer /ready within START_WITHIN is reported as not started, one
-# still running WATCH seconds after the first signal as never gone, and no poll waits longer
-# than POLL_TIMEOUT for an answer.
-START_WITHIN, WATCH, POLL_TIMEOUT = 1.2, 2.6, 0.4
+# Bounds of one scenario, whatever the learner's server does, all far from what a working one
+# needs even on a busy machine: a server that does not answer /ready within START_WITHIN is
+# reported as not started (at once if its process ended), one still running WATCH seconds after
+# the first signal as never gone, and no poll waits longer than POLL_TIMEOUT for an answer.
+START_WITHIN, WATCH, POLL_TIMEOUT = 20.0, 6.0, 1.0
 
 # Held from a scenario's listening socket to its fork and the parent's close of it: no other
 # scenario's server gets a copy (one would keep accepting connections, never to answer them).
 _FORKING = threading.Lock()
 
 
-def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenario: dict, results: list,
-               index: int) -> None:
+def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenario: dict) -> dict:
     import uvicorn
 
     with _FORKING:
@@ -485,13 +488,19 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
             os._exit(0)
         except BaseException:
             os._exit(3)
-    report: dict[str, Any] = {"ready": [], "work": []}
+    # When the server's process ends, noted by a thread that waits for nothing else: the polls
+    # below, slow on a server that is going away, never delay it.
+    ended: list[float] = []
+    waiter = threading.Thread(target=lambda: (os.waitpid(pid, 0), ended.append(time.monotonic())), daemon=True)
+    waiter.start()
+    report: dict[str, Any] = {"ready": [], "work": [], "gone": None}
     try:
-        report["started"] = _wait(lambda: _status(port, "/ready", POLL_TIMEOUT) == 200, START_WITHIN)
-        report["before"] = _status(port, "/ready", POLL_TIMEOUT) if report["started"] else None
+        report["started"] = _wait(lambda: bool(ended) or _status(port, "/ready", POLL_TIMEOUT) == 200,
+                                  START_WITHIN) and not ended
         if not report["started"]:
-            report["gone"] = None
-            return
+            return report
+        report["before"] = next((status for status in (_status(port, "/ready", POLL_TIMEOUT) for _ in range(3))
+                                 if status is not None), None)
         in_flight: list = []
         if scenario.get("work"):
             connection = socket.create_connection((HOST, port), timeout=WATCH)
@@ -512,30 +521,79 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
         number = signal.SIGINT if scenario.get("signal") == "SIGINT" else signal.SIGTERM
         first = time.monotonic()
         pending = sorted(scenario.get("signals", [0.0]))
-        gone_at = None
-        while time.monotonic() - first < WATCH:
-            now = time.monotonic() - first
-            while pending and pending[0] <= now:
+        while not ended and time.monotonic() - first < WATCH:
+            while pending and pending[0] <= time.monotonic() - first:
                 pending.pop(0)
                 try:
                     os.kill(pid, number)
                 except ProcessLookupError:
                     pass
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                gone_at = time.monotonic() - first
-                break
-            report["ready"].append([now, _status(port, "/ready", POLL_TIMEOUT)])
+            report["ready"].append([time.monotonic() - first, _status(port, "/ready", POLL_TIMEOUT)])
             report["work"].append([time.monotonic() - first, _status(port, "/work", POLL_TIMEOUT)])
             time.sleep(0.05)
-        report["gone"] = gone_at
+        waiter.join(0.1)
+        report["gone"] = ended[0] - first if ended else None
         if scenario.get("work"):
             reader.join(POLL_TIMEOUT)
             report["in_flight"] = in_flight[0] if in_flight else None
     finally:
-        results[index] = report
         try:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
+        except ProcessLookupError:
             pass
+        waiter.join(POLL_TIMEOUT)
+    return report
+
+
+# -- probes that outlast a call: begun, then asked for their outcome ----------------------------
+
+# A call to the sandbox has a few seconds (less under the mutation gate), and a server started,
+# signalled and watched can take longer on a busy machine: such a probe runs in a thread of its
+# own, begun by one call (`_in_background`, returning its id), its outcome asked for by others
+# (`outcome`, as `suitekit.probe_in_background` does).
+_RUNS: dict[str, dict] = {}
+
+
+def _in_background(function: Any, *args: Any) -> str:
+    run_id = f"run-{len(_RUNS)}-{time.monotonic_ns()}"
+    run: dict[str, Any] = {"done": threading.Event()}
+
+    def target() -> None:
+        try:
+            run["answer"] = {"value": function(*args)}
+        except Exception as exc:  # the probe's own failure: the learner's code runs in other processes
+            run["answer"] = {"failed": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        finally:
+            run["done"].set()
+
+    _RUNS[run_id] = run
+    threading.Thread(target=target, daemon=True).start()
+    return run_id
+
+
+def _at_once(function: Any, calls: list[tuple]) -> list:
+    """``function(*call)`` for each call, each in a thread of its own: a batch costs its longest."""
+    results: list[Any] = [None] * len(calls)
+
+    def one(index: int) -> None:
+        results[index] = function(*calls[index])
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+async def outcome(run_id: str, wait: float) -> dict:
+    """{"done": false} while the run ``run_id`` goes on after ``wait`` seconds; then, once,
+    {"done": true, "value": what it returned}, or {"done": true, "failed": what it raised}."""
+    run = _RUNS[run_id]
+    deadline = time.monotonic() + wait
+    while not run["done"].is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    if not run["done"].is_set():
+        return {"done": False}
+    del _RUNS[run_id]
+    return {"done": True, **run["answer"]}

@@ -2,20 +2,21 @@
 
 A probe serves the setup cell's service_app with the learner's server class in forked
 processes (one per scenario, run at once), signals them, and polls /ready and /work every
-50 ms from outside, as a load balancer would. Times are compared with wide margins.
+50 ms from outside, as a load balancer would. Times are compared with wide margins, against
+when the server's process really ended. The probe runs in the sandbox's background (a server
+that never stops is watched for 6 s after its first signal, longer than one call may take).
 """
 
 import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, require
+from autograder.suitekit import probe_in_background, require
 
 pytestmark = pytest.mark.anyio
 NAME = "DrainingServer"
-# The probe watches each server for at most 2.6 s after its first signal (its call has 5 s).
 SCENARIOS = [{"drain": 1.0, "signals": [0.0], "work": 0.6},          # the usual case
-             {"drain": 2.0, "signals": [0.0, 0.3]},                   # a second signal ends the drain
+             {"drain": 3.0, "signals": [0.0, 0.4]},                   # a second signal ends the drain
              {"drain": 0.0, "signals": [0.0], "work": 0.3},           # no drain: as uvicorn
              {"drain": 1.0, "signals": [0.0], "signal": "SIGINT"}]    # Ctrl+C drains too
 _reports: list = []  # one batch per run of the suite (a run grades one submission), read by every test
@@ -24,8 +25,9 @@ _reports: list = []  # one batch per run of the suite (a run grades one submissi
 async def reports(submission):
     await require(submission, NAME, kind="class")
     if not _reports:
-        _reports.extend(await probe(submission, NAME, "lesson09.drain_scenarios", defined(NAME),
-                                    defined("Readiness"), defined("service_app"), SCENARIOS))
+        _reports.extend(await probe_in_background(submission, NAME, "lesson09.drain_begin", defined(NAME),
+                                                  defined("Readiness"), defined("service_app"), SCENARIOS,
+                                                  outcome="lesson09.outcome", seconds=90))
     found = _reports
     expect(all(report.get("started") for report in found),
            "DrainingServer(config, readiness, drain_seconds).run() did not serve /ready with 200: it should serve "
@@ -34,10 +36,20 @@ async def reports(submission):
 
 
 def statuses(samples, start, end):
+    """The answers to the polls sent between ``start`` and ``end`` s after the first signal:
+    a status, "refused", or None (no answer within the poll's time: no evidence either way)."""
     return [status for at, status in samples if start <= at < end]
 
 
-@graded(NAME, points=1, promises=["serves-as-uvicorn"])
+def answered(samples, start, end):
+    """The polls in that window that got an answer (a status, or "refused"): at least one,
+    and every one of them as the promise says."""
+    return [status for status in statuses(samples, start, end) if status is not None]
+
+
+# A server that ignores signals serves before and during any drain: these two checks count only
+# beside the others.
+@graded(NAME, points=1, promises=["serves-as-uvicorn"], negative=True)
 async def test_draining_server_serves(submission):
     found = await reports(submission)
     expect(all(report["before"] == 200 for report in found), "before any signal, /ready should answer 200.")
@@ -47,19 +59,21 @@ async def test_draining_server_serves(submission):
 async def test_draining_server_unready_at_once(submission):
     usual, _, _, ctrl_c = await reports(submission)
     for report, name in [(usual, "SIGTERM"), (ctrl_c, "SIGINT")]:
-        early = statuses(report["ready"], 0.15, 0.6)
+        early = answered(report["ready"], 0.15, 0.6)
         expect(early and all(status == 503 for status in early),
-               f"after {name}, /ready should answer 503 at once while the server still serves; it answered {early}.")
+               f"after {name}, /ready should answer 503 at once while the server still serves; it answered "
+               f"{statuses(report['ready'], 0.15, 0.6)} (None: no answer within 1 s).")
 
 
-@graded(NAME, points=1.5, promises=["serves-during-drain"], unhappy=True)
+@graded(NAME, points=1.5, promises=["serves-during-drain"], unhappy=True, negative=True)
 async def test_draining_server_keeps_serving_during_the_drain(submission):
     usual, _, _, ctrl_c = await reports(submission)
     for report in (usual, ctrl_c):
-        served = statuses(report["work"], 0.0, 0.6)
+        served = answered(report["work"], 0.0, 0.6)
         expect(served and all(status == 200 for status in served),
                f"during the drain new requests should be answered; in the first 0.6 s of a 1 s drain they got "
-               f"{served} (None: refused). Do not stop listening, and do not block the loop (no time.sleep).")
+               f"{statuses(report['work'], 0.0, 0.6)} (None: no answer within 1 s). Do not stop listening, and do "
+               "not block the loop (no time.sleep).")
     expect(usual.get("in_flight") == 200, "a request in flight when the signal came should end with 200.")
 
 
@@ -69,17 +83,20 @@ async def test_draining_server_stops_after_the_drain(submission):
     expect(usual["gone"] is not None and usual["gone"] > 0.8,
            "with a 1 s drain the server should stop only after the drain (it stopped "
            f"{'%.1f s after the signal' % usual['gone'] if usual['gone'] is not None else 'not at all'}).")
-    expect(usual["gone"] is not None and usual["gone"] < 2.5, "with a 1 s drain the server should have stopped "
+    expect(usual["gone"] is not None and usual["gone"] < 3.0, "with a 1 s drain the server should have stopped "
                                                                "soon after it; it kept running.")
-    # The request in flight ends 0.2 s after the signal: stopping then, or a little later on a
-    # busy machine, is "at once"; a drain of its own (of any length from 1 s) is not.
-    expect(none["gone"] is not None and none["gone"] < 0.9 and none.get("in_flight") == 200,
+    # The request in flight ends 0.2 s after the signal: stopping then is "at once", a drain of
+    # its own (of any length from 1 s) is not. On a busy machine a shutdown takes longer, in
+    # both scenarios alike: stopping well before the 1 s drain's server did is "at once" too.
+    at_once = none["gone"] is not None and (none["gone"] < 1.0 or (usual["gone"] is not None and
+                                                                   none["gone"] < usual["gone"] - 0.5))
+    expect(at_once and none.get("in_flight") == 200,
            "with drain_seconds=0 it should stop as uvicorn does: at once, letting the request in flight finish.")
 
 
 @graded(NAME, points=1, promises=["second-signal"], unhappy=True)
 async def test_draining_server_second_signal_stops_now(submission):
     _, twice, _, _ = await reports(submission)
-    expect(twice["gone"] is not None and twice["gone"] < 1.3,
-           f"a second signal during a 2 s drain (0.3 s after the first) should start the shutdown at once; the "
+    expect(twice["gone"] is not None and twice["gone"] < 2.5,
+           f"a second signal during a 3 s drain (0.4 s after the first) should start the shutdown at once; the "
            f"server stopped {'%.1f s after the first' % twice['gone'] if twice['gone'] is not None else 'not at all'}.")

@@ -3,7 +3,8 @@
 A probe writes the learner's text to a file in the sandbox's scratch folder, has gunicorn read it
 (its own Config, as --print-config prints it), then starts gunicorn with it on a small app that
 answers its process id, SIGKILLs a worker that served, and watches for a new one. Generated
-worker counts and ports are read the same way, beside the reference's.
+worker counts and ports are read the same way, beside the reference's. The probe that starts
+gunicorn runs in the sandbox's background: on a busy machine it takes longer than one call may.
 """
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe, probe_batch, require, same_as_reference
+from autograder.suitekit import probe_batch, probe_in_background, require, same_as_reference
 
 pytestmark = pytest.mark.anyio
 NAME = "gunicorn_conf"
@@ -22,7 +23,8 @@ _runs: list = []  # one batch per run of the suite (a run grades one submission)
 async def runs(submission):
     await require(submission, NAME, kind="function")
     if not _runs:
-        _runs.extend(await probe(submission, NAME, "lesson09.gunicorn_runs", defined(NAME), CASES))
+        _runs.extend(await probe_in_background(submission, NAME, "lesson09.gunicorn_begin", defined(NAME), CASES,
+                                               outcome="lesson09.outcome", seconds=120))
     for report in _runs:
         expect(report.get("type") == "str",
                f"gunicorn_conf should return the configuration's text, not a {report.get('type')}.")
