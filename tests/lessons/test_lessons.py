@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +11,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import jail, manifest, notebook, release
-from autograder.sandbox import confine
+from autograder import manifest, notebook, release
 from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
+
+from tests.browser.lab import can_run_offline
+from tests.lessons.classes import Submission, in_every_class
+from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
 
 # Plausible wrong answers, per lesson: see the comment at the top of each file.
 MISTAKES = Path(__file__).parent / "mistakes"
@@ -76,10 +77,14 @@ def with_mistake(solution, mistake: Mistake):
 
 
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
-    """The solution notebook, then for each mistake the lesson warns about: its exercise cell
-    with the mistake, the exercise's self-check (marked with the mistake's name), and the
-    exercise cell as it was, so the next mistake starts from the reference again."""
+    """What the start page's refresh runs of the solution (its setup, exercise and self-check
+    cells, and those that only define: ``progress.refresh_cells``), then for each mistake the
+    lesson warns about: its exercise cell with the mistake, the exercise's self-check (marked
+    with the mistake's name), and the exercise cell as it was, so the next mistake starts from
+    the reference again. (A self-check relies on those cells alone: see
+    ``test_self_checks_need_only_what_the_progress_refresh_runs``.)"""
     notebook = copy.deepcopy(solution)
+    notebook.cells = progress.refresh_cells(notebook.cells)
     for mistake in mistakes:
         if not mistake.warned:
             continue
@@ -129,32 +134,17 @@ def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str, object]]:
     return variants
 
 
-@pytest.fixture(scope="session")
-def graded_classes(tmp_path_factory):
-    """lesson slug -> {submission name: SubmissionResult} for solution, learner, every mistake,
-    and every do-nothing variant (graded on its exercise alone)."""
-    cache: dict[str, dict] = {}
-
-    def graded(lesson: Lesson) -> dict:
-        if lesson.slug not in cache:
-            folder = tmp_path_factory.mktemp(lesson.slug)
-            solution = nbformat.read(lesson.solution, as_version=4)
-            nbformat.write(solution, folder / "solution.ipynb")
-            (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
-            for mistake in mistakes_of(lesson):
-                nbformat.write(with_mistake(solution, mistake), folder / f"{mistake.name}.ipynb")
-            only = {}
-            for name, (exercise, variant) in nothing_variants(lesson, solution).items():
-                nbformat.write(variant, folder / f"{name}.ipynb")
-                only[folder / f"{name}.ipynb"] = exercise
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only)
-            cache[lesson.slug] = {result.submission: result for result in results}
-        return cache[lesson.slug]
-
-    return graded
+@in_every_class
+def solution_learner_mistakes_and_nothing(lesson: Lesson, solution) -> dict[str, Submission]:
+    """The solution, the untouched learner notebook (its bytes as released), every listed
+    mistake, and every do-nothing variant (graded on its exercise alone)."""
+    made = {"solution": Submission(solution), "learner": Submission(lesson.release.read_bytes())}
+    made.update({mistake.name: Submission(with_mistake(solution, mistake)) for mistake in mistakes_of(lesson)})
+    made.update({name: Submission(variant, only=exercise)
+                 for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
+    return made
 
 LESSONS = all_lessons()
-HEADLESS_LIMIT_SECONDS = 90
 
 
 @pytest.fixture(params=LESSONS, ids=lambda lesson: lesson.slug)
@@ -239,41 +229,6 @@ def test_every_exercise_has_a_plausible_mistake(lesson):
     assert exercises <= covered, exercises - covered
 
 
-# Cells marked "appended" (the warned mistakes' checks) run after the lesson and are not
-# counted in its run time.
-EXECUTE = """
-import sys, time, nbclient, nbformat
-source, target, allow_errors = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-notebook = nbformat.read(source, as_version=4)
-client = nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
-                                 resources={"metadata": {"path": sys.argv[4]}})
-started = time.monotonic()
-with client.setup_kernel():
-    for index, cell in enumerate(notebook.cells):
-        if cell.metadata.get("appended"):
-            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
-        client.execute_cell(cell, index)
-notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
-nbformat.write(notebook, target)
-"""
-
-
-def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None):
-    """Run a notebook top to bottom headless, offline where this machine can prove it (a
-    network namespace with only loopback), in ``folder`` (the notebook's own by default), and
-    return it executed with its run time."""
-    target = tmp_path / ("executed-" + path.name)
-    folder = path.parent if folder is None else folder
-    completed = subprocess.run(
-        [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder)],
-        capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 3,
-        preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    executed = nbformat.read(target, as_version=4)
-    return executed, executed.metadata["seconds_to_run"]
-
-
 def outputs_text(cell) -> str:
     parts = []
     for output in cell.get("outputs", []):
@@ -284,35 +239,39 @@ def outputs_text(cell) -> str:
 
 
 @pytest.fixture(scope="session")
-def executed_solutions(tmp_path_factory):
-    """lesson slug -> (the solution notebook executed, warned mistakes' checks appended; seconds)."""
-    cache: dict[str, tuple] = {}
+def warned_checks(tmp_path_factory):
+    """lesson -> the solution's self-checks run headless with the warned mistakes (``with_warned_mistakes``)."""
+    cache: dict[str, nbformat.NotebookNode] = {}
 
     def executed(lesson: Lesson):
         if lesson.slug not in cache:
-            folder = tmp_path_factory.mktemp(f"run-{lesson.slug}")
+            folder = tmp_path_factory.mktemp(f"checks-{lesson.slug}")
             notebook = with_warned_mistakes(nbformat.read(lesson.solution, as_version=4), mistakes_of(lesson))
             nbformat.write(notebook, folder / lesson.solution.name)
             cache[lesson.slug] = execute(folder / lesson.solution.name, folder, allow_errors=False,
-                                         folder=lesson.solution.parent)
+                                         folder=lesson.solution.parent).notebook
         return cache[lesson.slug]
 
     return executed
 
 
 @pytest.mark.slow
-def test_solution_notebook_runs_headless_within_the_limit(lesson, executed_solutions):
-    executed, seconds = executed_solutions(lesson)
-    assert seconds < HEADLESS_LIMIT_SECONDS
-    shown = "".join(outputs_text(cell) for cell in executed.cells if not cell.metadata.get("appended"))
+def test_solution_notebook_runs_offline_within_the_limit(lesson, notebook_runs):
+    """Run top to bottom (in the browser where there is one, headless otherwise: one run, read by
+    the browser test too), offline where the machine can prove it, within the time limit, and
+    every self-check passes."""
+    run = notebook_runs(lesson).solution
+    assert run.offline == can_run_offline()
+    assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
+    shown = "".join(outputs_text(cell) for cell in run.notebook.cells)
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
                          ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
-def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
-    executed, _ = executed_solutions(find_lesson(mistake.lesson))
+def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, warned_checks):
+    executed = warned_checks(find_lesson(mistake.lesson))
     check = next(cell for cell in executed.cells if cell.metadata.get("warned_mistake") == mistake.name)
     shown = outputs_text(check)
     assert f"❌ {mistake.exercise}:" in shown, f"the self-check passes '{mistake.why}': {shown!r}"
@@ -325,16 +284,17 @@ def test_every_lesson_warns_about_some_mistakes(lesson):
 
 
 @pytest.mark.slow
-def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, tmp_path):
-    """"Restart Kernel and Run All" on the released notebook: demos that need an unsolved
-    exercise say so calmly (coursekit.uses_exercises), no cell shows an error, and the recap's
-    report ran."""
-    executed, seconds = execute(lesson.release, tmp_path, allow_errors=True)
-    assert seconds < HEADLESS_LIMIT_SECONDS
+def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, notebook_runs):
+    """"Restart Kernel and Run All" on the released notebook (offline where the machine can
+    prove it): demos that need an unsolved exercise say so calmly (coursekit.uses_exercises),
+    no cell shows an error, and the recap's report ran."""
+    run = notebook_runs(lesson).learner
+    assert run.offline == can_run_offline()
+    assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
     errors = [(cell.source[:200], output["ename"], output["evalue"])
-              for cell in executed.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+              for cell in run.notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert errors == []
-    *_, recap, submit = [cell for cell in executed.cells if cell.cell_type == "code"]
+    *_, recap, submit = [cell for cell in run.notebook.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
     assert "No grading server is configured" in outputs_text(submit)  # the release's closing cell
 
