@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from autograder.suite import snapshot
 from autograder import grade, worker
 from autograder.lessons import find_lesson
@@ -65,6 +67,8 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
         ("test_the_worker_is_warm_and_on_its_own", True), ("test_the_submission_is_there", True)]
 
 
+# It counts every sandbox and scratch folder on the machine: no other grader may run meanwhile.
+@pytest.mark.whole_machine
 def test_a_submission_over_its_time_is_stopped_with_all_it_started():
     before = sandbox_processes()
     scratch_before = set(SCRATCH_ROOT.iterdir()) if SCRATCH_ROOT.exists() else set()
