@@ -1,5 +1,6 @@
 import fcntl
 import inspect
+import json
 import subprocess
 import sys
 import tempfile
@@ -77,19 +78,24 @@ def machine_share(folder: Path, exclusive: bool):
             share_file.close()
 
 
+def _run_folder(config) -> Path:
+    """(The controlling process) A folder of this run's, shared with its workers: the locks,
+    and the groups the workers give the tests."""
+    if not hasattr(config, "run_folder"):
+        config.run_folder = tempfile.TemporaryDirectory(prefix="course-tests-")
+        config.add_cleanup(config.run_folder.cleanup)
+    return Path(config.run_folder.name)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """(pytest-xdist, in the controlling process) Tell each worker where this run's locks are."""
-    config = node.config
-    if not hasattr(config, "machine_locks"):
-        config.machine_locks = tempfile.TemporaryDirectory(prefix="course-tests-")
-        config.add_cleanup(config.machine_locks.cleanup)
-    node.workerinput["machine_locks"] = config.machine_locks.name
+    """(pytest-xdist, in the controlling process) Tell each worker where this run's folder is."""
+    node.workerinput["run_folder"] = str(_run_folder(node.config))
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    folder = getattr(item.config, "workerinput", {}).get("machine_locks")
+    folder = getattr(item.config, "workerinput", {}).get("run_folder")
     if folder is None:  # one process: nothing to share
         yield
         return
@@ -115,6 +121,9 @@ def pytest_runtest_protocol(item, nextitem):
 # - a test that uses a wider-scoped fixture of the project's: its module's group, one per value
 #   of its wider-scoped parameters (the adversarial suite: one group per confinement mode);
 # - any other test is handed out on its own.
+# (pytest-xdist's own `--dist loadgroup` reads the groups from node ids, which pytest 9 no longer
+# lets it change: pytest-xdist#1386. So each worker writes the groups it gave the tests to the
+# run's folder, and `GroupScheduling`, xdist's scheduler by scopes, reads them there.)
 # Groups are handed out in the order of the collection, which this puts so that the slowest
 # work starts first and the whole-machine tests cost little: the first whole-machine test
 # (while it runs, the other workers run the quick tests, which take no lock), then the quick
@@ -182,6 +191,10 @@ def pytest_collection_modifyitems(config, items):
         units.setdefault(group or item.nodeid, []).append(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # for GroupScheduling, in the controlling process
+        groups = {item.nodeid: group for group, unit in units.items() for item in unit if _group(item)}
+        (Path(worker["run_folder"]) / f"groups-{worker['workerid']}.json").write_text(json.dumps(groups))
     ranked = sorted(units.values(), key=_rank)  # stable: within a rank, the collection's order
     # the longest (a slow one) first, so the quick tests have time to run beside it
     whole_machine = sorted((unit for unit in ranked if _rank(unit) == 2),
@@ -191,3 +204,22 @@ def pytest_collection_modifyitems(config, items):
         ranked.remove(first_whole_machine)
         ranked.insert(0, first_whole_machine)
     items[:] = [item for unit in ranked for item in unit]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """(pytest-xdist, in the controlling process) `--dist loadgroup`, by the groups above."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class GroupScheduling(LoadGroupScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # first asked once every worker has collected
+                written = sorted(_run_folder(config).glob("groups-*.json"))
+                self.groups = json.loads(written[0].read_text()) if written else {}
+            return self.groups.get(nodeid) or super()._split_scope(nodeid)
+
+    return GroupScheduling(config, log)
