@@ -35,11 +35,16 @@ def expect(condition: object, feedback: str) -> None:
         raise Mistake(feedback)
 
 
-def graded(exercise: str, points: float = 1, *, negative: bool = False):
+def graded(exercise: str, points: float = 1, *, negative: bool = False, promises: list[str] | None = None,
+           unhappy: bool = False):
     """Mark a hidden test: which exercise it grades and what it is worth.
 
     ``negative=True`` marks a test that an answer doing nothing would pass (it checks what the
     code must not do: send nothing after a disconnect, leave a dict unchanged, ...). Its points
     count only when a positive test of the same exercise passed (``autograder.suite.scored``).
+    ``promises`` names the promises of the exercise's statement the test checks (their ids in
+    the lesson's ``promises.toml``), and ``unhappy=True`` says it checks them off the happy path
+    (errors, limits, a client leaving...). Kept on the marker for the checks of issue 25.
     """
-    return pytest.mark.graded(exercise=exercise, points=points, negative=negative)
+    return pytest.mark.graded(exercise=exercise, points=points, negative=negative, promises=list(promises or []),
+                              unhappy=unhappy)

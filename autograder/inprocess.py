@@ -19,16 +19,35 @@ does under nbgrader. Grade with ``autograder grade`` wherever that matters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import shutil
+import tempfile
 import threading
 import time
 from collections import ChainMap
+from collections.abc import Iterator
 from typing import Any
 
 from .sandbox import protocol
 from .sandbox.runner import Sandbox
 from .submission import Submission
-from .types import Cell, CellReport, Limits
+from .types import Cell, CellReport, Limits, Probes
+
+
+@contextlib.contextmanager
+def private_temporary_folder(prefix: str) -> Iterator[str]:
+    """``tempfile``'s folder, for the length of the block, is a new one of its own, removed
+    after it. The lessons' probes make their scratch files with ``tempfile``: in a sandbox they
+    land in its scratch folder, which goes with it; run in this process (the reference, or the
+    learner's code under nbgrader) they would stay in the machine's temporary folder for good."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    before, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Overtime(BaseException):
@@ -105,9 +124,12 @@ class InProcessSubmission(Submission):
     """``Submission``'s API (describe, call, make, probe, asgi) over a namespace in this process."""
 
     @classmethod
-    async def over(cls, namespace: dict[str, Any], limits: Limits = Limits()) -> "InProcessSubmission":
+    async def over(cls, namespace: dict[str, Any], limits: Limits = Limits(),
+                   probes: Probes | None = None) -> "InProcessSubmission":
         """Serve ``namespace`` (the kernel's ``__main__`` globals), which must already hold
-        what the learner's cells defined. Must be called in the event loop the tests use."""
+        what the learner's cells defined, with the lesson's ``probes`` (made a module in this
+        process as a sandbox makes them: ``autograder.sandbox.probes``). Must be called in the
+        event loop the tests use."""
         loopback = _Loopback()
         # The loopback stands for the process; there is no scratch directory.
         self = cls(loopback, limits, scratch=None)  # type: ignore[arg-type]
@@ -116,13 +138,15 @@ class InProcessSubmission(Submission):
         self.sandbox.namespace = ChainMap({}, namespace)  # type: ignore[assignment]
         self.serving = asyncio.ensure_future(self.sandbox.serve())
         self.watchdog = _Watchdog(limits.call_seconds)
+        self.send_probes(probes)
         return self
 
     @classmethod
-    async def running(cls, cells: list[Cell], limits: Limits = Limits()) -> tuple["InProcessSubmission", list[CellReport]]:
+    async def running(cls, cells: list[Cell], limits: Limits = Limits(),
+                      probes: Probes | None = None) -> tuple["InProcessSubmission", list[CellReport]]:
         """Run ``cells`` in a fresh namespace of this process and serve it: how the trusted
         side holds the reference solution (``autograder.reference``)."""
-        self = await cls.over({}, limits)
+        self = await cls.over({}, limits, probes)
         self.sandbox.namespace = {"__name__": "__main__"}  # cells are run with eval, which wants a dict
         return self, await self.load(cells)
 

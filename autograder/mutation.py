@@ -1,20 +1,26 @@
 """Mutation testing of the hidden suites: how many small bugs in each reference solution they catch.
 
-    python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors]
+    python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors] [--semantic]
     python -m autograder.mutation --record [LESSON...]     grade every mutant, write the record
 
 For each exercise cell of a lesson's solution notebook, every mutant is the reference with one
-small change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator
-over Python's ``ast`` (``OPERATORS``): a comparison flipped, a statement removed, an ``await``
-dropped, a constant changed, two arguments swapped, a loop's first iteration or a ``break``
-dropped, ``and`` and ``or`` swapped, ``not`` removed, ``+`` and ``-`` swapped, a return value
-dropped. Each mutant is a notebook, graded like a class by ``grade_all`` (many at once, in
-parallel), with that exercise's tests only, stopping at the first that fails. A mutant is
-*killed* when its exercise loses points.
+change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator over
+Python's ``ast``. The syntactic operators (``OPERATORS``) make one small edit: a comparison
+flipped, a statement removed, an ``await`` dropped, a constant changed, two arguments swapped, a
+loop's first iteration or a ``break`` dropped, ``and`` and ``or`` swapped, ``not`` removed, ``+``
+and ``-`` swapped, a return value dropped. The semantic ones (``semantic_mutation.OPERATORS``)
+make a learner's kind of mistake: a ``finally`` or ``except`` body dropped, a statement moved
+out of its ``with`` block or transaction, one deadline per call instead of one overall, a
+regex unanchored, two fields swapped, state moved to module level or into each call, a
+``.decode()``/``.encode()`` put first or dropped, money through ``float``, a cleanup not
+awaited. A mutant that does not compile is never made, nor the same program twice. Each
+mutant is a notebook, graded like a class by ``grade_all`` (many at once, in parallel), with
+that exercise's tests only, stopping at the first that fails. A mutant is *killed* when its
+exercise loses points.
 
 A mutant the suite cannot kill because it behaves as the reference does, as far as the task
 statement says (a log message reworded, a cache that is only ever filled once), is listed in
-``tests/lessons/equivalent_mutants/<lesson>.toml`` with the reason; the score of an exercise is
+``autograder/lessons/<lesson>/equivalent_mutants.toml`` with the reason; the score of an exercise is
 the share killed of its other mutants. ``tests/lessons/test_mutation.py`` requires 90 % for
 every exercise of every lesson.
 
@@ -27,7 +33,8 @@ fails when the record is stale (either digest differs: run the command again), a
 fixed sample of mutants on every run to check that the record still tells the truth.
 
 The mutants are numbered in source order, so a cap (``--max``) picks the same evenly spread
-sample every time.
+sample of syntactic mutants every time; every semantic mutant is always graded (``--semantic``
+grades only those).
 """
 
 from __future__ import annotations
@@ -40,19 +47,20 @@ import json
 import sys
 import tempfile
 import tomllib
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import notebook, reference
-from .grade import grade_all
-from .lessons import PACKAGE, ROOT, Lesson, all_lessons, find_lesson
+from . import notebook, reference, semantic_mutation
+from .errors import GraderError, GraderFault
+from .grade import Start, grade_all
+from .lessons import ROOT, Lesson, all_lessons, find_lesson
 from .suite import snapshot
 from .syntax import parse
 from .types import Limits, SubmissionResult
 
-EQUIVALENTS = ROOT / "tests" / "lessons" / "equivalent_mutants"
 RECORDS = ROOT / "tests" / "lessons" / "mutation_records"
 REQUIRED_SCORE = 0.9
 # Mutants are graded with the limits a class is graded with: a mutant counts as killed only
@@ -207,9 +215,7 @@ def _inside(node: ast.AST, ranges: list[range]) -> bool:
     return end is not None and any(node.lineno in each and end in each for each in ranges)
 
 
-def _snippet(node: ast.AST | None) -> str:
-    text = "(removed)" if node is None else ast.unparse(node).replace("\n", "; ")
-    return text if len(text) <= 60 else text[:57] + "..."
+_snippet = semantic_mutation.snippet
 
 
 def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.Module:
@@ -233,7 +239,20 @@ def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.M
     raise LookupError(index)
 
 
-def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
+def _compiles(text: str) -> bool:
+    """Whether a mutant compiles as the sandbox compiles a cell. One that does not (a removed
+    assignment leaves a ``nonlocal`` without its binding) says nothing about the suite."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `x is 0`: a SyntaxWarning, and a mutant like any other
+            compile(text, "<mutant>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def syntactic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
+    """The cell's mutants by ``OPERATORS``, in source order."""
     ranges = solution_lines(source)
     tree = parse(source)
     made: list[Mutant] = []
@@ -245,12 +264,45 @@ def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
             for name, replacement in operator(node):
                 mutated = ast.fix_missing_locations(_replace(tree, index, replacement))
                 text = ast.unparse(mutated)
-                if text in seen:
-                    continue  # the same program as the reference or another mutant
+                if text in seen or not _compiles(text):
+                    continue  # the same program as the reference or another mutant, or none
                 seen.add(text)
                 where = f"{node.lineno}:{node.col_offset}"
                 made.append(Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text))
     return made
+
+
+def semantic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
+    """The cell's mutants by ``semantic_mutation.OPERATORS`` (a learner's kind of mistake),
+    each a program that compiles, none the reference or made twice."""
+    ranges = solution_lines(source)
+    tree = parse(source)
+    made: list[Mutant] = []
+    seen = {ast.unparse(tree)}
+    for operator in semantic_mutation.OPERATORS:
+        for edit in operator(tree):
+            if not all(_inside(node, ranges) for node in edit.at):
+                continue
+            text = ast.unparse(ast.fix_missing_locations(edit.tree))
+            if text in seen or not _compiles(text):
+                continue
+            seen.add(text)
+            where = f"{edit.at[0].lineno}:{edit.at[0].col_offset}"
+            made.append(Mutant(lesson, exercise, f"{edit.operator} at {where}: {edit.before} -> {edit.after}", text))
+    return made
+
+
+def mutants_of_cell(lesson: str, exercise: str, source: str, most: int | None = None,
+                    syntactic: bool = True) -> list[Mutant]:
+    """The cell's syntactic mutants (at most ``most``, evenly spread), then all its semantic ones.
+    The semantic ones are few and each is a mistake learners make, so a sample never leaves one
+    out; a syntactic mutant that makes the same program as a semantic one is left out instead
+    (dropping an ``await`` of a cleanup is both), so no program is graded twice."""
+    semantic = semantic_mutants(lesson, exercise, source)
+    if not syntactic:
+        return semantic
+    same = {mutant.source for mutant in semantic}
+    return [mutant for mutant in spread(syntactic_mutants(lesson, exercise, source), most) if mutant.source not in same] + semantic
 
 
 def spread(items: list, most: int | None) -> list:
@@ -260,28 +312,33 @@ def spread(items: list, most: int | None) -> list:
     return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)] if most > 1 else items[:1]
 
 
-def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None) -> list[Mutant]:
-    """Every exercise's mutants, at most ``most`` per exercise, in source order."""
+def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None,
+            syntactic: bool = True) -> list[Mutant]:
+    """Every exercise's mutants: at most ``most`` syntactic ones per exercise and every semantic
+    one (only those if not ``syntactic``), in source order."""
     found: list[Mutant] = []
-    for exercise, made in _every_mutant(lesson.slug, lesson.solution.read_text()):
+    for exercise, cell_source in _exercise_cells(lesson.solution.read_text()):
         if exercises is None or exercise in exercises:
-            found += spread(list(made), most)
+            found += _mutants_of_cell(lesson.slug, exercise, cell_source, most, syntactic)
     return found
 
 
-@lru_cache(maxsize=16)
-def _every_mutant(slug: str, solution: str) -> tuple[tuple[str, tuple[Mutant, ...]], ...]:
-    """(exercise, its mutants) for each exercise cell of the solution notebook ``solution``, made
-    once per process (making them copies the cell's tree for each: seconds for a lesson)."""
+def _exercise_cells(solution: str) -> list[tuple[str, str]]:
     read = notebook.Notebook(json.loads(solution))
     exercises = notebook.exercise_ids(read)
-    return tuple((notebook.grade_id(cell), tuple(mutants_of_cell(slug, notebook.grade_id(cell), notebook.source(cell))))
-                 for cell in read.cells if notebook.grade_id(cell) in exercises)
+    return [(notebook.grade_id(cell), notebook.source(cell)) for cell in read.cells if notebook.grade_id(cell) in exercises]
+
+
+@lru_cache(maxsize=256)
+def _mutants_of_cell(slug: str, exercise: str, source: str, most: int | None, syntactic: bool) -> tuple[Mutant, ...]:
+    """``mutants_of_cell``, made once per process (making them copies the cell's tree for each:
+    seconds for a lesson, and the test suite asks for them many times)."""
+    return tuple(mutants_of_cell(slug, exercise, source, most, syntactic))
 
 
 def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
     """(exercise, mutant id) -> why it behaves as the reference does, from the committed list."""
-    path = EQUIVALENTS / f"{lesson.slug}.toml"
+    path = lesson.equivalent_mutants
     if not path.exists():
         return {}
     return {(entry["exercise"], entry["mutant"]): entry["reason"] for entry in tomllib.loads(path.read_text()).get("equivalent", [])}
@@ -329,18 +386,26 @@ def judged(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> dict[str, Sco
     return scores
 
 
-def graded(lesson: Lesson, found: list[Mutant], jobs: int | None = None) -> list[tuple[Mutant, bool]]:
-    """Grade every mutant (its exercise only): each with whether it was killed."""
+def graded(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
+           on_start: Callable[[Start], None] = lambda start: None) -> list[tuple[Mutant, bool]]:
+    """Grade every mutant (its exercise only): each with whether it was killed. The run's canary
+    (the reference itself, with the mutants' limits) goes to ``on_start``; a mutant the grader
+    failed on is no verdict at all (``GraderFault``), never a killed one."""
     with tempfile.TemporaryDirectory(prefix="mutants-") as folder:
         by_path = write_notebooks(lesson, found, Path(folder))
-        results = grade_all(list(by_path), limits=LIMITS, jobs=jobs, lesson=lesson, only={
+        results = grade_all(list(by_path), limits=LIMITS, jobs=jobs, lesson=lesson, on_start=on_start, only={
             path: mutant.exercise for path, mutant in by_path.items()})
+    failed = [result for result in results if not result.graded]
+    if failed:
+        raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
+                          f"({failed[0].grader_error}); no mutation score is given")
     return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results)]
 
 
-def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None) -> dict[str, Score]:
+def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
+          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
     """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent."""
-    return judged(lesson, graded(lesson, found, jobs))
+    return judged(lesson, graded(lesson, found, jobs, on_start))
 
 
 # -- the record -----------------------------------------------------------------------------------
@@ -350,8 +415,7 @@ def digests(lesson: Lesson) -> dict[str, str]:
     run reads them, and the lesson's sandbox probes) and the reference solution (its exercise
     cells with the release's setup cells: what every mutant is made from and run with)."""
     suite = hashlib.sha256()
-    probes = PACKAGE / "sandbox" / f"lesson{lesson.slug[:2]}.py"
-    for name, source in [*snapshot(lesson), *([(probes.name, probes.read_text())] if probes.exists() else [])]:
+    for name, source in snapshot(lesson):  # the test modules, inputs and sandbox probes
         suite.update(f"{name}\0{source}\0".encode())
     solution = json.dumps([asdict(cell) for cell in reference.cells(lesson)], sort_keys=True)
     return {"suite": "sha256:" + suite.hexdigest(), "solution": "sha256:" + hashlib.sha256(solution.encode()).hexdigest()}
@@ -418,17 +482,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     parser.add_argument("--jobs", type=int, default=None, help="mutants graded at once (default: CPUs)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    parser.add_argument("--semantic", action="store_true", help="only the semantic operators' mutants")
     parser.add_argument("--record", action="store_true",
                         help=f"grade every mutant and write the record the test suite checks ({RECORDS.relative_to(ROOT)}/)")
     args = parser.parse_args(argv)
-    if args.record and (args.max or args.exercise):
-        parser.error("--record grades every mutant of every exercise: leave out --max and --exercise")
+    if args.record and (args.max or args.exercise or args.semantic):
+        parser.error("--record grades every mutant of every exercise: leave out --max, --exercise and --semantic")
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
         parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
     failing = 0
     for lesson in lessons:
-        outcomes = graded(lesson, mutants(lesson, args.max, set(args.exercise) if args.exercise else None), args.jobs)
+        found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
+        try:
+            outcomes = graded(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
+        except GraderError as exc:
+            print(f"autograder.mutation: {exc}", file=sys.stderr)
+            return 1
         if args.record:
             print(f"{lesson.slug}: recorded in {write_record(lesson, outcomes).relative_to(ROOT)}", flush=True)
         for exercise, entry in judged(lesson, outcomes).items():

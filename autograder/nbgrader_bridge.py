@@ -34,11 +34,11 @@ import pytest
 from coursekit.serve import run_blocking
 
 from . import plugin, reference, report
-from .errors import GraderError
-from .inprocess import InProcessSubmission
+from .errors import GraderError, GraderFault
+from .inprocess import InProcessSubmission, private_temporary_folder
 from .lessons import Lesson, all_lessons, find_lesson
-from .suite import collect, pytest_args, scored
-from .types import Limits, SubmissionResult, TestResult
+from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
+from .types import Limits, Probes, SubmissionResult, TestResult
 
 
 class InProcessPlugin:
@@ -51,10 +51,11 @@ class InProcessPlugin:
     pytest_configure = staticmethod(plugin.pytest_configure)
     pytest_runtest_makereport = staticmethod(plugin.pytest_runtest_makereport)
 
-    def __init__(self, namespace: dict[str, Any], exercise: str, limits: Limits) -> None:
+    def __init__(self, namespace: dict[str, Any], exercise: str, limits: Limits, probes: Probes | None = None) -> None:
         self.namespace = namespace
         self.exercise = exercise
         self.limits = limits
+        self.probes = probes  # the lesson's, made a module in this kernel as a sandbox makes them
         self.results: list[TestResult] = []
 
     def pytest_collection_modifyitems(self, config, items) -> None:
@@ -67,7 +68,7 @@ class InProcessPlugin:
     @pytest.fixture
     async def submission(self, request):
         plugin.refuse_if_out_of_time(request)
-        sub = await InProcessSubmission.over(self.namespace, self.limits)
+        sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
         try:
             yield sub
         finally:
@@ -80,7 +81,7 @@ class InProcessPlugin:
 
         @contextlib.asynccontextmanager
         async def separate():
-            sub = await InProcessSubmission.over(self.namespace, self.limits)
+            sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
             try:
                 yield sub
             finally:
@@ -99,6 +100,7 @@ class InProcessPlugin:
 
     def pytest_sessionfinish(self, session) -> None:
         self.results = session.config._autograder_results
+        self.grader_errors = session.config._autograder_grader_errors
 
 
 def lesson_of(exercise: str, lesson: str | None) -> Lesson:
@@ -117,9 +119,14 @@ def lesson_of(exercise: str, lesson: str | None) -> Lesson:
 def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limits: Limits) -> list[TestResult]:
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
-    selected = InProcessPlugin(namespace, exercise, limits)
-    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"], plugins=[selected])
+    sources = snapshot(found)
+    selected = InProcessPlugin(namespace, exercise, limits, probes(found, sources))
+    with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
+        pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
+                    plugins=[selected, FrozenSuite(sources, found.suite)])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
+    if getattr(selected, "grader_errors", None):  # the grader's own failure (a broken reference): say so
+        raise GraderFault("; ".join(selected.grader_errors))
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
     if not tests:
@@ -151,11 +158,14 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
 def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
     """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
     removed from the learner's copy (``ClearHiddenTests``) and put back by ``nbgrader
-    autograde`` (``OverwriteCells``), so the learner sees only the line that says so (and, run,
-    it says so rather than passing silently)."""
+    autograde`` (``OverwriteCells``). What the learner's copy keeps runs the exercise's visible
+    self-check under nbgrader's Validate, which then fails an untouched lesson and passes a
+    solved one; run by the learner, it says what the cell is for."""
     return {
-        "source": f'print("The grader\'s hidden tests of `{exercise}` run in this cell only when your notebook '
-                  'is graded; running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")\n'
+        # The visible line runs the exercise's self-check under nbgrader's Validate (see
+        # coursekit.checks.self_check_for_nbgrader); the hidden part gives the points when graded.
+        "source": "from coursekit.checks import self_check_for_nbgrader\n\n"
+                  f'self_check_for_nbgrader("{exercise}")\n'
                   "### BEGIN HIDDEN TESTS\n"
                   "from autograder.nbgrader_bridge import grade_exercise\n\n"
                   f'grade_exercise("{exercise}", "{lesson.slug}")\n'

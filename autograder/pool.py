@@ -18,16 +18,17 @@ from typing import AsyncIterator
 
 from .jail import Jail
 from .submission import Submission
-from .types import Cell, CellReport, Limits
+from .types import Cell, CellReport, Limits, Probes
 
 FATAL = ("timeout", "crashed")
 
 
 class Sandboxes:
-    def __init__(self, cells: list[Cell], limits: Limits, jail: Jail) -> None:
+    def __init__(self, cells: list[Cell], limits: Limits, jail: Jail, probes: Probes | None = None) -> None:
         self.cells = list(cells)
         self.limits = limits
         self.jail = jail
+        self.probes = probes  # the lesson's, handed to every sandbox started
         self.current: Submission | None = None
         self.untouched = False  # the current sandbox has just loaded the cells: no reset needed
         self.started = 0
@@ -65,7 +66,7 @@ class Sandboxes:
 
     async def _start(self, cells: list[Cell]) -> list[CellReport]:
         self.started += 1
-        self.current = await Submission.start(self.limits, self.jail)
+        self.current = await Submission.start(self.limits, self.jail, self.probes)
         reports = await self.current.load(cells)
         self.untouched = self.current.reusable
         return reports
@@ -75,7 +76,7 @@ class Sandboxes:
         """A sandbox of its own (a new process, scratch folder and namespaces) with the cells
         freshly run, closed afterwards: for runs that must share no state with any other
         (``autograder.learner_tests``). The run's own sandbox is left as it is."""
-        submission = await Submission.start(self.limits, self.jail)
+        submission = await Submission.start(self.limits, self.jail, self.probes)
         try:
             await submission.load(self.cells)
             yield submission

@@ -2,8 +2,8 @@
 
 Everything a learner needs to work (the learner notebooks and their start page, ``coursekit``,
 the data, the set-up command, the grader's sandbox for ``autograder check``) and nothing that
-gives answers away: no solutions, no hidden suites, no maintainers' tests or scripts, no git
-history. In that copy ``autograder check`` says that the hidden tests are kept by the
+gives answers away: no solutions, no lessons' folders (hidden suites), no maintainers' tests or
+scripts, no git history. In that copy ``autograder check`` says that the hidden tests are kept by the
 instructor, and the notebooks say how to hand work in.
 """
 
@@ -13,9 +13,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .lessons import ROOT
+from .lessons import FOLDER, ROOT
 
-WITHHELD = ("solutions", "autograder/suites", "tests", "scripts", "docs/AUTHORING.md", "nbgrader_config.py")
+WITHHELD = ("solutions", "tests", "scripts", "docs/AUTHORING.md", "nbgrader_config.py")
+# And every lesson's folder (its hidden suite, probes, mistakes); the package's own module stays:
+# ``autograder check`` reads the lessons with it.
+LESSONS = FOLDER.relative_to(ROOT)
 
 
 def course_files() -> list[Path]:
@@ -25,7 +28,8 @@ def course_files() -> list[Path]:
 
 
 def withheld(path: Path) -> bool:
-    return any(path == Path(each) or Path(each) in path.parents for each in WITHHELD)
+    in_a_lesson = LESSONS in path.parents and path.parent != LESSONS
+    return in_a_lesson or any(path == Path(each) or Path(each) in path.parents for each in WITHHELD)
 
 
 def publish(target: Path) -> list[Path]:

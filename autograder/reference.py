@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import notebook
-from .errors import GraderError
+from . import notebook, suite
+from .errors import GraderFault
 from .inprocess import InProcessSubmission
 from .lessons import Lesson
-from .types import Cell, Limits
+from .types import Cell, Limits, Probes
 
 
-class ReferenceBroken(GraderError):
+class ReferenceBroken(GraderFault):
     def __init__(self, lesson: str, failed: list[str]) -> None:
         super().__init__(f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
                          "differential tests cannot compare with it. Run the solution notebook to see why.")
@@ -44,17 +44,25 @@ def lesson_of(request) -> Lesson:
 
 
 # The reference as a grading run read it before its first submission ran (``fix``): a worker
-# compares with that, whatever happens to the solution notebook on disk meanwhile.
+# compares with that, whatever happens to the solution notebook and the lesson's probes on
+# disk meanwhile.
 _fixed: dict[str, tuple[Cell, ...]] = {}
+_fixed_probes: dict[str, Probes | None] = {}
 
 
-def fix(slug: str, fixed: tuple[Cell, ...]) -> None:
+def fix(slug: str, fixed: tuple[Cell, ...], probes: Probes | None = None) -> None:
     _fixed[slug] = fixed
+    _fixed_probes[slug] = probes
 
 
 def cells(lesson: Lesson) -> tuple[Cell, ...]:
     """The solution's exercise cells with the release's setup cells, in notebook order."""
     return _fixed[lesson.slug] if lesson.slug in _fixed else _read(lesson)
+
+
+def probes(lesson: Lesson) -> Probes | None:
+    """The lesson's sandbox probes, which the reference is served with as a submission is."""
+    return _fixed_probes[lesson.slug] if lesson.slug in _fixed_probes else suite.probes(lesson)
 
 
 @lru_cache(maxsize=None)
@@ -67,7 +75,7 @@ def _read(lesson: Lesson) -> tuple[Cell, ...]:
 
 async def start(lesson: Lesson, limits: Limits) -> InProcessSubmission:
     """The reference solution of ``lesson``, freshly run in a namespace of its own."""
-    served, reports = await InProcessSubmission.running(list(cells(lesson)), limits)
+    served, reports = await InProcessSubmission.running(list(cells(lesson)), limits, probes(lesson))
     failed = [report.id for report in reports if report.status != "ok"]
     if failed:
         await served.close()

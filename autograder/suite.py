@@ -15,7 +15,7 @@ import pytest
 
 from .lessons import Lesson
 from .syntax import parse
-from .types import TestResult
+from .types import Probes, TestResult
 
 
 class HiddenTest(NamedTuple):
@@ -69,24 +69,36 @@ def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
         code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
-                           plugins=[collector])
+                           plugins=[collector, FrozenSuite(snapshot(lesson), lesson.suite)])
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
     return tuple(collector.tests)
 
 
 # -- a suite fixed before grading starts ------------------------------------------------------
-Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each test module of a suite
+Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each Python file of a lesson's folder
 
 
 def snapshot(lesson: Lesson) -> Snapshot:
-    """The suite's sources, read once, before the first submission of a run: what a run grades
-    with, whatever happens to the files on disk while it runs."""
+    """The lesson's code (its test modules, the modules beside them such as ``inputs.py``, its
+    sandbox probes), read once, before the first submission of a run: what a run grades with,
+    whatever happens to the files on disk while it runs."""
     return tuple((path.name, path.read_text()) for path in sorted(lesson.suite.glob("*.py")))
 
 
+def probes(lesson: Lesson, sources: Snapshot | None = None) -> Probes | None:
+    """The lesson's sandbox probes as ``sources`` hold them (as the lesson's folder holds them
+    now, without), or None for a lesson whose tests call none."""
+    if sources is None:
+        path = lesson.sandbox_probes
+        return Probes(lesson.probes_name, path.read_text()) if path.exists() else None
+    source = dict(sources).get(lesson.sandbox_probes.name)
+    return None if source is None else Probes(lesson.probes_name, source)
+
+
 def imports(sources: Snapshot) -> list[str]:
-    """The top-level modules a suite imports (absolute imports), to import before grading."""
+    """The modules a lesson's code imports (absolute imports), to import before grading: its
+    tests', and its probes' (the reference runs them in the worker's process)."""
     found: set[str] = set()
     for _, source in sources:
         for node in ast.walk(parse(source)):
@@ -105,13 +117,29 @@ def materialise(sources: Snapshot, folder: Path) -> Path:
     return folder
 
 
+# The package a suite's modules are made in: a test module ``hidden_suite.test_x`` imports
+# the lesson's other modules beside it as ``from .inputs import ...``.
+PACKAGE = "hidden_suite"
+
+
 class FrozenSuite:
     """A pytest plugin: each test module of the suite is made from the snapshot's source, not
-    from the file pytest found (which only says that the module exists)."""
+    from the file pytest found (which only says that the module exists), and so is each module
+    beside them that they import (``from .inputs import queue_steps``). Every run of a hidden
+    suite makes its modules so: grading, collecting, and nbgrader's kernel."""
 
     def __init__(self, sources: Snapshot, folder: Path) -> None:
         self.sources = dict(sources)
         self.folder = folder
+
+    def pytest_configure(self, config) -> None:
+        """A fresh package for this suite: a process that ran another lesson's suite before
+        (the grader collects every lesson's) keeps none of its modules."""
+        for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
+            del sys.modules[name]
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = []  # nothing is found on disk: the modules come from the snapshot
+        sys.modules[PACKAGE] = package
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent):
@@ -119,19 +147,35 @@ class FrozenSuite:
             return None
         module = _FrozenModule.from_parent(parent, path=module_path)
         module.frozen_source = self.sources[module_path.name]
+        module.frozen_suite = self
         return module
+
+    def made(self, stem: str, source: str) -> types.ModuleType:
+        """``hidden_suite.<stem>`` from ``source``, after the modules beside it that it imports."""
+        for beside in _imported_beside(source):
+            if f"{PACKAGE}.{beside}" not in sys.modules and f"{beside}.py" in self.sources:
+                self.made(beside, self.sources[f"{beside}.py"])
+        name = f"{PACKAGE}.{stem}"
+        module = types.ModuleType(name)
+        module.__file__ = str(self.folder / f"{stem}.py")
+        module.__package__ = PACKAGE
+        sys.modules[name] = module
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        return module
+
+
+def _imported_beside(source: str) -> list[str]:
+    """The modules ``source`` imports from beside it (``from .inputs import ...``)."""
+    return [node.module for node in ast.walk(parse(source))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module]
 
 
 class _FrozenModule(pytest.Module):
     frozen_source = ""
+    frozen_suite: FrozenSuite
 
     def _getobj(self):
-        name = f"hidden_suite.{self.path.stem}"
-        module = types.ModuleType(name)
-        module.__file__ = str(self.path)
-        sys.modules[name] = module
-        exec(compile(self.frozen_source, str(self.path), "exec"), module.__dict__)
-        return module
+        return self.frozen_suite.made(self.path.stem, self.frozen_source)
 
 
 NOT_ON_ITS_OWN = ("This check only counts once `{exercise}` does what its task asks: an answer that does "

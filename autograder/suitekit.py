@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
-from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from . import answers
-from .errors import GraderError
+from .errors import GraderFault
 from .expect import Mistake, expect
 from .submission import Submission, SubmissionError, SubmissionRaised
 
@@ -203,33 +203,7 @@ async def other_scopes(app) -> tuple[list[str], dict | None]:
 
 # -- differential tests ---------------------------------------------------------------------------
 
-# Deterministic (derandomize: the same inputs in the same order on every run, for every
-# learner) and small: a differential test draws `EXAMPLES` inputs, and only when the two
-# sides differ on one does Hypothesis search at most `SHRINK_STEPS` more for the smallest.
-EXAMPLES = 30
-SHRINK_STEPS = 60
-DIFFERENTIAL = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                        phases=[Phase.explicit, Phase.generate, Phase.shrink], verbosity=Verbosity.quiet,
-                        suppress_health_check=list(HealthCheck))
 SHOWN_CHARACTERS = 400
-
-
-def _the_same_inputs_everywhere() -> None:
-    """Hypothesis mixes into what it draws constants read from the source of every "local"
-    module loaded (and caches them in ``.hypothesis/`` in the working directory). Which
-    modules are loaded differs between a grading worker and nbgrader's kernel, so the inputs
-    would too, and with them a borderline learner's score: keep Hypothesis to its own
-    constants. (A private hook; if a release drops it, inputs merely vary a little more.)"""
-    try:
-        from hypothesis.internal.conjecture import providers
-
-        none = providers.Constants()
-        providers._get_local_constants = lambda: none
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass
-
-
-_the_same_inputs_everywhere()
 
 
 def _shown(value: Any) -> str:
@@ -252,8 +226,12 @@ def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
 
 
 def _unsolved(exc: SubmissionRaised, exercise: str) -> None:
+    """End a comparison on an unsolved exercise, naming the function that raised: the
+    exercise's own (``make_jobs_app`` of ``jobs_app``), never the exercise's id as if it were
+    a function that calls it."""
     if exc.error.get("type") == "NotImplementedError":
-        raise SubmissionRaised(exercise, exc.error) from None
+        where = exc.error.get("where")
+        raise SubmissionRaised(where if where not in (None, "<module>") else exercise, exc.error) from None
 
 
 async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submission, value: Any, exercise: str) -> Any:
@@ -285,7 +263,7 @@ async def observe_all(run: Callable | None, batch: Callable | None, side: Submis
     return [answers.plain(each) for each in seen]
 
 
-class ReferenceRaisedEverywhere(GraderError):
+class ReferenceRaisedEverywhere(GraderFault):
     """A differential test whose reference raises on every input compares nothing: its
     ``run`` or ``batch`` is broken (a probe called wrongly), not the learner's answer."""
 
@@ -294,10 +272,26 @@ class ReferenceRaisedEverywhere(GraderError):
                          "every generated input. Check what its run or batch sends.")
 
 
+class ReferenceFailed(GraderFault):
+    """The reference solution (the grader's own side of a differential test) ran out of time or
+    crashed: what its answer would have been is unknown, which is no fault of the learner's."""
+
+    def __init__(self, exercise: str, error: Exception) -> None:
+        super().__init__(f"the reference solution of {exercise} could not be observed: {error}")
+
+
+async def reference_side(run, batch, reference: Submission, values: list, exercise: str) -> list:
+    """What the reference does on every input (``observe_all``); its failures are the grader's."""
+    try:
+        return await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+    except SubmissionError as exc:
+        raise ReferenceFailed(exercise, exc) from None
+
+
 async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
                             inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]] | None = None, *,
                             batch: Callable[[Submission, list], Awaitable[list]] | None = None,
-                            promise: str, show: Callable[[Any], str] = _shown, examples: int = EXAMPLES) -> None:
+                            promise: str, show: Callable[[Any], str] = _shown, examples: int = answers.EXAMPLES) -> None:
     """Fail unless the learner's answer is seen to do the same as the reference on every input
     drawn from ``inputs``.
 
@@ -324,7 +318,7 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     values = answers.drawn(key, inputs, examples)
     theirs = answers.remembered(key)
     if theirs is None:
-        theirs = await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+        theirs = await reference_side(run, batch, reference, values, exercise)
         if values and all(isinstance(seen, dict) and set(seen) == {"raised"} for seen in theirs):
             raise ReferenceRaisedEverywhere(exercise, theirs[0]["raised"])
         answers.remember(key, theirs)
@@ -346,15 +340,15 @@ async def _smallest_difference(submission: Submission, reference: Submission, ex
                                run, batch, examples: int, found: Any, seen: tuple[Any, Any]) -> tuple[Any, tuple]:
     """Hypothesis's search for the smallest input on which the two sides differ, from the same
     derandomized draws (so it meets the difference already ``found`` again, then shrinks it),
-    within ``examples + SHRINK_STEPS`` comparisons; ``found`` and what was ``seen`` on it if
+    within ``examples + answers.SHRINK_STEPS`` comparisons; ``found`` and what was ``seen`` on it if
     the search ends with nothing smaller."""
     loop = asyncio.get_running_loop()
     kept: dict[str, tuple[Any, Any]] = {repr(found): seen}  # repr(input) -> (the learner's, the reference's)
     stopped: list[BaseException] = []
-    budget = examples + SHRINK_STEPS
+    budget = examples + answers.SHRINK_STEPS
 
     async def both(value: Any) -> tuple[Any, Any]:
-        theirs = (await observe_all(run, batch, reference, [value], f"{exercise} (reference)"))[0]
+        theirs = (await reference_side(run, batch, reference, [value], exercise))[0]
         return (await observe_all(run, batch, submission, [value], exercise))[0], theirs
 
     def differs(value: Any) -> bool:
@@ -375,7 +369,7 @@ async def _smallest_difference(submission: Submission, reference: Submission, ex
 
     def search() -> Any:
         try:
-            return find(inputs, differs, settings=settings(DIFFERENTIAL, max_examples=examples))
+            return find(inputs, differs, settings=settings(answers.DIFFERENTIAL, max_examples=examples))
         except (NoSuchExample, Unsatisfiable):
             return None
 
@@ -395,13 +389,33 @@ def names(*wanted: str) -> dict:
     return {name: defined(name) for name in wanted}
 
 
+# Errors whose message says what happened but not why, and the why a learner needs.
+WHY = {
+    "database is locked": "Another connection held SQLite's write lock: either for longer than this "
+                          "connection waits (a transaction left open on some path, or a statement whose rows "
+                          "were not all read), or while this connection's transaction, begun as a reader (BEGIN "
+                          "is deferred), tried to write after the other one had written, which SQLite refuses at "
+                          "once. BEGIN IMMEDIATE takes the write lock before the first read.",
+}
+
+
+def shown_error(raised: str) -> str:
+    """A probe's ``"Type: message"`` as a learner reads it: the type alone when the message is
+    empty (``NotImplementedError``, not ``NotImplementedError: ``), and the why of an error
+    whose message gives none."""
+    kind, _, message = raised.partition(":")
+    shown = raised if message.strip() else kind
+    why = next((why for words, why in WHY.items() if words in message), None)
+    return f"{shown}. {why}" if why else f"{shown}."
+
+
 def answered(answer, name: str):
     """A probe's answer for one call of the learner's ``name``; a call that raised (the
     probes' ``{"raised": "Type: message"}``) fails with the learner's own error."""
     if isinstance(answer, dict) and set(answer) == {"raised"}:
         raised = answer["raised"]
         hint = " The exercise is not solved yet." if raised.startswith("NotImplementedError") else ""
-        raise Mistake(f"Your `{name}` raised {raised}.{hint}")
+        raise Mistake(f"Your `{name}` raised {shown_error(raised)}{hint}")
     return answer
 
 

@@ -23,20 +23,20 @@ import contextlib
 import html
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from coursekit.asgi import not_implemented_in
+from coursekit.display import SYMBOLS, WORDS, Shown, display
+from coursekit.progress import record
 from coursekit.serve import run_blocking
 
-__all__ = ["CheckResult", "Report", "report", "reset", "self_check", "uses_exercises"]
+__all__ = ["CheckResult", "Report", "SelfCheckNotPassing", "report", "reset", "self_check", "self_check_for_nbgrader",
+           "uses_exercises"]
 
 Status = Literal["pass", "todo", "fail"]
-SYMBOLS: dict[str, str] = {"pass": "✅", "todo": "⏳", "fail": "❌"}
-# The words carry the meaning; the symbols only help the eye (a machine without an emoji font
-# shows them as empty boxes). Every line and table that shows a symbol shows its word too.
-WORDS: dict[str, str] = {"pass": "passes", "todo": "not solved yet", "fail": "fails"}
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
 PASS_MESSAGE = "the visible checks pass."
 TODO_MESSAGE = "not solved yet (the exercise still raises NotImplementedError)."
@@ -71,6 +71,7 @@ class CheckResult:
 # exercise id -> (check function, timeout). A dict keeps registration order, and
 # re-running a check cell replaces its entry in place.
 _registry: dict[str, tuple[Callable[[], Any], float]] = {}
+_latest: dict[str, CheckResult] = {}  # exercise id -> what its check said last
 
 
 def self_check(exercise: str, *, timeout: float = 20.0) -> Callable[[Callable[[], Any]], CheckResult]:
@@ -83,49 +84,79 @@ def self_check(exercise: str, *, timeout: float = 20.0) -> Callable[[Callable[[]
     def decorator(check: Callable[[], Any]) -> CheckResult:
         _registry[exercise] = (check, timeout)
         result = _run(exercise, check, timeout)
-        _display(result.line, f"<div>{html.escape(result.line)}</div>")
+        display(result.line, f"<div>{html.escape(result.line)}</div>")
         return result
 
     return decorator
 
 
-class Report(list[CheckResult]):
-    """The results ``report()`` returns: a plain list that Jupyter does not show again.
-
-    ``report()`` has already displayed the table; when it is the last line of a cell,
-    Jupyter would also display the returned value. ``_ipython_display_`` doing nothing
-    prevents that second, noisier copy. Everywhere else it is an ordinary list.
-    """
-
-    def _ipython_display_(self) -> None:
-        pass
+class Report(Shown, list[CheckResult]):
+    """The results ``report()`` returns (it has shown them as a table)."""
 
 
 def report() -> Report:
     """Re-run every registered check, in order, and show a summary table."""
     if not _registry:
-        _display("No self-checks have run yet: run the exercise cells and their checks first.")
+        display("No self-checks have run yet: run the exercise cells and their checks first.")
         return Report()
     results = Report(_run(exercise, check, timeout) for exercise, (check, timeout) in _registry.items())
     passed = sum(result.status == "pass" for result in results)
     summary = f"{passed} of {len(results)} exercises pass their visible checks. {HIDDEN_TESTS_NOTE}"
-    _display(_text_table(results, summary), _html_table(results, summary))
+    display(_text_table(results, summary), _html_table(results, summary))
     return results
 
 
 def reset() -> None:
     """Forget every registered check (for tests)."""
     _registry.clear()
+    _latest.clear()
+
+
+# --- an exercise's autograder-test cell, as nbgrader runs it ------------------------------------
+
+HIDDEN_TESTS_CELL_NOTE = ("The grader's hidden tests of `{exercise}` run in this cell only when your notebook is graded; "
+                          "running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")
+
+
+class SelfCheckNotPassing(Exception):
+    """What nbgrader's Validate reports for an exercise whose visible self-check does not pass."""
+
+
+def self_check_for_nbgrader(exercise: str) -> None:
+    """The visible part of an exercise's autograder-test cell (``autograder.nbgrader_bridge``).
+
+    nbgrader sets ``NBGRADER_EXECUTION`` in the kernel's environment: ``validate`` for a
+    learner's Validate (on a JupyterHub with nbgrader, the usual deployment), ``autograde``
+    when it grades. Validate scores this cell as it stands in the learner's copy, where the
+    hidden tests are not: it runs the exercise's self-check, and fails the cell (an error)
+    unless it passes, so that Validate fails an untouched lesson and passes a solved one.
+    Under ``autograde`` the hidden tests put back below this line give the points, and this
+    does nothing. Anywhere else (the learner running the cell) it says what the cell is for.
+    """
+    mode = os.environ.get("NBGRADER_EXECUTION")
+    if mode == "autograde":
+        return
+    if mode != "validate":
+        print(HIDDEN_TESTS_CELL_NOTE.format(exercise=exercise))
+        return
+    result = _latest.get(exercise)
+    if result is None and exercise in _registry:
+        check, timeout = _registry[exercise]
+        result = _run(exercise, check, timeout)
+    if result is None:
+        raise SelfCheckNotPassing(f"{exercise}: its self-check has not run (run the notebook from the top).")
+    if result.status != "pass":
+        raise SelfCheckNotPassing(result.line)
+    print(result.line)
 
 
 # --- running one check ----------------------------------------------------------------------
 
 
 def _run(exercise: str, check: Callable[[], Any], timeout: float) -> CheckResult:
-    from coursekit import progress  # it shows results with this module's helpers
-
     result = _outcome(exercise, check, timeout)
-    progress.record(exercise, result.status)  # for the start page's table
+    record(exercise, result.status)  # for the start page's table
+    _latest[exercise] = result
     return result
 
 
@@ -241,29 +272,13 @@ def uses_exercises(*exercises: str) -> Iterator[None]:
         listed = ", ".join(f"`{exercise}`" for exercise in exercises)
         what = f"`{name}` is not solved yet" if name else f"an exercise it uses ({listed}) is not solved yet"
         line = f"{SYMBOLS['todo']} This demo stopped here: {what}. Solve it, then run this cell again."
-        _display(line, f"<div>{html.escape(line)}</div>")
+        display(line, f"<div>{html.escape(line)}</div>")
     finally:
         for logger in loggers:
             logger.removeFilter(held_back)
 
 
 # --- showing results ------------------------------------------------------------------------
-
-
-def _display(text: str, html_text: str | None = None) -> None:
-    """Show rich output in a notebook, plain text anywhere else."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        get_ipython = None  # type: ignore[assignment]
-    if get_ipython is None or get_ipython() is None:
-        print(text)
-        return
-    bundle = {"text/plain": text}
-    if html_text is not None:
-        bundle["text/html"] = html_text
-    display(bundle, raw=True)
 
 
 def _text_table(results: list[CheckResult], summary: str) -> str:

@@ -7,7 +7,7 @@ Builds, in a temporary folder, a class of lesson-01 submissions of five kinds:
 
     correct   the solution notebook
     partial   the solution with some exercises put back to the released stub
-    wrong     the solution with one plausible mistake (tests/lessons/mistakes/01_asgi_by_hand.toml)
+    wrong     the solution with one plausible mistake (autograder/lessons/01_asgi_by_hand/mistakes.toml)
     crashing  an exercise cell that ends its process (os._exit)
     looping   an exercise cell that never ends, or an exercise that loops when called
 
@@ -48,7 +48,7 @@ from autograder.lessons import ROOT, Lesson, find_lesson
 from autograder.types import Limits
 
 LESSON = find_lesson("01")
-MISTAKES = ROOT / "tests" / "lessons" / "mistakes" / "01_asgi_by_hand.toml"
+MISTAKES = LESSON.mistakes
 PATTERN = ["correct", "partial", "wrong", "wrong", "partial", "correct", "wrong", "crashing", "looping", "wrong"]
 HONEST = ("correct", "partial", "wrong")
 

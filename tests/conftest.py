@@ -25,11 +25,14 @@ def notebook_runs(tmp_path_factory):
         yield runs
 
 
+# A process that spins until its parent is gone, so even a killed test run leaves no burner behind.
+BUSY_CORE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+
+
 @pytest.fixture
 def busy_core():
     """A process that keeps one core busy for the length of the test."""
-    # It spins until its parent is gone, so even a killed test run leaves no burner behind.
-    burner = subprocess.Popen([sys.executable, "-c", "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"])
+    burner = subprocess.Popen([sys.executable, "-c", BUSY_CORE])
     try:
         yield burner
     finally:
@@ -130,7 +133,7 @@ def pytest_runtest_protocol(item, nextitem):
 # tests, then the other whole-machine tests, then the lessons (class grading and notebook
 # runs, the heaviest), then the other slow groups and tests.
 
-LESSON_FIXTURES = {"graded_classes", "notebook_runs", "warned_checks", "lab"}
+LESSON_FIXTURES = {"graded_classes", "notebook_runs", "executed_solutions", "lab"}
 TESTS = Path(__file__).resolve().parent
 
 

@@ -8,7 +8,10 @@ each notebook runs once (``NotebookRuns``, the session fixture ``notebook_runs``
 - where Chromium is (``tests/browser/chromium.py``), in the learner's Lab in Chromium, as a learner
   runs it (Run > Run All Cells), and both kinds of test read that run: the notebook as Lab
   saved it, the seconds Run All took, and what the page showed;
-- elsewhere headless (nbclient), and the browser test is skipped.
+- elsewhere headless (nbclient), and the browser test is skipped. The solution then runs only
+  in the lesson tests' own headless run (each cell twice, the warned mistakes' checks after
+  it: ``executed_solutions`` in ``tests/lessons/test_lessons.py``), which every solution needs
+  anyway: ``LessonRuns.solution`` is None.
 
 Either way, where the machine allows it (root), the run is offline: the kernel, or the Lab with
 all its kernels and the Chromium beside it, run in a network namespace with only loopback.
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +40,8 @@ from tests.browser.session import ARTIFACTS, Session, observe_opening, run_in_th
 
 RUN_LIMIT_SECONDS = 90  # a lesson runs top to bottom in about a minute on 2 cores
 # The browser's solution runs take about half of the browser's time; COURSE_BROWSER_SOLUTIONS=0
-# runs the solutions headless instead (the learner's notebooks still run in the browser).
+# leaves them out (the solutions still run headless in the lesson tests; the learner's notebooks
+# still run in the browser).
 BROWSER_SOLUTIONS = os.environ.get("COURSE_BROWSER_SOLUTIONS", "1") != "0"
 
 
@@ -51,42 +57,72 @@ class Run:
 @dataclass
 class LessonRuns:
     learner: Run  # the untouched learner notebook
-    solution: Run
+    solution: Run | None  # None: the solution is run headless by the lesson tests only
     opened: dict[str, dict] | None = None  # "learner"/"solution": what opening it untouched showed (browser)
 
 
-# Cells marked "appended" (checks run after a lesson: tests/lessons) run after the lesson and
-# are not counted in its run time.
+# Cells marked "appended" (the warned mistakes' checks: tests/lessons) run after the lesson and
+# are not counted in its run time. With `rerun`, every other code cell runs a second time right
+# after its first run, as a learner who runs one cell again on its own: its first outputs are
+# kept in its metadata (`first_outputs`) for comparison, and the second runs' time is counted
+# apart (`seconds_rerunning`), not in the lesson's run time. The hidden-test cells (nbgrader
+# `grade: true`) run once: run again, they would test the grader, not the lesson.
 EXECUTE = """
-import sys, time, nbclient, nbformat
-source, target, allow_errors = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+import copy, sys, time, nbclient, nbformat
+source, target, allow_errors, rerun = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[5] == "1"
 notebook = nbformat.read(source, as_version=4)
 client = nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
                                  resources={"metadata": {"path": sys.argv[4]}})
-started = time.monotonic()
+started, rerunning = time.monotonic(), 0.0
 with client.setup_kernel():
     for index, cell in enumerate(notebook.cells):
         if cell.metadata.get("appended"):
-            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
+            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
         client.execute_cell(cell, index)
-notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
+        again = (rerun and cell.cell_type == "code" and not cell.metadata.get("appended")
+                 and not cell.metadata.get("nbgrader", {}).get("grade"))
+        if again:
+            first = copy.deepcopy(cell.outputs)
+            second_started = time.monotonic()
+            client.execute_cell(cell, index)
+            rerunning += time.monotonic() - second_started
+            cell.metadata["first_outputs"] = first
+notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
+notebook.metadata["seconds_rerunning"] = rerunning
 nbformat.write(notebook, target)
 """
 
 
-def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None) -> Run:
+def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None, rerun: bool = False) -> Run:
     """Run a notebook top to bottom headless, offline where this machine can prove it (a
-    network namespace with only loopback), in ``folder`` (the notebook's own by default)."""
+    network namespace with only loopback), in ``folder`` (the notebook's own by default). With
+    ``rerun``, each code cell runs twice in a row (see ``EXECUTE``). The kernel gets a temporary
+    folder of its own, which must be empty once it has stopped (what a lesson writes to disk
+    goes when its kernel does): what is left is in the notebook's metadata,
+    ``left_in_temporary_folder``."""
     target = tmp_path / ("executed-" + path.name)
     folder = path.parent if folder is None else folder
     offline = can_run_offline()
-    completed = subprocess.run(
-        [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder)],
-        capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS * 3,
-        preexec_fn=confine.offline if offline else None,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    # Traversable by others (0711): PostgreSQL, run by root as a user of its own, starts there.
+    kernel_tmp = Path(tempfile.mkdtemp(prefix="kernel-tmp-"))
+    kernel_tmp.chmod(0o711)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder),
+             "1" if rerun else "0"],
+            capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS * 6,
+            preexec_fn=confine.offline if offline else None,
+            env={**os.environ, "TMPDIR": str(kernel_tmp)},
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        # platformdirs' per-user runtime folder (`runtime-<uid>`, where XDG_RUNTIME_DIR is not
+        # set) holds pgserver's lock file for every PostgreSQL it starts: a folder meant to be
+        # shared and kept, not a file of the lesson's.
+        left = sorted(each.name for each in kernel_tmp.iterdir() if each.name != f"runtime-{os.geteuid()}")
+    finally:
+        shutil.rmtree(kernel_tmp, ignore_errors=True)
     executed = nbformat.read(target, as_version=4)
+    executed.metadata["left_in_temporary_folder"] = left
     return Run(executed, executed.metadata["seconds_to_run"], "headless", offline)
 
 
@@ -143,17 +179,12 @@ class NotebookRuns:
         notebook, seconds, seen = run_in_the_browser(lab, learner, f"{lesson.slug}-learner")
         lab.untouched_ran.add(lesson.slug)
         untouched = Run(notebook, seconds, "browser", lab.lab.offline, seen)
+        solved = None
         if BROWSER_SOLUTIONS:
             notebook, seconds, seen = run_in_the_browser(lab, solution, f"{lesson.slug}-solution")
             solved = Run(notebook, seconds, "browser", lab.lab.offline, seen)
-        else:
-            solved = self._headless_solution(lesson)
         return LessonRuns(untouched, solved, opened)
 
     def _headless(self, lesson: Lesson) -> LessonRuns:
         folder = self.tmp_path_factory.mktemp(f"run-{lesson.slug}")
-        return LessonRuns(execute(lesson.release, folder, allow_errors=True), self._headless_solution(lesson))
-
-    def _headless_solution(self, lesson: Lesson) -> Run:
-        folder = self.tmp_path_factory.mktemp(f"run-solution-{lesson.slug}")
-        return execute(lesson.solution, folder, allow_errors=False)
+        return LessonRuns(execute(lesson.release, folder, allow_errors=True), None)

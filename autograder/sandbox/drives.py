@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from coursekit import drive
 
-from . import fixtures
-from .runner import describe_error
+from .runner import Sandbox, describe_error
 
 
 async def _driven(app, scope: dict, incoming: list, timeout: float) -> dict:
@@ -34,12 +33,18 @@ async def drive_all(app, calls: list, timeout: float) -> list[dict]:
 
 async def drive_wrapped(wrapper, calls: list, timeout: float) -> list[dict]:
     """``drive_all`` for a wrapper (a middleware factory): each call is ``[[fixture, args],
-    scope, incoming]``, and the app driven is ``wrapper(fixtures.<fixture>(*args))``, made anew."""
+    scope, incoming]``, and the app driven is ``wrapper(<fixture>(*args))``, made anew; the
+    fixture is named as ``{"$fixture": ...}`` names one ("hello_app" of ``fixtures``, or
+    "lesson01.scripted_app" of the lesson's probes)."""
     traces = []
     for (inner, args), scope, incoming in calls:
-        if inner.startswith("_") or not hasattr(fixtures, inner):
-            raise ValueError(f"no fixture {inner!r}")
-        traces.append(await _driven(wrapper(getattr(fixtures, inner)(*args)), scope, incoming, timeout))
+        try:
+            if inner.rpartition(".")[2].startswith("_"):
+                raise AttributeError(inner)
+            make = Sandbox.fixture(inner)
+        except (AttributeError, ModuleNotFoundError):
+            raise ValueError(f"no fixture {inner!r}") from None
+        traces.append(await _driven(wrapper(make(*args)), scope, incoming, timeout))
         if traces[-1]["timed_out"]:
             break
     return traces

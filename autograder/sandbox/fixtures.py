@@ -10,42 +10,12 @@ from .plain import described
 from .plain import plain as _plain
 
 
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return body
-        body += message.get("body", b"")
-        if not message.get("more_body", False):
-            return body
-
-
-async def slow_hello_app(scope, receive, send):
-    """``hello_app`` after 50 ms of work: a response start a known time after the call."""
-    import asyncio
-
-    await asyncio.sleep(0.05)
-    await hello_app(scope, receive, send)
-
-
 async def hello_app(scope, receive, send):
     """Plain text "hello", with a header of its own the wrapper must keep."""
     assert scope["type"] == "http"
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain"), (b"x-app", b"hello")]})
     await send({"type": "http.response.body", "body": b"hello"})
-
-
-async def chunked_app(scope, receive, send):
-    """Answers 201 with its body in three messages, echoing what it read at the end."""
-    assert scope["type"] == "http"
-    received = await _read_body(receive)
-    await send({"type": "http.response.start", "status": 201,
-                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"chunked")]})
-    for part in (b"one,", b"two,", b"three"):
-        await send({"type": "http.response.body", "body": part, "more_body": True})
-    await send({"type": "http.response.body", "body": b":" + received, "more_body": False})
 
 
 async def scope_types_app(scope, receive, send):
@@ -64,18 +34,6 @@ async def scope_types_app(scope, receive, send):
         await send({"type": "websocket.close", "code": 1000})
         return
     await hello_app(scope, receive, send)
-
-
-async def reusing_app(scope, receive, send):
-    """Sends a start message it made once, as an app that prepared it may, then says in its
-    body whether that message and its header list were still as it made them."""
-    assert scope["type"] == "http"
-    headers = [(b"content-type", b"text/plain")]
-    start = {"type": "http.response.start", "status": 200, "headers": headers}
-    await send(start)
-    unchanged = (start == {"type": "http.response.start", "status": 200, "headers": headers}
-                 and headers == [(b"content-type", b"text/plain")])
-    await send({"type": "http.response.body", "body": b"unchanged" if unchanged else b"changed in place"})
 
 
 def plain(value):
@@ -105,23 +63,3 @@ async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"",
     start = next((m for m in sent if m.get("type") == "http.response.start"), {})
     return {"status": start.get("status"), "headers": start.get("headers", []),
             "body": b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body")}
-
-
-def scripted_app(status: int, headers: list, parts: list):
-    """An app that reads the request body, then answers as told: ``status``, ``headers``
-    ([name, value] pairs of text, repeated names kept, in order) and the body in ``parts``,
-    one http.response.body message each. Other scopes go to ``scope_types_app``. For
-    differential tests of wrappers: the same script runs behind the learner's and the
-    reference's wrapper."""
-
-    async def app(scope, receive, send):
-        if scope["type"] != "http":
-            await scope_types_app(scope, receive, send)
-            return
-        await _read_body(receive)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]})
-        for index, part in enumerate(parts):
-            await send({"type": "http.response.body", "body": part, "more_body": index < len(parts) - 1})
-
-    return app

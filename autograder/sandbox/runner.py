@@ -5,8 +5,13 @@ line each (see ``protocol``). Before anything else runs, those two descriptors a
 of the way and fds 0/1 are pointed at /dev/null and stderr, so a ``print`` in a learner's cell
 lands in the log and cannot be mistaken for an event.
 
+The first event, before any request, is ``ready``: the sandbox is confined and has imported
+its own code (see ``autograder.sandbox.__main__``).
+
 Requests (``op``) and the events they lead to:
 
+    probes    {name, source}                 (no answer: the lesson's probes, made a module
+                                                before the first cell runs: see ``probes``)
     load      {cells: [{id, source}]}        -> cell_start, cell (per cell), loaded
     reset     {}                             -> the same, from the cells last loaded, into a
                                                 fresh namespace (a clean slate per test
@@ -24,9 +29,10 @@ Requests (``op``) and the events they lead to:
 
 Arguments may name things that live here rather than travel: {"$name": "json_app"} is a
 name the cells defined, {"$fixture": "hello_app"} one of ``fixtures``, and
-{"$fixture": "lesson03.graph"} a name in another module of this package (lesson-specific
-probes: public code that builds inputs from a JSON description and reports in JSON). A
-request whose ``name`` starts with "$fixture:" calls such a probe instead of a learner's name.
+{"$fixture": "lesson03.graph"} a name in the lesson's probes the grader sent (``probes``:
+public code that builds inputs from a JSON description and reports in JSON) or in another
+module of this package ("drives.drive_all"). A request whose ``name`` starts with "$fixture:"
+calls such a probe instead of a learner's name.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import sys
 import traceback
 from typing import Any
 
-from . import fixtures, learner_tests, protocol
+from . import fixtures, learner_tests, probes, protocol
 
 TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -125,7 +131,7 @@ class Sandbox:
     @staticmethod
     def fixture(reference: str) -> Any:
         module, _, name = reference.rpartition(".")
-        home = importlib.import_module(f".{module}", __package__) if module else fixtures
+        home = (probes.find(module) or importlib.import_module(f".{module}", __package__)) if module else fixtures
         return getattr(home, name)
 
     def lookup(self, name: str) -> Any:
@@ -150,6 +156,9 @@ class Sandbox:
             inbox = self.inboxes.get(call_id)
             if inbox is not None:
                 inbox.put_nowait(request)
+            return
+        if op == "probes":
+            probes.install(request["name"], request["source"])
             return
         if op == "load":
             await self.load(request["cells"])
@@ -266,4 +275,7 @@ class Sandbox:
 async def main() -> None:
     channel = Channel()
     await channel.open()
+    # Confined, and all of this imported: the grader may now send the learner's cells. Until
+    # this event, whatever goes wrong is the grader's (``submission.SandboxNotReady``).
+    channel.emit(event="ready")
     await Sandbox(channel).serve()

@@ -4,7 +4,7 @@ That exercise is graded by running the learner's tests against the correct app a
 hidden variants of it (``autograder.learner_tests``). A learner who cannot write tests that
 catch the variants might try tests that fail on everything, pass on everything, count their
 runs, look for the app's identity, forge verdicts or crash. Each attack in
-attacks/07_testing.toml replaces the exercise cell of the *learner* notebook (the other
+the lesson's attacks.toml replaces the exercise cell of the *learner* notebook (the other
 exercises stay unsolved, so a class grades in seconds), beside an honest notebook (the learner
 notebook with the reference tests). The class is graded through the command line in two
 modes: root (the full jail) and not root without user namespaces (no confinement, as the
@@ -18,7 +18,6 @@ import json
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -29,7 +28,7 @@ from tests.autograder.test_adversarial import WATCHED, _run, digest, leftovers
 
 LESSON = find_lesson("07")
 TARGET = "invoice_tests"
-ATTACKS = tomllib.loads((Path(__file__).parent / "attacks" / "07_testing.toml").read_text())["attack"]
+ATTACKS = tomllib.loads(LESSON.attacks.read_text())["attack"]
 PLAYED = [mode for mode in MODES if mode.name in ("root", "not-root-without-userns")]
 
 pytestmark = pytest.mark.slow

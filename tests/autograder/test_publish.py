@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from autograder.lessons import all_lessons
-from autograder.publish import WITHHELD, publish
+from autograder.publish import LESSONS, WITHHELD, publish
 
 
 def test_the_learners_copy_has_the_notebooks_and_no_answers(tmp_path):
@@ -18,6 +18,7 @@ def test_the_learners_copy_has_the_notebooks_and_no_answers(tmp_path):
             "autograder/sandbox/runner.py"} <= copied
     for each in WITHHELD:
         assert not (tmp_path / each).exists()
+    assert [path.name for path in (tmp_path / LESSONS).iterdir()] == ["__init__.py"]
     notebooks = "".join(path.read_text() for path in tmp_path.rglob("*.ipynb"))
     assert "BEGIN SOLUTION" not in notebooks and "BEGIN HIDDEN TESTS" not in notebooks
     assert "grade_exercise(" not in notebooks

@@ -34,3 +34,21 @@ def test_collection_visits_the_suites_folder_alone(tmp_path):
                        plugins=[visited, FrozenSuite(SOURCES, suite)])
     assert code == 0 and visited.passed == 1
     assert visited.folders and all(folder == suite or suite in folder.parents for folder in visited.folders), visited.folders[:5]
+
+
+def beside(value: int) -> tuple[tuple[str, str], ...]:
+    """A suite whose test imports a module beside it, and a probes file nothing may run here."""
+    return (("test_one.py", f"from .inputs import VALUE\n\ndef test_one():\n    assert VALUE == {value}\n"),
+            ("inputs.py", f"VALUE = {value}\n"),
+            ("sandbox_probes.py", "raise RuntimeError('the trusted side ran the probes')\n"))
+
+
+def test_a_suites_modules_and_their_neighbours_come_from_its_snapshot(tmp_path):
+    """Each suite gets the modules beside it from its own snapshot, never from the files on
+    disk nor from a suite run before it in the same process; the probes are not run here."""
+    for value in (1, 2):
+        sources = beside(value)
+        suite = materialise(beside(99), tmp_path / f"lesson-{value}")  # the disk says otherwise
+        visited = VisitedFolders()
+        code = pytest.main(hermetic_pytest_args(str(suite)), plugins=[visited, FrozenSuite(sources, suite)])
+        assert code == 0 and visited.passed == 1

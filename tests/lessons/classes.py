@@ -74,6 +74,8 @@ class Classes:
         return made
 
     def grade(self, lesson: Lesson) -> dict[str, SubmissionResult]:
+        """Every variant's result, and as "solution" the run's canary: the reference graded
+        first like a submission (``autograder.grade.run_canary``), so it is not graded twice."""
         folder = self.folder(lesson.slug)
         paths, only = [], {}
         for name, submission in sorted(self.submissions(lesson).items()):
@@ -85,4 +87,7 @@ class Classes:
             paths.append(path)
             if submission.only:
                 only[path] = submission.only
-        return {result.submission: result for result in grade_all(paths, lesson=lesson, only=only, jobs=JOBS)}
+        started: list = []
+        results = grade_all(paths, lesson=lesson, only=only, jobs=JOBS, on_start=started.append)
+        [canary] = started[0].canaries
+        return {"solution": canary.result, **{result.submission: result for result in results}}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,13 +17,10 @@ from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
-
 from tests.browser.lab import can_run_offline
+from tests.conftest import BUSY_CORE
 from tests.lessons.classes import Submission, in_every_class
 from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
-
-# Plausible wrong answers, per lesson: see the comment at the top of each file.
-MISTAKES = Path(__file__).parent / "mistakes"
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,10 @@ class Mistake:
 
 
 def mistakes_of(lesson: Lesson) -> list[Mistake]:
-    path = MISTAKES / f"{lesson.slug}.toml"
-    if not path.exists():
+    """The lesson's plausible wrong answers (``mistakes.toml``: see the comment at its top)."""
+    if not lesson.mistakes.exists():
         return []
-    entries = tomllib.loads(path.read_text())["mistake"]
+    entries = tomllib.loads(lesson.mistakes.read_text())["mistake"]
     return [Mistake(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
 
 
@@ -69,30 +67,76 @@ def mistaken(source: str, mistake: Mistake) -> str:
     return source + "\n\n# a plausible mistake:\n" + mistake.source
 
 
-def with_mistake(solution, mistake: Mistake):
+# What a listed mistake's cell does first to the sandbox's garbage collector, for its whole
+# grading: off, or collecting at nearly every allocation.
+SANDBOX_GC = {"off": "gc.disable()", "eager": "gc.set_threshold(1, 1, 1)"}
+
+
+def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
+    """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``SANDBOX_GC``),
+    that cell first puts the sandbox's garbage collector in that mode for the whole grading."""
     notebook = copy.deepcopy(solution)
     cell = cell_with_id(notebook, mistake.exercise)
-    cell.source = mistaken(cell.source, mistake)
+    cell.source = (f"import gc\n{SANDBOX_GC[gc_mode]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
     return notebook
 
 
+# Nothing may depend on the garbage collector or on load: the warned mistakes' self-checks run
+# beside a process that keeps a core busy, each twice, and must fail both times: with the
+# collector off, and with a full collection forced right before each of the check's assertions
+# (the most awkward moment: whatever the code under test left for the collector is gone when the
+# verdict is taken). A check that counted a leaked database connection with
+# engine.pool.checkedout() passed or not depending on whether the collector had reclaimed the
+# session yet; forced so, it passes every time, and this rule fails it.
+GC_MODES = ("off", "collected before each assertion")
+# gc.freeze(): what the lesson made before is left out of every collection, so a collection
+# costs what the checks made since, not the whole notebook's heap (seconds each, otherwise).
+BURNER_START = ("import gc, subprocess, sys\ngc.freeze()\n"
+                f"_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])")
+BURNER_STOP = ("_burner.kill()\n_burner.wait()\ngc.unfreeze()\n"
+               "print('the burner ran throughout:', _burner.returncode == -9)")
+
+
+class _CollectBeforeAsserts(ast.NodeTransformer):
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list) and any(isinstance(each, ast.Assert) for each in statements):
+                setattr(node, field, [new for each in statements for new in (
+                    [ast.parse("__import__('gc').collect()").body[0], each] if isinstance(each, ast.Assert) else [each])])
+        return node
+
+
+def collected_before_asserts(source: str) -> str:
+    """``source`` with a full garbage collection before each ``assert``."""
+    return ast.unparse(ast.fix_missing_locations(_CollectBeforeAsserts().visit(ast.parse(source))))
+
+
+def checks_in_gc_modes(check: str, marks: dict) -> list[tuple[str, dict]]:
+    """The cells that run a self-check in each of ``GC_MODES``, the check's own marked."""
+    return [("gc.disable()", {}), (check, {**marks, "gc": "off"}), ("gc.enable()", {}),
+            (collected_before_asserts(check), {**marks, "gc": "collected before each assertion"})]
+
+
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
-    """What the start page's refresh runs of the solution (its setup, exercise and self-check
-    cells, and those that only define: ``progress.refresh_cells``), then for each mistake the
-    lesson warns about: its exercise cell with the mistake, the exercise's self-check (marked
-    with the mistake's name), and the exercise cell as it was, so the next mistake starts from
-    the reference again. (A self-check relies on those cells alone: see
-    ``test_self_checks_need_only_what_the_progress_refresh_runs``.)"""
+    """The solution notebook, then, beside a busy core: for each mistake the lesson warns
+    about, its exercise cell with the mistake, the exercise's self-check in each of
+    ``GC_MODES`` (marked with the mistake's name and the mode), and the exercise cell as it
+    was, so the next mistake starts from the reference again."""
     notebook = copy.deepcopy(solution)
-    notebook.cells = progress.refresh_cells(notebook.cells)
+    appended = []
     for mistake in mistakes:
         if not mistake.warned:
             continue
         exercise = cell_with_id(solution, mistake.exercise).source
         check = cell_with_id(solution, f"check_{mistake.exercise}").source
-        for source, marks in [(mistaken(exercise, mistake), {}), (check, {"warned_mistake": mistake.name}),
-                              (exercise, {})]:
-            notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
+        appended += [(mistaken(exercise, mistake), {}), *checks_in_gc_modes(check, {"warned_mistake": mistake.name}),
+                     (exercise, {})]
+    if appended:
+        appended = [(BURNER_START, {}), *appended, (BURNER_STOP, {"burner": True})]
+    for source, marks in appended:
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
     return notebook
 
 
@@ -119,30 +163,41 @@ def doing_nothing(released_source: str, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str, object]]:
-    """name -> (exercise, the solution notebook with that exercise's cell doing nothing)."""
+def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, object]]:
+    """name -> (exercise, the solution notebook with that exercise's cell doing nothing); and,
+    as ``all-nothing-<kind>`` (exercise None, graded in full), every exercise doing nothing at
+    once. (Every exercise raising NotImplementedError is the learner's notebook, graded already.)"""
     released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
                 for cell in nbformat.read(lesson.release, as_version=4).cells}
+    exercises = notebook.exercise_ids(solution)
     variants = {}
-    for exercise in notebook.exercise_ids(solution):
-        for kind in NOTHING:
+    for kind in NOTHING:
+        for doing_nothing_now in [[exercise] for exercise in exercises] + [exercises]:
             changed = copy.deepcopy(solution)
             for cell in changed.cells:
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise:
+                exercise = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if exercise in doing_nothing_now:
                     cell.source = doing_nothing(released[exercise], kind)
-            variants[f"nothing-{kind}-{exercise}"] = (exercise, changed)
+            if len(doing_nothing_now) == 1:
+                variants[f"nothing-{kind}-{doing_nothing_now[0]}"] = (doing_nothing_now[0], changed)
+            elif kind != "not-implemented":
+                variants[f"all-nothing-{kind}"] = (None, changed)
     return variants
 
 
 @in_every_class
-def solution_learner_mistakes_and_nothing(lesson: Lesson, solution) -> dict[str, Submission]:
-    """The solution, the untouched learner notebook (its bytes as released), every listed
-    mistake, and every do-nothing variant (graded on its exercise alone)."""
-    made = {"solution": Submission(solution), "learner": Submission(lesson.release.read_bytes())}
-    made.update({mistake.name: Submission(with_mistake(solution, mistake)) for mistake in mistakes_of(lesson)})
+def learner_mistakes_and_nothing(lesson: Lesson, solution) -> dict[str, Submission]:
+    """The untouched learner notebook (its bytes as released), every listed mistake (the
+    sandbox's garbage collector off or eager, in turn), every do-nothing variant (graded on its
+    exercise alone) and every whole lesson doing nothing (graded in full). The solution is the
+    run's canary (``tests/lessons/classes.py``)."""
+    made = {"learner": Submission(lesson.release.read_bytes())}
+    made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]))
+                 for mistake in mistakes_of(lesson)})
     made.update({name: Submission(variant, only=exercise)
                  for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
     return made
+
 
 LESSONS = all_lessons()
 
@@ -223,6 +278,21 @@ def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
     assert earned == {}
 
 
+def test_a_lesson_whose_every_answer_does_nothing_earns_nothing(lesson, graded_classes):
+    """Every exercise doing nothing at once, each way (NotImplementedError is the untouched
+    learner notebook), graded in full: 0. The variants above stop at an exercise's first failed
+    check, so a later check that doing nothing passes (a negative check not marked so, a
+    differential test whose inputs never make the reference act) shows only here."""
+    results = graded_classes(lesson)
+    earned = {}
+    for name in [f"all-nothing-{kind}" for kind in NOTHING if kind != "not-implemented"] + ["learner"]:
+        result = results[name]
+        assert result.graded and result.max_score > 0, (name, result.grader_error, result.problems)
+        if result.score:
+            earned[name] = [(test.exercise, test.name, test.points) for test in result.tests if test.points]
+    assert earned == {}
+
+
 def test_every_exercise_has_a_plausible_mistake(lesson):
     exercises = set(notebook.exercise_ids(nbformat.read(lesson.solution, as_version=4)))
     covered = {mistake.exercise for mistake in all_mistakes() if mistake.lesson == lesson.slug}
@@ -239,42 +309,93 @@ def outputs_text(cell) -> str:
 
 
 @pytest.fixture(scope="session")
-def warned_checks(tmp_path_factory):
-    """lesson -> the solution's self-checks run headless with the warned mistakes (``with_warned_mistakes``)."""
-    cache: dict[str, nbformat.NotebookNode] = {}
+def executed_solutions(tmp_path_factory):
+    """lesson slug -> the solution notebook run headless, each cell twice, the warned mistakes'
+    checks appended (a ``tests.notebook_runs.Run``)."""
+    cache: dict[str, tuple] = {}
 
     def executed(lesson: Lesson):
         if lesson.slug not in cache:
-            folder = tmp_path_factory.mktemp(f"checks-{lesson.slug}")
+            folder = tmp_path_factory.mktemp(f"run-{lesson.slug}")
             notebook = with_warned_mistakes(nbformat.read(lesson.solution, as_version=4), mistakes_of(lesson))
             nbformat.write(notebook, folder / lesson.solution.name)
             cache[lesson.slug] = execute(folder / lesson.solution.name, folder, allow_errors=False,
-                                         folder=lesson.solution.parent).notebook
+                                         folder=lesson.solution.parent, rerun=True)
         return cache[lesson.slug]
 
     return executed
 
 
 @pytest.mark.slow
-def test_solution_notebook_runs_offline_within_the_limit(lesson, notebook_runs):
-    """Run top to bottom (in the browser where there is one, headless otherwise: one run, read by
-    the browser test too), offline where the machine can prove it, within the time limit, and
-    every self-check passes."""
-    run = notebook_runs(lesson).solution
+def test_solution_notebook_runs_offline_within_the_limit(lesson, notebook_runs, executed_solutions):
+    """Run top to bottom (in the learner's Lab in the browser where there is one, and read by
+    the browser test too; headless otherwise), offline where the machine can prove it, within
+    the time limit, and every self-check passes."""
+    run = notebook_runs(lesson).solution or executed_solutions(lesson)
     assert run.offline == can_run_offline()
     assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
-    shown = "".join(outputs_text(cell) for cell in run.notebook.cells)
+    shown = "".join(outputs_text(cell) for cell in run.notebook.cells if not cell.metadata.get("appended"))
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
+
+
+# What a cell concludes, as opposed to what it measured: the verdict of a claim (coursekit.verdicts'
+# "verdict: TRUE", or a line that starts with the word), a self-check's or the recap's status per
+# exercise, a yes/NO fact, a choice. Numbers may differ from one run to the next; these may not.
+VERDICT_LINES = [
+    re.compile(r"^\s*verdict: (TRUE|FALSE|PARTLY TRUE|not shown)"),
+    re.compile(r"^(TRUE|FALSE|PARTLY TRUE|not shown)\b"),
+    re.compile(r"^(✅|⏳|❌) (\w+)"),
+    re.compile(r"^(\w+)\s+(✅|⏳|❌) "),
+    re.compile(r"^(yes|NO) +(.+)$"),
+    re.compile(r"^(chosen: .+)$"),
+]
+
+
+def verdicts(outputs) -> list:
+    found = []
+    for line in outputs_text({"outputs": outputs}).splitlines():
+        for pattern in VERDICT_LINES:
+            matched = pattern.match(line)
+            if matched:
+                found.append(matched.groups())
+                break
+    return found
+
+
+@pytest.mark.slow
+def test_every_cell_run_again_on_its_own_concludes_the_same(lesson, executed_solutions):
+    """The rule in docs/AUTHORING.md: a learner may run any cell again on its own after the
+    notebook has run (files from its first run must not change what it concludes). The headless
+    run executes each code cell twice in a row; the second run must raise nothing (else the run
+    itself fails) and print the same verdicts as the first."""
+    executed = executed_solutions(lesson).notebook
+    changed = [(cell.source.splitlines()[0][:80], verdicts(cell.metadata["first_outputs"]), verdicts(cell.outputs))
+               for cell in executed.cells if "first_outputs" in cell.metadata
+               and verdicts(cell.metadata["first_outputs"]) != verdicts(cell.outputs)]
+    assert changed == []
+
+
+@pytest.mark.slow
+def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_solutions):
+    """What a lesson writes to disk (coursekit.scratch) and what its self-checks and the hidden
+    tests' probes write is gone once its kernel has stopped."""
+    executed = executed_solutions(lesson).notebook
+    assert executed.metadata["left_in_temporary_folder"] == []
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
                          ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
-def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, warned_checks):
-    executed = warned_checks(find_lesson(mistake.lesson))
-    check = next(cell for cell in executed.cells if cell.metadata.get("warned_mistake") == mistake.name)
-    shown = outputs_text(check)
-    assert f"❌ {mistake.exercise}:" in shown, f"the self-check passes '{mistake.why}': {shown!r}"
+def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
+    """With the garbage collector off and eager, beside a busy core (``with_warned_mistakes``)."""
+    executed = executed_solutions(find_lesson(mistake.lesson)).notebook
+    checks = {cell.metadata["gc"]: outputs_text(cell) for cell in executed.cells
+              if cell.metadata.get("warned_mistake") == mistake.name}
+    assert set(checks) == set(GC_MODES)
+    passed = {mode: shown for mode, shown in checks.items() if f"❌ {mistake.exercise}:" not in shown}
+    assert passed == {}, f"the self-check passes '{mistake.why}' with the garbage collector {', '.join(passed)}: {passed!r}"
+    [burner] = [cell for cell in executed.cells if cell.metadata.get("burner")]
+    assert "the burner ran throughout: True" in outputs_text(burner)
 
 
 def test_every_lesson_warns_about_some_mistakes(lesson):
@@ -285,9 +406,11 @@ def test_every_lesson_warns_about_some_mistakes(lesson):
 
 @pytest.mark.slow
 def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, notebook_runs):
-    """"Restart Kernel and Run All" on the released notebook (offline where the machine can
-    prove it): demos that need an unsolved exercise say so calmly (coursekit.uses_exercises),
-    no cell shows an error, and the recap's report ran."""
+    """"Restart Kernel and Run All" on the released notebook (in the learner's Lab in the
+    browser where there is one, headless otherwise; offline where the machine can prove it):
+    demos that need an unsolved exercise say so calmly (coursekit.uses_exercises), no cell shows
+    an error, the recap's report ran, and (headless, where the kernel's temporary folder is its
+    own) nothing is left in the temporary folder."""
     run = notebook_runs(lesson).learner
     assert run.offline == can_run_offline()
     assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
@@ -297,6 +420,7 @@ def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson,
     *_, recap, submit = [cell for cell in run.notebook.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
     assert "No grading server is configured" in outputs_text(submit)  # the release's closing cell
+    assert run.notebook.metadata.get("left_in_temporary_folder", []) == []
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from autograder.lessons import ROOT, Lesson, all_lessons
-from coursekit.checks import SYMBOLS, WORDS
+from coursekit.display import SYMBOLS, WORDS
 
 # symbol -> a word that must stand on the same line of markdown
 MARKDOWN_SYMBOLS = {"✏️": "xercise", **{symbol: "" for symbol in SYMBOLS.values()}}

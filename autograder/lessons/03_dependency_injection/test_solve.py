@@ -1,0 +1,148 @@
+"""Hidden tests for `solve`: the graph solver with `use_cache=False` and overrides, as FastAPI does it."""
+
+import pytest
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
+
+pytestmark = pytest.mark.anyio
+NAME = "solve"
+
+# counter is asked for fresh, cached, through stamp (fresh), fresh, and cached again at the end.
+FRESH = {
+    "nodes": [
+        {"name": "counter", "kind": "sync"},
+        {"name": "stamp", "kind": "async", "deps": [{"on": "counter", "use_cache": False}]},
+    ],
+    "endpoint": {"deps": [{"on": "counter", "use_cache": False}, {"on": "counter"}, {"on": "stamp"},
+                          {"on": "counter", "use_cache": False}, {"on": "counter"}]},
+    "requests": 2,
+}
+
+# audit (cached) is used twice; its own dependency clock opts out of the cache.
+ORDER = {
+    "nodes": [
+        {"name": "clock", "kind": "sync"},
+        {"name": "audit", "kind": "async", "deps": [{"on": "clock", "use_cache": False}]},
+        {"name": "left", "kind": "async", "deps": [{"on": "audit"}]},
+        {"name": "right", "kind": "sync", "deps": [{"on": "audit"}]},
+    ],
+    "endpoint": {"deps": [{"on": "left"}, {"on": "right"}, {"on": "audit"}]},
+}
+
+# db is replaced by fake_db, which has dependencies of its own; fake_db is also asked for directly.
+OVERRIDES = {
+    "nodes": [
+        {"name": "settings", "kind": "sync"},
+        {"name": "db", "kind": "async", "deps": [{"on": "settings"}]},
+        {"name": "fixture", "kind": "sync"},
+        {"name": "fake_db", "kind": "async", "deps": [{"on": "fixture"}, {"on": "settings", "annotated": True}]},
+        {"name": "user", "kind": "async", "deps": [{"on": "db"}]},
+    ],
+    "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "db", "use_cache": False}, {"on": "fake_db"}]},
+    "overrides": {"db": "fake_db"},
+    "requests": 2,
+}
+
+SHARED = {
+    "nodes": [
+        {"name": "settings", "kind": "sync"},
+        {"name": "db", "kind": "async", "deps": [{"on": "settings"}]},
+        {"name": "user", "kind": "async", "deps": [{"on": "db"}, {"on": "settings", "annotated": True}]},
+    ],
+    "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "settings"}]},
+    "requests": 2,
+}
+
+
+async def learner_report(submission, spec) -> dict:
+    await require(submission, NAME, kind="async function")
+    return await submission.probe("lesson03.solve_report", spec, defined(NAME), defined("Dep"))
+
+
+def expect_no_error(report: dict, hint: str = "") -> None:
+    error = report["error"]
+    if error is not None:
+        expect(False, f"Solving a graph raised {error['type']}: {error['message']}.{hint}")
+
+
+def same_runs(mine: dict, fastapi: dict, fewer: str, more: str) -> None:
+    ran_less = [n for n, c in fastapi["counts"].items() if mine["counts"].get(n, 0) < c]
+    ran_more = [n for n, c in mine["counts"].items() if c > fastapi["counts"].get(n, 0)]
+    expect(not ran_less, fewer)
+    expect(not ran_more, more)
+
+
+@graded(NAME, points=1.5)
+async def test_solve_use_cache_false_matches_fastapi(submission, reference):
+    """Dep(f, use_cache=False) runs f again; the cache keeps the first value, as in FastAPI."""
+    mine = await learner_report(submission, FRESH)
+    expect_no_error(mine)
+    fastapi = await reference.probe("lesson03.fastapi_report", FRESH)
+    same_runs(mine, fastapi,
+              "A `Dep(f, use_cache=False)` runs f again even when the cache has a value for f.",
+              "A dependency ran more often than in FastAPI: a plain `Dep(f)` reuses the cached value.")
+    expect(mine["values"] == fastapi["values"],
+           "The values differ from FastAPI's: keep the first value stored for a callable; a later "
+           "use_cache=False run does not replace it, so a cached `Dep(f)` after it still gets the first one.")
+    expect(mine["calls"] == fastapi["calls"], "The dependencies ran in a different order, or with other arguments, than in FastAPI.")
+
+
+@graded(NAME, points=1)
+async def test_solve_follows_fastapis_order(submission, reference):
+    """A cached dependency used twice still has its sub-dependencies solved twice, as in FastAPI."""
+    mine = await learner_report(submission, ORDER)
+    expect_no_error(mine)
+    fastapi = await reference.probe("lesson03.fastapi_report", ORDER)
+    same_runs(mine, fastapi,
+              "Here FastAPI runs a use_cache=False sub-dependency once more than your solve: it solves a "
+              "dependency's own parameters before it looks in the cache (section 3 showed it). Do the same.",
+              "A dependency ran more often than in FastAPI.")
+    expect(mine["calls"] == fastapi["calls"] and mine["values"] == fastapi["values"],
+           "The order of runs or the values differ from FastAPI's on a graph where a cached dependency has a "
+           "use_cache=False dependency: solve the parameters first, then look in the cache.")
+
+
+@graded(NAME, points=1)
+async def test_solve_overrides_match_fastapi(submission, reference):
+    """overrides={original: replacement} runs the replacement with its own dependencies, cached under the original."""
+    mine = await learner_report(submission, OVERRIDES)
+    expect_no_error(mine, " With an override, solve the replacement's own parameters (its signature, not the "
+                          "original's) and run the replacement with them.")
+    fastapi = await reference.probe("lesson03.fastapi_report", OVERRIDES)
+    expect(mine["counts"].get("db", 0) == 0, "An overridden dependency must not run at all: run its replacement instead.")
+    same_runs(mine, fastapi,
+              "The replacement ran fewer times than in FastAPI: keep its value in the cache under the "
+              "original callable, so that asking for the replacement directly is a different entry.",
+              "The replacement ran more often than in FastAPI: keep its value in the cache under the original "
+              "callable and reuse it for every cached `Dep(original)`.")
+    expect(mine["calls"] == fastapi["calls"] and mine["values"] == fastapi["values"],
+           "With overrides, the runs or the values differ from FastAPI's.")
+
+
+@graded(NAME, points=0.5)
+async def test_solve_still_solves_plain_graphs(submission, reference):
+    """Without overrides, a graph with shared dependencies gives what FastAPI gives."""
+    mine = await learner_report(submission, SHARED)
+    expect_no_error(mine, " Is `overrides` optional (default None)?")
+    fastapi = await reference.probe("lesson03.fastapi_report", SHARED)
+    expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
+           "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs and values as FastAPI.")
+
+
+@graded(NAME, points=2)
+async def test_solve_solves_generated_graphs_as_the_task_says(submission, reference):
+    """On generated graphs with use_cache=False and overrides, every run, argument and value is as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def run(side, graph):
+        return await side.probe("lesson03.solve_report", graph, defined(NAME), defined("Dep"))
+
+    await same_as_reference(submission, reference, NAME, dependency_graphs(use_cache=True, overrides=True), run,
+                            promise="the callable is overrides.get(dep.dependency, dep.dependency); its own parameters "
+                                    "are always solved first; a cached value (keyed by the original) is used when "
+                                    "use_cache is true, else it runs, and its value is stored only if the cache has "
+                                    "none yet.")

@@ -1,0 +1,142 @@
+"""Hidden tests for `solve_graph`: the dependency graph, solved with a per-request cache.
+
+The graphs are JSON descriptions (see the lesson's sandbox_probes.py); the probe builds real
+functions from them, runs the learner's solver on them, and the same graph runs through
+FastAPI on the reference's side (in this trusted process), so the learner's results are
+checked against FastAPI's.
+"""
+
+import pytest
+from hypothesis import strategies as st
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import require, same_as_reference
+
+from .inputs import dependency_graphs
+
+pytestmark = pytest.mark.anyio
+NAME = "solve_graph"
+
+# A shared `settings` used by four others, a `user` used by `perms` and the endpoint.
+SHARED = {
+    "nodes": [
+        {"name": "settings", "kind": "sync"},
+        {"name": "db", "kind": "async", "deps": [{"on": "settings"}]},
+        {"name": "cache", "kind": "sync", "deps": [{"on": "settings"}]},
+        {"name": "user", "kind": "async", "deps": [{"on": "db"}, {"on": "settings"}]},
+        {"name": "perms", "kind": "async", "deps": [{"on": "user"}, {"on": "cache"}]},
+    ],
+    "endpoint": {"deps": [{"on": "perms"}, {"on": "user"}, {"on": "db"}, {"on": "settings"}]},
+    "requests": 2,
+}
+
+# Dependencies declared only as Annotated[..., Dep(...)], as well as with defaults.
+ANNOTATED = {
+    "nodes": [
+        {"name": "token", "kind": "sync"},
+        {"name": "db", "kind": "async"},
+        {"name": "user", "kind": "async", "deps": [{"on": "token", "annotated": True}, {"on": "db", "annotated": True}]},
+        {"name": "audit", "kind": "sync", "deps": [{"on": "user"}, {"on": "db", "annotated": True}]},
+    ],
+    "endpoint": {"deps": [{"on": "audit", "annotated": True}, {"on": "user"}, {"on": "token", "annotated": True}]},
+}
+
+
+async def learner_report(submission, spec, **options) -> dict:
+    await require(submission, NAME, kind="async function")
+    return await submission.probe("lesson03.solve_report", spec, defined(NAME), defined("Dep"), **options)
+
+
+def expect_no_error(report: dict) -> None:
+    error = report["error"]
+    if error is None:
+        return
+    hint = ""
+    if error["type"] == "TypeError" and "missing" in error["message"]:
+        hint = (" A dependency was called without some of its arguments: solve each dependency's own "
+                "parameters first (recursively), then run it with their values.")
+    elif error["type"] == "TimeoutError":
+        hint = " It did not finish within 5 s: is the recursion endless?"
+    expect(False, f"Solving a graph raised {error['type']}: {error['message']}.{hint}")
+
+
+def expect_no_markers_passed(report: dict) -> None:
+    markers = [call["node"] for call in report["calls"] if "<Dep>" in call["args"].values()]
+    expect(not markers and "<Dep>" not in (report["values"] or {}).values(),
+           "A dependency was called with a Dep marker as an argument (the parameter's default): solve each "
+           "dependency's own parameters first (recursively), then run it with their values.")
+
+
+def compare(mine: dict, fastapi: dict) -> None:
+    expect_no_error(mine)
+    expect_no_markers_passed(mine)
+    ran_more = [name for name, count in mine["counts"].items() if count > fastapi["counts"].get(name, 0)]
+    ran_less = [name for name, count in fastapi["counts"].items() if mine["counts"].get(name, 0) < count]
+    expect(not ran_more,
+           "A dependency ran more often than in FastAPI: keep each dependency's value in `cache`, keyed by "
+           "the dependency callable, and reuse it when another parameter asks for the same callable.")
+    expect(not ran_less,
+           "A dependency ran less often than in FastAPI over several requests: the cache lives for one "
+           "request only, so use the `cache` dict you are given, not one of your own.")
+    expect([call["node"] for call in mine["calls"]] == [call["node"] for call in fastapi["calls"]],
+           "Dependencies ran in a different order than in FastAPI: go through the parameters in signature "
+           "order, and solve a dependency's own parameters before running it.")
+    expect(mine["calls"] == fastapi["calls"],
+           "A dependency received different arguments than in FastAPI: call it with the values of its own "
+           "dependencies, by parameter name.")
+    expect(mine["values"] == fastapi["values"],
+           "solve_graph should return {parameter name: value} for every parameter of `call` that declares "
+           "a dependency, and nothing else.")
+
+
+@graded(NAME, points=2)
+async def test_solve_graph_matches_fastapi_on_a_shared_graph(submission, reference):
+    """A graph with shared dependencies, over two requests, gives what FastAPI gives."""
+    mine = await learner_report(submission, SHARED)
+    compare(mine, await reference.probe("lesson03.fastapi_report", SHARED))
+
+
+@graded(NAME, points=1)
+async def test_solve_graph_reads_annotated_parameters(submission, reference):
+    """Parameters declared as Annotated[..., Dep(f)] are dependencies too."""
+    mine = await learner_report(submission, ANNOTATED)
+    fastapi = await reference.probe("lesson03.fastapi_report", ANNOTATED)
+    annotated_hint = ("A parameter declared as `name: Annotated[SomeType, Dep(f)]` (no default) is a dependency "
+                      "too: look for a Dep in the annotation's metadata (typing.get_origin, __metadata__).")
+    error = mine["error"]
+    expect(not (error and error["type"] == "TypeError" and "missing" in error["message"]),
+           f"{annotated_hint} Here a function was called without such an argument ({error and error['message']}).")
+    expect_no_error(mine)
+    expect(mine["values"] == fastapi["values"] and mine["counts"] == fastapi["counts"], annotated_hint)
+    compare(mine, fastapi)
+
+
+@graded(NAME, points=1)
+async def test_solve_graph_reuses_what_the_request_cache_holds(submission, reference):
+    """Two solves sharing one cache dict (one request) run each dependency once."""
+    spec = {**SHARED, "requests": 2}
+    mine = await learner_report(submission, spec, shared_cache=True)
+    expect_no_error(mine)
+    once = (await reference.probe("lesson03.fastapi_report", {**SHARED, "requests": 1}))["counts"]
+    expect(mine["counts"] == once,
+           "With the same `cache` dict passed twice (two solves in one request), every dependency should "
+           "run only once: look in the `cache` you are given before running anything.")
+
+
+@graded(NAME, points=2)
+async def test_solve_graph_solves_generated_graphs_as_the_task_says(submission, reference):
+    """On generated graphs (shared, repeated and Annotated dependencies, one or two requests), every run and value is as the task says."""
+    await require(submission, NAME, kind="async function")
+
+    async def run(side, case):
+        return await side.probe("lesson03.solve_report", case["graph"], defined(NAME), defined("Dep"),
+                                shared_cache=case["shared_cache"])
+
+    cases = st.fixed_dictionaries({"graph": dependency_graphs(kinds=("sync", "async", "async_callable")),
+                                   "shared_cache": st.booleans()})
+    await same_as_reference(submission, reference, NAME, cases, run,
+                            promise="one entry per parameter of `call` declaring a Dep (default or Annotated), in "
+                                    "signature order; a dependency already in `cache` is not run again, otherwise its "
+                                    "own parameters are solved first and `run`'s value is stored in `cache`. The "
+                                    "report lists every run with its arguments, how often each ran, and the values.")

@@ -1,0 +1,78 @@
+"""Hidden tests for `api_client`: the whole set-up for one test of the invoices app.
+
+``lesson07.api_report`` uses the learner's context manager once per block on one invoices app
+and one SQLite file (opened with the notebook's ``savepoint_engine``), sends each block's
+steps ("create", "pay", "list", "read"), and reports the answers, what the recorder kept,
+whether the lifespan had run, the overrides left after each block and the rows left.
+"""
+
+import pytest
+from hypothesis import strategies as st
+
+from autograder.expect import expect, graded
+from autograder.submission import defined
+from autograder.suitekit import require, same_as_reference, without_errors
+
+pytestmark = pytest.mark.anyio
+NAME = "api_client"
+
+
+async def played(side, blocks):
+    return await side.probe("lesson07.api_report", defined(NAME), defined("savepoint_engine"), blocks)
+
+
+async def report(submission, blocks):
+    await require(submission, NAME, kind="function")
+    return without_errors(await played(submission, blocks), NAME)
+
+
+@graded(NAME, points=2)
+async def test_a_block_is_a_test_of_its_own(submission):
+    """Invoices created in a block are seen in it, and gone after it (the next block starts empty)."""
+    seen = await report(submission, [{"user": "alice", "steps": ["create", "list"]},
+                                     {"user": "alice", "steps": ["list"]}])
+    first, second = seen
+    expect(first["answers"][0]["status"] == 201 and len(first["answers"][1]["body"]) == 2,
+           "Inside the block, requests should use the database of the engine given (rows already there "
+           "included), and an invoice created by one request should be seen by the next: one session on "
+           "that engine for the whole block.")
+    expect(len(second["answers"][0]["body"]) == 1 and first["rows_after"] == 1,
+           "What a block wrote should be gone after it: every request's get_session should be the block's "
+           "rolled-back session.")
+
+
+@graded(NAME, points=1)
+async def test_acts_as_the_user_and_records(submission):
+    """Requests are the user's, a payment is recorded, the lifespan has run."""
+    seen = await report(submission, [{"user": "grace", "steps": ["create", "pay"]}])
+    block = seen[0]
+    expect(block["answers"][0]["body"].get("owner") == "grace",
+           "Inside the block, current_user should answer the given user.")
+    expect(block["answers"][1]["status"] == 200 and len(block["notified"]) == 1,
+           "A paid invoice should land in the recorder the block gets (get_notifier answers it).")
+    expect(block["lifespan_ran"], "The app's lifespan should run around the block.")
+    expect(block["base_url"] == "http://test", f"The client's base_url should be http://test, not {block['base_url']}.")
+
+
+@graded(NAME, points=1)
+async def test_leaves_no_overrides(submission):
+    """After the block the app's overrides are as before: its own gone, another fixture's kept."""
+    seen = await report(submission, [{"user": "heidi", "steps": ["list"]}])
+    expect(seen[0]["overrides_after"] == ["get_settings"],
+           "After the block, app.dependency_overrides should be exactly as before it: the overrides the block "
+           "added gone, and any that were there before (another fixture's) still there.")
+
+
+BLOCKS = st.lists(st.fixed_dictionaries({
+    "user": st.sampled_from(["alice", "bob"]),
+    "steps": st.lists(st.sampled_from(["create", "pay", "list", "read"]), max_size=5)}), min_size=1, max_size=3)
+
+
+@graded(NAME, points=2)
+async def test_generated_blocks(submission, reference):
+    """On generated blocks of requests, answers and what is left are as the task says."""
+    await require(submission, NAME, kind="function")
+    await same_as_reference(submission, reference, NAME, BLOCKS, played, examples=8,
+                            promise="each block runs the lifespan, acts as `user`, records payments, shares "
+                                    "one rolled-back session between its requests, and leaves no row behind and "
+                                    "app.dependency_overrides as it found them (another fixture's override kept).")
