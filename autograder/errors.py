@@ -70,3 +70,16 @@ class NoHiddenTests(GraderError):
             "The self-checks in the notebook are what you can run here; hand your notebook in as "
             "your instructor says to be graded with the hidden tests."
         )
+
+
+class PromisesInvalid(GraderError):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}. See docs/AUTHORING.md, \"Promises\", for the format.")
+
+
+class StatementWithoutPromises(GraderError):
+    """The release cannot put an exercise's numbered promises into its statement."""
+
+    def __init__(self, where: str, exercise: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}.")
+        self.exercise = exercise
