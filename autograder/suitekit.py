@@ -92,6 +92,17 @@ class Conversation:
             pass
 
 
+def body_messages(*parts: bytes) -> list[dict]:
+    """A request body as a server hands it to an app: one http.request message per part,
+    more_body true on all but the last."""
+    return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
+
+
+# Clients that leave before their body is complete: after part of it, and before any of it.
+LEAVING_EARLY = ([{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}],
+                 [{"type": "http.disconnect"}])
+
+
 def completed(trace) -> None:
     """Fail with the learner's own error when a ``coursekit.drive`` trace did not end cleanly."""
     if trace.timed_out:

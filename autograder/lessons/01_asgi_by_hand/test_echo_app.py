@@ -5,15 +5,11 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.strategies import body_pieces, header_lists, http_requests, outcomes
-from autograder.suitekit import client, completed, require, same_as_reference
+from autograder.suitekit import LEAVING_EARLY, body_messages, client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "echo_app"
-
-
-def chunks(*parts: bytes) -> list[dict]:
-    return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
 
 
 @graded(NAME, points=1, promises=["answer"])
@@ -30,7 +26,7 @@ async def test_echoes_a_body(submission):
 async def test_reads_every_chunk(submission):
     """A body that arrives in several http.request messages is echoed whole."""
     await require(submission, NAME)
-    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), chunks(b"first-", b"second-", b"", b"last"))
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), body_messages(b"first-", b"second-", b"", b"last"))
     completed(trace)
     expect(trace.body == b"first-second-last",
            "Keep calling receive() while more_body is true and join every chunk; you echoed only part of the body.")
@@ -42,7 +38,7 @@ async def test_reads_every_chunk(submission):
 async def test_headers(submission):
     """content-type is application/octet-stream and content-length is right."""
     await require(submission, NAME)
-    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), chunks(b"abc"))
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), body_messages(b"abc"))
     completed(trace)
     expect(trace.headers.get("content-type") == "application/octet-stream",
            "Send content-type: application/octet-stream.")
@@ -53,8 +49,7 @@ async def test_headers(submission):
 async def test_disconnect_before_the_end(submission):
     """When the client disconnects mid-body, or before any of it, the app sends nothing and returns."""
     await require(submission, NAME)
-    for incoming in ([{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}],
-                     [{"type": "http.disconnect"}]):
+    for incoming in LEAVING_EARLY:
         trace = await drive(submission.asgi(NAME), http_scope("POST", "/"), incoming, timeout=5)
         expect(not trace.timed_out, "After http.disconnect your app kept waiting: return when the client has gone.")
         completed(trace)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.strategies import METHODS, body_pieces, http_requests, outcomes, paths
-from autograder.suitekit import client, completed, require, same_as_reference
+from autograder.suitekit import LEAVING_EARLY, body_messages, client, completed, require, same_as_reference
 from coursekit import drive, http_scope
 
 pytestmark = pytest.mark.anyio
@@ -46,10 +46,6 @@ async def test_hello_takes_the_name_from_the_path(submission):
                "with the name exactly as in scope['path'].")
 
 
-def pieces(*parts: bytes) -> list[dict]:
-    return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
-
-
 @graded(NAME, points=1, promises=["echo"])
 async def test_echo_route(submission):
     """POST /echo sends the request body back, whole, as echo_app does."""
@@ -57,7 +53,7 @@ async def test_echo_route(submission):
     async with client(submission.asgi(NAME)) as http:
         response = await http.post("/echo", content=b"ping")
     expect(response.status_code == 200 and response.content == b"ping", "POST /echo should behave like echo_app.")
-    trace = await drive(submission.asgi(NAME), http_scope("POST", "/echo"), pieces(b"first-", b"", b"last"))
+    trace = await drive(submission.asgi(NAME), http_scope("POST", "/echo"), body_messages(b"first-", b"", b"last"))
     completed(trace)
     expect(trace.body == b"first-last",
            "POST /echo should echo the whole body, as echo_app does: it may come in several http.request messages "
@@ -72,8 +68,7 @@ async def test_echo_route(submission):
 async def test_echo_route_sends_nothing_to_a_client_that_left(submission):
     """POST /echo sends nothing when the client disconnects before the body is complete."""
     await require(submission, NAME)
-    for incoming in ([{"type": "http.request", "body": b"half", "more_body": True}, {"type": "http.disconnect"}],
-                     [{"type": "http.disconnect"}]):
+    for incoming in LEAVING_EARLY:
         trace = await drive(submission.asgi(NAME), http_scope("POST", "/echo"), incoming, timeout=5)
         expect(not trace.timed_out, "After http.disconnect, POST /echo kept waiting: return when the client has gone.")
         completed(trace)
