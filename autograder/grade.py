@@ -129,6 +129,7 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
         result.problems.append(str(exc))
     else:
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
+        result.problems += [stray.message() for stray in notebook.stray_tests(fixed.release, submitted)]
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
                    "lesson": fixed.lesson.slug, "only": only, "answers": answers,
                    "reference": [asdict(cell) for cell in fixed.reference]}

@@ -19,16 +19,35 @@ does under nbgrader. Grade with ``autograder grade`` wherever that matters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import shutil
+import tempfile
 import threading
 import time
 from collections import ChainMap
+from collections.abc import Iterator
 from typing import Any
 
 from .sandbox import protocol
 from .sandbox.runner import Sandbox
 from .submission import Submission
 from .types import Cell, CellReport, Limits, Probes
+
+
+@contextlib.contextmanager
+def private_temporary_folder(prefix: str) -> Iterator[str]:
+    """``tempfile``'s folder, for the length of the block, is a new one of its own, removed
+    after it. The lessons' probes make their scratch files with ``tempfile``: in a sandbox they
+    land in its scratch folder, which goes with it; run in this process (the reference, or the
+    learner's code under nbgrader) they would stay in the machine's temporary folder for good."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    before, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Overtime(BaseException):

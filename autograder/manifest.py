@@ -98,7 +98,9 @@ def start_notebook_text() -> str:
         nbformat.v4.new_markdown_cell(PROGRESS, id="progress-intro"),
         nbformat.v4.new_code_cell("from coursekit import progress\n\nprogress.show()", id="progress"),
         nbformat.v4.new_markdown_cell(RESET, id="reset-intro"),
-        nbformat.v4.new_code_cell(f'# progress.reset("{entries()[0].slug}", "exercise_name")', id="reset"),
+        # It imports what it uses: run before the cell above, it must not fail with a NameError.
+        nbformat.v4.new_code_cell(f'from coursekit import progress\n\n# progress.reset("{entries()[0].slug}", '
+                                  '"exercise_name")', id="reset"),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=kernel_metadata())
     return nbformat.writes(notebook, version=4) + "\n"

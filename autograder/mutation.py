@@ -1,15 +1,21 @@
 """Mutation testing of the hidden suites: how many small bugs in each reference solution they catch.
 
-    python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors]
+    python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors] [--semantic]
 
 For each exercise cell of a lesson's solution notebook, every mutant is the reference with one
-small change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator
-over Python's ``ast`` (``OPERATORS``): a comparison flipped, a statement removed, an ``await``
-dropped, a constant changed, two arguments swapped, a loop's first iteration or a ``break``
-dropped, ``and`` and ``or`` swapped, ``not`` removed, ``+`` and ``-`` swapped, a return value
-dropped. Each mutant is a notebook, graded like a class by ``grade_all`` (many at once, in
-parallel), with that exercise's tests only, stopping at the first that fails. A mutant is
-*killed* when its exercise loses points.
+change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator over
+Python's ``ast``. The syntactic operators (``OPERATORS``) make one small edit: a comparison
+flipped, a statement removed, an ``await`` dropped, a constant changed, two arguments swapped, a
+loop's first iteration or a ``break`` dropped, ``and`` and ``or`` swapped, ``not`` removed, ``+``
+and ``-`` swapped, a return value dropped. The semantic ones (``semantic_mutation.OPERATORS``)
+make a learner's kind of mistake: a ``finally`` or ``except`` body dropped, a statement moved
+out of its ``with`` block or transaction, one deadline per call instead of one overall, a
+regex unanchored, two fields swapped, state moved to module level or into each call, a
+``.decode()``/``.encode()`` put first or dropped, money through ``float``, a cleanup not
+awaited. A mutant that does not compile is never made, nor the same program twice. Each
+mutant is a notebook, graded like a class by ``grade_all`` (many at once, in parallel), with
+that exercise's tests only, stopping at the first that fails. A mutant is *killed* when its
+exercise loses points.
 
 A mutant the suite cannot kill because it behaves as the reference does, as far as the task
 statement says (a log message reworded, a cache that is only ever filled once), is listed in
@@ -18,7 +24,8 @@ the share killed of its other mutants. ``tests/lessons/test_mutation.py`` requir
 every exercise of every lesson.
 
 The mutants are numbered in source order, so a cap (``--max``) picks the same evenly spread
-sample every time.
+sample of syntactic mutants every time; every semantic mutant is always graded (``--semantic``
+grades only those).
 """
 
 from __future__ import annotations
@@ -30,11 +37,12 @@ import json
 import sys
 import tempfile
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import notebook
+from . import notebook, semantic_mutation
 from .grade import grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
 from .syntax import parse
@@ -190,9 +198,7 @@ def _inside(node: ast.AST, ranges: list[range]) -> bool:
     return end is not None and any(node.lineno in each and end in each for each in ranges)
 
 
-def _snippet(node: ast.AST | None) -> str:
-    text = "(removed)" if node is None else ast.unparse(node).replace("\n", "; ")
-    return text if len(text) <= 60 else text[:57] + "..."
+_snippet = semantic_mutation.snippet
 
 
 def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.Module:
@@ -216,7 +222,20 @@ def _replace(tree: ast.Module, index: int, replacement: ast.AST | None) -> ast.M
     raise LookupError(index)
 
 
-def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
+def _compiles(text: str) -> bool:
+    """Whether a mutant compiles as the sandbox compiles a cell. One that does not (a removed
+    assignment leaves a ``nonlocal`` without its binding) says nothing about the suite."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `x is 0`: a SyntaxWarning, and a mutant like any other
+            compile(text, "<mutant>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def syntactic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
+    """The cell's mutants by ``OPERATORS``, in source order."""
     ranges = solution_lines(source)
     tree = parse(source)
     made: list[Mutant] = []
@@ -228,12 +247,45 @@ def mutants_of_cell(lesson: str, exercise: str, source: str) -> list[Mutant]:
             for name, replacement in operator(node):
                 mutated = ast.fix_missing_locations(_replace(tree, index, replacement))
                 text = ast.unparse(mutated)
-                if text in seen:
-                    continue  # the same program as the reference or another mutant
+                if text in seen or not _compiles(text):
+                    continue  # the same program as the reference or another mutant, or none
                 seen.add(text)
                 where = f"{node.lineno}:{node.col_offset}"
                 made.append(Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text))
     return made
+
+
+def semantic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
+    """The cell's mutants by ``semantic_mutation.OPERATORS`` (a learner's kind of mistake),
+    each a program that compiles, none the reference or made twice."""
+    ranges = solution_lines(source)
+    tree = parse(source)
+    made: list[Mutant] = []
+    seen = {ast.unparse(tree)}
+    for operator in semantic_mutation.OPERATORS:
+        for edit in operator(tree):
+            if not all(_inside(node, ranges) for node in edit.at):
+                continue
+            text = ast.unparse(ast.fix_missing_locations(edit.tree))
+            if text in seen or not _compiles(text):
+                continue
+            seen.add(text)
+            where = f"{edit.at[0].lineno}:{edit.at[0].col_offset}"
+            made.append(Mutant(lesson, exercise, f"{edit.operator} at {where}: {edit.before} -> {edit.after}", text))
+    return made
+
+
+def mutants_of_cell(lesson: str, exercise: str, source: str, most: int | None = None,
+                    syntactic: bool = True) -> list[Mutant]:
+    """The cell's syntactic mutants (at most ``most``, evenly spread), then all its semantic ones.
+    The semantic ones are few and each is a mistake learners make, so a sample never leaves one
+    out; a syntactic mutant that makes the same program as a semantic one is left out instead
+    (dropping an ``await`` of a cleanup is both), so no program is graded twice."""
+    semantic = semantic_mutants(lesson, exercise, source)
+    if not syntactic:
+        return semantic
+    same = {mutant.source for mutant in semantic}
+    return [mutant for mutant in spread(syntactic_mutants(lesson, exercise, source), most) if mutant.source not in same] + semantic
 
 
 def spread(items: list, most: int | None) -> list:
@@ -243,14 +295,16 @@ def spread(items: list, most: int | None) -> list:
     return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)] if most > 1 else items[:1]
 
 
-def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None) -> list[Mutant]:
-    """Every exercise's mutants, at most ``most`` per exercise, in source order."""
+def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None,
+            syntactic: bool = True) -> list[Mutant]:
+    """Every exercise's mutants: at most ``most`` syntactic ones per exercise and every semantic
+    one (only those if not ``syntactic``), in source order."""
     solution = notebook.read(lesson.solution)
     found: list[Mutant] = []
     for cell in solution.cells:
         exercise = notebook.grade_id(cell)
         if exercise in notebook.exercise_ids(solution) and (exercises is None or exercise in exercises):
-            found += spread(mutants_of_cell(lesson.slug, exercise, notebook.source(cell)), most)
+            found += mutants_of_cell(lesson.slug, exercise, notebook.source(cell), most, syntactic)
     return found
 
 
@@ -306,13 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     parser.add_argument("--jobs", type=int, default=None, help="mutants graded at once (default: CPUs)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    parser.add_argument("--semantic", action="store_true", help="only the semantic operators' mutants")
     args = parser.parse_args(argv)
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
         parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
     failing = 0
     for lesson in lessons:
-        found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None)
+        found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
         for exercise, entry in score(lesson, found, args.jobs).items():
             counted = len(entry.killed) + len(entry.survived)
             verdict = "ok" if entry.share >= REQUIRED_SCORE else "UNDER 90 %"

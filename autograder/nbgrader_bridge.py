@@ -35,7 +35,7 @@ from coursekit.serve import run_blocking
 
 from . import plugin, reference, report
 from .errors import GraderError
-from .inprocess import InProcessSubmission
+from .inprocess import InProcessSubmission, private_temporary_folder
 from .lessons import Lesson, all_lessons, find_lesson
 from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
 from .types import Limits, Probes, SubmissionResult, TestResult
@@ -120,8 +120,9 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     found = lesson_of(exercise, lesson)
     sources = snapshot(found)
     selected = InProcessPlugin(namespace, exercise, limits, probes(found, sources))
-    pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
-                plugins=[selected, FrozenSuite(sources, found.suite)])
+    with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
+        pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
+                    plugins=[selected, FrozenSuite(sources, found.suite)])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
@@ -154,11 +155,14 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
 def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
     """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
     removed from the learner's copy (``ClearHiddenTests``) and put back by ``nbgrader
-    autograde`` (``OverwriteCells``), so the learner sees only the line that says so (and, run,
-    it says so rather than passing silently)."""
+    autograde`` (``OverwriteCells``). What the learner's copy keeps runs the exercise's visible
+    self-check under nbgrader's Validate, which then fails an untouched lesson and passes a
+    solved one; run by the learner, it says what the cell is for."""
     return {
-        "source": f'print("The grader\'s hidden tests of `{exercise}` run in this cell only when your notebook '
-                  'is graded; running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")\n'
+        # The visible line runs the exercise's self-check under nbgrader's Validate (see
+        # coursekit.checks.self_check_for_nbgrader); the hidden part gives the points when graded.
+        "source": "from coursekit.checks import self_check_for_nbgrader\n\n"
+                  f'self_check_for_nbgrader("{exercise}")\n'
                   "### BEGIN HIDDEN TESTS\n"
                   "from autograder.nbgrader_bridge import grade_exercise\n\n"
                   f'grade_exercise("{exercise}", "{lesson.slug}")\n'

@@ -105,28 +105,63 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
 
 
 # -- code the grader does not run -------------------------------------------------------------
+def where(notebook, index: int) -> str:
+    """A cell described as a learner finds it in JupyterLab, which numbers no cells: by its first
+    line of code, and the heading of the section it is in."""
+    lines = [line.strip() for line in source(notebook.cells[index]).splitlines()]
+    first = next((line for line in lines if line and not line.startswith("#")), "")
+    shown = f"the cell that starts with `{first[:60]}{'...' if len(first) > 60 else ''}`" if first else "an empty cell"
+    for cell in reversed(notebook.cells[:index]):
+        heading = next((line.lstrip("#").strip() for line in source(cell).splitlines() if line.startswith("#")), None)
+        if cell.get("cell_type") == "markdown" and heading:
+            return f"{shown} (under \"{heading}\")"
+    return shown
+
+
 @dataclass(frozen=True)
 class Stray:
     """A name an exercise cell uses, defined only in a cell the grader does not run."""
 
     name: str
     exercise: str
-    cell: int  # the cell's position in the learner's notebook, counting from 1, as Jupyter shows
+    cell: str  # where that cell is, as ``where`` says it
 
     def message(self) -> str:
-        return (f"`{self.name}`, which your `{self.exercise}` uses, is defined in cell {self.cell}, a cell the "
+        return (f"`{self.name}`, which your `{self.exercise}` uses, is defined only in {self.cell}, a cell the "
                 f"grader does not run (only exercise cells are graded): move it into the `{self.exercise}` "
                 "exercise cell")
 
 
+@dataclass(frozen=True)
+class StrayTest:
+    """A learner's test written outside the exercise cell whose tests are graded."""
+
+    name: str
+    exercise: str
+    cell: str
+
+    def message(self) -> str:
+        return (f"`{self.name}` is defined in {self.cell}, not in the `{self.exercise}` exercise cell: only the "
+                f"tests in that cell are run, by the grader and by its self-check, so this one does not count. "
+                f"Move it into the `{self.exercise}` cell if it should.")
+
+
+def _released_sources(released) -> dict[str, str]:
+    return {grade_id(cell): source(cell) for cell in released.cells
+            if cell.get("cell_type") == "code" and _grading_meta(cell).get("solution")}
+
+
 def stray_definitions(released, submitted) -> list[Stray]:
     """Names exercise cells use that only an ungraded cell of ``submitted`` defines: a helper a
-    learner wrote in a cell of their own, which works in their kernel and not in the grader's."""
+    learner wrote in a cell of their own, which works in their kernel and not in the grader's.
+    A name the exercise cell already used as released (the starter code's own, bound in the
+    part the learner writes) is not the learner's doing, and is left out."""
     cells, _ = program(released, submitted)
     graded = {cell.id for cell in cells}
+    as_released = {name: _free_names(text) for name, text in _released_sources(released).items()}
     defined_by_graded = set().union(*(_top_level_names(cell.source) for cell in cells)) if cells else set()
     elsewhere: dict[str, int] = {}
-    for number, cell in enumerate(submitted.cells, 1):
+    for number, cell in enumerate(submitted.cells):
         if cell.get("cell_type") == "code" and _grading_meta(cell).get("grade_id") not in graded:
             for name in _top_level_names(source(cell)):
                 elsewhere.setdefault(name, number)
@@ -134,9 +169,32 @@ def stray_definitions(released, submitted) -> list[Stray]:
     for cell in cells:
         if cell.role != "exercise":
             continue
-        for name in sorted(_free_names(cell.source) - defined_by_graded - set(dir(builtins))):
+        unbound = _free_names(cell.source) - defined_by_graded - set(dir(builtins)) - as_released.get(cell.id, set())
+        for name in sorted(unbound):
             if name in elsewhere:
-                found.append(Stray(name, cell.id, elsewhere[name]))
+                found.append(Stray(name, cell.id, where(submitted, elsewhere[name])))
+    return found
+
+
+def stray_tests(released, submitted) -> list[StrayTest]:
+    """For an exercise graded by the learner's own tests (its released cell defines ``test_*``
+    functions), the tests the learner wrote in other cells: they run in their kernel, and
+    neither the grader nor the self-check counts them. The course's own cells (as released)
+    define some ``test_*`` of their own, which are not the learner's."""
+    exercises = [name for name, text in _released_sources(released).items()
+                 if any(defined.startswith("test_") for defined in _top_level_names(text))]
+    if not exercises:
+        return []
+    graded = set(_released_sources(released))
+    course_own = set().union(*(_top_level_names(source(cell)) for cell in released.cells
+                               if cell.get("cell_type") == "code" and grade_id(cell) not in graded))
+    found = []
+    for number, cell in enumerate(submitted.cells):
+        if cell.get("cell_type") != "code" or grade_id(cell) in graded:
+            continue
+        for name in sorted(_top_level_names(source(cell))):
+            if name.startswith("test_") and name not in course_own:
+                found += [StrayTest(name, exercise, where(submitted, number)) for exercise in exercises]
     return found
 
 

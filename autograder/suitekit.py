@@ -237,8 +237,12 @@ def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
 
 
 def _unsolved(exc: SubmissionRaised, exercise: str) -> None:
+    """End a comparison on an unsolved exercise, naming the function that raised: the
+    exercise's own (``make_jobs_app`` of ``jobs_app``), never the exercise's id as if it were
+    a function that calls it."""
     if exc.error.get("type") == "NotImplementedError":
-        raise SubmissionRaised(exercise, exc.error) from None
+        where = exc.error.get("where")
+        raise SubmissionRaised(where if where not in (None, "<module>") else exercise, exc.error) from None
 
 
 async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submission, value: Any, exercise: str) -> Any:
@@ -416,13 +420,33 @@ def names(*wanted: str) -> dict:
     return {name: defined(name) for name in wanted}
 
 
+# Errors whose message says what happened but not why, and the why a learner needs.
+WHY = {
+    "database is locked": "Another connection held SQLite's write lock: either for longer than this "
+                          "connection waits (a transaction left open on some path, or a statement whose rows "
+                          "were not all read), or while this connection's transaction, begun as a reader (BEGIN "
+                          "is deferred), tried to write after the other one had written, which SQLite refuses at "
+                          "once. BEGIN IMMEDIATE takes the write lock before the first read.",
+}
+
+
+def shown_error(raised: str) -> str:
+    """A probe's ``"Type: message"`` as a learner reads it: the type alone when the message is
+    empty (``NotImplementedError``, not ``NotImplementedError: ``), and the why of an error
+    whose message gives none."""
+    kind, _, message = raised.partition(":")
+    shown = raised if message.strip() else kind
+    why = next((why for words, why in WHY.items() if words in message), None)
+    return f"{shown}. {why}" if why else f"{shown}."
+
+
 def answered(answer, name: str):
     """A probe's answer for one call of the learner's ``name``; a call that raised (the
     probes' ``{"raised": "Type: message"}``) fails with the learner's own error."""
     if isinstance(answer, dict) and set(answer) == {"raised"}:
         raised = answer["raised"]
         hint = " The exercise is not solved yet." if raised.startswith("NotImplementedError") else ""
-        raise Mistake(f"Your `{name}` raised {raised}.{hint}")
+        raise Mistake(f"Your `{name}` raised {shown_error(raised)}{hint}")
     return answer
 
 

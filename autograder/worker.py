@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from . import answers, reference
+from .inprocess import private_temporary_folder
 from .jail import Jail
 from .lessons import Lesson
 from .plugin import SandboxPlugin
@@ -65,19 +66,21 @@ def grade(program: dict, sources: Snapshot) -> dict:
     sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail, lesson_probes)
     loop = asyncio.new_event_loop()
     folder = Path(tempfile.mkdtemp(prefix="suite-"))  # 0700: the grader's alone
-    try:
-        reports = loop.run_until_complete(sandboxes.preflight())
-        only = program.get("only")
-        plugin = SandboxPlugin(sandboxes, loop, only)
-        # The folder is named after the lesson: the reference fixture finds its lesson so.
-        suite = materialise(sources, folder / program.get("lesson", "suite"))
-        # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
-        pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
-                    plugins=[plugin, FrozenSuite(sources, suite)])
-    finally:
-        loop.run_until_complete(sandboxes.retire())
-        loop.close()
-        shutil.rmtree(folder, ignore_errors=True)
+    # What the reference's probes write in this process goes with the worker's run too.
+    with private_temporary_folder("worker-tmp-"):
+        try:
+            reports = loop.run_until_complete(sandboxes.preflight())
+            only = program.get("only")
+            plugin = SandboxPlugin(sandboxes, loop, only)
+            # The folder is named after the lesson: the reference fixture finds its lesson so.
+            suite = materialise(sources, folder / program.get("lesson", "suite"))
+            # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
+            pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
+                        plugins=[plugin, FrozenSuite(sources, suite)])
+        finally:
+            loop.run_until_complete(sandboxes.retire())
+            loop.close()
+            shutil.rmtree(folder, ignore_errors=True)
     return {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
 
 

@@ -23,16 +23,18 @@ import contextlib
 import html
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from coursekit.asgi import not_implemented_in
-from coursekit.display import SYMBOLS, WORDS, display
+from coursekit.display import SYMBOLS, WORDS, Shown, display
 from coursekit.progress import record
 from coursekit.serve import run_blocking
 
-__all__ = ["CheckResult", "Report", "report", "reset", "self_check", "uses_exercises"]
+__all__ = ["CheckResult", "Report", "SelfCheckNotPassing", "report", "reset", "self_check", "self_check_for_nbgrader",
+           "uses_exercises"]
 
 Status = Literal["pass", "todo", "fail"]
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
@@ -69,6 +71,7 @@ class CheckResult:
 # exercise id -> (check function, timeout). A dict keeps registration order, and
 # re-running a check cell replaces its entry in place.
 _registry: dict[str, tuple[Callable[[], Any], float]] = {}
+_latest: dict[str, CheckResult] = {}  # exercise id -> what its check said last
 
 
 def self_check(exercise: str, *, timeout: float = 20.0) -> Callable[[Callable[[], Any]], CheckResult]:
@@ -87,16 +90,8 @@ def self_check(exercise: str, *, timeout: float = 20.0) -> Callable[[Callable[[]
     return decorator
 
 
-class Report(list[CheckResult]):
-    """The results ``report()`` returns: a plain list that Jupyter does not show again.
-
-    ``report()`` has already displayed the table; when it is the last line of a cell,
-    Jupyter would also display the returned value. ``_ipython_display_`` doing nothing
-    prevents that second, noisier copy. Everywhere else it is an ordinary list.
-    """
-
-    def _ipython_display_(self) -> None:
-        pass
+class Report(Shown, list[CheckResult]):
+    """The results ``report()`` returns (it has shown them as a table)."""
 
 
 def report() -> Report:
@@ -114,6 +109,45 @@ def report() -> Report:
 def reset() -> None:
     """Forget every registered check (for tests)."""
     _registry.clear()
+    _latest.clear()
+
+
+# --- an exercise's autograder-test cell, as nbgrader runs it ------------------------------------
+
+HIDDEN_TESTS_CELL_NOTE = ("The grader's hidden tests of `{exercise}` run in this cell only when your notebook is graded; "
+                          "running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")
+
+
+class SelfCheckNotPassing(Exception):
+    """What nbgrader's Validate reports for an exercise whose visible self-check does not pass."""
+
+
+def self_check_for_nbgrader(exercise: str) -> None:
+    """The visible part of an exercise's autograder-test cell (``autograder.nbgrader_bridge``).
+
+    nbgrader sets ``NBGRADER_EXECUTION`` in the kernel's environment: ``validate`` for a
+    learner's Validate (on a JupyterHub with nbgrader, the usual deployment), ``autograde``
+    when it grades. Validate scores this cell as it stands in the learner's copy, where the
+    hidden tests are not: it runs the exercise's self-check, and fails the cell (an error)
+    unless it passes, so that Validate fails an untouched lesson and passes a solved one.
+    Under ``autograde`` the hidden tests put back below this line give the points, and this
+    does nothing. Anywhere else (the learner running the cell) it says what the cell is for.
+    """
+    mode = os.environ.get("NBGRADER_EXECUTION")
+    if mode == "autograde":
+        return
+    if mode != "validate":
+        print(HIDDEN_TESTS_CELL_NOTE.format(exercise=exercise))
+        return
+    result = _latest.get(exercise)
+    if result is None and exercise in _registry:
+        check, timeout = _registry[exercise]
+        result = _run(exercise, check, timeout)
+    if result is None:
+        raise SelfCheckNotPassing(f"{exercise}: its self-check has not run (run the notebook from the top).")
+    if result.status != "pass":
+        raise SelfCheckNotPassing(result.line)
+    print(result.line)
 
 
 # --- running one check ----------------------------------------------------------------------
@@ -122,6 +156,7 @@ def reset() -> None:
 def _run(exercise: str, check: Callable[[], Any], timeout: float) -> CheckResult:
     result = _outcome(exercise, check, timeout)
     record(exercise, result.status)  # for the start page's table
+    _latest[exercise] = result
     return result
 
 

@@ -24,3 +24,16 @@ def display(text: str, html_text: str | None = None) -> None:
     if html_text is not None:
         bundle["text/html"] = html_text
     show(bundle, raw=True)
+
+
+class Shown(list):
+    """What a function that has already displayed its results returns: a plain list that
+    Jupyter does not show again.
+
+    When the call is the last line of a cell, Jupyter would also display the returned value
+    (its repr: objects, absolute paths). ``_ipython_display_`` doing nothing prevents that
+    second, noisier copy. Everywhere else it is an ordinary list.
+    """
+
+    def _ipython_display_(self) -> None:
+        pass

@@ -3,7 +3,8 @@
 ``make_invoice_app(database_url)`` builds it. What it promises (the lesson's exercises test
 exactly this):
 
-- every route needs ``Authorization: Bearer <token>`` with a token of ``TOKENS``; else 401;
+- every route needs ``Authorization: Bearer <token>`` with a token of ``TOKENS``; else 401 (a
+  token without the ``Bearer `` before it too);
 - ``POST /invoices`` with ``{"customer": str, "lines": [{"description": str, "quantity": int,
   "unit_cents": int}, ...]}`` creates an open invoice owned by the caller: 201 and the invoice
   ``{"id", "owner", "customer", "total_cents", "status": "open"}``, where ``total_cents`` is the
@@ -19,7 +20,9 @@ exactly this):
 The database comes from the lifespan (an engine made at start-up, disposed at shutdown) and
 reaches routes through the ``get_session`` dependency, one session per request, committed by
 the routes that write: so a test can swap the session for one inside a transaction it rolls
-back. ``get_notifier`` talks to a real service on the network, which is why tests override it.
+back. ``get_notifier`` talks to a real service on the network, which is why tests override it
+(``with_recorder(app)`` does, with a ``RecordingNotifier``: there is no payments service here,
+and paying an invoice with the real notifier answers 500).
 
 ``Rules`` holds the business rules as small methods; the app asks them. (The grader builds
 variants of this app with one rule broken, to see whether a learner's tests notice.)
@@ -65,8 +68,10 @@ class NewInvoice(BaseModel):
 class Rules:
     """The rules the routes ask; each is one line, so a broken one is one small change."""
 
-    def user_for(self, token: str | None) -> str | None:
-        return TOKENS.get(token or "")
+    def user_for(self, authorization: str | None) -> str | None:
+        """The user an ``Authorization`` header names: ``Bearer <token>`` with a known token."""
+        scheme, _, token = (authorization or "").partition(" ")
+        return TOKENS.get(token) if scheme == "Bearer" else None
 
     def line_total(self, line: Line) -> int:
         return line.quantity * line.unit_cents
@@ -85,7 +90,8 @@ class Rules:
 
 
 class Notifier:
-    """Tells the payments service that an invoice was paid (a real HTTP call)."""
+    """Tells the payments service that an invoice was paid (a real HTTP call, to a host that
+    does not exist here: paying answers 500 until a test overrides ``get_notifier``)."""
 
     async def paid(self, invoice: dict) -> None:
         async with httpx.AsyncClient(timeout=2.0) as http:
@@ -94,6 +100,16 @@ class Notifier:
 
 def get_notifier() -> Notifier:
     return Notifier()
+
+
+class RecordingNotifier:
+    """A stand-in for the payments service: it keeps what it was told instead of calling out."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def paid(self, invoice: dict) -> None:
+        self.sent.append(invoice)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -107,7 +123,7 @@ def get_rules(request: Request) -> Rules:
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The caller, from their bearer token (what a test overrides to act as someone)."""
-    user = request.app.state.rules.user_for((authorization or "").removeprefix("Bearer "))
+    user = request.app.state.rules.user_for(authorization)
     if user is None:
         raise HTTPException(401, "a valid bearer token is needed")
     return user
@@ -186,4 +202,12 @@ def make_invoice_app(database_url: str = "sqlite+aiosqlite://", rules: Rules | N
     app = FastAPI(lifespan=lifespan, openapi_url=None)
     app.state.rules = rules or Rules()
     app.include_router(router)
+    return app
+
+
+def with_recorder(app: FastAPI) -> FastAPI:
+    """``app`` with ``get_notifier`` overridden by a ``RecordingNotifier`` (a new one per
+    request), as section 4 of lesson 07 teaches: the app the learner's tests of its last
+    exercise are run against, so that paying an invoice answers as documented."""
+    app.dependency_overrides[get_notifier] = RecordingNotifier
     return app

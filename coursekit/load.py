@@ -1,11 +1,13 @@
-"""A latency probe in a process of its own: one GET every ``interval`` seconds, timed.
+"""Clients in processes of their own: a latency probe, and load that makes a server busy.
 
-    with latency_probe(running.url + "/ping") as probe:
-        ...                                   # make the server busy meanwhile
+    with latency_probe(running.url + "/ping") as probe, load_process() as load:
+        burst = load.burst(running.url + "/slow", seconds=0.5, clients=2)   # busy meanwhile
     samples = probe.samples                   # [(sent_at, latency), ...]
+    burst.calls, burst.started, burst.ended   # how many calls, in which window
 
-The probe is a separate process on purpose: a client inside the server's process (or on its
-event loop) would be slowed by the very blocking it is meant to measure. Times are
+Both are separate processes on purpose: a client inside the server's process (or on its
+event loop) would be slowed by the very blocking it is meant to measure, and would take the
+interpreter's lock from the server it loads. Times are
 ``time.monotonic()`` values, the same clock in every process of the machine, so they line
 up with timestamps taken in the notebook (an event loop's ``loop.time()`` is that clock too).
 
@@ -16,22 +18,36 @@ that is held up delays the next one, as a user waiting for a page would not clic
 Each sample is (when the request was sent, how long until the whole response arrived); a
 request that fails or times out is recorded with the time until it gave up.
 
+A load process calls a URL back to back from ``clients`` threads, each with its own kept-alive
+connection, for ``seconds``; one process serves every burst of a with-block (starting Python
+and httpx costs more than a short burst), and a body goes to it once, through a file.
+
 Run by hand: ``python -m coursekit.load URL --seconds 3 --interval 0.02`` prints "ready",
-then, after ``seconds`` or a SIGTERM, the samples as one line of JSON.
+then, after ``seconds`` or a SIGTERM, the samples as one line of JSON;
+``python -m coursekit.load --bursts`` reads one burst per line of JSON on stdin
+(``{"url", "seconds", "clients", "body"}``, ``body`` a file's path or null) and answers each
+with one line (``{"calls", "failed", "started", "ended"}``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import hashlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["LatencyProbe", "latency_probe", "measure_latency"]
+__all__ = ["Burst", "LatencyProbe", "LoadProcess", "burst", "latency_probe", "load_process", "measure_latency"]
 
 READY = "ready"
 
@@ -111,13 +127,130 @@ def latency_probe(url: str, *, interval: float = 0.02, max_seconds: float = 120.
         probe._kill()
 
 
+@dataclass(frozen=True)
+class Burst:
+    """What one burst of load did: calls answered, calls failed, and its window in
+    ``time.monotonic()`` time (from when the clients started calling to when they stopped)."""
+
+    calls: int
+    failed: int
+    started: float
+    ended: float
+
+
+def burst(url: str, seconds: float, *, clients: int = 1, body: bytes | None = None,
+          timeout: float = 10.0) -> Burst:
+    """``clients`` threads call ``url`` back to back for ``seconds`` (POST ``body`` when given)."""
+    import httpx
+
+    # Clients first (making one takes a while on a busy machine), then the clock starts.
+    sessions = [httpx.Client(timeout=timeout) for _ in range(clients)]
+    started = time.monotonic()
+    deadline = started + seconds
+
+    def calls(http: httpx.Client) -> tuple[int, int]:
+        done = failed = 0
+        while time.monotonic() < deadline:
+            try:
+                if body is None:
+                    http.get(url)
+                else:
+                    http.post(url, content=body)
+                done += 1
+            except httpx.HTTPError:
+                failed += 1
+        return done, failed
+
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(calls, sessions))
+    finally:
+        for http in sessions:
+            http.close()
+    return Burst(sum(done for done, _ in results), sum(failed for _, failed in results), started, time.monotonic())
+
+
+class LoadProcess:
+    """A running load process: ``burst(...)`` asks it for one burst and waits for its result."""
+
+    def __init__(self, process: subprocess.Popen[str], folder: Path) -> None:
+        self._process = process
+        self._folder = folder
+        self._bodies: dict[str, Path] = {}
+
+    def burst(self, url: str, seconds: float, *, clients: int = 1, body: bytes | None = None) -> Burst:
+        """Make ``url`` busy for ``seconds`` from ``clients`` connections of the load process."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        command = {"url": url, "seconds": seconds, "clients": clients, "body": self._body_file(body)}
+        self._process.stdin.write(json.dumps(command) + "\n")
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the load process ended: {self._process.communicate()[1].strip()[-500:]}")
+        return Burst(**json.loads(answer))
+
+    def _body_file(self, body: bytes | None) -> str | None:
+        """The body in a file of our own folder, written once per distinct body."""
+        if body is None:
+            return None
+        digest = hashlib.sha256(body).hexdigest()
+        if digest not in self._bodies:
+            path = self._folder / digest
+            path.write_bytes(body)
+            self._bodies[digest] = path
+        return str(self._bodies[digest])
+
+    def _close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()  # end of commands: the process exits
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def load_process() -> Iterator[LoadProcess]:
+    """A process that makes servers busy on demand, for the length of the block.
+
+    It ends with the block (killed if it does not exit at once), with the files it was given.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="coursekit-load-"))
+    process = subprocess.Popen([sys.executable, "-m", "coursekit.load", "--bursts"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    load = LoadProcess(process, folder)
+    try:
+        yield load
+    finally:
+        load._close()
+
+
+def serve_bursts() -> None:
+    """The load process's loop: one burst per line of stdin, one answer per line of stdout."""
+    for line in sys.stdin:
+        command = json.loads(line)
+        body = Path(command["body"]).read_bytes() if command["body"] else None
+        done = burst(command["url"], command["seconds"], clients=command["clients"], body=body)
+        print(json.dumps(dataclasses.asdict(done)), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m coursekit.load", description=__doc__.split("\n")[0])
-    parser.add_argument("url")
+    parser.add_argument("url", nargs="?")
+    parser.add_argument("--bursts", action="store_true", help="make bursts of load, one per line of stdin")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
+    if args.bursts:
+        serve_bursts()
+        return
+    if args.url is None:
+        parser.error("a URL to probe, or --bursts")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     samples = measure_latency(args.url, args.seconds, args.interval, args.timeout, should_stop=lambda: bool(stop),

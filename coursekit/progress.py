@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.display import SYMBOLS, WORDS, display
+from coursekit.display import SYMBOLS, WORDS, Shown, display
 
 PROGRESS_FILE = ".course-progress.json"
 NOT_RUN = "·"  # an exercise whose self-check has not run yet
@@ -88,13 +88,14 @@ def exercise_ids(notebook: dict) -> list[str]:
 
 
 def show(refresh: bool = False, root: Path | None = None) -> list[LessonProgress]:
-    """Show, lesson by lesson, which exercises pass their self-checks."""
+    """Show, lesson by lesson, which exercises pass their self-checks; return them (a list
+    that the start page's cell does not display a second time)."""
     if refresh:
         for lesson in lessons(root):
             rerun(lesson)
     found = lessons(root)
     display(_text(found), _html(found))
-    return found
+    return Shown(found)
 
 
 NOT_RUN_WORDS = "not run yet"

@@ -184,7 +184,8 @@ def test_a_helper_outside_the_exercise_cell_is_named_in_the_feedback(graded):
     _, results, out = graded
     assert score(results, "helper_outside", "json_app")[0] == 0
     feedback = (out / "helper_outside.feedback.md").read_text()
-    assert "`answer`, which your `json_app` uses, is defined in cell 2" in feedback
+    # Described as JupyterLab shows it (which numbers no cells): by its first line and section.
+    assert "`answer`, which your `json_app` uses, is defined only in the cell that starts with `async def answer(send):`" in feedback
     assert "move it into the `json_app` exercise cell" in feedback
 
 

@@ -152,3 +152,25 @@ def test_autograde_feedback_and_export_agree_with_autograder_grade(course, tmp_p
     assert theirs == ours
     for student in submissions:
         assert (course.folder / "nbgrader" / "feedback" / student / LESSON.slug / f"{LESSON.slug}.html").exists()
+
+
+@pytest.mark.slow  # Validate executes the learner's notebook whole, twice
+def test_validate_fails_an_untouched_lesson_and_passes_a_solved_one(course, tmp_path):
+    """On a JupyterHub with nbgrader, learners have Validate. It scores the autograder-test
+    cells of the learner's copy, which hold no hidden tests: their visible line runs the
+    exercise's self-check there (coursekit.checks.self_check_for_nbgrader), so Validate says
+    what the self-checks say, and never "passes" an untouched lesson."""
+    released = nbformat.read(course.release, as_version=4)
+    solved = benchmark.with_sources(released, benchmark.exercise_sources(nbformat.read(LESSON.solution, as_version=4)))
+    said = {}
+    for name, notebook in {"untouched": released, "solved": solved}.items():
+        path = tmp_path / name / f"{LESSON.slug}.ipynb"
+        path.parent.mkdir()
+        nbformat.write(notebook, path)
+        code, log = course.run("validate", str(path))
+        said[name] = "\n".join(line for _, line in log)
+        assert code == 0, tail(log)
+    exercises = len(benchmark.exercise_sources(released))
+    assert f"VALIDATION FAILED ON {exercises} CELL(S)" in said["untouched"], said["untouched"][-3000:]
+    assert "not solved yet" in said["untouched"]
+    assert "Success! Your notebook passes all the tests." in said["solved"], said["solved"][-3000:]

@@ -65,8 +65,30 @@ def test_a_helper_written_outside_the_exercise_cell_is_named():
     released = notebook.read(LESSON.release)
     submitted = with_helper_outside("import json\nasync def send_json(send, status, body):\n    pass\n", "send_json")
     [stray] = notebook.stray_definitions(released, submitted)
-    assert (stray.name, stray.exercise, stray.cell) == ("send_json", "router_app", 6)
+    assert (stray.name, stray.exercise) == ("send_json", "router_app")
+    # JupyterLab numbers no cells: the cell is named by its first line of code and its section
+    assert stray.cell.startswith("the cell that starts with `import json` (under \"")
     assert "move it into the `router_app` exercise cell" in stray.message()
+
+
+def test_a_name_the_released_exercise_cell_already_uses_is_not_the_learners_stray():
+    """Lesson 07's api_client, untouched: its starter code yields `client` and `recorder`, which
+    the part the learner writes binds; a demo cell's `client` is no helper of the learner's."""
+    lesson = find_lesson("07_testing")
+    released = notebook.read(lesson.release)
+    assert notebook.stray_definitions(released, released) == []
+
+
+def test_a_learners_test_outside_the_exercise_cell_is_named():
+    lesson = find_lesson("07_testing")
+    released = notebook.read(lesson.release)
+    submitted = notebook.read(lesson.release)
+    submitted.cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                            "source": "async def test_my_extra(client):\n    assert True\n"})
+    [stray] = notebook.stray_tests(released, submitted)
+    assert (stray.name, stray.exercise) == ("test_my_extra", "invoice_tests")
+    assert "only the tests in that cell are run" in stray.message()
+    assert notebook.stray_tests(released, released) == []  # the lesson's own demo tests are not the learner's
 
 
 def test_names_from_setup_builtins_or_the_cell_itself_are_not_strays():

@@ -1,10 +1,11 @@
+import os
 import time
 
 import pytest
 
 from coursekit import percentile, serve
-from coursekit.load import latency_probe, measure_latency
-from coursekit.work import count_primes, evil_regex_match, spin, sqlite_busy_query
+from coursekit.load import burst, latency_probe, load_process, measure_latency
+from coursekit.work import count_json_items, count_primes, evil_regex_match, spin, sqlite_busy_query
 
 
 async def pong(scope, receive, send):
@@ -28,6 +29,7 @@ def test_percentile_is_nearest_rank():
 
 def test_the_work_functions_are_deterministic():
     assert count_primes(100) == 25
+    assert count_json_items(b'[{"a": 1}, 2, [3]]') == 3
     assert evil_regex_match(10) is False
     assert sqlite_busy_query(100) == 5050
     assert spin(0.01) > 0
@@ -61,3 +63,48 @@ def test_latency_probe_is_killed_when_the_block_raises():
     assert probe._process.poll() is not None
     with pytest.raises(RuntimeError):
         probe.samples
+
+
+async def count_bodies(scope, receive, send):
+    """Answers each request with the size of its body."""
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+def test_a_burst_calls_back_to_back_from_each_client():
+    with serve(pong, lifespan="off") as running:
+        before = time.monotonic()
+        done = burst(running.url, 0.2, clients=2)
+    assert done.calls > 4 and done.failed == 0
+    assert before <= done.started < done.ended and 0.2 <= done.ended - done.started < 1.5
+
+
+def test_a_load_process_makes_bursts_in_its_own_process_on_the_shared_clock():
+    with serve(count_bodies, lifespan="off") as running, load_process() as load:
+        before = time.monotonic()
+        first = load.burst(running.url, 0.2, clients=2)
+        second = load.burst(running.url, 0.2, body=b"x" * 100_000)
+        again = load.burst(running.url, 0.1, body=b"x" * 100_000)  # the same body: one file
+        after = time.monotonic()
+        folder, process = load._folder, load._process
+        assert len(list(folder.iterdir())) == 1
+        assert process.pid != os.getpid() and process.poll() is None
+    assert first.calls > 2 and second.calls > 0 and again.calls > 0
+    assert before <= first.started < first.ended <= second.started < second.ended <= after
+    assert process.poll() is not None and not folder.exists()  # nothing left behind
+
+
+def test_a_load_process_that_dies_is_reported():
+    with load_process() as load:
+        load._process.kill()
+        load._process.wait()
+        with pytest.raises((RuntimeError, OSError)):
+            load.burst("http://127.0.0.1:9/", 0.1)

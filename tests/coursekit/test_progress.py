@@ -42,6 +42,30 @@ def test_the_table_says_what_has_not_run_yet(notebooks, capsys):
     assert "✅ json_app passes" in shown and f"{progress.NOT_RUN} echo_app not run yet" in shown
 
 
+def test_the_start_pages_cells_show_only_the_table_and_the_reset_cell_runs_first(tmp_path):
+    """START.ipynb's progress cell ends with `progress.show()`: its return value must not be
+    displayed again (a list of LessonProgress, absolute paths and all); its reset cell, run
+    before the cell above it, must not fail."""
+    from jupyter_client.manager import start_new_kernel
+
+    from autograder import manifest
+
+    start = json.loads(manifest.start_notebook_text())
+    cells = {cell["id"]: "".join(cell["source"]) for cell in start["cells"]}
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        outputs = {}
+        for cell in ("reset", "progress"):  # the reset cell first, as a learner may
+            shown = []
+            reply = client.execute_interactive(cells[cell], timeout=60, output_hook=shown.append)
+            assert reply["content"]["status"] == "ok", (cell, reply["content"])
+            outputs[cell] = [message["msg_type"] for message in shown]
+        assert "execute_result" not in outputs["progress"], "show()'s return value was displayed again"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
 def exercise_cell(path, exercise):
     notebook = json.loads(path.read_text())
     return next(cell for cell in notebook["cells"]

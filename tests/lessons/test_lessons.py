@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,37 +280,65 @@ def test_every_exercise_has_a_plausible_mistake(lesson):
 
 
 # Cells marked "appended" (the warned mistakes' checks) run after the lesson and are not
-# counted in its run time.
+# counted in its run time. With `rerun`, every other code cell runs a second time right after
+# its first run, as a learner who runs one cell again on its own: its first outputs are kept in
+# its metadata (`first_outputs`) for comparison, and the second runs' time is counted apart
+# (`seconds_rerunning`), not in the lesson's run time. The hidden-test cells (nbgrader
+# `grade: true`) run once: run again, they would test the grader, not the lesson.
 EXECUTE = """
-import sys, time, nbclient, nbformat
-source, target, allow_errors = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+import copy, sys, time, nbclient, nbformat
+source, target, allow_errors, rerun = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[5] == "1"
 notebook = nbformat.read(source, as_version=4)
 client = nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
                                  resources={"metadata": {"path": sys.argv[4]}})
-started = time.monotonic()
+started, rerunning = time.monotonic(), 0.0
 with client.setup_kernel():
     for index, cell in enumerate(notebook.cells):
         if cell.metadata.get("appended"):
-            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
+            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
         client.execute_cell(cell, index)
-notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started)
+        again = (rerun and cell.cell_type == "code" and not cell.metadata.get("appended")
+                 and not cell.metadata.get("nbgrader", {}).get("grade"))
+        if again:
+            first = copy.deepcopy(cell.outputs)
+            second_started = time.monotonic()
+            client.execute_cell(cell, index)
+            rerunning += time.monotonic() - second_started
+            cell.metadata["first_outputs"] = first
+notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
+notebook.metadata["seconds_rerunning"] = rerunning
 nbformat.write(notebook, target)
 """
 
 
-def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None):
+def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None, rerun: bool = False):
     """Run a notebook top to bottom headless, offline where this machine can prove it (a
     network namespace with only loopback), in ``folder`` (the notebook's own by default), and
-    return it executed with its run time."""
+    return it executed with its run time (first runs only). With ``rerun``, each code cell runs
+    twice in a row (see ``EXECUTE``). The kernel gets a temporary folder of its own, which must
+    be empty once it has stopped: what a lesson writes to disk goes when its kernel does."""
     target = tmp_path / ("executed-" + path.name)
     folder = path.parent if folder is None else folder
-    completed = subprocess.run(
-        [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder)],
-        capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 3,
-        preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    # Traversable by others (0711): PostgreSQL, run by root as a user of its own, starts there.
+    kernel_tmp = Path(tempfile.mkdtemp(prefix="kernel-tmp-"))
+    kernel_tmp.chmod(0o711)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder),
+             "1" if rerun else "0"],
+            capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 6,
+            preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
+            env={**os.environ, "TMPDIR": str(kernel_tmp)},
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        # platformdirs' per-user runtime folder (`runtime-<uid>`, where XDG_RUNTIME_DIR is not
+        # set) holds pgserver's lock file for every PostgreSQL it starts: a folder meant to be
+        # shared and kept, not a file of the lesson's.
+        left = sorted(path.name for path in kernel_tmp.iterdir() if path.name != f"runtime-{os.geteuid()}")
+    finally:
+        shutil.rmtree(kernel_tmp, ignore_errors=True)
     executed = nbformat.read(target, as_version=4)
+    executed.metadata["left_in_temporary_folder"] = left
     return executed, executed.metadata["seconds_to_run"]
 
 
@@ -331,7 +362,7 @@ def executed_solutions(tmp_path_factory):
             notebook = with_warned_mistakes(nbformat.read(lesson.solution, as_version=4), mistakes_of(lesson))
             nbformat.write(notebook, folder / lesson.solution.name)
             cache[lesson.slug] = execute(folder / lesson.solution.name, folder, allow_errors=False,
-                                         folder=lesson.solution.parent)
+                                         folder=lesson.solution.parent, rerun=True)
         return cache[lesson.slug]
 
     return executed
@@ -343,6 +374,51 @@ def test_solution_notebook_runs_headless_within_the_limit(lesson, executed_solut
     assert seconds < HEADLESS_LIMIT_SECONDS
     shown = "".join(outputs_text(cell) for cell in executed.cells if not cell.metadata.get("appended"))
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
+
+
+# What a cell concludes, as opposed to what it measured: the verdict of a claim (coursekit.verdicts'
+# "verdict: TRUE", or a line that starts with the word), a self-check's or the recap's status per
+# exercise, a yes/NO fact, a choice. Numbers may differ from one run to the next; these may not.
+VERDICT_LINES = [
+    re.compile(r"^\s*verdict: (TRUE|FALSE|PARTLY TRUE|not shown)"),
+    re.compile(r"^(TRUE|FALSE|PARTLY TRUE|not shown)\b"),
+    re.compile(r"^(✅|⏳|❌) (\w+)"),
+    re.compile(r"^(\w+)\s+(✅|⏳|❌) "),
+    re.compile(r"^(yes|NO) +(.+)$"),
+    re.compile(r"^(chosen: .+)$"),
+]
+
+
+def verdicts(outputs) -> list:
+    found = []
+    for line in outputs_text({"outputs": outputs}).splitlines():
+        for pattern in VERDICT_LINES:
+            matched = pattern.match(line)
+            if matched:
+                found.append(matched.groups())
+                break
+    return found
+
+
+@pytest.mark.slow
+def test_every_cell_run_again_on_its_own_concludes_the_same(lesson, executed_solutions):
+    """The rule in docs/AUTHORING.md: a learner may run any cell again on its own after the
+    notebook has run (files from its first run must not change what it concludes). The headless
+    run executes each code cell twice in a row; the second run must raise nothing (else the run
+    itself fails) and print the same verdicts as the first."""
+    executed, _ = executed_solutions(lesson)
+    changed = [(cell.source.splitlines()[0][:80], verdicts(cell.metadata["first_outputs"]), verdicts(cell.outputs))
+               for cell in executed.cells if "first_outputs" in cell.metadata
+               and verdicts(cell.metadata["first_outputs"]) != verdicts(cell.outputs)]
+    assert changed == []
+
+
+@pytest.mark.slow
+def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_solutions):
+    """What a lesson writes to disk (coursekit.scratch) and what its self-checks and the hidden
+    tests' probes write is gone once its kernel has stopped."""
+    executed, _ = executed_solutions(lesson)
+    assert executed.metadata["left_in_temporary_folder"] == []
 
 
 @pytest.mark.slow
@@ -374,6 +450,7 @@ def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson,
     *_, recap, submit = [cell for cell in executed.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
     assert "No grading server is configured" in outputs_text(submit)  # the release's closing cell
+    assert executed.metadata["left_in_temporary_folder"] == []
 
 
 @pytest.mark.slow

@@ -242,6 +242,8 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
 
     def handle(job) -> None:
         note(f"start {job['id']}")
+        if job["id"] == scenario.get("raises_at"):
+            raise RuntimeError("the job failed")
         durations = scenario.get("durations")
         time.sleep(durations[job["id"]] if durations else scenario.get("job_seconds", 0.4))
         note(f"end {job['id']}")
@@ -266,7 +268,8 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
     """Fork a worker running ``run_worker(take, handle, poll=..., until_empty=...)``.
 
     scenario: {"jobs": 3, "job_seconds": 0.4, "durations": [seconds per job] (instead of
-    job_seconds), "poll": 0.05, "until_empty": false, "idle": false,
+    job_seconds), "poll": 0.05, "until_empty": false, "idle": false, "raises_at": a job whose
+    handle() raises RuntimeError as it starts (none by default),
     "sigterm": "during_job" | "at_job" | "after_all" | "idle" | null, "at": 0, "idle_seconds": 0.3}.
     With "during_job", SIGTERM is sent as the first job starts; with "at_job", as job ``at``
     starts; with "after_all", once the last job has ended and the worker has waited a while

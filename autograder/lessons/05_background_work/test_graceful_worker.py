@@ -28,13 +28,19 @@ async def scenario(submission, **spec):
 async def test_sigterm_during_a_job(submission):
     """SIGTERM while a job runs: the job ends, no new job starts, run_worker returns 1."""
     report = await scenario(submission, jobs=3, sigterm="during_job")
-    expect(report["exitcode"] is not None and report["exitcode"] >= 0 and "end 0" in report["log"],
-           "SIGTERM killed the worker in the middle of its job: catch the signal (signal.signal) and only note that "
-           "a stop was asked, so the job in hand can finish.")
+    outcome = report["outcome"] or {}
+    killed = report["exitcode"] is not None and report["exitcode"] < 0
+    expect(not killed, "SIGTERM killed the worker in the middle of its job: catch the signal (signal.signal) and "
+                       "only note that a stop was asked, so the job in hand can finish.")
+    raised = (outcome.get("raised") or "").split(":", 1)[0]
+    expect("end 0" in report["log"],
+           "SIGTERM stopped the job in hand: your SIGTERM handler ends the worker where it stands"
+           + (f" (run_worker raised {raised} out of the job)" if raised else "")
+           + ". A handler runs in between two steps of whatever is running, here the job: let it only note that a "
+             "stop was asked, and look at that note between jobs.")
     expect(report["log"] == ["start 0", "end 0"],
            "After SIGTERM the worker should finish the job in hand and take no new one (check for the stop before "
            "each take).")
-    outcome = report["outcome"] or {}
     expect(outcome.get("returned") == 1 and not outcome.get("raised"),
            f"After SIGTERM `run_worker` should return the number of jobs it handled (1 here), not raise "
            f"({outcome.get('raised') or outcome.get('returned')}).")
@@ -68,11 +74,15 @@ async def test_until_empty_drains_the_queue(submission):
 
 @graded(NAME, points=0.5)
 async def test_restores_the_previous_handler(submission):
-    """After returning, the SIGTERM handler in place before is back."""
+    """After returning, and after handle() raised, the SIGTERM handler in place before is back."""
     report = await scenario(submission, jobs=1, job_seconds=0.05, until_empty=True)
     expect((report["outcome"] or {}).get("handler_restored") is True,
            "`run_worker` should put back the SIGTERM handler that was there before it started (signal.signal "
            "returns it), even when it returns early.")
+    broken = await scenario(submission, jobs=2, job_seconds=0.05, until_empty=True, raises_at=0)
+    expect((broken["outcome"] or {}).get("handler_restored") is True,
+           "When handle() raises, `run_worker` should still put back the SIGTERM handler that was there before: "
+           "\"whatever happens\" includes an exception (which statement runs on every way out of a block?).")
 
 
 # Job sets of 0 to 4 jobs of 10 ms each, and a SIGTERM only where its moment is certain: as a

@@ -64,20 +64,25 @@ async def test_fail_schedules_a_retry(submission):
     expect(row["attempts"] == 2, "`fail` should not change attempts (claim counts them).")
 
 
-@graded(NAME, points=1)
-async def test_fail_buries_after_the_last_attempt(submission):
-    """With attempts >= max_attempts the job goes to 'dead'; a worker without the claim changes nothing."""
+@graded(NAME, points=0.5)
+async def test_fail_only_by_the_worker_holding_the_job(submission):
+    """fail from a worker that does not hold the claim answers None and changes nothing."""
     answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w2", "error": "late", "now": 10.0,
                                                    "u": 0.5, "max_attempts": 3},
-                                      {"op": "row", "id": 1},
-                                      {"op": "fail", "id": 1, "worker": "w1", "error": "boom", "now": 10.0, "u": 0.5,
-                                       "max_attempts": 3},
                                       {"op": "row", "id": 1}])
     expect(answered(answers[2], "fail") is None and answers[3]["state"] == "running" and answers[3]["last_error"] is None,
            "`fail` from a worker that does not hold the claim should answer None and change nothing.")
-    expect(answered(answers[4], "fail") == "dead",
+
+
+@graded(NAME, points=0.5)
+async def test_fail_buries_after_the_last_attempt(submission):
+    """With attempts >= max_attempts, fail by the holder sends the job to 'dead'."""
+    answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w1", "error": "boom", "now": 10.0,
+                                                   "u": 0.5, "max_attempts": 3},
+                                      {"op": "row", "id": 1}])
+    expect(answered(answers[2], "fail") == "dead",
            "`fail` on a job whose attempts reached max_attempts should answer 'dead' (no retry left).")
-    row = answers[5]
+    row = answers[3]
     expect(row["state"] == "dead" and row["last_error"] == "boom" and row["lease_until"] is None,
            "A buried job should have state 'dead', its error in last_error and no lease.")
 

@@ -12,6 +12,7 @@ whose savepoints work is the notebook's own ``savepoint_engine``, passed in by n
 """
 
 import itertools
+import shutil
 import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,10 +76,10 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
     return plain(report)
 
 
-async def _scratch_engine(savepoint_engine):
+async def _scratch_engine(savepoint_engine, folder: str):
     from sqlalchemy import text
 
-    path = Path(tempfile.mkdtemp()) / f"probe{next(_databases)}.db"
+    path = Path(folder) / f"probe{next(_databases)}.db"
     engine = savepoint_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"))
@@ -99,7 +100,10 @@ async def rollback_report(rollback_session, savepoint_engine, scopes: list) -> d
     after each scope."""
     from sqlalchemy import text
 
-    engine = await _scratch_engine(savepoint_engine)
+    # The folder goes with the probe: under nbgrader the probe runs in the learner's kernel,
+    # whose temporary folder is not a sandbox's scratch folder.
+    folder = tempfile.mkdtemp(prefix="lesson07-probe-")
+    engine = await _scratch_engine(savepoint_engine, folder)
     report: list[dict] = []
     try:
         for steps in scopes:
@@ -125,6 +129,7 @@ async def rollback_report(rollback_session, savepoint_engine, scopes: list) -> d
             report.append(seen)
     finally:
         await engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
     return plain(report)
 
 
@@ -206,7 +211,8 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
 
     from coursekit.invoice_api import invoices, make_invoice_app, metadata
 
-    path = Path(tempfile.mkdtemp()) / f"api{next(_databases)}.db"
+    folder = tempfile.mkdtemp(prefix="lesson07-probe-")  # removed at the end, as in rollback_report
+    path = Path(folder) / f"api{next(_databases)}.db"
     engine = savepoint_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
@@ -249,4 +255,5 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
             report.append(seen)
     finally:
         await engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
     return plain(report)

@@ -74,5 +74,5 @@ async def test_generated_blocks(submission, reference):
     await require(submission, NAME, kind="function")
     await same_as_reference(submission, reference, NAME, BLOCKS, played, examples=8,
                             promise="each block runs the lifespan, acts as `user`, records payments, shares "
-                                    "one rolled-back session between its requests, and leaves no override "
-                                    "and no row behind.")
+                                    "one rolled-back session between its requests, and leaves no row behind and "
+                                    "app.dependency_overrides as it found them (another fixture's override kept).")

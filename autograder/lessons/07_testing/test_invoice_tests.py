@@ -6,14 +6,20 @@ last) and against each variant below, every run in a sandbox of its own. A varia
 when all tests pass on the correct app and at least one fails on the variant.
 
 The variants live only here: each breaks one of the app's promises by overriding one rule of
-``coursekit.invoice_api.Rules``.
+``coursekit.invoice_api.Rules``. Every app, correct or not, has its payments service replaced by
+a recorder (``with_recorder``), as the task says: the real one cannot be reached here.
+
+The graded tests are named for a hidden bug's number, not for the bug: their names reach the
+learner's feedback, and a list of the six bugs would turn the exercise into a checklist. An
+uncaught bug's message names the promise it breaks, once the learner's tests pass on the
+correct app.
 """
 
 import pytest
 
 from autograder.expect import expect, graded
 from autograder.learner_tests import hunt
-from coursekit.invoice_api import TOKENS, Rules, make_invoice_app
+from coursekit.invoice_api import Rules, make_invoice_app, with_recorder
 
 pytestmark = pytest.mark.anyio
 NAME = "invoice_tests"
@@ -30,8 +36,8 @@ class ZeroQuantityAccepted(Rules):
 
 
 class AnyoneIsAGuest(Rules):
-    def user_for(self, token):
-        return TOKENS.get(token or "", "guest")
+    def user_for(self, authorization):
+        return super().user_for(authorization) or "guest"
 
 
 class OthersInvoicesVisible(Rules):
@@ -68,9 +74,9 @@ async def the_hunt(submission, separate_sandbox):
         names = await submission.learner_tests()
         expect(isinstance(names, list) and names != [],
                "Define your tests as functions named test_...(client) in the exercise cell.")
-        variants = {variant.__name__: (lambda variant=variant: make_invoice_app(rules=variant()))
+        variants = {variant.__name__: (lambda variant=variant: with_recorder(make_invoice_app(rules=variant())))
                     for variant in VARIANTS}
-        _hunts["hunt"] = await hunt(separate_sandbox, make_invoice_app, variants)
+        _hunts["hunt"] = await hunt(separate_sandbox, lambda: with_recorder(make_invoice_app()), variants)
     return _hunts["hunt"]
 
 
@@ -89,18 +95,20 @@ async def test_your_tests_pass_on_the_correct_app(submission, separate_sandbox):
     expect_honest(await the_hunt(submission, separate_sandbox))
 
 
-def _catches(variant):
+def _catches(number, variant):
     @graded(NAME, points=1)
     async def test(submission, separate_sandbox):
         found = await the_hunt(submission, separate_sandbox)
-        expect_honest(found)
+        # The tests' failures on the correct app are listed once, by the test above.
+        expect(found.honest, "Not counted yet: a hidden bug counts as caught only once every test of yours "
+                             "passes on the correct app (see \"your tests pass on the correct app\").")
         expect(found.caught(variant.__name__),
                f"No test of yours failed on an app that breaks this promise: {VARIANTS[variant]}. "
                "Add a test that checks it.")
-    test.__doc__ = f"The learner's tests catch an app where this is broken: {VARIANTS[variant]}."
-    test.__name__ = f"test_catches_{variant.__name__}"
+    test.__doc__ = f"The learner's tests catch hidden bug {number}: {VARIANTS[variant]} ({variant.__name__})."
+    test.__name__ = f"test_catches_hidden_bug_{number}"
     return test
 
 
-for _variant in VARIANTS:
-    globals()[f"test_catches_{_variant.__name__}"] = _catches(_variant)
+for _number, _variant in enumerate(VARIANTS, 1):
+    globals()[f"test_catches_hidden_bug_{_number}"] = _catches(_number, _variant)
