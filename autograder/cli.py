@@ -82,13 +82,26 @@ def grade_command(args) -> int:
             report.write_gradescope(result, out)
         print(report.progress_line(done, len(paths), result), flush=True)
 
-    print(f"isolation: {isolation()}", flush=True)
-    results = grade_all(paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result)
+    def on_start(start) -> None:  # the first line: how submissions are confined, and the canary's proof
+        print(f"isolation: {isolation()}; {start}", flush=True)
+
+    results = grade_all(paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result,
+                        on_start=on_start)
     gradebook = report.write_gradebook(results, out)
     rates = report.write_pass_rates(results, out)
     print(report.class_summary(results, time.monotonic() - started))
     print(f"gradebook: {gradebook}; pass rates: {rates}")
-    return 0
+    return _not_graded(results)
+
+
+def _not_graded(results) -> int:
+    """1 when the grader failed on some submission (they have no score): a run that could not
+    grade everyone must not look like one that did."""
+    failed = [result.submission for result in results if not result.graded]
+    if failed:
+        print(f"autograder: {len(failed)} submission(s) not graded because the grader failed ({', '.join(failed)}); "
+              "their results say why", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def check_command(args) -> int:
@@ -101,11 +114,12 @@ def check_command(args) -> int:
     refuse_as_root()
     found = confinement()
     if found.protective:
-        print(f"Your code runs confined ({found.describe()}).", flush=True)
+        first = f"Your code runs confined ({found.describe()})."
     else:
-        print("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
-              f"({found.describe()}). Check only notebooks you wrote yourself.", flush=True)
-    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=lesson)
+        first = ("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
+                 f"({found.describe()}). Check only notebooks you wrote yourself.")
+    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=lesson,
+                         on_start=lambda start: print(f"{first} {start}.", flush=True))
     print()
     print(report.feedback_text(result))
     if args.out:
@@ -113,7 +127,7 @@ def check_command(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         report.write_json(result, out)
         print(f"feedback written to {report.write_feedback(result, out)}")
-    return 0
+    return _not_graded([result])
 
 
 def publish_command(args) -> int:

@@ -83,3 +83,35 @@ class StatementWithoutPromises(GraderError):
     def __init__(self, where: str, exercise: str, problem: str) -> None:
         super().__init__(f"{where}: {problem}.")
         self.exercise = exercise
+
+
+# -- the grader's own failures: a submission they touch is "not graded", never given a score --
+class GraderFault(GraderError):
+    """The grader could not do its own part (start a sandbox, import its own code, run the
+    hidden suite, compare with the reference). A submission it happens to is not graded
+    (``types.GRADER_ERROR``): no score, and no feedback that blames the learner."""
+
+
+class SandboxNotReady(GraderFault):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the sandbox did not become ready ({reason}), before any of the learner's code ran")
+
+
+class SandboxBroken(GraderFault):
+    def __init__(self, mode: str, reason: str) -> None:
+        super().__init__(
+            f"The grader's sandbox does not work here (in {mode} mode): {reason}. Nothing was "
+            "graded. This is the grader's fault, not the submissions': check that the course and its venv "
+            "are installed as `python3 course.py` installs them, and report it with this message.")
+
+
+class CanaryFailed(GraderFault):
+    def __init__(self, what: str, failures: list[str]) -> None:
+        self.failures = failures
+        shown = "; ".join(failures[:5]) + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        super().__init__(
+            f"the canary ({what}, graded first through the very sandbox, mode and limits the submissions get) "
+            f"did not earn full marks, so no score here would be a fact about a learner's code. What failed: "
+            f"{shown}. Nothing is graded until it passes, and no score was written: fix the grader or the machine "
+            f"(`autograder check` on the solution notebook shows the same), then grade again.")

@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import notebook, reference, worker
-from .errors import GraderError, UnknownLesson
+from . import canary, notebook, reference, worker
+from .errors import CanaryFailed, GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import HiddenTest, Snapshot, collect, imports, scored, snapshot
@@ -60,12 +60,14 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
     return best
 
 
-def run_worker(program: dict, sources: Snapshot, limits: Limits) -> dict:
+def run_worker(program: dict, sources: Snapshot, limits: Limits, scratch: Path | None = None) -> dict:
+    """Grade ``program`` in a worker process; ``scratch``: where its sandboxes' scratch folders
+    go (default: ``submission.SCRATCH_ROOT``)."""
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
         paths = {name: Path(work) / name for name in ("program.json", "result.json", "worker.log", "sandboxes.txt")}
-        jail = Jail(ledger=str(paths["sandboxes.txt"]))
+        jail = Jail(ledger=str(paths["sandboxes.txt"]), scratch=str(scratch) if scratch else None)
         # The worker learns what this machine allows from us rather than probing again.
-        program = {**program, "ledger": jail.ledger, "mode": jail.confinement}
+        program = {**program, "ledger": jail.ledger, "mode": jail.confinement, "scratch": jail.scratch}
         paths["program.json"].write_text(json.dumps(program))
         try:
             return _run_worker(paths, sources, limits)
@@ -83,10 +85,10 @@ def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> di
             process.kill()
         process.join()
         return {"error": f"grading stopped after {limits.submission_seconds:g} s; only finished checks count"}
-    if not paths["result.json"].exists():
+    if not paths["result.json"].exists():  # the worker runs no learner code: its death is the grader's
         log = paths["worker.log"]
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        return {"error": f"the grader's worker failed (exit {process.exitcode}): {tail}"}
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        return {"grader_error": f"the grader's worker failed (exit status {process.exitcode}){': ' + tail[0] if tail else ''}"}
     return json.loads(paths["result.json"].read_text())
 
 
@@ -134,6 +136,10 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
                    "lesson": fixed.lesson.slug, "only": only, "answers": answers,
                    "reference": [asdict(cell) for cell in fixed.reference]}
         outcome = run_worker(program, fixed.sources, limits)
+        if "grader_error" in outcome:
+            result.max_score = sum(test.points for test in expected)
+            result.seconds = time.monotonic() - started
+            return result.not_graded(outcome["grader_error"])
         result.cells = [CellReport(**report) for report in outcome.get("cells", [])]
         result.cells += [CellReport(grade_id, "missing") for grade_id in missing]
         if "error" in outcome:
@@ -156,6 +162,50 @@ def _in_notebook_order(expected, fixed: Fixed | None):
     feedback reads top to bottom like the notebook), each exercise's tests as the suite has them."""
     order = notebook.exercise_ids(fixed.release) if fixed else []
     return sorted(expected, key=lambda test: order.index(test.exercise) if test.exercise in order else len(order))
+
+
+@dataclass(frozen=True)
+class Canary:
+    """How a run's canary went: the notebook graded first, whose score is known (full marks),
+    through the very path the submissions take. Only a canary that earned them is made."""
+
+    lesson: str
+    what: str  # "the reference solution of 01_asgi_by_hand", or the canary exercise
+    result: SubmissionResult
+
+    def __str__(self) -> str:
+        return f"{self.lesson} {self.result.score:g}/{self.result.max_score:g} in {self.result.seconds:.1f} s"
+
+
+@dataclass(frozen=True)
+class Start:
+    """How a run began, before its first submission: the seconds it took to be ready to grade
+    (reading the suites, the workers' imports), then each lesson's canary."""
+
+    warm_up: float
+    canaries: list[Canary]
+
+    def __str__(self) -> str:
+        shown = ", ".join(map(str, self.canaries)) or "none (no lesson to grade)"
+        return f"ready to grade in {self.warm_up:.1f} s; canary (the reference, graded first like a submission): {shown}"
+
+
+def run_canary(fixed: Fixed, limits: Limits, hidden: tuple[str, ...] = (), answers: str | None = None) -> Canary:
+    """Grade ``fixed``'s reference solution as a submission, with the run's limits, hidden paths
+    and confinement: full marks, or ``CanaryFailed`` saying what failed and why (then nothing
+    may be graded). Where the solution is not at hand, the canary exercise stands in
+    (``autograder.canary``). Its differential answers land in ``answers`` for the run to reuse."""
+    graded, path, what = fixed, fixed.lesson.solution, f"the reference solution of {fixed.lesson.slug}"
+    if not path.exists():
+        graded, path, what = Fixed.read(canary.EXERCISE), canary.EXERCISE.solution, "the grader's canary exercise"
+        answers = None  # its answers are not the lesson's
+    result = grade_one(path, "canary", graded, limits, hidden, answers=answers)
+    if not result.graded:
+        raise CanaryFailed(what, [f"not graded: {result.grader_error}"])
+    failures = [*result.problems, *(f"{test.exercise}/{test.name}: {test.feedback}" for test in result.tests if not test.passed)]
+    if failures or not result.max_score or result.score != result.max_score:
+        raise CanaryFailed(what, failures or [f"it scored {result.score:g}/{result.max_score:g}"])
+    return Canary(fixed.lesson.slug, what, result)
 
 
 def lessons_for(paths: list[Path], forced: Lesson | None) -> list[Lesson | None]:
@@ -195,21 +245,36 @@ def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ..
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
               lesson: Lesson | None = None, out: Path | None = None,
               on_result: Callable[[SubmissionResult], None] = lambda result: None,
-              only: dict[Path, str] | None = None) -> list[SubmissionResult]:
-    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it."""
+              only: dict[Path, str] | None = None,
+              on_start: Callable[[Start], None] = lambda start: None) -> list[SubmissionResult]:
+    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it.
+
+    First, for each lesson of the run, its canary (``run_canary``); ``on_start`` gets them (a
+    ``Start``) before the first submission is graded. A canary short of full marks stops the run
+    (``CanaryFailed``) before any result exists."""
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="answers-") as answers:  # the grader's: hidden from sandboxes
-        return _grade_all(paths, limits, jobs, lesson, out, on_result, only or {}, answers)
+        return _grade_all(paths, limits, jobs, lesson, out, on_result, only or {}, answers, on_start)
 
 
 def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | None, out: Path | None,
-               on_result: Callable[[SubmissionResult], None], only: dict[Path, str], answers: str) -> list[SubmissionResult]:
+               on_result: Callable[[SubmissionResult], None], only: dict[Path, str], answers: str,
+               on_start: Callable[[Start], None]) -> list[SubmissionResult]:
     hidden = hidden_paths(paths, [Path(answers), *([out] if out else [])])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
-    # Read once, here, before any submission runs (and rather than in every thread).
-    fixed = {each: Fixed.read(each) for each in set(filter(None, lessons))}
-    worker.warm_up(sorted({module for each in fixed.values() for module in imports(each.sources)}))
+    # The forkserver imports what the suites need while they are read (collected), here, once,
+    # before any submission runs (and rather than in every thread).
+    started = time.monotonic()
+    graded = set(filter(None, lessons))
+    worker.warm_up(sorted({module for each in graded for module in imports(snapshot(each))}))
+    fixed = {each: Fixed.read(each) for each in graded}
+    worker.warmed()
+    warm_up = time.monotonic() - started  # what every run pays before it grades, canary or not
+    # The canaries fill the run's shared answers (the reference's side of the differential
+    # tests) on their way, so what they cost is mostly what the first submission would have paid.
+    on_start(Start(warm_up, [run_canary(each, limits, hidden, answers)
+                             for each in sorted(fixed.values(), key=lambda f: f.lesson.slug)]))
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
@@ -222,8 +287,8 @@ def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | No
             except Exception as exc:  # a grader bug on one odd file must not stop the class
                 name = futures[future]
                 path = next(path for path, each in named if each == name)
-                result = SubmissionResult(submission=name, path=str(path), lesson=None,
-                                          problems=[f"the grader failed on this file ({type(exc).__name__}: {exc})"])
+                result = SubmissionResult(submission=name, path=str(path), lesson=None).not_graded(
+                    f"the grader failed on this file ({type(exc).__name__}: {exc})")
             results[result.submission] = result
             on_result(result)
     return [results[name] for _, name in named]

@@ -32,6 +32,7 @@ one memory limit for the sandbox and all it starts (``autograder.cgroup``).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -46,10 +47,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import cgroup
+from .errors import SandboxBroken
 from .lessons import FOLDER as LESSONS, PACKAGE, ROOT
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
+REFUSED = 3  # a sandbox's exit status when the machine refused a step of its jail (autograder.sandbox.__main__)
 # Modes that keep the hidden tests, the solutions and other submissions out of the
 # sandbox's reach; the others need the instructor's consent to grade other people's code.
 PROTECTIVE: tuple[ConfinementMode, ...] = ("root", "userns")
@@ -95,6 +98,9 @@ class Jail:
     # Found out once per run by the grader and handed down (a worker need not probe again);
     # None: find out now.
     mode: ConfinementMode | None = None
+    # Where its sandboxes' scratch folders go (None: ``submission.SCRATCH_ROOT``): a run can
+    # keep its own, and count and clean only what is its own.
+    scratch: str | None = None
 
     @property
     def confinement(self) -> ConfinementMode:
@@ -168,8 +174,14 @@ class Jail:
 def readable_for_sandbox() -> list[str]:
     """What of the project a sandbox needs beside its interpreter's own folders: the two
     packages (the sandbox's code, the notebooks' helpers) and the data the lessons read. An
-    editable install does not put the project on ``sys.path``, so they are named here."""
-    return [str(path) for path in (PACKAGE, ROOT / "coursekit", ROOT / "datasets") if path.exists()]
+    editable install does not put the project on ``sys.path``, so they are named here, both
+    where they really are and where imports find them (through a symlinked checkout, if the
+    install names one: the sandbox binds the real folder and makes the link again)."""
+    places = {PACKAGE, ROOT / "coursekit", ROOT / "datasets"}
+    for package in ("autograder", "coursekit"):
+        found = importlib.util.find_spec(package)
+        places.update(Path(each) for each in (found.submodule_search_locations or []) if found)
+    return sorted(str(path) for path in places if path.exists())
 
 
 def uid_for(pid: int) -> int:
@@ -238,28 +250,47 @@ def confinement() -> Confinement:
     return Confinement("none", tuple(refused))
 
 
-def probe(jail: Jail, scratch: Path, paths: list[str]) -> dict:
+@dataclass(frozen=True)
+class Probed:
+    """What a probing sandbox said: what it became (``autograder.sandbox.confine.report``),
+    and, once confined, whether it could import what every sandbox needs (``unready``: why not)."""
+
+    seen: dict
+    unready: str = ""
+
+
+def probe(jail: Jail, scratch: Path, paths: list[str]) -> Probed:
     """Start a sandbox as ``jail`` says, on ``scratch``, and return what it reports about
-    itself (``autograder.sandbox.confine.report``): which of ``paths`` it can still see, and more."""
+    itself: which of ``paths`` it can still see, and more. ``OSError`` if the machine refused
+    a step of the jail (the sandbox exits ``REFUSED`` then)."""
     completed = subprocess.run(
         [*jail.command(scratch, Limits()), "--probe", *paths], capture_output=True, text=True, timeout=30,
         cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
         preexec_fn=jail.preexec(Limits()), start_new_session=True,
     )
-    if completed.returncode != 0:
-        raise OSError(completed.stderr.strip() or f"the probe exited {completed.returncode}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    lines, said = completed.stdout.strip().splitlines(), completed.stderr.strip().splitlines()
+    if completed.returncode == REFUSED:
+        raise OSError(said[-1] if said else "the machine refused a step of the jail")
+    unready = "" if completed.returncode == 0 and len(lines) == 2 else (
+        said[-1] if said else f"it exited {completed.returncode} before it was ready")
+    return Probed(json.loads(lines[0]) if lines else {}, unready)
 
 
 def _prove(mode: ConfinementMode) -> None:
     """Start a sandbox in ``mode`` on a probe folder and check what it reports: its own pid 1,
-    user id and loopback-only network where the mode promises them, and a hidden file gone."""
+    user id and loopback-only network where the mode promises them, and a hidden file gone
+    (else the mode is refused: ``AssertionError``). Then that, confined, it still works: it sees
+    the folders it must read and imports what a real sandbox imports; if not, the grader is
+    broken here (``SandboxBroken``), which no weaker mode would mend."""
     with tempfile.TemporaryDirectory(prefix="jail-probe-") as folder:
         scratch, secret = Path(folder) / "scratch", Path(folder) / "secret"
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        seen = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
+        probed = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
+        seen = probed.seen
+        if not seen:  # it died before it could say what it became: its own code is broken
+            raise SandboxBroken(mode, f"it cannot start ({probed.unready})")
         if mode in ("root", "uid"):
             assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
         assert not seen["denied"], (
@@ -269,3 +300,7 @@ def _prove(mode: ConfinementMode) -> None:
             assert seen["pid"] == 1, "the sandbox is not alone in a PID namespace"
             assert seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}"
             assert seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}"
+    if seen["unseen"]:
+        raise SandboxBroken(mode, f"it cannot find {', '.join(seen['unseen'])}, which it must read")
+    if probed.unready:
+        raise SandboxBroken(mode, f"it cannot import its own code ({probed.unready})")

@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import notebook, semantic_mutation
-from .grade import grade_all
+from .errors import GraderError, GraderFault
+from .grade import Start, grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
 from .syntax import parse
 from .types import Limits
@@ -326,8 +327,11 @@ def with_cell(solution: dict, exercise: str, source: str) -> dict:
     return changed
 
 
-def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None) -> dict[str, Score]:
-    """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent."""
+def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
+          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
+    """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent.
+    The run's canary (the reference itself, with the mutants' limits) goes to ``on_start``; a
+    mutant the grader failed on is no verdict at all (``GraderFault``), never a killed one."""
     solution = json.loads(lesson.solution.read_text())
     known = equivalents(lesson)
     scores = {mutant.exercise: Score(mutant.exercise) for mutant in found}
@@ -339,7 +343,11 @@ def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None) -> dict[
             paths.append(path)
             by_path[path] = mutant
         results = grade_all(paths, limits=LIMITS, jobs=jobs, lesson=lesson,
-                            only={path: mutant.exercise for path, mutant in by_path.items()})
+                            only={path: mutant.exercise for path, mutant in by_path.items()}, on_start=on_start)
+    failed = [result for result in results if not result.graded]
+    if failed:
+        raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
+                          f"({failed[0].grader_error}); no mutation score is given")
     for path, result in zip(paths, results):
         mutant = by_path[path]
         got, total = result.exercise_scores().get(mutant.exercise, (0.0, 0.0))
@@ -368,7 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     failing = 0
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
-        for exercise, entry in score(lesson, found, args.jobs).items():
+        try:
+            scores = score(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
+        except GraderError as exc:
+            print(f"autograder.mutation: {exc}", file=sys.stderr)
+            return 1
+        for exercise, entry in scores.items():
             counted = len(entry.killed) + len(entry.survived)
             verdict = "ok" if entry.share >= REQUIRED_SCORE else "UNDER 90 %"
             failing += entry.share < REQUIRED_SCORE

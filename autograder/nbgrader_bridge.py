@@ -34,7 +34,7 @@ import pytest
 from coursekit.serve import run_blocking
 
 from . import plugin, reference, report
-from .errors import GraderError
+from .errors import GraderError, GraderFault
 from .inprocess import InProcessSubmission, private_temporary_folder
 from .lessons import Lesson, all_lessons, find_lesson
 from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
@@ -100,6 +100,7 @@ class InProcessPlugin:
 
     def pytest_sessionfinish(self, session) -> None:
         self.results = session.config._autograder_results
+        self.grader_errors = session.config._autograder_grader_errors
 
 
 def lesson_of(exercise: str, lesson: str | None) -> Lesson:
@@ -124,6 +125,8 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
         pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
                     plugins=[selected, FrozenSuite(sources, found.suite)])
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
+    if getattr(selected, "grader_errors", None):  # the grader's own failure (a broken reference): say so
+        raise GraderFault("; ".join(selected.grader_errors))
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
     if not tests:

@@ -20,6 +20,7 @@ import inspect
 import pytest
 
 from . import promises, reference
+from .errors import GraderFault
 from .expect import Mistake
 from .pool import Sandboxes
 from .submission import SubmissionError, SubmissionTimedOut
@@ -32,6 +33,7 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "anyio: an async test (run by this plugin's loop when grading)")
     config._autograder_results = []
     config._autograder_out_of_time = set()  # exercises whose code already ran out of time once
+    config._autograder_grader_errors = []  # the grader's own failures (``GraderFault``): no score then
 
 
 def exercise_of(item) -> str:
@@ -88,6 +90,12 @@ def pytest_runtest_makereport(item, call):
     results = item.config._autograder_results
     if report.when == "setup" and report.passed:
         return
+    if call.excinfo is not None and isinstance(call.excinfo.value, GraderFault):
+        # Not the learner's doing (a sandbox that never became ready, a broken reference): the
+        # submission is not graded at all, so the rest of its tests need not run.
+        item.config._autograder_grader_errors.append(f"{item.originalname}: {call.excinfo.value}")
+        item.session.shouldstop = "the grader failed on its own side"
+        return
     if report.when == "call" or (report.when == "setup" and not report.passed):
         passed = report.passed
         if call.excinfo is not None and _ran_out_of_time(call.excinfo.value):
@@ -107,6 +115,7 @@ class SandboxPlugin:
         self.loop = loop
         self.only = only  # run this exercise's tests alone (mutation testing)
         self.results: list[TestResult] = []
+        self.grader_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, config, items) -> None:
         if self.only is not None:
@@ -144,3 +153,4 @@ class SandboxPlugin:
 
     def pytest_sessionfinish(self, session) -> None:
         self.results = session.config._autograder_results
+        self.grader_errors = session.config._autograder_grader_errors

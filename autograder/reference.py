@@ -26,13 +26,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import notebook, suite
-from .errors import GraderError
+from .errors import GraderFault
 from .inprocess import InProcessSubmission
 from .lessons import Lesson
 from .types import Cell, Limits, Probes
 
 
-class ReferenceBroken(GraderError):
+class ReferenceBroken(GraderFault):
     def __init__(self, lesson: str, failed: list[str]) -> None:
         super().__init__(f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
                          "differential tests cannot compare with it. Run the solution notebook to see why.")

@@ -3,6 +3,11 @@
 The feedback file is for the learner: what passed, what failed and what to try. It is built
 only from test names, points and the feedback messages the suite wrote for learners, never
 from the hidden tests' source.
+
+A submission the grader failed on (``types.GRADER_ERROR``) has no score anywhere: its JSON
+says ``"score": null`` with the ``status`` and the ``grader_error``, its feedback file says it
+was not graded and why (it is not the learner's fault), its gradebook row has an empty score
+and the reason, and its Gradescope result has no score and is hidden from the learner.
 """
 
 from __future__ import annotations
@@ -23,9 +28,16 @@ def write_json(result: SubmissionResult, out: Path) -> Path:
     return path
 
 
+NOT_GRADED = ("Not graded: the grader failed on its own side, not because of your code, so this notebook has no "
+              "score. Your instructor sees why and has it graded again once the grader works.")
+
+
 def feedback_text(result: SubmissionResult) -> str:
     lines = [f"# Feedback for {result.submission}", ""]
     lines.append(f"Lesson: {result.lesson or 'unknown'}  ")
+    if not result.graded:
+        return "\n".join([*lines, f"Score: none ({result.status})", "", NOT_GRADED, "",
+                          f"What failed (for your instructor): {result.grader_error}", ""])
     lines.append(f"Score: {result.score:g} / {result.max_score:g}")
     lines.append("")
     if result.problems:
@@ -62,13 +74,13 @@ def write_gradebook_rows(results: list[SubmissionResult], handle) -> None:
     for result in results:
         exercises += [name for name in result.exercise_scores() if name not in exercises]
     writer = csv.writer(handle)
-    writer.writerow(["submission", "lesson", "score", "max_score", *exercises, "problems"])
+    writer.writerow(["submission", "lesson", "score", "max_score", *exercises, "problems", "status", "grader_error"])
     for result in results:
         scores = result.exercise_scores()
         writer.writerow([
-            result.submission, result.lesson or "", f"{result.score:g}", f"{result.max_score:g}",
+            result.submission, result.lesson or "", f"{result.score:g}" if result.graded else "", f"{result.max_score:g}",
             *(f"{scores[name][0]:g}" if name in scores else "" for name in exercises),
-            len(result.problems),
+            len(result.problems), result.status, result.grader_error,
         ])
 
 
@@ -82,6 +94,12 @@ def write_gradescope(result: SubmissionResult, out: Path) -> Path:
 
 
 def gradescope_text(result: SubmissionResult) -> str:
+    if not result.graded:
+        # Gradescope has no "not graded": no score and no tests, hidden from the learner, the
+        # reason for the instructor.
+        document = {"output": f"{NOT_GRADED}\nWhat failed: {result.grader_error}", "visibility": "hidden",
+                    "tests": [], "extra_data": {"status": result.status, "grader_error": result.grader_error}}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     document = {
         "score": result.score,
         "output": "\n".join(result.problems),
@@ -120,16 +138,22 @@ def class_summary(results: list[SubmissionResult], seconds: float) -> str:
     """What an instructor reads at the end of a run."""
     if not results:
         return "no submissions graded"
-    fractions = [r.score / r.max_score for r in results if r.max_score]
-    with_problems = sum(1 for r in results if r.problems)
-    hardest = [f"{exercise}/{name} ({passed}/{graded})" for exercise, name, passed, graded in pass_rates(results)[:3]]
-    return "\n".join([
-        f"graded {len(results)} submission(s) in {seconds:.1f} s "
+    graded = [r for r in results if r.graded]
+    fractions = [r.score / r.max_score for r in graded if r.max_score]
+    with_problems = sum(1 for r in graded if r.problems)
+    hardest = [f"{exercise}/{name} ({passed}/{total})" for exercise, name, passed, total in pass_rates(graded)[:3]]
+    lines = [
+        f"graded {len(graded)} submission(s) in {seconds:.1f} s "
         f"(median {statistics.median(r.seconds for r in results):.1f} s each)",
         f"median score {statistics.median(fractions or [0]):.0%}; full marks: {sum(1 for f in fractions if f == 1)}; "
         f"submissions with problems: {with_problems}",
         "hardest checks: " + ", ".join(hardest),
-    ])
+    ]
+    failed = [r for r in results if not r.graded]
+    if failed:
+        lines.append(f"NOT GRADED, grader errors (no score written; fix the grader and grade them again): "
+                     + ", ".join(f"{r.submission} ({r.grader_error})" for r in failed))
+    return "\n".join(lines)
 
 
 def progress_line(done: int, total: int, result: SubmissionResult, width: int = 20) -> str:
@@ -138,5 +162,7 @@ def progress_line(done: int, total: int, result: SubmissionResult, width: int = 
 
 
 def summary_line(result: SubmissionResult) -> str:
+    if not result.graded:
+        return f"{result.submission}: {result.status}: {result.grader_error}"
     note = f"  ({len(result.problems)} problem{'s' if len(result.problems) != 1 else ''})" if result.problems else ""
     return f"{result.submission}: {result.score:g}/{result.max_score:g} in {result.seconds:.1f} s{note}"

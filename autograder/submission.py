@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from .errors import SandboxNotReady
 from .jail import Jail
 from .sandbox import protocol
 from .types import Cell, CellReport, Limits, Probes
@@ -25,19 +26,25 @@ from .types import Cell, CellReport, Limits, Probes
 
 # One folder per user that grades: a folder another user made first could not be used.
 SCRATCH_ROOT = Path(tempfile.gettempdir()) / f"autograder-sandboxes-{os.getuid()}"
+# From its start until it says it is ready (confined, its own code imported), a sandbox runs
+# nothing of the learner's: longer than this is the grader's failure, and only a machine
+# stalled for a minute would take it.
+READY_SECONDS = 60.0
 
 
-def new_scratch() -> Path:
-    """A private working directory for one sandbox.
+def new_scratch(root: Path | None = None) -> Path:
+    """A private working directory for one sandbox, in ``root`` (default ``SCRATCH_ROOT``;
+    a run may keep its own inside it: ``Jail.scratch``).
 
-    They all live in one folder that is traversable but not listable (0711): a sandbox with a
+    They all live in folders that are traversable but not listable (0711): a sandbox with a
     user id of its own must reach its own directory by absolute path (SQLite opens files
     that way) without learning its siblings' names; each directory itself is 0700 and
     handed to the sandbox's user by the jail.
     """
-    SCRATCH_ROOT.mkdir(mode=0o711, exist_ok=True)
-    os.chmod(SCRATCH_ROOT, 0o711)
-    return Path(tempfile.mkdtemp(prefix="sandbox-", dir=SCRATCH_ROOT))
+    for folder in dict.fromkeys([SCRATCH_ROOT, root or SCRATCH_ROOT]):
+        folder.mkdir(mode=0o711, exist_ok=True)
+        os.chmod(folder, 0o711)
+    return Path(tempfile.mkdtemp(prefix="sandbox-", dir=root or SCRATCH_ROOT))
 
 
 class SubmissionError(Exception):
@@ -84,6 +91,7 @@ class Submission:
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Queue] = {}
         self.loading: asyncio.Queue = asyncio.Queue()
+        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()  # False: it ended first
         self.reader = asyncio.ensure_future(self._read_events())
         self.ended = asyncio.Event()
         self.timed_out = False  # once the code ran out of time it may still be running: retire it
@@ -91,7 +99,17 @@ class Submission:
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
     async def start(cls, limits: Limits = Limits(), jail: Jail = Jail(), probes: Probes | None = None) -> "Submission":
-        scratch = new_scratch()
+        """A sandbox that is confined and ready for the learner's cells, with the lesson's
+        ``probes``; ``SandboxNotReady`` (the grader's failure, not the learner's: none of their
+        code ran) if it never is."""
+        submission = await cls._started(limits, jail)
+        await submission._until_ready()
+        submission.send_probes(probes)
+        return submission
+
+    @classmethod
+    async def _started(cls, limits: Limits, jail: Jail) -> "Submission":
+        scratch = new_scratch(Path(jail.scratch) if jail.scratch else None)
         log = open(scratch / "output.log", "wb")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
                "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -103,9 +121,27 @@ class Submission:
         )
         log.close()
         jail.record(process.pid, scratch)
-        self = cls(process, limits, scratch, jail)
-        self.send_probes(probes)
-        return self
+        return cls(process, limits, scratch, jail)
+
+    async def _until_ready(self) -> None:
+        try:
+            ready = await asyncio.wait_for(asyncio.shield(self.ready), READY_SECONDS)
+        except asyncio.TimeoutError:
+            ready = None
+        if ready:
+            return
+        if ready is None:
+            await self.close()
+            raise SandboxNotReady(f"it did not say so within {READY_SECONDS:g} s of its start")
+        try:  # it ended: its own exit status, rather than the one ``close`` gives it
+            await asyncio.wait_for(self.process.wait(), 5)
+        except asyncio.TimeoutError:
+            pass
+        log = self.scratch / "output.log"  # the grader's own output: no learner code has run
+        lines = [line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if line.strip()]
+        said = f": {lines[-1].strip()[:500]}" if lines else ""
+        await self.close()
+        raise SandboxNotReady(f"it ended (exit status {self.process.returncode}) before it was ready{said}")
 
     async def close(self) -> None:
         """End the sandbox and everything it started (it leads its own process group)."""
@@ -113,6 +149,8 @@ class Submission:
         self.jail.end(self.process.pid)
         await self.process.wait()
         self.reader.cancel()
+        if not self.ready.done():
+            self.ready.set_result(False)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- the pipe ------------------------------------------------------------------------
@@ -128,12 +166,16 @@ class Submission:
                 except ValueError:
                     continue  # garbage on the pipe answers nothing; the waiter times out
                 call_id = event.get("id")
-                if event.get("event") in ("cell_start", "cell", "loaded"):
+                if event.get("event") == "ready" and not self.ready.done():
+                    self.ready.set_result(True)
+                elif event.get("event") in ("cell_start", "cell", "loaded"):
                     self.loading.put_nowait(event)
                 elif isinstance(call_id, int) and call_id in self.pending:
                     self.pending[call_id].put_nowait(event)
         finally:
             self.ended.set()
+            if not self.ready.done():
+                self.ready.set_result(False)
             for queue in self.pending.values():
                 queue.put_nowait({"event": "ended"})
             self.loading.put_nowait({"event": "ended"})
@@ -148,6 +190,8 @@ class Submission:
             pass
 
     async def _next(self, queue: asyncio.Queue, name: str, seconds: float) -> dict:
+        if self.ended.is_set() and queue.empty():  # it ended before this request: nothing will answer
+            raise SubmissionCrashed(name)
         try:
             event = await asyncio.wait_for(queue.get(), seconds)
         except asyncio.TimeoutError:

@@ -25,7 +25,7 @@ from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from . import answers
-from .errors import GraderError
+from .errors import GraderFault
 from .expect import Mistake, expect
 from .submission import Submission, SubmissionError, SubmissionRaised
 
@@ -274,7 +274,7 @@ async def observe_all(run: Callable | None, batch: Callable | None, side: Submis
     return [answers.plain(each) for each in seen]
 
 
-class ReferenceRaisedEverywhere(GraderError):
+class ReferenceRaisedEverywhere(GraderFault):
     """A differential test whose reference raises on every input compares nothing: its
     ``run`` or ``batch`` is broken (a probe called wrongly), not the learner's answer."""
 
@@ -286,6 +286,22 @@ class ReferenceRaisedEverywhere(GraderError):
 # What a differential test checks: promise ids, {observation key: promise id or ids}, or
 # (while a lesson's statements do not number their promises yet) a sentence.
 Promised = Sequence[str] | Mapping[str, str | Sequence[str]] | str
+
+
+class ReferenceFailed(GraderFault):
+    """The reference solution (the grader's own side of a differential test) ran out of time or
+    crashed: what its answer would have been is unknown, which is no fault of the learner's."""
+
+    def __init__(self, exercise: str, error: Exception) -> None:
+        super().__init__(f"the reference solution of {exercise} could not be observed: {error}")
+
+
+async def reference_side(run, batch, reference: Submission, values: list, exercise: str) -> list:
+    """What the reference does on every input (``observe_all``); its failures are the grader's."""
+    try:
+        return await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+    except SubmissionError as exc:
+        raise ReferenceFailed(exercise, exc) from None
 
 
 async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
@@ -330,7 +346,7 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     values = answers.drawn(key, inputs, examples)
     theirs = answers.remembered(key)
     if theirs is None:
-        theirs = await observe_all(run, batch, reference, values, f"{exercise} (reference)")
+        theirs = await reference_side(run, batch, reference, values, exercise)
         if values and all(isinstance(seen, dict) and set(seen) == {"raised"} for seen in theirs):
             raise ReferenceRaisedEverywhere(exercise, theirs[0]["raised"])
         answers.remember(key, theirs)
@@ -379,7 +395,7 @@ async def _smallest_difference(submission: Submission, reference: Submission, ex
     budget = examples + answers.SHRINK_STEPS
 
     async def both(value: Any) -> tuple[Any, Any]:
-        theirs = (await observe_all(run, batch, reference, [value], f"{exercise} (reference)"))[0]
+        theirs = (await reference_side(run, batch, reference, [value], exercise))[0]
         return (await observe_all(run, batch, submission, [value], exercise))[0], theirs
 
     def differs(value: Any) -> bool:

@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 CellStatus = Literal["ok", "error", "timeout", "crashed", "missing", "not run"]
+# A submission's fate: graded (a score, about the learner's code), or not graded because the
+# grader failed on its own side (``errors.GraderFault``): then there is no score at all.
+ResultStatus = Literal["graded", "not graded: grader error"]
+GRADED: ResultStatus = "graded"
+GRADER_ERROR: ResultStatus = "not graded: grader error"
 # How a sandbox is confined on this machine, best first (``autograder.jail`` says what each means).
 ConfinementMode = Literal["root", "userns", "uid", "none"]
 
@@ -76,12 +81,24 @@ class SubmissionResult:
     submission: str  # a name for the learner's file, unique within the run
     path: str
     lesson: str | None
-    score: float = 0.0
+    score: float | None = 0.0  # None when not graded
     max_score: float = 0.0
     tests: list[TestResult] = field(default_factory=list)
     cells: list[CellReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # notebook-level messages for the learner
     seconds: float = 0.0
+    status: ResultStatus = GRADED
+    grader_error: str = ""  # why it was not graded (status GRADER_ERROR): the grader's failure, for the instructor
+
+    @property
+    def graded(self) -> bool:
+        return self.status == GRADED
+
+    def not_graded(self, reason: str) -> "SubmissionResult":
+        """Mark this result as the grader's failure: no score, no tests, the reason kept."""
+        self.status, self.grader_error = GRADER_ERROR, reason
+        self.score, self.tests = None, []
+        return self
 
     def exercise_scores(self) -> dict[str, tuple[float, float]]:
         scores: dict[str, tuple[float, float]] = {}

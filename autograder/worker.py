@@ -19,8 +19,10 @@ the first test gets the sandbox the preflight left.
 
 PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...,
 "lesson": its slug, "only": an exercise whose tests alone run, or null, "answers": the run's folder
-for ``autograder.answers``, or null};
-RESULT gets {"cells": [...], "tests": [...]}.
+for ``autograder.answers``, or null,
+"scratch": where its sandboxes' scratch folders go, or null};
+RESULT gets {"cells": [...], "tests": [...]}, and "grader_error" (why) when the grader failed on
+its own side: then the submission is not graded (``types.GRADER_ERROR``).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from . import answers, reference
+from .errors import GraderFault
 from .inprocess import private_temporary_folder
 from .jail import Jail
 from .lessons import Lesson
@@ -55,6 +59,11 @@ PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.strategies", 
            "hypothesis", "asgi_lifespan", "autograder.learner_tests"]
 
 
+# pytest's exit statuses after a run of the suite that says something about the submission
+# (some tests failed, or with ``only``, none of that exercise's were collected).
+RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
 def grade(program: dict, sources: Snapshot) -> dict:
     cells = [Cell(**cell) for cell in program["cells"]]
     # The lesson's probes as the run read them, for its sandboxes and the reference alike.
@@ -62,7 +71,7 @@ def grade(program: dict, sources: Snapshot) -> dict:
     if "reference" in program:  # the solution as the grader read it before the run began
         reference.fix(program["lesson"], tuple(Cell(**cell) for cell in program["reference"]), lesson_probes)
     answers.share(program.get("answers"))  # the run's inputs and reference answers, computed once
-    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("mode"))
+    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("mode"), program.get("scratch"))
     sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail, lesson_probes)
     loop = asyncio.new_event_loop()
     folder = Path(tempfile.mkdtemp(prefix="suite-"))  # 0700: the grader's alone
@@ -75,13 +84,20 @@ def grade(program: dict, sources: Snapshot) -> dict:
             # The folder is named after the lesson: the reference fixture finds its lesson so.
             suite = materialise(sources, folder / program.get("lesson", "suite"))
             # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
-            pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
-                        plugins=[plugin, FrozenSuite(sources, suite)])
+            code = pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
+                               plugins=[plugin, FrozenSuite(sources, suite)])
+        except GraderFault as exc:  # the preflight's sandbox never became ready
+            return {"cells": [], "tests": [], "grader_error": str(exc)}
         finally:
             loop.run_until_complete(sandboxes.retire())
             loop.close()
             shutil.rmtree(folder, ignore_errors=True)
-    return {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
+    result = {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
+    if plugin.grader_errors:
+        result["grader_error"] = "; ".join(plugin.grader_errors)
+    elif code not in RAN:  # a suite that did not import, a usage error: no test said anything about the code
+        result["grader_error"] = f"the hidden suite could not run (pytest exit status {code})"
+    return result
 
 
 def main(program_path: str, sources: Snapshot, result_path: str) -> int:
@@ -124,6 +140,20 @@ def warm_up(preload: list[str] = ()) -> None:
         multiprocessing.forkserver.ensure_running()
     finally:
         os.chdir(here)
+
+
+def _nothing() -> None:
+    pass
+
+
+def warmed() -> float:
+    """Wait until the forkserver has imported what workers need (a first worker is forked from
+    it): the run's fixed cost, apart from any grading. Return the seconds waited."""
+    started = time.monotonic()
+    process = multiprocessing.get_context("forkserver").Process(target=_nothing, name="autograder-warm-up")
+    process.start()
+    process.join()
+    return time.monotonic() - started
 
 
 def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,

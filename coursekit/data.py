@@ -7,6 +7,7 @@
     data.invoice_documents(100)       # invoices as nested JSON documents (lines, customer)
     engine = data.create_engine()     # async in-memory SQLite with foreign keys on
     await data.load_into(engine)      # tables created and filled: {"tenants": 4, ...}
+    lent = data.watch(engine)         # lent.borrowed: connections out now, whenever the GC runs
 
 The CSVs come from datasets/generate.py (see datasets/README.md for columns and edge
 cases). The table definitions live here, in SQLAlchemy Core, so every lesson queries the
@@ -205,6 +206,40 @@ def create_engine(url: str = "sqlite+aiosqlite:///:memory:", **kwargs: Any) -> A
     # DBAPI connection, before the pool hands it out.
     event.listen(engine.sync_engine, "connect", _foreign_keys_on)
     return engine
+
+
+class BorrowedConnections:
+    """Counts the connections an engine's pool hands out and gets back, from its making on:
+    ``borrowed`` is how many are out now. ``watch(engine)`` makes one.
+
+    Every connection handed out is also held here, and that is what makes the count true: an
+    unclosed session sits in reference cycles, and when the garbage collector reclaims it,
+    SQLAlchemy gives its connection back behind the app's back (with a warning). Without the
+    hold, a leaked connection would be counted or not depending on when the collector ran;
+    with it, a connection the app never gave back stays counted, whenever the collector runs."""
+
+    def __init__(self, engine: Any) -> None:
+        self.out = self.back = 0
+        self._held: list[Any] = []
+        pool = getattr(engine, "sync_engine", engine).pool
+        event.listen(pool, "checkout", self._checked_out)
+        event.listen(pool, "checkin", self._checked_in)
+
+    def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self.out += 1
+        self._held.append(proxy)
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        self.back += 1
+
+    @property
+    def borrowed(self) -> int:
+        return self.out - self.back
+
+
+def watch(engine: Any) -> BorrowedConnections:
+    """Count the connections ``engine`` (async or not) lends from now on: see ``BorrowedConnections``."""
+    return BorrowedConnections(engine)
 
 
 async def load_into(engine: AsyncEngine, *,

@@ -40,7 +40,9 @@ def how_to_configure() -> str:
     )
 
 
-FINISHED = ("done", "failed")
+# done: graded; failed: the grader could not grade this notebook; error: not graded because the
+# grader failed on its own side (not your code): your instructor sees why and grades it again.
+FINISHED = ("done", "failed", "error")
 
 
 class SubmissionFailed(Exception):
@@ -131,6 +133,8 @@ def progress_text(state: dict) -> str:
         return "grading..."
     if state["status"] == "done":
         return f"graded: {state['score']:g} / {state['max_score']:g}"
+    if state["status"] == "error":
+        return "not graded: the grader failed on its side, not because of your code (see the feedback)"
     return "the grader could not grade it (see the feedback)"
 
 

@@ -10,11 +10,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# A process that spins until its parent is gone, so even a killed test run leaves no burner behind.
+BUSY_CORE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+
+
 @pytest.fixture
 def busy_core():
     """A process that keeps one core busy for the length of the test."""
-    # It spins until its parent is gone, so even a killed test run leaves no burner behind.
-    burner = subprocess.Popen([sys.executable, "-c", "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"])
+    burner = subprocess.Popen([sys.executable, "-c", BUSY_CORE])
     try:
         yield burner
     finally:

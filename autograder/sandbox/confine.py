@@ -12,13 +12,16 @@ process that can no longer touch anything of the grader's:
   only the user id of its own. Nothing is hidden; the grader says so and asks for consent.
 
 In the namespaced modes the process sees a filesystem built for it (``_build_view``), not the
-machine's: read-only copies (bind mounts) of the system directories and of the folders its
-interpreter imports from, a private ``/tmp``, ``/dev`` and ``/dev/shm``, its scratch folder
+machine's: a private ``/tmp``, ``/dev`` and ``/dev/shm``, then read-only copies (bind mounts)
+of the system directories and of the folders its interpreter imports from, its scratch folder
 writable at its usual path, and empty read-only folders over every hidden path that lies
 inside what it can see. What is not bound does not exist for it, so the hidden suites, the
 solutions, other submissions and the results are out of reach by construction, and the
-interpreter works wherever it lives (a venv symlinked into a pyenv folder under a home the
-sandbox's user may not enter: it is bound at its own path, under folders anyone may enter).
+interpreter and the course work wherever they live: under /tmp or /dev/shm (bound after the
+private folders, so inside them), behind a symlink (the real folder is bound and the link
+made again, so what is hidden stays hidden through the link), or in a venv symlinked into a
+pyenv folder under a home the sandbox's user may not enter (bound at its own path, under
+folders anyone may enter).
 
 The PID namespace needs a process to be its init. The process the grader started (the
 "outer" one, whose pid the grader knows) forks once the namespaces exist; the child is pid 1
@@ -102,7 +105,7 @@ def enter(spec: dict) -> None:
     mode = spec["mode"]
     if mode == "none":
         return
-    readable = readable_paths(spec.get("readable", ()))  # resolved against the machine's root
+    readable = readable_paths(spec.get("readable", ()))  # found on the machine's root, before the view
     outer = os.getpid()
     uid = spec["first_uid"] + outer
     scratch = spec["scratch"]
@@ -190,13 +193,18 @@ def _max_fd() -> int:
 
 
 # -- the view ---------------------------------------------------------------------------
-def _build_view(spec: dict, readable: list[str]) -> None:
+def _build_view(spec: dict, readable: tuple[list[str], dict[str, str]]) -> None:
     """Build the sandbox's filesystem under NEW_ROOT, with the machine's at OLD_ROOT.
 
     The same steps as bubblewrap: a tmpfs stands in for a directory we do not need (/tmp),
     becomes the root, and the old root hangs below it, so every source is reachable by path
     while the new root is put together. ``_enter_view`` makes the new root the root and
-    detaches the old one."""
+    detaches the old one.
+
+    The order matters. The private folders come first: what the sandbox may read can live
+    inside them (a clone or a venv under /tmp, an interpreter under /dev/shm), and a mount made
+    after it would cover it. The hidden paths come last, over whatever brought them."""
+    folders, links = readable
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
     os.mkdir("/tmp" + OLD_ROOT)
@@ -204,43 +212,85 @@ def _build_view(spec: dict, readable: list[str]) -> None:
     os.chdir("/")
     os.mkdir(NEW_ROOT)
     _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    for path in readable:
-        _bind_readonly(path)
     _tmpfs("/tmp", f"mode=1777,size={spec['tmp_bytes']}")
     _devices(spec["tmp_bytes"])
+    for path in folders:
+        _bind(path, writable=False)
+    for link, target in sorted(links.items()):
+        _link(link, target)
     _bind(spec["scratch"], writable=True)
     for path in spec.get("hidden", ()):
         _cover(path)
     os.mkdir(NEW_ROOT + "/proc")
 
 
-def readable_paths(extra) -> list[str]:
-    """What the sandbox may read: the system, and where this interpreter imports from.
+# The view's own folders: nothing of the machine's may be bound over them or over a folder
+# holding them (a venv at /tmp itself would bring every other user's files back).
+PRIVATE_MOUNTS = ("/tmp", "/dev", "/dev/shm", "/proc", "/sys")
 
-    Folders inside another are dropped (the outer one brings them); paths the grader's user
-    cannot reach are dropped too (the interpreter did not load from them either)."""
-    wanted = set(SYSTEM) | set(extra)
+
+def readable_paths(extra) -> tuple[list[str], dict[str, str]]:
+    """What the sandbox may read, as (folders to bind, symlinks to make again): the system,
+    the project's folders (``extra``), and where this interpreter imports from and loaded its
+    library from.
+
+    A path reached through a symlink (a checkout linked from elsewhere, /bin -> usr/bin) is
+    bound at its real place and the link is made again in the view: a hidden path under the
+    real place is then hidden through the link too. Folders inside another are dropped (the
+    outer one brings them), and so are folders that would cover the view's own
+    (``PRIVATE_MOUNTS``)."""
+    wanted = set(SYSTEM) | set(extra) | set(_library_folders())
+    package = sys.modules.get(__package__.partition(".")[0])  # as imported: perhaps through a link
     for each in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                  os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
-                 *sys.path):
+                 *sys.path, *getattr(package, "__path__", ())):
         if each and os.path.isabs(each):
-            wanted.update({each, os.path.realpath(each)})
-    found = sorted(path for path in wanted if os.path.lexists(path))
-    return [path for path in found if not any(_inside(path, other) for other in found if other != path)]
+            wanted.add(each)
+    real, links = set(), {}
+    for path in wanted:
+        if os.path.lexists(path):
+            links.update(_links_along(path))
+            real.add(os.path.realpath(path))
+    found = sorted(path for path in real if os.path.exists(path) and not _holds_private(path))
+    return [path for path in found if not any(_inside(path, other) for other in found if other != path)], links
+
+
+def _links_along(path: str) -> dict[str, str]:
+    """The symlinks met on the way to ``path``, each with what it says (``os.readlink``)."""
+    links, reached = {}, "/"
+    for part in path.strip("/").split("/"):
+        reached = os.path.join(reached, part)
+        if os.path.islink(reached):
+            links[reached] = os.readlink(reached)
+            reached = os.path.realpath(reached)
+    return links
+
+
+def _library_folders() -> list[str]:
+    """Where the running interpreter's own library (libpython) was loaded from: a python that
+    the sandbox starts needs it, and it may lie outside every prefix (a relocated pyenv)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({os.path.dirname(line.split(None, 5)[5].strip()) for line in maps
+                           if "/libpython" in line and len(line.split(None, 5)) == 6})
+    except OSError:
+        return []
+
+
+def _holds_private(path: str) -> bool:
+    return any(path == private or _inside(private, path) for private in PRIVATE_MOUNTS)
 
 
 def _inside(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip("/") + "/")
 
 
-def _bind_readonly(path: str) -> None:
-    source = OLD_ROOT + path
-    if not os.path.lexists(source):
+def _link(link: str, target: str) -> None:
+    """Make a symlink of the machine again in the view, unless a bound folder brings it."""
+    if os.path.lexists(NEW_ROOT + link):
         return
-    if os.path.islink(source) and path.count("/") == 1:
-        os.symlink(os.readlink(source), NEW_ROOT + path)  # /bin -> usr/bin on merged-/usr systems
-        return
-    _bind(path, writable=False)
+    os.makedirs(os.path.dirname(NEW_ROOT + link), mode=0o755, exist_ok=True)
+    os.symlink(target, NEW_ROOT + link)
 
 
 def _bind(path: str, writable: bool) -> None:
@@ -330,26 +380,30 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def report(hidden: list[str]) -> dict:
+def report(hidden: list[str], readable: list[str] = ()) -> dict:
     """What a confined process can tell about itself (the grader's probe checks it): which of
-    the ``hidden`` paths it can still see (a covered folder is empty)."""
+    the ``hidden`` paths it can still see (a covered folder is empty), and which of the
+    folders it must read (its interpreter's and the project's, ``readable``) it may not enter
+    (``denied``) or cannot find at all (``unseen``)."""
     visible = [path for path in hidden if os.path.isfile(path) or (os.path.isdir(path) and os.listdir(path))]
-    return {"pid": os.getpid(), "uid": os.getuid(), "visible": visible, "denied": _denied(sys.path),
+    wanted = [path for path in dict.fromkeys([*sys.path, *readable]) if os.path.isabs(path)]
+    return {"pid": os.getpid(), "uid": os.getuid(), "visible": visible,
+            "denied": _failing(wanted, PermissionError), "unseen": _failing(readable, FileNotFoundError),
             "interfaces": [name for _, name in socket.if_nameindex()]}
 
 
-def _denied(paths: list[str]) -> list[str]:
-    """The interpreter's import folders this process may not enter (it could import nothing
-    new from them: a user id of its own cannot enter a pyenv under /root, for one)."""
-    denied = []
+def _failing(paths, error: type[OSError]) -> list[str]:
+    """The ``paths`` whose ``os.stat`` fails with ``error``: folders a user id of its own may
+    not enter (a pyenv under /root, for one), or that the view does not have."""
+    failing = []
     for path in paths:
         try:
             os.stat(path)
-        except PermissionError:
-            denied.append(path)
+        except error:
+            failing.append(path)
         except OSError:
             pass
-    return denied
+    return failing
 
 
 def offline() -> None:

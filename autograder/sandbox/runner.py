@@ -5,6 +5,9 @@ line each (see ``protocol``). Before anything else runs, those two descriptors a
 of the way and fds 0/1 are pointed at /dev/null and stderr, so a ``print`` in a learner's cell
 lands in the log and cannot be mistaken for an event.
 
+The first event, before any request, is ``ready``: the sandbox is confined and has imported
+its own code (see ``autograder.sandbox.__main__``).
+
 Requests (``op``) and the events they lead to:
 
     probes    {name, source}                 (no answer: the lesson's probes, made a module
@@ -272,4 +275,7 @@ class Sandbox:
 async def main() -> None:
     channel = Channel()
     await channel.open()
+    # Confined, and all of this imported: the grader may now send the learner's cells. Until
+    # this event, whatever goes wrong is the grader's (``submission.SandboxNotReady``).
+    channel.emit(event="ready")
     await Sandbox(channel).serve()

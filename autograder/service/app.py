@@ -8,6 +8,7 @@
     GET  /api/instructor/grades.csv     the gradebook (`?lesson=` for one lesson)
     GET  /api/instructor/gradescope.zip Gradescope's results.json per learner
     POST /api/instructor/regrade/{lesson}  grade the lesson's submissions again with its suite as it is now
+    POST /api/instructor/retry          grade again every submission not graded because the grader failed
     GET  /instructor                    the instructor's page (it asks for the token, then calls the above)
 
 An upload is stored (committed) before the ``202`` goes out, then its id is put on the queue;
@@ -223,7 +224,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/instructor/class")
     async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
-        return instructor.class_view(await store.latest(known(lesson)), await store.learners(), await store.counts())
+        return instructor.class_view(await store.latest(known(lesson)), await store.learners(), await store.counts(),
+                                     await store.grader_errors())
 
     @app.get("/api/instructor/grades.csv")
     async def grades(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
@@ -241,6 +243,12 @@ def create_app(settings: Settings) -> FastAPI:
         ids = await store.regrade(known(lesson))
         await enqueue(ids)
         return {"lesson": lesson, "queued": len(ids)}
+
+    @app.post("/api/instructor/retry", status_code=202)
+    async def retry(who: Learner = Depends(teacher)) -> dict:
+        ids = await store.retry_errors()
+        await enqueue(ids)
+        return {"queued": len(ids)}
 
     @app.get("/instructor", response_class=HTMLResponse)
     async def page() -> str:

@@ -6,6 +6,13 @@ is what a long-lived worker needs: the lessons' suites read once (and again only
 instructor regrades), each notebook written to a scratch folder of its own that every sandbox
 is kept out of, and the claim/lease dance with the database (``store``) that makes a job
 delivered twice, or delivered again after its worker died, graded once.
+
+Before a worker grades its first submission of a lesson, and again for each new version of
+its suite (a regrade), it grades the lesson's reference solution through the same path: the
+canary (``grade.run_canary``). Short of full marks, or when the grader fails on a submission
+on its own side (a sandbox that never became ready), the submission is stored with the status
+``error`` ("not graded: grader error"): no score, the reason for the instructor, and kept to
+be graded again (``Store.retry_errors``).
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import report, worker
-from ..errors import RootWithoutConfinement, UnconfinedGrading
-from ..grade import Fixed, grade_one, hidden_paths
+from ..errors import CanaryFailed, RootWithoutConfinement, UnconfinedGrading
+from ..grade import Fixed, grade_one, hidden_paths, run_canary
 from ..jail import confinement
 from ..lessons import all_lessons, find_lesson
 from ..suite import imports
@@ -74,26 +81,35 @@ class Grader:
         atexit.register(shutil.rmtree, self.answers, True)
         # Read before the first submission runs, as `autograder grade` does.
         self.fixed = {lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))}
+        self.proved: set[tuple[str, int]] = set()  # (lesson, suite version) whose canary earned full marks here
         worker.warm_up(sorted({module for _, each in self.fixed.values() for module in imports(each.sources)}))
 
     def suite(self, lesson: str, version: int) -> Fixed:
+        """The lesson's suite at ``version`` (read again after a regrade), its canary passed in
+        this worker: ``CanaryFailed`` if it did not earn full marks (it runs again next time)."""
         held, fixed = self.fixed[lesson]
         if held != version:  # an instructor changed the suite and asked for a regrade
             found = find_lesson(lesson)
             assert found is not None
             fixed = Fixed.read(found)
             self.fixed[lesson] = (version, fixed)
+        if (lesson, version) not in self.proved:
+            hidden = sandbox_hidden(fixed.lesson.solution, self.scratch, self.settings)
+            run_canary(fixed, Limits(), hidden, str(self.shared_answers(lesson, version)))
+            self.proved.add((lesson, version))
         return fixed
+
+    def shared_answers(self, lesson: str, version: int) -> Path:
+        return private_folder(self.answers / f"{lesson}-{version}")
 
     def grade(self, submission_id: str, name: str, notebook: bytes, fixed: Fixed, version: int) -> SubmissionResult:
         folder = self.scratch / submission_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.ipynb"
         path.write_bytes(notebook)
-        answers = private_folder(self.answers / f"{fixed.lesson.slug}-{version}")
         try:
             return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings),
-                             answers=str(answers))
+                             answers=str(self.shared_answers(fixed.lesson.slug, version)))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -114,22 +130,23 @@ class Grader:
             return "failed"
         name = await self.store.learner_name(submission.learner_id)
         version = await self.store.suite_version(submission.lesson)
-        fixed = self.suite(submission.lesson, version)
         renewing = asyncio.create_task(self._renew(submission_id, lease))
         try:
+            fixed = await asyncio.to_thread(self.suite, submission.lesson, version)  # with its canary, the first time
             result = await asyncio.to_thread(self.grade, submission_id, name, submission.notebook, fixed, version)
-        except Exception as exc:  # a grader bug: say so rather than leave the learner waiting
-            await self._finish_failed(submission_id, f"the grader failed ({type(exc).__name__}: {exc})")
-            return "failed"
+        except Exception as exc:  # the canary failed, or a grader bug: not graded, and said so
+            reason = str(exc) if isinstance(exc, CanaryFailed) else f"the grader failed ({type(exc).__name__}: {exc})"
+            result = SubmissionResult(submission=name, path="", lesson=submission.lesson).not_graded(reason)
         finally:
             renewing.cancel()
-        written = await self.store.finish(submission_id, self.name, status="done", score=result.score,
+        status = "done" if result.graded else "error"
+        written = await self.store.finish(submission_id, self.name, status=status, score=result.score,
                                           max_score=result.max_score, result=json.dumps(result.to_json()),
                                           feedback=report.feedback_text(result))
         if not written:
             return "lost its claim"
-        self.announce(submission_id, "done")
-        return "done"
+        self.announce(submission_id, status)
+        return status if result.graded else f"not graded: grader error ({result.grader_error})"
 
     async def _renew(self, submission_id: str, lease: float) -> None:
         while True:

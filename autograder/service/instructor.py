@@ -24,9 +24,18 @@ def results(latest: list[Submission], names: dict[int, str]) -> list[SubmissionR
     return found
 
 
-def class_view(latest: list[Submission], names: dict[int, str], counts: dict[str, int]) -> dict:
+def grader_errors(failed: list[Submission], names: dict[int, str]) -> list[dict]:
+    """The submissions the grader failed on (not graded, no score), with why: for the
+    instructor alone, who can have them graded again (``POST /api/instructor/retry``)."""
+    return [{"learner": names.get(each.learner_id, str(each.learner_id)), "lesson": each.lesson, "submission": each.id,
+             "at": each.graded_at, "reason": json.loads(each.result or "{}").get("grader_error", "")} for each in failed]
+
+
+def class_view(latest: list[Submission], names: dict[int, str], counts: dict[str, int],
+               failed: list[Submission] = ()) -> dict:
     graded = results(latest, names)
     return {
+        "grader_errors": grader_errors(list(failed), names),
         "rows": [
             {"learner": result.submission, "lesson": result.lesson, "score": result.score,
              "max_score": result.max_score, "submission": submission.id, "graded_at": submission.graded_at,

@@ -34,8 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
-STATUSES = ("queued", "running", "done", "failed")
-FINISHED = ("done", "failed")
+# done: graded (a score); failed: the notebook stopped its worker too often; error: not graded,
+# the grader failed on its own side (``types.GRADER_ERROR``): no score, kept to be graded again.
+STATUSES = ("queued", "running", "done", "failed", "error")
+FINISHED = ("done", "failed", "error")
 
 
 class Base(DeclarativeBase):
@@ -67,7 +69,7 @@ class Submission(Base):
     lease_until: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float)
     graded_at: Mapped[float | None] = mapped_column(Float)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims: more than one when a worker died
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims this round: more than one when a worker died
     gradings: Mapped[int] = mapped_column(Integer, default=0)  # results written
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
@@ -256,7 +258,7 @@ class Store:
                 .values(lease_until=time.time() + lease_seconds))
             return renewed.rowcount == 1
 
-    async def finish(self, submission_id: str, worker: str, *, status: str, score: float, max_score: float,
+    async def finish(self, submission_id: str, worker: str, *, status: str, score: float | None, max_score: float,
                      result: str, feedback: str) -> bool:
         """Write the result, if this worker's claim still stands; return whether it did."""
         async with self.session.begin() as session:
@@ -282,6 +284,20 @@ class Store:
                 query = query.where(Submission.lesson == lesson)
             return list((await session.execute(query.order_by(Submission.lesson))).scalars())
 
+    async def grader_errors(self) -> list[Submission]:
+        """The submissions not graded because the grader failed (status ``error``), newest first."""
+        async with self.session() as session:
+            query = select(Submission).where(Submission.status == "error").order_by(Submission.graded_at.desc())
+            return list((await session.execute(query)).scalars())
+
+    async def retry_errors(self) -> list[str]:
+        """Queue every submission the grader failed on again (the grader works again, say)."""
+        async with self.session.begin() as session:
+            ids = list((await session.execute(select(Submission.id).where(Submission.status == "error"))).scalars())
+            await session.execute(update(Submission).where(Submission.id.in_(ids))
+                                  .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0))
+        return ids
+
     async def counts(self) -> dict[str, int]:
         async with self.session() as session:
             rows = (await session.execute(select(Submission.status, func.count()).group_by(Submission.status))).all()
@@ -298,7 +314,7 @@ class Store:
             ids = list((await session.execute(select(Submission.id).where(
                 Submission.lesson == lesson, Submission.status.in_(FINISHED)))).scalars())
             await session.execute(update(Submission).where(Submission.id.in_(ids))
-                                  .values(status="queued", claimed_by=None, enqueued_at=None))
+                                  .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0))
         return ids
 
     async def suite_version(self, lesson: str) -> int:

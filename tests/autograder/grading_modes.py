@@ -80,9 +80,13 @@ def symlinked_venv(folder: Path) -> Path:
     return python
 
 
-def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path) -> tuple[list[str], dict]:
+def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path, *, prelude: str = "",
+            needed: list[Path] | None = None) -> tuple[list[str], dict]:
     """The command line and environment that run ``python argv`` as ``mode`` says. ``stash``:
-    an empty folder outside every folder ``nobody`` may not enter (root's mount points)."""
+    an empty folder outside every folder ``nobody`` may not enter (root's mount points).
+    ``prelude``: shell steps run as root in the command's own mount namespace (mounts
+    that place the course somewhere else); ``needed``: what ``nobody`` must reach (by default
+    the project, its interpreter and ``workdir``)."""
     env = {key: value for key, value in os.environ.items() if key != "AUTOGRADER_CONFINEMENT"}
     if mode.allowed:
         env["AUTOGRADER_CONFINEMENT"] = mode.allowed
@@ -91,10 +95,12 @@ def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path
         env.update(HOME=str(workdir), TMPDIR="/tmp")
         run = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
                "--inh-caps=-all", "--", *run]
-    if mode.user != "nobody" and not mode.opened:
+    if mode.user != "nobody" and not mode.opened and not prelude:
         return run, env
-    needed = [ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(python).resolve().parent, workdir]
-    script = opened_paths_script(needed, stash)
+    if needed is None:
+        needed = [ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(python).resolve().parent, workdir]
+    # The prelude first: its sources may lie in folders the opened ones replace (whose binds carry its mounts).
+    script = prelude + (opened_paths_script(needed, stash) if mode.user == "nobody" or mode.opened else "")
     return ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script + " exec " + shlex.join(run)], env
 
 
@@ -110,11 +116,11 @@ def opened_paths_script(needed: list[Path], stash: Path) -> str:
     steps = []
     for number, (closed, names) in enumerate(sorted(children.items())):
         saved = stash / str(number)
-        steps += [f"mkdir -p {saved}", f"mount --bind {shlex.quote(str(closed))} {saved}",
+        steps += [f"mkdir -p {saved}", f"mount --rbind {shlex.quote(str(closed))} {saved}",
                   f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}"]
         for name in sorted(names):
             inside = shlex.quote(str(closed / name))
-            steps += [f"mkdir -p {inside}", f"mount --bind {shlex.quote(str(saved / name))} {inside}"]
+            steps += [f"mkdir -p {inside}", f"mount --rbind {shlex.quote(str(saved / name))} {inside}"]
     return "".join(step + "; " for step in steps)
 
 
@@ -122,7 +128,7 @@ def give_to(path: Path, mode: Mode) -> None:
     """Let ``mode``'s user read (and, for folders it writes, write) ``path``."""
     if mode.user == "nobody":
         for each in [path, *path.rglob("*")]:
-            os.chown(each, NOBODY.pw_uid, NOBODY.pw_gid)
+            os.chown(each, NOBODY.pw_uid, NOBODY.pw_gid, follow_symlinks=False)
 
 
 def with_exercise(notebook, exercise: str, source: str):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -131,3 +132,41 @@ def test_a_suite_rewritten_on_disk_mid_run_changes_no_score(tmp_path, monkeypatc
     assert results["c-learner"].score == 0
     assert results["a-rewriter"].exercise_scores()["json_app"][0] == 0
     assert results["a-rewriter"].max_score == results["b-honest"].max_score
+
+
+def test_nothing_is_bound_over_the_views_own_folders():
+    """A folder to read that holds /tmp (a venv at / or /tmp itself) would bring every other
+    user's files back into the view: it is dropped, and what is inside /tmp is kept."""
+    from autograder.sandbox import confine
+
+    inside = tempfile.mkdtemp(prefix="readable-", dir="/tmp")
+    try:
+        folders, _ = confine.readable_paths(["/", "/tmp", "/dev", "/dev/shm", inside])
+    finally:
+        os.rmdir(inside)
+    assert not {"/", "/tmp", "/dev", "/dev/shm"} & set(folders)
+    assert inside in folders
+
+
+@needs_namespaces
+def test_a_folder_under_tmp_reached_through_a_symlink_is_readable_and_its_hidden_parts_stay_hidden(monkeypatch):
+    """The project's folders may live under /tmp (bound after the sandbox's private /tmp) and be
+    reached through a symlink (bound at their real place, the link made again): what is hidden
+    at the real place is hidden through the link too."""
+    folder = Path(tempfile.mkdtemp(prefix="linked-course-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        (folder / "real" / "secret").mkdir(parents=True)
+        (folder / "real" / "secret" / "answer").write_text("hidden")
+        (folder / "real" / "public").write_text("readable")
+        (folder / "link").symlink_to(folder / "real")
+        scratch = folder / "scratch"
+        scratch.mkdir()
+        readable = jail.readable_for_sandbox()
+        monkeypatch.setattr(jail, "readable_for_sandbox", lambda: [*readable, str(folder / "link")])
+        probed = jail.probe(jail.Jail(hidden=(str(folder / "real" / "secret"),), mode=MODE), scratch,
+                            [str(folder / "link" / "secret" / "answer"), str(folder / "real" / "secret" / "answer")])
+    finally:
+        shutil.rmtree(folder)
+    assert probed.unready == "" and probed.seen["unseen"] == []  # the link, and what it leads to, are there
+    assert probed.seen["visible"] == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -40,14 +43,17 @@ def program(*sources: str, limits: Limits = Limits()) -> dict:
     return {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": []}
 
 
-def sandbox_processes() -> int:
+def sandbox_processes(scratch: Path) -> int:
+    """Sandboxes whose scratch folder is in ``scratch`` (their command line names it): this
+    run's, whatever other graders run on the machine."""
     count = 0
     for entry in os.listdir("/proc"):
         try:
-            # "-m autograder.sandbox": a forkserver whose preloads name autograder.sandbox.* is not one
-            count += entry.isdigit() and b"-m\0autograder.sandbox\0" in Path(f"/proc/{entry}/cmdline").read_bytes()
+            line = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
-            pass
+            continue
+        # "-m autograder.sandbox": a forkserver whose preloads name autograder.sandbox.* is not one
+        count += entry.isdigit() and b"-m\0autograder.sandbox\0" in line and str(scratch).encode() in line
     return count
 
 
@@ -67,12 +73,23 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
 
 
 def test_a_submission_over_its_time_is_stopped_with_all_it_started():
-    before = sandbox_processes()
-    scratch_before = set(SCRATCH_ROOT.iterdir()) if SCRATCH_ROOT.exists() else set()
+    # A scratch root of this run's own: another grader on the machine has sandboxes too.
+    scratch = SCRATCH_ROOT / f"test-worker-{uuid.uuid4().hex[:8]}"
     limits = Limits(submission_seconds=2, cell_seconds=60)  # the cell's own limit would come too late
     started = time.monotonic()
-    outcome = grade.run_worker(program("while True: pass", limits=limits), snapshot(find_lesson("01")), limits)
-    assert time.monotonic() - started < 15
-    assert outcome == {"error": "grading stopped after 2 s; only finished checks count"}
-    assert sandbox_processes() <= before
-    assert set(SCRATCH_ROOT.iterdir()) <= scratch_before  # the killed worker's sandbox folder too
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(grade.run_worker, program("while True: pass", limits=limits),
+                                  snapshot(find_lesson("01")), limits, scratch=scratch)
+            seen = 0  # the count below sees this run's sandbox while it runs
+            while not running.done():
+                seen = max(seen, sandbox_processes(scratch))
+                time.sleep(0.05)
+            outcome = running.result()
+        assert seen > 0
+        assert time.monotonic() - started < 15
+        assert outcome == {"error": "grading stopped after 2 s; only finished checks count"}
+        assert sandbox_processes(scratch) == 0
+        assert list(scratch.iterdir()) == []  # the killed worker's sandbox folder too
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

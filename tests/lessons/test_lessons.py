@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import re
@@ -22,6 +23,7 @@ from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
+from tests.conftest import BUSY_CORE
 
 @dataclass(frozen=True)
 class Mistake:
@@ -93,26 +95,76 @@ def mistaken(source: str, mistake: Mistake) -> str:
     return source + "\n\n# a plausible mistake:\n" + mistake.source
 
 
-def with_mistake(solution, mistake: Mistake):
+# What a listed mistake's cell does first to the sandbox's garbage collector, for its whole
+# grading: off, or collecting at nearly every allocation.
+SANDBOX_GC = {"off": "gc.disable()", "eager": "gc.set_threshold(1, 1, 1)"}
+
+
+def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
+    """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``SANDBOX_GC``),
+    that cell first puts the sandbox's garbage collector in that mode for the whole grading."""
     notebook = copy.deepcopy(solution)
     cell = cell_with_id(notebook, mistake.exercise)
-    cell.source = mistaken(cell.source, mistake)
+    cell.source = (f"import gc\n{SANDBOX_GC[gc_mode]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
     return notebook
 
 
+# Nothing may depend on the garbage collector or on load: the warned mistakes' self-checks run
+# beside a process that keeps a core busy, each twice, and must fail both times: with the
+# collector off, and with a full collection forced right before each of the check's assertions
+# (the most awkward moment: whatever the code under test left for the collector is gone when the
+# verdict is taken). A check that counted a leaked database connection with
+# engine.pool.checkedout() passed or not depending on whether the collector had reclaimed the
+# session yet; forced so, it passes every time, and this rule fails it.
+GC_MODES = ("off", "collected before each assertion")
+# gc.freeze(): what the lesson made before is left out of every collection, so a collection
+# costs what the checks made since, not the whole notebook's heap (seconds each, otherwise).
+BURNER_START = ("import gc, subprocess, sys\ngc.freeze()\n"
+                f"_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])")
+BURNER_STOP = ("_burner.kill()\n_burner.wait()\ngc.unfreeze()\n"
+               "print('the burner ran throughout:', _burner.returncode == -9)")
+
+
+class _CollectBeforeAsserts(ast.NodeTransformer):
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list) and any(isinstance(each, ast.Assert) for each in statements):
+                setattr(node, field, [new for each in statements for new in (
+                    [ast.parse("__import__('gc').collect()").body[0], each] if isinstance(each, ast.Assert) else [each])])
+        return node
+
+
+def collected_before_asserts(source: str) -> str:
+    """``source`` with a full garbage collection before each ``assert``."""
+    return ast.unparse(ast.fix_missing_locations(_CollectBeforeAsserts().visit(ast.parse(source))))
+
+
+def checks_in_gc_modes(check: str, marks: dict) -> list[tuple[str, dict]]:
+    """The cells that run a self-check in each of ``GC_MODES``, the check's own marked."""
+    return [("gc.disable()", {}), (check, {**marks, "gc": "off"}), ("gc.enable()", {}),
+            (collected_before_asserts(check), {**marks, "gc": "collected before each assertion"})]
+
+
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
-    """The solution notebook, then for each mistake the lesson warns about: its exercise cell
-    with the mistake, the exercise's self-check (marked with the mistake's name), and the
-    exercise cell as it was, so the next mistake starts from the reference again."""
+    """The solution notebook, then, beside a busy core: for each mistake the lesson warns
+    about, its exercise cell with the mistake, the exercise's self-check in each of
+    ``GC_MODES`` (marked with the mistake's name and the mode), and the exercise cell as it
+    was, so the next mistake starts from the reference again."""
     notebook = copy.deepcopy(solution)
+    appended = []
     for mistake in mistakes:
         if not mistake.warned:
             continue
         exercise = cell_with_id(solution, mistake.exercise).source
         check = cell_with_id(solution, f"check_{mistake.exercise}").source
-        for source, marks in [(mistaken(exercise, mistake), {}), (check, {"warned_mistake": mistake.name}),
-                              (exercise, {})]:
-            notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
+        appended += [(mistaken(exercise, mistake), {}), *checks_in_gc_modes(check, {"warned_mistake": mistake.name}),
+                     (exercise, {})]
+    if appended:
+        appended = [(BURNER_START, {}), *appended, (BURNER_STOP, {"burner": True})]
+    for source, marks in appended:
+        notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"appended": True, **marks}))
     return notebook
 
 
@@ -139,46 +191,59 @@ def doing_nothing(released_source: str, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str, object]]:
-    """name -> (exercise, the solution notebook with that exercise's cell doing nothing)."""
+def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, object]]:
+    """name -> (exercise, the solution notebook with that exercise's cell doing nothing); and,
+    as ``all-nothing-<kind>`` (exercise None, graded in full), every exercise doing nothing at
+    once. (Every exercise raising NotImplementedError is the learner's notebook, graded already.)"""
     released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
                 for cell in nbformat.read(lesson.release, as_version=4).cells}
+    exercises = notebook.exercise_ids(solution)
     variants = {}
-    for exercise in notebook.exercise_ids(solution):
-        for kind in NOTHING:
+    for kind in NOTHING:
+        for doing_nothing_now in [[exercise] for exercise in exercises] + [exercises]:
             changed = copy.deepcopy(solution)
             for cell in changed.cells:
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == exercise:
+                exercise = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if exercise in doing_nothing_now:
                     cell.source = doing_nothing(released[exercise], kind)
-            variants[f"nothing-{kind}-{exercise}"] = (exercise, changed)
+            if len(doing_nothing_now) == 1:
+                variants[f"nothing-{kind}-{doing_nothing_now[0]}"] = (doing_nothing_now[0], changed)
+            elif kind != "not-implemented":
+                variants[f"all-nothing-{kind}"] = (None, changed)
     return variants
 
 
 @pytest.fixture(scope="session")
 def graded_classes(tmp_path_factory):
-    """lesson slug -> {submission name: SubmissionResult} for solution, learner, every mistake,
-    and every do-nothing variant and correct alternative (each graded on its exercise alone)."""
+    """lesson slug -> {submission name: SubmissionResult} for solution (the run's canary),
+    learner, every mistake (the sandbox's garbage collector off or eager), every do-nothing
+    variant and correct alternative (each graded on its exercise alone) and every whole lesson
+    doing nothing (graded in full)."""
     cache: dict[str, dict] = {}
 
     def graded(lesson: Lesson) -> dict:
         if lesson.slug not in cache:
             folder = tmp_path_factory.mktemp(lesson.slug)
             solution = nbformat.read(lesson.solution, as_version=4)
-            nbformat.write(solution, folder / "solution.ipynb")
             (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
-            for mistake in mistakes_of(lesson):
-                nbformat.write(with_mistake(solution, mistake), folder / f"{mistake.name}.ipynb")
+            for mistake in mistakes_of(lesson):  # each with the sandbox's garbage collector off or eager, in turn
+                gc_mode = list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]
+                nbformat.write(with_mistake(solution, mistake, gc_mode), folder / f"{mistake.name}.ipynb")
             only = {}
             for name, (exercise, variant) in nothing_variants(lesson, solution).items():
                 nbformat.write(variant, folder / f"{name}.ipynb")
-                only[folder / f"{name}.ipynb"] = exercise
+                if exercise is not None:
+                    only[folder / f"{name}.ipynb"] = exercise
             for alternative in alternatives_of(lesson):
                 changed = copy.deepcopy(solution)
                 cell_with_id(changed, alternative.exercise).source = alternative.source
                 nbformat.write(changed, folder / f"{alternative.name}.ipynb")
                 only[folder / f"{alternative.name}.ipynb"] = alternative.exercise
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only)
-            cache[lesson.slug] = {result.submission: result for result in results}
+            started: list = []
+            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=started.append)
+            # The canary is the solution graded as a submission, first: it needs no second grading.
+            [canary] = started[0].canaries
+            cache[lesson.slug] = {"solution": canary.result, **{result.submission: result for result in results}}
         return cache[lesson.slug]
 
     return graded
@@ -270,6 +335,21 @@ def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
             assert total > 0, (name, result.problems)
             if got:
                 earned[name] = [test.name for test in result.tests if test.passed]
+    assert earned == {}
+
+
+def test_a_lesson_whose_every_answer_does_nothing_earns_nothing(lesson, graded_classes):
+    """Every exercise doing nothing at once, each way (NotImplementedError is the untouched
+    learner notebook), graded in full: 0. The variants above stop at an exercise's first failed
+    check, so a later check that doing nothing passes (a negative check not marked so, a
+    differential test whose inputs never make the reference act) shows only here."""
+    results = graded_classes(lesson)
+    earned = {}
+    for name in [f"all-nothing-{kind}" for kind in NOTHING if kind != "not-implemented"] + ["learner"]:
+        result = results[name]
+        assert result.graded and result.max_score > 0, (name, result.grader_error, result.problems)
+        if result.score:
+            earned[name] = [(test.exercise, test.name, test.points) for test in result.tests if test.points]
     assert earned == {}
 
 
@@ -425,10 +505,15 @@ def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_soluti
 @pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
                          ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
 def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
+    """With the garbage collector off and eager, beside a busy core (``with_warned_mistakes``)."""
     executed, _ = executed_solutions(find_lesson(mistake.lesson))
-    check = next(cell for cell in executed.cells if cell.metadata.get("warned_mistake") == mistake.name)
-    shown = outputs_text(check)
-    assert f"❌ {mistake.exercise}:" in shown, f"the self-check passes '{mistake.why}': {shown!r}"
+    checks = {cell.metadata["gc"]: outputs_text(cell) for cell in executed.cells
+              if cell.metadata.get("warned_mistake") == mistake.name}
+    assert set(checks) == set(GC_MODES)
+    passed = {mode: shown for mode, shown in checks.items() if f"❌ {mistake.exercise}:" not in shown}
+    assert passed == {}, f"the self-check passes '{mistake.why}' with the garbage collector {', '.join(passed)}: {passed!r}"
+    [burner] = [cell for cell in executed.cells if cell.metadata.get("burner")]
+    assert "the burner ran throughout: True" in outputs_text(burner)
 
 
 def test_every_lesson_warns_about_some_mistakes(lesson):

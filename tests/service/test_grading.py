@@ -41,12 +41,12 @@ def check_what_the_sandbox_reads(tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox"
     sandbox.mkdir()
     hidden = sandbox_hidden(scratch / "mine" / "alice.ipynb", scratch, settings)
-    assert probe(Jail(hidden=hidden, mode="uid"), sandbox, [str(database), str(theirs)])["visible"] == []
+    assert probe(Jail(hidden=hidden, mode="uid"), sandbox, [str(database), str(theirs)]).seen["visible"] == []
     # The same sandbox reads them where the folders are left as made with the usual umask.
     for folder in (settings.folder, scratch):
         folder.chmod(0o755)
     theirs.parent.chmod(0o755)
-    assert probe(Jail(hidden=hidden, mode="uid"), sandbox, [str(database), str(theirs)])["visible"] != []
+    assert probe(Jail(hidden=hidden, mode="uid"), sandbox, [str(database), str(theirs)]).seen["visible"] != []
 
 
 def test_a_worker_computes_the_references_answers_once_for_all_its_submissions(tmp_path):
@@ -70,3 +70,60 @@ def test_a_worker_computes_the_references_answers_once_for_all_its_submissions(t
     assert written, "the first submission shared no answers"
     assert {path.name: path.stat().st_mtime_ns for path in shared.glob("*.json")} == written
     assert not any(shared.glob("*.part"))
+
+
+def test_a_grader_error_is_kept_for_retry_and_shown_to_the_instructor_never_as_a_score(settings, people, monkeypatch):
+    """A worker whose canary is not graded (its sandbox never became ready) stores the
+    submission as a grader error: the learner reads "not graded", no score; the instructor sees
+    it with the reason and can have it graded again, which then gives the real score."""
+    import asyncio
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from autograder import grade
+    from autograder.lessons import find_lesson
+    from autograder.service.app import create_app
+    from autograder.service.grading import Grader
+    from autograder.service.store import Store
+
+    reason = "the sandbox did not become ready (it ended (exit status 1) before it was ready: ModuleNotFoundError)"
+    real = grade.run_worker
+
+    async def scenario() -> dict:
+        app = create_app(settings)
+        store = Store.connect(settings.database, pooled=False)
+        grader = Grader(settings, store, announce=lambda *_: None)
+        seen = {}
+        async with LifespanManager(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+                alice, prof = people.header(people.alice), people.header(people.prof)
+                accepted = (await client.post("/api/submissions", content=find_lesson("01").solution.read_bytes(),
+                                              headers=alice)).json()
+                monkeypatch.setattr(grade, "run_worker", lambda *args, **kwargs: {"grader_error": reason})
+                seen["outcome"] = await grader.handle(accepted["id"])
+                seen["learner"] = (await client.get(accepted["status_url"], headers=alice)).json()
+                seen["class"] = (await client.get("/api/instructor/class", headers=prof)).json()
+                seen["grades"] = (await client.get("/api/instructor/grades.csv", headers=prof)).text
+                seen["retried"] = (await client.post("/api/instructor/retry", headers=prof)).json()
+                seen["queued"] = (await client.get(accepted["status_url"], headers=alice)).json()["status"]
+                monkeypatch.setattr(grade, "run_worker", real)  # the grader works again
+                seen["again"] = await grader.handle(accepted["id"])
+                seen["graded"] = (await client.get(accepted["status_url"], headers=alice)).json()
+        await store.close()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen["outcome"].startswith("not graded: grader error")
+    learner = seen["learner"]
+    assert learner["status"] == "error" and learner["score"] is None
+    assert "Not graded" in learner["feedback"] and "did not answer" not in learner["feedback"]
+    assert learner["result"]["status"] == "not graded: grader error"
+    view = seen["class"]
+    assert view["counts"]["error"] == 1 and view["rows"] == []  # no score shown for it
+    [failure] = view["grader_errors"]
+    assert failure["learner"] == "alice" and reason in failure["reason"]
+    assert "alice" not in seen["grades"]
+    assert seen["retried"] == {"queued": 1} and seen["queued"] == "queued"
+    assert seen["again"] == "done"
+    graded = seen["graded"]
+    assert graded["status"] == "done" and graded["score"] == graded["max_score"] > 0

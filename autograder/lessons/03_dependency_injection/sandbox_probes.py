@@ -298,8 +298,7 @@ async def fastapi_report(spec: dict) -> dict:
 
 # --- a database for the make_app exercise ----------------------------------------------------
 
-_KEEP_ALIVE: list[Any] = []  # held connection proxies (see watch_pool)
-_POOL_COUNTS: dict[int, dict[str, int]] = {}
+_WATCHED: dict[int, Any] = {}  # id(app) -> coursekit.data.BorrowedConnections (see watch_pool)
 
 
 async def fresh_database(name: str = "lesson03") -> str:
@@ -334,42 +333,22 @@ def _engine_pool(app: Any) -> Any:
 
 
 def watch_pool(app: Any) -> bool:
-    """Count connection check-outs and check-ins of ``app.state.engine``'s pool from now on.
+    """Count the connections ``app.state.engine``'s pool lends from now on, each held so that
+    the garbage collector cannot give a leaked one back unseen (``coursekit.data.watch``).
+    (The connections are small, and a sandbox lives for one run.)"""
+    from coursekit import data
 
-    Every connection proxy handed out is also held here: an unclosed session sits in
-    reference cycles, and when the garbage collector reclaimed it, SQLAlchemy would give its
-    connection back behind the app's back (with a warning), so that a leak would come and go
-    at random. Held, a connection the app never gave back stays counted; one it gave back was
-    counted at that moment. (The proxies are small, and a sandbox lives for one run.)
-    """
-    from sqlalchemy import event
-
-    pool = _engine_pool(app)
-    if pool is None:
+    if _engine_pool(app) is None:
         return False
-    counts = _POOL_COUNTS[id(app)] = {"checkout": 0, "checkin": 0}
-    held: list[Any] = []
-
-    def on_checkout(dbapi_connection, record, proxy) -> None:
-        counts["checkout"] += 1
-        held.append(proxy)
-
-    def on_checkin(dbapi_connection, record) -> None:
-        counts["checkin"] += 1
-
-    event.listen(pool, "checkout", on_checkout)
-    event.listen(pool, "checkin", on_checkin)
-    _KEEP_ALIVE.append(held)
+    _WATCHED[id(app)] = data.watch(app.state.engine)
     return True
 
 
 def checked_out(app: Any) -> Any:
     """Connections ``app.state.engine``'s pool handed out and did not get back since
     ``watch_pool(app)``; None when the app has no engine there."""
-    counts = _POOL_COUNTS.get(id(app))
-    if counts is None:
-        return None
-    return counts["checkout"] - counts["checkin"]
+    watched = _WATCHED.get(id(app))
+    return None if watched is None else watched.borrowed
 
 
 # --- an app to override (exercise overridden) -------------------------------------------------

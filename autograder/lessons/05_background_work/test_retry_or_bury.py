@@ -64,7 +64,7 @@ async def test_fail_schedules_a_retry(submission):
     expect(row["attempts"] == 2, "`fail` should not change attempts (claim counts them).")
 
 
-@graded(NAME, points=0.5)
+@graded(NAME, points=0.5, negative=True)  # a fail that does nothing changes nothing either
 async def test_fail_only_by_the_worker_holding_the_job(submission):
     """fail from a worker that does not hold the claim answers None and changes nothing."""
     answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w2", "error": "late", "now": 10.0,
@@ -87,16 +87,27 @@ async def test_fail_buries_after_the_last_attempt(submission):
            "A buried job should have state 'dead', its error in last_error and no lease.")
 
 
-SCRIPTS = queue_steps({
-    "put": st.fixed_dictionaries({"id": JOB_IDS, "set": st.fixed_dictionaries({
-        "state": st.sampled_from(["running", "ready", "done"]), "worker": WORKERS, "attempts": st.integers(0, 6),
-        "lease_until": st.just(50.0)})}),
-    "fail": st.fixed_dictionaries({"id": JOB_IDS, "worker": WORKERS, "error": st.sampled_from(["boom", "timeout"]),
-                                   "now": TIMES, "u": st.sampled_from([0.0, 0.25, 1.0]),
-                                   "max_attempts": st.sampled_from([1, 3, 5]), "base": st.sampled_from([0.5, 1.0, 2.0]),
-                                   "cap": st.sampled_from([1.0, 4.0, 60.0])}),
-    "row": st.fixed_dictionaries({"id": JOB_IDS}),
-})
+PUT = st.fixed_dictionaries({"id": JOB_IDS, "set": st.fixed_dictionaries({
+    "state": st.sampled_from(["running", "ready", "done"]), "worker": WORKERS, "attempts": st.integers(0, 6),
+    "lease_until": st.just(50.0)})})
+FAIL = st.fixed_dictionaries({"id": JOB_IDS, "worker": WORKERS, "error": st.sampled_from(["boom", "timeout"]),
+                              "now": TIMES, "u": st.sampled_from([0.0, 0.25, 1.0]),
+                              "max_attempts": st.sampled_from([1, 3, 5]), "base": st.sampled_from([0.5, 1.0, 2.0]),
+                              "cap": st.sampled_from([1.0, 4.0, 60.0])})
+
+
+def held_and_failed(put: dict, fail: dict) -> list[dict]:
+    """A job set running for a worker, failed by that very worker, and its row read: a fail that
+    must act, so a `fail` that does nothing cannot match the reference on any script."""
+    put = {"op": "put", **put, "set": {**put["set"], "state": "running"}}
+    return [put, {"op": "fail", **fail, "id": put["id"], "worker": put["set"]["worker"]}, {"op": "row", "id": put["id"]}]
+
+
+# Generated scripts, each ending with a fail that acts (the first drawn are the simplest, and
+# often hold no fail that changes anything: both sides answering None alike proves nothing).
+SCRIPTS = st.builds(lambda steps, last: steps + last,
+                    queue_steps({"put": PUT, "fail": FAIL, "row": st.fixed_dictionaries({"id": JOB_IDS})}),
+                    st.builds(held_and_failed, PUT, FAIL))
 
 
 @graded(NAME, points=1)

@@ -24,7 +24,7 @@ APP_NEEDED = 2.0
 APP_PATH = "/tenants/1/invoices"
 
 
-@graded(PARSER, points=1)
+@graded(PARSER, points=1, negative=True)  # a parser that does nothing is fast: the speed counts beside a correct parse
 async def test_parser_speed(submission):
     """On 5 rows, parse takes at most 0.6 times as long as building an adapter and calling json.loads per call."""
     await require(submission, PARSER, kind="function")

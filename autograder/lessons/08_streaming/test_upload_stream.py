@@ -115,7 +115,7 @@ async def test_refuses_names_that_are_not_plain_file_names(submission):
         expect(one["status"] == 201, f"The name {name!r} is a valid file name and should be accepted; {answered(one)}.")
 
 
-@graded(NAME, points=1.5, promises=["leaves-no-trace"], unhappy=True)
+@graded(NAME, points=1.5, promises=["leaves-no-trace"], unhappy=True, negative=True)  # doing nothing leaves it too
 async def test_a_failed_upload_leaves_the_folder_as_it_was(submission):
     """After a 413, a 400 or a client leaving mid-upload, the folder holds exactly what it held."""
     existing = {"keep.txt": "keep me", "c.bin": "the old c"}
