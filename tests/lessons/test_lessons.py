@@ -51,6 +51,32 @@ def all_mistakes() -> list[Mistake]:
     return [mistake for lesson in all_lessons() for mistake in mistakes_of(lesson)]
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """A correct answer written another way (``alternatives.toml``): a whole exercise cell."""
+
+    lesson: str
+    exercise: str
+    why: str
+    source: str
+    number: int
+
+    @property
+    def name(self) -> str:
+        return f"alternative-{self.number:02d}-{self.exercise}"
+
+
+def alternatives_of(lesson: Lesson) -> list[Alternative]:
+    if not lesson.alternatives.exists():
+        return []
+    entries = tomllib.loads(lesson.alternatives.read_text()).get("alternative", [])
+    return [Alternative(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
+
+
+def all_alternatives() -> list[Alternative]:
+    return [alternative for lesson in all_lessons() for alternative in alternatives_of(lesson)]
+
+
 def grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
@@ -186,16 +212,20 @@ def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, ob
 
 
 @in_every_class
-def learner_mistakes_and_nothing(lesson: Lesson, solution) -> dict[str, Submission]:
+def learner_mistakes_nothing_and_alternatives(lesson: Lesson, solution) -> dict[str, Submission]:
     """The untouched learner notebook (its bytes as released), every listed mistake (the
-    sandbox's garbage collector off or eager, in turn), every do-nothing variant (graded on its
-    exercise alone) and every whole lesson doing nothing (graded in full). The solution is the
-    run's canary (``tests/lessons/classes.py``)."""
+    sandbox's garbage collector off or eager, in turn), every do-nothing variant and correct
+    alternative (each graded on its exercise alone) and every whole lesson doing nothing (graded
+    in full). The solution is the run's canary (``tests/lessons/classes.py``)."""
     made = {"learner": Submission(lesson.release.read_bytes())}
     made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]))
                  for mistake in mistakes_of(lesson)})
     made.update({name: Submission(variant, only=exercise)
                  for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
+    for alternative in alternatives_of(lesson):
+        changed = copy.deepcopy(solution)
+        cell_with_id(changed, alternative.exercise).source = alternative.source
+        made[alternative.name] = Submission(changed, only=alternative.exercise)
     return made
 
 
@@ -260,6 +290,16 @@ def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_
     assert {name: score for name, score in scores.items() if name != mistake.exercise} == {
         name: score for name, score in full.items() if name != mistake.exercise
     }
+
+
+@pytest.mark.parametrize("alternative", all_alternatives(),
+                         ids=lambda alternative: f"{alternative.lesson[:2]}-{alternative.exercise}-{alternative.why[:40]}")
+def test_a_correct_alternative_keeps_full_marks(alternative, graded_classes):
+    """A correct answer written another way than the solution (``alternatives.toml``) loses
+    nothing: the hidden tests hold it to what the statement promises, and no more."""
+    result = graded_classes(find_lesson(alternative.lesson))[alternative.name]
+    got, total = result.exercise_scores()[alternative.exercise]
+    assert got == total > 0, [(test.name, test.feedback) for test in result.tests if not test.passed]
 
 
 def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
