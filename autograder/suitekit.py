@@ -32,16 +32,19 @@ from .submission import Submission, SubmissionError, SubmissionRaised, Submissio
 REPLY_SECONDS = 5.0
 
 
-async def require(submission: Submission, name: str, kind: str = "async function") -> None:
-    """Fail with a clear message unless the learner's cells define ``name`` as ``kind``."""
+async def require(submission: Submission, name: str, kind: str | tuple[str, ...] = "async function") -> None:
+    """Fail with a clear message unless the learner's cells define ``name`` as ``kind`` (or one
+    of the kinds: a factory the statement only calls may be a function or a class)."""
     found = await submission.describe(name)
     if not found["defined"]:
         raise Mistake(
             f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
             f"it under exactly this name, and that the cell runs without an error."
         )
-    if found["kind"] != kind:
-        raise Mistake(f"`{name}` should be an {kind}, but it is a {found['kind']} (signature {found['signature']}).")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if found["kind"] not in kinds:
+        wanted = " or ".join(f"{'an' if each[0] in 'aeiou' else 'a'} {each}" for each in kinds)
+        raise Mistake(f"`{name}` should be {wanted}, but it is a {found['kind']} (signature {found['signature']}).")
 
 
 @asynccontextmanager

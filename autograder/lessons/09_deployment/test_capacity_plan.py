@@ -59,7 +59,7 @@ async def test_capacity_plan_pods(submission):
     answers = await plans(submission, [case(), case(per_day=1000), case(per_day=1000, min_pods=3),
                                        case(per_day=86_400_000, peak=3.6, cores=2)])
     expect(value(answers[0], "workers_per_pod") == 4 and value(answers[3], "workers_per_pod") == 2,
-           "workers_per_pod should be cores_per_pod: one worker per core.")
+           "workers_per_pod should be cores_per_pod: one worker per core.", promises=["workers-per-pod"])
     expect(value(answers[0], "pods") == 3, "3000/s over pods of 4 workers at 300/s needs ceil(2.5) = 3 pods.")
     expect(value(answers[1], "pods") == 2 and value(answers[2], "pods") == 3,
            "a small load still gets min_pods pods (2 unless given).")
@@ -107,6 +107,6 @@ async def test_capacity_plan_on_generated_curves(submission, reference):
                 if "value" in a and isinstance(a["value"], dict) else a for a in answers]
 
     await same_as_reference(submission, reference, NAME, CASES, batch=batch,
-                            promise="peak_rps, worker_rps (the last rps before the first point over the target), "
-                                    "workers_per_pod, pods (rounded up, at least min_pods) and hpa_cpu_percent, or "
-                                    "ValueError when no point meets the target.")
+                            promise={"peak_rps": "peak-rps", "worker_rps": "worker-rps",
+                                     "workers_per_pod": "workers-per-pod", "pods": "pods",
+                                     "hpa_cpu_percent": "hpa-target", "raised": "no-point"})

@@ -105,5 +105,5 @@ async def test_gunicorn_conf_on_generated_workers_and_ports(submission, referenc
     await require(submission, NAME, kind="function")
     await same_as_reference(submission, reference, NAME, CONFIGURATIONS,
                             batch=probe_batch("lesson09.gunicorn_settings", defined(NAME), each=promised),
-                            promise="gunicorn reads bind 127.0.0.1:<port> only, `workers` workers of "
-                                    "uvicorn_worker.UvicornWorker, keepalive over 60 s and graceful_timeout 25.")
+                            promise={"bind": "bind-loopback", "workers": "workers", "worker_class": "worker-class",
+                                     "keepalive beyond 60 s": "keepalive", "graceful_timeout": "graceful-timeout"})
