@@ -45,13 +45,15 @@ def capacity_plans(capacity_plan: Any, cases: list[dict]) -> list[dict]:
 
 
 STREAM_PAUSE = 0.05  # seconds after each chunk of /stream
+AFTER_PAUSE = 0.1  # seconds /after works once its response is complete
 
 
 def _probe_app(structlog: Any, noted: dict) -> Any:
     """/ok (201, the context as JSON), /stream (3 chunks STREAM_PAUSE apart), /boom (raises at
     once), /late (raises after a chunk), /empty (returns without answering), /bind (binds
-    order_id). ``noted``: when /stream sent its response's start, and when it began to send its
-    last body message (perf_counter)."""
+    order_id), /after (answers, then works AFTER_PAUSE more before returning, as a background
+    task does). ``noted`` (perf_counter): when /stream sent its response's start, and when it
+    began to send its last body message; when /after began its work after the response."""
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -84,8 +86,22 @@ def _probe_app(structlog: Any, noted: dict) -> Any:
             return
         body = json.dumps(structlog.contextvars.get_contextvars(), default=repr).encode()
         await send({"type": "http.response.body", "body": body})
+        if path == "/after":
+            noted["after_response"] = time.perf_counter()
+            await asyncio.sleep(AFTER_PAUSE)
 
     return app
+
+
+class _TimedStream(io.StringIO):
+    """A text stream that notes when it was first written to (perf_counter)."""
+
+    first_write: float | None = None
+
+    def write(self, text: str) -> int:
+        if self.first_write is None:
+            self.first_write = time.perf_counter()
+        return super().write(text)
 
 
 async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
@@ -100,7 +116,7 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
     structlog.contextvars.clear_contextvars()
     reports = []
     for scenario in scenarios:
-        stream = io.StringIO()
+        stream = _TimedStream()
         noted: dict[str, float] = {}
         app = request_log(_probe_app(structlog, noted), stream)
         sent: list[dict] = []
@@ -152,6 +168,9 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
         reports.append({"lines": lines, "status": start["status"] if start else None, "headers": headers,
                         "body": body.decode("utf-8", "replace"), "raised": raised, "elapsed_ms": elapsed_ms,
                         "stream_ms": stream_ms,
+                        # Written before the app's work after its response began: once the response was complete.
+                        "written_at_completion": stream.first_write is not None and "after_response" in noted
+                        and stream.first_write < noted["after_response"],
                         "sent": [m["type"] for m in sent],
                         "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr))})
     structlog.contextvars.clear_contextvars()

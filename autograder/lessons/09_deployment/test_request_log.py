@@ -46,7 +46,7 @@ async def test_request_log_one_line_with_method_path_status(submission):
 @graded(NAME, points=1, promises=["one-line", "latency"], unhappy=True)
 async def test_request_log_streamed_response_is_one_line_after_the_last_chunk(submission):
     """A streamed response (3 chunks, a pause between them): one line, latency covering the stream, in ms."""
-    [report] = await runs(submission, [{"path": "/stream"}])
+    report, after = await runs(submission, [{"path": "/stream"}, {"path": "/after"}])
     line = only_line(report, "a streamed response")
     latency = line.get("latency_ms")
     # Measured from the call to after the last body message, it covers at least the stream
@@ -55,6 +55,11 @@ async def test_request_log_streamed_response_is_one_line_after_the_last_chunk(su
            f"latency_ms should be the milliseconds from the call until the last body message (the stream alone "
            f"took {report['stream_ms']:.0f} ms); got {latency!r}. Log once more_body is false, and multiply "
            "seconds by 1000.", promises=["latency"])
+    only_line(after, "a request whose app works on after its response (a background task)")
+    expect(after["written_at_completion"],
+           "write the line as soon as the response is complete (its last body message sent), not when the app "
+           "returns: work the app does after its response, such as a background task, is not the request's.",
+           promises=["one-line"])
 
 
 @graded(NAME, points=1, promises=["request-id"])
@@ -65,6 +70,8 @@ async def test_request_log_request_id_from_header_or_fresh(submission):
     lines = [only_line(report, "each request") for report in reports]
     expect(lines[0].get("request_id") == "req-42" and reports[0]["headers"].get("x-request-id") == "req-42",
            "a request with an x-request-id header should be logged with that id and answered with it in x-request-id.")
+    expect(reports[0]["headers"].get("content-type") == "application/json",
+           "the response lost the app's own headers (its content-type): add x-request-id to them, keep the others.")
     fresh = [line.get("request_id") for line in lines[1:]]
     expect(all(isinstance(value, str) and HEX32.match(value) for value in fresh) and fresh[0] != fresh[1],
            f"without x-request-id, make a new uuid.uuid4().hex per request (32 hex digits); got {fresh}.")
