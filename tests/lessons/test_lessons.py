@@ -53,6 +53,32 @@ def all_mistakes() -> list[Mistake]:
     return [mistake for lesson in all_lessons() for mistake in mistakes_of(lesson)]
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """A correct answer written another way (``alternatives.toml``): a whole exercise cell."""
+
+    lesson: str
+    exercise: str
+    why: str
+    source: str
+    number: int
+
+    @property
+    def name(self) -> str:
+        return f"alternative-{self.number:02d}-{self.exercise}"
+
+
+def alternatives_of(lesson: Lesson) -> list[Alternative]:
+    if not lesson.alternatives.exists():
+        return []
+    entries = tomllib.loads(lesson.alternatives.read_text()).get("alternative", [])
+    return [Alternative(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
+
+
+def all_alternatives() -> list[Alternative]:
+    return [alternative for lesson in all_lessons() for alternative in alternatives_of(lesson)]
+
+
 def grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
@@ -191,7 +217,8 @@ def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, ob
 def graded_classes(tmp_path_factory):
     """lesson slug -> {submission name: SubmissionResult} for solution (the run's canary),
     learner, every mistake (the sandbox's garbage collector off or eager), every do-nothing
-    variant (graded on its exercise alone) and every whole lesson doing nothing (graded in full)."""
+    variant and correct alternative (each graded on its exercise alone) and every whole lesson
+    doing nothing (graded in full)."""
     cache: dict[str, dict] = {}
 
     def graded(lesson: Lesson) -> dict:
@@ -207,6 +234,11 @@ def graded_classes(tmp_path_factory):
                 nbformat.write(variant, folder / f"{name}.ipynb")
                 if exercise is not None:
                     only[folder / f"{name}.ipynb"] = exercise
+            for alternative in alternatives_of(lesson):
+                changed = copy.deepcopy(solution)
+                cell_with_id(changed, alternative.exercise).source = alternative.source
+                nbformat.write(changed, folder / f"{alternative.name}.ipynb")
+                only[folder / f"{alternative.name}.ipynb"] = alternative.exercise
             started: list = []
             results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=started.append)
             # The canary is the solution graded as a submission, first: it needs no second grading.
@@ -278,6 +310,16 @@ def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_
     assert {name: score for name, score in scores.items() if name != mistake.exercise} == {
         name: score for name, score in full.items() if name != mistake.exercise
     }
+
+
+@pytest.mark.parametrize("alternative", all_alternatives(),
+                         ids=lambda alternative: f"{alternative.lesson[:2]}-{alternative.exercise}-{alternative.why[:40]}")
+def test_a_correct_alternative_keeps_full_marks(alternative, graded_classes):
+    """A correct answer written another way than the solution (``alternatives.toml``) loses
+    nothing: the hidden tests hold it to what the statement promises, and no more."""
+    result = graded_classes(find_lesson(alternative.lesson))[alternative.name]
+    got, total = result.exercise_scores()[alternative.exercise]
+    assert got == total > 0, [(test.name, test.feedback) for test in result.tests if not test.passed]
 
 
 def test_an_answer_that_does_nothing_earns_nothing(lesson, graded_classes):
