@@ -49,6 +49,22 @@ async def test_a_client_that_leaves_cancels_a_starlette_stream():
     assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.5
 
 
+async def test_a_client_that_stops_reading_holds_the_send_until_it_leaves():
+    """As on uvicorn: the waiting send returns once the client has gone, and the cancel then
+    reaches the generator at its own await, so its finally runs at once."""
+    cleanups = []
+    seen = await http_call(ticking_app(cleanups), "GET", "/ticks", stall_after_chunks=2, leave_after=0.2)
+    assert seen.chunks == 2 and not seen.complete and seen.left_at >= 0.2 and cleanups == ["done"]
+    assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.1
+
+
+async def test_a_slow_line_is_cut_short_when_the_client_leaves():
+    cleanups = []
+    seen = await http_call(ticking_app(cleanups), "GET", "/ticks", chunk_delay=0.5, leave_after=0.1)
+    assert seen.chunks == 0 and cleanups == ["done"]  # the chunk on its way when it left is lost, as on a real server
+    assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.1
+
+
 async def test_leave_after_seconds_and_keep_body_false():
     seen = await http_call(ticking_app([]), "GET", "/ticks", leave_after=0.1, keep_body=False)
     assert 1 <= seen.chunks < 50 and len(seen.body) == 0 and seen.left_at >= 0.1
