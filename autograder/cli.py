@@ -150,7 +150,7 @@ def release_command(args) -> int:
         raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
     if args.check:
         releasing.check(lessons)
-        print(f"{len(lessons)} lesson(s): learner notebooks and solutions' kernel metadata match a fresh release")
+        print(f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, match a fresh release")
         return 0
     for lesson in lessons:
         changed = releasing.release(lesson)

@@ -72,6 +72,19 @@ class NoHiddenTests(GraderError):
         )
 
 
+class PromisesInvalid(GraderError):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}. See docs/AUTHORING.md, \"Promises\", for the format.")
+
+
+class StatementWithoutPromises(GraderError):
+    """The release cannot put an exercise's numbered promises into its statement."""
+
+    def __init__(self, where: str, exercise: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}.")
+        self.exercise = exercise
+
+
 # -- the grader's own failures: a submission they touch is "not graded", never given a score --
 class GraderFault(GraderError):
     """The grader could not do its own part (start a sandbox, import its own code, run the

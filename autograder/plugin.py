@@ -19,7 +19,7 @@ import inspect
 
 import pytest
 
-from . import reference
+from . import promises, reference
 from .errors import GraderFault
 from .expect import Mistake
 from .pool import Sandboxes
@@ -28,7 +28,8 @@ from .types import TestResult
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "graded(exercise, points): the exercise a hidden test grades and its points")
+    config.addinivalue_line("markers", "graded(exercise, points, negative, promises, unhappy): the exercise a hidden "
+                                       "test grades, its points, and the promises of its statement it checks")
     config.addinivalue_line("markers", "anyio: an async test (run by this plugin's loop when grading)")
     config._autograder_results = []
     config._autograder_out_of_time = set()  # exercises whose code already ran out of time once
@@ -60,15 +61,22 @@ def _ran_out_of_time(error: BaseException) -> bool:
 
 
 def feedback_for(item, excinfo) -> str:
-    """What the learner reads for a failed test: never the test's source or its values."""
+    """What the learner reads for a failed test: never the test's source or its values. A check
+    that ran and failed names first the promises it found broken, by number and in the
+    statement's words (``autograder.promises.named``): the test's own, or the fewer that its
+    ``Mistake`` names."""
     error = excinfo.value
+    if excinfo.typename == "Failed":  # pytest.fail from the fixture above ("not run"): written for learners
+        return str(error)
     if isinstance(error, (Mistake, SubmissionError)):
-        return str(error)
-    if excinfo.typename == "Failed":  # pytest.fail from the fixture above: written for learners
-        return str(error)
-    described = (item.function.__doc__ or "").strip().splitlines()
-    what = described[0] if described else "one of the grader's checks"
-    return f"This check failed: {what} (the grader saw {type(error).__name__})."
+        message = str(error)
+    else:
+        described = (item.function.__doc__ or "").strip().splitlines()
+        what = described[0] if described else "one of the grader's checks"
+        message = f"This check failed: {what} (the grader saw {type(error).__name__})."
+    marker = item.get_closest_marker("graded")
+    ids = getattr(error, "promises", ()) or (marker.kwargs.get("promises", ()) if marker else ())
+    return promises.named(getattr(item.config, "_autograder_promises", {}), exercise_of(item), ids, message)
 
 
 @pytest.hookimpl(hookwrapper=True)

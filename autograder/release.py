@@ -22,9 +22,12 @@ The work is done by nbgrader's own preprocessors, composed here as nbgrader's
    so that ``nbgrader_config.py`` appends the course's own steps, in this order, to
    nbgrader's list.
 
+Before all of these, the solution notebook itself is brought up to date, in place, since
+instructors open it in Lab and nbgrader makes its learner copy from it too: each exercise's
+statement gets its numbered promises from the lesson's ``promises.toml`` between its markers
+(``autograder.promises.with_lists``), and the notebook gets the kernel metadata (nothing else
+of it changes). The learner's copy is made from that.
 ``nbgrader_config.py`` gives ``nbgrader generate_assignment`` the same list, steps 8 to 10 included.
-The solution notebook gets the same kernel metadata, written in place (nothing else of it
-changes), since instructors open it in Lab too.
 ``autograder release`` also writes what is made from ``course.toml`` (``autograder.manifest``):
 the README's lesson table and the learner's start page.
 
@@ -34,6 +37,7 @@ learner notebook with a fresh release and fail when it drifts.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -51,7 +55,8 @@ from nbgrader.preprocessors import (
 from . import manifest
 from .errors import ReleaseOutOfDate
 from .kernel_metadata import WriteKernelMetadata, kernel_metadata
-from .lessons import Lesson
+from .lessons import ROOT, Lesson
+from .promises import with_lists
 
 
 class KeepReleasedSource(NbGraderPreprocessor):
@@ -98,24 +103,33 @@ PIPELINE = (
 )
 
 
-def released_text(lesson: Lesson) -> str:
+def authored(lesson: Lesson):
+    """The solution notebook as the release leaves it: each statement listing its promises,
+    and the kernel metadata Lab writes, so that it opens unmodified too."""
     notebook = nbformat.read(lesson.solution, as_version=4)
+    shown = lesson.solution.relative_to(ROOT) if lesson.solution.is_relative_to(ROOT) else lesson.solution
+    with_lists(notebook, lesson.promises, str(shown))
+    notebook.metadata.update(kernel_metadata())
+    return notebook
+
+
+def released_text(lesson: Lesson, solution=None) -> str:
+    notebook = copy.deepcopy(solution if solution is not None else authored(lesson))
     resources: dict = {"unique_key": lesson.slug}
     for step in PIPELINE:
         notebook, resources = step().preprocess(notebook, resources)
     return nbformat.writes(notebook, version=4) + "\n"
 
 
-def solution_text(lesson: Lesson) -> str:
-    """The solution notebook with the kernel metadata Lab writes, so that it opens unmodified too."""
-    notebook = nbformat.read(lesson.solution, as_version=4)
-    notebook.metadata.update(kernel_metadata())
-    return nbformat.writes(notebook, version=4) + "\n"
+def solution_text(lesson: Lesson, solution=None) -> str:
+    return nbformat.writes(solution if solution is not None else authored(lesson), version=4) + "\n"
 
 
 def written(lesson: Lesson) -> dict[Path, str]:
-    """What the release writes for ``lesson``: its learner notebook, and its solution's metadata."""
-    return {lesson.solution: solution_text(lesson), lesson.release: released_text(lesson)}
+    """What the release writes for ``lesson``: its learner notebook, and its solution's
+    promises and metadata."""
+    solution = authored(lesson)
+    return {lesson.solution: solution_text(lesson, solution), lesson.release: released_text(lesson, solution)}
 
 
 def _stale(path: Path, text: str) -> bool:
@@ -145,8 +159,8 @@ def release_course() -> list[str]:
 
 def check(lessons: list[Lesson]) -> None:
     """Raise ReleaseOutOfDate unless every committed learner notebook matches a fresh release,
-    every solution holds the kernel metadata, and the files made from the course's manifest
-    match it too."""
+    every solution holds its promises and the kernel metadata, and the files made from the
+    course's manifest match it too."""
     stale = [str(path) for lesson in lessons for path, text in written(lesson).items() if _stale(path, text)]
     stale += [str(path) for path, text in manifest.made().items() if _stale(path, text)]
     if stale:

@@ -13,18 +13,22 @@ from typing import Mapping, NamedTuple
 
 import pytest
 
+from . import promises
 from .lessons import Lesson
 from .syntax import parse
 from .types import Probes, TestResult
 
 
 class HiddenTest(NamedTuple):
-    """One test of a hidden suite, as ``@graded(exercise, points, negative=...)`` declares it."""
+    """One test of a hidden suite, as ``@graded(exercise, points, negative=..., promises=...,
+    unhappy=...)`` declares it."""
 
     name: str
     exercise: str
     points: float
     negative: bool = False  # an answer that does nothing would pass it: see ``scored``
+    promises: tuple[str, ...] = ()  # the ids of the statement's promises it checks (``autograder.promises``)
+    unhappy: bool = False  # it checks them off the happy path
 
 
 def pytest_args(suite: str) -> list[str]:
@@ -60,12 +64,14 @@ class _Collector:
             if any(item.originalname == test.name for test in self.tests):
                 raise pytest.UsageError(f"two hidden tests are named {item.originalname}; names must be unique per lesson")
             self.tests.append(HiddenTest(item.originalname, marker.kwargs["exercise"], float(marker.kwargs["points"]),
-                                         bool(marker.kwargs.get("negative", False))))
+                                         bool(marker.kwargs.get("negative", False)),
+                                         tuple(marker.kwargs.get("promises", ())), bool(marker.kwargs.get("unhappy", False))))
 
 
 @lru_cache(maxsize=None)
 def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
-    """Every test in the lesson's hidden suite: its name, exercise, points, and whether it is negative."""
+    """Every test in the lesson's hidden suite: its name, exercise, points, whether it is
+    negative, the promises it checks and whether off the happy path."""
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
         code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
@@ -76,14 +82,22 @@ def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
 
 
 # -- a suite fixed before grading starts ------------------------------------------------------
-Snapshot = tuple[tuple[str, str], ...]  # (file name, source) for each Python file of a lesson's folder
+Snapshot = tuple[tuple[str, str], ...]  # (file name, text) for each Python file of a lesson's folder, and its promises
 
 
 def snapshot(lesson: Lesson) -> Snapshot:
     """The lesson's code (its test modules, the modules beside them such as ``inputs.py``, its
-    sandbox probes), read once, before the first submission of a run: what a run grades with,
-    whatever happens to the files on disk while it runs."""
-    return tuple((path.name, path.read_text()) for path in sorted(lesson.suite.glob("*.py")))
+    sandbox probes) and its promises (which the feedback quotes), read once, before the first
+    submission of a run: what a run grades with, whatever happens to the files on disk while
+    it runs."""
+    paths = [*sorted(lesson.suite.glob("*.py")), *([lesson.promises_file] if lesson.promises_file.exists() else [])]
+    return tuple((path.name, path.read_text()) for path in paths)
+
+
+def promises_of(sources: Snapshot) -> promises.Table:
+    """The lesson's promises as the snapshot holds them ({} for a lesson without)."""
+    text = dict(sources).get(promises.FILE)
+    return {} if text is None else promises.parse(text)
 
 
 def probes(lesson: Lesson, sources: Snapshot | None = None) -> Probes | None:
@@ -100,7 +114,9 @@ def imports(sources: Snapshot) -> list[str]:
     """The modules a lesson's code imports (absolute imports), to import before grading: its
     tests', and its probes' (the reference runs them in the worker's process)."""
     found: set[str] = set()
-    for _, source in sources:
+    for name, source in sources:
+        if not name.endswith(".py"):
+            continue
         for node in ast.walk(parse(source)):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
@@ -134,7 +150,9 @@ class FrozenSuite:
 
     def pytest_configure(self, config) -> None:
         """A fresh package for this suite: a process that ran another lesson's suite before
-        (the grader collects every lesson's) keeps none of its modules."""
+        (the grader collects every lesson's) keeps none of its modules. The run's promises go
+        on ``config``, for the feedback (``autograder.plugin.feedback_for``)."""
+        config._autograder_promises = promises_of(tuple(self.sources.items()))
         for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
             del sys.modules[name]
         package = types.ModuleType(PACKAGE)
@@ -178,6 +196,7 @@ class _FrozenModule(pytest.Module):
         return self.frozen_suite.made(self.path.stem, self.frozen_source)
 
 
+NOT_RUN = "This check did not run."
 NOT_ON_ITS_OWN = ("This check only counts once `{exercise}` does what its task asks: an answer that does "
                   "nothing would pass it too, and none of the exercise's other checks passed yet.")
 
@@ -193,7 +212,7 @@ def scored(expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mappin
     """
     results = []
     for test in expected:
-        passed, feedback = outcomes.get(test.name, (False, "This check did not run."))
+        passed, feedback = outcomes.get(test.name, (False, NOT_RUN))
         results.append(TestResult(test.name, test.exercise, test.points if passed else 0.0, test.points, passed, feedback))
     positive_passed = {result.exercise for result, test in zip(results, expected) if result.passed and not test.negative}
     for result, test in zip(results, expected):

@@ -17,7 +17,7 @@ import statistics
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import httpx
 from hypothesis import find, settings
@@ -90,6 +90,17 @@ class Conversation:
             await self.task
         except (asyncio.CancelledError, SubmissionError, Exception):
             pass
+
+
+def body_messages(*parts: bytes) -> list[dict]:
+    """A request body as a server hands it to an app: one http.request message per part,
+    more_body true on all but the last."""
+    return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
+
+
+# Clients that leave before their body is complete: after part of it, and before any of it.
+LEAVING_EARLY = ([{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}],
+                 [{"type": "http.disconnect"}])
 
 
 def completed(trace) -> None:
@@ -272,6 +283,11 @@ class ReferenceRaisedEverywhere(GraderFault):
                          "every generated input. Check what its run or batch sends.")
 
 
+# What a differential test checks: promise ids, {observation key: promise id or ids}, or
+# (while a lesson's statements do not number their promises yet) a sentence.
+Promised = Sequence[str] | Mapping[str, str | Sequence[str]] | str
+
+
 class ReferenceFailed(GraderFault):
     """The reference solution (the grader's own side of a differential test) ran out of time or
     crashed: what its answer would have been is unknown, which is no fault of the learner's."""
@@ -291,7 +307,8 @@ async def reference_side(run, batch, reference: Submission, values: list, exerci
 async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
                             inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]] | None = None, *,
                             batch: Callable[[Submission, list], Awaitable[list]] | None = None,
-                            promise: str, show: Callable[[Any], str] = _shown, examples: int = answers.EXAMPLES) -> None:
+                            promise: Promised, show: Callable[[Any], str] = _shown,
+                            examples: int = answers.EXAMPLES) -> None:
     """Fail unless the learner's answer is seen to do the same as the reference on every input
     drawn from ``inputs``.
 
@@ -309,8 +326,19 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     per grading run, and the reference's observations of them computed once per run too
     (``autograder.answers``): a correct answer costs its own observations and nothing else.
     On the first difference, Hypothesis shrinks the input, and the learner reads the smallest
-    one found, both answers, and ``promise``: what the statement says about it. The test's
-    own code is never shown.
+    one found and both answers, after the promises broken (by number and in the statement's
+    words: ``autograder.plugin.feedback_for``). The test's own code is never shown.
+
+    ``promise`` says which promises of the exercise's statement the comparison checks (their
+    ids in the lesson's promises.toml):
+
+    - a list of ids: a difference breaks them all;
+    - ``{observation key: id (or a list of ids)}``, when ``run``/``batch`` observe a dict per
+      input: a difference breaks the promises of the keys that differ (all of the map's, for
+      a key not in it, such as "raised"), so the feedback names the one the learner broke.
+
+    A sentence (a ``str``) is still read, for lessons whose statements do not number their
+    promises yet: the message then quotes it ("The task says: ...").
     """
     if run is None and batch is None:
         raise TypeError("same_as_reference needs run or batch")
@@ -328,12 +356,31 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     first = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
     smallest, (mine, theirs) = await _smallest_difference(submission, reference, exercise, inputs, run, batch,
                                                           examples, values[first], (mine[first], theirs[first]))
+    broken = broken_promises(promise, mine, theirs)
     mine, theirs = narrowed(mine, theirs)
+    says = f"The task says: {promise}\n" if isinstance(promise, str) else ""
     raise Mistake(f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
                   f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
-                  f"The task says: {promise}\n"
+                  f"{says}"
                   f"Where the answers differ, yours: {_shown(mine)}\n"
-                  f"and what the task asks for:      {_shown(theirs)}")
+                  f"and what the task asks for:      {_shown(theirs)}", promises=broken)
+
+
+
+def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...]:
+    """The promise ids a difference between two observations breaks (see ``same_as_reference``)."""
+    if isinstance(promise, str):
+        return ()
+    if not isinstance(promise, Mapping):
+        return tuple(promise)
+    def ids(keys) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(each for key in keys
+                                   for each in ([promise[key]] if isinstance(promise[key], str) else promise[key])))
+
+    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
+        return ids(promise)
+    differing = [key for key in {**theirs, **mine} if mine.get(key, "(absent)") != theirs.get(key, "(absent)")]
+    return ids(promise) if any(key not in promise for key in differing) else ids(differing)
 
 
 async def _smallest_difference(submission: Submission, reference: Submission, exercise: str, inputs: SearchStrategy,

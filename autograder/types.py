@@ -34,6 +34,18 @@ class Probes:
     source: str
 
 
+@dataclass(frozen=True)
+class Promise:
+    """One promise of an exercise's task statement, as its lesson's ``promises.toml`` lists it
+    (``autograder.promises``): the statement shows it as item ``number`` of the exercise's list."""
+
+    exercise: str  # the exercise's grade_id
+    id: str  # stable, kebab-case, unique within the exercise: what hidden tests name
+    text: str  # the statement's own words (Markdown)
+    number: int  # its place in the exercise's list, from 1
+    unhappy: bool = False  # about errors, limits, repetition, "whatever happens": needs a check off the happy path
+
+
 @dataclass
 class CellReport:
     id: str

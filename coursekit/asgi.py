@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 __all__ = ["Trace", "Tracer", "drive", "http_scope", "lifespan_scope", "websocket_scope"]
 
@@ -42,6 +43,13 @@ LIFESPAN_ASGI_VERSION = {"version": "3.0", "spec_version": "2.0"}
 
 def _encode(value: str | bytes, encoding: str) -> bytes:
     return value if isinstance(value, bytes) else value.encode(encoding)
+
+
+def _raw_path(path: str) -> bytes:
+    # What a client sends on the wire and a server keeps as ``raw_path`` (uvicorn's h11 and
+    # httptools protocols: the request target's path, as received; ``path`` is it unquoted):
+    # the path percent-encoded as UTF-8, the characters a path may hold as they are.
+    return quote(path, safe="/:@!$&'()*+,;=").encode("ascii")
 
 
 def _encode_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
@@ -72,7 +80,7 @@ def http_scope(
         "method": method.upper(),
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode("utf-8"),
+        "raw_path": _raw_path(path),
         "query_string": _encode(query, "latin-1"),
         "root_path": "",
         "headers": _encode_headers(headers),
@@ -97,7 +105,7 @@ def websocket_scope(
         "http_version": "1.1",
         "scheme": "ws",
         "path": path,
-        "raw_path": path.encode("utf-8"),
+        "raw_path": _raw_path(path),
         "query_string": _encode(query, "latin-1"),
         "root_path": "",
         "headers": _encode_headers(headers),

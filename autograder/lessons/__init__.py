@@ -9,7 +9,13 @@ found by convention from its slug (``01_asgi_by_hand``).
                                          sandbox (``submission.probe("lessonNN.function")``);
                                          it reaches sandboxes as source, never by import
         inputs.py                        Hypothesis strategies only this lesson's tests use
+        promises.toml                    what each exercise's statement promises, numbered
+                                         (``autograder.promises``)
         mistakes.toml                    plausible wrong answers it must catch
+        alternatives.toml                correct answers written another way: full marks
+        blind_review.toml                answers written by a reviewer who never read the
+                                         suite, graded before and after it was strengthened
+                                         (``autograder.blind_review``)
         equivalent_mutants.toml          mutants that behave as the solution does, and why
         attacks.toml                     attacks on the lesson's own kind of grading, if any
 
@@ -26,6 +32,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import promises
 from ..errors import CourseNotFound
 
 FOLDER = Path(__file__).resolve().parent
@@ -68,8 +75,26 @@ class Lesson:
         return f"lesson{self.slug[:2]}"
 
     @property
+    def promises_file(self) -> Path:
+        return self.folder / promises.FILE
+
+    @property
+    def promises(self) -> promises.Table:
+        """What each exercise's statement promises, in order: exercise -> its ``Promise``s
+        ({} while the lesson has no promises.toml)."""
+        return promises.read(self.promises_file)
+
+    @property
     def mistakes(self) -> Path:
         return self.folder / "mistakes.toml"
+
+    @property
+    def alternatives(self) -> Path:
+        return self.folder / "alternatives.toml"
+
+    @property
+    def blind_review(self) -> Path:
+        return self.folder / "blind_review.toml"
 
     @property
     def equivalent_mutants(self) -> Path:
@@ -110,7 +135,22 @@ class Lesson:
             lack(self.mistakes, "plausible wrong answers ([[mistake]]), at least one the lesson warns about (warned = true)")
         if not self.equivalent_mutants.exists():
             lack(self.equivalent_mutants, "the mutants that behave as the solution does, each with why (the file may list none)")
+        for path, what in PROMISED_PARTS.items():
+            if not (self.folder / path).exists():
+                lack(self.folder / path, what)
         return lacks
+
+
+# What issue 25 adds to every lesson (docs/AUTHORING.md, "Promises" and "The blind review").
+PROMISED_PARTS = {
+    promises.FILE: "the numbered promises of each exercise's statement ([[promise]]: exercise, id, text, "
+                   "unhappy), which `autograder release` lists in the statements",
+    "alternatives.toml": "correct answers written another way, which must keep full marks ([[alternative]]: "
+                         "exercise, why, source), the blind review's correct answers among them",
+    "blind_review.toml": "the blind review: answers written from the learner's notebook by someone who has not "
+                         "read the suite, graded before it is strengthened "
+                         "(`python -m autograder.blind_review grade NN_slug ANSWERS.toml`)",
+}
 
 
 # A probe as the hidden tests name it: "lesson05.script", "$fixture:lesson02.build_router".

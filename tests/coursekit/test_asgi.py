@@ -94,6 +94,14 @@ def test_http_scope_is_a_complete_asgi_scope():
     }
 
 
+def test_raw_path_holds_the_percent_escapes_a_client_sends():
+    """As on a real server: ``path`` is decoded, ``raw_path`` is what came on the wire."""
+    scope = http_scope("GET", "/caf\u00e9/100%/a b")
+    assert scope["path"] == "/caf\u00e9/100%/a b"
+    assert scope["raw_path"] == b"/caf%C3%A9/100%25/a%20b"
+    assert websocket_scope("/r\u00e9sum\u00e9")["raw_path"] == b"/r%C3%A9sum%C3%A9"
+
+
 def test_http_scope_headers_from_pairs_keep_order_and_repeats():
     scope = http_scope(headers=[("Accept", "a"), ("X-Tag", "1"), ("x-tag", "2")])
     assert scope["headers"] == [(b"accept", b"a"), (b"x-tag", b"1"), (b"x-tag", b"2")]

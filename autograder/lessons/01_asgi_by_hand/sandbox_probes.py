@@ -8,6 +8,7 @@ an answer. The apps every lesson may use are ``autograder.sandbox.fixtures``.
 from __future__ import annotations
 
 import asyncio
+import json
 
 from autograder.sandbox.fixtures import hello_app, scope_types_app
 
@@ -27,6 +28,28 @@ async def slow_hello_app(scope, receive, send):
     """``hello_app`` after 50 ms of work: a response start a known time after the call."""
     await asyncio.sleep(0.05)
     await hello_app(scope, receive, send)
+
+
+async def slow_path_app(scope, receive, send):
+    """``hello_app``, 200 ms after the call on the path /slow, at once elsewhere: two requests
+    through one wrapper whose durations must not add up."""
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.2)
+    await hello_app(scope, receive, send)
+
+
+async def scope_reporting_app(scope, receive, send):
+    """Says which scope it was called with (its keys and its headers, as JSON) in its first
+    message: the message of a lifespan.startup.failed, or a header x-scope of the
+    websocket.accept. For wrappers that must pass other scopes on untouched."""
+    seen = json.dumps({"keys": sorted(scope), "headers": [[name.decode("latin-1"), value.decode("latin-1")]
+                                                          for name, value in scope.get("headers", [])]})
+    await receive()  # lifespan.startup, or websocket.connect
+    if scope["type"] == "lifespan":
+        await send({"type": "lifespan.startup.failed", "message": seen})
+        return
+    await send({"type": "websocket.accept", "headers": [(b"x-scope", seen.encode("latin-1"))]})
+    await send({"type": "websocket.close", "code": 1000})
 
 
 async def chunked_app(scope, receive, send):

@@ -1,5 +1,6 @@
 """Hidden tests for `request_id_middleware`: wrapping send to add headers, and nothing else."""
 
+import json
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from autograder.expect import expect, graded
 from autograder.submission import fixture
 from autograder.strategies import body_pieces, http_requests, messages, outcome, paths, scope_of, wrapped_drives
 from autograder.suitekit import client, completed, other_scopes, require, same_as_reference
-from coursekit import drive, http_scope
+from coursekit import drive, http_scope, lifespan_scope, websocket_scope
 
 pytestmark = pytest.mark.anyio
 NAME = "request_id_middleware"
@@ -21,7 +22,7 @@ async def wrapped(submission, app_name: str):
     return submission.asgi(await submission.make(NAME, fixture(app_name)), label=f"{NAME}(app)")
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["request-id"], unhappy=True)
 async def test_adds_a_fresh_request_id(submission):
     """Each response gets an x-request-id of 32 lowercase hex characters, new every time."""
     app = await wrapped(submission, "hello_app")
@@ -32,7 +33,7 @@ async def test_adds_a_fresh_request_id(submission):
     expect(len(set(ids)) == 3, "Make a new id for every request, not one per middleware.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["request-id"])
 async def test_reuses_the_incoming_request_id(submission):
     """An x-request-id sent by the client is passed back unchanged."""
     app = await wrapped(submission, "hello_app")
@@ -42,7 +43,7 @@ async def test_reuses_the_incoming_request_id(submission):
            "When the request already has an x-request-id header, answer with that value.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["server-timing"])
 async def test_server_timing(submission):
     """server-timing says app;dur=<milliseconds>."""
     app = await wrapped(submission, "hello_app")
@@ -60,7 +61,27 @@ async def test_server_timing(submission):
            "start the clock when your wrapper is called and read it at the start message.")
 
 
-@graded(NAME, points=1)
+def duration(response) -> float | None:
+    """The milliseconds in a response's server-timing: app;dur=<ms> (None if it has none)."""
+    match = re.fullmatch(r"app;dur=(\d+(\.\d+)?)", response.headers.get("server-timing", ""))
+    return float(match.group(1)) if match else None
+
+
+@graded(NAME, points=1, promises=["server-timing"], unhappy=True)
+async def test_server_timing_is_timed_for_each_call(submission):
+    """Through one wrapper, a fast request after a slow one reports a shorter duration."""
+    app = await wrapped(submission, "lesson01.slow_path_app")  # /slow starts its response 200 ms after the call
+    async with client(app) as http:
+        slow, fast = await http.get("/slow"), await http.get("/")
+    expect(duration(slow) is not None and duration(fast) is not None,
+           "Add server-timing: app;dur=<milliseconds> to every response.")
+    expect(duration(fast) < duration(slow),
+           "A request answered at once reported a longer duration than a slow one before it: the clock must start "
+           "when your wrapper is called for this request (inside the function that handles a call), not once "
+           "when the middleware is made or first used.")
+
+
+@graded(NAME, points=1, promises=["keeps-the-response"])
 async def test_keeps_the_wrapped_response(submission):
     """Status, headers and every body chunk of the wrapped app pass through unchanged."""
     app = await wrapped(submission, "lesson01.chunked_app")
@@ -74,17 +95,36 @@ async def test_keeps_the_wrapped_response(submission):
     expect(bodies == [(b"one,", True), (b"two,", True), (b"three", True), (b":in", False)],
            "Pass http.response.body messages on untouched, each one, in order.")
     names = [name for name, _ in trace.header_list]
-    expect(names.count("x-request-id") == 1, "Add x-request-id once, on http.response.start only.")
+    expect(names.count("x-request-id") == 1, "Add x-request-id once, on http.response.start only.",
+           promises=["request-id"])
 
 
-@graded(NAME, points=1)
+def described(scope: dict) -> dict:
+    """A scope as ``lesson01.scope_reporting_app`` reports it: its keys and its headers."""
+    return {"keys": sorted(scope), "headers": [[name.decode("latin-1"), value.decode("latin-1")]
+                                               for name, value in scope.get("headers", [])]}
+
+
+@graded(NAME, points=1, promises=["other-scopes"])
 async def test_other_scopes_pass_through(submission):
-    """Lifespan and WebSocket calls reach the wrapped app untouched."""
+    """Lifespan and WebSocket calls reach the wrapped app untouched: their scopes and their messages."""
     lifespan, accept = await other_scopes(await wrapped(submission, "scope_types_app"))
     expect(lifespan == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
            "Pass lifespan calls straight to the wrapped app.")
     expect(accept == {"type": "websocket.accept", "headers": [[b"x-app", b"ws"]]},
            "Pass websocket calls straight to the wrapped app, without adding headers to them.")
+    app = await wrapped(submission, "lesson01.scope_reporting_app")
+    lifespan = await drive(app, lifespan_scope(), [{"type": "lifespan.startup"}])
+    completed(lifespan)
+    connect = await drive(app, websocket_scope("/ws", headers={"x-request-id": "from-the-client"}),
+                          [{"type": "websocket.connect"}])
+    completed(connect)
+    seen = [lifespan.sent[0].get("message") if lifespan.sent else None,
+            dict(connect.sent[0].get("headers", [])).get(b"x-scope", b"").decode("latin-1") if connect.sent else None]
+    wanted = [described(lifespan_scope()), described(websocket_scope("/ws", headers={"x-request-id": "from-the-client"}))]
+    expect([json.loads(each) if each else None for each in seen] == wanted,
+           "Pass lifespan and websocket scopes to the wrapped app untouched: the same scope, with no key added, "
+           "removed or changed (do the HTTP work only after checking scope['type']).")
 
 
 ADDED = ("x-request-id", "server-timing")
@@ -117,7 +157,12 @@ def promised(seen: dict, incoming: list) -> dict:
                              else timings}
 
 
-@graded(NAME, points=2)
+# Which promise each part of an observation (``promised``) holds to.
+PROMISED_BY = {"status": "keeps-the-response", "messages": "keeps-the-response", "app's headers": "keeps-the-response",
+               "body": "keeps-the-response", "x-request-id": "request-id", "server-timing": "server-timing"}
+
+
+@graded(NAME, points=2, promises=["request-id", "server-timing", "keeps-the-response"])
 async def test_request_id_middleware_keeps_generated_responses(submission, reference):
     """Around generated apps (repeated headers, several body parts) and requests, only the two headers are added."""
     await require(submission, NAME, kind="function")
@@ -133,14 +178,10 @@ async def test_request_id_middleware_keeps_generated_responses(submission, refer
             seen.append(promised(observed, [[name.lower(), value] for name, value in script["request"]["headers"]]))
         return seen
 
-    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch,
-                            promise="for HTTP, add x-request-id (the incoming one, else a fresh 32-hex id) and "
-                                    "server-timing: app;dur=<ms> to http.response.start, keep every header of the "
-                                    "wrapped app (repeated ones too) and its status, and pass each "
-                                    "http.response.body message on untouched.")
+    await same_as_reference(submission, reference, NAME, SCRIPTS, batch=batch, promise=PROMISED_BY)
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["keeps-the-response"])
 async def test_leaves_the_wrapped_apps_message_alone(submission):
     """The wrapped app's own start message and header list are not edited in place."""
     app = await wrapped(submission, "lesson01.reusing_app")
