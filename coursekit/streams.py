@@ -15,6 +15,9 @@ plays those clients next to the app, as uvicorn would serve them:
 
     blocks = sse_blocks(seen.text)          # the server-sent events in a text/event-stream body
 
+    with collector_held():                  # what a client leaving cleans up, watched without
+        seen = await http_call(...)         # the garbage collector's help
+
 What it copies from uvicorn, and why:
 
 - HTTP scopes say ASGI ``spec_version`` "2.3", as uvicorn's do: Starlette's
@@ -39,13 +42,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HttpSeen", "WebSocketClient", "http_call", "sse_blocks", "websocket_clients"]
+__all__ = ["HttpSeen", "WebSocketClient", "collector_held", "http_call", "sse_blocks", "websocket_clients"]
 
 Message = dict[str, Any]
 SPEC = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's HTTP and WebSocket scopes say
@@ -64,6 +68,24 @@ def _scope(kind: str, path: str, headers: Iterable[tuple[str, str]], method: str
     else:
         scope["subprotocols"] = []
     return scope
+
+
+@contextlib.contextmanager
+def collector_held() -> Iterator[None]:
+    """The garbage collector off for the block, then as it was (off stays off).
+
+    A generator that nobody closed (a sync one abandoned in its thread, an async one left at
+    its ``yield``) runs its ``finally`` only when the collector reclaims it, at a moment of the
+    collector's choosing: a check of what a client leaving cleaned up must hold it, or it
+    passes or fails with that moment.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- HTTP ----------------------------------------------------------------------------------

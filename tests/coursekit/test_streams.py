@@ -1,10 +1,11 @@
 import asyncio
+import gc
 
 import pytest
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from coursekit.streams import http_call, sse_blocks, websocket_clients
+from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +142,14 @@ def test_sse_blocks_reads_as_a_browser_does():
     assert sse_blocks(text) == [{"retry": "10"}, {"comments": ["ping"]}, {"data": "a\nb", "id": "3"},
                                 {"event": "x", "data": "no space"}]
     assert sse_blocks("data: one\nlines\n\n") == [{"data": "one"}]  # a line without "data:" is another field
+
+
+def test_collector_held_puts_the_collector_back_as_it_was():
+    try:
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            with collector_held():
+                assert not gc.isenabled()
+            assert gc.isenabled() is before
+    finally:
+        gc.enable()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
 import hashlib
 import os
 import shutil
@@ -28,7 +27,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from coursekit.streams import http_call, sse_blocks, websocket_clients
+from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
 SETTLE = 0.02  # seconds a scenario waits after each step, for the app's tasks to run
 CLOSE_WITHIN = 0.5  # how long after a client left its resources are watched for (the statements' half second)
@@ -63,21 +62,6 @@ async def _tracing(enabled: bool = True):
     finally:
         if not was_tracing:
             tracemalloc.stop()
-
-
-@contextlib.contextmanager
-def _collector_held() -> Any:
-    """The garbage collector off for the block, then as it was (the sandbox may run with it
-    off, or collecting eagerly). What a client leaving must clean up is watched while it is
-    off: a generator that nobody closed is closed only when the collector reaches it, at a
-    moment of its choosing, and a check must not pass or fail with that moment."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- export_csv ------------------------------------------------------------------------------
@@ -133,7 +117,7 @@ async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list
     ``body``) or its sha256 and size, the peak memory during the call (when ``memory``), and
     the connections ``open_db`` gave: how many, how many were closed when the call ended, and
     (when ``watch_close``) how many within half a second after, the garbage collector held
-    meanwhile (``_collector_held``)."""
+    meanwhile (``coursekit.streams.collector_held``)."""
     answers = []
     with tempfile.TemporaryDirectory(prefix="lesson08_export_") as scratch:
         for case in cases:
@@ -147,11 +131,11 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
         app = factory(_table(make_invoices_db, rows, folder))
     except Exception as exc:
         return {"error": _raised(exc)}
-    with _watched_open_db(factory) as opened, _collector_held():
+    with _watched_open_db(factory) as opened, collector_held():
         async with _tracing(bool(case.get("memory"))) as peak:
             seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
-                                   leave_after_chunks=case.get("leave_after_chunks"),
-                                   stall_after_chunks=case.get("stall_after_chunks"), leave_after=case.get("leave_after"),
+                                   leave_after_chunks=case.get("leave_after_chunks"), leave_after=case.get("leave_after"),
+                                   stall_after_chunks=case.get("stall_after_chunks"),
                                    chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
                                    keep_body=True, timeout=float(case.get("timeout", 3.0)))
             memory = peak()
@@ -225,9 +209,9 @@ async def sse_sessions(factory: Callable, feed_class: type, cases: list[dict]) -
     listens, "stall_after_chunks": chunks after which the client reads nothing (optional),
     "leave_after": seconds until the client leaves}``. Answers the parsed blocks, the
     subscriptions counted at each "count", those left half a second after the client left
-    (the garbage collector held throughout: ``_collector_held``), and how long the call took
+    (the garbage collector held throughout: ``coursekit.streams.collector_held``), and how long the call took
     to end after the client left."""
-    with _collector_held():
+    with collector_held():
         return list(await asyncio.gather(*(_sse_session(factory, feed_class, case) for case in cases)))
 
 
