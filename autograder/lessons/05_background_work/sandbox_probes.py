@@ -258,8 +258,9 @@ def fail_during_takeover(setup: dict, fail: Callable, attempts: int = 2, max_att
 async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> dict:
     """``factory(path)``'s app gets POST /reports with an Idempotency-Key while another
     request with that key is still being written: a thread has begun a transaction that records
-    its report request and its job (the key's), and commits it ``hold`` seconds after the POST
-    is sent. Answers {"status", "json" (or None), "first_job": the other request's job id,
+    its report request and its job (the key's), and commits it ``hold`` seconds later, the POST
+    sent meanwhile (an app that blocks the event loop while it waits for the lock blocks nothing
+    the thread needs). Answers {"status", "json" (or None), "first_job": the other request's job id,
     "tables": {"jobs": n, "report_requests": n}}."""
     import asyncio
 
@@ -267,7 +268,7 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
 
     path = fresh_queue(setup, "inflight")
     app = factory(path)
-    began, sent = threading.Event(), threading.Event()
+    began = threading.Event()
     first: dict[str, Any] = {}
 
     def other_request() -> None:
@@ -278,7 +279,6 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
                 first["job"] = setup["enqueue"](db, "report", {"invoice_id": 5, "request_id": request_id},
                                                 idempotency_key="report-5")
                 began.set()
-                sent.wait(5.0)
                 time.sleep(hold)
                 db.execute("COMMIT")
             except BaseException:
@@ -291,13 +291,8 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=20.0) as client:
-            asking = asyncio.ensure_future(client.post("/reports", json={"invoice_id": 5},
-                                                       headers={"Idempotency-Key": "report-5"}))
-            await asyncio.sleep(0)  # the request is on its way before the other one commits
-            sent.set()
-            response = await asking
+            response = await client.post("/reports", json={"invoice_id": 5}, headers={"Idempotency-Key": "report-5"})
     finally:
-        sent.set()
         await asyncio.to_thread(thread.join, 10.0)
     try:
         body = response.json()
@@ -306,6 +301,14 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
     with closing(setup["connect"](path)) as db:
         counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("jobs", "report_requests")}
     return {"status": response.status_code, "json": body, "first_job": first.get("job"), "tables": counts}
+
+
+def work(setup: dict, path: str, step: dict) -> None:
+    """A worker's progress on a job, written straight into the queue: ``step`` has the job's
+    "id" and its new "state", "attempts", "error" (last_error) and "result" (stored as JSON)."""
+    with closing(setup["connect"](path)) as db:
+        db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
+                   (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
 
 
 def rows(setup: dict, path: str, table: str) -> list[dict]:
@@ -453,11 +456,8 @@ async def _jobs_session(setup: dict, factory: Callable, empty: str, steps: list[
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for step in steps:
-            if step["op"] == "work":  # a worker's progress on a job, written straight into the queue
-                with closing(setup["connect"](path)) as db:
-                    db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
-                               (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
-                answers.append(None)
+            if step["op"] == "work":
+                answers.append(work(setup, path, step))
                 continue
             headers = {} if step.get("key") is None else {"Idempotency-Key": step["key"]}
             response = await client.request(step["method"], step["path"], json=step.get("json"), headers=headers)

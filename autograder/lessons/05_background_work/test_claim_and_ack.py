@@ -66,12 +66,13 @@ async def test_claim_takes_due_jobs_oldest_first(submission):
            "and attempts one more than before.", promises=["claim-marks"])
 
 
-@graded(NAME, points=1, promises=["claim-expired", "claim-marks"], unhappy=True)
+@graded(NAME, points=1, promises=["claim-due", "claim-expired", "claim-marks"], unhappy=True)
 async def test_claim_takes_back_an_expired_lease(submission):
     """A running job whose lease has ended (lease_until <= now) may be claimed again."""
     answers = await play(submission, [*w2_after_w1(4.0, 5.0), {"op": "row", "id": 1}])
-    expect(claimed(answers[1]) is not None, "`claim` should take a ready job that is due.",
-           promises=["claim-expired"])
+    expect(claimed(answers[1]) is not None,
+           "`claim` should take a ready job that is due: run_at <= now, a job due exactly now too.",
+           promises=["claim-due"])
     expect(claimed(answers[2]) is None, "A job whose lease has not ended yet must not be claimed by another worker.",
            promises=["claim-expired"])
     again = claimed(answers[3])

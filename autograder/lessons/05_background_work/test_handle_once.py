@@ -54,11 +54,17 @@ async def test_handle_once_goes_by_the_key_not_the_job_id(submission):
 @graded(NAME, points=1, promises=["failed-payment"], unhappy=True)
 async def test_handle_once_forgets_a_failed_attempt(submission):
     """A delivery whose payment fails leaves no trace, so the retry pays."""
-    answers = await play(submission, [{"op": "handle", "job": job(1, "pay-3", amount=-5)},
-                                      {"op": "handle", "job": job(1, "pay-3", amount=500)},
+    # Both on one connection, left as handle_once leaves it: a retry runs where the failure ran.
+    answers = await play(submission, [{"op": "handle", "job": job(1, "pay-3", amount=-5), "leave_open": True},
+                                      {"op": "handle", "job": job(1, "pay-3", amount=500), "leave_open": True},
                                       {"op": "count", "table": "payments"}])
     expect(isinstance(answers[0], dict) and "raised" in answers[0],
            "A delivery whose payment is refused by the database should raise (the worker then retries it).")
+    retried = answers[1].get("raised", "") if isinstance(answers[1], dict) else ""
+    expect("transaction" not in retried,
+           f"After a delivery whose payment failed, the retry on the same connection raised {retried!r}: the failed "
+           "delivery left its transaction open. Roll it back before the exception goes on (ROLLBACK in an except "
+           "that re-raises), so the connection is as it was.")
     expect(answered(answers[1], NAME) is True and answers[2] == 1,
            "After a delivery that failed, the retry must still pay: record the key in the same transaction as "
            "the payment, so a failure leaves neither.")
