@@ -72,6 +72,9 @@ async def test_until_empty_drains_the_queue(submission):
     """until_empty=True: handles every job, then returns their number."""
     report = await scenario(submission, jobs=3, job_seconds=0.05, until_empty=True)
     outcome = report["outcome"] or {}
+    expect(not report["still_running"],
+           "With until_empty=True, `run_worker` should return the first time take() answers None; yours was still "
+           "running seconds after the last job, waiting for more.")
     expect(outcome.get("returned") == 3 and report["log"] == ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"],
            "With until_empty=True, `run_worker` should handle jobs until take() answers None, then return how many "
            "it handled.")
