@@ -49,7 +49,9 @@ async def test_fetch_all_returns_results_in_order_within_the_limit(submission):
 @graded(NAME, points=1.5)
 async def test_fetch_all_first_error_cancels_the_rest(submission):
     """When a call raises, the others are cancelled (none runs to its end, later ones never start) and that exception comes out."""
-    calls = [{"seconds": 0.3, "value": 0}, {"seconds": 0.05, "error": "LookupError"}, {"seconds": 0.3, "value": 2}]
+    # the calls cancelled take 0.1 s to close (a connection torn down): fetch_all waits for that too
+    calls = [{"seconds": 0.3, "value": 0, "cleanup": 0.1}, {"seconds": 0.05, "error": "LookupError"},
+             {"seconds": 0.3, "value": 2, "cleanup": 0.1}]
     calls += [{"seconds": 0.1, "value": index} for index in range(3, 9)]
     report = await run(submission, calls, 3, 5)
     outcome = report["outcome"]
@@ -61,13 +63,14 @@ async def test_fetch_all_first_error_cancels_the_rest(submission):
     started = {index for what, index in report["events"] if what == "start"}
     expect(not started & set(range(5, 9)), "After a call failed, calls still waiting for a place should never start.")
     expect(report["running_at_return"] == 0,
-           "fetch_all returned while some calls were still running: wait until every call it started has ended.")
+           "fetch_all raised while some calls it had cancelled were still ending: wait until every call it started "
+           "has ended (a cancelled call may take a while to close).")
 
 
 @graded(NAME, points=1)
 async def test_fetch_all_gives_up_at_the_timeout(submission):
     """Past `timeout` seconds, everything is cancelled and TimeoutError is raised, at once."""
-    calls = [{"seconds": 0.6, "value": index} for index in range(4)] + [{"seconds": 0.01, "value": 4}]
+    calls = [{"seconds": 0.6, "value": index, "cleanup": 0.05} for index in range(4)] + [{"seconds": 0.01, "value": 4}]
     report = await run(submission, calls, 2, 0.2)
     expect(report["outcome"].get("error") == "TimeoutError" and not report["outcome"].get("group"),
            f"When the calls take longer than `timeout`, fetch_all should raise TimeoutError; {raised(report)}.")
@@ -76,6 +79,16 @@ async def test_fetch_all_gives_up_at_the_timeout(submission):
     ended = [index for what, index in report["events"] if what == "end"]
     expect(report["running_at_return"] == 0 and not ended,
            "At the timeout, cancel every call still running (none should run to its end).")
+
+
+@graded(NAME, points=1)
+async def test_fetch_all_has_one_deadline_for_all_the_calls(submission):
+    """`timeout` bounds the whole of fetch_all: calls one at a time, each shorter than it, together longer, end in TimeoutError."""
+    calls = [{"seconds": 0.2, "value": index} for index in range(6)]  # 1.2 s one after another
+    report = await run(submission, calls, 1, 0.5)
+    expect(report["outcome"].get("error") == "TimeoutError" and not report["outcome"].get("group"),
+           "`timeout` is one deadline for everything fetch_all does, not a limit per call: calls that each take "
+           f"less than `timeout` but together take longer should end in TimeoutError; {raised(report)}.")
 
 
 # Lists of calls of varied size and order: each returns a value after 10 or 20 ms, or, among the
