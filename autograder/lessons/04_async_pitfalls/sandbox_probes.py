@@ -89,6 +89,28 @@ async def lag_lifecycle(monitor_class: Any) -> dict:
             "unfinished_at_stop": len(unfinished), "added_after_stop": added}
 
 
+async def lag_on_a_jittery_clock(monitor_class: Any, interval: float, seconds: float) -> dict:
+    """Run a monitor for ``seconds`` while ``time.monotonic`` (and so the loop's clock, which
+    reads it) runs up to 8 ms behind at random at each reading: a clock read after the sleep may
+    then show a wake-up earlier than it was due, as a coarse clock or timer does; report the
+    lags recorded."""
+    import random
+
+    jitter = random.Random(4)
+    real = time.monotonic
+    monitor = monitor_class(interval)
+    time.monotonic = lambda: real() - jitter.uniform(0, 0.008)
+    try:
+        monitor.start()
+        ends = real() + seconds
+        while real() < ends:
+            await asyncio.sleep(interval)
+        await monitor.stop()
+    finally:
+        time.monotonic = real
+    return {"lags": list(monitor.lags)}
+
+
 def lag_percentiles(monitor_class: Any, lags: list[float], ps: list[float]) -> list:
     """A monitor whose samples are ``lags`` (at made-up times): its percentile(p) for each p."""
     monitor = monitor_class(0.01)
