@@ -141,7 +141,11 @@ async def _answers(client, paths: list[str]) -> list[dict]:
     answers = []
     for path in paths:
         response = await client.get(path)
-        answers.append({"status": response.status_code, "json": response.json() if response.content else None})
+        try:
+            body = response.json()
+        except ValueError:  # no body, or a 500's plain text
+            body = None
+        answers.append({"status": response.status_code, "json": body})
     return answers
 
 
