@@ -311,7 +311,8 @@ async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[di
 
 
 LAG_NAP = 0.03  # a "sleep" step of lag_sessions: several intervals, so a running monitor wakes in it
-LAG_NAP_AT_MOST = 0.4  # ... and on a busy machine, longer, until it did: a stalled loop is no answer's fault
+LAG_NAP_AT_MOST = 0.4  # ... and, for a running monitor on a busy machine, longer until it sampled: a
+                       # stalled loop is no answer's fault
 
 
 async def lag_session(monitor_class: Any, session: dict) -> dict:
@@ -324,12 +325,14 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
     monitor = monitor_class() if session["interval"] is None else monitor_class(session["interval"])
     made = {"interval": monitor.interval, "samples": list(monitor.samples)}
     steps = []
+    running = False  # as the statement has it: started and not stopped since (a nap waits for its samples)
     try:
         for op in session["ops"]:
             if op == "start":
                 before = set(asyncio.all_tasks())
                 try:
                     monitor.start()
+                    running = True
                     steps.append({"start": None})
                 except NotImplementedError:
                     raise
@@ -337,6 +340,7 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                     steps.append({"start": type(exc).__name__})
                 started |= set(asyncio.all_tasks()) - before
             elif op == "stop":
+                running = False
                 returned = await monitor.stop()
                 steps.append({"stop returned lags": isinstance(returned, list) and returned == monitor.lags,
                               "tasks left running": sum(not task.done() for task in started)})
@@ -344,7 +348,7 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                 count = len(monitor.samples)
                 await asyncio.sleep(LAG_NAP)
                 napped = time.monotonic() + LAG_NAP_AT_MOST - LAG_NAP
-                while len(monitor.samples) == count and time.monotonic() < napped:
+                while running and len(monitor.samples) == count and time.monotonic() < napped:
                     await asyncio.sleep(0.01)
                 woke = [sample[0] for sample in monitor.samples]
                 steps.append({"samples grew": len(monitor.samples) > count,
