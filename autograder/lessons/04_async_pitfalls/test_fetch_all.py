@@ -57,11 +57,13 @@ async def test_fetch_all_first_error_cancels_the_rest(submission):
     outcome = report["outcome"]
     expect(outcome.get("error") == "LookupError" and not outcome.get("group"),
            f"When a call raises LookupError, fetch_all should raise that LookupError itself, not wrapped in an "
-           f"exception group; {raised(report)}.")
+           f"exception group; {raised(report)}.", promises=["first-error"])
     ended = [index for what, index in report["events"] if what == "end"]
-    expect(not ended, "After a call failed, the other calls should be cancelled; some ran to their end.")
+    expect(not ended, "After a call failed, the other calls should be cancelled; some ran to their end.",
+           promises=["first-error"])
     started = {index for what, index in report["events"] if what == "start"}
-    expect(not started & set(range(5, 9)), "After a call failed, calls still waiting for a place should never start.")
+    expect(not started & set(range(5, 9)), "After a call failed, calls still waiting for a place should never start.",
+           promises=["first-error"])
     expect(report["running_at_return"] == 0, promises=["nothing-left"], feedback=
            "fetch_all raised while some calls it had cancelled were still ending: wait until every call it started "
            "has ended (a cancelled call may take a while to close).")
@@ -73,12 +75,14 @@ async def test_fetch_all_gives_up_at_the_timeout(submission):
     calls = [{"seconds": 0.6, "value": index, "cleanup": 0.05} for index in range(4)] + [{"seconds": 0.01, "value": 4}]
     report = await run(submission, calls, 2, 0.2)
     expect(report["outcome"].get("error") == "TimeoutError" and not report["outcome"].get("group"),
-           f"When the calls take longer than `timeout`, fetch_all should raise TimeoutError; {raised(report)}.")
+           f"When the calls take longer than `timeout`, fetch_all should raise TimeoutError; {raised(report)}.",
+           promises=["one-deadline"])
     expect(0.15 <= report["elapsed"] < 0.8, f"With timeout=0.2, fetch_all should give up after about 0.2 s "
-                                            f"(it took {report['elapsed']:.2f} s).")
+                                            f"(it took {report['elapsed']:.2f} s).", promises=["one-deadline"])
     ended = [index for what, index in report["events"] if what == "end"]
     expect(report["running_at_return"] == 0 and not ended,
-           "At the timeout, cancel every call still running (none should run to its end).")
+           "At the timeout, cancel every call still running (none should run to its end), and return only once "
+           "they have all ended.", promises=["one-deadline", "nothing-left"])
 
 
 @graded(NAME, points=1, promises=["one-deadline"], unhappy=True)
@@ -142,4 +146,8 @@ async def test_fetch_all_handles_generated_call_lists_as_the_task_says(submissio
         return [promised(each, report) for each, report in zip(cases, reports)]
 
     await same_as_reference(submission, reference, NAME, CASES, batch=batch, examples=25,
-                            promise=["bounded-in-order", "first-error", "nothing-left"])
+                            promise={"outcome": ["bounded-in-order", "first-error"], "calls at once": "bounded-in-order",
+                                     "calls started when the first 0.5 s call ended": "bounded-in-order",
+                                     "a 0.5 s call ran to its end after one failed": "first-error",
+                                     "calls still running when it ended": "nothing-left",
+                                     "calls that ended after it ended": "first-error"})

@@ -60,7 +60,7 @@ async def test_lag_monitor_measures_how_late_it_wakes(submission):
         problem = timing_problem(report)
         if problem is None:
             break
-    expect(problem is None, problem)
+    expect(problem is None, problem, promises=["samples"])
     expect(report["lags_match"], "Keep the samples in `self.samples` as (woke_at, lag) pairs; `lags` reads them.")
     woke = [woke for woke, _ in report["samples"]]
     expect(woke == sorted(woke) and 0 < woke[0] and woke[-1] <= report["stopped"] + 0.01,
@@ -82,13 +82,15 @@ async def test_lag_monitor_stops_cleanly(submission):
     lifecycle = await probe(submission, NAME, "lesson04.lag_lifecycle", defined(NAME))
     expect(lifecycle["second_start"] == "RuntimeError",
            "Calling start() on a monitor that is running should raise RuntimeError "
-           f"({'nothing was raised' if lifecycle['second_start'] is None else lifecycle['second_start'] + ' was raised'}).")
-    expect(lifecycle["first_stop_list"], "`await monitor.stop()` should return the list of lags (`self.lags`).")
+           f"({'nothing was raised' if lifecycle['second_start'] is None else lifecycle['second_start'] + ' was raised'}).",
+           promises=["start-twice"])
+    expect(lifecycle["first_stop_list"], "`await monitor.stop()` should return the list of lags (`self.lags`).",
+           promises=["stop"])
     expect(lifecycle["unfinished_at_stop"] == 0 and lifecycle["added_after_stop"] == 0,
            "After `await monitor.stop()` the background task must have ended (cancel it, then wait until it is done), "
-           "so no sample is added any more.")
+           "so no sample is added any more.", promises=["stop"])
     expect(lifecycle["first_stop_list"] and lifecycle["second_stop_list"],
-           "A second `await stop()` should do nothing but return the lags.")
+           "A second `await stop()` should do nothing but return the lags.", promises=["second-stop"])
 
 
 @graded(NAME, points=1, promises=["percentile"])
@@ -129,4 +131,5 @@ async def test_lag_monitor_lives_generated_sessions_as_the_task_says(submission,
         return await probe(side, NAME, "lesson04.lag_sessions", defined(NAME), sessions)
 
     await same_as_reference(submission, reference, NAME, SESSIONS, batch=batch, examples=20,
-                            promise=["made", "samples", "never-negative", "start-twice", "stop", "second-stop", "percentile"])
+                            promise={"made": "made", "percentiles": "percentile",
+                                     "steps": ["samples", "never-negative", "start-twice", "stop", "second-stop"]})

@@ -97,14 +97,17 @@ async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
     started = life["started"]
     expect(started["type"] == "ProcessPoolExecutor",
            "When the app has started, app.state.pool should be a concurrent.futures.ProcessPoolExecutor "
-           f"(found {started['type'] or 'nothing'}). Create it in the lifespan, before its yield.")
-    expect(started["max_workers"] == 3, "make_cpu_app(workers) should make a pool of `workers` processes (max_workers).")
+           f"(found {started['type'] or 'nothing'}). Create it in the lifespan, before its yield.",
+           promises=["pool-in-lifespan"])
+    expect(started["max_workers"] == 3, "make_cpu_app(workers) should make a pool of `workers` processes (max_workers).",
+           promises=["pool-in-lifespan"])
     pids = life["after_request"].get("worker_pids", [])
     expect(pids and report["own_pid"] not in pids,
            "After a GET /primes, the pool had no worker process: run count_primes in app.state.pool "
-           "(loop.run_in_executor(pool, count_primes, below)).")
+           "(loop.run_in_executor(pool, count_primes, below)).", promises=["primes"])
     expect(life["accepts_work_after_shutdown"] is False,
-           "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.")
+           "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.",
+           promises=["pool-in-lifespan"])
 
 
 @graded(NAME, points=1.5, promises=["primes", "ping"])

@@ -88,4 +88,5 @@ async def test_make_fixed_app_answers_generated_requests_as_the_task_says(submis
         return await probe(side, NAME, "lesson04.report_app_answers", defined(NAME), requests)
 
     await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=30,
-                            promise=["same-responses", "legacy-report"])
+                            promise={"status": "same-responses", "content_type": "same-responses", "json": "same-responses",
+                                     "legacy_report calls": "legacy-report"})
