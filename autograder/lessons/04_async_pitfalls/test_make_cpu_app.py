@@ -50,43 +50,57 @@ def primes_below(n: int) -> int:
     return sum(sieve[:n])
 
 
-TRIES = 3  # a scenario that runs out of time is played again before anyone is blamed
-BASELINE_SHARE = 4  # a plain pool must do the scenario's work in a quarter of the time allowed
+DEADLINE = 8.0  # seconds a scenario may take (well under 1 s on a quiet machine, a few on a busy one)
+TRIES = 2  # a scenario past its deadline is played again before anyone is blamed
+BASELINE_SHARE = 4  # a plain pool must do the scenario's work in a quarter of the deadline
 
 
 class MachineTooBusy(GraderFault):
-    """Starting a process pool took the sandbox most of the time a scenario is allowed: whether
-    the learner's app or the machine was slow cannot be told, so the answer is not graded."""
+    """A plain process pool took the sandbox much of the time a scenario is allowed: whether the
+    learner's app or the machine was slow cannot be told, so the answer is not graded."""
 
-    def __init__(self, budget: float, baseline: float | None) -> None:
-        took = "did not finish" if baseline is None else f"took {baseline:.2f} s"
+    def __init__(self, baseline: float | None) -> None:
+        took = f"did not finish within {DEADLINE:g} s" if baseline is None else f"took {baseline:.2f} s"
         super().__init__(f"the machine is too busy to grade {NAME}: a plain ProcessPoolExecutor's start, work and "
-                         f"shutdown {took} in the sandbox, against {budget:g} s allowed for the scenario")
+                         f"shutdown {took} in the sandbox, against {DEADLINE:g} s allowed for the scenario")
 
 
-async def lifespan_report(submission, workers: int, paths: list[str], lives: int = 1) -> dict:
-    """The probe's report of the app made by ``make_cpu_app(workers)``, run ``lives`` times.
+async def played(side, started: str, *args) -> dict:
+    """Start the probe ``started`` (it runs in a thread of the sandbox's: a pool's fork and join
+    never hold the sandbox's loop), then ask how it is going until it ends or ``DEADLINE`` passes:
+    its report, or ``{"unfinished": where it was}``. Each question is answered within a second,
+    far under the sandbox's time per call, however long the scenario takes."""
+    key = await probe(side, NAME, started, *args)
+    ends = time.monotonic() + DEADLINE
+    while True:
+        answer = await probe(side, NAME, "lesson04.scenario_result", key, min(1.0, side.limits.call_seconds / 3))
+        if answer["done"]:
+            return answer["report"]
+        if time.monotonic() > ends:
+            return {"unfinished": answer["phase"]}
 
-    Forking a pool's workers is slow on a busy machine, for any answer. So the probe keeps to a
-    budget under the sandbox's time per call and says where it was when the budget ran out; a
-    scenario that ran out is played again (``TRIES``); if it never finishes, a baseline measured
-    now in the same sandbox (a plain pool doing the same work) decides: the learner's app is
-    blamed only when the baseline needed a small share of the budget, and otherwise the answer is
-    not graded (``MachineTooBusy``): the grader's time-out is never the learner's.
+
+async def lifespan_report(side, workers: int, paths: list[str], lives: int = 1) -> dict:
+    """The report of the app made by ``make_cpu_app(workers)``, run ``lives`` times.
+
+    Forking a pool's workers is slow on a busy machine, for any answer: a scenario that did not
+    end by its deadline is played again (``TRIES``); if it never ends, a baseline measured now in
+    the same sandbox (a plain pool doing the same work) decides: the learner's app is blamed
+    only when the baseline needed a small share of the deadline, and otherwise the answer is not
+    graded (``MachineTooBusy``): the grader's time-out is never the learner's.
     """
-    await require(submission, NAME, kind="function")
-    budget = 0.6 * submission.limits.call_seconds
+    await require(side, NAME, kind="function")
     for _ in range(TRIES):
-        report = await probe(submission, NAME, "lesson04.cpu_lifespan_report", defined(NAME), workers, paths,
-                             budget, lives)
-        if report["unfinished"] is None:
+        report = await played(side, "lesson04.cpu_lifespan_report", defined(NAME), workers, paths, lives)
+        if "unfinished" not in report:
             return report
-    baseline = (await submission.probe("lesson04.pool_baseline", workers, len(paths) * lives, budget))["elapsed"]
-    if baseline is None or baseline * BASELINE_SHARE > budget:
-        raise MachineTooBusy(budget, baseline)
-    raise Mistake(f"Your app's {report['unfinished']} did not finish within {budget:g} s ({TRIES} tries), while a "
-                  f"plain ProcessPoolExecutor({workers}) started, counted primes and shut down in {baseline:.2f} s "
-                  "here. Does the lifespan or the endpoint wait for something that never comes?", out_of_time=True)
+    baseline = await played(side, "lesson04.pool_baseline", workers, len(paths) * lives)
+    if "unfinished" in baseline or baseline["elapsed"] * BASELINE_SHARE > DEADLINE:
+        raise MachineTooBusy(baseline.get("elapsed"))
+    raise Mistake(f"Your app's {report['unfinished']} did not finish within {DEADLINE:g} s ({TRIES} tries), while "
+                  f"a plain ProcessPoolExecutor({workers}) started, counted primes and shut down in "
+                  f"{baseline['elapsed']:.2f} s here. Does the lifespan or the endpoint wait for something that never "
+                  "comes?", out_of_time=True)
 
 
 @graded(NAME, points=1.5, promises=["pool-in-lifespan", "primes"])
