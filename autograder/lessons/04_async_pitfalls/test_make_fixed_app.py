@@ -89,4 +89,5 @@ async def test_make_fixed_app_answers_generated_requests_as_the_task_says(submis
 
     await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=30,
                             promise={"status": "same-responses", "content_type": "same-responses", "json": "same-responses",
-                                     "legacy_report calls": "legacy-report"})
+                                     # the arguments it got (the delay, defaulted or passed on) and its thread
+                                     "legacy_report calls": ["same-responses", "legacy-report"]})
