@@ -27,7 +27,7 @@ from hypothesis.strategies import SearchStrategy
 from . import answers
 from .errors import GraderFault
 from .expect import Mistake, expect
-from .submission import Submission, SubmissionError, SubmissionRaised
+from .submission import Submission, SubmissionCrashed, SubmissionError, SubmissionRaised, SubmissionTimedOut
 
 REPLY_SECONDS = 5.0
 
@@ -124,11 +124,16 @@ def as_json(answer) -> dict:
 
 
 async def probe(submission: Submission, exercise: str, reference: str, *args, **kwargs):
-    """``submission.probe``, with the learner's errors reported as the exercise's own."""
+    """``submission.probe``, with the learner's errors, time-outs and crashes reported as the
+    exercise's own: the feedback names the learner's code, never the probe that ran it."""
     try:
         return await submission.probe(reference, *args, **kwargs)
     except SubmissionRaised as exc:
         raise SubmissionRaised(exercise, exc.error) from None
+    except SubmissionTimedOut as exc:
+        raise SubmissionTimedOut(exercise, exc.seconds) from None
+    except SubmissionCrashed:
+        raise SubmissionCrashed(exercise) from None
 
 
 async def make(submission: Submission, exercise: str, factory: str, *args, **kwargs) -> str:
