@@ -331,10 +331,9 @@ async def cancellation_report(catch_errors) -> dict:
     logger.addHandler(handler)
     try:
         try:
-            app = catch_errors(slow_app)
+            call = asyncio.ensure_future(catch_errors(slow_app)(_http_scope("GET", "/slow"), receive, send))
         except Exception as exc:
             return {"ended": type(exc).__name__, "sent": [], "records": 0}
-        call = asyncio.ensure_future(app(_http_scope("GET", "/slow"), receive, send))
         waiter = asyncio.ensure_future(waiting.wait())
         await asyncio.wait({call, waiter}, timeout=STEP_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()

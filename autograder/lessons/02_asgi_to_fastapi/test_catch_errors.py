@@ -122,7 +122,7 @@ async def test_errors_each_request_on_its_own(submission):
                promises=["watching-send"])
 
 
-@graded(NAME, points=1, promises=["cancellation"], unhappy=True)
+@graded(NAME, points=1, negative=True, promises=["cancellation"], unhappy=True)
 async def test_errors_let_a_cancellation_through(submission):
     """A cancelled request is not an error: no answer, no log record, and the call ends cancelled."""
     await require(submission, NAME, kind="function")
@@ -131,9 +131,9 @@ async def test_errors_let_a_cancellation_through(submission):
         raise Mistake(f"Your `{NAME}` raised NotImplementedError. The exercise is not solved yet.")
     expect(found["ended"] == "cancelled" and found["sent"] == [] and found["records"] == 0,
            "When the request is cancelled (the server shuts down, the client's task is cancelled), catch_errors "
-           f"should let the cancellation through: the call {found['ended']}, sent {found['sent'] or 'nothing'} "
-           f"and logged {found['records']} record(s). Which exceptions does your except clause catch, and is "
-           "asyncio.CancelledError one of them?")
+           f"should let the cancellation through (here the call ended: {found['ended']}; it sent "
+           f"{found['sent'] or 'nothing'} and logged {found['records']} record(s)). Which exceptions does your "
+           "except clause catch, and is asyncio.CancelledError one of them?")
 
 
 FAILURES = st.one_of(
