@@ -57,8 +57,8 @@ async def request_report(Request, scope: dict, messages: list, steps: list) -> d
                     value = container.getlist(key)
                 elif op == "getitem":
                     value = container[key]
-                elif op == "items":
-                    value = list(container.items())
+                elif op == "items":  # lists, not tuples: the same data in a sandbox and in a kernel
+                    value = [list(pair) for pair in container.items()]
                 else:
                     value = key in container
             elif kind == "body":
