@@ -204,10 +204,11 @@ def probe_input(request: dict) -> tuple[dict, list, list]:
 
 
 def by_promise(steps: list, found: dict) -> dict:
-    """What ``request_report`` found, under the promises each part depends on."""
+    """What ``request_report`` found, under the promises each part depends on: plain data (no
+    tuple), the same after a trip through JSON, which the reference's answers may have made."""
     seen = {"headers": [], "query_params": [], "body and json": []}
-    for step, value in zip(steps, values(found)):
-        seen["body and json" if step[0] in ("body", "json") else step[0]].append(value)
+    for step, result in zip(steps, found["results"]):
+        seen["body and json" if step[0] in ("body", "json") else step[0]].append(result)
     return {**seen, "receive calls": found["receive_calls"], "json() the same object": found["json_same_object"]}
 
 
