@@ -153,15 +153,16 @@ REQUESTS = st.one_of(
     st.builds(lambda item, q: ["read-item" if item.isdigit() else "item-digits",
                                {"method": "GET", "url": f"/items/{item}", "params": {} if q is None else {"q": q}}],
               ITEM_IDS, st.none() | TEXT),
-    st.builds(lambda name, tags: ["create-item", {"method": "POST", "url": "/items", "json": {"name": name}, "headers": tags}],
-              TEXT, TAGS),
+    st.builds(lambda name, tags: ["create-item", {"method": "POST", "url": "/items", "json": {"name": name},
+                                                  "headers": tags}], TEXT, TAGS),
     st.builds(lambda method, item: ["method-not-allowed" if item.isdigit() else "item-digits",
                                     {"method": method, "url": f"/items/{item}"}],
               st.sampled_from(["DELETE", "PUT", "POST"]), ITEM_IDS),
     st.just(["boom", {"method": "GET", "url": "/boom"}]),
     st.builds(lambda path: ["admin" if path == "/admin/whoami" else "not-found", {"method": "GET", "url": path}],
               st.sampled_from(["/admin/whoami", "/admin/nowhere", "/administrator", "/nowhere", "/admin/"])),
-    st.builds(lambda method: ["method-not-allowed", {"method": method, "url": "/items"}], st.sampled_from(["GET", "PUT"])),
+    st.builds(lambda method: ["method-not-allowed", {"method": method, "url": "/items"}],
+              st.sampled_from(["GET", "PUT"])),
 )
 
 
