@@ -149,8 +149,10 @@ def build_router(Router, table: list):
     """A ``Router()`` with one route per ``[path, tag, methods]`` row of ``table``.
 
     Each endpoint answers JSON ``{"endpoint": tag, "method": ..., "params": {name: [type
-    name, value]}}``, so a test sees which route answered and what the router passed.
+    name, value]}}``, so a test sees which route answered and what the router passed. An
+    endpoint whose tag starts with "raise" raises ``RuntimeError`` instead.
     """
+    _given_request_if_needed(Router)
     router = Router()
     for path, tag, methods in table:
         router.add_route(path, _reporting_endpoint(tag), methods)
