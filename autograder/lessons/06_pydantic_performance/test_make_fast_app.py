@@ -35,6 +35,20 @@ async def test_same_answers_as_the_slow_app(submission):
                "same keys and values).")
 
 
+@graded(NAME, points=1)
+async def test_an_app_made_after_new_rows_answers_from_them(submission):
+    """Each call makes an app of its own: one made after INVOICE_ROWS changed answers from the new rows, as the slow app does."""
+    await require(submission, NAME, kind="function")
+    got = await probe(submission, NAME, "lesson06.answers_from_new_rows", defined(NAME), defined("make_slow_app"),
+                      defined("INVOICE_ROWS"), PATHS)
+    for path, mine, theirs in zip(PATHS, got["fast"], got["slow"]):
+        expect(mine == theirs,
+               f"GET {path}, asked of an app made after INVOICE_ROWS changed, did not get the slow app's answer, "
+               "which reads the rows as they are now. Each call of make_fast_app() should make a new app that "
+               "keeps its own state (the FastAPI app, its validated invoices, its cached answers), made from the "
+               "rows as they are when it is made, not kept at the top of the cell where every app shares it.")
+
+
 TENANTS = st.integers(-1, 6).map(str) | st.sampled_from(["abc", "1.5", "007"])
 STATUSES = st.none() | st.sampled_from(["draft", "sent", "paid", "void", "unknown", "PAID", ""])
 REQUESTS = st.builds(lambda tenant, status: f"/tenants/{tenant}/invoices" + ("" if status is None else f"?status={status}"),

@@ -1,6 +1,7 @@
 """Hidden tests for `make_invoice_model`: the invoice document's models, their rules and their errors."""
 
 import copy
+import json
 from datetime import date
 
 import pytest
@@ -80,14 +81,20 @@ async def test_valid_documents_round_trip(submission):
     expect(all(outcome["class"] == "Invoice" for outcome in got), "make_invoice_model() should return the class named Invoice.")
     expect(all(outcome["data"] == document for outcome, document in zip(got, DOCUMENTS)),
            "model_dump(mode='json') of a valid document should give back the same document: the same keys, "
-           "in the same order, unit_price as a decimal string, dates as ISO strings, null optional fields kept.")
-    edge = [changed(put(["number"], "ACME-2024-12345")), changed(put(["customer", "name"], "x" * 200)),
+           "unit_price as a decimal string, dates as ISO strings, null optional fields kept.")
+    expect(all(json.dumps(outcome["data"]) == json.dumps(document) for outcome, document in zip(got, DOCUMENTS)),
+           "model_dump(mode='json') of a valid document gives its keys in another order than the document's "
+           "(a client reading the JSON sees it): declare the fields of Invoice, Customer and Line in the order "
+           "their keys come in the document.")
+    edge = [changed(put(["number"], "ACME-2024-12345")), changed(put(["customer", "name"], "x")),
+            changed(put(["customer", "name"], "x" * 200)), changed(put(["lines", 0, "description"], "x")),
             changed(put(["customer", "email"], "ap@acme.example")), changed(put(["due_on"], BASE["issued_on"])),
             changed(put(["lines", 0, "unit_price"], 12.5)), changed(put(["lines", 0, "unit_price"], "0")),
             changed(put(["note"], "x" * 500)), changed(drop(["paid_on"])), changed(drop(["customer", "email"]))]
     accepted = await outcomes(submission, edge)
     expect(all(outcome["ok"] for outcome in accepted),
-           "A document at the edge of the rules was refused: a longer sequence number, a 200-character name, "
+           "A document at the edge of the rules was refused: a longer sequence number, a name or a description "
+           "of 1 character, a 200-character name, "
            "an e-mail, due on the day of issue, a price of 0 or given as a number, a 500-character note, "
            "or a missing optional field (paid_on, email) should all be accepted.")
 
@@ -114,6 +121,12 @@ async def test_field_rules_give_the_stated_errors(submission):
     await check_cases(submission, cases,
                         "A bad value got other errors than the table states (check each field's rule, its error type, "
                         "and that its loc is the field's own path, e.g. ('customer', 'name')).")
+    around = [(put(["number"], "xACME-2024-0001"), [(("number",), "string_pattern_mismatch")]),
+              (put(["number"], "ACME-2024-0001x"), [(("number",), "string_pattern_mismatch")])]
+    await check_cases(submission, around,
+                        "A number with something before or after a valid one was accepted: the whole string must match "
+                        "the pattern, from its first character to its last. Pydantic's pattern= looks for a match "
+                        "anywhere in the string: what in the pattern ties it to the start and the end?")
 
 
 @graded(NAME, points=0.5)
@@ -168,7 +181,7 @@ PLACES = [["id"], ["number"], ["customer"], ["customer", "name"], ["customer", "
           ["discount"], ["customer", "vat"], ["lines", 1, "sku"]]
 VALUES = st.sampled_from([
     0, 1, 2, -1, 3, 1.5, 2.0, 0.0, True, None, [], {}, "", "x", "3", "x" * 100, "x" * 101, "x" * 200, "x" * 201,
-    "x" * 500, "x" * 501, "ACME-2024-0001", "AB-2024-12345", "acme-2024-0001", "ACME-24-0001", "ACME-2024-001",
+    "x" * 500, "x" * 501, "ACME-2024-0001", "AB-2024-12345", "acme-2024-0001", "xACME-2024-0001", "ACME-2024-0001x", "ACME-24-0001", "ACME-2024-001",
     "EUR", "GBP", "USD", "CHF", "eur", "draft", "sent", "paid", "void", "cancelled", "2024-01-31", "2024-02-30",
     "2023-12-31", "2030-06-01", "1.00", "0", "-0.01", "1.234", "12.5", "0.10",
 ])

@@ -17,14 +17,14 @@ NAME = "make_invoice_parser"
 ROWS = json.loads(json.dumps(data.rows("invoices"), default=str))  # dates as ISO strings
 
 
-async def parse(submission, batches):
+async def parse(submission, batches, as_text=False):
     await require(submission, NAME, kind="function")
-    return await probe(submission, NAME, "lesson06.parse_batches", defined(NAME), batches)
+    return await probe(submission, NAME, "lesson06.parse_batches", defined(NAME), batches, as_text=as_text)
 
 
 @graded(NAME, points=1)
 async def test_parses_rows_into_stored_invoices(submission):
-    """A JSON array of rows becomes a list of StoredInvoice, in order; an empty array an empty list."""
+    """A JSON array of rows, as bytes or str, becomes a list of StoredInvoice, in order; an empty array an empty list."""
     got = await parse(submission, [json.dumps(ROWS), json.dumps(ROWS[:1]), "[]"])
     everything, one, empty = got["results"]
     expect(everything["ok"] and everything["type"] == "list",
@@ -33,6 +33,11 @@ async def test_parses_rows_into_stored_invoices(submission):
     expect(everything["classes"] == ["StoredInvoice"] * len(ROWS), "Each element should become a StoredInvoice, in order.")
     expect(everything["data"] == ROWS and one["data"] == ROWS[:1], "The parsed invoices do not hold the rows' values.")
     expect(empty["ok"] and empty["data"] == [] and empty["type"] == "list", "An empty array should give an empty list.")
+    text, = (await parse(submission, [json.dumps(ROWS[:3])], as_text=True))["results"]
+    expect(text["ok"] and text["data"] == ROWS[:3],
+           "parse(raw) should take raw as a str too, not only as bytes"
+           + (f": given a str it raised errors {text['errors'][:2]}." if not text["ok"] else ".")
+           + " Hand raw to the validation as it comes.")
 
 
 @graded(NAME, points=1)

@@ -1,5 +1,7 @@
 """Hidden tests for `make_payment_type`: a union of three payment models, discriminated by `method`."""
 
+import json
+
 import pytest
 from hypothesis import strategies as st
 
@@ -24,7 +26,8 @@ async def outcomes(submission, documents):
 
 @graded(NAME, points=1)
 async def test_each_method_gives_its_model(submission):
-    """A card, a transfer and a cash payment validate into CardPayment, TransferPayment, CashPayment."""
+    """A card, a transfer and a cash payment validate into CardPayment, TransferPayment, CashPayment, and dump back
+    with their fields in the table's order."""
     documents = [CARD, TRANSFER, CASH, {**CARD, "amount": 3}, {**TRANSFER, "iban": "X" * 15}, {**TRANSFER, "iban": "X" * 34}]
     got = await outcomes(submission, documents)
     expect(all(outcome["ok"] for outcome in got),
@@ -36,6 +39,9 @@ async def test_each_method_gives_its_model(submission):
            "(with exactly these class names).")
     expect([outcome["data"] for outcome in got[:3]] == [CARD, TRANSFER, CASH],
            "Dumped in JSON mode, a valid payment should give back its document (amount as a decimal string).")
+    expect([json.dumps(outcome["data"]) for outcome in got[:3]] == [json.dumps(each) for each in (CARD, TRANSFER, CASH)],
+           "Dumped in JSON mode, a valid payment gives its fields in another order than the table's: method, "
+           "amount, then the member's own field (a client reading the JSON sees the order you declare them in).")
 
 
 async def check_cases(submission, cases, feedback):
@@ -62,14 +68,17 @@ async def test_member_field_rules(submission):
     """last4 is four digits, iban 15 to 34 characters, received_by > 0."""
     cases = [
         ({**CARD, "last4": "42a4"}, [(("card", "last4"), "string_pattern_mismatch")]),
+        ({**CARD, "last4": "12345"}, [(("card", "last4"), "string_pattern_mismatch")]),
+        ({**CARD, "last4": "x4242"}, [(("card", "last4"), "string_pattern_mismatch")]),
+        ({**CARD, "last4": "4242x"}, [(("card", "last4"), "string_pattern_mismatch")]),
         ({**TRANSFER, "iban": "DE89"}, [(("transfer", "iban"), "string_too_short")]),
         ({**TRANSFER, "iban": "X" * 35}, [(("transfer", "iban"), "string_too_long")]),
         ({**CASH, "received_by": 0}, [(("cash", "received_by"), "greater_than")]),
     ]
     await check_cases(submission, cases,
                         "A member's field rule gives other errors than stated: last4 must match ^\\d{4}$ "
-                        "(string_pattern_mismatch), iban have 15 to 34 characters (string_too_short, string_too_long), "
-                        "received_by be > 0 (greater_than).")
+                        "as a whole, nothing before or after the four digits (string_pattern_mismatch), iban have 15 "
+                        "to 34 characters (string_too_short, string_too_long), received_by be > 0 (greater_than).")
 
 
 @graded(NAME, points=0.5)
@@ -89,8 +98,8 @@ async def test_amount_rules(submission):
 # at each rule's edges.
 PLACES = [["method"], ["amount"], ["last4"], ["iban"], ["received_by"]]
 VALUES = st.sampled_from(["card", "transfer", "cash", "cheque", "Card", "", None, 0, 1, -1, 3, 2.5, True, "0", "0.01",
-                          "1.005", "-3.00", "12.50", "4242", "42", "42a4", "12345", "X" * 14, "X" * 15, "X" * 34, "X" * 35,
-                          "7"])
+                          "1.005", "-3.00", "12.50", "4242", "42", "42a4", "12345", "x4242", "4242x", "X" * 14, "X" * 15,
+                          "X" * 34, "X" * 35, "7"])
 PAYMENTS = st.tuples(st.sampled_from([CARD, TRANSFER, CASH]), edits(PLACES, VALUES)).map(list)
 
 

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.anyio
 NAME = "make_summary_model"
 FIELDS = ("number", "customer", "amount_cents", "currency", "issued_on")
 ROWS = [{key: row[key] for key in FIELDS} | {"issued_on": row["issued_on"].isoformat()} for row in data.rows("invoices")]
-# Amounts where a float or a missing zero would show: 0, 5 cents, 1.00, 6819.40, 1234567.89
-EDGES = [ROWS[0] | {"amount_cents": cents} for cents in (0, 5, 100, 681940, 123456789)]
+# Amounts where a float or a missing zero would show: 0, 5 cents, 1.00, 6819.40, 1234567.89, and
+# 1000000000000000.01, past the integers a float holds exactly (2**53), even formatted with :.2f
+EDGES = [ROWS[0] | {"amount_cents": cents} for cents in (0, 5, 100, 681940, 123456789, 10**17 + 1)]
 DOCUMENTS = ROWS[:60] + EDGES
 
 
