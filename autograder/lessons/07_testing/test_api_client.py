@@ -51,20 +51,6 @@ async def test_every_request_gets_the_same_session(submission):
            "the block, and have the override answer that one object every time.")
 
 
-@graded(NAME, points=1, promises=["whatever-happens"], unhappy=True)
-async def test_puts_everything_back_when_the_block_raises(submission):
-    """A block that raises: the exception comes out, overrides restored, writes gone, connection given back."""
-    seen = await report(submission, [{"user": "judy", "steps": ["create", "raise"]}], allowed=("LookupError",))
-    block = seen[0]
-    expect(block.get("error") == {"raised": "LookupError"},
-           "An exception raised inside the block should come out of it unchanged, not be swallowed or replaced.")
-    expect(block["overrides_after"] == ["get_settings"],
-           "When the block raises (a failing test), app.dependency_overrides should still be put back as it was: "
-           "restore it in a finally, or with a callback on the exit stack.")
-    expect(block["rows_after"] == 1 and block["checked_out"] == 0,
-           "When the block raises, what it wrote should still be rolled back and its connection given back.")
-
-
 @graded(NAME, points=1, promises=["lifespan-and-client", "user-and-recorder"])
 async def test_acts_as_the_user_and_records(submission):
     """Requests are the user's, a payment is recorded, the lifespan has run."""
@@ -87,6 +73,20 @@ async def test_leaves_no_overrides(submission):
     expect(seen[0]["overrides_after"] == ["get_settings"],
            "After the block, app.dependency_overrides should be exactly as before it: the overrides the block "
            "added gone, and any that were there before (another fixture's) still there.")
+
+
+@graded(NAME, points=1, promises=["whatever-happens"], unhappy=True)
+async def test_puts_everything_back_when_the_block_raises(submission):
+    """A block that raises: the exception comes out, overrides restored, writes gone, connection given back."""
+    seen = await report(submission, [{"user": "judy", "steps": ["create", "raise"]}], allowed=("LookupError",))
+    block = seen[0]
+    expect(block.get("error") == {"raised": "LookupError"},
+           "An exception raised inside the block should come out of it unchanged, not be swallowed or replaced.")
+    expect(block["overrides_after"] == ["get_settings"],
+           "When the block raises (a failing test), app.dependency_overrides should still be put back as it was: "
+           "restore it in a finally, or with a callback on the exit stack.")
+    expect(block["rows_after"] == 1 and block["checked_out"] == 0,
+           "When the block raises, what it wrote should still be rolled back and its connection given back.")
 
 
 BLOCKS = st.lists(st.fixed_dictionaries({

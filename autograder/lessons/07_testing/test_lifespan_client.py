@@ -31,11 +31,31 @@ async def report(submission, requests, raise_inside=False):
 async def test_runs_the_lifespan_around_the_block(submission):
     """Startup runs before the block, shutdown after it."""
     seen = await report(submission, [["GET", "/items/1"]])
-    expect(seen["events_in_block"] == ["startup"],
+    expect(seen["events_in_block"][:1] == ["startup"] and seen["events_in_block"].count("startup") == 1,
            "The app's lifespan startup should have run (once) before the block begins: use LifespanManager.",
            promises=["startup-before"])
+    expect(seen["events_in_block"] == ["startup"],
+           "The app's lifespan had already shut down when the block began: leave LifespanManager after the block "
+           "(keep it entered around the yield), not before.", promises=["shutdown-after"])
     expect(seen["events_after"] == ["startup", "shutdown", "cleanup"],
-           "The app's lifespan shutdown should run when the block ends, not before.", promises=["shutdown-after"])
+           "The app's lifespan shutdown should run when the block ends.", promises=["shutdown-after"])
+
+
+@graded(NAME, points=1, promises=["async-client"])
+async def test_gives_an_async_client_on_http_test(submission):
+    """The block gets an httpx.AsyncClient whose base_url is http://test."""
+    seen = await report(submission, [])
+    expect(seen["client"] == "AsyncClient", f"The block should get an httpx.AsyncClient, not a {seen['client']}.")
+    expect(seen["base_url"] == "http://test", f"The client's base_url should be http://test, not {seen['base_url']}.")
+
+
+@graded(NAME, points=1, promises=["state-reaches-requests"])
+async def test_the_lifespan_state_reaches_requests(submission):
+    """What the lifespan yields is in request.state."""
+    seen = await report(submission, [["GET", "/hello"]])
+    expect(seen["responses"] == [{"status": 200, "body": {"greeting": "hello", "events": ["startup"]}}],
+           "A request should see the state the lifespan yields (request.state): send requests to the app "
+           "LifespanManager gives you (manager.app), not to the bare app.")
 
 
 @graded(NAME, points=1, promises=["client-closed"])
@@ -60,23 +80,6 @@ async def test_stops_the_lifespan_when_the_block_raises(submission):
            promises=["stopped-when-raised"])
     expect(seen["client_closed"] is True,
            "When the block raises, the client should be closed all the same.", promises=["client-closed"])
-
-
-@graded(NAME, points=1, promises=["async-client"])
-async def test_gives_an_async_client_on_http_test(submission):
-    """The block gets an httpx.AsyncClient whose base_url is http://test."""
-    seen = await report(submission, [])
-    expect(seen["client"] == "AsyncClient", f"The block should get an httpx.AsyncClient, not a {seen['client']}.")
-    expect(seen["base_url"] == "http://test", f"The client's base_url should be http://test, not {seen['base_url']}.")
-
-
-@graded(NAME, points=1, promises=["state-reaches-requests"])
-async def test_the_lifespan_state_reaches_requests(submission):
-    """What the lifespan yields is in request.state."""
-    seen = await report(submission, [["GET", "/hello"]])
-    expect(seen["responses"] == [{"status": 200, "body": {"greeting": "hello", "events": ["startup"]}}],
-           "A request should see the state the lifespan yields (request.state): send requests to the app "
-           "LifespanManager gives you (manager.app), not to the bare app.")
 
 
 REQUESTS = st.lists(st.tuples(st.sampled_from(["GET", "POST", "DELETE"]),

@@ -39,24 +39,6 @@ async def test_commits_do_not_outlive_the_block(submission):
            "transaction you begin on the connection and roll back at the end.", promises=["nothing-left"])
 
 
-@graded(NAME, points=1, promises=["nothing-left", "cleaned-up-when-raised"], unhappy=True)
-async def test_gives_the_connection_back_when_the_block_raises(submission):
-    """When the block raises, the exception comes out, nothing is left and the connection is given back."""
-    seen = await report(submission, [["add", "commit", "count"], ["add", "commit", "raise"]],
-                        allowed=("LookupError",))
-    expect(seen[1].get("error") == {"raised": "LookupError"},
-           "An exception raised inside the block should come out of it unchanged, not be swallowed or replaced.",
-           promises=["cleaned-up-when-raised"])
-    expect(seen[1]["checked_out"] == 0,
-           "When the block raises, its connection was never given back to the engine (it stays checked out with "
-           "its transaction open, and on SQLite every other writer waits): do the clean-up whatever way the block "
-           "ends (async with, the exit stack, or finally).", promises=["cleaned-up-when-raised"])
-    expect(seen[0]["checked_out"] == 0, "After the block, its connection should be given back to the engine.",
-           promises=["cleaned-up-when-raised"])
-    expect(seen[1]["after"] == 0, "When the block raises, nothing written in it may remain after it either.",
-           promises=["cleaned-up-when-raised"])
-
-
 @graded(NAME, points=1, promises=["rollback-to-last-commit"], unhappy=True)
 async def test_rollback_inside_goes_back_to_the_last_commit(submission):
     """session.rollback() undoes what was written since the last commit, and the block goes on."""
@@ -73,7 +55,25 @@ async def test_rows_from_before_stay(submission):
     seen = await report(submission, [["outside", "count", "add", "commit", "count"]])
     expect(seen[0]["counts"] == [1, 2] and seen[0]["after"] == 1,
            "Rows that were in the database before the block should be seen inside it and remain after it; "
-           "only what the block wrote goes.")
+           "only what the block wrote goes.", promises=["nothing-left"])
+
+
+@graded(NAME, points=1, promises=["nothing-left", "cleaned-up-when-raised"], unhappy=True)
+async def test_gives_the_connection_back_when_the_block_raises(submission):
+    """When the block raises, the exception comes out, nothing is left and the connection is given back."""
+    seen = await report(submission, [["add", "commit", "count"], ["add", "commit", "raise"]],
+                        allowed=("LookupError",))
+    expect(seen[1].get("error") == {"raised": "LookupError"},
+           "An exception raised inside the block should come out of it unchanged, not be swallowed or replaced.",
+           promises=["cleaned-up-when-raised"])
+    expect(seen[1]["checked_out"] == 0,
+           "When the block raises, its connection was never given back to the engine (it stays checked out with "
+           "its transaction open, and on SQLite every other writer waits): do the clean-up whatever way the block "
+           "ends (async with, the exit stack, or finally).", promises=["cleaned-up-when-raised"])
+    expect(seen[0]["checked_out"] == 0, "After the block, its connection should be given back to the engine.",
+           promises=["cleaned-up-when-raised"])
+    expect(seen[1]["after"] == 0, "When the block raises, nothing written in it may remain after it either.",
+           promises=["cleaned-up-when-raised"])
 
 
 STEPS = st.lists(st.sampled_from(["add", "commit", "rollback", "count", "outside"]), max_size=7)
