@@ -57,13 +57,15 @@ FALSY = {
     "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "user"}, {"on": "settings"}]},
 }
 
+# Shared dependencies, declared by default and by Annotated, an Annotated one before the others.
 SHARED = {
     "nodes": [
         {"name": "settings", "kind": "sync"},
         {"name": "db", "kind": "async", "deps": [{"on": "settings"}]},
         {"name": "user", "kind": "async", "deps": [{"on": "db"}, {"on": "settings", "annotated": True}]},
+        {"name": "clock", "kind": "sync"},
     ],
-    "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "settings"}]},
+    "endpoint": {"deps": [{"on": "clock", "annotated": True}, {"on": "user"}, {"on": "db"}, {"on": "settings"}]},
     "requests": 2,
 }
 
@@ -93,7 +95,8 @@ async def test_solve_still_solves_plain_graphs(submission, reference):
     expect_no_error(mine, " Is `overrides` optional (default None)?")
     fastapi = await reference.probe("lesson03.fastapi_report", SHARED)
     expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
-           "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs and values as FastAPI.")
+           "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs, in "
+           "signature order, and values as FastAPI.")
 
 
 @graded(NAME, points=1.5, promises=["cache-hit", "run-and-store"], unhappy=True)

@@ -38,8 +38,10 @@ ANNOTATED = {
         {"name": "db", "kind": "async"},
         {"name": "user", "kind": "async", "deps": [{"on": "token", "annotated": True}, {"on": "db", "annotated": "noted"}]},
         {"name": "audit", "kind": "sync", "deps": [{"on": "user"}, {"on": "db", "annotated": True}]},
+        {"name": "clock", "kind": "sync"},
     ],
-    "endpoint": {"deps": [{"on": "audit", "annotated": "noted"}, {"on": "user"}, {"on": "token", "annotated": True}]},
+    "endpoint": {"deps": [{"on": "clock", "annotated": True}, {"on": "audit", "annotated": "noted"}, {"on": "user"},
+                          {"on": "token", "annotated": True}]},
 }
 
 # Values that are false, each asked for several times: a cache holding one holds a value.
@@ -95,19 +97,20 @@ def compare(mine: dict, fastapi: dict) -> None:
     ran_less = [name for name, count in fastapi["counts"].items() if mine["counts"].get(name, 0) < count]
     expect(not ran_more,
            "A dependency ran more often than in FastAPI: keep each dependency's value in `cache`, keyed by "
-           "the dependency callable, and reuse it when another parameter asks for the same callable.")
+           "the dependency callable, and reuse it when another parameter asks for the same callable.",
+           promises=["cache-hit", "solve-then-run"])
     expect(not ran_less,
            "A dependency ran less often than in FastAPI over several requests: the cache lives for one "
-           "request only, so use the `cache` dict you are given, not one of your own.")
+           "request only, so use the `cache` dict you are given, not one of your own.", promises=["request-cache"])
     expect([call["node"] for call in mine["calls"]] == [call["node"] for call in fastapi["calls"]],
            "Dependencies ran in a different order than in FastAPI: go through the parameters in signature "
-           "order, and solve a dependency's own parameters before running it.")
+           "order, and solve a dependency's own parameters before running it.", promises=["signature-order"])
     expect(mine["calls"] == fastapi["calls"],
            "A dependency received different arguments than in FastAPI: call it with the values of its own "
-           "dependencies, by parameter name.")
+           "dependencies, by parameter name.", promises=["solve-then-run"])
     expect(mine["values"] == fastapi["values"],
            "solve_graph should return {parameter name: value} for every parameter of `call` that declares "
-           "a dependency, and nothing else.")
+           "a dependency, and nothing else.", promises=["entries"])
 
 
 @graded(NAME, points=2, promises=["entries", "cache-hit", "solve-then-run", "signature-order"])
@@ -117,7 +120,7 @@ async def test_solve_graph_matches_fastapi_on_a_shared_graph(submission, referen
     compare(mine, await reference.probe("lesson03.fastapi_report", SHARED))
 
 
-@graded(NAME, points=1, promises=["declared"])
+@graded(NAME, points=1, promises=["declared", "signature-order"])
 async def test_solve_graph_reads_annotated_parameters(submission, reference):
     """Parameters declared as Annotated[..., Dep(f)] are dependencies too, the Dep first or after other metadata."""
     mine = await learner_report(submission, ANNOTATED)
@@ -127,9 +130,11 @@ async def test_solve_graph_reads_annotated_parameters(submission, reference):
                       "annotation's metadata (typing.get_origin, __metadata__).")
     error = mine["error"]
     expect(not (error and error["type"] == "TypeError" and "missing" in error["message"]),
-           f"{annotated_hint} Here a function was called without such an argument ({error and error['message']}).")
+           f"{annotated_hint} Here a function was called without such an argument ({error and error['message']}).",
+           promises=["declared"])
     expect_no_error(mine)
-    expect(mine["values"] == fastapi["values"] and mine["counts"] == fastapi["counts"], annotated_hint)
+    expect(mine["values"] == fastapi["values"] and mine["counts"] == fastapi["counts"], annotated_hint,
+           promises=["declared"])
     compare(mine, fastapi)
 
 
