@@ -4,6 +4,7 @@
     python3 course.py lab               set everything up, then open the course in JupyterLab
     python3 course.py lab --instructor  the same, with nbgrader's instructor tools (formgrader)
     python3 course.py test              set everything up, then run the whole test suite
+    python3 course.py test --quick      the same, without notebook runs and class gradings (minutes)
 
 "Set everything up" means: a virtual environment in .venv, filled from the lock file
 (requirements.lock) and the project itself, redone only when the lock or pyproject.toml
@@ -134,9 +135,25 @@ def lab(args: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
+QUICK_FLAG = "--quick"
+# One pytest-xdist worker per core. Tests that share a costly result (a lesson's graded class,
+# its notebook runs) carry an xdist_group mark and run in one worker (`--dist loadgroup`), in
+# the order tests/conftest.py puts them, heaviest first (so no reordering by xdist).
+PARALLEL = ["-n", "auto", "--dist", "loadgroup", "--no-loadscope-reorder"]
+# The quick tier: what needs no notebook run and no grading of a whole class (marked `slow`).
+QUICK = ["-m", "not slow"]
+
+
+def test_arguments(args: list[str]) -> list[str]:
+    """pytest's arguments for ``course.py test ARGS``: the defaults first, so that the user's
+    own (``-n 0``, another ``-m``) come later and win."""
+    quick = QUICK_FLAG in args
+    return [*PARALLEL, *(QUICK if quick else []), *[arg for arg in args if arg != QUICK_FLAG]]
+
+
 def test(args: list[str]) -> int:
     ensure_environment()
-    return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    return subprocess.call([str(PYTHON), "-m", "pytest", *test_arguments(args)], cwd=ROOT)
 
 
 COMMANDS = {"lab": lab, "test": test}

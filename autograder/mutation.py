@@ -1,6 +1,7 @@
 """Mutation testing of the hidden suites: how many small bugs in each reference solution they catch.
 
     python -m autograder.mutation [LESSON...] [--max N] [--jobs N] [--survivors] [--semantic]
+    python -m autograder.mutation --record [LESSON...]     grade every mutant, write the record
 
 For each exercise cell of a lesson's solution notebook, every mutant is the reference with one
 change inside its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region, made by an operator over
@@ -23,6 +24,14 @@ statement says (a log message reworded, a cache that is only ever filled once), 
 the share killed of its other mutants. ``tests/lessons/test_mutation.py`` requires 90 % for
 every exercise of every lesson.
 
+Grading every mutant of every lesson takes the better part of an hour, too long for each run of
+the test suite, so it is done by a maintainer command (``--record``) whose outcome is kept in
+the repository (``tests/lessons/mutation_records/<lesson>.json``): per exercise, how many
+mutants there were and which were not killed, with digests of what they were graded with (the
+hidden suite and the reference solution). The test suite checks the 90 % against the record,
+fails when the record is stale (either digest differs: run the command again), and grades a
+fixed sample of mutants on every run to check that the record still tells the truth.
+
 The mutants are numbered in source order, so a cap (``--max``) picks the same evenly spread
 sample of syntactic mutants every time; every semantic mutant is always graded (``--semantic``
 grades only those).
@@ -33,25 +42,32 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import sys
 import tempfile
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import notebook, semantic_mutation
+from . import notebook, reference, semantic_mutation
 from .errors import GraderError, GraderFault
 from .grade import Start, grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
+from .suite import snapshot
 from .syntax import parse
-from .types import Limits
+from .types import Limits, SubmissionResult
 
+RECORDS = ROOT / "tests" / "lessons" / "mutation_records"
 REQUIRED_SCORE = 0.9
-# A mutant that loops or waits forever is killed by a time limit: keep those short.
-LIMITS = Limits(cell_seconds=5.0, call_seconds=2.0, submission_seconds=60.0)
+# Mutants are graded with the limits a class is graded with: a mutant counts as killed only
+# where the grader learners meet would catch it (a time limit shorter than a class's would
+# kill slow mutants a learner's slow answer would get away with), and the test suite grades
+# its sample of mutants in the lesson's class, with the rest of it (tests/lessons/classes.py).
+LIMITS = Limits()
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
@@ -300,13 +316,24 @@ def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None 
             syntactic: bool = True) -> list[Mutant]:
     """Every exercise's mutants: at most ``most`` syntactic ones per exercise and every semantic
     one (only those if not ``syntactic``), in source order."""
-    solution = notebook.read(lesson.solution)
     found: list[Mutant] = []
-    for cell in solution.cells:
-        exercise = notebook.grade_id(cell)
-        if exercise in notebook.exercise_ids(solution) and (exercises is None or exercise in exercises):
-            found += mutants_of_cell(lesson.slug, exercise, notebook.source(cell), most, syntactic)
+    for exercise, cell_source in _exercise_cells(lesson.solution.read_text()):
+        if exercises is None or exercise in exercises:
+            found += _mutants_of_cell(lesson.slug, exercise, cell_source, most, syntactic)
     return found
+
+
+def _exercise_cells(solution: str) -> list[tuple[str, str]]:
+    read = notebook.Notebook(json.loads(solution))
+    exercises = notebook.exercise_ids(read)
+    return [(notebook.grade_id(cell), notebook.source(cell)) for cell in read.cells if notebook.grade_id(cell) in exercises]
+
+
+@lru_cache(maxsize=256)
+def _mutants_of_cell(slug: str, exercise: str, source: str, most: int | None, syntactic: bool) -> tuple[Mutant, ...]:
+    """``mutants_of_cell``, made once per process (making them copies the cell's tree for each:
+    seconds for a lesson, and the test suite asks for them many times)."""
+    return tuple(mutants_of_cell(slug, exercise, source, most, syntactic))
 
 
 def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
@@ -327,38 +354,125 @@ def with_cell(solution: dict, exercise: str, source: str) -> dict:
     return changed
 
 
-def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
-          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
-    """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent.
-    The run's canary (the reference itself, with the mutants' limits) goes to ``on_start``; a
-    mutant the grader failed on is no verdict at all (``GraderFault``), never a killed one."""
+def write_notebooks(lesson: Lesson, found: list[Mutant], folder: Path) -> dict[Path, Mutant]:
+    """Each mutant as a notebook in ``folder``: the solution with that one exercise cell mutated."""
     solution = json.loads(lesson.solution.read_text())
+    made = {}
+    for number, mutant in enumerate(found):
+        path = folder / f"{lesson.slug}-{number:04d}-{mutant.exercise}.ipynb"
+        path.write_text(json.dumps(with_cell(solution, mutant.exercise, mutant.source)))
+        made[path] = mutant
+    return made
+
+
+def killed(mutant: Mutant, result: SubmissionResult) -> bool:
+    """Whether grading the mutant (its exercise alone) cost that exercise points."""
+    got, total = result.exercise_scores().get(mutant.exercise, (0.0, 0.0))
+    return got < total or total == 0
+
+
+def judged(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> dict[str, Score]:
+    """Sort (mutant, killed) into each exercise's killed, survived and equivalent."""
     known = equivalents(lesson)
-    scores = {mutant.exercise: Score(mutant.exercise) for mutant in found}
-    with tempfile.TemporaryDirectory(prefix="mutants-") as folder:
-        paths, by_path = [], {}
-        for number, mutant in enumerate(found):
-            path = Path(folder) / f"{lesson.slug}-{number:04d}-{mutant.exercise}.ipynb"
-            path.write_text(json.dumps(with_cell(solution, mutant.exercise, mutant.source)))
-            paths.append(path)
-            by_path[path] = mutant
-        results = grade_all(paths, limits=LIMITS, jobs=jobs, lesson=lesson,
-                            only={path: mutant.exercise for path, mutant in by_path.items()}, on_start=on_start)
-    failed = [result for result in results if not result.graded]
-    if failed:
-        raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
-                          f"({failed[0].grader_error}); no mutation score is given")
-    for path, result in zip(paths, results):
-        mutant = by_path[path]
-        got, total = result.exercise_scores().get(mutant.exercise, (0.0, 0.0))
+    scores = {mutant.exercise: Score(mutant.exercise) for mutant, _ in outcomes}
+    for mutant, was_killed in outcomes:
         entry = scores[mutant.exercise]
         if (mutant.exercise, mutant.id) in known:
             entry.equivalent.append(mutant.id)
-        elif got < total or total == 0:
+        elif was_killed:
             entry.killed.append(mutant.id)
         else:
             entry.survived.append(mutant.id)
     return scores
+
+
+def graded(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
+           on_start: Callable[[Start], None] = lambda start: None) -> list[tuple[Mutant, bool]]:
+    """Grade every mutant (its exercise only): each with whether it was killed. The run's canary
+    (the reference itself, with the mutants' limits) goes to ``on_start``; a mutant the grader
+    failed on is no verdict at all (``GraderFault``), never a killed one."""
+    with tempfile.TemporaryDirectory(prefix="mutants-") as folder:
+        by_path = write_notebooks(lesson, found, Path(folder))
+        results = grade_all(list(by_path), limits=LIMITS, jobs=jobs, lesson=lesson, on_start=on_start, only={
+            path: mutant.exercise for path, mutant in by_path.items()})
+    failed = [result for result in results if not result.graded]
+    if failed:
+        raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
+                          f"({failed[0].grader_error}); no mutation score is given")
+    return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results)]
+
+
+def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
+          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
+    """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent."""
+    return judged(lesson, graded(lesson, found, jobs, on_start))
+
+
+# -- the record -----------------------------------------------------------------------------------
+
+def digests(lesson: Lesson) -> dict[str, str]:
+    """What mutants are graded with, each as a digest: the hidden suite (its test modules, as a
+    run reads them, and the lesson's sandbox probes) and the reference solution (its exercise
+    cells with the release's setup cells: what every mutant is made from and run with)."""
+    suite = hashlib.sha256()
+    for name, source in snapshot(lesson):  # the test modules, inputs and sandbox probes
+        suite.update(f"{name}\0{source}\0".encode())
+    solution = json.dumps([asdict(cell) for cell in reference.cells(lesson)], sort_keys=True)
+    return {"suite": "sha256:" + suite.hexdigest(), "solution": "sha256:" + hashlib.sha256(solution.encode()).hexdigest()}
+
+
+def record_path(lesson: Lesson) -> Path:
+    return RECORDS / f"{lesson.slug}.json"
+
+
+def write_record(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> Path:
+    """Keep the outcome of grading *every* mutant of ``lesson``, with what it was graded with."""
+    exercises: dict[str, dict] = {}
+    for mutant, was_killed in outcomes:
+        entry = exercises.setdefault(mutant.exercise, {"mutants": 0, "not_killed": []})
+        entry["mutants"] += 1
+        if not was_killed:
+            entry["not_killed"].append(mutant.id)
+    document = {"lesson": lesson.slug, "made_by": f"python -m autograder.mutation --record {lesson.slug}",
+                **digests(lesson), "exercises": exercises}
+    path = record_path(lesson)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_record(lesson: Lesson) -> dict | None:
+    try:
+        return json.loads(record_path(lesson).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def stale(lesson: Lesson) -> str | None:
+    """Why the lesson's record no longer says how its suite does against its mutants, or None."""
+    record = read_record(lesson)
+    if record is None:
+        return f"{lesson.slug} has no mutation record"
+    now = digests(lesson)
+    changed = [what for what in ("suite", "solution") if record.get(what) != now[what]]
+    if changed:
+        return f"the {' and the '.join(changed)} of {lesson.slug} changed since its mutation record was made"
+    counts = {exercise: entry["mutants"] for exercise, entry in record["exercises"].items()}
+    made: dict[str, int] = {}
+    for mutant in mutants(lesson):
+        made[mutant.exercise] = made.get(mutant.exercise, 0) + 1
+    if counts != made:  # same sources, other mutants: the operators changed
+        return f"the mutants of {lesson.slug} are not those its record counts ({made} now, {counts} recorded)"
+    return None
+
+
+def recorded(lesson: Lesson) -> dict[Mutant, bool]:
+    """Every mutant of the lesson with whether the record says it was killed (read a fresh record
+    only: ``stale`` is None)."""
+    record = read_record(lesson)
+    assert record is not None, f"{lesson.slug} has no mutation record"
+    not_killed = {(exercise, mutant) for exercise, entry in record["exercises"].items() for mutant in entry["not_killed"]}
+    return {mutant: (mutant.exercise, mutant.id) not in not_killed for mutant in mutants(lesson)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,7 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="mutants graded at once (default: CPUs)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
     parser.add_argument("--semantic", action="store_true", help="only the semantic operators' mutants")
+    parser.add_argument("--record", action="store_true",
+                        help=f"grade every mutant and write the record the test suite checks ({RECORDS.relative_to(ROOT)}/)")
     args = parser.parse_args(argv)
+    if args.record and (args.max or args.exercise or args.semantic):
+        parser.error("--record grades every mutant of every exercise: leave out --max, --exercise and --semantic")
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
         parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
@@ -377,11 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
         try:
-            scores = score(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
+            outcomes = graded(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
         except GraderError as exc:
             print(f"autograder.mutation: {exc}", file=sys.stderr)
             return 1
-        for exercise, entry in scores.items():
+        if args.record:
+            print(f"{lesson.slug}: recorded in {write_record(lesson, outcomes).relative_to(ROOT)}", flush=True)
+        for exercise, entry in judged(lesson, outcomes).items():
             counted = len(entry.killed) + len(entry.survived)
             verdict = "ok" if entry.share >= REQUIRED_SCORE else "UNDER 90 %"
             failing += entry.share < REQUIRED_SCORE

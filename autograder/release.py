@@ -107,7 +107,8 @@ def authored(lesson: Lesson):
     """The solution notebook as the release leaves it: each statement listing its promises,
     and the kernel metadata Lab writes, so that it opens unmodified too."""
     notebook = nbformat.read(lesson.solution, as_version=4)
-    with_lists(notebook, lesson.promises, str(lesson.solution.relative_to(ROOT)))
+    shown = lesson.solution.relative_to(ROOT) if lesson.solution.is_relative_to(ROOT) else lesson.solution
+    with_lists(notebook, lesson.promises, str(shown))
     notebook.metadata.update(kernel_metadata())
     return notebook
 

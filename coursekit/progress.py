@@ -134,15 +134,20 @@ def rerun(lesson: LessonProgress, timeout: float = 60.0) -> None:
     import nbformat
 
     notebook = nbformat.read(lesson.notebook, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    first = next((number for number, cell in enumerate(code) if _nbgrader(cell).get("solution")), len(code))
-    # The cells before the first exercise (imports, the notebook's preamble), then the ones
-    # that count and those that only define (helpers a self-check may use): demos and
-    # measurements are what makes a lesson take a minute, and they are left out.
-    notebook.cells = code[:first] + [cell for cell in code[first:] if _counts(cell) or _only_defines(cell.source)]
+    notebook.cells = refresh_cells(notebook.cells)
     client = nbclient.NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name="python3",
                                      resources={"metadata": {"path": str(lesson.notebook.parent)}})
     client.execute()
+
+
+def refresh_cells(cells: list) -> list:
+    """The cells a refresh runs, in order: the code cells before the first exercise (imports,
+    the notebook's preamble), then the ones that count and those that only define (helpers a
+    self-check may use). Demos and measurements are what makes a lesson take a minute, and
+    they are left out."""
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    first = next((number for number, cell in enumerate(code) if _nbgrader(cell).get("solution")), len(code))
+    return code[:first] + [cell for cell in code[first:] if _counts(cell) or _only_defines(cell.source)]
 
 
 def _counts(cell) -> bool:

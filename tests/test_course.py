@@ -98,3 +98,9 @@ def test_the_set_up_selects_the_course_kernel_in_the_venv():
 
 def test_binder_selects_the_course_kernel_too():
     assert "\npython -m coursekit.kernel\n" in (ROOT / "postBuild").read_text()
+
+
+def test_the_suite_runs_on_every_core_and_the_quick_tier_leaves_out_the_slow_tests():
+    assert course.test_arguments([]) == course.PARALLEL
+    assert course.test_arguments(["--quick", "-k", "lab"]) == [*course.PARALLEL, "-m", "not slow", "-k", "lab"]
+    assert course.test_arguments(["-n", "0"])[-2:] == ["-n", "0"]  # the user's own come last, and win

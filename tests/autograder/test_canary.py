@@ -55,5 +55,6 @@ def test_a_canary_short_of_full_marks_stops_the_run_and_says_what_failed(tmp_pat
     with pytest.raises(CanaryFailed) as failed:
         run_canary(fixed_with(tmp_path / "reference.ipynb"), Limits())
     assert any(failure.startswith("json_app/test_") for failure in failed.value.failures)
-    assert "json_app/test_answers_200_with_method_and_path: Your `json_app` raised NotImplementedError" in str(failed.value)
+    assert "json_app/test_answers_200_with_method_and_path: Promises 1 and 2 of `json_app`" in str(failed.value)
+    assert "Your `json_app` raised NotImplementedError" in str(failed.value)
     assert "no score was written" in str(failed.value)

@@ -14,6 +14,7 @@ import pytest
 from autograder.lessons import find_lesson
 
 LESSON = find_lesson("01")
+pytestmark = pytest.mark.slow  # one class, graded through the command line
 
 
 def solution():

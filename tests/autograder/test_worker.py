@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from autograder.suite import snapshot
 from autograder import grade, worker
 from autograder.lessons import find_lesson
@@ -72,6 +74,8 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
         ("test_the_worker_is_warm_and_on_its_own", True), ("test_the_submission_is_there", True)]
 
 
+# It counts every sandbox and scratch folder on the machine: no other grader may run meanwhile.
+@pytest.mark.whole_machine
 def test_a_submission_over_its_time_is_stopped_with_all_it_started():
     # A scratch root of this run's own: another grader on the machine has sandboxes too.
     scratch = SCRATCH_ROOT / f"test-worker-{uuid.uuid4().hex[:8]}"

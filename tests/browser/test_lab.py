@@ -11,6 +11,10 @@ error. Then the start page shows that progress, and the instructor's Lab (``--in
 has formgrader working and no Validate button. Screenshots of each run, and the Labs' logs, are kept under
 ``artifacts/browser/``.
 
+Each notebook runs once per test session (``tests/notebook_runs.py``): the lesson tests read the
+same runs (run time, errors, self-checks), and here is what the page showed. As root, the Lab,
+its kernels and Chromium run in a network namespace with only loopback: the runs are offline.
+
 Skipped, with the reason, where there is no Chromium (``apt-get install chromium``); in CI
 (``COURSE_REQUIRE_BROWSER=1``, set by ``.ci/run``) a missing browser fails it instead.
 Measured on the 2-core machine under a load of 7 to 20: 15 to 16 min for six lessons, 113-197 s a
@@ -20,11 +24,6 @@ lesson (Run All: 15-52 s learner, 40-94 s solution; the rest is opening, kernels
 from __future__ import annotations
 
 import json
-import os
-import re
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -32,93 +31,24 @@ from autograder.lessons import ROOT, Lesson, all_lessons
 from coursekit.progress import exercise_ids
 
 from tests.browser.chromium import browser_required, missing_browser
-from tests.browser.lab import TOKEN, chromium, copy_course, running_lab
+from tests.browser.lab import TOKEN, copy_course, lab_server
+from tests.browser.session import ARTIFACTS, Session
+from tests.notebook_runs import BROWSER_SOLUTIONS, Run
 
 MISSING = missing_browser()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not browser_required(),
                                                    reason=f"browser test skipped: {MISSING}")]
 
-ARTIFACTS = ROOT / "artifacts" / "browser"
-RUN_ALL_SECONDS = 240  # a lesson runs in about a minute on a quiet machine; four times that on a busy one
 ANNOUNCED = "announced-stderr"  # a cell whose stderr the text before it announces
-NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the one in the current tab
-# The solution runs take about two thirds of this test's time; COURSE_BROWSER_SOLUTIONS=0 leaves
-# them out (the headless lesson tests run every solution notebook anyway).
-RUN_SOLUTIONS = os.environ.get("COURSE_BROWSER_SOLUTIONS", "1") != "0"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """The learner's Lab (``python3 course.py lab``) on a copy of the course, and a browser."""
+@pytest.fixture(scope="session")
+def lab(notebook_runs) -> Session:
+    """The learner's Lab (``python3 course.py lab``) on a copy of the course, and a browser:
+    the one the lesson runs use (``notebook_runs``)."""
     if MISSING:  # only where the browser is required (CI): elsewhere the module is skipped
         pytest.fail(f"the browser test must run here (COURSE_REQUIRE_BROWSER=1), but: {MISSING}")
-    folder = tmp_path_factory.mktemp("browser")
-    course = copy_course(folder / "course")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_lab(course, ARTIFACTS / "lab.log") as base, chromium(folder / "profile") as context:
-        yield Session(base, course, context)
-
-
-class Session:
-    def __init__(self, base: str, course: Path, context):
-        self.base, self.course, self.context = base, course, context
-        self.page = context.new_page()
-        self.console_errors: list[str] = []
-        self.untouched_ran: set[str] = set()  # lessons whose untouched learner notebook ran here
-        self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
-        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
-
-    def open(self, relative: str) -> None:
-        # ?reset: a new workspace, so the notebooks of earlier steps are not opened again
-        self.page.goto(f"{self.base}/lab/tree/{relative}?reset&token={TOKEN}")
-        self.page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
-        self.page.wait_for_selector("text=| Idle", timeout=120_000)  # the status bar: kernel started
-        self.page.wait_for_timeout(1500)  # Lab writes the kernel's metadata just after it starts
-
-    def dirty(self) -> bool:
-        return self.page.locator(".lm-TabBar-tab.lm-mod-current.jp-mod-dirty").count() > 0
-
-    def close_tab(self) -> bool:
-        """Close the notebook's tab; return whether Lab asked about unsaved changes."""
-        self.page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").first.click()
-        try:
-            self.page.wait_for_selector(".jp-Dialog", timeout=2000)
-        except Exception:  # noqa: BLE001 (Playwright's timeout: no dialog, as hoped)
-            return False
-        self.page.keyboard.press("Escape")
-        return True
-
-    def menu(self, menu: str, item: str) -> None:
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
-        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).first.click()
-
-    def run_all(self) -> float:
-        started = time.monotonic()
-        self.page.locator(NOTEBOOK).first.click(position={"x": 5, "y": 5})
-        self.menu("Run", "Run All Cells")
-        prompts = self.page.locator(f"{NOTEBOOK} .jp-Cell.jp-CodeCell .jp-InputPrompt")
-        deadline = started + RUN_ALL_SECONDS
-        while time.monotonic() < deadline:
-            texts = prompts.all_inner_texts()
-            if texts and not any("*" in text for text in texts) and re.search(r"\d", texts[-1]):
-                return time.monotonic() - started
-            self.page.wait_for_timeout(500)
-        raise AssertionError(f"Run All did not reach the last cell within {RUN_ALL_SECONDS} s")
-
-    def save(self) -> None:
-        self.menu("File", "Save Notebook")
-        self.page.wait_for_function("!document.querySelector('.lm-TabBar-tab.lm-mod-current.jp-mod-dirty')",
-                                    timeout=30_000)
-
-    def shut_down_kernels(self) -> None:
-        with urllib.request.urlopen(f"{self.base}/api/kernels?token={TOKEN}") as answer:
-            kernels = json.load(answer)
-        for kernel in kernels:
-            request = urllib.request.Request(f"{self.base}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
-            urllib.request.urlopen(request).close()
-
-    def screenshot(self, name: str) -> None:
-        self.page.screenshot(path=ARTIFACTS / f"{name}.png")
+    return notebook_runs.lab()
 
 
 def red_blocks(notebook: dict) -> list[str]:
@@ -165,77 +95,42 @@ def image_outputs(notebook: dict) -> tuple[int, list[str]]:
     return images, text_only
 
 
-def hints_open(lab: Session) -> bool:
-    hints = lab.page.locator(f"{NOTEBOOK} details")
-    if hints.count() == 0:
-        return True
-    first = hints.first
-    first.scroll_into_view_if_needed()
-    first.locator("summary").click()
-    return first.evaluate("element => element.open")
-
-
-def visible_images_load(lab: Session) -> bool:
-    return lab.page.evaluate(
-        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')].every(img => img.complete && img.naturalWidth > 0)")
-
-
-def check_run(lab: Session, relative: str, name: str, exercises: int, passing: int) -> dict:
-    """Run the open notebook top to bottom, save it, and check what a learner sees."""
-    lab.console_errors.clear()
-    lab.screenshot(f"{name}-top")
-    seconds = lab.run_all()
-    lab.save()
-    lab.screenshot(f"{name}-end")  # Run All leaves the last cell, the recap, in view
-    notebook = json.loads((lab.course / relative).read_text(encoding="utf-8"))
-    unannounced = red_blocks(notebook)
+def check_run(run: Run, exercises: int, passing: int) -> None:
+    """What a learner saw of a notebook run top to bottom, then saved."""
+    unannounced = red_blocks(run.notebook)
     assert not unannounced, "red blocks no text announces (tag the cell announced-stderr once it does):\n" \
         + "\n".join(unannounced)
-    summary = recap_summary(notebook)
+    summary = recap_summary(run.notebook)
     assert f"{passing} of {exercises} exercises pass their visible checks" in summary, summary
-    images, text_only = image_outputs(notebook)
+    images, text_only = image_outputs(run.notebook)
     assert text_only == [], "figures shown as text, not images"
-    assert lab.page.locator(f"{NOTEBOOK} .jp-OutputArea img").count() == images
-    assert visible_images_load(lab), "an image in an output did not load"
-    assert hints_open(lab), "a hint did not open"
-    assert lab.console_errors == [], "the browser logged errors"
-    assert not lab.close_tab(), "closing the saved notebook asked about unsaved changes"
-    lab.shut_down_kernels()
-    return {"seconds": round(seconds, 1), "images": images}
+    assert run.seen["images_on_page"] == images
+    assert run.seen["images_load"], "an image in an output did not load"
+    assert run.seen["hints_open"], "a hint did not open"
+    assert run.seen["console_errors"] == [], "the browser logged errors"
+    assert not run.seen["asked_on_close"], "closing the saved notebook asked about unsaved changes"
 
 
 LESSONS = all_lessons()
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.slug for lesson in LESSONS])
-def test_lesson_in_the_learners_lab(lab, lesson: Lesson, record_property):
+def test_lesson_in_the_learners_lab(lab, notebook_runs, lesson: Lesson, record_property):
     count = len(exercise_ids(json.loads(lesson.release.read_text(encoding="utf-8"))))
-    learner = lesson.release.relative_to(ROOT).as_posix()
-    solution = lesson.solution.relative_to(ROOT).as_posix()
-
-    try:
-        # Both open unmodified: the learner opens the lesson, the instructor the solution too.
-        for relative, what in ((learner, "the untouched lesson"), (solution, "the solution notebook")):
-            lab.open(relative)
-            assert not lab.dirty(), f"{what} is marked modified as soon as it opens"
-            assert lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0, \
-                "nbgrader's instructor menu shows in the learner's Lab"
-            assert lab.page.locator(".jp-Toolbar-item", has_text="Validate").count() == 0, "nbgrader's Validate shows"
-            assert not lab.close_tab(), f"closing {what} asked about unsaved changes"
-        lab.shut_down_kernels()
-
-        lab.open(learner)
-        untouched = check_run(lab, learner, f"{lesson.slug}-learner", count, passing=0)
-        lab.untouched_ran.add(lesson.slug)
-        solved = {"seconds": None}
-        if RUN_SOLUTIONS:
-            lab.open(solution)
-            solved = check_run(lab, solution, f"{lesson.slug}-solution", count, passing=count)
-    finally:  # a failed step leaves its kernel running: the next lesson needs the cores
-        lab.shut_down_kernels()
-    record_property("seconds", {"learner": untouched["seconds"], "solution": solved["seconds"]})
-    print(f"{lesson.slug}: Run All took {untouched['seconds']} s (learner), {solved['seconds']} s (solution)")
-
+    runs = notebook_runs(lesson)
+    # Both open unmodified: the learner opens the lesson, the instructor the solution too.
+    for which, what in (("learner", "the untouched lesson"), ("solution", "the solution notebook")):
+        opened = runs.opened[which]
+        assert not opened["dirty"], f"{what} is marked modified as soon as it opens"
+        assert opened["nbgrader_menu"] == 0, "nbgrader's instructor menu shows in the learner's Lab"
+        assert opened["validate_button"] == 0, "nbgrader's Validate shows"
+        assert not opened["asked_on_close"], f"closing {what} asked about unsaved changes"
+    check_run(runs.learner, count, passing=0)
+    if BROWSER_SOLUTIONS:
+        check_run(runs.solution, count, passing=count)
+    solution_seconds = round(runs.solution.seconds, 1) if BROWSER_SOLUTIONS else None
+    record_property("seconds", {"learner": round(runs.learner.seconds, 1), "solution": solution_seconds})
+    print(f"{lesson.slug}: Run All took {runs.learner.seconds:.1f} s (learner), {solution_seconds} s (solution)")
 
 
 def test_the_start_page_shows_the_progress_of_the_lessons_run_above(lab):
@@ -264,14 +159,17 @@ def test_the_start_page_shows_the_progress_of_the_lessons_run_above(lab):
     finally:
         lab.shut_down_kernels()
 
+
 def test_the_instructors_lab_has_a_working_formgrader_and_no_validate_button(lab, tmp_path):
     """``python3 course.py lab --instructor``: nbgrader's menu, and formgrader lists the lessons
     (it hung on "Loading, please wait" when `alembic` was not on PATH); no Validate button.
-    (The same browser as the learner's Lab: Playwright's sync API runs one at a time.)"""
+    (The same browser as the learner's Lab: Playwright's sync API runs one at a time; so, where
+    that Lab is offline, this one runs in its network namespace, all the browser reaches.)"""
     course = copy_course(tmp_path / "course")
     log = ARTIFACTS / "instructor-lab.log"
-    with running_lab(course, log, "--instructor") as base:
-        instructor = Session(base, course, lab.context)
+    with lab_server(course, log, "--instructor", beside=lab.lab) as running:
+        instructor = Session(running, course, lab.context)
+        base = running.base
         try:
             instructor.open(all_lessons()[0].release.relative_to(ROOT).as_posix())
             assert instructor.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 1

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import ast
 import copy
-import os
 import re
 import shutil
-import subprocess
-import sys
-import tempfile
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder import jail, manifest, notebook, release
-from autograder.sandbox import confine
+from autograder import manifest, notebook, release
 from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
 from coursekit import progress
+from tests.browser.lab import can_run_offline
 from tests.conftest import BUSY_CORE
+from tests.lessons.classes import Submission, in_every_class
+from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -213,43 +211,25 @@ def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, ob
     return variants
 
 
-@pytest.fixture(scope="session")
-def graded_classes(tmp_path_factory):
-    """lesson slug -> {submission name: SubmissionResult} for solution (the run's canary),
-    learner, every mistake (the sandbox's garbage collector off or eager), every do-nothing
-    variant and correct alternative (each graded on its exercise alone) and every whole lesson
-    doing nothing (graded in full)."""
-    cache: dict[str, dict] = {}
+@in_every_class
+def learner_mistakes_nothing_and_alternatives(lesson: Lesson, solution) -> dict[str, Submission]:
+    """The untouched learner notebook (its bytes as released), every listed mistake (the
+    sandbox's garbage collector off or eager, in turn), every do-nothing variant and correct
+    alternative (each graded on its exercise alone) and every whole lesson doing nothing (graded
+    in full). The solution is the run's canary (``tests/lessons/classes.py``)."""
+    made = {"learner": Submission(lesson.release.read_bytes())}
+    made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]))
+                 for mistake in mistakes_of(lesson)})
+    made.update({name: Submission(variant, only=exercise)
+                 for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
+    for alternative in alternatives_of(lesson):
+        changed = copy.deepcopy(solution)
+        cell_with_id(changed, alternative.exercise).source = alternative.source
+        made[alternative.name] = Submission(changed, only=alternative.exercise)
+    return made
 
-    def graded(lesson: Lesson) -> dict:
-        if lesson.slug not in cache:
-            folder = tmp_path_factory.mktemp(lesson.slug)
-            solution = nbformat.read(lesson.solution, as_version=4)
-            (folder / "learner.ipynb").write_bytes(lesson.release.read_bytes())
-            for mistake in mistakes_of(lesson):  # each with the sandbox's garbage collector off or eager, in turn
-                gc_mode = list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]
-                nbformat.write(with_mistake(solution, mistake, gc_mode), folder / f"{mistake.name}.ipynb")
-            only = {}
-            for name, (exercise, variant) in nothing_variants(lesson, solution).items():
-                nbformat.write(variant, folder / f"{name}.ipynb")
-                if exercise is not None:
-                    only[folder / f"{name}.ipynb"] = exercise
-            for alternative in alternatives_of(lesson):
-                changed = copy.deepcopy(solution)
-                cell_with_id(changed, alternative.exercise).source = alternative.source
-                nbformat.write(changed, folder / f"{alternative.name}.ipynb")
-                only[folder / f"{alternative.name}.ipynb"] = alternative.exercise
-            started: list = []
-            results = grade_all(sorted(folder.glob("*.ipynb")), lesson=lesson, only=only, on_start=started.append)
-            # The canary is the solution graded as a submission, first: it needs no second grading.
-            [canary] = started[0].canaries
-            cache[lesson.slug] = {"solution": canary.result, **{result.submission: result for result in results}}
-        return cache[lesson.slug]
-
-    return graded
 
 LESSONS = all_lessons()
-HEADLESS_LIMIT_SECONDS = 90
 
 
 @pytest.fixture(params=LESSONS, ids=lambda lesson: lesson.slug)
@@ -359,69 +339,6 @@ def test_every_exercise_has_a_plausible_mistake(lesson):
     assert exercises <= covered, exercises - covered
 
 
-# Cells marked "appended" (the warned mistakes' checks) run after the lesson and are not
-# counted in its run time. With `rerun`, every other code cell runs a second time right after
-# its first run, as a learner who runs one cell again on its own: its first outputs are kept in
-# its metadata (`first_outputs`) for comparison, and the second runs' time is counted apart
-# (`seconds_rerunning`), not in the lesson's run time. The hidden-test cells (nbgrader
-# `grade: true`) run once: run again, they would test the grader, not the lesson.
-EXECUTE = """
-import copy, sys, time, nbclient, nbformat
-source, target, allow_errors, rerun = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[5] == "1"
-notebook = nbformat.read(source, as_version=4)
-client = nbclient.NotebookClient(notebook, timeout=90, kernel_name="python3", allow_errors=allow_errors,
-                                 resources={"metadata": {"path": sys.argv[4]}})
-started, rerunning = time.monotonic(), 0.0
-with client.setup_kernel():
-    for index, cell in enumerate(notebook.cells):
-        if cell.metadata.get("appended"):
-            notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
-        client.execute_cell(cell, index)
-        again = (rerun and cell.cell_type == "code" and not cell.metadata.get("appended")
-                 and not cell.metadata.get("nbgrader", {}).get("grade"))
-        if again:
-            first = copy.deepcopy(cell.outputs)
-            second_started = time.monotonic()
-            client.execute_cell(cell, index)
-            rerunning += time.monotonic() - second_started
-            cell.metadata["first_outputs"] = first
-notebook.metadata.setdefault("seconds_to_run", time.monotonic() - started - rerunning)
-notebook.metadata["seconds_rerunning"] = rerunning
-nbformat.write(notebook, target)
-"""
-
-
-def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | None = None, rerun: bool = False):
-    """Run a notebook top to bottom headless, offline where this machine can prove it (a
-    network namespace with only loopback), in ``folder`` (the notebook's own by default), and
-    return it executed with its run time (first runs only). With ``rerun``, each code cell runs
-    twice in a row (see ``EXECUTE``). The kernel gets a temporary folder of its own, which must
-    be empty once it has stopped: what a lesson writes to disk goes when its kernel does."""
-    target = tmp_path / ("executed-" + path.name)
-    folder = path.parent if folder is None else folder
-    # Traversable by others (0711): PostgreSQL, run by root as a user of its own, starts there.
-    kernel_tmp = Path(tempfile.mkdtemp(prefix="kernel-tmp-"))
-    kernel_tmp.chmod(0o711)
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder),
-             "1" if rerun else "0"],
-            capture_output=True, text=True, timeout=HEADLESS_LIMIT_SECONDS * 6,
-            preexec_fn=confine.offline if jail.confinement().mode == "root" else None,
-            env={**os.environ, "TMPDIR": str(kernel_tmp)},
-        )
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        # platformdirs' per-user runtime folder (`runtime-<uid>`, where XDG_RUNTIME_DIR is not
-        # set) holds pgserver's lock file for every PostgreSQL it starts: a folder meant to be
-        # shared and kept, not a file of the lesson's.
-        left = sorted(path.name for path in kernel_tmp.iterdir() if path.name != f"runtime-{os.geteuid()}")
-    finally:
-        shutil.rmtree(kernel_tmp, ignore_errors=True)
-    executed = nbformat.read(target, as_version=4)
-    executed.metadata["left_in_temporary_folder"] = left
-    return executed, executed.metadata["seconds_to_run"]
-
-
 def outputs_text(cell) -> str:
     parts = []
     for output in cell.get("outputs", []):
@@ -433,7 +350,8 @@ def outputs_text(cell) -> str:
 
 @pytest.fixture(scope="session")
 def executed_solutions(tmp_path_factory):
-    """lesson slug -> (the solution notebook executed, warned mistakes' checks appended; seconds)."""
+    """lesson slug -> the solution notebook run headless, each cell twice, the warned mistakes'
+    checks appended (a ``tests.notebook_runs.Run``)."""
     cache: dict[str, tuple] = {}
 
     def executed(lesson: Lesson):
@@ -449,10 +367,14 @@ def executed_solutions(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_solution_notebook_runs_headless_within_the_limit(lesson, executed_solutions):
-    executed, seconds = executed_solutions(lesson)
-    assert seconds < HEADLESS_LIMIT_SECONDS
-    shown = "".join(outputs_text(cell) for cell in executed.cells if not cell.metadata.get("appended"))
+def test_solution_notebook_runs_offline_within_the_limit(lesson, notebook_runs, executed_solutions):
+    """Run top to bottom (in the learner's Lab in the browser where there is one, and read by
+    the browser test too; headless otherwise), offline where the machine can prove it, within
+    the time limit, and every self-check passes."""
+    run = notebook_runs(lesson).solution or executed_solutions(lesson)
+    assert run.offline == can_run_offline()
+    assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
+    shown = "".join(outputs_text(cell) for cell in run.notebook.cells if not cell.metadata.get("appended"))
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
 
 
@@ -486,7 +408,7 @@ def test_every_cell_run_again_on_its_own_concludes_the_same(lesson, executed_sol
     notebook has run (files from its first run must not change what it concludes). The headless
     run executes each code cell twice in a row; the second run must raise nothing (else the run
     itself fails) and print the same verdicts as the first."""
-    executed, _ = executed_solutions(lesson)
+    executed = executed_solutions(lesson).notebook
     changed = [(cell.source.splitlines()[0][:80], verdicts(cell.metadata["first_outputs"]), verdicts(cell.outputs))
                for cell in executed.cells if "first_outputs" in cell.metadata
                and verdicts(cell.metadata["first_outputs"]) != verdicts(cell.outputs)]
@@ -497,7 +419,7 @@ def test_every_cell_run_again_on_its_own_concludes_the_same(lesson, executed_sol
 def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_solutions):
     """What a lesson writes to disk (coursekit.scratch) and what its self-checks and the hidden
     tests' probes write is gone once its kernel has stopped."""
-    executed, _ = executed_solutions(lesson)
+    executed = executed_solutions(lesson).notebook
     assert executed.metadata["left_in_temporary_folder"] == []
 
 
@@ -506,7 +428,7 @@ def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_soluti
                          ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
 def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
     """With the garbage collector off and eager, beside a busy core (``with_warned_mistakes``)."""
-    executed, _ = executed_solutions(find_lesson(mistake.lesson))
+    executed = executed_solutions(find_lesson(mistake.lesson)).notebook
     checks = {cell.metadata["gc"]: outputs_text(cell) for cell in executed.cells
               if cell.metadata.get("warned_mistake") == mistake.name}
     assert set(checks) == set(GC_MODES)
@@ -523,19 +445,22 @@ def test_every_lesson_warns_about_some_mistakes(lesson):
 
 
 @pytest.mark.slow
-def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, tmp_path):
-    """"Restart Kernel and Run All" on the released notebook: demos that need an unsolved
-    exercise say so calmly (coursekit.uses_exercises), no cell shows an error, and the recap's
-    report ran."""
-    executed, seconds = execute(lesson.release, tmp_path, allow_errors=True)
-    assert seconds < HEADLESS_LIMIT_SECONDS
+def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, notebook_runs):
+    """"Restart Kernel and Run All" on the released notebook (in the learner's Lab in the
+    browser where there is one, headless otherwise; offline where the machine can prove it):
+    demos that need an unsolved exercise say so calmly (coursekit.uses_exercises), no cell shows
+    an error, the recap's report ran, and (headless, where the kernel's temporary folder is its
+    own) nothing is left in the temporary folder."""
+    run = notebook_runs(lesson).learner
+    assert run.offline == can_run_offline()
+    assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
     errors = [(cell.source[:200], output["ename"], output["evalue"])
-              for cell in executed.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+              for cell in run.notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert errors == []
-    *_, recap, submit = [cell for cell in executed.cells if cell.cell_type == "code"]
+    *_, recap, submit = [cell for cell in run.notebook.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
     assert "No grading server is configured" in outputs_text(submit)  # the release's closing cell
-    assert executed.metadata["left_in_temporary_folder"] == []
+    assert run.notebook.metadata.get("left_in_temporary_folder", []) == []
 
 
 @pytest.mark.slow

@@ -246,6 +246,10 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                               "tasks left running": sum(not task.done() for task in started)})
             else:
                 count = len(monitor.samples)
+                # First let a task start() just made take its first step, so that its first
+                # wake-up is due before the nap ends: on a starved machine the nap could end
+                # before that step ran (a running monitor then "did not grow").
+                await asyncio.sleep(0)
                 await asyncio.sleep(LAG_NAP)
                 woke = [sample[0] for sample in monitor.samples]
                 steps.append({"samples grew": len(monitor.samples) > count,
