@@ -311,6 +311,7 @@ async def fastapi_report(spec: dict) -> dict:
 # --- a database for the make_app exercise ----------------------------------------------------
 
 _WATCHED: dict[int, Any] = {}  # id(app) -> coursekit.data.BorrowedConnections (see watch_pool)
+_OUT: dict[int, dict[int, Any]] = {}  # id(app) -> {id(pool record): connection lent, not given back yet}
 
 
 async def fresh_database(name: str = "lesson03", inactive: list[int] = ()) -> str:
@@ -353,14 +354,48 @@ def _engine_pool(app: Any) -> Any:
 
 def watch_pool(app: Any) -> bool:
     """Count the connections ``app.state.engine``'s pool lends from now on, each held so that
-    the garbage collector cannot give a leaked one back unseen (``coursekit.data.watch``).
-    (The connections are small, and a sandbox lives for one run.)"""
+    the garbage collector cannot give a leaked one back unseen (``coursekit.data.watch``),
+    until ``close_app(app)`` closes them."""
+    from sqlalchemy import event
+
     from coursekit import data
 
-    if _engine_pool(app) is None:
+    pool = _engine_pool(app)
+    if pool is None:
         return False
     _WATCHED[id(app)] = data.watch(app.state.engine)
+    out = _OUT.setdefault(id(app), {})
+    event.listen(pool, "checkout", lambda dbapi, record, proxy: out.__setitem__(id(record), proxy))
+    event.listen(pool, "checkin", lambda dbapi, record: out.pop(id(record), None))
     return True
+
+
+async def close_app(app: Any) -> int:
+    """Close every connection of ``app.state.engine``: those its pool lent since
+    ``watch_pool(app)`` and never got back (held there, so the collector never would), then
+    the pool's own; return how many had not come back.
+
+    Each aiosqlite connection runs in a thread of its own, and a sandbox may start only a few
+    (``Limits.processes``): connections a test leaves open would take the threads of the tests
+    after it in the same sandbox, another exercise's too. A test of make_app calls this last.
+    It is housekeeping, never a check: an engine it cannot close is left as it is."""
+    from sqlalchemy.util import greenlet_spawn
+
+    _WATCHED.pop(id(app), None)
+    never_back = list(_OUT.pop(id(app), {}).values())
+    for connection in never_back:
+        try:
+            await greenlet_spawn(connection.invalidate)  # closes the DBAPI connection, ending its thread
+        except Exception:
+            pass
+    engine = getattr(getattr(app, "state", None), "engine", None)
+    try:
+        disposed = engine.dispose()
+        if inspect.isawaitable(disposed):
+            await disposed
+    except Exception:
+        pass
+    return len(never_back)
 
 
 def checked_out(app: Any) -> Any:

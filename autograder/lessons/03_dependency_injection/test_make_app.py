@@ -5,7 +5,7 @@ own folder; the learner's app is made there, on that URL, and talked to over ASG
 the same datasets, read here in the trusted process.
 """
 
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -41,15 +41,32 @@ def token(user_id: int) -> dict:
 
 
 @asynccontextmanager
+async def served(side, database: str, inactive: tuple[int, ...] = ()):
+    """An app made by ``side``'s make_app on a fresh database of its own (with the users
+    ``inactive`` made inactive), its pool watched, and a client for it; the database's URL.
+    Afterwards every connection the app's engine holds is closed: each is a thread of the
+    sandbox, which the tests after this one, of other exercises too, need
+    (``lesson03.close_app``)."""
+    url = await side.probe("lesson03.fresh_database", database, list(inactive))
+    alias = await side.make(NAME, url)
+    try:
+        watched = await side.probe("lesson03.watch_pool", defined(alias))
+        expect(watched, "Keep the engine on app.state.engine (the grader looks at its connection pool there).")
+        # raise_app_exceptions=False: an exception inside the app is what the client sees, a 500.
+        transport = httpx.ASGITransport(app=side.asgi(alias, label=f"{NAME}(url)"), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http, alias, url
+    except BaseException:
+        with suppress(Exception):  # a sandbox that broke down goes with everything it held
+            await side.probe("lesson03.close_app", defined(alias))
+        raise
+    await side.probe("lesson03.close_app", defined(alias))
+
+
+@asynccontextmanager
 async def app_client(submission):
     await require(submission, NAME, kind="function")
-    url = await submission.probe("lesson03.fresh_database", "grading")
-    alias = await submission.make(NAME, url)
-    watched = await submission.probe("lesson03.watch_pool", defined(alias))
-    expect(watched, "Keep the engine on app.state.engine (the grader looks at its connection pool there).")
-    # raise_app_exceptions=False: an exception inside the app is what the client sees, a 500.
-    transport = httpx.ASGITransport(app=submission.asgi(alias, label=f"{NAME}(url)"), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with served(submission, "grading") as (http, alias, url):
         yield http, alias
 
 
@@ -164,26 +181,18 @@ async def test_make_app_closes_every_session(submission):
 async def test_make_app_two_apps_keep_their_own_databases(submission):
     """Two apps made in one process, on two databases that differ, each answer from their own, in any order."""
     await require(submission, NAME, kind="function")
-    first_url = await submission.probe("lesson03.fresh_database", "first")
-    second_url = await submission.probe("lesson03.fresh_database", "second", [3])  # user 3 inactive there
-    first = await submission.make(NAME, first_url)
-    second = await submission.make(NAME, second_url)
-    clients = {}
-    for alias in (first, second):
-        transport = httpx.ASGITransport(app=submission.asgi(alias, label=f"{NAME}(url)"), raise_app_exceptions=False)
-        clients[alias] = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-    try:
-        for alias, expected in [(first, 200), (second, 401), (first, 200), (second, 401)]:
-            response = await clients[alias].get("/me", headers=token(3))
+    async with AsyncExitStack() as apps:
+        first, _, _ = await apps.enter_async_context(served(submission, "first"))
+        second, _, _ = await apps.enter_async_context(served(submission, "second", inactive=(3,)))
+        for which, http, expected in [("first", first, 200), ("second", second, 401), ("first", first, 200),
+                                      ("second", second, 401)]:
+            response = await http.get("/me", headers=token(3))
             expect(response.status_code == expected,
                    "Two apps made by make_app in one process, on two databases, must each answer from their own "
                    f"database: a user active in the first database only got {response.status_code} from the "
-                   f"{'first' if alias == first else 'second'} app. Keep the engine and the sessionmaker on the "
-                   "app (app.state), and open each request's session from request.app.state.sessionmaker, never "
-                   "from a variable shared by every app.", promises=["own-database"])
-    finally:
-        for client in clients.values():
-            await client.aclose()
+                   f"{which} app. Keep the engine and the sessionmaker on the app (app.state), and open each "
+                   "request's session from request.app.state.sessionmaker, never from a variable shared by every "
+                   "app.", promises=["own-database"])
 
 
 LARGEST_ID = 2**63 - 1
@@ -225,22 +234,19 @@ async def test_make_app_answers_generated_calls_as_the_task_says(submission, ref
     """On generated calls (every user's token, bad tokens, every route, ids of every tenant and out of range), each answer is as the task says."""
     await require(submission, NAME, kind="function")
     apps: dict = {}  # one database and one app per side for the whole test: the calls only read
-    try:
+    async with AsyncExitStack() as stack:
         async def run(side, calls):
             if side not in apps:
-                url = await side.probe("lesson03.fresh_database", "differential")
-                apps[side] = (url, side.asgi(await side.make(NAME, url), label=f"{NAME}(url)"))
-            transport = httpx.ASGITransport(app=apps[side][1], raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                answers = []
-                for call in calls:
-                    headers = {} if call["token"] is None else {HEADER: call["token"]}
-                    response = await http.get(call["path"].replace("{id}", str(call["id"])), headers=headers)
-                    answers.append(promised(call, response))
-                return under_promises(calls, answers)
+                apps[side] = await stack.enter_async_context(served(side, "differential"))
+                if side is reference:  # its database is in this process's temporary folder
+                    stack.callback(Path(apps[side][2].removeprefix("sqlite+aiosqlite:///")).unlink, missing_ok=True)
+            http = apps[side][0]
+            answers = []
+            for call in calls:
+                headers = {} if call["token"] is None else {HEADER: call["token"]}
+                response = await http.get(call["path"].replace("{id}", str(call["id"])), headers=headers)
+                answers.append(promised(call, response))
+            return under_promises(calls, answers)
 
         await same_as_reference(submission, reference, NAME, st.lists(CALLS, min_size=1, max_size=4), run, examples=15,
                                 promise=PROMISED_BY)
-    finally:
-        if reference in apps:  # the reference's database is in this process's temporary folder
-            Path(apps[reference][0].removeprefix("sqlite+aiosqlite:///")).unlink(missing_ok=True)
