@@ -27,9 +27,10 @@ def expected_json(row: dict) -> dict:
             "amount": f"{cents // 100}.{cents % 100:02d} {row['currency']}", "issued_on": row["issued_on"]}
 
 
-def compact(value) -> str:
-    """JSON as Pydantic writes it: no spaces, non-ASCII characters as they are."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def in_order(text: str):
+    """JSON text parsed with each object as its (key, value) pairs, in the text's order: the key
+    order is promised, the spacing is not."""
+    return json.loads(text, object_pairs_hook=list)
 
 
 async def dumps(submission):
@@ -59,9 +60,10 @@ async def test_json_keys_in_order_everywhere(submission):
     """The JSON text has its keys in the stated order, also inside a TypeAdapter's or a parent model's JSON."""
     got = await dumps(submission)
     wanted = [expected_json(row) for row in DOCUMENTS]
-    expect(got["json_text"] == [compact(item) for item in wanted],
+    expect([in_order(text) for text in got["json_text"]] == [in_order(json.dumps(item)) for item in wanted],
            "The keys of the JSON should come in this order: number, customer, amount, issued_on.", promises=["json-shape"])
-    expect(got["adapter_text"] == compact(wanted) and got["parent_text"] == compact({"items": wanted}),
+    expect(in_order(got["adapter_text"]) == in_order(json.dumps(wanted))
+           and in_order(got["parent_text"]) == in_order(json.dumps({"items": wanted})),
            "Dumped to JSON as part of something larger (a list through a TypeAdapter, a field of another model), a "
            "summary should still use your serializer: put it on the model itself.", promises=["json-everywhere"])
 
