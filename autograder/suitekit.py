@@ -176,13 +176,15 @@ def judged(outcome: dict) -> dict:
     return {"valid": False, "errors": error_list(outcome)}
 
 
-def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str) -> None:
+def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str, *,
+                  promises: Sequence[str] = ()) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
-    order; ``[]`` means it must succeed)."""
+    order; ``[]`` means it must succeed). ``promises``: the ones a difference breaks, where the
+    test names several (``expect``'s)."""
     if len(outcomes) != len(expected):
-        raise Mistake("Some inputs got no answer: " + feedback)
+        raise Mistake("Some inputs got no answer: " + feedback, promises=promises)
     for outcome, wanted in zip(outcomes, expected):
-        expect(error_list(outcome) == sorted(wanted), feedback)
+        expect(error_list(outcome) == sorted(wanted), feedback, promises=promises)
 
 
 async def speedup(measure, baseline: str, candidate: str, *, needed: float, attempts: int = 3) -> float:

@@ -147,12 +147,17 @@ def parse_speed(make_parser: Callable[[], Any], model: Any, raw: str) -> dict:
 
 async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
     """``make_app()`` once, then one GET per path: status, content-type and the body (parsed
-    JSON where it is JSON, else its text)."""
+    JSON where it is JSON, else its text). A request the app raised on is reported as the 500 a
+    server answers, with the exception as its body, so the suite names the request it broke."""
     app = make_app()
     replies = []
     for path in paths:
         target, _, query = path.partition("?")
-        reply = await run_http(app, "GET", target, query=query)
+        try:
+            reply = await run_http(app, "GET", target, query=query)
+        except Exception as exc:  # the learner's app raised: a 500, as a server answers it
+            replies.append({"status": 500, "content_type": None, "body": {"$raised": f"{type(exc).__name__}: {exc}"[:300]}})
+            continue
         headers = {bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
                    for name, value in reply["headers"]}
         text = reply["body"].decode("utf-8", errors="replace")
