@@ -68,6 +68,7 @@ class SubmissionRaised(SubmissionError):
 
 class SubmissionTimedOut(SubmissionError):
     def __init__(self, name: str, seconds: float) -> None:
+        self.seconds = seconds
         super().__init__(
             f"Your `{name}` did not answer within {seconds:g} s. Is there an endless loop, or does it "
             "wait for a message that never comes?"

@@ -27,7 +27,7 @@ from hypothesis.strategies import SearchStrategy
 from . import answers
 from .errors import GraderFault
 from .expect import Mistake, expect
-from .submission import Submission, SubmissionError, SubmissionRaised, SubmissionTimedOut
+from .submission import Submission, SubmissionCrashed, SubmissionError, SubmissionRaised, SubmissionTimedOut
 
 REPLY_SECONDS = 5.0
 
@@ -127,11 +127,16 @@ def as_json(answer) -> dict:
 
 
 async def probe(submission: Submission, exercise: str, reference: str, *args, **kwargs):
-    """``submission.probe``, with the learner's errors reported as the exercise's own."""
+    """``submission.probe``, with the learner's errors, time-outs and crashes reported as the
+    exercise's own: the feedback names the learner's code, never the probe that ran it."""
     try:
         return await submission.probe(reference, *args, **kwargs)
     except SubmissionRaised as exc:
         raise SubmissionRaised(exercise, exc.error) from None
+    except SubmissionTimedOut as exc:
+        raise SubmissionTimedOut(exercise, exc.seconds) from None
+    except SubmissionCrashed:
+        raise SubmissionCrashed(exercise) from None
 
 
 async def probe_in_background(submission: Submission, exercise: str, start: str, *args, outcome: str,
@@ -194,13 +199,15 @@ def judged(outcome: dict) -> dict:
     return {"valid": False, "errors": error_list(outcome)}
 
 
-def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str) -> None:
+def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str, *,
+                  promises: Sequence[str] = ()) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
-    order; ``[]`` means it must succeed)."""
+    order; ``[]`` means it must succeed). ``promises``: the ones a difference breaks, where the
+    test names several (``expect``'s)."""
     if len(outcomes) != len(expected):
-        raise Mistake("Some inputs got no answer: " + feedback)
+        raise Mistake("Some inputs got no answer: " + feedback, promises=promises)
     for outcome, wanted in zip(outcomes, expected):
-        expect(error_list(outcome) == sorted(wanted), feedback)
+        expect(error_list(outcome) == sorted(wanted), feedback, promises=promises)
 
 
 async def speedup(measure, baseline: str, candidate: str, *, needed: float, attempts: int = 3) -> float:

@@ -15,12 +15,21 @@ plays those clients next to the app, as uvicorn would serve them:
 
     blocks = sse_blocks(seen.text)          # the server-sent events in a text/event-stream body
 
+    with collector_held():                  # what a client leaving cleans up, watched without
+        seen = await http_call(...)         # the garbage collector's help
+
 What it copies from uvicorn, and why:
 
 - HTTP scopes say ASGI ``spec_version`` "2.3", as uvicorn's do: Starlette's
   ``StreamingResponse`` then listens for ``http.disconnect`` while it streams (with "2.4"
   it would wait for a ``send`` to fail instead), so a client leaving has the effect it has
-  on a real server. After the client left, ``send`` is ignored, as uvicorn ignores it.
+  on a real server. After the client left, ``send`` is ignored at once, as uvicorn ignores
+  it (``if self.disconnected: return`` in its ``send``).
+- A ``send`` that waits (a slow line, or a client that stopped reading) is woken when the
+  client leaves, just after ``receive`` is told, and returns as if sent: uvicorn's
+  ``connection_lost`` sets the receive event, then ``resume_writing`` wakes a send waiting to
+  drain. So the cancel Starlette sends to its streaming task never lands in ``send``; where it
+  lands instead decides whether a generator's ``finally`` runs (lesson 08 measures it).
 - A WebSocket ``send`` waits while its client is not reading (uvicorn's waits for the socket
   to drain), and raises ``OSError`` once the client has gone (uvicorn's
   ``ClientDisconnected`` is one; Starlette turns it into ``WebSocketDisconnect``).
@@ -33,13 +42,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HttpSeen", "WebSocketClient", "http_call", "sse_blocks", "websocket_clients"]
+__all__ = ["HttpSeen", "WebSocketClient", "collector_held", "http_call", "sse_blocks", "websocket_clients"]
 
 Message = dict[str, Any]
 SPEC = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's HTTP and WebSocket scopes say
@@ -58,6 +68,24 @@ def _scope(kind: str, path: str, headers: Iterable[tuple[str, str]], method: str
     else:
         scope["subprotocols"] = []
     return scope
+
+
+@contextlib.contextmanager
+def collector_held() -> Iterator[None]:
+    """The garbage collector off for the block, then as it was (off stays off).
+
+    A generator that nobody closed (a sync one abandoned in its thread, an async one left at
+    its ``yield``) runs its ``finally`` only when the collector reclaims it, at a moment of the
+    collector's choosing: a check of what a client leaving cleaned up must hold it, or it
+    passes or fails with that moment.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -105,6 +133,7 @@ async def http_call(
     before_piece: Callable[[int], None] | None = None,
     leave_after_chunks: int | None = None,
     leave_after: float | None = None,
+    stall_after_chunks: int | None = None,
     chunk_delay: float = 0.0,
     keep_body: bool = True,
     timeout: float = 5.0,
@@ -116,15 +145,21 @@ async def http_call(
     ``hang_up_after_pieces`` of them, after receiving ``leave_after_chunks`` body chunks, or
     ``leave_after`` seconds after the start, whichever comes first; otherwise it stays until
     the response is complete. ``before_piece(n)`` is called just before piece ``n`` (from 0)
-    is handed to the app: a moment to look at what the app has done so far. ``chunk_delay`` seconds pass in each ``send`` of a body chunk
-    (a client on a slow line). ``keep_body=False`` counts the body's bytes without keeping
-    them (``len(seen.body)`` stays 0). The call is given ``timeout`` seconds in all, then
-    cancelled (``seen.returned_at`` stays None).
+    is handed to the app: a moment to look at what the app has done so far.
+    ``chunk_delay`` seconds pass in each ``send`` of a body chunk (a client on a slow line).
+    After ``stall_after_chunks`` body chunks the client reads nothing more: every later
+    ``send`` of the body waits, as on a full socket, until the client leaves. A waiting
+    ``send`` returns when the client leaves (its chunk lost), as uvicorn's does.
+    ``keep_body=False`` counts the body's bytes without keeping them (``len(seen.body)``
+    stays 0). The call is given ``timeout`` seconds in all, then cancelled
+    (``seen.returned_at`` stays None).
     """
     pieces = list(body) or [b""]
     seen = HttpSeen()
     started = time.perf_counter()
+    loop = asyncio.get_running_loop()
     left = asyncio.Event()
+    waiting_sends: list[asyncio.Future] = []
     sent_pieces = 0
     received_bytes = 0
 
@@ -134,7 +169,23 @@ async def http_call(
     def leave() -> None:
         if not left.is_set():
             seen.left_at = now()
-            left.set()
+            left.set()  # first receive() is told (http.disconnect), then a waiting send wakes
+            for waiter in waiting_sends:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_in_send(seconds: float | None) -> None:
+        """``seconds`` (None: until the client leaves), cut short when the client leaves."""
+        waiter = loop.create_future()
+        waiting_sends.append(waiter)
+        timer = None if seconds is None else loop.call_later(
+            seconds, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            waiting_sends.remove(waiter)
+            if timer is not None:
+                timer.cancel()
 
     async def receive() -> Message:
         nonlocal sent_pieces
@@ -159,10 +210,15 @@ async def http_call(
             seen.headers = [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
                             for k, v in message.get("headers", [])]
         elif message["type"] == "http.response.body":
+            if stall_after_chunks is not None and seen.chunks >= stall_after_chunks:
+                await wait_in_send(None)  # the client reads nothing: this send waits until it leaves
+                return
             data = bytes(message.get("body", b""))
             if data:
                 if chunk_delay:
-                    await asyncio.sleep(chunk_delay)
+                    await wait_in_send(chunk_delay)
+                    if left.is_set():
+                        return  # the client left while this chunk was on its way
                 seen.chunks += 1
                 seen.chunk_times.append(now())
                 received_bytes += len(data)
@@ -176,8 +232,8 @@ async def http_call(
             if leave_after_chunks is not None and seen.chunks >= leave_after_chunks:
                 leave()
 
-    leave_later = asyncio.get_running_loop().call_later(leave_after, leave) if leave_after is not None \
-        else asyncio.get_running_loop().call_later(timeout * 10, lambda: None)
+    leave_later = loop.call_later(leave_after, leave) if leave_after is not None \
+        else loop.call_later(timeout * 10, lambda: None)
     try:
         async with asyncio.timeout(timeout):
             await app(_scope("http", path, headers, method), receive, send)

@@ -1,10 +1,11 @@
 import asyncio
+import gc
 
 import pytest
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from coursekit.streams import http_call, sse_blocks, websocket_clients
+from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +48,22 @@ async def test_a_client_that_leaves_cancels_a_starlette_stream():
     seen = await http_call(ticking_app(cleanups), "GET", "/ticks", leave_after_chunks=3)
     assert seen.chunks == 3 and not seen.complete and cleanups == ["done"]
     assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.5
+
+
+async def test_a_client_that_stops_reading_holds_the_send_until_it_leaves():
+    """As on uvicorn: the waiting send returns once the client has gone, and the cancel then
+    reaches the generator at its own await, so its finally runs at once."""
+    cleanups = []
+    seen = await http_call(ticking_app(cleanups), "GET", "/ticks", stall_after_chunks=2, leave_after=0.2)
+    assert seen.chunks == 2 and not seen.complete and seen.left_at >= 0.2 and cleanups == ["done"]
+    assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.1
+
+
+async def test_a_slow_line_is_cut_short_when_the_client_leaves():
+    cleanups = []
+    seen = await http_call(ticking_app(cleanups), "GET", "/ticks", chunk_delay=0.5, leave_after=0.1)
+    assert seen.chunks == 0 and cleanups == ["done"]  # the chunk on its way when it left is lost, as on a real server
+    assert seen.returned_after_leaving is not None and seen.returned_after_leaving < 0.1
 
 
 async def test_leave_after_seconds_and_keep_body_false():
@@ -125,3 +142,14 @@ def test_sse_blocks_reads_as_a_browser_does():
     assert sse_blocks(text) == [{"retry": "10"}, {"comments": ["ping"]}, {"data": "a\nb", "id": "3"},
                                 {"event": "x", "data": "no space"}]
     assert sse_blocks("data: one\nlines\n\n") == [{"data": "one"}]  # a line without "data:" is another field
+
+
+def test_collector_held_puts_the_collector_back_as_it_was():
+    try:
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            with collector_held():
+                assert not gc.isenabled()
+            assert gc.isenabled() is before
+    finally:
+        gc.enable()

@@ -45,7 +45,10 @@ def speed_checks_only(fixed: Fixed) -> Fixed:
                     if name == SPEED_MODULE or not name.startswith("test_"))
     assert sources, f"the lesson 06 suite has no {SPEED_MODULE}"
     speed_tests = {name for name, source in sources for name in _test_names(source)}
-    expected = tuple(test for test in fixed.expected if test[0] in speed_tests)
+    # Each judged on its own: test_parser_speed is negative (a parser that does nothing is fast
+    # too), so in a whole grading it counts only beside a passed positive check of its exercise,
+    # and none is kept here. What this test asks is whether the timing itself holds.
+    expected = tuple(test._replace(negative=False) for test in fixed.expected if test.name in speed_tests)
     return dataclasses.replace(fixed, sources=sources, expected=expected)
 
 

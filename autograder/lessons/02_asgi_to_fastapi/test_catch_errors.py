@@ -31,22 +31,25 @@ def leaks(trace) -> bool:
     return any(word in shown for word in SECRET_WORDS)
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["internal-error", "handled"], unhappy=True)
 async def test_errors_unhandled_exceptions_become_a_plain_500(submission):
     """An exception before the response starts becomes 500 {"detail": "Internal Server Error"}."""
     for kind in ("runtime", "keyerror"):
         trace = await call(await wrapped(submission, kind))
-        expect(trace.status == 500, f"When the app raises before answering, send a 500 (you sent {trace.status}).")
+        expect(trace.status == 500, f"When the app raises before answering, send a 500 (you sent {trace.status}).",
+               promises=["internal-error"])
         expect(trace.exception is None and not trace.timed_out,
-               "After sending the 500, return normally: the error is handled, there is nothing left to re-raise.")
+               "After sending the 500, return normally: the error is handled, there is nothing left to re-raise.",
+               promises=["handled"])
         expect(not leaks(trace), "Never leak the exception (its text, type or traceback) to the client: "
-                                 "it belongs in the log.")
+                                 "it belongs in the log.", promises=["internal-error"])
         expect(trace.headers.get("content-type", "").startswith("application/json")
                and as_json(trace) == {"detail": "Internal Server Error"},
-               'The 500 should be JSON {"detail": "Internal Server Error"} and nothing more.')
+               'The 500 should be JSON {"detail": "Internal Server Error"} and nothing more.',
+               promises=["internal-error"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["logged"], unhappy=True)
 async def test_errors_are_logged_with_their_traceback(submission):
     """The unhandled exception is logged on the "micro" logger, with its traceback."""
     await require(submission, NAME, kind="function")
@@ -59,7 +62,7 @@ async def test_errors_are_logged_with_their_traceback(submission):
            "ERROR and the traceback.")
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["http-exception"], unhappy=True)
 async def test_errors_http_exceptions_keep_their_status(submission):
     """HTTPException(status, detail, headers) becomes that status, {"detail": detail} and the headers."""
     trace = await call(await wrapped(submission, "http"))
@@ -74,7 +77,7 @@ async def test_errors_http_exceptions_keep_their_status(submission):
            "already holds the standard phrase).")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["after-start"], unhappy=True)
 async def test_errors_after_the_response_started_are_reraised(submission):
     """Once http.response.start is sent, the exception propagates and no second start is sent."""
     for kind in ("late", "late_no_body"):  # with part of the body sent, and with none
@@ -88,19 +91,49 @@ async def test_errors_after_the_response_started_are_reraised(submission):
                                             "body for a whole one).")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["watching-send", "other-scopes"])
 async def test_errors_pass_everything_else_through(submission):
     """A response without errors, lifespan and WebSocket calls pass through unchanged."""
     trace = await call(await wrapped(submission, "ok"))
     completed(trace)
     expect(trace.status == 200 and trace.body == b"fine" and ("x-app", "failing") in trace.header_list,
-           "When the app raises nothing, pass its messages through unchanged.")
+           "When the app raises nothing, pass its messages through unchanged.", promises=["watching-send"])
     app = submission.asgi(await make(submission, NAME, NAME, fixture("scope_types_app")), label=f"{NAME}(app)")
     lifespan, accept = await other_scopes(app)
     expect(lifespan == ["lifespan.startup.complete", "lifespan.shutdown.complete"],
-           "Pass lifespan calls straight to the wrapped app.")
+           "Pass lifespan calls straight to the wrapped app.", promises=["other-scopes"])
     expect(accept is not None and accept.get("type") == "websocket.accept",
-           "Pass websocket calls straight to the wrapped app.")
+           "Pass websocket calls straight to the wrapped app.", promises=["other-scopes"])
+
+
+@graded(NAME, points=1, promises=["watching-send", "internal-error", "http-exception"], unhappy=True)
+async def test_errors_each_request_on_its_own(submission):
+    """One wrapped app, many requests: whether the response started is noted per request."""
+    app = await wrapped(submission, "by_path")
+    expected = {"/runtime": 500, "/http": 404, "/keyerror": 500}
+    for path in ("/ok", "/runtime", "/late", "/http", "/ok", "/keyerror"):
+        trace = await drive(app, http_scope("GET", path))
+        if path not in expected:
+            continue
+        expect(trace.status == expected[path] and trace.exception is None,
+               "The same wrapped app serves many requests: after one request whose response had started, the "
+               "next one that fails before answering must still get its JSON error answer. Is the note of "
+               "http.response.start kept per request, or shared by every request of the app?",
+               promises=["watching-send"])
+
+
+@graded(NAME, points=1, negative=True, promises=["cancellation"], unhappy=True)
+async def test_errors_let_a_cancellation_through(submission):
+    """A cancelled request is not an error: no answer, no log record, and the call ends cancelled."""
+    await require(submission, NAME, kind="function")
+    found = await probe(submission, NAME, "lesson02.cancellation_report", defined(NAME))
+    if found["ended"] == "NotImplementedError":
+        raise Mistake(f"Your `{NAME}` raised NotImplementedError. The exercise is not solved yet.")
+    expect(found["ended"] == "cancelled" and found["sent"] == [] and found["records"] == 0,
+           "When the request is cancelled (the server shuts down, the client's task is cancelled), catch_errors "
+           f"should let the cancellation through (here the call ended: {found['ended']}; it sent "
+           f"{found['sent'] or 'nothing'} and logged {found['records']} record(s)). Which exceptions does your "
+           "except clause catch, and is asyncio.CancelledError one of them?")
 
 
 FAILURES = st.one_of(
@@ -128,7 +161,25 @@ def promised(trace) -> dict:
             else got["body"], "raised": got["raised"]}
 
 
-@graded(NAME, points=2)
+def what_happens(script: dict) -> str:
+    """The case of the statement a generated script falls under (which promise holds there)."""
+    if script["scope"] != "http":
+        return "other scope"
+    if script["raise"] is None:
+        return "no error"
+    if script["start"] is not None:
+        return "error after the start"
+    return "HTTPException before the start" if script["raise"][0] == "http" else "other error before the start"
+
+
+PROMISED_BY = {"other scope": "other-scopes", "no error": "watching-send",
+               "error after the start": "after-start",
+               "HTTPException before the start": ["http-exception", "handled"],
+               "other error before the start": ["internal-error", "handled"]}
+
+
+@graded(NAME, points=2, promises=["other-scopes", "watching-send", "after-start", "http-exception", "internal-error",
+                                  "handled"], unhappy=True)
 async def test_catch_errors_handles_generated_failures_as_the_task_says(submission, reference):
     """Around generated apps (HTTPExceptions with and without detail and headers, other errors, before and after the start), the client gets what the task says."""
     await require(submission, NAME, kind="function")
@@ -137,12 +188,7 @@ async def test_catch_errors_handles_generated_failures_as_the_task_says(submissi
         inner = await make(side, NAME, "$fixture:lesson02.scripted_failing_app", script, defined("HTTPException"))
         app = side.asgi(await make(side, NAME, NAME, defined(inner)), label=f"{NAME}(app)")
         incoming = [{"type": "http.request", "body": b""}] if script["scope"] == "http" else [{"type": f"{script['scope']}.connect"}]
-        return promised(await drive(app, SCOPES[script["scope"]](), incoming, timeout=submission.limits.call_seconds))
+        seen = await drive(app, SCOPES[script["scope"]](), incoming, timeout=submission.limits.call_seconds)
+        return {what_happens(script): promised(seen)}
 
-    await same_as_reference(submission, reference, NAME, SCRIPTS, run, examples=60,
-                            promise="scopes other than http go to the app untouched (its exceptions too); "
-                                    "before the response started, an HTTPException becomes JSONResponse({\"detail\": "
-                                    "exc.detail}, exc.status_code, headers=exc.headers) and any other Exception a "
-                                    "JSON 500 {\"detail\": \"Internal Server Error\"}, both returning normally; after "
-                                    "http.response.start the exception propagates; without one, every message passes "
-                                    "through unchanged.")
+    await same_as_reference(submission, reference, NAME, SCRIPTS, run, examples=60, promise=PROMISED_BY)

@@ -33,7 +33,7 @@ def piece(body: bytes, more: bool) -> dict:
     return {"type": "http.request", "body": body, "more_body": more}
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["header-case"])
 async def test_headers_ignore_case_and_keep_every_value(submission):
     """request.headers looks names up without regard to case and keeps repeated headers."""
     scope = http_scope("POST", "/upload")
@@ -51,7 +51,7 @@ async def test_headers_ignore_case_and_keep_every_value(submission):
            "headers[name] and `name in headers` must compare names case-insensitively too.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["header-case", "header-latin1"])
 async def test_headers_missing_names_and_latin1_values(submission):
     """A missing header gives None, [] and KeyError; values are decoded as latin-1."""
     scope = http_scope("GET", "/")
@@ -59,13 +59,15 @@ async def test_headers_missing_names_and_latin1_values(submission):
     steps = [["headers", "get", "x-missing"], ["headers", "getlist", "x-missing"],
              ["headers", "getitem", "x-missing"], ["headers", "contains", "x-missing"], ["headers", "get", "X-City"]]
     got = values(await report(submission, scope, [piece(b"", False)], steps))
-    expect(got[:4] == [None, [], ("raised", "KeyError"), False],
-           "For a header that is absent: get gives None, getlist gives [], [] raises KeyError, `in` is False.")
     expect(got[4] == "Z\u00fcrich", "Decode header names and values from bytes with latin-1 (the HTTP header "
-                                    "encoding), not UTF-8.")
+                                    f"encoding), not UTF-8: a header value that is not UTF-8 gave {got[4]!r}.",
+           promises=["header-latin1"])
+    expect(got[:4] == [None, [], ("raised", "KeyError"), False],
+           "For a header that is absent: get gives None, getlist gives [], [] raises KeyError, `in` is False.",
+           promises=["header-case"])
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["query-params"])
 async def test_query_params_are_decoded_and_multi_valued(submission):
     """request.query_params parses the query string: repeated keys, percent-escapes, +, blanks."""
     scope = http_scope("GET", "/search", query="tag=a&tag=b&city=Z%C3%BCrich&phrase=blue+lamp&empty=&tag=c")
@@ -80,9 +82,14 @@ async def test_query_params_are_decoded_and_multi_valued(submission):
            "Decode the query string: percent-escapes are UTF-8 bytes, and + stands for a space.")
     expect(got[4] == "" and got[5] is True, "Keep keys with an empty value (`empty=` gives \"\").")
     expect(got[6] is None and got[7] is False, "Query parameter names are case-sensitive, and a missing one gives None.")
+    scope = http_scope("GET", "/search", query="a=1&b=2&a=3&B=4")
+    got = values(await report(submission, scope, [piece(b"", False)], [["query_params", "items", ""]]))
+    expect(got[0] == [["a", "1"], ["b", "2"], ["a", "3"], ["B", "4"]],
+           "query_params.items() should give every pair in the order of the query string, not grouped by key "
+           "(and with the keys as they were written).")
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["body"])
 async def test_body_joins_every_piece(submission):
     """body() joins every http.request message until more_body is false."""
     messages = [piece(b"ab", True), {"type": "http.request", "more_body": True}, piece(b"", True),
@@ -97,7 +104,7 @@ async def test_body_joins_every_piece(submission):
            "A message without more_body is the last one (more_body defaults to false): stop reading there.")
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["body-once"], unhappy=True)
 async def test_body_is_read_once_and_cached(submission):
     """A second body() returns the same bytes without calling receive() again."""
     messages = [piece(b"one ", True), piece(b"two", False)]
@@ -106,9 +113,15 @@ async def test_body_is_read_once_and_cached(submission):
                                              "after the first read (the messages cannot be received twice).")
     expect(found["receive_calls"] == 2, "Read the body from receive() once only; later calls of body() should "
                                         "return the cached bytes without calling receive() again.")
+    for messages in ([piece(b"", False)], [piece(b"", True), {"type": "http.request"}]):
+        found = await report(submission, http_scope("POST", "/"), messages, [["body"], ["body"], ["body"]])
+        expect(values(found) == [b""] * 3 and found["receive_calls"] == len(messages),
+               "An empty body is read once too: a later body() should return b\"\" without calling receive() "
+               "again (which now has nothing to give but http.disconnect). How does your cache tell \"not read "
+               "yet\" from \"read, and empty\"?")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["json-once"], unhappy=True)
 async def test_json_is_parsed_once(submission):
     """json() parses the body once and returns the same object every time, body() still works."""
     messages = [piece(b'{"name": "lamp", ', True), piece(b'"tags": ["a", "b"]}', False)]
@@ -119,15 +132,21 @@ async def test_json_is_parsed_once(submission):
                                                "object, not parse the body again.")
     expect(got[2] == b'{"name": "lamp", "tags": ["a", "b"]}' and found["receive_calls"] == 2,
            "After json(), body() should return the bytes it already read, without calling receive() again.")
+    for document in (b"{}", b"[]"):
+        found = await report(submission, http_scope("POST", "/"), [piece(document, False)], [["json"], ["json"]])
+        expect(values(found) == [json.loads(document)] * 2 and found["json_same_object"] is True,
+               f"For the body {document.decode()}, a second json() should return the very same object too: how "
+               "does your cache tell \"not parsed yet\" from \"parsed, and empty\"?")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["disconnect"], unhappy=True)
 async def test_body_raises_client_disconnect(submission):
-    """An http.disconnect before the end of the body raises ClientDisconnect."""
-    found = await report(submission, http_scope("POST", "/"), [piece(b"half", True)], [["body"]])
-    expect(values(found) == [("raised", "ClientDisconnect")],
-           "If receive() returns http.disconnect before the last piece, body() should raise ClientDisconnect "
-           "(and not wait or loop forever).")
+    """An http.disconnect before the end of the body (as the first message too) raises ClientDisconnect."""
+    for messages in ([piece(b"half", True)], []):
+        found = await report(submission, http_scope("POST", "/"), messages, [["body"]])
+        expect(values(found) == [("raised", "ClientDisconnect")],
+               "If receive() returns http.disconnect before the last piece (as its very first message too), body() "
+               "should raise ClientDisconnect (and not wait or loop forever).")
 
 
 # -- generated requests ----------------------------------------------------------------------------
@@ -155,9 +174,10 @@ BODIES = st.one_of(
     st.builds(split, JSON_VALUES.map(lambda value: json.dumps(value, ensure_ascii=False).encode()), st.lists(st.integers(0, 40), max_size=3)),
     st.lists(st.none() | st.binary(max_size=5), min_size=1, max_size=4),
 )
+LOOKUPS = ["get", "getlist", "getitem", "contains", "items"]
 STEPS = st.lists(st.one_of(
-    st.tuples(st.just("headers"), st.sampled_from(["get", "getlist", "getitem", "contains"]), HEADER_NAMES).map(list),
-    st.tuples(st.just("query_params"), st.sampled_from(["get", "getlist", "getitem", "contains"]), QUERY_KEYS).map(list),
+    st.tuples(st.just("headers"), st.sampled_from(LOOKUPS), HEADER_NAMES).map(list),
+    st.tuples(st.just("query_params"), st.sampled_from(LOOKUPS), QUERY_KEYS).map(list),
     st.just(["body"]), st.just(["json"]),
 ), max_size=6)
 REQUESTS = st.fixed_dictionaries({
@@ -184,17 +204,26 @@ def probe_input(request: dict) -> tuple[dict, list, list]:
     return scope, messages, steps
 
 
-@graded(NAME, points=3)
-async def test_request_answers_generated_requests_as_the_task_says(submission, reference):
-    """On generated headers, query strings, bodies and call sequences, every answer is as the task says."""
-    async def run(side, request):
-        return await report(side, *probe_input(request))
+def by_promise(steps: list, found: dict) -> dict:
+    """What ``request_report`` found, under the promises each part depends on: plain data (no
+    tuple), the same after a trip through JSON, which the reference's answers may have made."""
+    seen = {"headers": [], "query_params": [], "body and json": []}
+    for step, result in zip(steps, found["results"]):
+        seen["body and json" if step[0] in ("body", "json") else step[0]].append(result)
+    return {**seen, "receive calls": found["receive_calls"], "json() the same object": found["json_same_object"]}
 
-    await same_as_reference(submission, reference, NAME, REQUESTS, run,
-                            promise="header names compare without regard to case, values decoded as latin-1; "
-                                    "query_params keeps every key=value pair in order, escapes decoded as UTF-8, + as "
-                                    "a space, empty values kept, keys case-sensitive; body() joins every piece (a "
-                                    "missing body is b\"\", a missing more_body false), raises ClientDisconnect on "
-                                    "http.disconnect, and reads once; json() parses once. The report lists each "
-                                    "step's value or exception, how many times receive() was called, and whether "
-                                    "json() returned the same object.")
+
+PROMISED_BY = {"headers": ["header-case", "header-latin1"], "query_params": "query-params",
+               "body and json": ["body", "disconnect", "json-once"], "receive calls": ["body", "body-once"],
+               "json() the same object": "json-once"}
+
+
+@graded(NAME, points=3, promises=["header-case", "header-latin1", "query-params", "body", "disconnect", "body-once",
+                                  "json-once"], unhappy=True)
+async def test_request_answers_generated_requests_as_the_task_says(submission, reference):
+    """On generated headers, queries, bodies (clients leaving too) and call sequences, all is as the task says."""
+    async def run(side, request):
+        scope, messages, steps = probe_input(request)
+        return by_promise(steps, await report(side, scope, messages, steps))
+
+    await same_as_reference(submission, reference, NAME, REQUESTS, run, promise=PROMISED_BY)

@@ -21,14 +21,17 @@ A graph description::
      "overrides": {"db": "fake_db"},              # optional: replace node db by node fake_db
      "requests": 2}                               # optional: how many requests (fresh caches)
 
-``kind`` is "sync", "async", "sync_gen", "async_gen" or "async_callable" (an object whose
-``__call__`` is async). A node or the endpoint may have ``"plain": n``: n parameters
-``plain_<i>=None`` before its dependencies, which declare none. A node may also say
-``"raises": "KeyError"`` (raised while setting up) or ``"teardown_raises": "RuntimeError"``
-(raised after recording its teardown). Each dependency ``{"on": name}`` becomes a keyword-only
+``kind`` is "sync", "async", "sync_gen", "async_gen", "async_callable" (an object whose
+``__call__`` is async) or "class" (a class, a ``str`` subclass: calling it makes the instance).
+A node or the endpoint may have ``"plain": n``: n parameters ``plain_<i>=None`` before its
+dependencies, which declare none. A node may also say ``"raises": "KeyError"`` (raised while
+setting up), ``"teardown_raises": "RuntimeError"`` (raised after recording its teardown) or, if
+it is no generator, ``"returns": <JSON value>`` (what each run returns instead of its name, for
+falsy values such as null, 0 or ""). Each dependency ``{"on": name}`` becomes a keyword-only
 parameter ``<name>_<position>`` whose default is the marker (or, with ``"annotated": true``,
-whose annotation is ``Annotated[Any, marker]``). Each run of a node returns the string
-``<name><run number>``, e.g. "db1", "db2".
+whose annotation is ``Annotated[Any, marker]``; with ``"annotated": "noted"``,
+``Annotated[Any, "a note", marker]``). Each run of a node returns the string
+``<name><run number>``, e.g. "db1", "db2" (a class: an instance equal to it).
 
 A report::
 
@@ -57,7 +60,7 @@ from typing import Any, Callable
 
 from autograder.sandbox.plain import plain as _plain
 
-KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable")
+KINDS = ("sync", "async", "sync_gen", "async_gen", "async_callable", "class")
 SECONDS = 5.0
 
 
@@ -85,7 +88,7 @@ class Recorder:
         self.threads[value] = {"setup": self.where()}
         if node.get("raises"):
             raise _exception(node["raises"])(f"{name} failed while setting up")
-        return value
+        return node["returns"] if "returns" in node else value
 
     def leave(self, node: dict, value: str, exc: BaseException | None) -> None:
         self.events.append(f"teardown {value}")
@@ -136,6 +139,10 @@ _TEMPLATES = {
         "    async def __call__(self, {params}):\n        return _rec.enter(_node, {args})\n"
         "{name} = _{name}()\n"
     ),
+    "class": (  # a class: FastAPI calls it in a worker thread, and the instance is the value
+        "class {name}(str):\n"
+        "    def __new__(cls, {params}):\n        return str.__new__(cls, _rec.enter(_node, {args}))\n"
+    ),
     "endpoint": "async def endpoint({params}):\n    return _rec.endpoint({args}, _raises)\n",
 }
 
@@ -173,7 +180,10 @@ class Graph:
             target = self.functions[dep["on"]]
             declared = marker(target, use_cache=dep.get("use_cache", True))
             namespace[f"_m_{parameter}"] = declared
-            if dep.get("annotated"):
+            if dep.get("annotated") == "noted":  # a Dep after other metadata
+                namespace[f"_a_{parameter}"] = typing.Annotated[Any, "a note", declared]
+                params.append(f"{parameter}: _a_{parameter}")
+            elif dep.get("annotated"):
                 namespace[f"_a_{parameter}"] = typing.Annotated[Any, declared]
                 params.append(f"{parameter}: _a_{parameter}")
             else:
@@ -199,13 +209,15 @@ async def _within(awaitable, seconds: float = SECONDS):
 
 
 async def solve_report(spec: dict, solver: Callable[..., Any], marker: Callable[..., Any],
-                       shared_cache: bool = False) -> dict:
+                       shared_cache: bool = False, cached: dict | None = None) -> dict:
     """Run ``solver(endpoint, cache, run[, overrides])`` for ``spec["requests"]`` requests.
 
     ``run`` is the harness's own: it calls the function and awaits the result when it is
-    awaitable (the graphs given here have no generators). Each request gets a new empty
-    dict as its cache, unless ``shared_cache`` (then one dict serves every request: two
-    solves within one request). The endpoint is then called with what the solver returned.
+    awaitable (the graphs given here have no generators). Each request gets a new dict as
+    its cache, unless ``shared_cache`` (then one dict serves every request: two solves
+    within one request). The caller may have put values in it already: ``cached`` maps node
+    names to them (a request's cache starts as ``{node's function: value}``). The endpoint is
+    then called with what the solver returned.
     """
     graph = Graph(spec, marker)
 
@@ -217,9 +229,9 @@ async def solve_report(spec: dict, solver: Callable[..., Any], marker: Callable[
 
     cache: dict = {}
     try:
-        for _ in range(spec.get("requests", 1)):
-            if not shared_cache:
-                cache = {}
+        for request in range(spec.get("requests", 1)):
+            if request == 0 or not shared_cache:
+                cache = {graph.functions[name]: value for name, value in (cached or {}).items()}
             if "overrides" in spec:
                 kwargs = await _within(solver(graph.endpoint, cache, run, graph.overrides()))
             else:
@@ -299,16 +311,20 @@ async def fastapi_report(spec: dict) -> dict:
 # --- a database for the make_app exercise ----------------------------------------------------
 
 _WATCHED: dict[int, Any] = {}  # id(app) -> coursekit.data.BorrowedConnections (see watch_pool)
+_OUT: dict[int, dict[int, Any]] = {}  # id(app) -> {id(pool record): connection lent, not given back yet}
 
 
-async def fresh_database(name: str = "lesson03") -> str:
+async def fresh_database(name: str = "lesson03", inactive: list[int] = ()) -> str:
     """Fill a new SQLite database file with the course datasets; return its URL.
 
     A real file, opened by the app's engine with its own pool, as in production. It is made
     in the temporary folder: in a sandbox that is its own scratch folder, which only it can
     open and which the grader removes with it; in nbgrader's kernel it is the system's, and
-    the file goes when the kernel does.
+    the file goes when the kernel does. The users whose ids are in ``inactive`` are made
+    inactive there (so that two databases answer a token differently).
     """
+    from sqlalchemy import update
+
     from coursekit import data
 
     if not name.isidentifier():
@@ -321,6 +337,10 @@ async def fresh_database(name: str = "lesson03") -> str:
     engine = data.create_engine(url)
     try:
         await data.load_into(engine)
+        if inactive:
+            users = data.users_table
+            async with engine.begin() as connection:
+                await connection.execute(update(users).where(users.c.id.in_(list(inactive))).values(active=False))
     finally:
         await engine.dispose()  # the loader's connections are done; the file stays
     return url
@@ -334,14 +354,48 @@ def _engine_pool(app: Any) -> Any:
 
 def watch_pool(app: Any) -> bool:
     """Count the connections ``app.state.engine``'s pool lends from now on, each held so that
-    the garbage collector cannot give a leaked one back unseen (``coursekit.data.watch``).
-    (The connections are small, and a sandbox lives for one run.)"""
+    the garbage collector cannot give a leaked one back unseen (``coursekit.data.watch``),
+    until ``close_app(app)`` closes them."""
+    from sqlalchemy import event
+
     from coursekit import data
 
-    if _engine_pool(app) is None:
+    pool = _engine_pool(app)
+    if pool is None:
         return False
     _WATCHED[id(app)] = data.watch(app.state.engine)
+    out = _OUT.setdefault(id(app), {})
+    event.listen(pool, "checkout", lambda dbapi, record, proxy: out.__setitem__(id(record), proxy))
+    event.listen(pool, "checkin", lambda dbapi, record: out.pop(id(record), None))
     return True
+
+
+async def close_app(app: Any) -> int:
+    """Close every connection of ``app.state.engine``: those its pool lent since
+    ``watch_pool(app)`` and never got back (held there, so the collector never would), then
+    the pool's own; return how many had not come back.
+
+    Each aiosqlite connection runs in a thread of its own, and a sandbox may start only a few
+    (``Limits.processes``): connections a test leaves open would take the threads of the tests
+    after it in the same sandbox, another exercise's too. A test of make_app calls this last.
+    It is housekeeping, never a check: an engine it cannot close is left as it is."""
+    from sqlalchemy.util import greenlet_spawn
+
+    _WATCHED.pop(id(app), None)
+    never_back = list(_OUT.pop(id(app), {}).values())
+    for connection in never_back:
+        try:
+            await greenlet_spawn(connection.invalidate)  # closes the DBAPI connection, ending its thread
+        except Exception:
+            pass
+    engine = getattr(getattr(app, "state", None), "engine", None)
+    try:
+        disposed = engine.dispose()
+        if inspect.isawaitable(disposed):
+            await disposed
+    except Exception:
+        pass
+    return len(never_back)
 
 
 def checked_out(app: Any) -> Any:
@@ -450,7 +504,26 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
                 raised = "LookupError"
             report["raising"] = {"raised": raised, "after": await ask(), "held_after": held()}
 
-        for name, body in [("simple", simple), ("existing", existing), ("nested", nested), ("raising", raising)]:
+        async def cancelled():  # a BaseException, not an Exception: a test cancelled or timed out
+            app.dependency_overrides[deps["get_settings"]] = fake_settings
+            raised = None
+            try:
+                with overridden(app, {deps["get_db"]: fake_db}):
+                    raise asyncio.CancelledError()
+            except asyncio.CancelledError:
+                raised = "CancelledError"
+            report["cancelled"] = {"raised": raised, "after": await ask(), "held_after": held()}
+
+        async def changed_inside():  # the block itself sets one override and removes another
+            app.dependency_overrides[deps["get_settings"]] = fake_settings
+            with overridden(app, {deps["get_db"]: fake_db}):
+                app.dependency_overrides[deps["get_user"]] = fake_user
+                app.dependency_overrides.pop(deps["get_settings"], None)
+                inside = await ask()
+            report["changed_inside"] = {"inside": inside, "after": await ask(), "held_after": held()}
+
+        for name, body in [("simple", simple), ("existing", existing), ("nested", nested), ("raising", raising),
+                           ("cancelled", cancelled), ("changed_inside", changed_inside)]:
             app.dependency_overrides.clear()
             await scenario(name, body)
     return report
@@ -461,10 +534,13 @@ async def override_script(overridden: Callable[..., Any], existing: dict, blocks
     ``override_report`` (get_settings, get_db, get_user) whose dependency_overrides start as
     ``existing``; report, at each step, what a request saw and what the overrides held.
 
-    A block is {"overrides": {original name: replacement name}, "raise": bool, "inner": [blocks]}:
-    it enters ``with overridden(app, ...) as given``, runs its inner blocks, then leaves, by
-    raising LookupError when "raise" is true. Names: originals get_settings, get_db,
-    get_user; replacements fake_db, other_db, fake_settings, fake_user (or an original)."""
+    A block is {"overrides": {original name: replacement name}, "set": {original: replacement},
+    "remove": [original], "raise": null | "LookupError" | "CancelledError", "inner": [blocks]}:
+    it enters ``with overridden(app, ...) as given``, sets and removes entries of
+    app.dependency_overrides itself (as a test may), runs its inner blocks, then leaves, by
+    raising when "raise" names an exception. "set", "remove" and "raise" may be left out.
+    Names: originals get_settings, get_db, get_user; replacements fake_db, other_db,
+    fake_settings, fake_user (or an original)."""
     import httpx
 
     app, functions = _override_app()
@@ -482,16 +558,22 @@ async def override_script(overridden: Callable[..., Any], existing: dict, blocks
             with overridden(app, {functions[k]: functions[v] for k, v in block["overrides"].items()}) as given:
                 steps.append(["gives the app", given is app])
                 await note("inside")
+                for original, replacement in block.get("set", {}).items():
+                    app.dependency_overrides[functions[original]] = functions[replacement]
+                for original in block.get("remove", []):
+                    app.dependency_overrides.pop(functions[original], None)
                 for inner in block["inner"]:
                     await guarded(inner)
-                if block["raise"]:
+                if block.get("raise") == "LookupError":
                     raise LookupError("a failing test")
+                if block.get("raise") == "CancelledError":
+                    raise asyncio.CancelledError()
 
         async def guarded(block: dict) -> None:
             try:
                 await run(block)
-            except LookupError:
-                steps.append(["LookupError propagated"])
+            except (LookupError, asyncio.CancelledError) as exc:
+                steps.append([f"{type(exc).__name__} propagated"])
             except Exception as exc:
                 steps.append(["raised", type(exc).__name__])
             await note("after")

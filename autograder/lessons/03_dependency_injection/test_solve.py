@@ -6,7 +6,7 @@ from autograder.expect import expect, graded
 from autograder.submission import defined
 from autograder.suitekit import require, same_as_reference
 
-from .inputs import dependency_graphs
+from .inputs import solve_cases
 
 pytestmark = pytest.mark.anyio
 NAME = "solve"
@@ -47,20 +47,32 @@ OVERRIDES = {
     "requests": 2,
 }
 
+# Values that are false, cached and fresh; db (which needs settings) may be in the cache already.
+FALSY = {
+    "nodes": [
+        {"name": "settings", "kind": "sync", "returns": 0},
+        {"name": "db", "kind": "async", "deps": [{"on": "settings"}], "returns": None},
+        {"name": "user", "kind": "async", "deps": [{"on": "db"}, {"on": "settings", "use_cache": False}], "returns": ""},
+    ],
+    "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "user"}, {"on": "settings"}]},
+}
+
+# Shared dependencies, declared by default and by Annotated, an Annotated one before the others.
 SHARED = {
     "nodes": [
         {"name": "settings", "kind": "sync"},
         {"name": "db", "kind": "async", "deps": [{"on": "settings"}]},
         {"name": "user", "kind": "async", "deps": [{"on": "db"}, {"on": "settings", "annotated": True}]},
+        {"name": "clock", "kind": "sync"},
     ],
-    "endpoint": {"deps": [{"on": "user"}, {"on": "db"}, {"on": "settings"}]},
+    "endpoint": {"deps": [{"on": "clock", "annotated": True}, {"on": "user"}, {"on": "db"}, {"on": "settings"}]},
     "requests": 2,
 }
 
 
-async def learner_report(submission, spec) -> dict:
+async def learner_report(submission, spec, **options) -> dict:
     await require(submission, NAME, kind="async function")
-    return await submission.probe("lesson03.solve_report", spec, defined(NAME), defined("Dep"))
+    return await submission.probe("lesson03.solve_report", spec, defined(NAME), defined("Dep"), **options)
 
 
 def expect_no_error(report: dict, hint: str = "") -> None:
@@ -76,7 +88,18 @@ def same_runs(mine: dict, fastapi: dict, fewer: str, more: str) -> None:
     expect(not ran_more, more)
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=0.5, promises=["entries"])
+async def test_solve_still_solves_plain_graphs(submission, reference):
+    """Without overrides, a graph with shared dependencies gives what FastAPI gives."""
+    mine = await learner_report(submission, SHARED)
+    expect_no_error(mine, " Is `overrides` optional (default None)?")
+    fastapi = await reference.probe("lesson03.fastapi_report", SHARED)
+    expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
+           "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs, in "
+           "signature order, and values as FastAPI.")
+
+
+@graded(NAME, points=1.5, promises=["cache-hit", "run-and-store"], unhappy=True)
 async def test_solve_use_cache_false_matches_fastapi(submission, reference):
     """Dep(f, use_cache=False) runs f again; the cache keeps the first value, as in FastAPI."""
     mine = await learner_report(submission, FRESH)
@@ -91,7 +114,7 @@ async def test_solve_use_cache_false_matches_fastapi(submission, reference):
     expect(mine["calls"] == fastapi["calls"], "The dependencies ran in a different order, or with other arguments, than in FastAPI.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["always-solve"], unhappy=True)
 async def test_solve_follows_fastapis_order(submission, reference):
     """A cached dependency used twice still has its sub-dependencies solved twice, as in FastAPI."""
     mine = await learner_report(submission, ORDER)
@@ -106,7 +129,7 @@ async def test_solve_follows_fastapis_order(submission, reference):
            "use_cache=False dependency: solve the parameters first, then look in the cache.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["override", "cache-hit"])
 async def test_solve_overrides_match_fastapi(submission, reference):
     """overrides={original: replacement} runs the replacement with its own dependencies, cached under the original."""
     mine = await learner_report(submission, OVERRIDES)
@@ -123,26 +146,35 @@ async def test_solve_overrides_match_fastapi(submission, reference):
            "With overrides, the runs or the values differ from FastAPI's.")
 
 
-@graded(NAME, points=0.5)
-async def test_solve_still_solves_plain_graphs(submission, reference):
-    """Without overrides, a graph with shared dependencies gives what FastAPI gives."""
-    mine = await learner_report(submission, SHARED)
-    expect_no_error(mine, " Is `overrides` optional (default None)?")
-    fastapi = await reference.probe("lesson03.fastapi_report", SHARED)
-    expect(mine["counts"] == fastapi["counts"] and mine["values"] == fastapi["values"] and mine["calls"] == fastapi["calls"],
-           "On a plain graph with shared dependencies, solve should do what solve_graph did: the same runs and values as FastAPI.")
+@graded(NAME, points=1, promises=["cache-hit"], unhappy=True)
+async def test_solve_takes_what_the_cache_holds(submission, reference):
+    """A cached value is taken as it is, a false one too, and one the caller put in the cache."""
+    mine, fastapi = await learner_report(submission, FALSY), await reference.probe("lesson03.fastapi_report", FALSY)
+    expect_no_error(mine)
+    same_runs(mine, fastapi, "A dependency ran fewer times than in FastAPI on a graph whose values are false.",
+              "A cached dependency whose value is false (None, 0, \"\") ran again: it is in `cache` all the same. "
+              "Ask whether `dep.dependency` is a key of `cache`, not whether its value is true.")
+    expect(mine["values"] == fastapi["values"], "A cached value is the parameter's value as it is, a false one too.")
+    mine = await learner_report(submission, FALSY, cached={"db": "given by the caller"})
+    expect_no_error(mine)
+    expect(not mine["counts"].get("db") and mine["values"] == {"user_0": "", "db_1": "given by the caller",
+                                                               "user_2": "", "settings_3": 0},
+           "A value the caller had already put in `cache` for a dependency is that dependency's value: "
+           "it must not run.")
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["entries", "override", "always-solve", "cache-hit", "run-and-store"])
 async def test_solve_solves_generated_graphs_as_the_task_says(submission, reference):
-    """On generated graphs with use_cache=False and overrides, every run, argument and value is as the task says."""
+    """On generated graphs with use_cache=False, overrides, false values and values already in the cache, every run, argument and value is as the task says."""
     await require(submission, NAME, kind="async function")
 
-    async def run(side, graph):
-        return await side.probe("lesson03.solve_report", graph, defined(NAME), defined("Dep"))
+    async def run(side, case):
+        return await side.probe("lesson03.solve_report", case["graph"], defined(NAME), defined("Dep"),
+                                shared_cache=case["shared_cache"], cached=case["cached"])
 
-    await same_as_reference(submission, reference, NAME, dependency_graphs(use_cache=True, overrides=True), run,
-                            promise="the callable is overrides.get(dep.dependency, dep.dependency); its own parameters "
-                                    "are always solved first; a cached value (keyed by the original) is used when "
-                                    "use_cache is true, else it runs, and its value is stored only if the cache has "
-                                    "none yet.")
+    cases = solve_cases(kinds=("sync", "async", "async_callable", "class"), use_cache=True, overrides=True, falsy=True)
+    await same_as_reference(submission, reference, NAME, cases, run,
+                            promise={"values": ["entries", "cache-hit", "run-and-store"],
+                                     "counts": ["override", "always-solve", "cache-hit"],
+                                     "calls": ["override", "always-solve", "run-and-store"],
+                                     "events": ["always-solve", "run-and-store"]})

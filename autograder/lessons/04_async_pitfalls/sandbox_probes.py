@@ -14,8 +14,10 @@ coursekit are imported at the top.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -84,9 +86,36 @@ async def lag_lifecycle(monitor_class: Any) -> dict:
     await asyncio.sleep(0.05)
     added = len(monitor.samples) - count
     second = await monitor.stop()
+    # A task a stop() left running (a second start()'s sampler) would wake every 10 ms through the
+    # later tests of this sandbox, and slow other exercises' timing checks: it ends here.
+    for task in asyncio.all_tasks() - before:
+        if task is not asyncio.current_task() and not task.done():
+            task.cancel()
     return {"second_start": second_start, "first_stop_list": isinstance(first, list) and first == monitor.lags,
             "second_stop_list": isinstance(second, list) and second == monitor.lags,
             "unfinished_at_stop": len(unfinished), "added_after_stop": added}
+
+
+async def lag_on_a_jittery_clock(monitor_class: Any, interval: float, seconds: float) -> dict:
+    """Run a monitor for ``seconds`` while ``time.monotonic`` (and so the loop's clock, which
+    reads it) runs up to 8 ms behind at random at each reading: a clock read after the sleep may
+    then show a wake-up earlier than it was due, as a coarse clock or timer does; report the
+    lags recorded."""
+    import random
+
+    jitter = random.Random(4)
+    real = time.monotonic
+    monitor = monitor_class(interval)
+    time.monotonic = lambda: real() - jitter.uniform(0, 0.008)
+    try:
+        monitor.start()
+        ends = real() + seconds
+        while real() < ends:
+            await asyncio.sleep(interval)
+        await monitor.stop()
+    finally:
+        time.monotonic = real
+    return {"lags": list(monitor.lags)}
 
 
 def lag_percentiles(monitor_class: Any, lags: list[float], ps: list[float]) -> list:
@@ -119,45 +148,141 @@ async def _answers(client, paths: list[str]) -> list[dict]:
     answers = []
     for path in paths:
         response = await client.get(path)
-        answers.append({"status": response.status_code, "json": response.json() if response.content else None})
+        try:
+            body = response.json()
+        except ValueError:  # no body, or a 500's plain text
+            body = None
+        answers.append({"status": response.status_code, "json": body})
     return answers
 
 
-async def cpu_lifespan_report(factory: Any, workers: int, paths: list[str]) -> dict:
-    """Make the app, run its lifespan, GET each of ``paths``, shut it down; report the
-    answers, and the pool seen on app.state before and after the requests, and after shutdown."""
+# A process pool's start and shutdown are synchronous (fork, join) and, on a busy machine, slow for
+# any answer: run on the sandbox's own loop they would hold it past the time the sandbox gives one
+# call. So a scenario runs in a thread of its own, on a loop of its own, and the suite asks how it
+# is going (``scenario_result``) as often as it likes, each answer prompt, until a deadline of its
+# own: a slow machine then costs time, never a wrong verdict.
+_SCENARIOS: dict[int, tuple[concurrent.futures.Future, dict]] = {}
+
+
+def _in_a_thread(scenario: Any, *args: Any) -> int:
+    """Start ``scenario(progress, *args)`` (a coroutine function) on a loop of its own, in a
+    thread of its own; return the key ``scenario_result`` takes."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    progress = {"phase": "startup"}
+
+    def run() -> None:
+        try:
+            future.set_result(asyncio.run(scenario(progress, *args)))
+        except BaseException as exc:  # the learner's error, raised again by scenario_result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="lesson04-scenario", daemon=True).start()
+    _SCENARIOS[id(future)] = (future, progress)
+    return id(future)
+
+
+async def scenario_result(key: int, wait: float) -> dict:
+    """``{"done": True, "report": ...}`` once the scenario ``key`` has ended (its error raised
+    here), else, after waiting up to ``wait`` seconds, ``{"done": False, "phase": ...}``: where
+    it is (startup, a request, shutdown)."""
+    future, progress = _SCENARIOS[key]
+    await asyncio.wait({asyncio.wrap_future(future)}, timeout=wait)
+    if not future.done():
+        return {"done": False, "phase": progress["phase"]}
+    del _SCENARIOS[key]
+    return {"done": True, "report": future.result()}
+
+
+async def _cpu_lifespan(progress: dict, factory: Any, workers: int, paths: list[str], lives: int) -> dict:
     import httpx
     from asgi_lifespan import LifespanManager
 
     app = factory(workers)
-    report: dict[str, Any] = {"own_pid": os.getpid()}
-    async with LifespanManager(app, startup_timeout=3, shutdown_timeout=3):
-        pool = getattr(app.state, "pool", None)
-        report["started"] = _pool_state(pool)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            report["answers"] = await _answers(client, paths)
-        report["after_request"] = _pool_state(pool)
-    report["accepts_work_after_shutdown"] = _accepts_work(pool) if pool is not None else None
+    report: dict[str, Any] = {"own_pid": os.getpid(), "lives": []}
+    origin = time.monotonic()
+    for _ in range(lives):
+        life: dict[str, Any] = {}
+        report["lives"].append(life)
+        progress["phase"] = "startup"
+        async with LifespanManager(app, startup_timeout=None, shutdown_timeout=None):
+            pool = getattr(app.state, "pool", None)
+            life["started"] = _pool_state(pool)
+            # an endpoint that raises answers 500, as under a server, rather than ending the probe
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                life["answers"] = []
+                for path in paths:
+                    progress["phase"] = f"GET {path}"
+                    life["answers"].extend(await _answers(client, [path]))
+            life["after_request"] = _pool_state(pool)
+            progress["phase"] = "shutdown"
+        life["accepts_work_after_shutdown"] = _accepts_work(pool) if pool is not None else None
+    report["elapsed"] = time.monotonic() - origin
     return report
+
+
+async def cpu_lifespan_report(factory: Any, workers: int, paths: list[str], lives: int = 1) -> int:
+    """Start, in a thread of its own: make one app, run its lifespan ``lives`` times in a row (a
+    restart), GET each of ``paths`` in each life. Its report (``scenario_result``): the answers,
+    and the pool seen on app.state at startup, after the requests and after each shutdown."""
+    return _in_a_thread(_cpu_lifespan, factory, workers, paths, lives)
+
+
+async def _pool_baseline(progress: dict, workers: int, requests: int) -> dict:
+    from coursekit.work import count_primes
+
+    origin = time.monotonic()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        loop = asyncio.get_running_loop()
+        for _ in range(max(requests, 1)):
+            await loop.run_in_executor(pool, count_primes, 1000)
+    return {"elapsed": time.monotonic() - origin}
+
+
+async def pool_baseline(workers: int, requests: int) -> int:
+    """Start, in a thread of its own, what any answer pays here, now: a ProcessPoolExecutor of
+    ``workers`` started, a small count_primes run in it ``requests`` times, shut down. Its
+    report (``scenario_result``): the seconds it took."""
+    return _in_a_thread(_pool_baseline, workers, requests)
 
 
 # -- fetch_all ---------------------------------------------------------------------------------
 
 
+def _closing(call: Any, seconds: float, closing: list[int]) -> Any:
+    """``call`` made to take ``seconds`` to close when cancelled, as a connection being torn
+    down does: while it closes it counts in ``closing``."""
+    async def outbound() -> Any:
+        try:
+            return await call()
+        except asyncio.CancelledError:
+            closing[0] += 1
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                closing[0] -= 1
+            raise
+
+    return outbound
+
+
 async def fetch_report(fetch_all: Any, calls: list[dict], limit: int, timeout: float) -> dict:
-    """Run fetch_all on calls described as {"seconds", "value"} or {"seconds", "error"}."""
+    """Run fetch_all on calls described as {"seconds", "value"} or {"seconds", "error"}, each
+    with an optional "cleanup" (seconds it takes to close once cancelled)."""
     service = FakeService()
+    closing = [0]
     functions = [service.call(index, call["seconds"], call.get("value"), ERRORS.get(call.get("error", "")))
                  for index, call in enumerate(calls)]
+    functions = [_closing(function, call["cleanup"], closing) if call.get("cleanup") else function
+                 for function, call in zip(functions, calls)]
     origin = time.monotonic()
     task = asyncio.ensure_future(fetch_all(functions, limit, timeout))
     outcome = await _outcome(task, timeout + SETTLE_SECONDS)
     elapsed = time.monotonic() - origin
-    running_at_return = service.running
+    running_at_return = service.running + closing[0]
     events_at_return = len(service.events)
     # Calls left running in the background get the time to end (and show it).
-    await asyncio.sleep(max((call["seconds"] for call in calls), default=0) + 0.05)
+    await asyncio.sleep(max((call["seconds"] + call.get("cleanup", 0) for call in calls), default=0) + 0.05)
     return {"outcome": outcome, "elapsed": elapsed, "peak": service.peak, "events": service.events,
             "running_at_return": running_at_return, "events_after_return": service.events[events_at_return:]}
 
@@ -216,6 +341,8 @@ async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[di
 
 
 LAG_NAP = 0.03  # a "sleep" step of lag_sessions: several intervals, so a running monitor wakes in it
+LAG_NAP_AT_MOST = 0.4  # ... and, for a running monitor on a busy machine, longer until it sampled: a
+                       # stalled loop is no answer's fault
 
 
 async def lag_session(monitor_class: Any, session: dict) -> dict:
@@ -228,12 +355,14 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
     monitor = monitor_class() if session["interval"] is None else monitor_class(session["interval"])
     made = {"interval": monitor.interval, "samples": list(monitor.samples)}
     steps = []
+    running = False  # as the statement has it: started and not stopped since (a nap waits for its samples)
     try:
         for op in session["ops"]:
             if op == "start":
                 before = set(asyncio.all_tasks())
                 try:
                     monitor.start()
+                    running = True
                     steps.append({"start": None})
                 except NotImplementedError:
                     raise
@@ -241,6 +370,7 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                     steps.append({"start": type(exc).__name__})
                 started |= set(asyncio.all_tasks()) - before
             elif op == "stop":
+                running = False
                 returned = await monitor.stop()
                 steps.append({"stop returned lags": isinstance(returned, list) and returned == monitor.lags,
                               "tasks left running": sum(not task.done() for task in started)})
@@ -251,6 +381,9 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                 # before that step ran (a running monitor then "did not grow").
                 await asyncio.sleep(0)
                 await asyncio.sleep(LAG_NAP)
+                napped = time.monotonic() + LAG_NAP_AT_MOST - LAG_NAP
+                while running and len(monitor.samples) == count and time.monotonic() < napped:
+                    await asyncio.sleep(0.01)
                 woke = [sample[0] for sample in monitor.samples]
                 steps.append({"samples grew": len(monitor.samples) > count,
                               "samples well formed": all(len(sample) == 2 and sample[1] >= 0 for sample in monitor.samples)
@@ -258,6 +391,8 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
     finally:
         with contextlib.suppress(Exception):
             await monitor.stop()
+        for task in started:  # a sampler a stop() left behind must not run through later tests
+            task.cancel()
     return {"made": made, "steps": steps, "percentiles": lag_percentiles(monitor_class, session["lags"], session["ps"])}
 
 

@@ -52,7 +52,7 @@ def timing_problem(report: dict) -> str | None:
     return None
 
 
-@graded(NAME, points=2)
+@graded(NAME, points=2, promises=["made", "samples"])
 async def test_lag_monitor_measures_how_late_it_wakes(submission):
     """On a free loop lags are near 0, one per interval; while the loop is held, a lag about as long as the hold."""
     for _ in range(3):
@@ -60,29 +60,40 @@ async def test_lag_monitor_measures_how_late_it_wakes(submission):
         problem = timing_problem(report)
         if problem is None:
             break
-    expect(problem is None, problem)
+    expect(problem is None, problem, promises=["samples"])
     expect(report["lags_match"], "Keep the samples in `self.samples` as (woke_at, lag) pairs; `lags` reads them.")
     woke = [woke for woke, _ in report["samples"]]
     expect(woke == sorted(woke) and 0 < woke[0] and woke[-1] <= report["stopped"] + 0.01,
            "The first item of each sample is when the task woke (time.monotonic()), in order.")
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["never-negative"], unhappy=True)
+async def test_lag_monitor_never_records_a_negative_lag(submission):
+    """A wake-up that the clock shows a hair early is recorded as a lag of 0, never below."""
+    await require(submission, NAME, kind="class")
+    lags = (await probe(submission, NAME, "lesson04.lag_on_a_jittery_clock", defined(NAME), 0.01, 0.3))["lags"]
+    expect(lags, "No samples were recorded: start() should run a task that appends (woke_at, lag) to self.samples.")
+    expect(min(lags) >= 0, "Your monitor recorded a negative lag: a wake-up a hair early (by the clock) counts as 0.")
+
+
+@graded(NAME, points=1, promises=["start-twice", "stop", "second-stop"], unhappy=True)
 async def test_lag_monitor_stops_cleanly(submission):
     """stop() ends the task before returning, returns the lags, and nothing is added afterwards; start twice is an error."""
     lifecycle = await probe(submission, NAME, "lesson04.lag_lifecycle", defined(NAME))
     expect(lifecycle["second_start"] == "RuntimeError",
            "Calling start() on a monitor that is running should raise RuntimeError "
-           f"({'nothing was raised' if lifecycle['second_start'] is None else lifecycle['second_start'] + ' was raised'}).")
-    expect(lifecycle["first_stop_list"], "`await monitor.stop()` should return the list of lags (`self.lags`).")
+           f"({'nothing was raised' if lifecycle['second_start'] is None else lifecycle['second_start'] + ' was raised'}).",
+           promises=["start-twice"])
+    expect(lifecycle["first_stop_list"], "`await monitor.stop()` should return the list of lags (`self.lags`).",
+           promises=["stop"])
     expect(lifecycle["unfinished_at_stop"] == 0 and lifecycle["added_after_stop"] == 0,
            "After `await monitor.stop()` the background task must have ended (cancel it, then wait until it is done), "
-           "so no sample is added any more.")
+           "so no sample is added any more.", promises=["stop"])
     expect(lifecycle["first_stop_list"] and lifecycle["second_stop_list"],
-           "A second `await stop()` should do nothing but return the lags.")
+           "A second `await stop()` should do nothing but return the lags.", promises=["second-stop"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["percentile"])
 async def test_lag_monitor_percentile_is_nearest_rank(submission):
     """percentile(p) is the nearest-rank percentile of the lags, 0.0 without samples."""
     await require(submission, NAME, kind="class")
@@ -110,7 +121,8 @@ SESSIONS = st.fixed_dictionaries({
 })
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["made", "samples", "start-twice", "stop", "second-stop", "percentile"],
+        unhappy=True)
 async def test_lag_monitor_lives_generated_sessions_as_the_task_says(submission, reference):
     """Over generated sessions (starts, second starts, stops, restarts, naps; percentiles of generated lags), it behaves as the task says."""
     await require(submission, NAME, kind="class")
@@ -119,8 +131,5 @@ async def test_lag_monitor_lives_generated_sessions_as_the_task_says(submission,
         return await probe(side, NAME, "lesson04.lag_sessions", defined(NAME), sessions)
 
     await same_as_reference(submission, reference, NAME, SESSIONS, batch=batch, examples=20,
-                            promise="LagMonitor(interval=0.01) starts with no samples; start() starts a task that "
-                                    "appends (woke_at, lag >= 0) every interval, and raises RuntimeError on a running "
-                                    "monitor; await stop() ends the task before returning self.lags (nothing is "
-                                    "appended afterwards; a second stop() only returns the lags), after which start() "
-                                    "may start it again; percentile(p) is coursekit.percentile(lags, p).")
+                            promise={"made": "made", "percentiles": "percentile",
+                                     "steps": ["samples", "never-negative", "start-twice", "stop", "second-stop"]})

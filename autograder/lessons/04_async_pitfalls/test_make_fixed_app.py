@@ -17,7 +17,7 @@ from autograder.suitekit import make, probe, require, responsiveness, same_as_re
 pytestmark = pytest.mark.anyio
 NAME = "make_fixed_app"
 PATHS = ["/ping", "/report/1?delay=0", "/report/2?delay=0.01", "/report/4?delay=0", "/report/99?delay=0",
-         "/report/2", "/report/abc?delay=0", "/report/1?delay=soon", "/nowhere"]
+         "/report/2", "/report/abc?delay=0", "/report/1?delay=soon", "/report/1?delay=-1", "/nowhere"]
 
 
 def client_for(app) -> httpx.AsyncClient:
@@ -25,7 +25,15 @@ def client_for(app) -> httpx.AsyncClient:
                              base_url="http://testserver", timeout=10)
 
 
-@graded(NAME, points=1.5)
+def body(response: httpx.Response):
+    """The JSON a response carries, or its bytes (a 500's plain text)."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.content
+
+
+@graded(NAME, points=1.5, promises=["same-responses", "legacy-report"])
 async def test_make_fixed_app_answers_like_the_shipped_app(submission):
     """Every route answers with the same status and JSON as make_blocking_app's."""
     await require(submission, NAME, kind="function")
@@ -36,13 +44,13 @@ async def test_make_fixed_app_answers_like_the_shipped_app(submission):
             wanted, got = await reference.get(path), await http.get(path)
             expect(got.status_code == wanted.status_code,
                    f"GET {path.split('?')[0]} answered {got.status_code}, where the shipped app answers "
-                   f"{wanted.status_code}: keep the same routes and parameters.")
-            expect(got.headers.get("content-type") == wanted.headers.get("content-type") and got.json() == wanted.json(),
+                   f"{wanted.status_code}: keep the same routes and parameters.", promises=["same-responses"])
+            expect(got.headers.get("content-type") == wanted.headers.get("content-type") and body(got) == body(wanted),
                    f"GET {path.split('?')[0]} should answer exactly what the shipped app answers "
-                   "(the report is what legacy_report returns).")
+                   "(the report is what legacy_report returns).", promises=["same-responses"])
 
 
-@graded(NAME, points=2.5)
+@graded(NAME, points=2.5, promises=["ping-at-once"])
 async def test_make_fixed_app_keeps_ping_fast_during_a_report(submission):
     """While a slow report is computed, GET /ping still answers about as fast as when idle."""
     await require(submission, NAME, kind="function")
@@ -62,7 +70,7 @@ async def test_make_fixed_app_keeps_ping_fast_during_a_report(submission):
 # and on the event loop's thread or not; it skips its sleep, so every answer comes at once.
 # (Known tenants and valid delays more often than the rest: they exercise legacy_report.)
 TENANTS = st.integers(-1, 6).map(str) | st.integers(1, 4).map(str) | st.sampled_from(["abc", "1.5", "007", ""])
-DELAYS = st.sampled_from([None, None, "0", "0.01", "1e-3", "0", "soon", ""])
+DELAYS = st.sampled_from([None, None, "0", "0.01", "1e-3", "0", "soon", "", "-1"])  # -1: the shipped app answers 500
 REPORTS = st.builds(lambda tenant, delay: f"/report/{tenant}" + ("" if delay is None else f"?delay={delay}"),
                     TENANTS, DELAYS)
 REQUESTS = st.fixed_dictionaries({
@@ -71,7 +79,7 @@ REQUESTS = st.fixed_dictionaries({
 })
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["same-responses", "legacy-report"], unhappy=True)
 async def test_make_fixed_app_answers_generated_requests_as_the_task_says(submission, reference):
     """On generated requests (both routes, other methods and paths, tenants and delays of every kind), the answers are the shipped app's, and legacy_report runs off the loop."""
     await require(submission, NAME, kind="function")
@@ -80,7 +88,6 @@ async def test_make_fixed_app_answers_generated_requests_as_the_task_says(submis
         return await probe(side, NAME, "lesson04.report_app_answers", defined(NAME), requests)
 
     await same_as_reference(submission, reference, NAME, REQUESTS, batch=batch, examples=30,
-                            promise="make_fixed_app() has the shipped app's two routes, GET /ping and GET "
-                                    "/report/{tenant_id}?delay=0.2, with the same responses (status and JSON body); "
-                                    "the report is legacy_report(tenant_id, delay), called somewhere else than on the "
-                                    "event loop.")
+                            promise={"status": "same-responses", "content_type": "same-responses", "json": "same-responses",
+                                     # the arguments it got (the delay, defaulted or passed on) and its thread
+                                     "legacy_report calls": ["same-responses", "legacy-report"]})

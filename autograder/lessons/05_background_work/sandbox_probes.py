@@ -201,6 +201,116 @@ def handle_race(setup: dict, handle_once: Callable, deliveries: int = 3, seconds
     return {"answers": answers, "payments": payments, "errors": errors}
 
 
+# Another worker's claim of one job (the harness's own, not exercise 1's answer): it lands only
+# while the job is due, as any correct claim would take it.
+TAKEOVER = ("UPDATE jobs SET state = 'running', worker = :worker, lease_until = :now + 30.0, attempts = attempts + 1 "
+            "WHERE id = :id AND ((state = 'ready' AND run_at <= :now) OR (state = 'running' AND lease_until <= :now))")
+
+
+def fail_during_takeover(setup: dict, fail: Callable, attempts: int = 2, max_attempts: int = 5) -> dict:
+    """A job running for w1 whose lease ran out; w1 calls ``fail`` while w2 takes the job over
+    from a connection of its own.
+
+    The takeover is tried just before each statement ``fail`` runs after its first one (so
+    between a read and a write that are two steps), once per statement, without waiting: where
+    ``fail`` holds the write lock, the try finds the queue locked. Once ``fail`` has returned it
+    is tried once more (the claim then comes after the failure). Answers {"answer": fail's
+    answer, "took_over": whether the takeover landed, "row": the job's row as committed}."""
+    import sqlite3
+
+    path = fresh_queue(setup, "takeover")
+    other = setup["connect"](path)
+    other.execute("PRAGMA busy_timeout = 0")  # a try, never a wait: fail may hold the lock
+    job_id = setup["enqueue"](other, "report", {"n": 1}, now=0.0)
+    other.execute("UPDATE jobs SET state = 'running', worker = 'w1', attempts = ?, lease_until = 5.0 WHERE id = ?",
+                  (attempts, job_id))
+    took_over = [False]
+    statements = [0]
+
+    def take_over() -> None:
+        if took_over[0]:
+            return
+        try:
+            took_over[0] = other.execute(TAKEOVER, {"worker": "w2", "now": 10.0, "id": job_id}).rowcount == 1
+        except sqlite3.OperationalError:  # locked: fail holds the write lock now
+            pass
+
+    def before_statement(statement: str) -> None:
+        statements[0] += 1
+        if statements[0] > 1:
+            take_over()
+
+    db = setup["connect"](path)
+    db.set_trace_callback(before_statement)
+    try:
+        try:
+            answer = _plain(fail(db, job_id, "w1", "timeout", 10.0, 0.5, max_attempts=max_attempts))
+        except Exception as exc:
+            answer = _raised(exc)
+        db.set_trace_callback(None)
+        take_over()
+        return {"answer": answer, "took_over": took_over[0], "row": setup["job_row"](other, job_id)}
+    finally:
+        db.close()
+        other.close()
+
+
+async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> dict:
+    """``factory(path)``'s app gets POST /reports with an Idempotency-Key while another
+    request with that key is still being written: a thread has begun a transaction that records
+    its report request and its job (the key's), and commits it ``hold`` seconds later, the POST
+    sent meanwhile (an app that blocks the event loop while it waits for the lock blocks nothing
+    the thread needs). Answers {"status", "json" (or None), "first_job": the other request's job id,
+    "tables": {"jobs": n, "report_requests": n}}."""
+    import asyncio
+
+    import httpx
+
+    path = fresh_queue(setup, "inflight")
+    app = factory(path)
+    began = threading.Event()
+    first: dict[str, Any] = {}
+
+    def other_request() -> None:
+        with closing(setup["connect"](path)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                request_id = db.execute("INSERT INTO report_requests (invoice_id, requested_at) VALUES (5, 0.0)").lastrowid
+                first["job"] = setup["enqueue"](db, "report", {"invoice_id": 5, "request_id": request_id},
+                                                idempotency_key="report-5")
+                began.set()
+                time.sleep(hold)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    thread = threading.Thread(target=other_request, daemon=True)
+    thread.start()
+    await asyncio.to_thread(began.wait, 5.0)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=20.0) as client:
+            response = await client.post("/reports", json={"invoice_id": 5}, headers={"Idempotency-Key": "report-5"})
+    finally:
+        await asyncio.to_thread(thread.join, 10.0)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    with closing(setup["connect"](path)) as db:
+        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("jobs", "report_requests")}
+    return {"status": response.status_code, "json": body, "first_job": first.get("job"), "tables": counts}
+
+
+def work(setup: dict, path: str, step: dict) -> None:
+    """A worker's progress on a job, written straight into the queue: ``step`` has the job's
+    "id" and its new "state", "attempts", "error" (last_error) and "result" (stored as JSON)."""
+    with closing(setup["connect"](path)) as db:
+        db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
+                   (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
+
+
 def rows(setup: dict, path: str, table: str) -> list[dict]:
     """Every row of one of the lesson's tables, as plain dicts (payload left as text)."""
     if table not in TABLES:
@@ -233,11 +343,13 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
             handle.write(line + "\n")
 
     idle_takes = [0]
+    taken: list[int] = []
 
     def take():
         if scenario.get("idle") or not pending:
             idle_takes[0] += 1
             return None
+        taken.append(pending[0])  # a job taken is a job claimed: it must be handled
         return {"id": pending.pop(0)}
 
     def handle(job) -> None:
@@ -260,6 +372,15 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
         outcome["raised"] = _raised(exc)["raised"]
     outcome["handler_restored"] = signal.getsignal(signal.SIGTERM) is ours
     outcome["idle_takes"] = idle_takes[0]  # how often take() answered None: a loop that never waits asks thousands of times
+    outcome["taken"] = list(taken)
+    if scenario.get("again"):  # a second loop in the same process, on the jobs left, until the queue is empty
+        pending.extend(range(scenario["jobs"], scenario["jobs"] + scenario["again"]))
+        try:
+            outcome["again"] = {"returned": _plain(run_worker(take, handle, poll=scenario.get("poll", 0.05),
+                                                              until_empty=True))}
+        except BaseException as exc:
+            outcome["again"] = _raised(exc)
+        outcome["taken"] = list(taken)
     Path(folder, "outcome.json").write_text(json.dumps(outcome))
     os._exit(0)
 
@@ -269,7 +390,9 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
 
     scenario: {"jobs": 3, "job_seconds": 0.4, "durations": [seconds per job] (instead of
     job_seconds), "poll": 0.05, "until_empty": false, "idle": false, "raises_at": a job whose
-    handle() raises RuntimeError as it starts (none by default),
+    handle() raises RuntimeError as it starts (none by default), "again": a number of jobs
+    added once the first call has ended, for a second call (until_empty=True) in the same
+    process (its answer in the outcome's "again"),
     "sigterm": "during_job" | "at_job" | "after_all" | "idle" | null, "at": 0, "idle_seconds": 0.3}.
     With "during_job", SIGTERM is sent as the first job starts; with "at_job", as job ``at``
     starts; with "after_all", once the last job has ended and the worker has waited a while
@@ -333,11 +456,8 @@ async def _jobs_session(setup: dict, factory: Callable, empty: str, steps: list[
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for step in steps:
-            if step["op"] == "work":  # a worker's progress on a job, written straight into the queue
-                with closing(setup["connect"](path)) as db:
-                    db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
-                               (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
-                answers.append(None)
+            if step["op"] == "work":
+                answers.append(work(setup, path, step))
                 continue
             headers = {} if step.get("key") is None else {"Idempotency-Key": step["key"]}
             response = await client.request(step["method"], step["path"], json=step.get("json"), headers=headers)

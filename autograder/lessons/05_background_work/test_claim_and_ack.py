@@ -37,7 +37,7 @@ def claimed(answer) -> dict | None:
     return answer
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["claim-due", "claim-order", "claim-marks", "claim-answer"])
 async def test_claim_takes_due_jobs_oldest_first(submission):
     """Due jobs are taken by run_at then id, marked running with the lease; a future job waits."""
     steps = [{"op": "enqueue", "kind": "mail", "payload": {"n": 1}, "now": 5.0},
@@ -49,35 +49,42 @@ async def test_claim_takes_due_jobs_oldest_first(submission):
     answers = await play(submission, steps)
     first, second, third, fourth = (claimed(answer) for answer in answers[4:8])
     expect(first is not None and second is not None and third is not None,
-           "`claim` should take every job whose run_at is not after `now`.")
+           "`claim` should take every job whose run_at is not after `now`.", promises=["claim-due"])
     expect([first.get("id"), second.get("id"), third.get("id")] == [2, 3, 1],
-           "`claim` should take the job with the smallest run_at first, and among equal run_at the smallest id.")
-    expect(fourth is None, "`claim` should answer None when no job is due yet (run_at after `now`).")
+           "`claim` should take the job with the smallest run_at first, and among equal run_at the smallest id.",
+           promises=["claim-order"])
+    expect(fourth is None, "`claim` should answer None when no job is due yet (run_at after `now`).",
+           promises=["claim-due"])
     expect({key: first.get(key) for key in ("kind", "payload", "attempts", "idempotency_key")}
            == {"kind": "mail", "payload": {"n": 2}, "attempts": 1, "idempotency_key": "k2"},
            "`claim` should answer the job as a dict with id, kind, payload (decoded from JSON), attempts "
-           "(after this claim) and idempotency_key.")
+           "(after this claim) and idempotency_key.", promises=["claim-answer"])
     row = answers[8]
     expect(row["state"] == "running" and row["worker"] == "w1" and row["lease_until"] == 15.0
            and row["attempts"] == 1,
            "A claimed job should be left with state 'running', worker set, lease_until = now + lease_seconds, "
-           "and attempts one more than before.")
+           "and attempts one more than before.", promises=["claim-marks"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["claim-due", "claim-expired", "claim-marks"], unhappy=True)
 async def test_claim_takes_back_an_expired_lease(submission):
     """A running job whose lease has ended (lease_until <= now) may be claimed again."""
     answers = await play(submission, [*w2_after_w1(4.0, 5.0), {"op": "row", "id": 1}])
-    expect(claimed(answers[1]) is not None, "`claim` should take a ready job that is due.")
-    expect(claimed(answers[2]) is None, "A job whose lease has not ended yet must not be claimed by another worker.")
+    expect(claimed(answers[1]) is not None,
+           "`claim` should take a ready job that is due: run_at <= now, a job due exactly now too.",
+           promises=["claim-due"])
+    expect(claimed(answers[2]) is None, "A job whose lease has not ended yet must not be claimed by another worker.",
+           promises=["claim-expired"])
     again = claimed(answers[3])
     expect(again is not None and again.get("id") == 1 and again.get("attempts") == 2,
-           "A running job whose lease has ended (lease_until <= now) should be claimed again, counting one more attempt.")
+           "A running job whose lease has ended (lease_until <= now) should be claimed again, counting one more attempt.",
+           promises=["claim-expired"])
     expect(answers[4]["worker"] == "w2" and answers[4]["lease_until"] == 10.0,
-           "Claiming an expired job should give the claim (worker, lease_until) to the new worker.")
+           "Claiming an expired job should give the claim (worker, lease_until) to the new worker.",
+           promises=["claim-marks"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["ack-done", "ack-holder-only"], unhappy=True)
 async def test_ack_only_by_the_holder(submission):
     """ack answers True and marks the job done only for the worker that holds the claim."""
     steps = [*w2_after_w1(6.0),
@@ -85,21 +92,27 @@ async def test_ack_only_by_the_holder(submission):
              {"op": "row", "id": 1},
              {"op": "ack", "id": 1, "worker": "w2", "result": {"pages": 2}},
              {"op": "row", "id": 1},
-             {"op": "ack", "id": 1, "worker": "w2", "result": {"pages": 3}}]
+             {"op": "ack", "id": 1, "worker": "w2", "result": {"pages": 3}},
+             {"op": "row", "id": 1}]
     answers = await play(submission, steps)
     for answer in answers[1:3]:
         claimed(answer)
     stale = answered(answers[3], "ack")
     expect(stale is False and answers[4]["state"] == "running",
            "`ack` from a worker whose lease ended and whose job another worker took must answer False and "
-           "change nothing.")
-    expect(answered(answers[5], "ack") is True, "`ack` from the worker holding the claim should answer True.")
+           "change nothing.", promises=["ack-holder-only"])
+    expect(answered(answers[5], "ack") is True, "`ack` from the worker holding the claim should answer True.",
+           promises=["ack-done"])
     expect(answers[6]["state"] == "done" and answers[6]["result"] == {"pages": 2},
-           "After `ack`, the job should be 'done' with `result` stored as JSON.")
-    expect(answered(answers[7], "ack") is False, "`ack` of a job that is already done should answer False.")
+           "After `ack`, the job should be 'done' with `result` stored as JSON.", promises=["ack-done"])
+    expect(answers[6]["lease_until"] is None,
+           "After `ack`, the job's lease_until should be cleared (NULL): a done job has no lease.", promises=["ack-done"])
+    expect(answered(answers[7], "ack") is False and answers[8]["result"] == {"pages": 2},
+           "`ack` of a job that is already done should answer False and leave its result as it was.",
+           promises=["ack-holder-only"])
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["claim-once"], unhappy=True)
 async def test_claim_is_safe_with_concurrent_workers(submission):
     """Four workers claim at once from one queue: every job is taken by exactly one of them."""
     await require(submission, "claim", kind="function")
@@ -123,7 +136,8 @@ SCRIPTS = queue_steps({
 })
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["claim-due", "claim-expired", "claim-order", "claim-marks", "claim-answer",
+                                  "ack-done", "ack-holder-only"], unhappy=True)
 async def test_generated_scripts_claim_and_ack_as_the_task_says(submission, reference):
     """On generated scripts (jobs due now or later, claims by two workers as leases run out, acks by the holder or not), every answer and row is as the task says."""
     for name in ("claim", "ack"):
@@ -131,8 +145,5 @@ async def test_generated_scripts_claim_and_ack_as_the_task_says(submission, refe
 
     await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
                             batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
-                            promise="claim takes the due job (ready with run_at <= now, or running with its lease run "
-                                    "out) with the smallest run_at, then id, marks it running for that worker with "
-                                    "lease_until = now + lease_seconds and one more attempt, and answers it (payload "
-                                    "decoded) or None; ack marks the job done with its result only for the worker "
-                                    "holding it, and answers whether it did.")
+                            promise=["claim-due", "claim-expired", "claim-order", "claim-marks", "claim-answer",
+                                     "ack-done", "ack-holder-only"])

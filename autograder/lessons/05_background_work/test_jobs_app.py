@@ -39,41 +39,58 @@ def status_of(response) -> str:
     return f"you answered {response.status_code}" + (" (an exception in your app)" if response.status_code == 500 else "")
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["post-enqueues", "answer-202"])
 async def test_post_enqueues_and_answers_202(submission):
     """POST /reports answers 202 with job_id, status_url and a Location header, and the job is queued."""
     async with app_client(submission) as (http, path):
         response = await http.post("/reports", json={"invoice_id": 41})
-        expect(response.status_code == 202, f"POST /reports should answer 202 Accepted ({status_of(response)}).")
+        expect(response.status_code == 202, f"POST /reports should answer 202 Accepted ({status_of(response)}).",
+               promises=["answer-202"])
         body = response.json()
         job_id = body.get("job_id") if isinstance(body, dict) else None
         expect(isinstance(job_id, int) and body.get("status_url") == f"/jobs/{job_id}",
-               'POST /reports should answer {"job_id": <id>, "status_url": "/jobs/<id>"}.')
+               'POST /reports should answer {"job_id": <id>, "status_url": "/jobs/<id>"}.', promises=["answer-202"])
         expect(response.headers.get("location") == f"/jobs/{job_id}",
-               "POST /reports should also give the status URL in the Location header.")
+               "POST /reports should also give the status URL in the Location header.", promises=["answer-202"])
         jobs = await table(submission, path, "jobs")
         requests = await table(submission, path, "report_requests")
         expect(len(jobs) == 1 and jobs[0]["id"] == job_id and jobs[0]["kind"] == "report"
                and '"invoice_id": 41' in jobs[0]["payload"] and jobs[0]["state"] == "ready",
-               "POST /reports should add one ready job of kind 'report' whose payload holds the invoice_id.")
+               "POST /reports should add one ready job of kind 'report' whose payload holds the invoice_id.",
+               promises=["post-enqueues"])
         expect(len(requests) == 1 and requests[0]["invoice_id"] == 41,
-               "POST /reports should record the request in report_requests (the business write).")
+               "POST /reports should record the request in report_requests (the business write).",
+               promises=["post-enqueues"])
+        expect(json.loads(jobs[0]["payload"]).get("request_id") == requests[0]["id"],
+               "The job's payload should hold the request's id as request_id (the id of its row in report_requests).",
+               promises=["post-enqueues"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["status", "status-404"], unhappy=True)
 async def test_status_endpoint(submission):
     """GET /jobs/{id} answers the job's id, state, attempts, result and last_error; 404 when unknown."""
     async with app_client(submission) as (http, path):
         job_id = (await http.post("/reports", json={"invoice_id": 3})).json().get("job_id")
         response = await http.get(f"/jobs/{job_id}")
-        expect(response.status_code == 200, f"GET /jobs/{{id}} of a queued job should answer 200 ({status_of(response)}).")
+        expect(response.status_code == 200, f"GET /jobs/{{id}} of a queued job should answer 200 ({status_of(response)}).",
+               promises=["status"])
         expect(response.json() == {"id": job_id, "state": "ready", "attempts": 0, "result": None, "last_error": None},
-               "GET /jobs/{id} should answer exactly id, state, attempts, result and last_error of the job.")
+               "GET /jobs/{id} should answer exactly id, state, attempts, result and last_error of the job.",
+               promises=["status"])
+        await submission.probe("lesson05.work", SETUP, path, {"id": job_id, "state": "done", "attempts": 1,
+                                                              "error": None, "result": {"pages": 3}})
+        response = await http.get(f"/jobs/{job_id}")
+        expect(response.status_code == 200 and response.json() == {"id": job_id, "state": "done", "attempts": 1,
+                                                                   "result": {"pages": 3}, "last_error": None},
+               "GET /jobs/{id} should answer the job as it is now, its result decoded from JSON: for a job done with "
+               'the result {"pages": 3}, that object, not the text stored in the column (job_row decodes it).',
+               promises=["status"])
         response = await http.get("/jobs/999")
-        expect(response.status_code == 404, f"GET /jobs/{{id}} of an unknown job should answer 404 ({status_of(response)}).")
+        expect(response.status_code == 404, f"GET /jobs/{{id}} of an unknown job should answer 404 ({status_of(response)}).",
+               promises=["status-404"])
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["idempotency-key"], unhappy=True)
 async def test_idempotency_key_header(submission):
     """The same Idempotency-Key twice gives the same job and writes nothing new."""
     async with app_client(submission) as (http, path):
@@ -92,7 +109,7 @@ async def test_idempotency_key_header(submission):
                "Two POSTs without an Idempotency-Key header are two requests: each should get a job of its own.")
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["one-transaction"], unhappy=True)
 async def test_business_row_and_job_in_one_transaction(submission):
     """When the queue refuses the job, the request is not recorded either (outbox)."""
     async with app_client(submission) as (http, path):
@@ -107,6 +124,23 @@ async def test_business_row_and_job_in_one_transaction(submission):
         response = await http.post("/reports", json={"invoice_id": 14})
         expect(response.status_code == 202, "After a failed POST, the next POST /reports should work again "
                                             f"(is a transaction left open?) ({status_of(response)}).")
+
+
+@graded(NAME, points=1, promises=["idempotency-key"], unhappy=True)
+async def test_idempotency_key_while_its_first_request_is_being_written(submission):
+    """A POST with a key whose first request is still being written (its transaction not committed yet) gets that job and writes nothing."""
+    await require(submission, FACTORY, kind="function")
+    seen = await submission.probe("lesson05.key_in_flight", SETUP, defined(FACTORY))
+    job_id = seen["json"].get("job_id") if isinstance(seen["json"], dict) else None
+    expect(seen["status"] == 202 and job_id == seen["first_job"],
+           "A POST whose Idempotency-Key another request is writing at that very moment should wait for it and "
+           f"answer 202 with that request's job (you answered {seen['status']}, job {job_id}): look the key up "
+           "inside the transaction (after BEGIN IMMEDIATE), where no other request can be writing.")
+    expect(seen["tables"] == {"jobs": 1, "report_requests": 1},
+           "A POST whose Idempotency-Key another request was writing at that very moment added rows of its own "
+           f"({seen['tables']['report_requests']} report requests, {seen['tables']['jobs']} jobs, where 1 and 1 "
+           "are due): look the key up inside the transaction (after BEGIN IMMEDIATE), not before it, so that the "
+           "lookup sees what the other request committed.")
 
 
 # Sessions on a fresh queue: one to three report requests, then more of them mixed with the rest:
@@ -157,7 +191,7 @@ def shown_session(steps: list) -> str:
     return "on a new queue:\n" + "\n".join(f"      item {index}: {said(step)}" for index, step in enumerate(steps))
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["post-enqueues", "answer-202", "idempotency-key", "status", "status-404"], unhappy=True)
 async def test_generated_sessions_as_the_task_says(submission, reference):
     """On generated sessions (report requests with and without keys, status requests for known and unknown jobs as workers move them on), every answer and row is as the task says."""
     await require(submission, FACTORY, kind="function")
@@ -167,8 +201,6 @@ async def test_generated_sessions_as_the_task_says(submission, reference):
                                                                    sessions)]
 
     await same_as_reference(submission, reference, NAME, SESSIONS, batch=batch, examples=10, show=shown_session,
-                            promise="POST /reports {\"invoice_id\": N} records the request and enqueues a 'report' "
-                                    "job with that invoice_id and the request's id in one transaction, and answers 202 "
-                                    "{\"job_id\", \"status_url\": \"/jobs/<id>\"} with the URL in Location; a used "
-                                    "Idempotency-Key answers that job and writes nothing. GET /jobs/{id} answers 200 "
-                                    "with exactly id, state, attempts, result and last_error, or 404.")
+                            promise={"answers": ["answer-202", "idempotency-key", "status", "status-404"],
+                                     "jobs": ["post-enqueues", "idempotency-key"],
+                                     "report_requests": ["post-enqueues", "idempotency-key"]})

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
+from autograder.submission import defined
 from autograder.suitekit import answered, names, probe_batch, raised_as_type, require, same_as_reference
 
 from .inputs import JOB_IDS, TIMES, WORKERS, queue_steps, shown_steps
@@ -34,12 +35,13 @@ async def play(submission, steps):
                                   [{"op": "enqueue", "payload": {}, "now": 0.0}, *steps])
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["backoff-doubles", "backoff-jitter"])
 async def test_backoff_doubles_up_to_the_cap_with_jitter(submission):
-    """backoff(attempts, base, cap, u) = d/2 + u*d/2 with d = min(cap, base * 2**(attempts-1))."""
+    """backoff(attempts, base, cap, u) = d/2 + u*d/2 with d = min(cap, base * 2**(attempts-1)), up to 1000 attempts."""
     await require(submission, "backoff", kind="function")
     cases = [(1, 1.0, 60.0, 0.0), (1, 1.0, 60.0, 0.999), (2, 1.0, 60.0, 0.5), (3, 0.5, 60.0, 0.25),
-             (6, 1.0, 60.0, 1.0), (7, 1.0, 60.0, 0.0), (12, 2.0, 30.0, 0.75), (4, 0.1, 60.0, 0.5)]
+             (6, 1.0, 60.0, 1.0), (7, 1.0, 60.0, 0.0), (12, 2.0, 30.0, 0.75), (4, 0.1, 60.0, 0.5),
+             (1000, 1.0, 60.0, 0.5)]
     for attempts, base, cap, u in cases:
         got = answered(await submission.call("backoff", attempts, base, cap, u), "backoff")
         want = expected_backoff(attempts, base, cap, u)
@@ -48,23 +50,27 @@ async def test_backoff_doubles_up_to_the_cap_with_jitter(submission):
                "with u in [0, 1) land between half and all of that: d/2 + u*d/2.")
 
 
-@graded(NAME, points=1.5)
+@graded(NAME, points=1.5, promises=["fail-ready", "fail-error-lease"])
 async def test_fail_schedules_a_retry(submission):
     """A failed job with attempts left goes back to 'ready', due at now + backoff, with its error."""
     answers = await play(submission, [running(2), {"op": "fail", "id": 1, "worker": "w1", "error": "timeout",
                                                    "now": 100.0, "u": 0.25, "max_attempts": 5, "base": 2.0,
                                                    "cap": 60.0},
                                       {"op": "row", "id": 1}])
-    expect(answered(answers[2], "fail") == "ready", "`fail` on a job with attempts left should answer 'ready'.")
+    expect(answered(answers[2], "fail") == "ready", "`fail` on a job with attempts left should answer 'ready'.",
+           promises=["fail-ready"])
     row = answers[3]
-    expect(row["state"] == "ready" and row["last_error"] == "timeout" and row["lease_until"] is None,
-           "`fail` should put the job back to 'ready', keep the error in last_error and clear lease_until.")
+    expect(row["state"] == "ready", "`fail` should put the job back to 'ready'.", promises=["fail-ready"])
+    expect(row["last_error"] == "timeout" and row["lease_until"] is None,
+           "`fail` should keep the error in last_error and clear lease_until.", promises=["fail-error-lease"])
     expect(abs(row["run_at"] - (100.0 + expected_backoff(2, 2.0, 60.0, 0.25))) < 1e-9,
-           "`fail` should make the job due again at now + backoff(attempts, base, cap, u), with the job's attempts.")
-    expect(row["attempts"] == 2, "`fail` should not change attempts (claim counts them).")
+           "`fail` should make the job due again at now + backoff(attempts, base, cap, u), with the job's attempts.",
+           promises=["fail-ready"])
+    expect(row["attempts"] == 2, "`fail` should not change attempts (claim counts them).",
+           promises=["fail-error-lease"])
 
 
-@graded(NAME, points=0.5, negative=True)  # a fail that does nothing changes nothing either
+@graded(NAME, points=0.5, negative=True, promises=["fail-holder-only"], unhappy=True)  # a fail that does nothing changes nothing either
 async def test_fail_only_by_the_worker_holding_the_job(submission):
     """fail from a worker that does not hold the claim answers None and changes nothing."""
     answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w2", "error": "late", "now": 10.0,
@@ -74,21 +80,62 @@ async def test_fail_only_by_the_worker_holding_the_job(submission):
            "`fail` from a worker that does not hold the claim should answer None and change nothing.")
 
 
-@graded(NAME, points=0.5)
+@graded(NAME, points=0.5, promises=["fail-holder-only"], unhappy=True)
+async def test_a_second_fail_changes_nothing(submission):
+    """A second fail by the same worker, the job already back to 'ready' (or done), answers None and changes nothing."""
+    failed = {"op": "fail", "id": 1, "worker": "w1", "error": "timeout", "now": 10.0, "u": 0.0, "max_attempts": 5}
+    answers = await play(submission, [running(2), failed, {"op": "row", "id": 1},
+                                      {**failed, "error": "again", "now": 11.0, "u": 1.0}, {"op": "row", "id": 1},
+                                      {"op": "put", "id": 1, "set": {"state": "done", "worker": "w1"}},
+                                      {**failed, "error": "after ack"}, {"op": "row", "id": 1}])
+    expect(answered(answers[2], "fail") == "ready", "`fail` on a job with attempts left should answer 'ready'.")
+    expect(answered(answers[4], "fail") is None and answers[5] == answers[3],
+           "A second `fail` by the same worker, once the job is back to 'ready', should answer None and change "
+           "nothing: the worker no longer holds it (check the state as well as the worker).")
+    expect(answered(answers[7], "fail") is None and answers[8]["state"] == "done" and answers[8]["last_error"] == "timeout",
+           "`fail` of a job that is done should answer None and change nothing: only a 'running' job held by "
+           "that worker can fail.")
+
+
+@graded(NAME, points=0.5, negative=True, promises=["fail-one-step"], unhappy=True)  # a fail that does nothing lets the other worker have the job
+async def test_fail_and_a_takeover_at_the_same_moment(submission):
+    """fail by a worker whose lease ran out, while another worker takes the job over: one of them wins, never both."""
+    await require(submission, "fail", kind="function")
+    for attempts, max_attempts, outcome in ((2, 5, "ready"), (3, 3, "dead")):
+        report = await submission.probe("lesson05.fail_during_takeover", SETUP, defined("fail"), attempts, max_attempts)
+        answer, row = answered(report["answer"], "fail"), report["row"]
+        if report["took_over"]:
+            expect(answer is None and row["state"] == "running" and row["worker"] == "w2"
+                   and row["attempts"] == attempts + 1,
+                   "Another worker took the job over (its lease had run out) while your `fail` ran, and your `fail` "
+                   f"still answered {answer!r} and changed the job: it undid the other worker's claim. Read the job "
+                   "and write the outcome as one step (BEGIN IMMEDIATE before the read, COMMIT after the write), or "
+                   "write with an UPDATE whose WHERE checks the job is still running for this worker.")
+        else:
+            expect(answer == outcome and row["state"] == outcome and row["worker"] == "w1",
+                   f"`fail` on a job running for this worker should answer {outcome!r} and leave the job "
+                   f"{outcome!r}, saved for every connection to see (is its transaction committed?); it answered "
+                   f"{answer!r} and the job is {row['state']!r}.")
+
+
+@graded(NAME, points=0.5, promises=["fail-dead", "fail-error-lease"], unhappy=True)
 async def test_fail_buries_after_the_last_attempt(submission):
     """With attempts >= max_attempts, fail by the holder sends the job to 'dead'."""
     answers = await play(submission, [running(3), {"op": "fail", "id": 1, "worker": "w1", "error": "boom", "now": 10.0,
                                                    "u": 0.5, "max_attempts": 3},
                                       {"op": "row", "id": 1}])
     expect(answered(answers[2], "fail") == "dead",
-           "`fail` on a job whose attempts reached max_attempts should answer 'dead' (no retry left).")
+           "`fail` on a job whose attempts reached max_attempts should answer 'dead' (no retry left).",
+           promises=["fail-dead"])
     row = answers[3]
-    expect(row["state"] == "dead" and row["last_error"] == "boom" and row["lease_until"] is None,
-           "A buried job should have state 'dead', its error in last_error and no lease.")
+    expect(row["state"] == "dead", "A buried job should have state 'dead'.", promises=["fail-dead"])
+    expect(row["last_error"] == "boom" and row["lease_until"] is None,
+           "A buried job should have the error that buried it in last_error, and no lease.",
+           promises=["fail-error-lease"])
 
 
 PUT = st.fixed_dictionaries({"id": JOB_IDS, "set": st.fixed_dictionaries({
-    "state": st.sampled_from(["running", "ready", "done"]), "worker": WORKERS, "attempts": st.integers(0, 6),
+    "state": st.sampled_from(["running", "ready", "done"]), "worker": WORKERS, "attempts": st.integers(1, 6),
     "lease_until": st.just(50.0)})})
 FAIL = st.fixed_dictionaries({"id": JOB_IDS, "worker": WORKERS, "error": st.sampled_from(["boom", "timeout"]),
                               "now": TIMES, "u": st.sampled_from([0.0, 0.25, 1.0]),
@@ -110,14 +157,13 @@ SCRIPTS = st.builds(lambda steps, last: steps + last,
                     st.builds(held_and_failed, PUT, FAIL))
 
 
-@graded(NAME, points=1)
+@graded(NAME, points=1, promises=["backoff-doubles", "backoff-jitter", "fail-holder-only", "fail-dead", "fail-ready",
+                                  "fail-error-lease"], unhappy=True)
 async def test_generated_failures_retry_or_bury_as_the_task_says(submission, reference):
     """On generated scripts (jobs running for one worker or another, any attempts, bases, caps and u), every fail and row is as the task says."""
     await require(submission, "fail", kind="function")
 
     await same_as_reference(submission, reference, NAME, SCRIPTS, examples=15,
                             batch=probe_batch("lesson05.scripts", SETUP, LEARNER, each=raised_as_type), show=shown_steps,
-                            promise="fail changes only a job running for that worker (else answers None): with attempts "
-                                    "already at max_attempts it is buried ('dead', last_error kept), otherwise it is "
-                                    "'ready' again at now + backoff(attempts, base, cap, u), where backoff is between "
-                                    "half and all of min(cap, base * 2 ** (attempts - 1)); the lease is cleared.")
+                            promise=["backoff-doubles", "backoff-jitter", "fail-holder-only", "fail-dead", "fail-ready",
+                                     "fail-error-lease"])

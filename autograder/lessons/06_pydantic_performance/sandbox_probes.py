@@ -104,16 +104,17 @@ class _CountingAdapters:
         self.cls.__init__ = self.original
 
 
-def parse_batches(make_parser: Callable[[], Any], batches: list[str]) -> dict:
-    """``make_parser()`` once; then ``parse(raw)`` on each batch (JSON text, passed as bytes).
-    Reports, per batch, the class names and JSON-mode dumps of what came back, or the errors;
-    and how many TypeAdapters were built during the ``parse`` calls (not in ``make_parser``)."""
+def parse_batches(make_parser: Callable[[], Any], batches: list[str], as_text: bool = False) -> dict:
+    """``make_parser()`` once; then ``parse(raw)`` on each batch (JSON text, passed as bytes, or
+    as ``str`` with ``as_text``). Reports, per batch, the class names and JSON-mode dumps of what
+    came back, or the errors; and how many TypeAdapters were built during the ``parse`` calls
+    (not in ``make_parser``)."""
     parse = make_parser()
     results = []
     with _CountingAdapters() as counter:
         for raw in batches:
             try:
-                parsed = parse(raw.encode())
+                parsed = parse(raw if as_text else raw.encode())
             except Exception as exc:
                 results.append({"ok": False, "errors": _errors(exc)})
                 continue
@@ -146,12 +147,17 @@ def parse_speed(make_parser: Callable[[], Any], model: Any, raw: str) -> dict:
 
 async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
     """``make_app()`` once, then one GET per path: status, content-type and the body (parsed
-    JSON where it is JSON, else its text)."""
+    JSON where it is JSON, else its text). A request the app raised on is reported as the 500 a
+    server answers, with the exception as its body, so the suite names the request it broke."""
     app = make_app()
     replies = []
     for path in paths:
         target, _, query = path.partition("?")
-        reply = await run_http(app, "GET", target, query=query)
+        try:
+            reply = await run_http(app, "GET", target, query=query)
+        except Exception as exc:  # the learner's app raised: a 500, as a server answers it
+            replies.append({"status": 500, "content_type": None, "body": {"$raised": f"{type(exc).__name__}: {exc}"[:300]}})
+            continue
         headers = {bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
                    for name, value in reply["headers"]}
         text = reply["body"].decode("utf-8", errors="replace")
@@ -161,6 +167,21 @@ async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
             body = {"$text": text[:300]}
         replies.append({"status": reply["status"], "content_type": headers.get("content-type"), "body": body})
     return replies
+
+
+async def answers_from_new_rows(make_app: Callable[[], Any], make_slow: Callable[[], Any], rows: list,
+                                paths: list[str]) -> dict:
+    """An app made and asked ``paths``; then ``rows`` (the cells' ``INVOICE_ROWS``) changed in
+    place, every other row dropped and the rest reversed, and a second app made and asked the
+    same, beside the slow app: the two last apps' answers (as ``answers`` reports them). The
+    rows are put back before this returns, whatever happened."""
+    await answers(make_app, paths)  # whatever an app keeps, it has now
+    kept = list(rows)
+    rows[:] = kept[::-2]
+    try:
+        return {"fast": await answers(make_app, paths), "slow": await answers(make_slow, paths)}
+    finally:
+        rows[:] = kept
 
 
 def app_speed(make_slow: Callable[[], Any], make_fast: Callable[[], Any], path: str) -> dict:

@@ -34,9 +34,12 @@ def _body(response) -> Any:
         return response.text
 
 
-async def lifespan_report(lifespan_client, requests: list) -> dict:
-    """Use ``lifespan_client`` on an app whose lifespan records startup and shutdown and
-    yields state; send ``requests`` ([method, path] pairs) inside the block."""
+async def lifespan_report(lifespan_client, requests: list, raise_inside: bool = False) -> dict:
+    """Use ``lifespan_client`` on an app whose lifespan records startup, shutdown and the
+    clean-up in its ``finally``, and yields state; send ``requests`` ([method, path] pairs)
+    inside the block, then raise inside it if ``raise_inside``; report what the client was,
+    the answers, the lifespan's events in and after the block, and whether the client was
+    closed after it."""
     from fastapi import FastAPI, Request
 
     events: list[str] = []
@@ -44,8 +47,11 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
     @asynccontextmanager
     async def lifespan(app):
         events.append("startup")
-        yield {"greeting": "hello"}
-        events.append("shutdown")
+        try:
+            yield {"greeting": "hello"}
+            events.append("shutdown")
+        finally:  # runs on shutdown, and when the lifespan is cancelled
+            events.append("cleanup")
 
     app = FastAPI(lifespan=lifespan)
 
@@ -58,6 +64,7 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
         return {"number": number}
 
     report: dict[str, Any] = {"responses": []}
+    client = None
     try:
         async with lifespan_client(app) as client:
             report["client"] = type(client).__name__
@@ -70,9 +77,12 @@ async def lifespan_report(lifespan_client, requests: list) -> dict:
                     report["responses"].append(_error(exc))
                     continue
                 report["responses"].append({"status": response.status_code, "body": _body(response)})
+            if raise_inside:
+                raise LookupError("raised inside the block")
     except Exception as exc:
         report["error"] = _error(exc)
     report["events_after"] = list(events)
+    report["client_closed"] = getattr(client, "is_closed", None)
     return plain(report)
 
 
@@ -95,15 +105,19 @@ async def _count(engine) -> int:
 
 async def rollback_report(rollback_session, savepoint_engine, scopes: list) -> dict:
     """Play ``scopes``: each a list of steps run on the session ``rollback_session`` gives
-    ("add", "commit", "rollback", "count") or, as "outside", a row committed by another
-    connection before the scope; report what each "count" saw and what a new connection sees
-    after each scope."""
+    ("add", "commit", "rollback", "count", and "raise": a LookupError raised inside the block)
+    or, as "outside", a row committed by another connection before the scope; report what each
+    "count" saw, what a new connection sees after each scope, and how many of the engine's
+    connections are still checked out then."""
     from sqlalchemy import text
+
+    from coursekit.data import watch
 
     # The folder goes with the probe: under nbgrader the probe runs in the learner's kernel,
     # whose temporary folder is not a sandbox's scratch folder.
     folder = tempfile.mkdtemp(prefix="lesson07-probe-")
     engine = await _scratch_engine(savepoint_engine, folder)
+    lent = watch(engine)  # holds what it counts: a connection never given back stays counted
     report: list[dict] = []
     try:
         for steps in scopes:
@@ -123,8 +137,11 @@ async def rollback_report(rollback_session, savepoint_engine, scopes: list) -> d
                             await session.rollback()
                         elif step == "count":
                             seen["counts"].append((await session.execute(text("SELECT count(*) FROM notes"))).scalar_one())
+                        elif step == "raise":
+                            raise LookupError("raised inside the block")
             except Exception as exc:
                 seen["error"] = _error(exc)
+            seen["checked_out"] = lent.borrowed
             seen["after"] = await _count(engine)
             report.append(seen)
     finally:
@@ -171,8 +188,11 @@ def _invoice_app_with(before: dict):
 
 async def outside_report(fake_outside, plan: dict) -> dict:
     """Use ``fake_outside(app, user)`` on the invoices app: create an invoice and pay it
-    without a token, optionally raise inside the block, and report the requests, what the
-    recorder kept, and the overrides before, inside and after."""
+    without a token, optionally raise inside the block (``"raise"``: true or "error" for a
+    LookupError, "cancel" for asyncio.CancelledError, a BaseException as a cancelled test's),
+    and report the requests, what the recorder kept, and the overrides before, inside and after."""
+    import asyncio
+
     import httpx
     from asgi_lifespan import LifespanManager
 
@@ -190,9 +210,11 @@ async def outside_report(fake_outside, plan: dict) -> dict:
                         paid = await client.post(f"/invoices/{created.json()['id']}/pay")
                         report["paid"] = {"status": paid.status_code}
                     report["recorded"] = [invoice.get("id") for invoice in getattr(recorder, "sent", [])]
+                    if plan.get("raise") == "cancel":
+                        raise asyncio.CancelledError("the test was cancelled")
                     if plan.get("raise"):
                         raise LookupError("raised inside the block")
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:  # only the block's own cancellation
                 report["error"] = _error(exc)
             report["after"] = _overrides(app, names)
             anonymous = await client.get("/invoices")
@@ -202,14 +224,18 @@ async def outside_report(fake_outside, plan: dict) -> dict:
 
 async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
     """Use ``api_client(app, engine, user)`` on the invoices app and a scratch database, once
-    per block: each block lists steps ("create", "pay", "list", "read <n>") sent in order;
-    report each answer, what the notifier recorded, whether the lifespan had run, the
-    overrides left after each block (the app starts with one of another fixture's) and the
-    rows a new connection sees. The database starts
-    with one invoice of alice's, committed before the first block."""
+    per block: each block lists steps ("create", "pay", "list", "read", and "raise": a
+    LookupError raised inside the block) sent in order; report each answer, what the notifier
+    recorded, whether the lifespan had run, whether the block's requests all got one session
+    (two requests to a route the probe adds, at the end of the block), the overrides left after
+    each block (the app starts with one of another fixture's), the rows a new connection sees
+    and the engine's connections still checked out. The database starts with one invoice of
+    alice's, committed before the first block."""
+    from fastapi import Depends
     from sqlalchemy import func, insert, select
 
-    from coursekit.invoice_api import invoices, make_invoice_app, metadata
+    from coursekit.data import watch
+    from coursekit.invoice_api import get_session, invoices, make_invoice_app, metadata
 
     folder = tempfile.mkdtemp(prefix="lesson07-probe-")  # removed at the end, as in rollback_report
     path = Path(folder) / f"api{next(_databases)}.db"
@@ -218,7 +244,14 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
         await connection.run_sync(metadata.create_all)
         # One invoice of alice's from before: a block sees it only through the engine it was given.
         await connection.execute(insert(invoices).values(owner="alice", customer="earlier", total_cents=1, status="open"))
+    lent = watch(engine)  # holds what it counts: a connection never given back stays counted
     app = make_invoice_app()
+    sessions: list = []  # held, so that two sessions are never told apart by a reused id()
+
+    @app.get("/probe/session")
+    async def which_session(session=Depends(get_session)):
+        sessions.append(session)
+        return len(sessions)
 
     def get_settings():
         return "settings"
@@ -243,13 +276,21 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
                             response = await client.post(f"/invoices/{last}/pay")
                         elif step == "list":
                             response = await client.get("/invoices")
+                        elif step == "raise":
+                            raise LookupError("raised inside the block")
                         else:
                             response = await client.get(f"/invoices/{last or 1}")
                         seen["answers"].append({"status": response.status_code, "body": _body(response)})
                     seen["notified"] = [invoice.get("id") for invoice in getattr(notifier, "sent", [])]
+                    sessions.clear()
+                    for _ in range(2):
+                        await client.get("/probe/session")
+                    seen["one_session"] = len(sessions) == 2 and sessions[0] is sessions[1]
+                    sessions.clear()
             except Exception as exc:
                 seen["error"] = _error(exc)
             seen["overrides_after"] = sorted(getattr(key, "__name__", "?") for key in app.dependency_overrides)
+            seen["checked_out"] = lent.borrowed
             async with engine.connect() as connection:
                 seen["rows_after"] = (await connection.execute(select(func.count()).select_from(invoices))).scalar_one()
             report.append(seen)

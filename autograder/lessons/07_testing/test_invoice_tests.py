@@ -40,6 +40,17 @@ class AnyoneIsAGuest(Rules):
         return super().user_for(authorization) or "guest"
 
 
+class UnknownTokenAccepted(Rules):
+    def user_for(self, authorization):
+        scheme, _, token = (authorization or "").partition(" ")
+        return super().user_for(authorization) or ("guest" if scheme == "Bearer" and token else None)
+
+
+class FreeLinesRefused(Rules):
+    def acceptable(self, invoice):
+        return bool(invoice.lines) and all(line.quantity >= 1 and line.unit_cents >= 1 for line in invoice.lines)
+
+
 class OthersInvoicesVisible(Rules):
     def visible_to(self, owner, user):
         return True
@@ -64,6 +75,8 @@ VARIANTS = {
     OthersInvoicesVisible: "another user's invoice answers 404",
     PaysTwice: "paying an invoice already paid answers 409",
     StatusFilterIgnored: "GET /invoices?status=... lists only the invoices with that status",
+    UnknownTokenAccepted: "a request whose bearer token is not one of TOKENS gets 401",
+    FreeLinesRefused: "a line with quantity >= 1 and unit_cents >= 0 is accepted (a free line of 0 cents too)",
 }
 
 _hunts = {}  # one hunt per submission (a worker grades one): every graded test below reads it
@@ -89,14 +102,14 @@ def expect_honest(found) -> None:
                         "fails on the correct app catches nothing: fix it or remove it.")
 
 
-@graded(NAME, points=1, negative=True)
+@graded(NAME, points=1, negative=True, promises=["pass-on-correct"], unhappy=True)
 async def test_your_tests_pass_on_the_correct_app(submission, separate_sandbox):
     """Every one of the learner's tests passes on the correct app, every time."""
     expect_honest(await the_hunt(submission, separate_sandbox))
 
 
 def _catches(number, variant):
-    @graded(NAME, points=1)
+    @graded(NAME, points=1, promises=["catch-variants"])
     async def test(submission, separate_sandbox):
         found = await the_hunt(submission, separate_sandbox)
         # The tests' failures on the correct app are listed once, by the test above.

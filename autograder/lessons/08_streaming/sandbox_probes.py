@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
+import contextvars
 import hashlib
 import os
 import shutil
@@ -23,10 +23,11 @@ import sqlite3
 import tempfile
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from coursekit.streams import http_call, sse_blocks, websocket_clients
+from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
 SETTLE = 0.02  # seconds a scenario waits after each step, for the app's tasks to run
 CLOSE_WITHIN = 0.5  # how long after a client left its resources are watched for (the statements' half second)
@@ -108,13 +109,15 @@ def _table(make_invoices_db: Callable, rows: int, folder: Path) -> str:
 
 
 async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list[dict]) -> list[dict]:
-    """Each case ``{"rows", "query", "leave_after_chunks", "memory", "body", "watch_close"}``: a
-    fresh table of ``rows`` invoices, an app from ``factory(db_path)``, one GET
-    /invoices.csv?<query>. Answers what the client saw, the body (when ``body``) or its sha256
-    and size, the peak memory during the call (when ``memory``), and the connections
-    ``open_db`` gave: how many, how many were closed when the call ended, and (when
-    ``watch_close``) how many within half a second after (the garbage collector held
-    meanwhile: a generator left to it would otherwise be closed at random)."""
+    """Each case ``{"rows", "query", "leave_after_chunks", "stall_after_chunks", "leave_after",
+    "memory", "body", "watch_close"}``: a fresh table of ``rows`` invoices, an app from
+    ``factory(db_path)``, one GET /invoices.csv?<query> (the client leaving after
+    ``leave_after_chunks`` chunks, or reading nothing after ``stall_after_chunks`` and leaving
+    ``leave_after`` seconds after the start). Answers what the client saw, the body (when
+    ``body``) or its sha256 and size, the peak memory during the call (when ``memory``), and
+    the connections ``open_db`` gave: how many, how many were closed when the call ended, and
+    (when ``watch_close``) how many within half a second after, the garbage collector held
+    meanwhile (``coursekit.streams.collector_held``)."""
     answers = []
     with tempfile.TemporaryDirectory(prefix="lesson08_export_") as scratch:
         for case in cases:
@@ -128,22 +131,19 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
         app = factory(_table(make_invoices_db, rows, folder))
     except Exception as exc:
         return {"error": _raised(exc)}
-    with _watched_open_db(factory) as opened:
-        gc.disable()
-        try:
-            async with _tracing(bool(case.get("memory"))) as peak:
-                seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
-                                       leave_after_chunks=case.get("leave_after_chunks"),
-                                       chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
-                                       keep_body=True, timeout=float(case.get("timeout", 3.0)))
-                memory = peak()
-            closed_at_end = sum(_is_closed(db) for db in opened)
-            deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
-            while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
-                await asyncio.sleep(0.02)
-            closed_later = sum(_is_closed(db) for db in opened)
-        finally:
-            gc.enable()
+    with _watched_open_db(factory) as opened, collector_held():
+        async with _tracing(bool(case.get("memory"))) as peak:
+            seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
+                                   leave_after_chunks=case.get("leave_after_chunks"), leave_after=case.get("leave_after"),
+                                   stall_after_chunks=case.get("stall_after_chunks"),
+                                   chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
+                                   keep_body=True, timeout=float(case.get("timeout", 3.0)))
+            memory = peak()
+        closed_at_end = sum(_is_closed(db) for db in opened)
+        deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
+        while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.02)
+        closed_later = sum(_is_closed(db) for db in opened)
     answer = {**_http(seen), "opened": len(opened), "closed_at_end": closed_at_end, "closed_within": closed_later,
               "size": len(seen.body), "sha256": hashlib.sha256(bytes(seen.body)).hexdigest()}
     if case.get("memory"):
@@ -184,6 +184,7 @@ async def _sse_session(factory: Callable, feed_class: type, case: dict) -> dict:
     headers = [] if case.get("last_event_id") is None else [("Last-Event-ID", case["last_event_id"])]
     listening: list[int] = []
     call = asyncio.ensure_future(http_call(app, "GET", "/events", headers=headers, leave_after=case["leave_after"],
+                                           stall_after_chunks=case.get("stall_after_chunks"),
                                            timeout=case["leave_after"] + 1.5))
     for kind, value in case.get("script", []):
         if kind == "wait":
@@ -205,26 +206,62 @@ async def sse_sessions(factory: Callable, feed_class: type, cases: list[dict]) -
     """Each case, all at once, with a feed of its own: ``{"before": [texts published first],
     "last_event_id": header or None, "retry_ms", "heartbeat" (given when present),
     "script": [["wait", s] | ["publish", text] | ["count", null], ...] played while the client
-    listens, "leave_after": seconds until the client leaves}``. Answers the parsed blocks, the
-    subscriptions counted at each "count", those left half a second after the client left,
-    and how long the call took to end after the client left."""
-    return list(await asyncio.gather(*(_sse_session(factory, feed_class, case) for case in cases)))
+    listens, "stall_after_chunks": chunks after which the client reads nothing (optional),
+    "leave_after": seconds until the client leaves}``. Answers the parsed blocks, the
+    subscriptions counted at each "count", those left half a second after the client left
+    (the garbage collector held throughout: ``coursekit.streams.collector_held``), and how long the call took
+    to end after the client left."""
+    with collector_held():
+        return list(await asyncio.gather(*(_sse_session(factory, feed_class, case) for case in cases)))
 
 
 # -- ws_room ---------------------------------------------------------------------------------
 
+_session: contextvars.ContextVar[int | None] = contextvars.ContextVar("lesson08_room_session", default=None)
+_made_in: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # task -> the session whose code made it
+
+
+@contextlib.contextmanager
+def _tasks_told_apart() -> Any:
+    """While the block runs, each task made on this loop is noted with the session that made it
+    (a task made by a task inherits its context, so the app's tasks carry their session), so that
+    sessions played at once can each count their own."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+
+    def factory(loop, coro, **options):
+        task = previous(loop, coro, **options) if previous else asyncio.Task(coro, loop=loop, **options)
+        if _session.get() is not None:
+            _made_in[task] = _session.get()
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        yield
+    finally:
+        loop.set_task_factory(previous)
+
+
+def _running_tasks() -> int:
+    """Tasks made in this session (by the app or for its clients) that have not ended."""
+    return sum(owner == _session.get() and not task.done() for task, owner in list(_made_in.items()))
+
 
 async def _room_session(factory: Callable, case: dict) -> dict:
+    _session.set(id(case))
     try:
         app = factory(case["tokens"], **({"backlog": case["backlog"]} if "backlog" in case else {}))
     except Exception as exc:
         return {"error": _raised(exc)}
     clients: dict[str, Any] = {}
     delays: list[float] = []
+    running: list[int] = []
     async with websocket_clients(app) as connect:
         for step in case["script"]:
             kind, name = step[0], step[1] if len(step) > 1 else None
-            if kind == "connect":
+            if kind == "count_tasks":
+                running.append(_running_tasks())
+            elif kind == "connect":
                 clients[name] = await connect(step[2], wait=0.5)
             elif kind == "say":
                 clients[name].say(step[2])
@@ -252,19 +289,22 @@ async def _room_session(factory: Callable, case: dict) -> dict:
         ended = {name: client.task.done() for name, client in clients.items()}
         report = {name: {"accepted": client.accepted.is_set(), "close_code": client.close_code, "texts": list(client.texts),
                          "ended": ended[name], "error": client.error} for name, client in clients.items()}
-    return {"clients": report, "delays": delays}
+    return {"clients": report, "delays": delays, "running_tasks": running}
 
 
 async def room_sessions(factory: Callable, cases: list[dict]) -> list[dict]:
     """Each case, all at once, with an app of its own: ``{"tokens", "backlog" (when given),
     "script": [step, ...], "await_end": [clients], "end_wait": seconds}``, steps being ``["connect", client, path]``,
     ``["say", client, text]``, ``["leave", client]``, ``["stop_reading", client]``,
-    ``["resume_reading", client]``, ``["wait", seconds]`` and ``["timed_say", client, text,
-    [readers]]`` (noting the seconds until every named reader got the message), each followed
-    by a short pause. Answers, per client: accepted, close code, texts read, whether its
-    endpoint ended (the clients named in ``await_end`` given up to ``end_wait`` seconds at the
-    end, together), its error; and the delays."""
-    return list(await asyncio.gather(*(_room_session(factory, case) for case in cases)))
+    ``["resume_reading", client]``, ``["wait", seconds]``, ``["timed_say", client, text,
+    [readers]]`` (noting the seconds until every named reader got the message) and
+    ``["count_tasks"]`` (noting how many tasks made in the session are still running: the
+    clients' endpoints and whatever the app started), each followed by a short pause. Answers,
+    per client: accepted, close code, texts read, whether its endpoint ended (the clients named
+    in ``await_end`` given up to ``end_wait`` seconds at the end, together), its error; the
+    delays; and the task counts."""
+    with _tasks_told_apart():
+        return list(await asyncio.gather(*(_room_session(factory, case) for case in cases)))
 
 
 # -- upload_stream ---------------------------------------------------------------------------

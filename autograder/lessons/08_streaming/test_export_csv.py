@@ -143,14 +143,21 @@ async def test_memory_does_not_grow_with_the_table(submission, reference):
 
 @graded(NAME, points=1.5, promises=["closes-connection"], unhappy=True)
 async def test_the_connection_is_closed_even_when_the_client_leaves(submission):
-    """The connection from open_db is closed after the export, and within 0.5 s of a client leaving mid-way."""
-    done, left = await runs(submission, [{"rows": 40, "watch_close": True},
-                                         {"rows": LARGE, "leave_after_chunks": 2, "watch_close": True}])
+    """The connection from open_db is closed after the export, and within 0.5 s of a client leaving mid-way,
+    whether it was reading or had stopped reading; the garbage collector is held meanwhile (the probe's)."""
+    done, left, stalled = await runs(submission, [
+        {"rows": 40, "watch_close": True},
+        {"rows": LARGE, "leave_after_chunks": 2, "watch_close": True},
+        {"rows": LARGE, "stall_after_chunks": 2, "leave_after": 0.3, "watch_close": True}])
     expect(done["opened"] > 0, "Open the database with the given open_db(db_path), so that the connection can be "
                                "closed (the grader watches the connections open_db gives).")
     expect(done["closed_within"] == done["opened"], "After a complete export the database connection was still open: "
                                                     "close it (db.close()) once the last row is sent.")
-    expect(left["opened"] > 0 and left["closed_within"] == left["opened"],
-           "A client left in the middle of the export, and the database connection was still open half a second later: "
-           "close it in the finally of an async generator (Starlette cancels it at its await when the client leaves; a "
-           "sync generator is abandoned in its thread and only the garbage collector ever closes it).")
+    for one, who in ((left, "A client left in the middle of the export"),
+                     (stalled, "A client stopped reading in the middle of the export, then left")):
+        expect(one["opened"] > 0 and one["closed_within"] == one["opened"],
+               f"{who}, and the database connection was still open half a second later (the garbage collector held): "
+               "close it in the finally of an async generator that you give to StreamingResponse yourself, which "
+               "Starlette cancels at its await when the client leaves. A generator that FastAPI iterates for you (a "
+               "path operation that yields) can be left at its yield, and a sync generator in its thread: only the "
+               "garbage collector ever closes those.")

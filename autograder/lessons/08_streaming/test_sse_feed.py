@@ -103,19 +103,32 @@ async def test_heartbeat_only_when_idle(submission):
 
 @graded(NAME, points=1.5, promises=["unsubscribes"], unhappy=True)
 async def test_unsubscribes_when_the_client_leaves(submission):
-    """The subscription is gone within 0.5 s of the client leaving, idle or not, and the stream ends."""
+    """The subscription is gone within 0.5 s of the client leaving (idle, between events, or after it stopped
+    reading while events kept coming), and the stream ends; the garbage collector is held meanwhile (the probe's)."""
     idle = {"before": ["a"], "heartbeat": QUIET, "script": [["wait", 0.15], ["count", None]], "leave_after": 0.3}
     flowing = {"before": [], "heartbeat": 0.1, "leave_after": 0.35,
                "script": [["wait", 0.1], ["publish", "p"], ["count", None], ["wait", 0.1], ["publish", "q"]]}
-    seen = await sessions(submission, [idle, flowing])
+    stalled = {"before": [], "heartbeat": QUIET, "stall_after_chunks": 1, "leave_after": 0.45,
+               "script": [["wait", 0.1]] + [step for n in range(8) for step in (["publish", f"s{n}"], ["wait", 0.01])]
+               + [["count", None]]}
+    seen = await sessions(submission, [idle, flowing, stalled])
     for one in seen:
         expect(one["listening"] == [1], f"While a client listens, its stream should hold one subscription of the feed "
                                         f"(feed.subscribe); there were {one['listening']}.")
-        expect(one["subscribed_after"] == 0,
-               "The client left and its subscription was still in the feed half a second later: unsubscribe in a "
-               "finally around the stream (Starlette cancels it at its await when the client leaves).")
         expect(one["returned_after_leaving"] is not None and one["returned_after_leaving"] < 0.5,
                "The client left and the stream did not end within half a second.")
+    for one in seen[:2]:
+        expect(one["subscribed_after"] == 0,
+               "The client left and its subscription was still in the feed half a second later: unsubscribe when the "
+               "stream ends, whatever ends it (in a finally around it, or in a dependency with yield); Starlette "
+               "cancels the stream at its await when the client leaves.")
+    expect(seen[2]["subscribed_after"] == 0,
+           "A client stopped reading while events kept coming, then left, and its subscription was still in the feed "
+           "half a second later (the garbage collector held). A generator that FastAPI iterates for you (a path "
+           "operation that yields, as with response_class=EventSourceResponse) is left at its yield when such a "
+           "client leaves, and its finally waits for the garbage collector: unsubscribe where the end of the request "
+           "always runs (a dependency with yield), or in the finally of an async generator that you give to a "
+           "StreamingResponse yourself.")
 
 
 # Scenarios: 0 to 4 events stored first (texts with line breaks too), a Last-Event-ID header

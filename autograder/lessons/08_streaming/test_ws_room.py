@@ -79,13 +79,19 @@ async def test_broadcasts_to_the_room_the_sender_included(submission):
 
 @graded(NAME, points=1, promises=["leaving"], unhappy=True)
 async def test_a_member_that_leaves_is_removed(submission):
-    """After a member leaves, the others go on; its endpoint ends."""
+    """After a member leaves, the others go on; its endpoint ends, and nothing it started runs on."""
     (seen,) = await sessions(submission, [{"tokens": TOKENS, "await_end": ["bob"], "end_wait": 0.5, "script": [
-        ["connect", "ada", "/rooms/a?token=t1"], ["connect", "bob", "/rooms/a?token=t2"],
-        ["connect", "cy", "/rooms/a?token=t3"], ["say", "ada", "one"], ["leave", "bob"],
-        ["say", "cy", "two"], ["say", "ada", "three"]]}])
+        # (a message first: whatever the room makes on its first broadcast is counted both times)
+        ["connect", "ada", "/rooms/a?token=t1"], ["connect", "cy", "/rooms/a?token=t3"], ["say", "ada", "one"],
+        ["count_tasks"], ["connect", "bob", "/rooms/a?token=t2"], ["say", "cy", "two"], ["leave", "bob"],
+        ["wait", 0.1], ["count_tasks"], ["say", "ada", "three"]]}])
     clients = seen["clients"]
     expect(clients["bob"]["ended"], "A member that left should have its endpoint end.")
+    before, after = seen["running_tasks"]
+    expect(after <= before,
+           f"A member joined and left, and {after - before} more task(s) were running than before it joined: when a "
+           "member leaves, cancel the tasks it started (and wait for them to end), so that nothing of it stays in the "
+           "room.")
     for name in ("ada", "cy"):
         expect(read(clients[name]) == [said("ada", "one"), said("cy", "two"), said("ada", "three")]
                and clients[name]["error"] is None,
