@@ -121,6 +121,10 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     found = lesson_of(exercise, lesson)
     sources = snapshot(found)
     selected = InProcessPlugin(namespace, exercise, limits, probes(found, sources))
+    # Imported before pytest starts: hypothesis ships a pytest plugin, so pytest marks its
+    # whole package for assertion rewriting, and a first import inside the session rewrites a
+    # hundred modules (3 s of a busy machine, in the first test cell of every lesson).
+    import hypothesis  # noqa: F401
     with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
         pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
                     plugins=[selected, FrozenSuite(sources, found.suite)])

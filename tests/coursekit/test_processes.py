@@ -1,13 +1,14 @@
-"""coursekit.processes: forked workers end with their with-block; Redis from the wheel."""
+"""coursekit.processes: forked workers and server commands end with their with-block; Redis from the wheel."""
 
 import os
 import signal
 import socket
+import sys
 import time
 
 import pytest
 
-from coursekit.processes import forked, free_port, redis_server, wait_until
+from coursekit.processes import forked, free_port, redis_server, server_process, wait_until
 
 
 def test_free_port_is_bindable():
@@ -85,3 +86,63 @@ def test_forked_child_can_start_an_event_loop_from_inside_one():
     assert asyncio.run(cell()) == 0
     os.close(write)
     assert os.read(read, 3) == b"ran"
+
+
+# A supervisor, as gunicorn or `uvicorn --workers` is: it forks two workers that sleep, then
+# serves GET / itself. With IGNORE_TERM it ignores SIGTERM, as a stuck supervisor would.
+SUPERVISOR = '''
+import http.server
+import os
+import signal
+import sys
+import time
+
+port, ignore_term = int(sys.argv[1]), sys.argv[2] == "IGNORE_TERM"
+for _ in range(2):
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a worker that outlives its supervisor unless killed
+        time.sleep(60)
+        os._exit(0)
+if ignore_term:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("supervising", flush=True)
+http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler).serve_forever()
+'''
+
+
+def supervisor(tmp_path, *, ignore_term=False):
+    script = tmp_path / "supervisor.py"
+    script.write_text(SUPERVISOR)
+    port = free_port()
+    return [sys.executable, str(script), str(port), "IGNORE_TERM" if ignore_term else "-"], port
+
+
+def test_server_process_answers_lists_its_workers_and_leaves_nothing(tmp_path):
+    command, port = supervisor(tmp_path)
+    with server_process(command, port=port, cwd=tmp_path, grace=1) as server:
+        assert server.url == f"http://127.0.0.1:{port}" and server.answers("/")
+        assert wait_until(lambda: len(server.workers()) == 2, 5)
+        workers = server.workers()
+        assert wait_until(lambda: "supervising" in server.output, 5)
+    assert server.gone() == [] and all(pid in server.seen for pid in workers)
+
+
+def test_a_supervisor_ignoring_sigterm_is_killed_with_its_whole_session(tmp_path):
+    command, port = supervisor(tmp_path, ignore_term=True)
+    with server_process(command, port=port, cwd=tmp_path, grace=0.5) as server:
+        wait_until(lambda: len(server.workers()) == 2, 5)
+    assert server.process.returncode == -signal.SIGKILL and server.gone() == []
+
+
+def test_server_process_started_without_waiting_then_waited_for(tmp_path):
+    command, port = supervisor(tmp_path)
+    with server_process(command, port=port, cwd=tmp_path, ready_path=None, grace=1) as server:
+        server.wait_ready("/", timeout=10)
+        assert server.answers("/")
+
+
+def test_a_server_that_exits_before_answering_is_reported_with_its_output(tmp_path):
+    command = [sys.executable, "-c", "print('cannot start: port taken'); raise SystemExit(3)"]
+    with pytest.raises(RuntimeError, match="exited with code 3 before answering:\n.*port taken"):
+        with server_process(command, port=free_port(), cwd=tmp_path):
+            pass
