@@ -185,6 +185,7 @@ async def _sse_session(factory: Callable, feed_class: type, case: dict) -> dict:
     listening: list[int] = []
     call = asyncio.ensure_future(http_call(app, "GET", "/events", headers=headers, leave_after=case["leave_after"],
                                            stall_after_chunks=case.get("stall_after_chunks"),
+                                           chunk_delay=float(case.get("chunk_delay", 0.0)),
                                            timeout=case["leave_after"] + 1.5))
     for kind, value in case.get("script", []):
         if kind == "wait":
@@ -207,6 +208,7 @@ async def sse_sessions(factory: Callable, feed_class: type, cases: list[dict]) -
     "last_event_id": header or None, "retry_ms", "heartbeat" (given when present),
     "script": [["wait", s] | ["publish", text] | ["count", null], ...] played while the client
     listens, "stall_after_chunks": chunks after which the client reads nothing (optional),
+    "chunk_delay": seconds each chunk takes to send, a slow line (optional),
     "leave_after": seconds until the client leaves}``. Answers the parsed blocks, the
     subscriptions counted at each "count", those left half a second after the client left
     (the garbage collector held throughout: ``coursekit.streams.collector_held``), and how long the call took

@@ -19,6 +19,7 @@ NAME = "export_csv"
 FACTORY = "make_export_app"
 HEADER = "id,customer,amount_cents,issued"
 SMALL, LARGE = 1_000, 6_000  # rows of the two exports whose memory is compared
+HUGE = 24_000  # and of the larger one a client stops reading (its memory compared with LARGE's)
 
 
 async def runs(side, cases: list[dict]) -> list[dict]:
@@ -124,10 +125,13 @@ async def test_generated_tables_and_thresholds_as_the_task_says(submission, refe
 
 @graded(NAME, points=1.5, promises=["constant-memory"])
 async def test_memory_does_not_grow_with_the_table(submission, reference):
-    """From 1,000 to 6,000 invoices, memory grows far less than the CSV does, as the reference's."""
-    cases = [{"rows": SMALL, "memory": True}, {"rows": LARGE, "memory": True}]
-    small, large = await runs(submission, cases)
-    want_small, want_large = await runs(reference, cases)
+    """From 1,000 to 6,000 invoices, memory grows far less than the CSV does, as the reference's, also for a
+    client that stops reading (nothing may pile up while it does)."""
+    stalled = {"stall_after_chunks": 1, "leave_after": 0.6, "memory": True}
+    cases = [{"rows": SMALL, "memory": True}, {"rows": LARGE, "memory": True},
+             {"rows": LARGE, **stalled}, {"rows": HUGE, **stalled}]
+    small, large, large_stalled, huge_stalled = await runs(submission, cases)
+    want_small, want_large, want_large_stalled, want_huge_stalled = await runs(reference, cases)
     expect(small["status"] == large["status"] == 200 and large["complete"],
            f"An export of {LARGE:,} invoices should complete with 200; {answered(large)}.")
     expect(large["chunks"] > 1, f"The export of {LARGE:,} invoices came in one piece: send it in pieces as you read the "
@@ -139,6 +143,13 @@ async def test_memory_does_not_grow_with_the_table(submission, reference):
            f"From {SMALL:,} to {LARGE:,} invoices, your export's peak memory grew by {growth / 1e6:.1f} MB for "
            f"{extra / 1e6:.1f} MB more CSV: read a batch of rows at a time (fetchmany) and yield it, never every row "
            "(fetchall) or the whole body at once.")
+    # Past a batch or two, what an export holds while its client reads nothing is the same for any table.
+    growth = huge_stalled["peak"] - large_stalled["peak"]
+    allowed = max(0.5 * extra * (HUGE - LARGE) / (LARGE - SMALL), 5 * (want_huge_stalled["peak"] - want_large_stalled["peak"]))
+    expect(growth < allowed,
+           f"A client stopped reading after the first piece, and from {LARGE:,} to {HUGE:,} invoices your export's peak "
+           f"memory grew by {growth / 1e6:.1f} MB meanwhile: read the next batch only when the last one has been sent, "
+           "so that nothing piles up while a client reads slowly.")
 
 
 @graded(NAME, points=1.5, promises=["closes-connection"], unhappy=True)

@@ -60,7 +60,7 @@ async def test_event_stream_headers_and_retry_first(submission):
 async def test_resumes_after_last_event_id(submission):
     """Events after Last-Event-ID, in order, with ids and their text; a missing or odd header means from the start."""
     texts = ["one", "two\nlines", "three", "four"]
-    headers = ["1", None, "banana", "", "0", "99", "-1", "1.5"]
+    headers = ["1", None, "banana", "", "0", "99", "-1", "1.5", "+2", "2_0"]
     cases = [{"before": texts, "last_event_id": value, "heartbeat": QUIET, "leave_after": 0.25} for value in headers]
     seen = await sessions(submission, cases)
     everything = [(str(number), text) for number, text in enumerate(texts, 1)]
@@ -79,11 +79,19 @@ async def test_resumes_after_last_event_id(submission):
 async def test_sends_events_as_they_are_published(submission):
     """Events published while the client listens arrive, in order, with their ids, each once."""
     script = [["wait", 0.1], ["publish", "x"], ["wait", 0.1], ["publish", "y\nz"], ["publish", "w"], ["wait", 0.15]]
-    (seen,) = await sessions(submission, [{"before": ["old"], "last_event_id": "1", "heartbeat": QUIET,
-                                           "script": script, "leave_after": 0.35}])
+    # (and on a slow line: the stored events take a while to send, and one is published meanwhile)
+    stored = [f"s{n}" for n in range(6)]
+    seen, slow = await sessions(submission, [
+        {"before": ["old"], "last_event_id": "1", "heartbeat": QUIET, "script": script, "leave_after": 0.35},
+        {"before": stored, "heartbeat": QUIET, "chunk_delay": 0.04, "leave_after": 0.7,
+         "script": [["wait", 0.1], ["publish", "late"], ["wait", 0.4]]}])
     expect(events(seen) == [("2", "x"), ("3", "y\nz"), ("4", "w")],
            "Each event published while a client listens should reach it as it is published, in order, with "
            f"`id: <its id>` and its text, each once; it read {events(seen)}.")
+    expect(events(slow) == [(str(n), text) for n, text in enumerate(stored + ["late"], 1)],
+           "On a slow line, an event was published while the stored ones were still being sent, and the client read "
+           f"{events(slow)}: every event published while the client listens should reach it, each once, even while "
+           "the stream is still sending the ones stored before it.")
 
 
 @graded(NAME, points=1, promises=["heartbeat"], unhappy=True)

@@ -76,6 +76,10 @@ async def test_the_file_appears_only_when_complete(submission):
     expect(all(look["name"] in ("absent", "as before") for one in seen for look in one["looked"]),
            "While the upload was still arriving, folder/<name> was already there (or already changed): write to "
            "another name in the folder, and give it its name (os.replace) once the upload is complete.")
+    expect(all(look["new_files"] >= 1 for one in seen for look in one["looked"][1:]),
+           "While the upload was still arriving, the folder held no new file: the bytes received so far should be "
+           "written to another name in the same folder (not the system's temporary folder, which may be another "
+           "file system, where the final move is a copy), and given their name once the upload is complete.")
 
 
 @graded(NAME, points=1.5, promises=["limit-413"], unhappy=True)
@@ -104,7 +108,8 @@ async def test_refuses_past_the_limit_without_reading_on(submission):
 @graded(NAME, points=1, promises=["bad-name-400"], unhappy=True)
 async def test_refuses_names_that_are_not_plain_file_names(submission):
     """400 for names out of 1-64 letters, digits, . _ -, or starting with a dot; 201 for the good ones."""
-    bad = ["..", ".", ".hidden", "a b", "x" * 65, "semi;colon", "a%2Fb", "caf\u00e9", "a\\b", "%2e%2e", "tab\tname"]
+    bad = ["..", ".", ".hidden", "a b", "x" * 65, "semi;colon", "a%2Fb", "caf\u00e9", "a\\b", "%2e%2e", "tab\tname",
+           "report.pdf\n"]
     good = ["a", "A-1_b.c", "x" * 64, "-dash", "_under", "name."]
     cases = [{"limit": 100, "name": name, "pieces": ["data"]} for name in bad + good]
     seen = await runs(submission, cases)

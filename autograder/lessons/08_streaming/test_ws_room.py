@@ -64,15 +64,20 @@ async def test_broadcasts_to_the_room_the_sender_included(submission):
     """Every member of the room, the sender too, reads each message as {"user", "text"}, in order; no other room."""
     (seen,) = await sessions(submission, [{"tokens": TOKENS, "script": [
         ["connect", "ada", "/rooms/a?token=t1"], ["connect", "bob", "/rooms/a?token=t2"],
-        ["connect", "cy", "/rooms/b?token=t3"], ["say", "ada", "hi"], ["say", "bob", "hello"],
-        ["say", "cy", "elsewhere"], ["say", "ada", "{\"json\": true}"]]}])
+        ["connect", "cy", "/rooms/b?token=t3"], ["connect", "tab", "/rooms/a?token=t1"], ["say", "ada", "hi"],
+        ["say", "bob", "hello"], ["say", "cy", "elsewhere"], ["say", "ada", "{\"json\": true}"], ["leave", "tab"],
+        ["say", "bob", "bye"]]}])
     clients = seen["clients"]
     want = [said("ada", "hi"), said("bob", "hello"), said("ada", "{\"json\": true}")]
-    expect(read(clients["bob"]) == want,
+    expect(read(clients["bob"]) == want + [said("bob", "bye")],
            "Each text a member sends should reach every member of its room as the JSON text "
            f'{{"user": <the sender\'s name from tokens>, "text": <the message>}}, in order; bob read {clients["bob"]["texts"]}.')
-    expect(read(clients["ada"]) == want, "The sender is a member too: it should read its own messages, in order; ada "
-                                         f"read {clients['ada']['texts']}.")
+    expect(read(clients["tab"]) == want, "Two connections with the same token (the same user in two tabs) are two "
+                                         f"members: each should read every message; the second read {clients['tab']['texts']}.")
+    expect(read(clients["ada"]) == want + [said("bob", "bye")],
+           "The sender is a member too: it should read its own messages, in order; and two connections with the same "
+           "token (the same user in two tabs) are two members, each reading every message, the first staying when the "
+           f"second leaves. ada (the first) read {clients['ada']['texts']}.")
     expect(read(clients["cy"]) == [said("cy", "elsewhere")],
            f"A member of another room should read only its room's messages; cy read {clients['cy']['texts']}.")
 
@@ -117,12 +122,13 @@ async def test_a_member_that_does_not_read_holds_nobody_back(submission):
 @graded(NAME, points=1.5, promises=["drops-slow-member"], unhappy=True)
 async def test_a_member_too_far_behind_is_dropped_with_1013(submission):
     """A member with `backlog` messages waiting is dropped: nothing later, closed with 1013 once it reads, endpoint ends."""
-    script = [["connect", "ada", "/rooms/a?token=t1"], ["connect", "dee", "/rooms/a?token=t4"],
-              ["stop_reading", "dee"]]
-    script += [["say", "ada", f"m{n}"] for n in range(7)]
-    script += [["resume_reading", "dee"], ["wait", 0.2], ["say", "ada", "after"]]
+    def falling_behind(messages: int) -> list:
+        return [["connect", "ada", "/rooms/a?token=t1"], ["connect", "dee", "/rooms/a?token=t4"], ["stop_reading", "dee"],
+                *[["say", "ada", f"m{n}"] for n in range(messages)], ["resume_reading", "dee"], ["wait", 0.2],
+                ["say", "ada", "after"]]
+
     (seen,) = await sessions(submission, [{"tokens": TOKENS, "backlog": 2, "await_end": ["dee"], "end_wait": 0.5,
-                                           "script": script}])
+                                           "script": falling_behind(7)}])
     ada, dee = seen["clients"]["ada"], seen["clients"]["dee"]
     got = [m.get("text") for m in read(dee) if isinstance(m, dict)]
     expect(got == [f"m{n}" for n in range(len(got))] and len(got) <= 3,
@@ -134,6 +140,14 @@ async def test_a_member_too_far_behind_is_dropped_with_1013(submission):
     expect([m.get("text") for m in read(ada) if isinstance(m, dict)] == [f"m{n}" for n in range(7)] + ["after"]
            and ada["error"] is None, "After a member was dropped, the room should go on for the others; ada read "
                                      f"{ada['texts']}.")
+    # Just within its backlog (the message being sent and `backlog` waiting, none more): not dropped.
+    (behind,) = await sessions(submission, [{"tokens": TOKENS, "backlog": 3, "script": falling_behind(4)}])
+    dee = behind["clients"]["dee"]
+    expect([m.get("text") for m in read(dee) if isinstance(m, dict)] == [f"m{n}" for n in range(4)] + ["after"]
+           and dee["close_code"] is None,
+           "With backlog=3, a member that stopped reading while 4 messages came (one being sent, 3 waiting) was "
+           f"dropped or missed some (it read {dee['texts']}, close code {dee['close_code']}): drop a member only when "
+           "`backlog` messages already wait for it and another one arrives.")
 
 
 # Scripts of 2 to 4 clients joining rooms a and b with known, unknown or no tokens, then
