@@ -71,31 +71,31 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         submitted = autograder("submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token,
                                timeout=300)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
-        assert "graded: 46 / 46" in submitted.stdout
-        assert "Score: 46 / 46" in submitted.stdout  # the feedback `autograder grade` writes
+        assert "graded: 50 / 50" in submitted.stdout
+        assert "Score: 50 / 50" in submitted.stdout  # the feedback `autograder grade` writes
         # Nothing the learner can read holds a hidden test's source.
         [submission_id] = [line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line]
         headers = {"Authorization": f"Bearer {token}"}
         status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).json()
         stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
         events = [json.loads(line.removeprefix("data: ")) for line in stream.splitlines() if line.startswith("data: ")]
-        assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 46
+        assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 50
         readable = "\n".join(strings(status) + [text for event in events for text in strings(event)])
-        assert "Score: 46 / 46" in readable
+        assert "Score: 50 / 50" in readable
         suite_lines = {line.strip() for test_file in find_lesson("01").suite.glob("*.py")
                        for line in test_file.read_text().splitlines() if len(line.strip()) > 25}
         assert suite_lines and not [line for line in suite_lines if line in readable]
         # The instructor sees the class and exports it as `autograder grade` would write it.
         base = f"http://127.0.0.1:{port}/api/instructor"
         view = httpx.get(f"{base}/class", headers=prof).json()
-        assert [(row["learner"], row["score"]) for row in view["rows"]] == [("alice", 46)]
+        assert [(row["learner"], row["score"]) for row in view["rows"]] == [("alice", 50)]
         assert view["pass_rates"] and all(rate["rate"] == 1 for rate in view["pass_rates"])
         grades = httpx.get(f"{base}/grades.csv", headers=prof).text.splitlines()
         assert grades[0].startswith("submission,lesson,score,max_score,json_app")
-        assert grades[1].startswith("alice,01_asgi_by_hand,46,46")
+        assert grades[1].startswith("alice,01_asgi_by_hand,50,50")
         with zipfile.ZipFile(io.BytesIO(httpx.get(f"{base}/gradescope.zip", headers=prof).content)) as archive:
             document = json.loads(archive.read("alice-01_asgi_by_hand/results.json"))
-        assert document["score"] == 46 and all(test["status"] == "passed" for test in document["tests"])
+        assert document["score"] == 50 and all(test["status"] == "passed" for test in document["tests"])
         regraded = httpx.post(f"{base}/regrade/01_asgi_by_hand", headers=prof).json()
         assert regraded == {"lesson": "01_asgi_by_hand", "queued": 1}
         graded_again = lambda: httpx.get(f"{base}/class", headers=prof).json()["counts"]["done"] == 1  # noqa: E731
