@@ -29,6 +29,16 @@ def notebook_runs(tmp_path_factory):
 BUSY_CORE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
 
 
+def run_async(coroutine):
+    """``asyncio.run(coroutine)`` in a thread of its own: a worker process of the test run may
+    hold the learner's Lab in Playwright, whose event loop runs in the main thread."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture
 def busy_core():
     """A process that keeps one core busy for the length of the test."""

@@ -4,7 +4,6 @@ PostgreSQL from pgserver), and tokens for two learners and an instructor."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from autograder.service.tokens import new_token, token_hash
 from coursekit.processes import redis_server
 
 from .postgres import new_database, postgres_server
+from tests.conftest import run_async
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,7 @@ def add_people(settings: Settings) -> People:
             await store.add_learner(name, token_hash(token), instructor)
         await store.close()
 
-    asyncio.run(add())
+    run_async(add())
     return tokens
 
 

@@ -17,6 +17,7 @@ import pytest
 from autograder.jail import Jail, probe
 from autograder.service.grading import sandbox_hidden
 from autograder.service.settings import Settings, private_folder
+from tests.conftest import run_async
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a sandbox with a user id of its own needs a grader that is root")
@@ -76,7 +77,6 @@ def test_a_grader_error_is_kept_for_retry_and_shown_to_the_instructor_never_as_a
     """A worker whose canary is not graded (its sandbox never became ready) stores the
     submission as a grader error: the learner reads "not graded", no score; the instructor sees
     it with the reason and can have it graded again, which then gives the real score."""
-    import asyncio
     import httpx
     from asgi_lifespan import LifespanManager
 
@@ -112,7 +112,7 @@ def test_a_grader_error_is_kept_for_retry_and_shown_to_the_instructor_never_as_a
         await store.close()
         return seen
 
-    seen = asyncio.run(scenario())
+    seen = run_async(scenario())
     assert seen["outcome"].startswith("not graded: grader error")
     learner = seen["learner"]
     assert learner["status"] == "error" and learner["score"] is None

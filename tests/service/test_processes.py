@@ -33,6 +33,7 @@ from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, submit, upload
 
 from .service_processes import query, with_port
+from tests.conftest import run_async
 
 pytestmark = pytest.mark.slow
 SOLUTION = find_lesson("01").solution
@@ -185,9 +186,9 @@ def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
     finally:
         stop(web, *workers)
         broker.close()
-    assert (state["status"], state["score"], state["max_score"]) == ("done", 46, 46), state.get("feedback")
+    assert (state["status"], state["score"], state["max_score"]) == ("done", 50, 50), state.get("feedback")
     assert any("graded" in line for line in seen)
-    assert query(settings, "SELECT status, score, gradings, attempts FROM submissions") == [("done", 46, 1, 1)]
+    assert query(settings, "SELECT status, score, gradings, attempts FROM submissions") == [("done", 50, 1, 1)]
 
 
 @pytest.fixture
@@ -257,7 +258,6 @@ def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fas
 
 
 def _store_without_sending(settings, people) -> None:
-    import asyncio
 
     from autograder.service.store import Store
     from autograder.service.tokens import token_hash
@@ -268,7 +268,7 @@ def _store_without_sending(settings, people) -> None:
         await database.accept(alice, "02_asgi_to_fastapi", UNTOUCHED.read_bytes(), None, per_minute=1000)
         await database.close()
 
-    asyncio.run(store())
+    run_async(store())
 
 
 def test_serve_refuses_where_submissions_cannot_be_confined(tmp_path):
