@@ -56,15 +56,35 @@ def skip_or_fail_without_browser() -> None:
         pytest.skip(f"browser test skipped: {missing}")
 
 
+_playwright = None
+
+
+def playwright():
+    """This process's one Playwright driver, started on first use. Why one: Playwright's sync
+    API keeps its event loop marked running in the thread that started it, so a second
+    ``sync_playwright()`` in the same thread (an xdist worker that holds the learner's Lab and
+    then opens the instructor page) is refused. Stopped by ``stop_playwright`` at session end."""
+    global _playwright
+    if _playwright is None:
+        from playwright.sync_api import sync_playwright
+
+        _playwright = sync_playwright().start()
+    return _playwright
+
+
+def stop_playwright() -> None:
+    global _playwright
+    if _playwright is not None:
+        _playwright.stop()
+        _playwright = None
+
+
 @contextmanager
 def chromium_page() -> Iterator:
     """A page in a headless Chromium with a new, empty profile."""
     skip_or_fail_without_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(accept_downloads=True)
-        finally:
-            browser.close()
+    browser = playwright().chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        yield browser.new_page(accept_downloads=True)
+    finally:
+        browser.close()

@@ -36,7 +36,7 @@ from autograder import jail
 from autograder.lessons import ROOT
 from autograder.publish import course_files
 from autograder.sandbox import confine
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, playwright
 
 TOKEN = "browser-test"
 START_SECONDS = 120
@@ -180,18 +180,15 @@ def wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
 def chromium(profile: Path, lab: Lab | None = None) -> Iterator[object]:
     """A headless Chromium with a new, empty profile; yields a Playwright browser context.
     Beside an offline ``lab``, it runs in the Lab's network namespace (all it can reach)."""
-    from playwright.sync_api import sync_playwright
-
     executable = CHROMIUM
     if lab is not None and lab.offline:
         executable = profile.parent / "chromium-in-the-labs-network"
         executable.write_text(f'#!/bin/sh\nexec nsenter --net=/proc/{lab.pid}/ns/net -- {CHROMIUM} "$@"\n')
         executable.chmod(0o755)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
-        try:
-            yield context
-        finally:
-            context.close()
+    context = playwright().chromium.launch_persistent_context(
+        str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 1000})
+    try:
+        yield context
+    finally:
+        context.close()

@@ -43,7 +43,9 @@ def leftovers() -> list[str]:
     return sorted(path.name for path in Path(tempfile.gettempdir()).glob("coursekit-traffic-*"))
 
 
-def test_a_closed_loop_sends_until_the_block_ends(server):
+def test_a_closed_loop_sends_until_the_block_ends(server, tmp_path, monkeypatch):
+    # A temporary folder of this test's own: another worker's traffic may be running meanwhile.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = leftovers()
     with traffic(server.url + "/x", connections=3, keep_body=8) as sent:
         opened = time.monotonic()
