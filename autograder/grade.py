@@ -25,7 +25,7 @@ from .errors import CanaryFailed, GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import HiddenTest, Snapshot, collect, imports, scored, snapshot
-from .types import Cell, CellReport, Limits, SubmissionResult
+from .types import Cell, CellReport, Limits, Only, SubmissionResult
 
 CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
@@ -110,17 +110,18 @@ class Fixed:
 
 
 def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = (),
-              only: str | None = None, answers: str | None = None) -> SubmissionResult:
+              only: Only | None = None, answers: str | None = None) -> SubmissionResult:
     """Grade one file against a lesson (None when it could not be told: the file is unreadable).
 
-    With ``only``, run that exercise's tests alone and stop at its first failure: all that
-    mutation testing (``autograder.mutation``) needs to know is whether a mutant is caught.
+    With ``only``, run that exercise's tests alone, stopping at its first failure if it says
+    so: all that mutation testing (``autograder.mutation``) needs to know is whether a mutant
+    is caught.
     ``answers`` is the run's folder where differential tests share their inputs and the
     reference's answers (``autograder.answers``).
     """
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=fixed.lesson.slug if fixed else None)
-    expected = [test for test in fixed.expected if only in (None, test.exercise)] if fixed else []
+    expected = [test for test in fixed.expected if only is None or only.exercise == test.exercise] if fixed else []
     outcome: dict = {}
     try:
         submitted = notebook.read(path)
@@ -133,7 +134,8 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
         result.problems += [stray.message() for stray in notebook.stray_tests(fixed.release, submitted)]
         program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
-                   "lesson": fixed.lesson.slug, "only": only, "answers": answers,
+                   "lesson": fixed.lesson.slug, "answers": answers,
+                   "only": only and only.exercise, "first_failure": bool(only and only.first_failure),
                    "reference": [asdict(cell) for cell in fixed.reference]}
         outcome = run_worker(program, fixed.sources, limits)
         if "grader_error" in outcome:
@@ -245,20 +247,22 @@ def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ..
 def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
               lesson: Lesson | None = None, out: Path | None = None,
               on_result: Callable[[SubmissionResult], None] = lambda result: None,
-              only: dict[Path, str] | None = None,
+              only: dict[Path, str | Only] | None = None,
               on_start: Callable[[Start], None] = lambda start: None) -> list[SubmissionResult]:
-    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in it.
+    """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in
+    it (an exercise id alone: stopping at its first failure).
 
     First, for each lesson of the run, its canary (``run_canary``); ``on_start`` gets them (a
     ``Start``) before the first submission is graded. A canary short of full marks stops the run
     (``CanaryFailed``) before any result exists."""
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="answers-") as answers:  # the grader's: hidden from sandboxes
-        return _grade_all(paths, limits, jobs, lesson, out, on_result, only or {}, answers, on_start)
+        alone = {path: Only(which) if isinstance(which, str) else which for path, which in (only or {}).items()}
+        return _grade_all(paths, limits, jobs, lesson, out, on_result, alone, answers, on_start)
 
 
 def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | None, out: Path | None,
-               on_result: Callable[[SubmissionResult], None], only: dict[Path, str], answers: str,
+               on_result: Callable[[SubmissionResult], None], only: dict[Path, Only], answers: str,
                on_start: Callable[[Start], None]) -> list[SubmissionResult]:
     hidden = hidden_paths(paths, [Path(answers), *([out] if out else [])])
     named = submission_names(paths)

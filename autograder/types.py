@@ -46,6 +46,16 @@ class Promise:
     unhappy: bool = False  # about errors, limits, repetition, "whatever happens": needs a check off the happy path
 
 
+@dataclass(frozen=True)
+class Only:
+    """Grade one exercise of a submission alone (``grade_all(..., only=...)``)."""
+
+    exercise: str  # its grade_id
+    # Stop at its first failed test: all that a mutant's grading asks is whether anything
+    # fails. Off, every test of the exercise runs, for its score and its feedback.
+    first_failure: bool = True
+
+
 @dataclass
 class CellReport:
     id: str

@@ -18,7 +18,8 @@ never end or end their process; then pytest runs the hidden suite with ``Sandbox
 the first test gets the sandbox the preflight left.
 
 PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ..., "mode": ...,
-"lesson": its slug, "only": an exercise whose tests alone run, or null, "answers": the run's folder
+"lesson": its slug, "only": an exercise whose tests alone run, or null, "first_failure":
+whether they stop at the first that fails, "answers": the run's folder
 for ``autograder.answers``, or null,
 "scratch": where its sandboxes' scratch folders go, or null};
 RESULT gets {"cells": [...], "tests": [...]}, and "grader_error" (why) when the grader failed on
@@ -83,8 +84,9 @@ def grade(program: dict, sources: Snapshot) -> dict:
             plugin = SandboxPlugin(sandboxes, loop, only)
             # The folder is named after the lesson: the reference fixture finds its lesson so.
             suite = materialise(sources, folder / program.get("lesson", "suite"))
-            # Grading one exercise alone (a mutant) only asks whether anything fails: stop there.
-            code = pytest.main([*hermetic_pytest_args(str(suite)), *(["-x"] if only else [])],
+            # Grading a mutant only asks whether anything fails: stop there (``types.Only``).
+            stop = ["-x"] if only and program.get("first_failure", True) else []
+            code = pytest.main([*hermetic_pytest_args(str(suite)), *stop],
                                plugins=[plugin, FrozenSuite(sources, suite)])
         except GraderFault as exc:  # the preflight's sandbox never became ready
             return {"cells": [], "tests": [], "grader_error": str(exc)}

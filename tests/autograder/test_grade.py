@@ -196,3 +196,24 @@ def test_feedback_follows_the_notebook_order(graded):
     headings = [line.split("`")[1] for line in feedback.splitlines() if line.startswith("## `")]
     assert headings == ["json_app", "echo_app", "router_app", "request_id_middleware", "make_lifespan_app",
                         "websocket_echo"]
+
+
+def test_one_exercise_alone_stops_at_its_first_failure_unless_asked_for_every_test(tmp_path):
+    """``grade_all(..., only=...)``: an exercise id alone stops at the exercise's first failed
+    test (a mutant's question: is anything caught?); ``Only(exercise, first_failure=False)``
+    runs every test of it, for a score and feedback like a full grading's, and no other."""
+    from autograder.grade import grade_all
+    from autograder.suite import NOT_RUN
+    from autograder.types import Only
+
+    untouched = nbformat.read(LESSON.release, as_version=4)
+    stopping, every = tmp_path / "stopping.ipynb", tmp_path / "every.ipynb"
+    for path in (stopping, every):
+        nbformat.write(untouched, path)
+    results = {result.submission: result for result in grade_all(
+        [stopping, every], lesson=LESSON, only={stopping: "echo_app", every: Only("echo_app", first_failure=False)})}
+    for result in results.values():
+        assert {test.exercise for test in result.tests} == {"echo_app"} and result.score == 0
+    ran = {name: [test.feedback != NOT_RUN for test in result.tests] for name, result in results.items()}
+    assert ran["stopping"].count(True) == 1 and len(ran["stopping"]) > 1
+    assert all(ran["every"]) and len(ran["every"]) == len(ran["stopping"])

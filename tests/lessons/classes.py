@@ -28,13 +28,13 @@ import nbformat
 
 from autograder.grade import grade_all
 from autograder.lessons import Lesson
-from autograder.types import SubmissionResult
+from autograder.types import Only, SubmissionResult
 
 
 @dataclass(frozen=True)
 class Submission:
     notebook: dict | bytes = field(compare=False)  # bytes: the file exactly as they are
-    only: str | None = None  # grade this exercise alone (stopping at its first failed test)
+    only: str | Only | None = None  # grade this exercise alone (an id: stopping at its first failed test)
 
 
 Maker = Callable[[Lesson, nbformat.NotebookNode], dict[str, Submission]]

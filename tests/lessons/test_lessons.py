@@ -16,6 +16,7 @@ from autograder import manifest, notebook, release
 from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
 from autograder.suite import collect
+from autograder.types import Only
 from coursekit import progress
 from tests.browser.lab import can_run_offline
 from tests.conftest import BUSY_CORE
@@ -45,6 +46,14 @@ def mistakes_of(lesson: Lesson) -> list[Mistake]:
         return []
     entries = tomllib.loads(lesson.mistakes.read_text())["mistake"]
     return [Mistake(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
+
+
+def graded_in_full(mistake: Mistake) -> bool:
+    """The first mistake listed for each exercise is graded with the whole notebook, to show the
+    other exercises keep their points; the others, on their exercise alone (every test of it:
+    its score and feedback are what their test reads), which is most of a lesson's grading
+    saved (test_a_plausible_mistake_loses_points_with_a_useful_message)."""
+    return next(m for m in mistakes_of(find_lesson(mistake.lesson)) if m.exercise == mistake.exercise) == mistake
 
 
 def all_mistakes() -> list[Mistake]:
@@ -218,7 +227,8 @@ def learner_mistakes_nothing_and_alternatives(lesson: Lesson, solution) -> dict[
     alternative (each graded on its exercise alone) and every whole lesson doing nothing (graded
     in full). The solution is the run's canary (``tests/lessons/classes.py``)."""
     made = {"learner": Submission(lesson.release.read_bytes())}
-    made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]))
+    made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]),
+                                          only=None if graded_in_full(mistake) else Only(mistake.exercise, first_failure=False))
                  for mistake in mistakes_of(lesson)})
     made.update({name: Submission(variant, only=exercise)
                  for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
@@ -285,6 +295,9 @@ def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_
     assert got < total, f"the mistake '{mistake.why}' kept all its points"
     messages = [test.feedback for test in result.tests if test.exercise == mistake.exercise and not test.passed]
     assert any(mistake.feedback in message for message in messages), messages
+    if not graded_in_full(mistake):
+        assert set(scores) == {mistake.exercise}  # graded on its exercise alone
+        return
     # the other exercises are not affected
     full = results["solution"].exercise_scores()
     assert {name: score for name, score in scores.items() if name != mistake.exercise} == {
