@@ -39,10 +39,12 @@ from tests.browser.lab import can_run_offline, chromium, copy_course, lab_server
 from tests.browser.session import ARTIFACTS, Session, observe_opening, run_in_the_browser
 
 RUN_LIMIT_SECONDS = 90  # a lesson runs top to bottom in about a minute on 2 cores
-# The browser's solution runs take about half of the browser's time; COURSE_BROWSER_SOLUTIONS=0
-# leaves them out (the solutions still run headless in the lesson tests; the learner's notebooks
-# still run in the browser).
-BROWSER_SOLUTIONS = os.environ.get("COURSE_BROWSER_SOLUTIONS", "1") != "0"
+# The solutions run headless in the lesson tests (each cell twice, the warned mistakes' checks
+# after them), which check what a learner would see of them (tests/run_checks.py); in the
+# browser they would take two thirds of the browser's time again for the Lab's own checks
+# (images load, hints open, the console), which the learner notebooks' runs there make.
+# COURSE_BROWSER_SOLUTIONS=1 runs them in the browser too.
+BROWSER_SOLUTIONS = os.environ.get("COURSE_BROWSER_SOLUTIONS", "0") == "1"
 
 
 @dataclass

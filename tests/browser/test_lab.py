@@ -1,8 +1,10 @@
 """Every lesson as a learner sees it: JupyterLab started as the README says, in headless Chromium.
 
 For each lesson in ``course.toml`` (new lessons are covered as they are listed), the untouched
-learner notebook and the solution notebook are opened in the learner's Lab and run with
-Run > Run All Cells, as a learner would, and the test checks what a learner would see: the
+learner notebook and the solution notebook are opened in the learner's Lab, the learner notebook
+run with Run > Run All Cells, as a learner would (the solution too with
+``COURSE_BROWSER_SOLUTIONS=1``; otherwise the lesson tests check what a learner sees of it in
+its headless run), and the test checks what a learner would see: the
 untouched lesson and the solution open unmodified (closing them asks nothing), no cell shows
 an error or writes to stderr unless the markdown just before it says so (a cell tagged
 ``announced-stderr``), the recap's last cell ran and counts the exercises right (0 passing
@@ -34,13 +36,11 @@ from tests.browser.chromium import browser_required, missing_browser
 from tests.browser.lab import TOKEN, copy_course, lab_server
 from tests.browser.session import ARTIFACTS, Session
 from tests.notebook_runs import BROWSER_SOLUTIONS, Run
+from tests.run_checks import image_outputs, recap_summary, red_blocks
 
 MISSING = missing_browser()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not browser_required(),
                                                    reason=f"browser test skipped: {MISSING}")]
-
-ANNOUNCED = "announced-stderr"  # a cell whose stderr the text before it announces
-
 
 @pytest.fixture(scope="session")
 def lab(notebook_runs) -> Session:
@@ -49,50 +49,6 @@ def lab(notebook_runs) -> Session:
     if MISSING:  # only where the browser is required (CI): elsewhere the module is skipped
         pytest.fail(f"the browser test must run here (COURSE_REQUIRE_BROWSER=1), but: {MISSING}")
     return notebook_runs.lab()
-
-
-def red_blocks(notebook: dict) -> list[str]:
-    """Errors and stderr a learner would see in red, from cells not tagged as announcing them."""
-    found = []
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "code" or ANNOUNCED in cell.get("metadata", {}).get("tags", []):
-            continue
-        for output in cell.get("outputs", []):
-            if output["output_type"] == "error":
-                found.append(f"cell {index} ({cell.get('id')}): {output['ename']}: {output['evalue']}")
-            elif output["output_type"] == "stream" and output["name"] == "stderr":
-                text = "".join(output["text"])
-                found.append(f"cell {index} ({cell.get('id')}) stderr: {text[:300]}")
-    return found
-
-
-def printed(cell: dict) -> str:
-    return "\n".join("".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
-                     for output in cell.get("outputs", []))
-
-
-def recap_summary(notebook: dict) -> str:
-    """What the recap (the last ``report()`` cell) printed. A learner's notebook ends with the
-    release's "hand it in" cell after it, which must say calmly that no server is configured."""
-    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    recap = max(i for i, cell in enumerate(code) if "".join(cell["source"]).strip() == "report()")
-    after = code[recap + 1:]
-    assert all("No grading server is configured" in printed(cell) for cell in after), \
-        "after the recap, only the hand-in cell, saying that no grading server is configured"
-    return printed(code[recap])
-
-
-def image_outputs(notebook: dict) -> tuple[int, list[str]]:
-    """How many outputs are PNG images, and which figures came out as text only."""
-    images, text_only = 0, []
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if "image/png" in data:
-                images += 1
-            elif "<Figure size" in "".join(data.get("text/plain", "")):
-                text_only.append(cell.get("id"))
-    return images, text_only
 
 
 def check_run(run: Run, exercises: int, passing: int) -> None:

@@ -22,6 +22,7 @@ from tests.browser.lab import can_run_offline
 from tests.conftest import BUSY_CORE
 from tests.lessons.classes import Submission, in_every_class
 from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
+from tests.run_checks import image_outputs, recap_summary, red_blocks
 
 
 @dataclass(frozen=True)
@@ -389,6 +390,25 @@ def test_solution_notebook_runs_offline_within_the_limit(lesson, notebook_runs, 
     assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
     shown = "".join(outputs_text(cell) for cell in run.notebook.cells if not cell.metadata.get("appended"))
     assert "❌" not in shown and "⏳" not in shown, "a self-check did not pass on the solution"
+
+
+@pytest.mark.slow
+def test_the_solved_lesson_shows_no_unannounced_red_and_every_check_passing(lesson, executed_solutions):
+    """What a learner who solved every exercise sees of the notebook (the headless solution run,
+    the lesson's own cells, each run twice: a learner may run any cell again): no error or
+    stderr that the text before it does not announce, the recap counting every exercise as
+    passing its visible check, and every figure an image. (The browser test sees the same of
+    the untouched lesson in the Lab, where images, hints and the console are checked too.)"""
+    executed = copy.deepcopy(executed_solutions(lesson).notebook)
+    executed.cells = [cell for cell in executed.cells if not cell.metadata.get("appended")]
+    first_runs = copy.deepcopy(executed)
+    for cell in first_runs.cells:
+        cell.outputs = cell.metadata.get("first_outputs", cell.get("outputs", []))
+    count = len(notebook.exercise_ids(executed))
+    for run in (first_runs, executed):
+        assert red_blocks(run) == [], "red blocks no text announces (tag the cell announced-stderr once it does)"
+        assert f"{count} of {count} exercises pass their visible checks" in recap_summary(run)
+        assert image_outputs(run)[1] == [], "figures shown as text, not images"
 
 
 # What a cell concludes, as opposed to what it measured: the verdict of a claim (coursekit.verdicts'
