@@ -25,14 +25,6 @@ def notebook_runs(tmp_path_factory):
         yield runs
 
 
-def pytest_sessionfinish(session):
-    # After every fixture is torn down (the Lab's browser with the notebook runs): the one
-    # Playwright driver this process may have started (tests/browser/chromium.py says why one).
-    from tests.browser.chromium import stop_playwright
-
-    stop_playwright()
-
-
 # A process that spins until its parent is gone, so even a killed test run leaves no burner behind.
 BUSY_CORE = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
 

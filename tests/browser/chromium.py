@@ -56,35 +56,38 @@ def skip_or_fail_without_browser() -> None:
         pytest.skip(f"browser test skipped: {missing}")
 
 
-_playwright = None
+_driver = None  # the running Playwright driver of this process
 
 
-def playwright():
-    """This process's one Playwright driver, started on first use. Why one: Playwright's sync
-    API keeps its event loop marked running in the thread that started it, so a second
-    ``sync_playwright()`` in the same thread (an xdist worker that holds the learner's Lab and
-    then opens the instructor page) is refused. Stopped by ``stop_playwright`` at session end."""
-    global _playwright
-    if _playwright is None:
-        from playwright.sync_api import sync_playwright
+@contextmanager
+def playwright() -> Iterator:
+    """This process's one Playwright driver, started if none runs, stopped by whoever started
+    it when their block ends. Why one: Playwright's sync API keeps its event loop marked running
+    in the thread that started it, so a second ``sync_playwright()`` in the same thread (an
+    xdist worker that holds the learner's Lab and then opens the instructor page) is refused.
+    Why stopped: while one runs, the thread counts as running an event loop, and the asyncio
+    tests that come after it in this process could not run."""
+    global _driver
+    if _driver is not None:
+        yield _driver
+        return
+    from playwright.sync_api import sync_playwright
 
-        _playwright = sync_playwright().start()
-    return _playwright
-
-
-def stop_playwright() -> None:
-    global _playwright
-    if _playwright is not None:
-        _playwright.stop()
-        _playwright = None
+    _driver = sync_playwright().start()
+    try:
+        yield _driver
+    finally:
+        _driver.stop()
+        _driver = None
 
 
 @contextmanager
 def chromium_page() -> Iterator:
     """A page in a headless Chromium with a new, empty profile."""
     skip_or_fail_without_browser()
-    browser = playwright().chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    try:
-        yield browser.new_page(accept_downloads=True)
-    finally:
-        browser.close()
+    with playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(accept_downloads=True)
+        finally:
+            browser.close()

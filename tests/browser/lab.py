@@ -185,10 +185,11 @@ def chromium(profile: Path, lab: Lab | None = None) -> Iterator[object]:
         executable = profile.parent / "chromium-in-the-labs-network"
         executable.write_text(f'#!/bin/sh\nexec nsenter --net=/proc/{lab.pid}/ns/net -- {CHROMIUM} "$@"\n')
         executable.chmod(0o755)
-    context = playwright().chromium.launch_persistent_context(
-        str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_ARGS,
-        viewport={"width": 1400, "height": 1000})
-    try:
-        yield context
-    finally:
-        context.close()
+    with playwright() as driver:
+        context = driver.chromium.launch_persistent_context(
+            str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
