@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import (Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event,
                         func, or_, select, update)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, defer, mapped_column
 from sqlalchemy.pool import NullPool
 
 # done: graded (a score); failed: the notebook stopped its worker too often; error: not graded,
@@ -85,6 +85,9 @@ class Suite(Base):
 
     lesson: Mapped[str] = mapped_column(String(100), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+WITHOUT_NOTEBOOK = defer(Submission.notebook, raiseload=True)  # reading it anyway raises, rather than loading it
 
 
 class Claim(enum.Enum):
@@ -271,6 +274,9 @@ class Store:
 
     # the class, as the instructor sees it
 
+    # What the instructor's views read leaves the notebooks out (``WITHOUT_NOTEBOOK``): some
+    # 100 KB each, and a class view would otherwise load every one of the class's.
+
     async def latest(self, lesson: str | None = None) -> list[Submission]:
         """Each learner's latest graded submission per lesson."""
         async with self.session() as session:
@@ -282,12 +288,27 @@ class Store:
                                             & (Submission.created_at == newest.c.at))
             if lesson:
                 query = query.where(Submission.lesson == lesson)
-            return list((await session.execute(query.order_by(Submission.lesson))).scalars())
+            return list((await session.execute(query.options(WITHOUT_NOTEBOOK).order_by(Submission.lesson))).scalars())
+
+    async def history(self, learner_id: int) -> list[Submission]:
+        """Every submission of one learner, newest first, whatever its status."""
+        async with self.session() as session:
+            query = (select(Submission).where(Submission.learner_id == learner_id).options(WITHOUT_NOTEBOOK)
+                     .order_by(Submission.created_at.desc()))
+            return list((await session.execute(query)).scalars())
+
+    async def submitted_since(self, at: float) -> list[Submission]:
+        """Every submission uploaded at ``at`` or later, oldest first (the queue's recent past)."""
+        async with self.session() as session:
+            query = (select(Submission).where(Submission.created_at >= at).options(WITHOUT_NOTEBOOK)
+                     .order_by(Submission.created_at))
+            return list((await session.execute(query)).scalars())
 
     async def grader_errors(self) -> list[Submission]:
         """The submissions not graded because the grader failed (status ``error``), newest first."""
         async with self.session() as session:
-            query = select(Submission).where(Submission.status == "error").order_by(Submission.graded_at.desc())
+            query = (select(Submission).where(Submission.status == "error").options(WITHOUT_NOTEBOOK)
+                     .order_by(Submission.graded_at.desc()))
             return list((await session.execute(query)).scalars())
 
     async def retry_errors(self) -> list[str]:
