@@ -24,6 +24,17 @@ function element(tag, text, className) {
   return made;
 }
 
+// A Python name (a lesson, an exercise, a test) in code type, which may wrap after each
+// underscore and nowhere else: "make_lifespan_app" never becomes "make_lif / espan_app".
+function codeName(name) {
+  const code = element("code");
+  name.split(/(?<=_)/).forEach((part, index) => {
+    if (index) code.append(element("wbr"));
+    code.append(part);
+  });
+  return code;
+}
+
 function cell(row, text, className) {
   const td = row.insertCell();
   td.textContent = text;
@@ -63,14 +74,27 @@ function drawColumns(holder, columns, description) {
   for (const column of columns) {
     const item = element("div", undefined, "column");
     item.title = column.title;
-    const value = element("span", column.count ? String(column.count) : "", "value");
     const space = element("span", undefined, "space");
     const fill = element("span", undefined, "fill");
-    fill.style.height = `${(column.count / most) * 100}%`;
-    space.append(fill);
-    item.append(value, space, element("span", column.tick === false ? "" : column.label, "tick"));
+    fill.style.height = `${(column.count / most) * 85}%`; // the top 15 % holds the tallest one's count
+    space.append(element("span", column.count ? String(column.count) : "", "value"), fill);
+    item.append(space, element("span", column.tick === false ? "" : column.label, "tick"));
     holder.append(item);
   }
+}
+
+// Five time labels under an hourly chart (first, last and three between), placed under their
+// hours but kept inside the chart: as many columns as 168 hours leave no room for a label each.
+function drawTimeAxis(holder, hours, withDay) {
+  const format = withDay ? { weekday: "short", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
+  const last = hours.length - 1;
+  holder.replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((fraction) => {
+    const index = Math.round(fraction * last);
+    const label = element("span", new Date(hours[index] * 1000).toLocaleString([], format));
+    label.style.left = `${fraction === 0 ? 0 : fraction === 1 ? 100 : ((index + 0.5) / hours.length) * 100}%`;
+    label.className = fraction === 0 ? "first" : fraction === 1 ? "last" : "";
+    return label;
+  }));
 }
 
 // -- the lesson view -----------------------------------------------------------------------------
@@ -92,7 +116,7 @@ async function showLesson(lesson) {
   exercises.replaceChildren();
   for (const exercise of view.exercises) {
     const row = exercises.insertRow();
-    row.insertCell().append(element("code", exercise.exercise));
+    row.insertCell().append(codeName(exercise.exercise));
     cell(row, `${number(exercise.mean)} / ${number(exercise.max_score)}`, "number");
     const mean = row.insertCell();
     mean.append(bar(exercise.mean_share), element("span", percent(exercise.mean_share), "share"));
@@ -112,8 +136,8 @@ async function showLesson(lesson) {
       element("span", `d ${discrimination}`, "discrimination" + (test.discrimination !== null && test.discrimination < 0.2 ? " weak" : "")));
     chart.append(item);
     const row = tests.insertRow();
-    row.insertCell().append(element("code", test.test));
-    row.insertCell().append(element("code", test.exercise));
+    row.insertCell().append(codeName(test.test));
+    row.insertCell().append(codeName(test.exercise));
     cell(row, `${test.passed} / ${test.graded}`, "number");
     cell(row, percent(test.rate), "number");
     cell(row, discrimination, "number");
@@ -146,7 +170,7 @@ function showLearners() {
     const link = element("a", row.learner);
     link.href = `#learners/${row.learner_id}/${encodeURIComponent(row.lesson)}`;
     tr.insertCell().append(link);
-    tr.insertCell().append(element("code", row.lesson));
+    tr.insertCell().append(codeName(row.lesson));
     cell(tr, score(row), "number");
     cell(tr, when(row.graded_at));
     tr.addEventListener("click", (event) => { if (event.target.tagName !== "A") link.click(); });
@@ -172,7 +196,7 @@ async function showLearner(learnerId, lesson) {
     const row = body.insertRow();
     if (feedback && each.submission === feedback.submission) row.className = "shown";
     cell(row, when(each.created_at));
-    row.insertCell().append(element("code", each.lesson));
+    row.insertCell().append(codeName(each.lesson));
     cell(row, each.status);
     cell(row, each.status === "done" || each.status === "failed" ? score(each) : "–", "number");
     cell(row, each.graded_at ? duration(each.graded_at - each.created_at) : "–", "number");
@@ -196,13 +220,11 @@ async function showQueue() {
     card.append(element("strong", String(value)), element("span", label));
     return card;
   }));
-  const hour = (at) => new Date(at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const every = Math.ceil(view.per_hour.length / 8); // about eight time ticks, whatever the width
-  drawColumns($("per-hour"), view.per_hour.map((each, index) => ({
-    count: each.count, label: hour(each.hour), tick: (view.per_hour.length - 1 - index) % every === 0,
-    title: `${when(each.hour)}: ${each.count} submissions`,
+  drawColumns($("per-hour"), view.per_hour.map((each) => ({
+    count: each.count, label: "", title: `${when(each.hour)}: ${each.count} submissions`,
   })), `Submissions per hour over the last ${view.hours} hours: ` +
     view.per_hour.filter((each) => each.count).map((each) => `${each.count} at ${when(each.hour)}`).join(", "));
+  drawTimeAxis($("per-hour-axis"), view.per_hour.map((each) => each.hour), view.hours > 24);
   const busiest = view.per_hour.reduce((top, each) => (each.count > top.count ? each : top), { count: 0 });
   $("busiest").textContent = busiest.count ? `Busiest hour: ${when(busiest.hour)}, ${busiest.count} submissions.` : "No submissions.";
 
@@ -211,7 +233,7 @@ async function showQueue() {
   for (const failure of view.grader_errors) {
     const row = failures.insertRow();
     cell(row, failure.learner);
-    row.insertCell().append(element("code", failure.lesson));
+    row.insertCell().append(codeName(failure.lesson));
     cell(row, when(failure.at));
     cell(row, failure.reason, "reason");
   }
