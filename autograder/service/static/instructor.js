@@ -5,7 +5,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { lessons: [], rows: [], sort: { key: "learner", direction: 1 } };
+const state = { signedIn: false, lessons: [], rows: [], sort: { key: "learner", direction: 1 } };
 
 // The token stays in this tab (sessionStorage) and goes only in the Authorization header.
 async function call(path, options = {}) {
@@ -92,7 +92,7 @@ function drawTimeAxis(holder, hours, withDay) {
     const index = Math.round(fraction * last);
     const label = element("span", new Date(hours[index] * 1000).toLocaleString([], format));
     label.style.left = `${fraction === 0 ? 0 : fraction === 1 ? 100 : ((index + 0.5) / hours.length) * 100}%`;
-    label.className = fraction === 0 ? "first" : fraction === 1 ? "last" : "";
+    label.className = fraction === 0 ? "first" : fraction === 1 ? "last" : fraction === 0.5 ? "" : "quarter";
     return label;
   }));
 }
@@ -244,6 +244,7 @@ async function showQueue() {
 // -- navigation ----------------------------------------------------------------------------------
 
 async function route() {
+  if (!state.signedIn) return; // the address changed before the class arrived: signIn routes once it has
   const [view, ...rest] = decodeURIComponent(location.hash.slice(1)).split("/");
   const name = ["lessons", "learners", "queue"].includes(view) ? view : "lessons";
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `${name}-view`;
@@ -253,7 +254,7 @@ async function route() {
   }
   if (name !== "learners" || rest.length < 2) closeLearner();
   try {
-    if (name === "lessons") await showLesson(state.lessons.includes(rest[0]) ? rest[0] : firstLesson());
+    if (name === "lessons" && state.lessons.length) await showLesson(state.lessons.includes(rest[0]) ? rest[0] : firstLesson());
     if (name === "learners") {
       showLearners();
       if (rest.length >= 2) await showLearner(rest[0], rest[1]);
@@ -286,6 +287,7 @@ async function signIn() {
     $("lesson-filter").replaceChildren(new Option("All lessons", ""), ...state.lessons.map((lesson) => new Option(lesson, lesson)));
     $("login").hidden = true;
     $("views").hidden = false;
+    state.signedIn = true;
     await route();
   } catch (error) {
     $("error").textContent = error.message;
