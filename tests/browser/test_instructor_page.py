@@ -169,9 +169,10 @@ def overlaps(page, selector: str) -> list[str]:
     }""", selector)
 
 
-def shoot(page, name: str) -> None:
+def shoot(page, name: str, *, full_page: bool = True) -> None:
+    """The whole page, or (``full_page=False``) the screen as the user sees it: a dialog's view."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"instructor-{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"instructor-{name}.png"), full_page=full_page)
 
 
 def overflows_sideways(page) -> bool:
@@ -262,7 +263,8 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
             page.click(f"#learners a:text-is('{HOSTILE}') >> nth=0")
             page.wait_for_selector("#learner[open]")
             assert not overflows_sideways(page)
-            shoot(page, "learner-feedback-phone")
+            assert page.evaluate("(dialog => dialog.scrollWidth <= dialog.clientWidth + 1)(document.querySelector('#learner'))")
+            shoot(page, "learner-feedback-phone", full_page=False)
 
             # The actions: regrade a lesson, retry the grader errors.
             page.set_viewport_size(LAPTOP)
@@ -355,7 +357,7 @@ def check_learner_detail(page, learners: dict, graded: dict) -> None:
     assert page.locator("#learner img, #learner script").count() == 0 and page.evaluate("window.pwned") is None
     history = page.locator("#history tbody tr").all_inner_texts()
     assert {row.split("\t")[1] for row in history} == set(LESSONS)  # all their lessons, newest first
-    shoot(page, "learner-feedback-laptop")
+    shoot(page, "learner-feedback-laptop", full_page=False)
 
 
 def check_queue_view(page) -> None:
