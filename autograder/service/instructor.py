@@ -11,8 +11,8 @@ import json
 import zipfile
 
 from .. import report
-from . import statistics
 from ..types import SubmissionResult
+from . import statistics
 from .store import FINISHED, Submission
 
 

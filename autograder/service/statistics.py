@@ -22,15 +22,20 @@ HOUR = 3600.0
 
 
 def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list[dict]:
-    """Equal-width bins from 0 to ``max_score``, each ``[low, high)`` but the last, which holds
-    full marks too (a full score is the top bin's, not a bin of its own)."""
+    """At most ``bins`` equal-width bins from 0 to ``max_score``, each ``[low, high)`` but the
+    last, which holds full marks too (a full score is the top bin's, not a bin of its own). A
+    whole-number maximum gets whole-number bins (36 points: nine of 4, not ten of 3.6), the last
+    one ending at the maximum."""
     if max_score <= 0:
         return [{"low": 0.0, "high": 0.0, "count": len(scores)}]
     width = max_score / bins
+    if float(max_score).is_integer() and max_score > bins:
+        width = math.ceil(width)
+        bins = math.ceil(max_score / width)
     counts = [0] * bins
     for score in scores:
         counts[min(bins - 1, max(0, math.floor(score / width)))] += 1
-    return [{"low": round(index * width, 6), "high": round((index + 1) * width, 6), "count": count}
+    return [{"low": round(index * width, 6), "high": round(min((index + 1) * width, max_score), 6), "count": count}
             for index, count in enumerate(counts)]
 
 

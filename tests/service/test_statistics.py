@@ -25,6 +25,10 @@ def test_a_histogram_has_equal_bins_and_full_marks_fall_in_the_top_one():
     assert [each["count"] for each in bins] == [2, 1, 0, 0, 0, 0, 0, 0, 0, 3]
     assert sum(each["count"] for each in statistics.histogram([3, 1, 2], 3, bins=3)) == 3
     assert statistics.histogram([0, 0], 0) == [{"low": 0.0, "high": 0.0, "count": 2}]  # a lesson worth nothing
+    # Whole-number bins for a whole-number maximum, the last one ending there.
+    assert [(each["low"], each["high"]) for each in statistics.histogram([], 36)] == [(4 * i, 4 * i + 4) for i in range(9)]
+    assert statistics.histogram([61, 55.5], 61)[-2:] == [{"low": 49, "high": 56, "count": 1}, {"low": 56, "high": 61, "count": 1}]
+    assert [each["high"] for each in statistics.histogram([2.5], 2.5)][-1] == 2.5  # a fractional maximum: ten of 0.25
 
 
 def test_discrimination_is_the_correlation_of_passing_with_the_rest_of_the_score():
@@ -43,7 +47,7 @@ def test_discrimination_is_the_correlation_of_passing_with_the_rest_of_the_score
     assert rows["luck"]["discrimination"] < 0
     assert rows["easy"]["discrimination"] is None  # everyone passed: it separates no one
     assert rows["hard"]["rate"] == 0.5 and rows["hard"]["passed"] == 2 and rows["hard"]["graded"] == 4
-    assert [row["test"] for row in statistics.per_test(results)][0] == "luck"  # hardest first
+    assert statistics.per_test(results)[0]["test"] == "luck"  # hardest first
     # "other" is most of the lesson (7 of 10 points): against the total it would look perfect
     # merely by being most of it; against the rest, the one point of "hard" is what it predicts.
     assert rows["other"]["discrimination"] == pytest.approx(statistics.correlation([1, 1, 0, 0], [2, 2, 2, 1]), abs=1e-3)
