@@ -252,7 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/instructor/queue")
     async def queue_view(hours: int = Query(48, ge=1, le=24 * 14), who: Learner = Depends(teacher)) -> dict:
         now = time.time()
-        recent = await store.submitted_since(now - hours * 3600)
+        recent = await store.timings_since(now - hours * 3600)
         return instructor.queue_view(await store.counts(), recent, await store.grader_errors(), await store.learners(),
                                      now=now, hours=hours)
 

@@ -13,7 +13,7 @@ import zipfile
 from .. import report
 from ..types import SubmissionResult
 from . import statistics
-from .store import FINISHED, Submission
+from .store import FINISHED, Submission, Timing
 
 
 def results(latest: list[Submission], names: dict[int, str]) -> list[SubmissionResult]:
@@ -40,8 +40,9 @@ def class_view(latest: list[Submission], names: dict[int, str], counts: dict[str
         "lessons": list(lessons),
         "grader_errors": grader_errors(list(failed), names),
         "rows": [
-            {"learner": result.submission, "learner_id": submission.learner_id, "lesson": result.lesson, "score": result.score,
-             "max_score": result.max_score, "submission": submission.id, "graded_at": submission.graded_at,
+            {"learner": result.submission, "learner_id": submission.learner_id, "lesson": result.lesson,
+             "score": result.score, "max_score": result.max_score, "submission": submission.id,
+             "graded_at": submission.graded_at,
              "exercises": {name: {"score": got, "max_score": total}
                            for name, (got, total) in result.exercise_scores().items()}}
             for submission, result in zip(latest, graded)
@@ -80,11 +81,12 @@ def learner_view(learner_id: int, name: str, history: list[Submission], lesson: 
     }
 
 
-def queue_view(counts: dict[str, int], recent: list[Submission], failed: list[Submission], names: dict[int, str],
+def queue_view(counts: dict[str, int], recent: list[Timing], failed: list[Submission], names: dict[int, str],
                *, now: float, hours: int) -> dict:
     """The queue over the last ``hours``: uploads per hour, the median time to feedback, and
     what is waiting, grading or failed now; grader errors listed apart, never as scores."""
-    return {"counts": counts, "hours": hours, "per_hour": statistics.per_hour((each.created_at for each in recent), now, hours),
+    return {"counts": counts, "hours": hours,
+            "per_hour": statistics.per_hour((each.created_at for each in recent), now, hours),
             "median_seconds_to_feedback": statistics.median_time_to_feedback(recent),
             "grader_errors": grader_errors(failed, names)}
 

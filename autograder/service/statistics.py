@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from .. import report
 from ..types import SubmissionResult
-from .store import FINISHED, Submission
+from .store import FINISHED, Timing
 
 HOUR = 3600.0
 
@@ -62,11 +62,15 @@ def per_test(results: Sequence[SubmissionResult]) -> list[dict]:
     points would correlate with the total merely by being part of it). Near 1, the learners who
     pass it are the strong ones; near 0 or below, passing it is luck or the test checks
     something the rest of the lesson does not: worth a look."""
+    outcomes: dict[tuple[str, str], tuple[list[float], list[float]]] = {}  # (passed, rest of the score) per test
+    for result in results:
+        for test in result.tests:
+            passed, rest = outcomes.setdefault((test.exercise, test.name), ([], []))
+            passed.append(float(test.passed))
+            rest.append((result.score or 0) - test.points)
     rows = []
     for exercise, name, passed, graded in report.pass_rates(list(results)):  # its order: hardest first
-        outcomes = [(test.passed, (result.score or 0) - test.points)
-                    for result in results for test in result.tests if (test.exercise, test.name) == (exercise, name)]
-        found = correlation([float(ok) for ok, _ in outcomes], [rest for _, rest in outcomes])
+        found = correlation(*outcomes[exercise, name])
         rows.append({"exercise": exercise, "test": name, "passed": passed, "graded": graded, "rate": passed / graded,
                      "discrimination": None if found is None else round(found, 3)})
     return rows
@@ -103,7 +107,7 @@ def per_hour(times: Iterable[float], end: float, hours: int) -> list[dict]:
     return [{"hour": (first + index) * HOUR, "count": count} for index, count in enumerate(counts)]
 
 
-def median_time_to_feedback(submissions: Iterable[Submission]) -> float | None:
+def median_time_to_feedback(submissions: Iterable[Timing]) -> float | None:
     """The median time in seconds from upload to feedback, over the finished submissions
     graded once; None when there are none. A regraded one is left out: its ``graded_at`` is
     the regrade's, long after its learner read the first feedback."""

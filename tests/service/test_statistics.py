@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.service import statistics
-from autograder.service.store import Submission
+from autograder.service.store import Timing
 from autograder.types import SubmissionResult
 from autograder.types import TestResult as Outcome
 
@@ -26,8 +26,10 @@ def test_a_histogram_has_equal_bins_and_full_marks_fall_in_the_top_one():
     assert sum(each["count"] for each in statistics.histogram([3, 1, 2], 3, bins=3)) == 3
     assert statistics.histogram([0, 0], 0) == [{"low": 0.0, "high": 0.0, "count": 2}]  # a lesson worth nothing
     # Whole-number bins for a whole-number maximum, the last one ending there.
-    assert [(each["low"], each["high"]) for each in statistics.histogram([], 36)] == [(4 * i, 4 * i + 4) for i in range(9)]
-    assert statistics.histogram([61, 55.5], 61)[-2:] == [{"low": 49, "high": 56, "count": 1}, {"low": 56, "high": 61, "count": 1}]
+    nine = [(each["low"], each["high"]) for each in statistics.histogram([], 36)]
+    assert nine == [(4 * i, 4 * i + 4) for i in range(9)]
+    assert statistics.histogram([61, 55.5], 61)[-2:] == [{"low": 49, "high": 56, "count": 1},
+                                                         {"low": 56, "high": 61, "count": 1}]
     assert [each["high"] for each in statistics.histogram([2.5], 2.5)][-1] == 2.5  # a fractional maximum: ten of 0.25
 
 
@@ -50,7 +52,8 @@ def test_discrimination_is_the_correlation_of_passing_with_the_rest_of_the_score
     assert statistics.per_test(results)[0]["test"] == "luck"  # hardest first
     # "other" is most of the lesson (7 of 10 points): against the total it would look perfect
     # merely by being most of it; against the rest, the one point of "hard" is what it predicts.
-    assert rows["other"]["discrimination"] == pytest.approx(statistics.correlation([1, 1, 0, 0], [2, 2, 2, 1]), abs=1e-3)
+    against_the_rest = statistics.correlation([1, 1, 0, 0], [2, 2, 2, 1])
+    assert rows["other"]["discrimination"] == pytest.approx(against_the_rest, abs=1e-3)
 
 
 def test_correlation_is_none_where_it_means_nothing():
@@ -83,8 +86,8 @@ def test_submissions_per_hour_count_each_clock_hour_the_quiet_ones_too():
     assert [row["count"] for row in rows] == [1, 0, 1, 2]  # before the window and after its end: not counted
 
 
-def submission(created: float, graded: float | None, status: str = "done", gradings: int = 1) -> Submission:
-    return Submission(created_at=created, graded_at=graded, status=status, gradings=gradings)
+def submission(created: float, graded: float | None, status: str = "done", gradings: int = 1) -> Timing:
+    return Timing(created_at=created, graded_at=graded, status=status, gradings=gradings)
 
 
 def test_the_median_time_to_feedback_counts_first_gradings_of_finished_submissions():

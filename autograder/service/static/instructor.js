@@ -45,7 +45,8 @@ function cell(row, text, className) {
 const percent = (share) => `${Math.round(share * 100)} %`;
 const number = (value) => (value === null || value === undefined ? "–" : String(Math.round(value * 10) / 10));
 const score = (row) => (row.score === null ? "not graded" : `${number(row.score)} / ${number(row.max_score)}`);
-const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "–");
+const when = (seconds) => (seconds
+  ? new Date(seconds * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "–");
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
@@ -109,8 +110,9 @@ async function showLesson(lesson) {
   drawColumns($("histogram"), view.histogram.map((bin, index) => {
     const last = index === view.histogram.length - 1;
     const range = `${number(bin.low)}–${number(bin.high)}`;
-    return { count: bin.count, label: range, title: `${bin.count} learners scored ${range}${last ? " (full marks included)" : ""}` };
-  }), `Score histogram: ${view.histogram.map((bin) => `${bin.count} learners from ${number(bin.low)} to ${number(bin.high)}`).join(", ")}`);
+    return { count: bin.count, label: range, title: `${bin.count} learners scored ${range}${last ? " (full marks too)" : ""}` };
+  }), "Score histogram: " +
+    view.histogram.map((bin) => `${bin.count} learners from ${number(bin.low)} to ${number(bin.high)}`).join(", "));
 
   const exercises = $("exercises").tBodies[0];
   exercises.replaceChildren();
@@ -132,8 +134,10 @@ async function showLesson(lesson) {
     const label = element("span", shortName(test.test), "label");
     label.title = `${test.exercise}: ${test.test}`;
     const discrimination = test.discrimination === null ? "–" : test.discrimination.toFixed(2);
+    // Below 0.2 classical item analysis calls poor: the test hardly tells strong and weak learners apart.
+    const weak = test.discrimination !== null && test.discrimination < 0.2;
     item.append(label, bar(test.rate), element("span", percent(test.rate), "share"),
-      element("span", `d ${discrimination}`, "discrimination" + (test.discrimination !== null && test.discrimination < 0.2 ? " weak" : "")));
+      element("span", `d ${discrimination}`, weak ? "discrimination weak" : "discrimination"));
     chart.append(item);
     const row = tests.insertRow();
     row.insertCell().append(codeName(test.test));
@@ -226,7 +230,8 @@ async function showQueue() {
     view.per_hour.filter((each) => each.count).map((each) => `${each.count} at ${when(each.hour)}`).join(", "));
   drawTimeAxis($("per-hour-axis"), view.per_hour.map((each) => each.hour), view.hours > 24);
   const busiest = view.per_hour.reduce((top, each) => (each.count > top.count ? each : top), { count: 0 });
-  $("busiest").textContent = busiest.count ? `Busiest hour: ${when(busiest.hour)}, ${busiest.count} submissions.` : "No submissions.";
+  $("busiest").textContent = busiest.count
+    ? `Busiest hour: ${when(busiest.hour)}, ${busiest.count} submissions.` : "No submissions.";
 
   const failures = $("failures").tBodies[0];
   failures.replaceChildren();
@@ -283,8 +288,9 @@ async function signIn() {
     const c = view.counts;
     $("counts").textContent = `${c.done} graded, ${c.queued} queued, ${c.running} grading, ${c.failed} failed, ` +
       `${c.error} not graded (grader error)`;
-    $("lesson").replaceChildren(...state.lessons.map((lesson) => new Option(lesson, lesson)));
-    $("lesson-filter").replaceChildren(new Option("All lessons", ""), ...state.lessons.map((lesson) => new Option(lesson, lesson)));
+    const options = () => state.lessons.map((lesson) => new Option(lesson, lesson));
+    $("lesson").replaceChildren(...options());
+    $("lesson-filter").replaceChildren(new Option("All lessons", ""), ...options());
     $("login").hidden = true;
     $("views").hidden = false;
     state.signedIn = true;
