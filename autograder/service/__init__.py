@@ -10,7 +10,9 @@ One concept per module:
     progress.py   workers announce status changes on the broker; the web app's streams wake on them
     grading.py    one stored submission through the confined grader (``autograder.grade``)
     app.py        the FastAPI routes: learners' submissions, the instructor's views
-    instructor.py the class views: latest scores, pass rates, grades.csv and Gradescope's format
+    instructor.py the class views: latest scores, a lesson, a learner, the queue, grades.csv, Gradescope's format
+    statistics.py their numbers: histogram, per exercise and per test (pass rate, discrimination), per hour
+    static/       the instructor's page: its HTML, one stylesheet and one script, served by app.py
     processes.py  ``autograder serve`` and ``autograder worker``: which processes run where
     client.py     ``autograder submit``: upload, then follow the progress to the feedback
 """

@@ -4,12 +4,20 @@
     GET  /api/submissions/{id}          status, score, max score, feedback (as `autograder grade` writes it)
     GET  /api/submissions/{id}/events   the same, streamed as server-sent events until graded (woken by
                                         the workers' announcements on the broker: ``progress``)
-    GET  /api/instructor/class          latest score per learner and lesson, pass rate per test
+    GET  /api/instructor/class          latest score per learner and lesson, pass rate per test, the lessons
+    GET  /api/instructor/lessons/{lesson}  that lesson's score histogram, mean and median; per exercise the
+                                        mean and full-marks share; per hidden test the pass rate and
+                                        discrimination, hardest first (``statistics``)
+    GET  /api/instructor/learners/{id}  a learner's submissions (scores, times) and their latest feedback
+                                        as they read it (`?lesson=` for that lesson's)
+    GET  /api/instructor/queue          waiting/grading/failed now, submissions per hour over the last
+                                        `?hours=` (48), the median time to feedback, grader errors apart
     GET  /api/instructor/grades.csv     the gradebook (`?lesson=` for one lesson)
     GET  /api/instructor/gradescope.zip Gradescope's results.json per learner
     POST /api/instructor/regrade/{lesson}  grade the lesson's submissions again with its suite as it is now
     POST /api/instructor/retry          grade again every submission not graded because the grader failed
-    GET  /instructor                    the instructor's page (it asks for the token, then calls the above)
+    GET  /instructor                    the instructor's page (it asks for the token, then calls the above),
+                                        with its stylesheet and script beside it (``static/``)
 
 An upload is stored (committed) before the ``202`` goes out, then its id is put on the queue;
 if that fails, the sweeper here sends it later. Nothing a response holds comes from a hidden
@@ -27,7 +35,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -36,12 +44,15 @@ from ..errors import GraderError
 from ..grade import detect_lesson
 from ..lessons import all_lessons
 from . import instructor, queue
-from .errors import (InstructorsOnly, MissingToken, NoSuchLesson, NoSuchSubmission, NotASubmission, NotYours,
-                     ServiceError, TooLarge, TooMany, WrongToken)
+from .errors import (InstructorsOnly, MissingToken, NoSuchLearner, NoSuchLesson, NoSuchSubmission, NotASubmission,
+                     NotYours, ServiceError, TooLarge, TooMany, WrongToken)
 from .progress import Progress
 from .settings import Settings
 from .store import FINISHED, Learner, Limited, Store, Submission
 from .tokens import token_hash
+
+
+PAGE_ASSETS = {"instructor.css": "text/css", "instructor.js": "text/javascript"}
 
 
 def graded_lessons():
@@ -225,7 +236,25 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/instructor/class")
     async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
         return instructor.class_view(await store.latest(known(lesson)), await store.learners(), await store.counts(),
-                                     await store.grader_errors())
+                                     await store.grader_errors(), [each.slug for each in graded_lessons()])
+
+    @app.get("/api/instructor/lessons/{lesson}")
+    async def lesson_view(lesson: str, who: Learner = Depends(teacher)) -> dict:
+        return instructor.lesson_view(lesson, await store.latest(known(lesson)), await store.learners())
+
+    @app.get("/api/instructor/learners/{learner_id}")
+    async def learner_view(learner_id: int, lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
+        names = await store.learners()
+        if learner_id not in names:
+            raise NoSuchLearner(learner_id)
+        return instructor.learner_view(learner_id, names[learner_id], await store.history(learner_id), known(lesson))
+
+    @app.get("/api/instructor/queue")
+    async def queue_view(hours: int = Query(48, ge=1, le=24 * 14), who: Learner = Depends(teacher)) -> dict:
+        now = time.time()
+        recent = await store.timings_since(now - hours * 3600)
+        return instructor.queue_view(await store.counts(), recent, await store.grader_errors(), await store.learners(),
+                                     now=now, hours=hours)
 
     @app.get("/api/instructor/grades.csv")
     async def grades(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
@@ -252,7 +281,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/instructor", response_class=HTMLResponse)
     async def page() -> str:
-        return resources.files(__package__).joinpath("instructor.html").read_text(encoding="utf-8")
+        return resources.files(__package__).joinpath("static", "instructor.html").read_text(encoding="utf-8")
+
+    @app.get("/instructor/{asset}")
+    async def page_asset(asset: str) -> Response:
+        """The page's own stylesheet and script: served from here, since the course runs offline
+        (no CDN), and only these names, so nothing else of the package is reachable."""
+        if asset not in PAGE_ASSETS:
+            return Response("no such file", status_code=404, media_type="text/plain")
+        text = resources.files(__package__).joinpath("static", asset).read_text(encoding="utf-8")
+        return Response(text, media_type=PAGE_ASSETS[asset])
 
     @app.get("/api/health")
     async def health() -> dict:

@@ -58,6 +58,13 @@ class NoSuchLesson(ServiceError):
         super().__init__(f"There is no lesson {lesson!r}; the lessons are: {', '.join(known)}.")
 
 
+class NoSuchLearner(ServiceError):
+    status = 404
+
+    def __init__(self, learner_id: int) -> None:
+        super().__init__(f"There is no learner {learner_id}; each row of /api/instructor/class gives its learner_id.")
+
+
 class TooLarge(ServiceError):
     status = 413
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import (Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event,
                         func, or_, select, update)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, defer, mapped_column
 from sqlalchemy.pool import NullPool
 
 # done: graded (a score); failed: the notebook stopped its worker too often; error: not graded,
@@ -87,11 +87,24 @@ class Suite(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+WITHOUT_NOTEBOOK = defer(Submission.notebook, raiseload=True)  # reading it anyway raises, rather than loading it
+
+
 class Claim(enum.Enum):
     CLAIMED = "claimed"
     FINISHED = "finished"  # graded already: nothing to do
     HELD = "held"  # another worker holds a live lease on it
     GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A submission's times, as the queue's statistics need them (``Store.timings_since``)."""
+
+    created_at: float
+    graded_at: float | None
+    status: str
+    gradings: int  # more than one: regraded, so graded_at is not when its learner got feedback
 
 
 @dataclass(frozen=True)
@@ -271,6 +284,9 @@ class Store:
 
     # the class, as the instructor sees it
 
+    # What the instructor's views read leaves the notebooks out (``WITHOUT_NOTEBOOK``): some
+    # 100 KB each, and a class view would otherwise load every one of the class's.
+
     async def latest(self, lesson: str | None = None) -> list[Submission]:
         """Each learner's latest graded submission per lesson."""
         async with self.session() as session:
@@ -282,12 +298,29 @@ class Store:
                                             & (Submission.created_at == newest.c.at))
             if lesson:
                 query = query.where(Submission.lesson == lesson)
-            return list((await session.execute(query.order_by(Submission.lesson))).scalars())
+            return list((await session.execute(query.options(WITHOUT_NOTEBOOK).order_by(Submission.lesson))).scalars())
+
+    async def history(self, learner_id: int) -> list[Submission]:
+        """Every submission of one learner, newest first, whatever its status."""
+        async with self.session() as session:
+            query = (select(Submission).where(Submission.learner_id == learner_id).options(WITHOUT_NOTEBOOK)
+                     .order_by(Submission.created_at.desc()))
+            return list((await session.execute(query)).scalars())
+
+    async def timings_since(self, at: float) -> list[Timing]:
+        """When each submission uploaded at ``at`` or later was uploaded and graded, oldest
+        first (the queue's recent past): these columns alone, since a deadline week of a large
+        course is tens of thousands of rows."""
+        async with self.session() as session:
+            query = (select(Submission.created_at, Submission.graded_at, Submission.status, Submission.gradings)
+                     .where(Submission.created_at >= at).order_by(Submission.created_at))
+            return [Timing(*row) for row in (await session.execute(query)).all()]
 
     async def grader_errors(self) -> list[Submission]:
         """The submissions not graded because the grader failed (status ``error``), newest first."""
         async with self.session() as session:
-            query = select(Submission).where(Submission.status == "error").order_by(Submission.graded_at.desc())
+            query = (select(Submission).where(Submission.status == "error").options(WITHOUT_NOTEBOOK)
+                     .order_by(Submission.graded_at.desc()))
             return list((await session.execute(query)).scalars())
 
     async def retry_errors(self) -> list[str]:

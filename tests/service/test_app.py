@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 
 import httpx
 import pytest
@@ -14,7 +15,11 @@ from asgi_lifespan import LifespanManager
 from autograder.lessons import find_lesson
 from autograder.service import progress, queue
 from autograder.service.app import create_app
+from autograder.service.tokens import token_hash
+from autograder.types import SubmissionResult
+from autograder.types import TestResult as Outcome
 
+from .graded_class import store_result
 from .postgres import on_both_databases
 from .service_processes import query
 
@@ -151,12 +156,72 @@ async def test_one_idempotency_key_makes_one_submission_even_when_retries_race(c
 
 
 async def test_instructor_views_are_for_instructors(client, people):
-    for path in ("/api/instructor/class", "/api/instructor/grades.csv", "/api/instructor/gradescope.zip"):
+    for path in ("/api/instructor/class", "/api/instructor/grades.csv", "/api/instructor/gradescope.zip",
+                 "/api/instructor/lessons/01_asgi_by_hand", "/api/instructor/learners/1", "/api/instructor/queue"):
         assert (await client.get(path, headers=people.header(people.alice))).status_code == 403
         assert (await client.get(path, headers=people.header(people.prof))).status_code == 200
     assert (await client.post("/api/instructor/regrade/01_asgi_by_hand", headers=people.header(people.bob))).status_code == 403
     unknown = await client.get("/api/instructor/class?lesson=99_nope", headers=people.header(people.prof))
     assert unknown.status_code == 404 and "01_asgi_by_hand" in unknown.json()["detail"]
+
+
+def lesson_01(name: str, passed: list[bool]) -> SubmissionResult:
+    tests = [Outcome("test_index", "router_app", 1, 1, passed[0]),
+             Outcome("test_not_found", "router_app", 2, 2, passed[1]),
+             Outcome("test_echo", "echo_app", 1, 1, passed[2])]
+    for test in tests:
+        test.points = test.max_points if test.passed else 0
+    result = SubmissionResult(submission=name, path="", lesson="01_asgi_by_hand", tests=tests)
+    result.score, result.max_score = sum(test.points for test in tests), 4
+    return result
+
+
+async def test_the_instructor_api_gives_a_lesson_a_learner_and_the_queue(client, people):
+    """The JSON behind the page's three views, for scripts, on a class worked out by hand."""
+    store, prof = client.app.state.store, people.header(people.prof)
+    alice, bob = [await store.learner_by_token(token_hash(token)) for token in (people.alice, people.bob)]
+    now = time.time()
+    first = await store_result(store, alice, lesson_01("alice", [True, False, False]), at=now - 3 * 3600, seconds=4)
+    latest = await store_result(store, alice, lesson_01("alice", [True, True, True]), at=now - 3600, seconds=2)
+    await store_result(store, bob, lesson_01("bob", [True, False, True]), at=now - 3600 + 60, seconds=10)
+    await store_result(store, bob, lesson_01("bob", [True, True, True]).not_graded("no sandbox"), status="error")
+    await store.accept(bob, "01_asgi_by_hand", b"{}", None, per_minute=100)  # waiting
+
+    lesson = (await client.get("/api/instructor/lessons/01_asgi_by_hand", headers=prof)).json()
+    assert (lesson["learners"], lesson["max_score"], lesson["mean"]) == (2, 4, 3)  # latest: 4 and 2
+    assert [each["count"] for each in lesson["histogram"] if each["count"]] == [1, 1]
+    assert {each["exercise"]: each["full_marks"] for each in lesson["exercises"]} == {"router_app": 0.5, "echo_app": 1}
+    assert [(each["test"], each["rate"]) for each in lesson["tests"]][0] == ("test_not_found", 0.5)  # hardest first
+    assert all(each["discrimination"] is None for each in lesson["tests"])  # two learners say nothing yet
+
+    view = (await client.get(f"/api/instructor/learners/{alice.id}?lesson=01_asgi_by_hand", headers=prof)).json()
+    assert view["learner"] == "alice" and view["feedback"]["submission"] == latest
+    assert view["feedback"]["text"].startswith("# Feedback for alice") and "Score: 4 / 4" in view["feedback"]["text"]
+    assert [(each["submission"], each["score"]) for each in view["history"]] == [(latest, 4), (first, 1)]
+    assert view["history"][0]["graded_at"] - view["history"][0]["created_at"] == pytest.approx(2)
+    assert (await client.get("/api/instructor/learners/999", headers=prof)).status_code == 404
+    assert (await client.get(f"/api/instructor/learners/{bob.id}?lesson=99_nope", headers=prof)).status_code == 404
+
+    queue_now = (await client.get("/api/instructor/queue?hours=24", headers=prof)).json()
+    assert queue_now["counts"] == {"queued": 1, "running": 0, "done": 3, "failed": 0, "error": 1}
+    assert len(queue_now["per_hour"]) == 24 and sum(each["count"] for each in queue_now["per_hour"]) == 5
+    counts = [each["count"] for each in queue_now["per_hour"]]
+    assert counts[-4:-2] == [1, 0] and counts[-2] + counts[-1] == 4  # 3 h ago; then two an hour ago and two now
+    assert queue_now["median_seconds_to_feedback"] == pytest.approx(3, abs=0.5)  # of 4, 2, 10 and the error's ~0
+    [error] = queue_now["grader_errors"]
+    assert error["learner"] == "bob" and "no sandbox" in error["reason"]
+    assert (await client.get("/api/instructor/queue?hours=0", headers=prof)).status_code == 422
+
+
+async def test_the_page_serves_its_own_stylesheet_and_script_and_nothing_else(client):
+    page = (await client.get("/instructor")).text
+    assert 'href="/instructor/instructor.css"' in page and 'src="/instructor/instructor.js"' in page
+    assert "//" not in page.replace("http://www.w3.org", "")  # no CDN: the course runs offline
+    css = await client.get("/instructor/instructor.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert (await client.get("/instructor/instructor.js")).headers["content-type"].startswith("text/javascript")
+    for other in ("app.py", "..%2Fapp.py", "instructor.html"):
+        assert (await client.get(f"/instructor/{other}")).status_code == 404
 
 
 async def test_only_a_hash_of_each_token_is_stored(client, settings, people):
