@@ -130,20 +130,22 @@ async def test_request_log_errors(submission):
     line = only_line(boom, "a request whose app raised before answering")
     expect((line.get("status"), line.get("error")) == (500, "KeyError"),
            f"an app that raised before sending a status should be logged with status 500 and error 'KeyError'; got "
-           f"{line.get('status')!r}, {line.get('error')!r}.")
+           f"{line.get('status')!r}, {line.get('error')!r}.", promises=["errors"])
     line = only_line(late, "a request whose app raised after its first chunk")
     expect((line.get("status"), line.get("error")) == (200, "ValueError"),
-           "an app that raised after sending 200 should be logged with status 200 and error 'ValueError'.")
+           "an app that raised after sending 200 should be logged with status 200 and error 'ValueError'.",
+           promises=["errors"])
     line = only_line(empty, "a request whose app returned without answering")
     expect(line.get("status") == 500, "an app that returned without sending a status is answered 500 by the server: "
-                                      "log status 500.")
+                                      "log status 500.", promises=["errors"])
     expect("error" in only_line(ok, "a request") and only_line(ok, "a request")["error"] is None,
-           "a request without an error should be logged with error null.")
+           "a request without an error should be logged with error null.", promises=["errors"])
     line = only_line(done, "a request whose app raised after its response was complete (as a failing background "
                            "task does)")
     expect((line.get("status"), line.get("error")) == (200, None),
            "an app that raised after its response was complete should be logged once, when the response was "
-           f"complete: status 200 and error null; got {line.get('status')!r}, {line.get('error')!r}.")
+           f"complete: status 200 and error null; got {line.get('status')!r}, {line.get('error')!r}.",
+           promises=["errors"])
 
 
 @graded(NAME, points=0.5, negative=True, promises=["other-scopes"])
