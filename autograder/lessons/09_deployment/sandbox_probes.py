@@ -52,7 +52,7 @@ def _probe_app(structlog: Any, noted: dict) -> Any:
     """/ok (201, the context as JSON), /stream (3 chunks STREAM_PAUSE apart), /boom (raises at
     once), /late (raises after a chunk), /empty (returns without answering), /bind (binds
     order_id), /after (answers, then works AFTER_PAUSE more before returning, as a background
-    task does). ``noted`` (perf_counter): when /stream sent its response's start, and when it
+    task does), /done-then-raise (answers, then raises, as a failing background task does). ``noted`` (perf_counter): when /stream sent its response's start, and when it
     began to send its last body message; when /after began its work after the response."""
 
     async def app(scope, receive, send):
@@ -89,6 +89,8 @@ def _probe_app(structlog: Any, noted: dict) -> Any:
         if path == "/after":
             noted["after_response"] = time.perf_counter()
             await asyncio.sleep(AFTER_PAUSE)
+        if path == "/done-then-raise":
+            raise RuntimeError("after the response")
 
     return app
 
@@ -106,11 +108,13 @@ class _TimedStream(io.StringIO):
 
 async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
     """Each scenario {"path", "query", "headers": [[name, value]], "type": "http"|"lifespan"|
-    "websocket"}: run it through request_log(probe app, stream), one after the other, all in
-    this task (as requests share a context in tests, or in an app called in a loop: what a
-    middleware leaves in the context shows in the next scenario); report the lines written, the
-    response start, the body, what was raised, and the structlog context right after. Header
-    names reach the app in lower case, as a server passes them (the ASGI specification)."""
+    "websocket", "outer": {key: value}}: run it through request_log(probe app, stream), one
+    after the other, all in this task (as requests share a context in tests, or in an app called
+    in a loop: what a middleware leaves in the context shows in the next scenario); report the
+    lines written, the response start, the body, what was raised, and the structlog context
+    right after. ``outer`` is bound before the call, as a layer around the middleware would (a
+    job's id), and unbound after the report. Header names reach the app in lower case, as a
+    server passes them (the ASGI specification)."""
     import structlog
 
     structlog.contextvars.clear_contextvars()
@@ -142,6 +146,8 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
         if kind == "lifespan":  # as a server makes it: no path, no headers, nothing of a connection
             scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
         raised = None
+        outer = scenario.get("outer", {})
+        structlog.contextvars.bind_contextvars(**outer)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(5):  # in this task, not one of its own (as wait_for would make)
@@ -173,6 +179,7 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
                         and stream.first_write < noted["after_response"],
                         "sent": [m["type"] for m in sent],
                         "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr))})
+        structlog.contextvars.unbind_contextvars(*outer)
     structlog.contextvars.clear_contextvars()
     return reports
 
@@ -181,12 +188,18 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
 
 
 def _metrics_probe_app() -> Any:
-    from fastapi import FastAPI
+    """/invoices/{invoice_id} (404 from MISSING_INVOICES on), POST /invoices, /fail (raises),
+    /slow (sleeps), /stream-fail (a streamed response that raises after its first chunk); a
+    path with a slash added or dropped is redirected (307) by FastAPI's router, no route matched."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import StreamingResponse
 
     app = FastAPI()
 
     @app.get("/invoices/{invoice_id}")
     async def read_invoice(invoice_id: int):
+        if invoice_id >= MISSING_INVOICES:
+            raise HTTPException(404, "no such invoice")  # a route that matched, answering 404
         return {"id": invoice_id}
 
     @app.post("/invoices")
@@ -202,20 +215,30 @@ def _metrics_probe_app() -> Any:
         await asyncio.sleep(seconds)
         return {"slow": True}
 
+    @app.get("/stream-fail")
+    async def stream_fail():
+        async def chunks():
+            yield b"first"
+            raise RuntimeError("broken mid-stream")
+
+        return StreamingResponse(chunks())
+
     return app
 
 
 SLOW_SECONDS = 0.03  # what GET /slow takes at least, unless ?seconds= says otherwise
+MISSING_INVOICES = 9000  # GET /invoices/{id} answers 404 from this id on
 
 
 async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> list[dict]:
     """Each session, a list of [method, path]: a fresh probe app and registry through
     add_metrics, the requests sent, then /health and /metrics; report the statuses, the
-    scraped samples (counters and histogram counts and sums), and whether a second app
-    clashed. When add_metrics itself raises, the session reports only that ({"error"}): in a
+    scraped samples (counters and histogram counts and sums), whether a second app clashed,
+    what reached the server from GET /fail on that second app (the exception's class name, or
+    None when the app answered it), and CONTENT_TYPE_LATEST. When add_metrics itself raises, the session reports only that ({"error"}): in a
     process that made metrics before (the registry of an earlier call), it is the first sign."""
     import httpx
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
 
     reports = []
@@ -227,10 +250,19 @@ async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> 
             reports.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             continue
         try:
-            add_metrics(_metrics_probe_app(), CollectorRegistry())
+            second = add_metrics(_metrics_probe_app(), CollectorRegistry())
             clash = None
         except Exception as exc:
-            clash = type(exc).__name__
+            second, clash = None, type(exc).__name__
+        fail_raised = "not run"
+        if second is not None:  # as a server sees it: what the app raises, not the 500 the client gets
+            raising = httpx.ASGITransport(app=second, raise_app_exceptions=True)
+            async with httpx.AsyncClient(transport=raising, base_url="http://testserver") as client:
+                try:
+                    await client.get("/fail")
+                    fail_raised = None
+                except Exception as exc:
+                    fail_raised = type(exc).__name__
         statuses = []
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -252,7 +284,8 @@ async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> 
         reports.append({"statuses": statuses, "health": [health.status_code, _json_or_text(health)],
                         "metrics_status": metrics.status_code,
                         "metrics_type": metrics.headers.get("content-type", ""),
-                        "parsed": parsed, "samples": samples, "clash": clash})
+                        "parsed": parsed, "samples": samples, "clash": clash, "fail_raised": fail_raised,
+                        "content_type_latest": CONTENT_TYPE_LATEST})
     return reports
 
 
@@ -453,6 +486,48 @@ def _status(port: int, path: str, timeout: float = 3.0) -> int | str | None:
     return int(head[9:12]) if head.startswith(b"HTTP/1.1 ") and head[9:12].isdigit() else "refused"
 
 
+def _head(port: int, path: str, timeout: float = 3.0) -> dict:
+    """GET ``path`` on a fresh connection: {"status", "headers": the header names, lower case}."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := connection.recv(4096)):
+                data += chunk
+    except OSError:
+        return {"status": None, "headers": []}
+    lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(lines[0][9:12]) if lines[0].startswith("HTTP/1.1 ") and lines[0][9:12].isdigit() else None
+    return {"status": status, "headers": sorted({line.split(":", 1)[0].strip().lower() for line in lines[1:] if ":" in line})}
+
+
+def drain_handled(server_class: Any, readiness_class: Any, service_app: Any) -> dict:
+    """A server made (not started) and its ``handle_exit(SIGTERM, None)`` called as uvicorn
+    calls it, in the thread of a running event loop (a loop of its own, closed after: what the
+    call schedules on it never runs): {"ready_after": readiness.ready right after the call}."""
+    import uvicorn
+
+    answer: dict[str, Any] = {}
+
+    async def handled() -> None:
+        readiness = readiness_class()
+        server = server_class(uvicorn.Config(service_app(readiness)), readiness, 2.0)
+        readiness.ready = True  # as the lifespan leaves it once started
+        server.handle_exit(signal.SIGTERM, None)
+        answer["ready_after"] = readiness.ready
+
+    def run() -> None:
+        try:
+            asyncio.run(handled())
+        except Exception as exc:  # the learner's error, reported as data
+            answer["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return answer
+
+
 def drain_begin(server_class: Any, readiness_class: Any, service_app: Any, scenarios: list[dict]) -> str:
     """``drain_scenarios`` in the background (see ``outcome``); one server is made here first,
     so that a class that cannot be made raises now, as the learner's own error."""
@@ -490,9 +565,11 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
         sock = socket.socket()
         sock.bind((HOST, 0))
         port = sock.getsockname()[1]
+        noted, noting = os.pipe()  # the server writes b"L" once its app's lifespan shutdown is complete
         pid = os.fork()
         if pid != 0:
             sock.close()
+            os.close(noting)
     if pid == 0:  # the server
         try:
             asyncio.events._set_running_loop(None)
@@ -501,8 +578,10 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
             os.dup2(devnull, 2)
             for number in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(number, signal.SIG_DFL)
+            os.close(noted)
             readiness = readiness_class()
-            config = uvicorn.Config(service_app(readiness), lifespan="on", log_level="critical")
+            config = uvicorn.Config(_noting_shutdown(service_app(readiness), noting), lifespan="on",
+                                    log_level="critical")
             server_class(config, readiness, scenario["drain"]).run(sockets=[sock])
             os._exit(0)
         except BaseException:
@@ -518,8 +597,9 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
                                   START_WITHIN) and not ended
         if not report["started"]:
             return report
-        report["before"] = next((status for status in (_status(port, "/ready", POLL_TIMEOUT) for _ in range(3))
-                                 if status is not None), None)
+        head = next((head for head in (_head(port, "/ready", POLL_TIMEOUT) for _ in range(3))
+                     if head["status"] is not None), {"status": None, "headers": []})
+        report["before"], report["headers"] = head["status"], head["headers"]
         in_flight: list = []
         if scenario.get("work"):
             connection = socket.create_connection((HOST, port), timeout=WATCH)
@@ -561,7 +641,31 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
         except ProcessLookupError:
             pass
         waiter.join(POLL_TIMEOUT)
+        os.set_blocking(noted, False)
+        try:
+            report["lifespan_shutdown"] = os.read(noted, 8) == b"L"
+        except BlockingIOError:  # nothing written, and the server still held its end
+            report["lifespan_shutdown"] = False
+        os.close(noted)
     return report
+
+
+def _noting_shutdown(app: Any, noting: int) -> Any:
+    """``app``, writing b"L" to the file descriptor ``noting`` once it has sent
+    lifespan.shutdown.complete (the server ran the lifespan shutdown)."""
+
+    async def noted_app(scope, receive, send):  # noqa: ANN001, ANN202 (ASGI)
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def send_noted(message):  # noqa: ANN001, ANN202
+            await send(message)
+            if message["type"] == "lifespan.shutdown.complete":
+                os.write(noting, b"L")
+
+        return await app(scope, receive, send_noted)
+
+    return noted_app
 
 
 # -- probes that outlast a call: begun, then asked for their outcome ----------------------------

@@ -1,7 +1,8 @@
 """Hidden tests for `add_metrics`: request counters and latency histograms by route template.
 
 A probe makes a fresh app and registry per session of requests, sends them, then scrapes
-/metrics with Prometheus' own parser and reports the counters and histogram counts.
+/metrics with Prometheus' own parser and reports the counters and histogram counts; and, on a
+second app, what a server would see of an endpoint that raises.
 """
 
 import pytest
@@ -51,9 +52,23 @@ async def test_add_metrics_counts_requests_by_route_template(submission):
     expect(value(report, "http_requests_total", method="GET", route="unmatched", status="404") == 1,
            "a request no route matches should count under route='unmatched' with status '404'.",
            promises=["route-template"])
+    [routed] = await reports(submission, [ROUTED_OR_NOT])
+    expect(value(routed, "http_requests_total", method="GET", route="/invoices/{invoice_id}", status="404") == 1,
+           "a request that matched /invoices/{invoice_id} and was answered 404 by its endpoint (no such invoice) "
+           "should count under that route's template: whether a route matched is not decided by the status.",
+           promises=["route-template"])
+    expect(value(routed, "http_requests_total", method="GET", route="unmatched", status="307") == 1,
+           "GET /invoices/ (redirected to /invoices by FastAPI's router: no route matched it) should count under "
+           f"route='unmatched' with status '307'; the routes counted were "
+           f"{sorted({labels.get('route') for name, labels, _ in routed['samples'] if name == 'http_requests_total'})}.",
+           promises=["route-template"])
     expect(not any(labels.get("route", "").startswith("/invoices/") and "{" not in labels.get("route", "")
                    for _, labels, _ in report["samples"]),
            "a raw path is used as a label: use the route's path template.", promises=["route-template"])
+
+
+# A route that matched and answered 404; a path that matched none, answered by a redirect.
+ROUTED_OR_NOT = [["GET", "/invoices/9001"], ["GET", "/invoices/"]]
 
 
 # A long request, then a quick one: each duration is its own request's, from its start (a clock
@@ -84,17 +99,39 @@ async def test_add_metrics_counts_errors_as_500(submission):
            "a request whose endpoint raised should be counted with status '500' (count it in a finally).")
     expect(value(report, "http_request_duration_seconds_count", method="GET", route="/fail") == 1,
            "a request whose endpoint raised should have its duration observed too.")
+    expect(report["fail_raised"] == "RuntimeError",
+           "the exception of an endpoint that raised should propagate out of the app, as before add_metrics, to the "
+           "server (which answers 500 and logs it); here the app "
+           f"{'answered it itself' if report['fail_raised'] is None else 'raised ' + str(report['fail_raised'])}. "
+           "Count it in a finally and let it go on; do not catch it and answer 500 yourself.")
+    [streamed] = await reports(submission, [[["GET", "/stream-fail"]]])
+    counted = {labels.get("status"): number for name, labels, number in streamed["samples"]
+               if name == "http_requests_total" and labels.get("route") == "/stream-fail"}
+    expect(counted in ({"200": 1}, {"500": 1}),
+           "a streamed response that failed after sending 200 should be counted once, under status '200' or '500'; "
+           f"it was counted {counted or 'not at all'}.")
 
 
 @graded(NAME, points=1, promises=["metrics-endpoint", "health"])
 async def test_add_metrics_endpoints(submission):
     [report] = await reports(submission, [SESSION])
-    expect(report["metrics_status"] == 200 and report["metrics_type"].startswith("text/plain"),
-           "GET /metrics should answer 200 with CONTENT_TYPE_LATEST.", promises=["metrics-endpoint"])
+    expect(report["metrics_status"] == 200 and media_type(report["metrics_type"]) ==
+           media_type(report["content_type_latest"]),
+           f"GET /metrics should answer 200 with a content-type of exactly CONTENT_TYPE_LATEST "
+           f"({report['content_type_latest']}: Prometheus reads the format's version from it); it answered "
+           f"{report['metrics_status']} with {report['metrics_type']!r}.", promises=["metrics-endpoint"])
     expect(report["health"] == [200, {"status": "ok"}], 'GET /health should answer 200 {"status": "ok"}.',
            promises=["health"])
     expect(not any(labels.get("route") == "/metrics" for _, labels, _ in report["samples"]),
            "requests to /metrics should not be counted.", promises=["metrics-endpoint"])
+    expect(value(report, "http_requests_total", method="GET", route="/health", status="200") == 1,
+           "GET /health should be counted like any other request (route '/health').", promises=["health"])
+
+
+def media_type(header: str) -> tuple:
+    """A content-type as its type and its parameters, whatever their order and spacing."""
+    kind, *parameters = (part.strip().lower() for part in header.split(";"))
+    return kind, sorted(parameters)
 
 
 @graded(NAME, points=0.5, promises=["own-registry"], unhappy=True)
@@ -108,7 +145,8 @@ async def test_add_metrics_uses_the_given_registry(submission):
 
 REQUESTS = st.lists(st.sampled_from([["GET", "/invoices/1"], ["GET", "/invoices/77"], ["POST", "/invoices"],
                                      ["GET", "/invoices"], ["GET", "/fail"], ["GET", "/nope/x"], ["GET", "/metrics"],
-                                     ["GET", "/health"], ["DELETE", "/invoices/1"]]), min_size=1, max_size=6)
+                                     ["GET", "/health"], ["DELETE", "/invoices/1"], ["GET", "/invoices/9001"],
+                                     ["GET", "/invoices/"]]), min_size=1, max_size=6)
 
 
 @graded(NAME, points=1, promises=["request-counter", "route-template", "errors-counted", "metrics-endpoint",

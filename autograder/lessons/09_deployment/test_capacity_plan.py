@@ -47,10 +47,13 @@ async def test_capacity_plan_peak_rps(submission):
 @graded(NAME, points=1, promises=["worker-rps"])
 async def test_capacity_plan_worker_rps_stops_at_the_knee(submission):
     """worker_rps: the last rps before the first point over the target, in rps order."""
-    answers = await plans(submission, [case(), case(target=35), case(target=100), case(target=12)])
-    expect([value(answer, "worker_rps") for answer in answers] == [300, 300, 500, 100],
+    answers = await plans(submission, [case(), case(target=35), case(target=100), case(target=12), case(target=30)])
+    expect([value(answer, "worker_rps") for answer in answers[:4]] == [300, 300, 500, 100],
            "worker_rps should be the rps of the last point, in order of rps, before the first point whose p99_ms "
            "exceeds the target; a point after that one never counts (sort the curve first).")
+    expect(value(answers[4], "worker_rps") == 300,
+           "a point whose p99_ms equals the target meets it (only one that exceeds it misses): with a 30 ms target "
+           f"and 300/s measured at 30 ms, worker_rps is 300, not {value(answers[4], 'worker_rps')}.")
 
 
 @graded(NAME, points=1, promises=["workers-per-pod", "pods"])
@@ -60,10 +63,12 @@ async def test_capacity_plan_pods(submission):
                                        case(per_day=86_400_000, peak=3.6, cores=2)])
     expect(value(answers[0], "workers_per_pod") == 4 and value(answers[3], "workers_per_pod") == 2,
            "workers_per_pod should be cores_per_pod: one worker per core.", promises=["workers-per-pod"])
-    expect(value(answers[0], "pods") == 3, "3000/s over pods of 4 workers at 300/s needs ceil(2.5) = 3 pods.")
+    expect(value(answers[0], "pods") == 3, "3000/s over pods of 4 workers at 300/s needs ceil(2.5) = 3 pods.",
+           promises=["pods"])
     expect(value(answers[1], "pods") == 2 and value(answers[2], "pods") == 3,
-           "a small load still gets min_pods pods (2 unless given).")
-    expect(value(answers[3], "pods") == 6, "pods must be rounded up: 3600/s over pods of 2 x 300/s is 6 pods.")
+           "a small load still gets min_pods pods (2 unless given).", promises=["pods"])
+    expect(value(answers[3], "pods") == 6, "pods must be rounded up: 3600/s over pods of 2 x 300/s is 6 pods.",
+           promises=["pods"])
 
 
 @graded(NAME, points=0.5, promises=["hpa-target"])

@@ -2,8 +2,10 @@
 
 A probe serves the setup cell's service_app with the learner's server class in forked
 processes (one per scenario, run at once), signals them, and polls /ready and /work every
-50 ms from outside, as a load balancer would. Times are compared with wide margins, against
-when the server's process really ended. The probe runs in the sandbox's background (a server
+50 ms from outside, as a load balancer would; it notes the response headers before any signal
+and whether the app's lifespan shutdown ran. Times are compared with wide margins, against
+when the server's process really ended. Whether readiness turns off at once is not a matter
+of timing: another probe calls handle_exit itself, as uvicorn does, and looks right after. The probe runs in the sandbox's background (a server
 that never stops is watched for 6 s after its first signal, longer than one call may take).
 """
 
@@ -11,12 +13,12 @@ import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import probe_in_background, require
+from autograder.suitekit import probe, probe_in_background, require
 
 pytestmark = pytest.mark.anyio
 NAME = "DrainingServer"
 SCENARIOS = [{"drain": 2.0, "signals": [0.0], "work": 0.6},          # the usual case
-             {"drain": 3.0, "signals": [0.0, 0.4]},                   # a second signal ends the drain
+             {"drain": 3.0, "signals": [0.0, 0.4], "work": 1.0},      # a second signal ends the drain
              {"drain": 0.0, "signals": [0.0], "work": 0.3},           # no drain: as uvicorn
              {"drain": 2.0, "signals": [0.0], "signal": "SIGINT"}]    # Ctrl+C drains too
 # The polls looked at during a 2 s drain: from the signal (readiness: 0.15 s after it) to 1.5 s,
@@ -57,10 +59,22 @@ def answered(samples, start, end):
 async def test_draining_server_serves(submission):
     found = await reports(submission)
     expect(all(report["before"] == 200 for report in found), "before any signal, /ready should answer 200.")
+    expect(all({"date", "server"} <= set(report["headers"]) for report in found),
+           "responses lack the `date` and `server` headers uvicorn.Server adds (they were "
+           f"{sorted(set(found[0]['headers']))}): uvicorn's own on_tick keeps them, and its other duties; call it "
+           "from yours (super().on_tick(counter)) rather than replacing it.")
 
 
 @graded(NAME, points=1, promises=["unready-at-once"], unhappy=True)
 async def test_draining_server_unready_at_once(submission):
+    handled = await probe(submission, NAME, "lesson09.drain_handled", defined(NAME), defined("Readiness"),
+                          defined("service_app"))
+    expect("error" not in handled, f"handle_exit(signal.SIGTERM, frame), called as uvicorn calls it, raised "
+                                   f"{handled.get('error')}.")
+    expect(handled["ready_after"] is False,
+           "after handle_exit(signal.SIGTERM, frame) returned, readiness.ready was still True: turn readiness off in "
+           "handle_exit itself, at once, not at a later tick (a load balancer asking /ready in between would still "
+           "send traffic).")
     usual, _, _, ctrl_c = await reports(submission)
     for report, name in [(usual, "SIGTERM"), (ctrl_c, "SIGINT")]:
         early = answered(report["ready"], 0.15, DURING)
@@ -97,6 +111,9 @@ async def test_draining_server_stops_after_the_drain(submission):
                                                                    none["gone"] < usual["gone"] - 1.2))
     expect(at_once and none.get("in_flight") == 200,
            "with drain_seconds=0 it should stop as uvicorn does: at once, letting the request in flight finish.")
+    expect(all(report.get("lifespan_shutdown") for report in (usual, none)),
+           "when the drain is over the app's lifespan shutdown did not run: shut down as uvicorn does (should_exit), "
+           "not by forcing the exit (force_exit skips it, and cuts the requests in flight).")
 
 
 @graded(NAME, points=1, promises=["second-signal"], unhappy=True)
@@ -105,3 +122,8 @@ async def test_draining_server_second_signal_stops_now(submission):
     expect(twice["gone"] is not None and twice["gone"] < 2.5,
            f"a second signal during a 3 s drain (0.4 s after the first) should start the shutdown at once; the "
            f"server stopped {'%.1f s after the first' % twice['gone'] if twice['gone'] is not None else 'not at all'}.")
+    expect(twice.get("in_flight") == 200 and twice.get("lifespan_shutdown"),
+           "after a second signal the shutdown should still be uvicorn's graceful one: a request in flight then "
+           f"{'ended with ' + str(twice.get('in_flight')) if twice.get('in_flight') else 'got no answer'}, and the "
+           f"lifespan shutdown {'ran' if twice.get('lifespan_shutdown') else 'did not run'}. Do not force the exit "
+           "(force_exit): let uvicorn's own handle_exit start the shutdown.")

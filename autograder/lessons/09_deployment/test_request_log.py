@@ -1,8 +1,9 @@
 """Hidden tests for `request_log`: one JSON line per request, request ids through contextvars.
 
 A probe runs scenarios through the learner's middleware around a small app (a plain answer,
-a streamed one, errors before and after the response starts, no answer at all, other
-scopes), one after the other in one task, and reports the lines written, the response, what
+a streamed one, errors before and after the response starts and after it is complete, no
+answer at all, other scopes), one after the other in one task, some inside a context an outer
+layer bound, and reports the lines written, the response, what
 was raised and structlog's context afterwards.
 """
 
@@ -96,9 +97,11 @@ async def test_request_log_tenant_and_user(submission):
 @graded(NAME, points=1.5, promises=["context"], unhappy=True)
 async def test_request_log_binds_the_context_for_the_request_only(submission):
     """The app sees the ids in structlog's context; after each request (ok or raising) nothing is left."""
+    outer = {"job": "nightly", "tenant_id": "outer-tenant"}  # bound by a layer around the middleware
     reports = await runs(submission, [{"path": "/ok", "headers": [["x-request-id", "r-1"], ["x-tenant-id", "t-1"]]},
                                       {"path": "/ok"}, {"path": "/boom", "headers": [["x-tenant-id", "t-2"]]},
-                                      {"path": "/ok"}])
+                                      {"path": "/ok"}, {"path": "/ok", "outer": outer},
+                                      {"path": "/boom", "outer": outer}])
     import json
 
     seen = json.loads(reports[0]["body"] or "{}")
@@ -107,30 +110,42 @@ async def test_request_log_binds_the_context_for_the_request_only(submission):
     later = json.loads(reports[1]["body"] or "{}")
     expect(later.get("tenant_id") is None, "a request without x-tenant-id saw the previous request's tenant in the "
                                            "context: restore the context after each request (bound_contextvars).")
-    expect(all(report["context_after"] == {} for report in reports),
+    expect(all(report["context_after"] == {} for report in reports[:4]),
            "after a request, structlog's context still held its values (also check requests that raise): use "
            "bound_contextvars, or reset what you bound in a finally.")
+    expect(all(report["context_after"] == outer for report in reports[4:]),
+           f"values bound before the request (by a layer around the middleware: {outer}) should be there again after "
+           f"it, as they were; the context after the request was {reports[4]['context_after']} (also check requests "
+           "that raise). Restore what you bound (bound_contextvars, or reset_contextvars with the tokens), do not "
+           "clear or unbind everything.")
 
 
 @graded(NAME, points=1.5, promises=["errors", "one-line"], unhappy=True)
 async def test_request_log_errors(submission):
     """Raising before the start: status 500, error name, re-raised; after: the status sent; no answer: 500."""
-    boom, late, empty, ok = await runs(submission, [{"path": "/boom"}, {"path": "/late"}, {"path": "/empty"},
-                                                    {"path": "/ok"}])
-    expect(boom["raised"] == "KeyError" and late["raised"] == "ValueError",
+    boom, late, empty, ok, done = await runs(submission, [{"path": "/boom"}, {"path": "/late"}, {"path": "/empty"},
+                                                          {"path": "/ok"}, {"path": "/done-then-raise"}])
+    expect(boom["raised"] == "KeyError" and late["raised"] == "ValueError" and done["raised"] == "RuntimeError",
            "the app's exception should propagate unchanged through the middleware.", promises=["errors"])
     line = only_line(boom, "a request whose app raised before answering")
     expect((line.get("status"), line.get("error")) == (500, "KeyError"),
            f"an app that raised before sending a status should be logged with status 500 and error 'KeyError'; got "
-           f"{line.get('status')!r}, {line.get('error')!r}.")
+           f"{line.get('status')!r}, {line.get('error')!r}.", promises=["errors"])
     line = only_line(late, "a request whose app raised after its first chunk")
     expect((line.get("status"), line.get("error")) == (200, "ValueError"),
-           "an app that raised after sending 200 should be logged with status 200 and error 'ValueError'.")
+           "an app that raised after sending 200 should be logged with status 200 and error 'ValueError'.",
+           promises=["errors"])
     line = only_line(empty, "a request whose app returned without answering")
     expect(line.get("status") == 500, "an app that returned without sending a status is answered 500 by the server: "
-                                      "log status 500.")
+                                      "log status 500.", promises=["errors"])
     expect("error" in only_line(ok, "a request") and only_line(ok, "a request")["error"] is None,
-           "a request without an error should be logged with error null.")
+           "a request without an error should be logged with error null.", promises=["errors"])
+    line = only_line(done, "a request whose app raised after its response was complete (as a failing background "
+                           "task does)")
+    expect((line.get("status"), line.get("error")) == (200, None),
+           "an app that raised after its response was complete should be logged once, when the response was "
+           f"complete: status 200 and error null; got {line.get('status')!r}, {line.get('error')!r}.",
+           promises=["errors"])
 
 
 @graded(NAME, points=0.5, negative=True, promises=["other-scopes"])
@@ -143,12 +158,14 @@ async def test_request_log_passes_other_scopes(submission):
 
 
 SCENARIOS = st.lists(st.fixed_dictionaries({
-    "path": st.sampled_from(["/ok", "/stream", "/boom", "/late", "/empty"]),
+    "path": st.sampled_from(["/ok", "/stream", "/boom", "/late", "/empty", "/done-then-raise"]),
     "method": st.sampled_from(["GET", "POST", "DELETE"]),
     "query": st.sampled_from(["", "a=1", "q=%20x"]),
     "headers": st.lists(st.tuples(st.sampled_from(["x-tenant-id", "X-User-Id", "x-request-id", "accept"]),
                                   st.sampled_from(["t-1", "u-9", "abc", "*/*"])).map(list), max_size=3,
-                        unique_by=lambda pair: pair[0].lower())}), min_size=1, max_size=4)
+                        unique_by=lambda pair: pair[0].lower()),
+    "outer": st.sampled_from([{}, {}, {"job": "j-1"}, {"tenant_id": "outer", "request_id": "outer-id"}])}),
+    min_size=1, max_size=4)
 
 
 def observed(report):
