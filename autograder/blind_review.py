@@ -61,7 +61,7 @@ def graded(lesson: Lesson, answers: list[dict], commit: str) -> list[dict]:
             only[path] = answer["exercise"]
         results = grade_all(list(only), lesson=lesson, only=only)
     made = []
-    for answer, graded_one in zip(answers, results):
+    for answer, graded_one in zip(answers, results, strict=True):
         got, total = graded_one.exercise_scores().get(answer["exercise"], (0.0, 0.0))
         made.append(result(got, total, [test.name for test in graded_one.tests if not test.passed and test.feedback != NOT_RUN],
                            commit))
@@ -176,7 +176,7 @@ def recorded_before(lesson: Lesson, answers: list[dict], results: list[dict], re
         raise SystemExit(f"{lesson.blind_review} exists: a review is graded 'before' once; "
                          "grade it again without ANSWERS.toml for 'after'")
     record = {"reviewer": reviewer, "answer": [{key: answer[key] for key in (*ANSWER_FIELDS, "source") if key in answer}
-                                               | {"before": before} for answer, before in zip(answers, results)]}
+                                               | {"before": before} for answer, before in zip(answers, results, strict=True)]}
     write(lesson, record)
     return record
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         made = read(lesson)
         if not made:
             parser.error(f"{lesson.slug} has no blind review yet: pass the reviewer's ANSWERS.toml")
-        for answer, after in zip(made["answer"], graded(lesson, made["answer"], commit_graded())):
+        for answer, after in zip(made["answer"], graded(lesson, made["answer"], commit_graded()), strict=True):
             answer["after"] = after
         write(lesson, made)
     print(printed(lesson, made))

@@ -50,7 +50,7 @@ def _lesson(args):
         return None
     lesson = find_lesson(args.lesson)
     if lesson is None:
-        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(l.slug for l in all_lessons())}")
+        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(known.slug for known in all_lessons())}")
     return lesson
 
 
@@ -147,7 +147,7 @@ def release_command(args) -> int:
 
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
-        raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+        raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}")
     if args.check:
         releasing.check(lessons)
         print(f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, match a fresh release")

@@ -13,7 +13,7 @@ assertion rewriting would print the test's own values); the test's docstring is 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 

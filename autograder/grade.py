@@ -14,11 +14,11 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 from . import canary, notebook, reference, worker
 from .errors import CanaryFailed, GraderError, UnknownLesson
@@ -105,7 +105,7 @@ class Fixed:
     reference: tuple[Cell, ...]  # what differential tests compare with (``autograder.reference``)
 
     @classmethod
-    def read(cls, lesson: Lesson) -> "Fixed":
+    def read(cls, lesson: Lesson) -> Fixed:
         return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson), reference.cells(lesson))
 
 
@@ -283,7 +283,7 @@ def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | No
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, only.get(path), answers): name
-            for (path, name), each in zip(named, lessons)
+            for (path, name), each in zip(named, lessons, strict=True)
         }
         for future in as_completed(futures):
             try:

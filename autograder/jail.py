@@ -41,14 +41,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from . import cgroup
 from .errors import SandboxBroken
-from .lessons import FOLDER as LESSONS, PACKAGE, ROOT
+from .lessons import FOLDER as LESSONS
+from .lessons import PACKAGE, ROOT
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
@@ -240,7 +241,7 @@ def confinement() -> Confinement:
             continue
         try:
             _prove(mode)
-        except (OSError, subprocess.SubprocessError, ValueError, AssertionError) as exc:
+        except (OSError, subprocess.SubprocessError, ValueError, ModeRefused) as exc:
             lines = str(exc).strip().splitlines()
             refused.append(f"{mode}: {lines[-1] if lines else type(exc).__name__}")
             continue
@@ -276,10 +277,21 @@ def probe(jail: Jail, scratch: Path, paths: list[str]) -> Probed:
     return Probed(json.loads(lines[0]) if lines else {}, unready)
 
 
+class ModeRefused(Exception):
+    """A confinement mode does not give, on this machine, what it promises: a weaker one is tried."""
+
+
+def _require(condition: bool, reason: str) -> None:
+    # Not an ``assert``: ``python -O`` strips those, and the grader would then trust a sandbox
+    # that kept its user id, its network or a view of the hidden tests.
+    if not condition:
+        raise ModeRefused(reason)
+
+
 def _prove(mode: ConfinementMode) -> None:
     """Start a sandbox in ``mode`` on a probe folder and check what it reports: its own pid 1,
     user id and loopback-only network where the mode promises them, and a hidden file gone
-    (else the mode is refused: ``AssertionError``). Then that, confined, it still works: it sees
+    (else the mode is refused: ``ModeRefused``). Then that, confined, it still works: it sees
     the folders it must read and imports what a real sandbox imports; if not, the grader is
     broken here (``SandboxBroken``), which no weaker mode would mend."""
     with tempfile.TemporaryDirectory(prefix="jail-probe-") as folder:
@@ -292,14 +304,14 @@ def _prove(mode: ConfinementMode) -> None:
         if not seen:  # it died before it could say what it became: its own code is broken
             raise SandboxBroken(mode, f"it cannot start ({probed.unready})")
         if mode in ("root", "uid"):
-            assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
-        assert not seen["denied"], (
-            f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
-            "user can read it (or let the grader make namespaces)")
+            _require(seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id")
+        _require(not seen["denied"],
+                 f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
+                 "user can read it (or let the grader make namespaces)")
         if mode in PROTECTIVE:
-            assert seen["pid"] == 1, "the sandbox is not alone in a PID namespace"
-            assert seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}"
-            assert seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}"
+            _require(seen["pid"] == 1, "the sandbox is not alone in a PID namespace")
+            _require(seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}")
+            _require(seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}")
     if seen["unseen"]:
         raise SandboxBroken(mode, f"it cannot find {', '.join(seen['unseen'])}, which it must read")
     if probed.unready:

@@ -21,9 +21,10 @@ variant. Where each part runs:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -67,7 +68,7 @@ class Served:
         self.make_app = make_app
         self.count = 0
 
-    async def __aenter__(self) -> "Served":
+    async def __aenter__(self) -> Served:
         self.manager = LifespanManager(self.make_app())
         await self.manager.__aenter__()
         # An app that raises answers 500, as a server would: the test sees a status, not our traceback.

@@ -48,10 +48,10 @@ import sys
 import tempfile
 import tomllib
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import notebook, reference, semantic_mutation
 from .errors import GraderError, GraderFault
@@ -399,7 +399,7 @@ def graded(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
     if failed:
         raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
                           f"({failed[0].grader_error}); no mutation score is given")
-    return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results)]
+    return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results, strict=True)]
 
 
 def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
@@ -470,7 +470,7 @@ def recorded(lesson: Lesson) -> dict[Mutant, bool]:
     """Every mutant of the lesson with whether the record says it was killed (read a fresh record
     only: ``stale`` is None)."""
     record = read_record(lesson)
-    assert record is not None, f"{lesson.slug} has no mutation record"
+    assert record is not None, f"{lesson.slug} has no mutation record"  # narrows the type for the checker  # noqa: S101
     not_killed = {(exercise, mutant) for exercise, entry in record["exercises"].items() for mutant in entry["not_killed"]}
     return {mutant: (mutant.exercise, mutant.id) not in not_killed for mutant in mutants(lesson)}
 
@@ -490,12 +490,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--record grades every mutant of every exercise: leave out --max, --exercise and --semantic")
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
-        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}")
     failing = 0
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
         try:
-            outcomes = graded(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
+            outcomes = graded(lesson, found, args.jobs, on_start=lambda start, slug=lesson.slug: print(f"{slug}: {start}", flush=True))
         except GraderError as exc:
             print(f"autograder.mutation: {exc}", file=sys.stderr)
             return 1

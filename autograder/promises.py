@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import PromisesInvalid, StatementWithoutPromises
 from .types import Promise

@@ -23,7 +23,7 @@ never in the learner's sandbox, and not in a second sandbox process either:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from . import notebook, suite
 from .errors import GraderFault
@@ -65,7 +65,7 @@ def probes(lesson: Lesson) -> Probes | None:
     return _fixed_probes[lesson.slug] if lesson.slug in _fixed_probes else suite.probes(lesson)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(lesson: Lesson) -> tuple[Cell, ...]:
     program, missing = notebook.program(notebook.read(lesson.release), notebook.read(lesson.solution))
     if missing:

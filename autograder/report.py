@@ -151,7 +151,7 @@ def class_summary(results: list[SubmissionResult], seconds: float) -> str:
     ]
     failed = [r for r in results if not r.graded]
     if failed:
-        lines.append(f"NOT GRADED, grader errors (no score written; fix the grader and grade them again): "
+        lines.append("NOT GRADED, grader errors (no score written; fix the grader and grade them again): "
                      + ", ".join(f"{r.submission} ({r.grader_error})" for r in failed))
     return "\n".join(lines)
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Edited:
 
     def __init__(self, tree: ast.Module):
         self.tree = copy.deepcopy(tree)
-        self._twins = {id(old): new for old, new in zip(ast.walk(tree), ast.walk(self.tree))}
+        self._twins = {id(old): new for old, new in zip(ast.walk(tree), ast.walk(self.tree), strict=True)}
 
     def __getitem__(self, node: ast.AST) -> ast.AST:
         return self._twins[id(node)]
@@ -284,7 +285,7 @@ def _put(edited: Edited, up: dict[int, ast.AST], node: ast.AST, replacement: ast
             setattr(parent, name, replacement)
             return
         if isinstance(value, list) and any(item is target for item in value):
-            value[[i for i, item in enumerate(value) if item is target][0]] = replacement
+            value[next(i for i, item in enumerate(value) if item is target)] = replacement
             return
 
 
@@ -382,7 +383,7 @@ def reorder_fields(tree: ast.Module) -> Iterator[Edit]:
     dict whose order reaches the outside: the order the output, or a validator, sees."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            for first, second in zip(node.body, node.body[1:]):
+            for first, second in itertools.pairwise(node.body):
                 if all(isinstance(each, ast.AnnAssign) and isinstance(each.target, ast.Name) for each in (first, second)):
                     edited = Edited(tree)
                     body = edited[node].body
@@ -578,7 +579,7 @@ def _cleanup_awaits(tree: ast.Module) -> Iterator[ast.Await]:
                   for statement in each.finalbody for node in ast.walk(statement)}
     cancelled_then: set[int] = set()
     for _, _, body in statement_lists(tree):
-        for first, second in zip(body, body[1:]):
+        for first, second in itertools.pairwise(body):
             if isinstance(first, ast.Expr) and callee(first.value) == "cancel" and isinstance(first.value.func, ast.Attribute):
                 task = ast.unparse(first.value.func.value)
                 cancelled_then |= {id(node) for node in ast.walk(second) if isinstance(node, ast.Await)

@@ -20,7 +20,7 @@ from coursekit import drive, http_scope
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # Letters a path segment is made of: plain, accented, CJK, an emoji, a space, escapes.
-SEGMENT_TEXT = st.lists(st.sampled_from(list("abcxyz019-_.~") + ["\u00e9", "\u00fc", "\u65e5", "\U0001F600", " ", "%20", "%2F",
+SEGMENT_TEXT = st.lists(st.sampled_from([*"abcxyz019-_.~", "\u00e9", "\u00fc", "\u65e5", "\U0001F600", " ", "%20", "%2F",
                                                                  "%C3%A9"]),
                         min_size=1, max_size=6).map("".join)
 HEADER_NAMES = st.sampled_from(["x-tag", "X-Tag", "X-TAG", "x-other", "accept", "set-cookie", "Set-Cookie", "x-a"])
@@ -121,7 +121,7 @@ def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
     from .submission import SubmissionRaised
 
     traces = []
-    for scope, answer in zip(scopes, answers):
+    for scope, answer in zip(scopes, answers, strict=True):
         trace = Trace(scope)
         trace.events = [(0.0, direction, message) for direction, message in answer["events"]]
         trace.timed_out, trace.timeout = answer["timed_out"], timeout

@@ -7,9 +7,10 @@ import contextlib
 import io
 import sys
 import types
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -68,7 +69,7 @@ class _Collector:
                                          tuple(marker.kwargs.get("promises", ())), bool(marker.kwargs.get("unhappy", False))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
     """Every test in the lesson's hidden suite: its name, exercise, points, whether it is
     negative, the promises it checks and whether off the happy path."""
@@ -178,7 +179,7 @@ class FrozenSuite:
         module.__file__ = str(self.folder / f"{stem}.py")
         module.__package__ = PACKAGE
         sys.modules[name] = module
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # the snapshot's test module, as an import  # noqa: S102
         return module
 
 
@@ -214,8 +215,8 @@ def scored(expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mappin
     for test in expected:
         passed, feedback = outcomes.get(test.name, (False, NOT_RUN))
         results.append(TestResult(test.name, test.exercise, test.points if passed else 0.0, test.points, passed, feedback))
-    positive_passed = {result.exercise for result, test in zip(results, expected) if result.passed and not test.negative}
-    for result, test in zip(results, expected):
+    positive_passed = {result.exercise for result, test in zip(results, expected, strict=True) if result.passed and not test.negative}
+    for result, test in zip(results, expected, strict=True):
         if test.negative and result.passed and test.exercise not in positive_passed:
             result.passed, result.points = False, 0.0
             result.feedback = NOT_ON_ITS_OWN.format(exercise=test.exercise)

@@ -13,11 +13,13 @@ Hypothesis strategy, and what the task statement promises is compared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 from hypothesis import find, settings
@@ -89,10 +91,8 @@ class Conversation:
     async def close(self) -> None:
         if not self.task.done():
             self.task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # its outcome was read already, or is moot
             await self.task
-        except (asyncio.CancelledError, SubmissionError, Exception):
-            pass
 
 
 def body_messages(*parts: bytes) -> list[dict]:
@@ -206,7 +206,7 @@ def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: s
     test names several (``expect``'s)."""
     if len(outcomes) != len(expected):
         raise Mistake("Some inputs got no answer: " + feedback, promises=promises)
-    for outcome, wanted in zip(outcomes, expected):
+    for outcome, wanted in zip(outcomes, expected, strict=True):
         expect(error_list(outcome) == sorted(wanted), feedback, promises=promises)
 
 
@@ -219,7 +219,7 @@ async def speedup(measure, baseline: str, candidate: str, *, needed: float, atte
     ratios: list[float] = []
     for _ in range(attempts):
         timings = await measure()
-        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate]) if fast > 0]
+        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate], strict=True) if fast > 0]
         if ratios and statistics.median(ratios) >= needed:
             break
     return statistics.median(ratios) if ratios else 0.0
@@ -260,7 +260,7 @@ def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
         pairs = {key: narrowed(mine.get(key, "(absent)"), theirs.get(key, "(absent)")) for key in keys}
         return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
     if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
-        index = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
+        index = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=True)) if one != other)
         one, other = narrowed(mine[index], theirs[index])
         return {f"item {index}": one}, {f"item {index}": other}
     return mine, theirs
@@ -383,7 +383,7 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     mine = await observe_all(run, batch, submission, values, exercise)
     if mine == theirs:
         return
-    first = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
+    first = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=True)) if one != other)
     smallest, (mine, theirs) = await _smallest_difference(submission, reference, exercise, inputs, run, batch,
                                                           examples, values[first], (mine[first], theirs[first]))
     broken = broken_promises(promise, mine, theirs)
@@ -555,7 +555,7 @@ async def responsiveness(http: httpx.AsyncClient, slow_path: str, cheap_path: st
         idle = sorted([(await _timed(http.get(cheap_path)))[0] for _ in range(5)])[2]
         slow = asyncio.ensure_future(_timed(http.get(slow_path)))
         slow_ended: list[float] = []
-        slow.add_done_callback(lambda _: slow_ended.append(time.perf_counter()))
+        slow.add_done_callback(lambda _, ended=slow_ended: ended.append(time.perf_counter()))
         await asyncio.sleep(LEAD_SECONDS)
         during = []
         due = time.perf_counter()

@@ -19,14 +19,26 @@ from __future__ import annotations
 import csv
 import importlib.util
 import itertools
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, MetaData,
-                        String, Table, UniqueConstraint, event)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool

@@ -88,7 +88,8 @@ class SlowPool:
         """Wait until no release is running (one left to go on in the background has ended),
         for ``timeout`` seconds at most: how long that takes depends on how busy the machine is."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.releasing and asyncio.get_running_loop().time() < deadline:
+        # A counter, not an event: polled, with a deadline.
+        while self.releasing and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     @property

@@ -30,8 +30,9 @@ variants of this app with one rule broken, to see whether a learner's tests noti
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, AsyncIterator
+from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request

@@ -109,7 +109,7 @@ def _symbol(lesson: LessonProgress, exercise: str) -> str:
 def _text(found: list[LessonProgress]) -> str:
     lines = [f"{lesson.slug}: {lesson.passed} of {len(lesson.exercises)} pass their self-checks  "
              + ";  ".join(_symbol(lesson, name) for name in lesson.exercises) for lesson in found]
-    return "\n".join(lines + [_LEGEND])
+    return "\n".join([*lines, _LEGEND])
 
 
 _LEGEND = "\"passes\": its visible self-check passes; the grader's hidden tests check more."

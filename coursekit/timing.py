@@ -122,7 +122,7 @@ class Comparison:
         """``numerator``'s time over ``denominator``'s, round by round. The rounds are
         interleaved, so each pair was measured at the same moment, under the same load."""
         return [a / b if b > 0 else float("inf")
-                for a, b in zip(self.timings[numerator].per_call, self.timings[denominator].per_call)]
+                for a, b in zip(self.timings[numerator].per_call, self.timings[denominator].per_call, strict=True)]
 
     def speedup(self, baseline: str, candidate: str) -> float:
         """How many times faster ``candidate`` ran than ``baseline``: the median of the

@@ -12,7 +12,7 @@ import re
 import sqlite3
 import time
 
-__all__ = ["count_json_items", "count_primes", "evil_regex_match", "sqlite_busy_query", "spin"]
+__all__ = ["count_json_items", "count_primes", "evil_regex_match", "spin", "sqlite_busy_query"]
 
 # Nested quantifiers: on a string of "a"s that does not match, a backtracking regex engine
 # tries every way of splitting the "a"s between the two "+", twice as many per extra "a".

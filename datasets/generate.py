@@ -29,10 +29,10 @@ import argparse
 import csv
 import os
 import unicodedata
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from random import Random
-from typing import Iterable, Iterator
 
 HERE = Path(__file__).resolve().parent
 GENERATED_DIR = HERE / "generated"
@@ -95,7 +95,7 @@ _TERMS = (0, 14, 14, 30, 30, 30, 45, 60)
 
 def tenants() -> list[dict]:
     """The tenants, as dicts with the values the CSV holds (typed: ints stay ints)."""
-    return [dict(zip(TENANT_COLUMNS, t[:4])) for t in _TENANTS]
+    return [dict(zip(TENANT_COLUMNS, t[:4], strict=True)) for t in _TENANTS]
 
 
 def _ascii(text: str) -> str:
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE,
                         help="directory for the small CSVs (default: this directory)")
     args = parser.parse_args(argv)
-    for name, p in write_small(args.out).items():
+    for p in write_small(args.out).values():
         print(f"wrote {p}")
     if args.large:
         print(f"wrote {write_large(GENERATED_DIR / 'invoices_large.csv', args.rows)}")

@@ -138,7 +138,7 @@ class NotebookRuns:
         self.closing = contextlib.ExitStack()
         self._lab: Session | None = None
 
-    def __enter__(self) -> "NotebookRuns":
+    def __enter__(self) -> NotebookRuns:
         return self
 
     def __exit__(self, *exc) -> None:

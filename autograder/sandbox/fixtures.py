@@ -12,7 +12,7 @@ from .plain import plain as _plain
 
 async def hello_app(scope, receive, send):
     """Plain text "hello", with a header of its own the wrapper must keep."""
-    assert scope["type"] == "http"
+    assert scope["type"] == "http"  # an ASGI app the tests serve  # noqa: S101
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain"), (b"x-app", b"hello")]})
     await send({"type": "http.response.body", "body": b"hello"})

@@ -15,7 +15,8 @@ This module is public and holds no expectations: it runs a test and reports how 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 

@@ -44,13 +44,23 @@ from ..errors import GraderError
 from ..grade import detect_lesson
 from ..lessons import all_lessons
 from . import instructor, queue
-from .errors import (InstructorsOnly, MissingToken, NoSuchLearner, NoSuchLesson, NoSuchSubmission, NotASubmission,
-                     NotYours, ServiceError, TooLarge, TooMany, WrongToken)
+from .errors import (
+    InstructorsOnly,
+    MissingToken,
+    NoSuchLearner,
+    NoSuchLesson,
+    NoSuchSubmission,
+    NotASubmission,
+    NotYours,
+    ServiceError,
+    TooLarge,
+    TooMany,
+    WrongToken,
+)
 from .progress import Progress
 from .settings import Settings
 from .store import FINISHED, Learner, Limited, Store, Submission
 from .tokens import token_hash
-
 
 PAGE_ASSETS = {"instructor.css": "text/css", "instructor.js": "text/javascript"}
 

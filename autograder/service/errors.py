@@ -3,17 +3,19 @@ the HTTP status it earns and a message that says what to do next."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..errors import GraderError
 
 
 class ServiceError(GraderError):
     status = 400
-    headers: dict[str, str] = {}
+    headers: ClassVar[dict[str, str]] = {}
 
 
 class MissingToken(ServiceError):
     status = 401
-    headers = {"WWW-Authenticate": "Bearer"}
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
     def __init__(self) -> None:
         super().__init__("No token: send `Authorization: Bearer <your token>`. Your instructor gives you a token "
@@ -22,7 +24,7 @@ class MissingToken(ServiceError):
 
 class WrongToken(ServiceError):
     status = 401
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
     def __init__(self) -> None:
         super().__init__("This token is not one the service knows (mistyped, or replaced by a newer one). "

@@ -45,7 +45,7 @@ def class_view(latest: list[Submission], names: dict[int, str], counts: dict[str
              "graded_at": submission.graded_at,
              "exercises": {name: {"score": got, "max_score": total}
                            for name, (got, total) in result.exercise_scores().items()}}
-            for submission, result in zip(latest, graded)
+            for submission, result in zip(latest, graded, strict=True)
         ],
         "pass_rates": [
             {"exercise": exercise, "test": test, "passed": passed, "graded": total, "rate": passed / total}

@@ -65,7 +65,7 @@ class Progress:
         try:
             await asyncio.wait_for(change.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def _wake(self) -> None:

@@ -28,8 +28,21 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event,
-                        func, or_, select, update)
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, defer, mapped_column
 from sqlalchemy.pool import NullPool
@@ -152,7 +165,7 @@ class Store:
         self.session = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str, *, pooled: bool = True) -> "Store":
+    def connect(cls, url: str, *, pooled: bool = True) -> Store:
         return cls(engine_for(url, pooled=pooled))
 
     async def create_tables(self) -> None:

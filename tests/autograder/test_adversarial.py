@@ -29,7 +29,6 @@ import pytest
 
 from autograder import jail
 from autograder.lessons import ROOT, find_lesson
-
 from tests.autograder.grading_modes import MODES, Mode, class_folders, command, give_to, symlinked_venv, with_exercise
 
 LESSON = find_lesson("01")

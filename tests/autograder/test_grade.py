@@ -147,7 +147,7 @@ def test_gradebook_has_a_row_per_submission_and_a_column_per_exercise(graded):
 
 
 def test_feedback_files_never_contain_hidden_test_source(graded):
-    _, results, out = graded
+    _, _, out = graded
     hidden = [path.read_text() for path in LESSON.suite.glob("test_*.py")]
     hidden_lines = {line.strip() for text in hidden for line in text.splitlines() if len(line.strip()) > 30}
     for path in out.glob("*.feedback.md"):

@@ -20,7 +20,6 @@ import pytest
 from autograder import cli, grade
 from autograder.lessons import find_lesson
 from autograder.types import GRADER_ERROR
-
 from tests.autograder.grading_modes import MODES, unavailable
 from tests.autograder.test_locations import Location, grade_from, made
 
@@ -31,7 +30,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0 or unavailable(ROOT_MODE) is n
 
 
 def no_score_written(out: Path) -> bool:
-    return not out.exists() or not any(out.rglob("*.json")) and not (out / "grades.csv").exists()
+    return not out.exists() or (not any(out.rglob("*.json")) and not (out / "grades.csv").exists())
 
 
 @needs_root

@@ -104,5 +104,5 @@ def test_the_release_check_fails_when_a_solutions_metadata_drifts(monkeypatch, t
     notebook["metadata"]["language_info"]["version"] = "3.11.7"
     drifted.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
     monkeypatch.setattr(type(lesson), "solution", property(lambda self: drifted))
-    with pytest.raises(ReleaseOutOfDate, match="solution.ipynb"):
+    with pytest.raises(ReleaseOutOfDate, match=r"solution\.ipynb"):
         release.check([lesson])

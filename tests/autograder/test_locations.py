@@ -34,7 +34,6 @@ from pathlib import Path
 import pytest
 
 from autograder.lessons import ROOT, find_lesson
-
 from tests.autograder.grading_modes import MODES, Mode, command, give_to, unavailable
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.inprocess import InProcessSubmission
-from autograder.lessons import FOLDER, PACKAGE, ROOT, all_lessons
+from autograder.lessons import FOLDER, PACKAGE, ROOT
 from autograder.sandbox import probes
 from autograder.submission import Submission, SubmissionRaised, defined
 from autograder.types import Cell, Limits, Probes

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.suite import snapshot
 from autograder import grade, worker
 from autograder.lessons import find_lesson
 from autograder.submission import SCRATCH_ROOT
+from autograder.suite import snapshot
 from autograder.types import Cell, Limits
 
 PROBE_SUITE = '''

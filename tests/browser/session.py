@@ -47,7 +47,7 @@ class Session:
         self.page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").first.click()
         try:
             self.page.wait_for_selector(".jp-Dialog", timeout=2000)
-        except Exception:  # noqa: BLE001 (Playwright's timeout: no dialog, as hoped)
+        except Exception:
             return False
         self.page.keyboard.press("Escape")
         return True

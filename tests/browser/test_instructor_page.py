@@ -35,7 +35,7 @@ from .session import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 LESSONS = ("01_asgi_by_hand", "02_asgi_to_fastapi", "03_dependency_injection")
-NAMES = ["Amara Okafor", "Ben Carter", "Chen Wei", "Dana Levi", "Elif Yılmaz", "Farah Haddad", "Gabriel Silva",
+NAMES = ["Amara Okafor", "Ben Carter", "Chen Wei", "Dana Levi", "Elif Yılmaz",  # noqa: RUF001 "Farah Haddad", "Gabriel Silva",
          "Hana Sato", "Ivan Petrov", "Jonas Berg", "Kavya Rao", "Liam O'Brien", "Maya Cohen", "Nia Mensah",
          "Omar Farouk", "Priya Nair", "Quinn Taylor", "Rosa Martínez", "Sami Virtanen", "Tara Singh",
          "Umar Sheikh", "Vera Novak", "Wen Li", "Ximena Ruiz", "Yusuf Demir", "Zoe Adams", "Aiko Tanaka",
@@ -91,7 +91,7 @@ def build_class(settings: Settings, tokens: dict[str, str]) -> dict:
         await store.create_tables()
         learners = {name: await store.add_learner(name, token_hash(token), name == "prof")
                     for name, token in tokens.items()}
-        for name in NAMES + [HOSTILE]:
+        for name in [*NAMES, HOSTILE]:
             learners[name] = await store.add_learner(name, token_hash(new_token()), False)
         results = synthetic_results(rng)
         for name, result, at, seconds in results:

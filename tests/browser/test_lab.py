@@ -31,7 +31,6 @@ import pytest
 
 from autograder.lessons import ROOT, Lesson, all_lessons
 from coursekit.progress import exercise_ids
-
 from tests.browser.chromium import browser_required, missing_browser
 from tests.browser.lab import TOKEN, copy_course, lab_server
 from tests.browser.session import ARTIFACTS, Session

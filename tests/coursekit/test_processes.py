@@ -143,6 +143,6 @@ def test_server_process_started_without_waiting_then_waited_for(tmp_path):
 
 def test_a_server_that_exits_before_answering_is_reported_with_its_output(tmp_path):
     command = [sys.executable, "-c", "print('cannot start: port taken'); raise SystemExit(3)"]
-    with pytest.raises(RuntimeError, match="exited with code 3 before answering:\n.*port taken"):
+    with pytest.raises(RuntimeError, match=r"exited with code 3 before answering:\n.*port taken"):
         with server_process(command, port=free_port(), cwd=tmp_path):
             pass

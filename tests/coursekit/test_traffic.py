@@ -90,7 +90,7 @@ def test_without_a_server_every_request_fails_and_the_block_still_starts():
 def test_samples_are_there_only_after_the_block(server):
     with traffic(server.url + "/x", connections=1) as sent:
         with pytest.raises(RuntimeError, match="with-block"):
-            sent.samples
+            sent.samples  # noqa: B018
 
 
 def test_compare_servers_gives_each_target_its_rounds_and_the_servers_cpu(server):

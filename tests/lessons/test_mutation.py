@@ -19,7 +19,6 @@ import pytest
 
 from autograder import mutation
 from autograder.lessons import Lesson, all_lessons
-
 from tests.lessons.classes import Submission, in_every_class
 
 SAMPLED_PER_EXERCISE = 4

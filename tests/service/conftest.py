@@ -13,9 +13,9 @@ from autograder.service.settings import Settings
 from autograder.service.store import Store
 from autograder.service.tokens import new_token, token_hash
 from coursekit.processes import redis_server
+from tests.conftest import run_async
 
 from .postgres import new_database, postgres_server
-from tests.conftest import run_async
 
 
 @pytest.fixture(scope="session")

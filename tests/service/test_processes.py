@@ -31,9 +31,9 @@ from autograder.service.processes import answers, start_web, stop
 from autograder.service.settings import Settings
 from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, submit, upload
+from tests.conftest import run_async
 
 from .service_processes import query, with_port
-from tests.conftest import run_async
 
 pytestmark = pytest.mark.slow
 SOLUTION = find_lesson("01").solution
@@ -138,8 +138,9 @@ def redis_says(port: int, command: bytes) -> bytes:
 
 
 def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_other_user_reads_it(tmp_path):
-    import redis
     from urllib.parse import urlsplit
+
+    import redis
 
     with processes.broker(Settings(data=str(tmp_path / "data"), scratch=str(tmp_path / "scratch"))) as served:
         parts = urlsplit(served.broker_url)
