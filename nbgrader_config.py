@@ -47,8 +47,12 @@ from nbgrader.converters import GenerateAssignment  # noqa: E402
 
 from autograder.release import AppendSubmitCell, KeepReleasedSource, WriteKernelMetadata  # noqa: E402
 
-c.GenerateAssignment.preprocessors = [*GenerateAssignment.class_traits()["preprocessors"].default(), KeepReleasedSource,
-                                      AppendSubmitCell, WriteKernelMetadata]
+c.GenerateAssignment.preprocessors = [
+    *GenerateAssignment.class_traits()["preprocessors"].default(),
+    KeepReleasedSource,
+    AppendSubmitCell,
+    WriteKernelMetadata,
+]
 
 # Seconds per cell (nbgrader's default, stated): it ends a learner's endless loop, and leaves
 # room for a hidden-test cell whose first check waits out the grader's 10 s per call.

@@ -60,9 +60,9 @@ PROTECTIVE: tuple[ConfinementMode, ...] = ("root", "userns")
 DESCRIPTION: dict[ConfinementMode, str] = {
     "root": "own user id; mount, PID and network namespaces (only loopback); resource limits",
     "userns": "user namespace (your user id, no capabilities); mount, PID and network namespaces "
-              "(only loopback); resource limits",
+    "(only loopback); resource limits",
     "uid": "own user id and resource limits only: NO namespaces, so the submission can read "
-           "everything readable by all users, including the solutions and the hidden tests",
+    "everything readable by all users, including the solutions and the hidden tests",
     "none": "resource limits only: NO confinement, the submission runs with your own rights",
 }
 TMP_BYTES = 256 * 1024**2  # the sandbox's private /tmp and /dev/shm, each (they are memory)
@@ -120,9 +120,15 @@ class Jail:
 
     def command(self, scratch: Path, limits: Limits) -> list[str]:
         """The sandbox's command line: it confines itself as the spec says before anything else."""
-        spec = {"mode": self.confinement, "first_uid": FIRST_UID, "scratch": str(scratch),
-                "hidden": list(self.hidden), "readable": readable_for_sandbox(),
-                "processes": limits.processes, "tmp_bytes": TMP_BYTES}
+        spec = {
+            "mode": self.confinement,
+            "first_uid": FIRST_UID,
+            "scratch": str(scratch),
+            "hidden": list(self.hidden),
+            "readable": readable_for_sandbox(),
+            "processes": limits.processes,
+            "tmp_bytes": TMP_BYTES,
+        }
         return [sys.executable, "-I", "-m", "autograder.sandbox", "--jail", json.dumps(spec)]
 
     def preexec(self, limits: Limits) -> Callable[[], None]:
@@ -132,6 +138,7 @@ class Jail:
             _limit(limits)
             if memory:
                 cgroup.enter(memory, limits.memory_bytes)
+
         return run_in_child
 
     def end_all(self) -> None:
@@ -190,8 +197,12 @@ def uid_for(pid: int) -> int:
 
 
 def _limit(limits: Limits) -> None:
-    for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-                        (resource.RLIMIT_FSIZE, limits.output_bytes), (resource.RLIMIT_CORE, 0)):
+    for kind, value in (
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_FSIZE, limits.output_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ):
         resource.setrlimit(kind, (value, value))
 
 
@@ -265,15 +276,23 @@ def probe(jail: Jail, scratch: Path, paths: list[str]) -> Probed:
     itself: which of ``paths`` it can still see, and more. ``OSError`` if the machine refused
     a step of the jail (the sandbox exits ``REFUSED`` then)."""
     completed = subprocess.run(
-        [*jail.command(scratch, Limits()), "--probe", *paths], capture_output=True, text=True, timeout=30,
-        cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
-        preexec_fn=jail.preexec(Limits()), start_new_session=True,
+        [*jail.command(scratch, Limits()), "--probe", *paths],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=scratch,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        preexec_fn=jail.preexec(Limits()),
+        start_new_session=True,
     )
     lines, said = completed.stdout.strip().splitlines(), completed.stderr.strip().splitlines()
     if completed.returncode == REFUSED:
         raise OSError(said[-1] if said else "the machine refused a step of the jail")
-    unready = "" if completed.returncode == 0 and len(lines) == 2 else (
-        said[-1] if said else f"it exited {completed.returncode} before it was ready")
+    unready = (
+        ""
+        if completed.returncode == 0 and len(lines) == 2
+        else (said[-1] if said else f"it exited {completed.returncode} before it was ready")
+    )
     return Probed(json.loads(lines[0]) if lines else {}, unready)
 
 
@@ -299,15 +318,19 @@ def _prove(mode: ConfinementMode) -> None:
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        probed = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
+        probed = probe(
+            Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)]
+        )
         seen = probed.seen
         if not seen:  # it died before it could say what it became: its own code is broken
             raise SandboxBroken(mode, f"it cannot start ({probed.unready})")
         if mode in ("root", "uid"):
             _require(seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id")
-        _require(not seen["denied"],
-                 f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
-                 "user can read it (or let the grader make namespaces)")
+        _require(
+            not seen["denied"],
+            f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
+            "user can read it (or let the grader make namespaces)",
+        )
         if mode in PROTECTIVE:
             _require(seen["pid"] == 1, "the sandbox is not alone in a PID namespace")
             _require(seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}")

@@ -34,8 +34,10 @@ from .types import Cell, Limits, Probes
 
 class ReferenceBroken(GraderFault):
     def __init__(self, lesson: str, failed: list[str]) -> None:
-        super().__init__(f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
-                         "differential tests cannot compare with it. Run the solution notebook to see why.")
+        super().__init__(
+            f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
+            "differential tests cannot compare with it. Run the solution notebook to see why."
+        )
 
 
 def lesson_of(request) -> Lesson:

@@ -113,12 +113,22 @@ class Submission:
         scratch = new_scratch(Path(jail.scratch) if jail.scratch else None)
         # A local file for the child's output, opened as fast as the folder above is made.
         log = open(scratch / "output.log", "wb")  # noqa: ASYNC230
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
-               "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         process = await asyncio.create_subprocess_exec(
             *jail.command(scratch, limits),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-            cwd=scratch, env=env, start_new_session=True, preexec_fn=jail.preexec(limits),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
+            preexec_fn=jail.preexec(limits),
             limit=protocol.MAX_LINE,
         )
         log.close()
@@ -140,7 +150,9 @@ class Submission:
         except TimeoutError:
             pass
         log = self.scratch / "output.log"  # the grader's own output: no learner code has run
-        lines = [line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if line.strip()]
+        lines = [
+            line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if line.strip()
+        ]
         said = f": {lines[-1].strip()[:500]}" if lines else ""
         await self.close()
         raise SandboxNotReady(f"it ended (exit status {self.process.returncode}) before it was ready{said}")
@@ -232,7 +244,9 @@ class Submission:
                 event = await asyncio.wait_for(self.loading.get(), self.limits.cell_seconds)
             except TimeoutError:
                 if current is not None:
-                    reports[current] = CellReport(current, "timeout", f"did not finish within {self.limits.cell_seconds:g} s")
+                    reports[current] = CellReport(
+                        current, "timeout", f"did not finish within {self.limits.cell_seconds:g} s"
+                    )
                 self.timed_out = True
                 await self.close()
                 break

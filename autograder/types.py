@@ -121,13 +121,17 @@ class SubmissionResult:
     def from_json(cls, document: dict[str, Any]) -> SubmissionResult:
         """The inverse of ``to_json`` (its derived ``exercises`` is dropped)."""
         fields = {key: value for key, value in document.items() if key != "exercises"}
-        return cls(**{**fields, "tests": [TestResult(**test) for test in document.get("tests", [])],
-                      "cells": [CellReport(**cell) for cell in document.get("cells", [])]})
+        return cls(
+            **{
+                **fields,
+                "tests": [TestResult(**test) for test in document.get("tests", [])],
+                "cells": [CellReport(**cell) for cell in document.get("cells", [])],
+            }
+        )
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["exercises"] = {
-            name: {"score": got, "max_score": total}
-            for name, (got, total) in self.exercise_scores().items()
+            name: {"score": got, "max_score": total} for name, (got, total) in self.exercise_scores().items()
         }
         return document

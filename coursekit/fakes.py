@@ -27,8 +27,9 @@ class FakeService:
         self.peak = 0
         self.events: list[tuple[str, int]] = []
 
-    def call(self, index: int, seconds: float, value: Any = None,
-             error: type[BaseException] | None = None) -> Callable[[], Awaitable[Any]]:
+    def call(
+        self, index: int, seconds: float, value: Any = None, error: type[BaseException] | None = None
+    ) -> Callable[[], Awaitable[Any]]:
         """A function of no arguments that returns a coroutine: the call number ``index``,
         which takes ``seconds``, then returns ``value`` (or raises ``error``)."""
 

@@ -198,8 +198,9 @@ def fact(holds: bool) -> Verdict:
     return Verdict.TRUE if holds else Verdict.FALSE
 
 
-def within(samples: Iterable[float], *, at_least: float | None = None, at_most: float | None = None,
-           margin: float = NOISE) -> Verdict:
+def within(
+    samples: Iterable[float], *, at_least: float | None = None, at_most: float | None = None, margin: float = NOISE
+) -> Verdict:
     """A claim that a measured quantity lies in a range ("in 4 seconds": ``at_most=4``;
     "5x to 50x": ``at_least=5, at_most=50``).
 

@@ -51,8 +51,10 @@ def sqlite_busy_query(rows: int) -> int:
     an in-memory SQLite database (the sqlite3 module blocks the calling thread, as any sync
     driver does)."""
     with sqlite3.connect(":memory:") as connection:
-        query = ("WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ?) "
-                 "SELECT sum(n) FROM numbers")
+        query = (
+            "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ?) "
+            "SELECT sum(n) FROM numbers"
+        )
         return connection.execute(query, (rows,)).fetchone()[0]
 
 

@@ -46,12 +46,16 @@ def test_each_lab_serves_what_it_says(mode, tmp_path):
     extra = ["--instructor"] if mode == "instructor" else []
     with running_lab(ROOT, tmp_path / "lab.log", *extra) as base:
         disabled = set(page_config(base)["disabledExtensions"])
-        handlers = {name: status(f"{base}/{name}?token={TOKEN}")
-                    for name in ("formgrader", "courses", "nbgrader_version")}
+        handlers = {
+            name: status(f"{base}/{name}?token={TOKEN}") for name in ("formgrader", "courses", "nbgrader_version")
+        }
         # the root is the course's folder: files the lessons point to outside notebooks/ open
         readable = status(f"{base}/api/contents/datasets/README.md?token={TOKEN}")
-        with urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30) if mode == "instructor" \
-                else contextlib.nullcontext() as answer:
+        with (
+            urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30)
+            if mode == "instructor"
+            else contextlib.nullcontext() as answer
+        ):
             courses = json.load(answer) if answer else None
     assert disabled == {*course.LAB_MODES[mode]["lab"], course.NEWS}
     assert readable == 200

@@ -29,8 +29,7 @@ Forward = Callable[[dict], Awaitable[dict]]
 
 def collect(namespace: dict[str, Any]) -> list[str]:
     """The learner's tests: functions named ``test_*``, in the order they were defined."""
-    return [name for name, value in list(namespace.items())
-            if name.startswith(PREFIX) and inspect.isfunction(value)]
+    return [name for name, value in list(namespace.items()) if name.startswith(PREFIX) and inspect.isfunction(value)]
 
 
 class ForwardingTransport(httpx.AsyncBaseTransport):
@@ -41,13 +40,22 @@ class ForwardingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        answer = await self.forward({"method": request.method, "url": str(request.url),
-                                     "headers": [[name, value] for name, value in request.headers.raw],
-                                     "body": body})
+        answer = await self.forward(
+            {
+                "method": request.method,
+                "url": str(request.url),
+                "headers": [[name, value] for name, value in request.headers.raw],
+                "body": body,
+            }
+        )
         if answer.get("error"):
             raise httpx.TransportError(str(answer["error"]))
-        return httpx.Response(int(answer["status"]), headers=[tuple(pair) for pair in answer["headers"]],
-                              content=answer["body"], request=request)
+        return httpx.Response(
+            int(answer["status"]),
+            headers=[tuple(pair) for pair in answer["headers"]],
+            content=answer["body"],
+            request=request,
+        )
 
 
 async def run(test: Callable[..., Any], forward: Forward) -> dict:
@@ -58,8 +66,11 @@ async def run(test: Callable[..., Any], forward: Forward) -> dict:
         parameters = []
     unknown = [name for name in parameters if name not in FIXTURES]
     if unknown:
-        return {"outcome": "failed", "error": "UnknownFixture",
-                "message": f"a test may only ask for {', '.join(FIXTURES)}; this one asks for {', '.join(unknown)}"}
+        return {
+            "outcome": "failed",
+            "error": "UnknownFixture",
+            "message": f"a test may only ask for {', '.join(FIXTURES)}; this one asks for {', '.join(unknown)}",
+        }
     async with httpx.AsyncClient(transport=ForwardingTransport(forward), base_url=BASE_URL) as client:
         try:
             result = test(**({"client": client} if "client" in parameters else {}))

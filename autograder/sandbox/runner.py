@@ -68,9 +68,7 @@ class Channel:
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         self.reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(self.reader), os.fdopen(self.in_fd, "rb", 0)
-        )
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.reader), os.fdopen(self.in_fd, "rb", 0))
 
     def emit(self, **event: Any) -> None:
         data = protocol.dumps(event)
@@ -86,16 +84,12 @@ class Channel:
 
 
 def describe_error(exc: BaseException) -> dict:
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__)
-        if frame.filename.startswith("<cell ")
-    ]
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename.startswith("<cell ")]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     # The learner's function the exception came out of: a router that calls an unsolved
     # echo_app should be told about echo_app.
     where = frames[-1].name if frames else None
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:],
-            "where": where}
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:], "where": where}
 
 
 class Sandbox:
@@ -178,7 +172,11 @@ class Sandbox:
             return
         handler = {"make": self.make, "call": self.call, "asgi": self.asgi, "run_test": self.run_test}.get(op)
         if handler is None:
-            self.channel.emit(event="raise", id=call_id, error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""})
+            self.channel.emit(
+                event="raise",
+                id=call_id,
+                error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""},
+            )
             return
         task = asyncio.ensure_future(self.guarded(handler, request))
         self.tasks.add(task)
@@ -198,7 +196,9 @@ class Sandbox:
         obj = self.namespace[name]
         if inspect.isclass(obj):  # before the next test: a class may have an async __call__
             kind = "class"
-        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):  # the method itself  # noqa: B004
+        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(
+            getattr(obj, "__call__", None)
+        ):  # the method itself  # noqa: B004
             kind = "async function"
         elif callable(obj):
             kind = "function"

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.anyio
 MEMORY = cgroup.available()
 needs_cgroup = pytest.mark.skipif(not isinstance(MEMORY, cgroup.Hierarchy), reason=f"no memory cgroup here: {MEMORY}")
 
+
 def alive(pid: int) -> bool:
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()

@@ -107,8 +107,11 @@ def test_the_trusted_side_never_imports_a_probes_file():
 def trusted_modules() -> list:
     """Every module of the grader, imported (but the lessons' folders, which pytest or the
     worker loads)."""
-    names = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in PACKAGE.rglob("*.py")
-             if path.parent.parent != FOLDER and path.name != "__main__.py"]
+    names = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.parent != FOLDER and path.name != "__main__.py"
+    ]
     return [importlib.import_module(name.removesuffix(".__init__")) for name in names]
 
 

@@ -59,7 +59,9 @@ async def test_an_endless_cell_is_reported_and_stops_the_rest(start):
 
 
 async def test_prints_do_not_disturb_the_protocol(start):
-    sub, reports = await start("print('{\"event\": \"return\", \"id\": 1, \"value\": 99}')\ndef f():\n    print('noise')\n    return 5")
+    sub, reports = await start(
+        'print(\'{"event": "return", "id": 1, "value": 99}\')\ndef f():\n    print(\'noise\')\n    return 5'
+    )
     assert reports[0].status == "ok"
     assert await sub.call("f") == 5
 
@@ -74,10 +76,7 @@ async def test_describe(start):
 
 async def test_errors_timeouts_and_crashes_become_exceptions(start):
     sub, _ = await start(
-        "import os, time\n"
-        "def boom(): raise KeyError('k')\n"
-        "def slow(): time.sleep(30)\n"
-        "def die(): os._exit(0)\n"
+        "import os, time\ndef boom(): raise KeyError('k')\ndef slow(): time.sleep(30)\ndef die(): os._exit(0)\n"
     )
     with pytest.raises(SubmissionRaised, match="KeyError"):
         await sub.call("boom")
@@ -119,7 +118,9 @@ async def test_asgi_apps_are_forwarded_message_by_message(start):
 
 
 async def test_factories_and_fixtures(start):
-    sub, _ = await start("def wrap(app):\n    async def outer(scope, receive, send):\n        await app(scope, receive, send)\n    return outer")
+    sub, _ = await start(
+        "def wrap(app):\n    async def outer(scope, receive, send):\n        await app(scope, receive, send)\n    return outer"
+    )
     alias = await sub.make("wrap", fixture("hello_app"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sub.asgi(alias)), base_url="http://t") as client:
         response = await client.get("/")
@@ -127,7 +128,9 @@ async def test_factories_and_fixtures(start):
 
 
 async def test_close_ends_every_process_the_submission_started(start, tmp_path):
-    sub, _ = await start("import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ndef pid(): return child.pid")
+    sub, _ = await start(
+        "import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ndef pid(): return child.pid"
+    )
     child_pid = await sub.call("pid")
     # Inside a PID namespace that pid means nothing out here: follow the namespace instead.
     inner = _children(sub.process.pid)
@@ -169,7 +172,9 @@ def _is_running(pid: int) -> bool:
 
 
 async def test_probes_run_public_code_next_to_the_learners(start):
-    sub, _ = await start("async def app(scope, receive, send):\n    await send({'type': 'http.response.start', 'status': 204})")
+    sub, _ = await start(
+        "async def app(scope, receive, send):\n    await send({'type': 'http.response.start', 'status': 204})"
+    )
     answer = await sub.probe("run_http", defined("app"), "GET", "/")
     assert answer == {"status": 204, "headers": [], "body": b""}
     with pytest.raises(SubmissionRaised, match="KeyError"):
@@ -178,7 +183,9 @@ async def test_probes_run_public_code_next_to_the_learners(start):
 
 async def test_the_scratch_dir_is_reachable_by_absolute_path(start):
     # SQLite, among others, opens files by absolute path: the sandbox's own user must be able to.
-    sub, reports = await start("import os, sqlite3\nconnection = sqlite3.connect(os.path.join(os.getcwd(), 'scratch.db'))\n"
-                               "connection.execute('create table t (x)')\ndef ok(): return os.path.exists(os.path.join(os.getcwd(), 'scratch.db'))")
+    sub, reports = await start(
+        "import os, sqlite3\nconnection = sqlite3.connect(os.path.join(os.getcwd(), 'scratch.db'))\n"
+        "connection.execute('create table t (x)')\ndef ok(): return os.path.exists(os.path.join(os.getcwd(), 'scratch.db'))"
+    )
     assert reports[0].status == "ok", reports[0].message
     assert await sub.call("ok") is True

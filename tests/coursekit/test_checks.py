@@ -297,5 +297,6 @@ def test_every_line_a_check_prints_says_in_words_how_it_went():
         line = CheckResult("json_app", status, message).line
         assert line.startswith(f"{SYMBOLS[status]} json_app: ")
         words = line.removeprefix(f"{SYMBOLS[status]} json_app: ")
-        assert words.startswith({"pass": "the visible checks pass", "todo": "not solved yet",
-                                 "fail": f"{WORDS['fail']}: "}[status]), line
+        assert words.startswith(
+            {"pass": "the visible checks pass", "todo": "not solved yet", "fail": f"{WORDS['fail']}: "}[status]
+        ), line

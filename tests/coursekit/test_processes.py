@@ -65,7 +65,6 @@ def test_redis_server_answers_on_loopback():
         client.close()
 
 
-
 def test_forked_child_can_start_an_event_loop_from_inside_one():
     """A notebook cell runs inside the kernel's loop; its forked child must be free of it."""
     import asyncio
@@ -90,7 +89,7 @@ def test_forked_child_can_start_an_event_loop_from_inside_one():
 
 # A supervisor, as gunicorn or `uvicorn --workers` is: it forks two workers that sleep, then
 # serves GET / itself. With IGNORE_TERM it ignores SIGTERM, as a stuck supervisor would.
-SUPERVISOR = '''
+SUPERVISOR = """
 import http.server
 import os
 import signal
@@ -107,7 +106,7 @@ if ignore_term:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("supervising", flush=True)
 http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler).serve_forever()
-'''
+"""
 
 
 def supervisor(tmp_path, *, ignore_term=False):
