@@ -166,7 +166,8 @@ def release_command(args) -> int:
     if args.check:
         releasing.check(lessons)
         print(
-            f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, match a fresh release"
+            f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, "
+            "match a fresh release"
         )
         return 0
     for lesson in lessons:

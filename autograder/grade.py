@@ -88,7 +88,8 @@ def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> di
         log = paths["worker.log"]
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
         return {
-            "grader_error": f"the grader's worker failed (exit status {process.exitcode}){': ' + tail[0] if tail else ''}"
+            "grader_error": f"the grader's worker failed (exit status {process.exitcode})"
+            f"{': ' + tail[0] if tail else ''}"
         }
     return json.loads(paths["result.json"].read_text())
 

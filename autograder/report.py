@@ -58,7 +58,8 @@ def feedback_text(result: SubmissionResult) -> str:
     for exercise, (got, total) in result.exercise_scores().items():
         lines += [f"## `{exercise}`: {got:g} / {total:g}", ""]
         for test in (test for test in result.tests if test.exercise == exercise):
-            line = f"- {SYMBOL[test.passed]} {test.name.removeprefix('test_').replace('_', ' ')} ({test.points:g}/{test.max_points:g})"
+            name = test.name.removeprefix("test_").replace("_", " ")
+            line = f"- {SYMBOL[test.passed]} {name} ({test.points:g}/{test.max_points:g})"
             if not test.passed and test.feedback:
                 line += f": {test.feedback}"
             lines.append(line)

@@ -49,9 +49,8 @@ def install(name: str, source: str) -> types.ModuleType | None:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     sys.modules[module.__name__] = module  # before it runs, as an import does (dataclasses look it up)
     try:
-        exec(
-            compile(source, filename, "exec", dont_inherit=True), module.__dict__
-        )  # the lesson's probes, in the sandbox  # noqa: S102
+        # The lesson's probes, run in the sandbox as an import would run them.
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     except BaseException as exc:
         del sys.modules[module.__name__]
         _installed.pop(name, None)

@@ -196,9 +196,8 @@ class Sandbox:
         obj = self.namespace[name]
         if inspect.isclass(obj):  # before the next test: a class may have an async __call__
             kind = "class"
-        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(
-            getattr(obj, "__call__", None)
-        ):  # the method itself  # noqa: B004
+        # getattr, not callable(): the method itself, for an instance with an async __call__
+        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):  # noqa: B004
             kind = "async function"
         elif callable(obj):
             kind = "function"

@@ -61,7 +61,8 @@ def graded_class(request, tmp_path_factory):
     results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
     for name, result in sorted(results.items()):
         print(
-            f"[{mode.name}] {name}: {result['exercises'][TARGET]['score']:g}/{result['exercises'][TARGET]['max_score']:g}"
+            f"[{mode.name}] {name}: "
+            f"{result['exercises'][TARGET]['score']:g}/{result['exercises'][TARGET]['max_score']:g}"
         )
     return {
         "mode": mode,

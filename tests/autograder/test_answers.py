@@ -25,7 +25,8 @@ async def echo(scope, receive, send):
         body += message.get("body", b"")
         if not message.get("more_body", False):
             break
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 """
 FIRST_PIECE_ONLY = ECHO.replace(

@@ -128,7 +128,8 @@ def test_feedback_names_the_broken_promises_by_number_and_in_the_statements_word
     )
     assert (
         promises.named(TABLE, "json_app", ["two-headers", "status-200"], "Wrong.")
-        == "Promises 1 and 2 of `json_app` (1. answers with status **200**; 2. exactly two headers, on every request): Wrong."
+        == "Promises 1 and 2 of `json_app` (1. answers with status **200**; 2. exactly two headers, on every request): "
+        "Wrong."
     )
     assert promises.named(TABLE, "json_app", [], "As it was.") == "As it was."
     assert promises.named({}, "json_app", ["status-200"], "As it was.") == "As it was."
@@ -145,7 +146,8 @@ def test_every_promise_needs_a_test_and_every_test_a_known_promise():
         "test_anything names no promise: give @graded(..., promises=[...]) the ids it checks (those of json_app: "
         "status-200, two-headers)",
         "test_typo names promise 'status-201', which json_app does not have in promises.toml",
-        "promise 2 of json_app (two-headers) is unhappy: it needs a test off the happy path, @graded(..., unhappy=True)",
+        "promise 2 of json_app (two-headers) is unhappy: it needs a test off the happy path, "
+        "@graded(..., unhappy=True)",
         "echo_app has promises but no hidden tests (is the exercise named right in promises.toml?)",
     ]
     fixed = [
@@ -206,7 +208,8 @@ def test_a_failed_tests_feedback_names_its_promises_from_the_runs_snapshot(tmp_p
         "test_both": "Promises 1 and 2 of `json_app` (1. answers with status **200**; 2. exactly two headers, on every "
         "request): Answer 200.",
         "test_narrowed": "Promise 2 of `json_app` (exactly two headers, on every request): Send two headers.",
-        "test_an_assert": "Promise 1 of `json_app` (answers with status **200**): This check failed: The status is 200. "
+        "test_an_assert": "Promise 1 of `json_app` (answers with status **200**): "
+        "This check failed: The status is 200. "
         "(the grader saw AssertionError).",
         "test_none": "Nothing named.",
     }

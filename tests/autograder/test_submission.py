@@ -109,7 +109,8 @@ async def test_asgi_apps_are_forwarded_message_by_message(start):
         "        m = await receive()\n"
         "        body += m.get('body', b'')\n"
         "        if not m.get('more_body'): break\n"
-        "    await send({'type': 'http.response.start', 'status': 201, 'headers': [(b'x-len', str(len(body)).encode())]})\n"
+        "    await send({'type': 'http.response.start', 'status': 201,\n"
+        "                'headers': [(b'x-len', str(len(body)).encode())]})\n"
         "    await send({'type': 'http.response.body', 'body': body[::-1]})\n"
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sub.asgi("app")), base_url="http://t") as client:
@@ -119,7 +120,8 @@ async def test_asgi_apps_are_forwarded_message_by_message(start):
 
 async def test_factories_and_fixtures(start):
     sub, _ = await start(
-        "def wrap(app):\n    async def outer(scope, receive, send):\n        await app(scope, receive, send)\n    return outer"
+        "def wrap(app):\n    async def outer(scope, receive, send):\n"
+        "        await app(scope, receive, send)\n    return outer"
     )
     alias = await sub.make("wrap", fixture("hello_app"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sub.asgi(alias)), base_url="http://t") as client:
@@ -129,7 +131,9 @@ async def test_factories_and_fixtures(start):
 
 async def test_close_ends_every_process_the_submission_started(start, tmp_path):
     sub, _ = await start(
-        "import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ndef pid(): return child.pid"
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "def pid(): return child.pid"
     )
     child_pid = await sub.call("pid")
     # Inside a PID namespace that pid means nothing out here: follow the namespace instead.
@@ -185,7 +189,8 @@ async def test_the_scratch_dir_is_reachable_by_absolute_path(start):
     # SQLite, among others, opens files by absolute path: the sandbox's own user must be able to.
     sub, reports = await start(
         "import os, sqlite3\nconnection = sqlite3.connect(os.path.join(os.getcwd(), 'scratch.db'))\n"
-        "connection.execute('create table t (x)')\ndef ok(): return os.path.exists(os.path.join(os.getcwd(), 'scratch.db'))"
+        "connection.execute('create table t (x)')\n"
+        "def ok(): return os.path.exists(os.path.join(os.getcwd(), 'scratch.db'))"
     )
     assert reports[0].status == "ok", reports[0].message
     assert await sub.call("ok") is True

@@ -120,7 +120,8 @@ def hints_open(lab: Session) -> bool:
 
 def visible_images_load(lab: Session) -> bool:
     return lab.page.evaluate(
-        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')].every(img => img.complete && img.naturalWidth > 0)"
+        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
     )
 
 
