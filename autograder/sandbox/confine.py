@@ -45,6 +45,7 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -395,7 +396,7 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def report(hidden: list[str], readable: list[str] = ()) -> dict:
+def report(hidden: list[str], readable: Sequence[str] = ()) -> dict:
     """What a confined process can tell about itself (the grader's probe checks it): which of
     the ``hidden`` paths it can still see (a covered folder is empty), and which of the
     folders it must read (its interpreter's and the project's, ``readable``) it may not enter

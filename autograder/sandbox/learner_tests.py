@@ -24,7 +24,7 @@ PREFIX = "test_"
 FIXTURES = ("client",)  # the arguments a learner's test may ask for
 BASE_URL = "http://test"
 
-Forward = Callable[[dict], Awaitable[dict]]
+Forward = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def collect(namespace: dict[str, Any]) -> list[str]:
@@ -58,7 +58,7 @@ class ForwardingTransport(httpx.AsyncBaseTransport):
         )
 
 
-async def run(test: Callable[..., Any], forward: Forward) -> dict:
+async def run(test: Callable[..., Any], forward: Forward) -> dict[str, Any]:
     """Run one test; report {"outcome": "passed" | "failed", "error": type, "message": str}."""
     try:
         parameters = list(inspect.signature(test).parameters)

@@ -18,7 +18,7 @@ def short(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def described(value: Any) -> dict:
+def described(value: Any) -> dict[str, Any]:
     return {"$type": type(value).__name__, "$repr": repr(value)[:200]}
 
 

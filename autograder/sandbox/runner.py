@@ -67,8 +67,8 @@ class Channel:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        self.reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.reader), os.fdopen(self.in_fd, "rb", 0))
+        self.reader = reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.in_fd, "rb", 0))
 
     def emit(self, **event: Any) -> None:
         data = protocol.dumps(event)
@@ -144,8 +144,9 @@ class Sandbox:
             return [self.resolve(item) for item in value]
         return value
 
-    async def handle(self, request: dict) -> None:
-        op, call_id = request.get("op"), request.get("id")
+    async def handle(self, request: dict[str, Any]) -> None:
+        op: Any = request.get("op")  # off the wire: checked below, as each handler reads it
+        call_id: Any = request.get("id")
         if op == "message" or op == "sent":
             inbox = self.inboxes.get(call_id)
             if inbox is not None:
