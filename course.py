@@ -162,9 +162,35 @@ def test_arguments(args: list[str]) -> list[str]:
     return [*PARALLEL, *(QUICK if quick else []), *[arg for arg in args if arg != QUICK_FLAG]]
 
 
+# Lint, format and type checks, run before the tests (seconds), each configured in pyproject.toml;
+# docs/AUTHORING.md says how to run each alone and fix what it reports.
+STATIC_CHECKS = {
+    "ruff check": ["-m", "ruff", "check", "."],
+    "ruff format --check": ["-m", "ruff", "format", "--check", "."],
+    "mypy": ["-m", "mypy"],
+}
+
+
+def static_checks() -> int:
+    """Run every check (so one run reports all they find); 1 if any found something."""
+    failed = []
+    for name, arguments in STATIC_CHECKS.items():
+        print(f"course: {name}", flush=True)
+        if subprocess.call([str(PYTHON), *arguments], cwd=ROOT) != 0:
+            failed.append(name)
+    if failed:
+        print(
+            f"course: {', '.join(failed)} found problems (above); no test was run. "
+            "docs/AUTHORING.md, 'Lint, format and type checks', says how to fix them.",
+            flush=True,
+        )
+        return 1
+    return 0
+
+
 def test(args: list[str]) -> int:
     ensure_environment()
-    return subprocess.call([str(PYTHON), "-m", "pytest", *test_arguments(args)], cwd=ROOT)
+    return static_checks() or subprocess.call([str(PYTHON), "-m", "pytest", *test_arguments(args)], cwd=ROOT)
 
 
 COMMANDS = {"lab": lab, "test": test}
