@@ -44,8 +44,10 @@ def _wanted_stamp() -> str:
 def ensure_environment() -> None:
     """Create .venv and install the locked dependencies, unless that is already done."""
     if sys.version_info[:2] != (3, 11):
-        sys.exit(f"The course is pinned to Python 3.11; this is {sys.version.split()[0]}. "
-                 "Run this file with a Python 3.11 interpreter (for example python3.11 course.py ...).")
+        sys.exit(
+            f"The course is pinned to Python 3.11; this is {sys.version.split()[0]}. "
+            "Run this file with a Python 3.11 interpreter (for example python3.11 course.py ...)."
+        )
     wanted = _wanted_stamp()
     installed = STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists()
     if not installed:
@@ -90,10 +92,12 @@ def lab_config(mode: str) -> Path:
     (JUPYTER_CONFIG_DIR) and the installed configuration are left as they are."""
     folder = VENV / "lab-config" / mode
     files = {
-        folder / "jupyter_server_config.json":
-            {"ServerApp": {"jpserver_extensions": {name: False for name in LAB_MODES[mode]["server"]}}},
-        folder / "labconfig" / "page_config.json":
-            {"disabledExtensions": {name: True for name in [*LAB_MODES[mode]["lab"], NEWS]}},
+        folder / "jupyter_server_config.json": {
+            "ServerApp": {"jpserver_extensions": {name: False for name in LAB_MODES[mode]["server"]}}
+        },
+        folder / "labconfig" / "page_config.json": {
+            "disabledExtensions": {name: True for name in [*LAB_MODES[mode]["lab"], NEWS]}
+        },
     }
     for path, content in files.items():
         text = json.dumps(content, indent=1) + "\n"
@@ -108,15 +112,22 @@ def lab_environment(mode: str) -> dict[str, str]:
     # name (nbgrader's formgrader runs `alembic`), find the course's, as after `activate`.
     env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-        [str(lab_config(mode)), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
+        [str(lab_config(mode)), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]
+    )
     return env
 
 
 def lab_command(args: list[str]) -> list[str]:
     # 127.0.0.1 only: the course never listens beyond loopback. The root is the course's folder,
     # so files the lessons point to outside notebooks/ (datasets/README.md) open from the browser.
-    command = [str(BIN / "jupyter"), "lab", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.root_dir={ROOT}", "notebooks/START.ipynb", *args]
+    command = [
+        str(BIN / "jupyter"),
+        "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={ROOT}",
+        "notebooks/START.ipynb",
+        *args,
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         command.append("--allow-root")
     return command
@@ -130,7 +141,7 @@ def lab(args: list[str]) -> int:
         print("course: the instructor's Lab, with nbgrader's tools (menu Nbgrader > Formgrader)", flush=True)
     command, env = lab_command(rest), lab_environment(mode)
     if os.name == "posix":  # Lab replaces this process, so a signal sent to it (a test's, a
-        os.chdir(ROOT)      # service manager's) reaches the server, which stops its kernels
+        os.chdir(ROOT)  # service manager's) reaches the server, which stops its kernels
         os.execve(command[0], command, env)
     return subprocess.call(command, cwd=ROOT, env=env)
 
@@ -151,9 +162,35 @@ def test_arguments(args: list[str]) -> list[str]:
     return [*PARALLEL, *(QUICK if quick else []), *[arg for arg in args if arg != QUICK_FLAG]]
 
 
+# Lint, format and type checks, run before the tests (seconds), each configured in pyproject.toml;
+# docs/AUTHORING.md says how to run each alone and fix what it reports.
+STATIC_CHECKS = {
+    "ruff check": ["-m", "ruff", "check", "."],
+    "ruff format --check": ["-m", "ruff", "format", "--check", "."],
+    "mypy": ["-m", "mypy"],
+}
+
+
+def static_checks() -> int:
+    """Run every check (so one run reports all they find); 1 if any found something."""
+    failed = []
+    for name, arguments in STATIC_CHECKS.items():
+        print(f"course: {name}", flush=True)
+        if subprocess.call([str(PYTHON), *arguments], cwd=ROOT) != 0:
+            failed.append(name)
+    if failed:
+        print(
+            f"course: {', '.join(failed)} found problems (above); no test was run. "
+            "docs/AUTHORING.md, 'Lint, format and type checks', says how to fix them.",
+            flush=True,
+        )
+        return 1
+    return 0
+
+
 def test(args: list[str]) -> int:
     ensure_environment()
-    return subprocess.call([str(PYTHON), "-m", "pytest", *test_arguments(args)], cwd=ROOT)
+    return static_checks() or subprocess.call([str(PYTHON), "-m", "pytest", *test_arguments(args)], cwd=ROOT)
 
 
 COMMANDS = {"lab": lab, "test": test}

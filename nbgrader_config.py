@@ -43,11 +43,16 @@ c.Exchange.root = os.path.join(DATA, "exchange")
 # change to it shows up as a difference in that test rather than going unnoticed.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # nbgrader's own list, with the steps the course adds at the end (see autograder/release.py).
-from autograder.release import AppendSubmitCell, KeepReleasedSource, WriteKernelMetadata  # noqa: E402
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 
-c.GenerateAssignment.preprocessors = [*GenerateAssignment.class_traits()["preprocessors"].default(), KeepReleasedSource,
-                                      AppendSubmitCell, WriteKernelMetadata]
+from autograder.release import AppendSubmitCell, KeepReleasedSource, WriteKernelMetadata  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    *GenerateAssignment.class_traits()["preprocessors"].default(),
+    KeepReleasedSource,
+    AppendSubmitCell,
+    WriteKernelMetadata,
+]
 
 # Seconds per cell (nbgrader's default, stated): it ends a learner's endless loop, and leaves
 # room for a hidden-test cell whose first check waits out the grader's 10 s per call.

@@ -33,9 +33,15 @@ from .sandbox import protocol
 # sides differ on one does Hypothesis search at most `SHRINK_STEPS` more for the smallest.
 EXAMPLES = 30
 SHRINK_STEPS = 60
-DIFFERENTIAL = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                        phases=[Phase.explicit, Phase.generate, Phase.shrink], verbosity=Verbosity.quiet,
-                        suppress_health_check=list(HealthCheck))
+DIFFERENTIAL = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    verbosity=Verbosity.quiet,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def _the_same_inputs_everywhere() -> None:

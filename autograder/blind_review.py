@@ -45,6 +45,7 @@ GRADINGS = ("before", "after")
 
 # -- grading the answers ----------------------------------------------------------------------------
 
+
 def result(got: float, total: float, failed: list[str], commit: str) -> dict:
     return {"commit": commit, "caught": got < total or total == 0, "points": got, "total": total, "failed": failed}
 
@@ -61,23 +62,33 @@ def graded(lesson: Lesson, answers: list[dict], commit: str) -> list[dict]:
             only[path] = answer["exercise"]
         results = grade_all(list(only), lesson=lesson, only=only)
     made = []
-    for answer, graded_one in zip(answers, results):
+    for answer, graded_one in zip(answers, results, strict=True):
         got, total = graded_one.exercise_scores().get(answer["exercise"], (0.0, 0.0))
-        made.append(result(got, total, [test.name for test in graded_one.tests if not test.passed and test.feedback != NOT_RUN],
-                           commit))
+        made.append(
+            result(
+                got,
+                total,
+                [test.name for test in graded_one.tests if not test.passed and test.feedback != NOT_RUN],
+                commit,
+            )
+        )
     return made
 
 
 def commit_graded() -> str:
     """The commit the suite is graded at: HEAD, marked when the lesson folders or solutions
     have changes not committed yet (the record then names no exact suite)."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    changed = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "solutions"], cwd=ROOT,
-                             capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "autograder", "solutions"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return f"{head or 'unknown'}{' with uncommitted changes' if changed else ''}"
 
 
 # -- the summary ----------------------------------------------------------------------------------
+
 
 def _rate(caught: int, wrong: int) -> str:
     return f"{caught / wrong:.0%}".replace("%", " %") if wrong else "no wrong answers"
@@ -87,8 +98,13 @@ def _counts(answers: list[dict], grading: str) -> dict:
     wrong = [answer for answer in answers if answer["kind"] == "wrong"]
     correct = [answer for answer in answers if answer["kind"] == "correct"]
     caught = sum(answer[grading]["caught"] for answer in wrong)
-    return {"wrong": len(wrong), "caught": caught, "catch_rate": _rate(caught, len(wrong)),
-            "correct": len(correct), "kept_at_full_marks": sum(not answer[grading]["caught"] for answer in correct)}
+    return {
+        "wrong": len(wrong),
+        "caught": caught,
+        "catch_rate": _rate(caught, len(wrong)),
+        "correct": len(correct),
+        "kept_at_full_marks": sum(not answer[grading]["caught"] for answer in correct),
+    }
 
 
 def summary(answers: list[dict], grading: str) -> dict | None:
@@ -98,12 +114,18 @@ def summary(answers: list[dict], grading: str) -> dict | None:
         return None
     commits = sorted({answer[grading]["commit"] for answer in answers})
     exercises = list(dict.fromkeys(answer["exercise"] for answer in answers))
-    return {"commit": ", ".join(commits), **_counts(answers, grading),
-            "exercise": {exercise: _counts([answer for answer in answers if answer["exercise"] == exercise], grading)
-                         for exercise in exercises}}
+    return {
+        "commit": ", ".join(commits),
+        **_counts(answers, grading),
+        "exercise": {
+            exercise: _counts([answer for answer in answers if answer["exercise"] == exercise], grading)
+            for exercise in exercises
+        },
+    }
 
 
 # -- the record -----------------------------------------------------------------------------------
+
 
 def read(lesson: Lesson) -> dict:
     return tomllib.loads(lesson.blind_review.read_text(encoding="utf-8")) if lesson.blind_review.exists() else {}
@@ -145,11 +167,14 @@ def _source(text: str) -> str:
 def written(lesson: Lesson, record: dict) -> str:
     """The record as TOML, its summaries made from its answers."""
     answers = record["answer"]
-    lines = [f"# The blind review of {lesson.slug} (docs/AUTHORING.md, \"The blind review\"): answers written",
-             "# from the learner's notebook by a reviewer who never read the hidden suite, each graded alone",
-             "# (in place of its exercise's cell in the solution notebook) before the suite was strengthened",
-             "# and after. Written by `python -m autograder.blind_review`; the summaries are made from the answers.",
-             "", f"reviewer = {_value(record['reviewer'])}"]
+    lines = [
+        f'# The blind review of {lesson.slug} (docs/AUTHORING.md, "The blind review"): answers written',
+        "# from the learner's notebook by a reviewer who never read the hidden suite, each graded alone",
+        "# (in place of its exercise's cell in the solution notebook) before the suite was strengthened",
+        "# and after. Written by `python -m autograder.blind_review`; the summaries are made from the answers.",
+        "",
+        f"reviewer = {_value(record['reviewer'])}",
+    ]
     for grading in GRADINGS:
         made = summary(answers, grading)
         if made is None:
@@ -157,12 +182,19 @@ def written(lesson: Lesson, record: dict) -> str:
         exercises = made.pop("exercise")
         lines += ["", f"[summary.{grading}]", *(f"{key} = {_value(value)}" for key, value in made.items())]
         for exercise, counts in exercises.items():
-            lines += ["", f"[summary.{grading}.exercise.{exercise}]",
-                      *(f"{key} = {_value(value)}" for key, value in counts.items())]
+            lines += [
+                "",
+                f"[summary.{grading}.exercise.{exercise}]",
+                *(f"{key} = {_value(value)}" for key, value in counts.items()),
+            ]
     for answer in answers:
-        lines += ["", "[[answer]]", *(f"{key} = {_value(answer[key])}" for key in ANSWER_FIELDS if key in answer),
-                  *(f"{grading} = {_value(answer[grading])}" for grading in GRADINGS if grading in answer),
-                  f"source = {_source(answer['source'])}"]
+        lines += [
+            "",
+            "[[answer]]",
+            *(f"{key} = {_value(answer[key])}" for key in ANSWER_FIELDS if key in answer),
+            *(f"{grading} = {_value(answer[grading])}" for grading in GRADINGS if grading in answer),
+            f"source = {_source(answer['source'])}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -173,10 +205,17 @@ def write(lesson: Lesson, record: dict) -> None:
 def recorded_before(lesson: Lesson, answers: list[dict], results: list[dict], reviewer: str = REVIEWER) -> dict:
     """A new record: the answers and their results before the suite is strengthened."""
     if lesson.blind_review.exists():
-        raise SystemExit(f"{lesson.blind_review} exists: a review is graded 'before' once; "
-                         "grade it again without ANSWERS.toml for 'after'")
-    record = {"reviewer": reviewer, "answer": [{key: answer[key] for key in (*ANSWER_FIELDS, "source") if key in answer}
-                                               | {"before": before} for answer, before in zip(answers, results)]}
+        raise SystemExit(
+            f"{lesson.blind_review} exists: a review is graded 'before' once; "
+            "grade it again without ANSWERS.toml for 'after'"
+        )
+    record = {
+        "reviewer": reviewer,
+        "answer": [
+            {key: answer[key] for key in (*ANSWER_FIELDS, "source") if key in answer} | {"before": before}
+            for answer, before in zip(answers, results, strict=True)
+        ],
+    }
     write(lesson, record)
     return record
 
@@ -192,10 +231,14 @@ def imported(path: Path, answers: list[dict], commit: str) -> list[dict]:
         answer = answers[row["number"] - 1]
         if row["exercise"] != answer["exercise"] or row["kind"] != answer["kind"]:
             raise SystemExit(f"{path}: answer {row['number']} is {answer['kind']} {answer['exercise']} in the answers")
-        failed = [each[0] if isinstance(each, list) else each for each in row.get("failed", [])
-                  if not isinstance(each, list) or each[1] != NOT_RUN]
-        results[row["number"] - 1] = result(float(row.get("got", row.get("points", 0.0))), float(row["total"]), failed,
-                                            commit)
+        failed = [
+            each[0] if isinstance(each, list) else each
+            for each in row.get("failed", [])
+            if not isinstance(each, list) or each[1] != NOT_RUN
+        ]
+        results[row["number"] - 1] = result(
+            float(row.get("got", row.get("points", 0.0))), float(row["total"]), failed, commit
+        )
     unrecorded = [number for number, each in enumerate(results, 1) if each is None]
     if unrecorded:
         raise SystemExit(f"{path}: no result for answers {unrecorded}")
@@ -207,11 +250,16 @@ def printed(lesson: Lesson, record: dict) -> str:
     for grading in GRADINGS:
         made = summary(record["answer"], grading)
         if made is not None:
-            lines.append(f"{lesson.slug} {grading} (at {made['commit']}): wrong answers caught {made['caught']} of "
-                         f"{made['wrong']} ({made['catch_rate']}), correct ones at full marks {made['kept_at_full_marks']}"
-                         f" of {made['correct']}")
-            lines += [f"    {exercise:24} caught {counts['caught']} of {counts['wrong']}, kept {counts['kept_at_full_marks']}"
-                      f" of {counts['correct']}" for exercise, counts in made["exercise"].items()]
+            lines.append(
+                f"{lesson.slug} {grading} (at {made['commit']}): wrong answers caught {made['caught']} of "
+                f"{made['wrong']} ({made['catch_rate']}), correct ones at full marks {made['kept_at_full_marks']}"
+                f" of {made['correct']}"
+            )
+            lines += [
+                f"    {exercise:24} caught {counts['caught']} of {counts['wrong']}, kept {counts['kept_at_full_marks']}"
+                f" of {counts['correct']}"
+                for exercise, counts in made["exercise"].items()
+            ]
     return "\n".join(lines)
 
 
@@ -241,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         made = read(lesson)
         if not made:
             parser.error(f"{lesson.slug} has no blind review yet: pass the reviewer's ANSWERS.toml")
-        for answer, after in zip(made["answer"], graded(lesson, made["answer"], commit_graded())):
+        for answer, after in zip(made["answer"], graded(lesson, made["answer"], commit_graded()), strict=True):
             answer["after"] = after
         write(lesson, made)
     print(printed(lesson, made))

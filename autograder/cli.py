@@ -1,16 +1,16 @@
 """``autograder`` (or ``python -m autograder``): the instructor's and the maintainer's commands.
 
-    autograder grade PATH... --out DIR     grade notebooks (files or folders of .ipynb)
-    autograder check NOTEBOOK              grade your own notebook and read the feedback
-    autograder publish DIR                 the course as a class's learners get it (no answers)
-    autograder release [LESSON...]         regenerate learner notebooks from solutions/
-    autograder release --check             fail if a committed learner notebook is stale
-    autograder serve                       the grading service: web app, queue, workers (127.0.0.1)
-    autograder worker --broker URL --database URL   grading workers alone, for another machine
-                                           (or AUTOGRADER_BROKER, AUTOGRADER_DATABASE: URLs with passwords)
-    autograder submit NOTEBOOK --server URL --token T   hand a notebook in and wait for its feedback
-    autograder tokens add NAME [--instructor]   a learner's (or instructor's) token for the service
-    autograder tokens import ROSTER.csv    a token for everyone on a roster (name,instructor)
+autograder grade PATH... --out DIR     grade notebooks (files or folders of .ipynb)
+autograder check NOTEBOOK              grade your own notebook and read the feedback
+autograder publish DIR                 the course as a class's learners get it (no answers)
+autograder release [LESSON...]         regenerate learner notebooks from solutions/
+autograder release --check             fail if a committed learner notebook is stale
+autograder serve                       the grading service: web app, queue, workers (127.0.0.1)
+autograder worker --broker URL --database URL   grading workers alone, for another machine
+                                       (or AUTOGRADER_BROKER, AUTOGRADER_DATABASE: URLs with passwords)
+autograder submit NOTEBOOK --server URL --token T   hand a notebook in and wait for its feedback
+autograder tokens add NAME [--instructor]   a learner's (or instructor's) token for the service
+autograder tokens import ROSTER.csv    a token for everyone on a roster (name,instructor)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _lesson(args):
         return None
     lesson = find_lesson(args.lesson)
     if lesson is None:
-        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(l.slug for l in all_lessons())}")
+        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(known.slug for known in all_lessons())}")
     return lesson
 
 
@@ -85,8 +85,9 @@ def grade_command(args) -> int:
     def on_start(start) -> None:  # the first line: how submissions are confined, and the canary's proof
         print(f"isolation: {isolation()}; {start}", flush=True)
 
-    results = grade_all(paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result,
-                        on_start=on_start)
+    results = grade_all(
+        paths, limits=_limits(args), jobs=args.jobs, lesson=lesson, out=out, on_result=on_result, on_start=on_start
+    )
     gradebook = report.write_gradebook(results, out)
     rates = report.write_pass_rates(results, out)
     print(report.class_summary(results, time.monotonic() - started))
@@ -99,8 +100,11 @@ def _not_graded(results) -> int:
     grade everyone must not look like one that did."""
     failed = [result.submission for result in results if not result.graded]
     if failed:
-        print(f"autograder: {len(failed)} submission(s) not graded because the grader failed ({', '.join(failed)}); "
-              "their results say why", file=sys.stderr)
+        print(
+            f"autograder: {len(failed)} submission(s) not graded because the grader failed ({', '.join(failed)}); "
+            "their results say why",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
@@ -116,10 +120,17 @@ def check_command(args) -> int:
     if found.protective:
         first = f"Your code runs confined ({found.describe()})."
     else:
-        first = ("Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
-                 f"({found.describe()}). Check only notebooks you wrote yourself.")
-    [result] = grade_all([path], limits=_limits(args), jobs=1, lesson=lesson,
-                         on_start=lambda start: print(f"{first} {start}.", flush=True))
+        first = (
+            "Your code runs UNCONFINED, with your own user's rights: this machine cannot confine it "
+            f"({found.describe()}). Check only notebooks you wrote yourself."
+        )
+    [result] = grade_all(
+        [path],
+        limits=_limits(args),
+        jobs=1,
+        lesson=lesson,
+        on_start=lambda start: print(f"{first} {start}.", flush=True),
+    )
     print()
     print(report.feedback_text(result))
     if args.out:
@@ -137,8 +148,10 @@ def publish_command(args) -> int:
     if target.exists() and any(target.iterdir()):
         raise GraderError(f"{target} is not empty: publish into a new folder")
     copied = publish(target)
-    print(f"{len(copied)} files written to {target}: the learner notebooks and what they need, "
-          "without solutions or hidden tests. Give learners this folder.")
+    print(
+        f"{len(copied)} files written to {target}: the learner notebooks and what they need, "
+        "without solutions or hidden tests. Give learners this folder."
+    )
     return 0
 
 
@@ -147,10 +160,15 @@ def release_command(args) -> int:
 
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
-        raise GraderError(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+        raise GraderError(
+            f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}"
+        )
     if args.check:
         releasing.check(lessons)
-        print(f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, match a fresh release")
+        print(
+            f"{len(lessons)} lesson(s): learner notebooks, and the solutions' promise lists and kernel metadata, "
+            "match a fresh release"
+        )
         return 0
     for lesson in lessons:
         changed = releasing.release(lesson)
@@ -167,10 +185,15 @@ def _service_settings(args):
     from .service.settings import Settings
 
     return Settings().with_changes(
-        data=getattr(args, "data", None), database_url=getattr(args, "database", None),
-        broker_url=getattr(args, "broker", None), host=getattr(args, "host", None), port=getattr(args, "port", None),
-        workers=getattr(args, "workers", None), scratch=getattr(args, "scratch", None),
-        accept_risk=getattr(args, "accept_risk", None) or None)
+        data=getattr(args, "data", None),
+        database_url=getattr(args, "database", None),
+        broker_url=getattr(args, "broker", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+        scratch=getattr(args, "scratch", None),
+        accept_risk=getattr(args, "accept_risk", None) or None,
+    )
 
 
 def serve_command(args) -> int:
@@ -191,8 +214,9 @@ def submit_command(args) -> int:
     if service is None:
         raise GraderError("no server: pass --server URL --token TOKEN (or set AUTOGRADER_SERVER and AUTOGRADER_TOKEN)")
     try:
-        state = submit(Path(args.notebook), service, on_progress=lambda text: print(text, flush=True),
-                       timeout=args.wait)
+        state = submit(
+            Path(args.notebook), service, on_progress=lambda text: print(text, flush=True), timeout=args.wait
+        )
     except SubmissionFailed as exc:
         raise GraderError(str(exc)) from None
     print()
@@ -236,28 +260,41 @@ def _service_options(command, *, web: bool | None) -> None:
     """web: True for serve, False for worker (a broker is required), None for tokens (no broker)."""
     # A URL with a password belongs in the environment (readable by this user alone), not on
     # the command line, which every user of the machine reads in /proc/<pid>/cmdline.
-    command.add_argument("--database", default=os.environ.get("AUTOGRADER_DATABASE"),
-                         help="SQLAlchemy async URL (default: $AUTOGRADER_DATABASE, else SQLite in --data); "
-                              "e.g. postgresql+asyncpg://user:password@host/db, better given in $AUTOGRADER_DATABASE")
+    command.add_argument(
+        "--database",
+        default=os.environ.get("AUTOGRADER_DATABASE"),
+        help="SQLAlchemy async URL (default: $AUTOGRADER_DATABASE, else SQLite in --data); "
+        "e.g. postgresql+asyncpg://user:password@host/db, better given in $AUTOGRADER_DATABASE",
+    )
     command.add_argument("--data", help="folder for the database and the service's files (default: ./grading-service)")
     if web is not None:
         broker = os.environ.get("AUTOGRADER_BROKER")
-        command.add_argument("--broker", default=broker, required=not web and not broker,
-                             help="Redis URL of the queue, e.g. redis://:password@host:6379/0, better given in "
-                                  "$AUTOGRADER_BROKER (serve's default: a Redis it starts on 127.0.0.1, with a "
-                                  "password of its own)")
+        command.add_argument(
+            "--broker",
+            default=broker,
+            required=not web and not broker,
+            help="Redis URL of the queue, e.g. redis://:password@host:6379/0, better given in "
+            "$AUTOGRADER_BROKER (serve's default: a Redis it starts on 127.0.0.1, with a "
+            "password of its own)",
+        )
     if web:
         command.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
         command.add_argument("--port", type=int, help="port (default 8765)")
 
 
 def _limit_options(command) -> None:
-    command.add_argument("--timeout", type=float, default=Limits.submission_seconds,
-                         help="seconds one notebook may take in all")
-    command.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds,
-                         help="seconds one exercise cell may take to run")
-    command.add_argument("--call-timeout", type=float, default=Limits.call_seconds,
-                         help="seconds the learner's code may take to answer one request")
+    command.add_argument(
+        "--timeout", type=float, default=Limits.submission_seconds, help="seconds one notebook may take in all"
+    )
+    command.add_argument(
+        "--cell-timeout", type=float, default=Limits.cell_seconds, help="seconds one exercise cell may take to run"
+    )
+    command.add_argument(
+        "--call-timeout",
+        type=float,
+        default=Limits.call_seconds,
+        help="seconds the learner's code may take to answer one request",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -268,10 +305,14 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, help="folder for the results")
     grade.add_argument("--lesson", help="grade against this lesson (default: told from each notebook)")
     grade.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
-    grade.add_argument("--gradescope", action="store_true",
-                       help="also write gradescope/<name>/results.json for each submission")
-    grade.add_argument("--accept-risk", action="store_true",
-                       help="grade even where submissions cannot be confined (they run with your rights)")
+    grade.add_argument(
+        "--gradescope", action="store_true", help="also write gradescope/<name>/results.json for each submission"
+    )
+    grade.add_argument(
+        "--accept-risk",
+        action="store_true",
+        help="grade even where submissions cannot be confined (they run with your rights)",
+    )
     _limit_options(grade)
     grade.set_defaults(run=grade_command)
     check = commands.add_parser("check", help="grade your own notebook and print its feedback")
@@ -291,9 +332,14 @@ def parser() -> argparse.ArgumentParser:
         service = commands.add_parser(name, help="run the grading service" if web else "run grading workers only")
         _service_options(service, web=web)
         service.add_argument("--workers", type=int, help="worker processes (default 1)")
-        service.add_argument("--scratch", help="where workers write the notebooks they grade (default: a temporary folder)")
-        service.add_argument("--accept-risk", action="store_true",
-                             help="grade even where submissions cannot be confined (they run with your rights)")
+        service.add_argument(
+            "--scratch", help="where workers write the notebooks they grade (default: a temporary folder)"
+        )
+        service.add_argument(
+            "--accept-risk",
+            action="store_true",
+            help="grade even where submissions cannot be confined (they run with your rights)",
+        )
         service.set_defaults(run=serve_command)
     sub = commands.add_parser("submit", help="submit a notebook to a grading service and wait for the feedback")
     sub.add_argument("notebook", help="the .ipynb file")

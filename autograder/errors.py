@@ -37,7 +37,8 @@ class ReleaseOutOfDate(GraderError):
     def __init__(self, paths: list[str]) -> None:
         super().__init__(
             "These notebooks differ from what a fresh release of the solutions writes: "
-            + ", ".join(paths) + ". Run `autograder release` and commit the result."
+            + ", ".join(paths)
+            + ". Run `autograder release` and commit the result."
         )
 
 
@@ -74,7 +75,7 @@ class NoHiddenTests(GraderError):
 
 class PromisesInvalid(GraderError):
     def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}. See docs/AUTHORING.md, \"Promises\", for the format.")
+        super().__init__(f'{where}: {problem}. See docs/AUTHORING.md, "Promises", for the format.')
 
 
 class StatementWithoutPromises(GraderError):
@@ -103,7 +104,8 @@ class SandboxBroken(GraderFault):
         super().__init__(
             f"The grader's sandbox does not work here (in {mode} mode): {reason}. Nothing was "
             "graded. This is the grader's fault, not the submissions': check that the course and its venv "
-            "are installed as `python3 course.py` installs them, and report it with this message.")
+            "are installed as `python3 course.py` installs them, and report it with this message."
+        )
 
 
 class CanaryFailed(GraderFault):
@@ -114,4 +116,5 @@ class CanaryFailed(GraderFault):
             f"the canary ({what}, graded first through the very sandbox, mode and limits the submissions get) "
             f"did not earn full marks, so no score here would be a fact about a learner's code. What failed: "
             f"{shown}. Nothing is graded until it passes, and no score was written: fix the grader or the machine "
-            f"(`autograder check` on the solution notebook shows the same), then grade again.")
+            f"(`autograder check` on the solution notebook shows the same), then grade again."
+        )

@@ -13,7 +13,7 @@ assertion rewriting would print the test's own values); the test's docstring is 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -40,8 +40,14 @@ def expect(condition: object, feedback: str, *, promises: Sequence[str] = ()) ->
         raise Mistake(feedback, promises=promises)
 
 
-def graded(exercise: str, points: float = 1, *, negative: bool = False, promises: list[str] | None = None,
-           unhappy: bool = False):
+def graded(
+    exercise: str,
+    points: float = 1,
+    *,
+    negative: bool = False,
+    promises: list[str] | None = None,
+    unhappy: bool = False,
+):
     """Mark a hidden test: which exercise it grades and what it is worth.
 
     ``negative=True`` marks a test that an answer doing nothing would pass (it checks what the
@@ -52,5 +58,6 @@ def graded(exercise: str, points: float = 1, *, negative: bool = False, promises
     (errors, limits, a client leaving, a second call...). A failed test's feedback names its
     promises first, by number and in the statement's words (``autograder.promises``).
     """
-    return pytest.mark.graded(exercise=exercise, points=points, negative=negative, promises=list(promises or []),
-                              unhappy=unhappy)
+    return pytest.mark.graded(
+        exercise=exercise, points=points, negative=negative, promises=list(promises or []), unhappy=unhappy
+    )

@@ -14,11 +14,11 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 from . import canary, notebook, reference, worker
 from .errors import CanaryFailed, GraderError, UnknownLesson
@@ -31,9 +31,9 @@ CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
     "timeout": "cell `{id}` {message}; the tests that need it were run without it",
     "crashed": "cell `{id}` {message} (sys.exit is caught; os._exit or a crash is not); "
-               "the tests that need it were run without it",
+    "the tests that need it were run without it",
     "missing": "the exercise cell `{id}` is missing from the notebook (deleted, or its metadata changed). "
-               "Copy it back from the released notebook and solve it there",
+    "Copy it back from the released notebook and solve it there",
 }
 
 
@@ -51,8 +51,7 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
     best, best_score = None, (0, False)
     for lesson in lessons:
         modified = lesson.release.stat().st_mtime_ns if lesson.release.exists() else 0
-        score = (len(ids & released_exercise_ids(lesson.release, modified)),
-                 lesson.slug in path.name)
+        score = (len(ids & released_exercise_ids(lesson.release, modified)), lesson.slug in path.name)
         if score > best_score:
             best, best_score = lesson, score
     if best is None:
@@ -88,7 +87,10 @@ def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> di
     if not paths["result.json"].exists():  # the worker runs no learner code: its death is the grader's
         log = paths["worker.log"]
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-        return {"grader_error": f"the grader's worker failed (exit status {process.exitcode}){': ' + tail[0] if tail else ''}"}
+        return {
+            "grader_error": f"the grader's worker failed (exit status {process.exitcode})"
+            f"{': ' + tail[0] if tail else ''}"
+        }
     return json.loads(paths["result.json"].read_text())
 
 
@@ -105,12 +107,19 @@ class Fixed:
     reference: tuple[Cell, ...]  # what differential tests compare with (``autograder.reference``)
 
     @classmethod
-    def read(cls, lesson: Lesson) -> "Fixed":
+    def read(cls, lesson: Lesson) -> Fixed:
         return cls(lesson, notebook.read(lesson.release), snapshot(lesson), collect(lesson), reference.cells(lesson))
 
 
-def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden: tuple[str, ...] = (),
-              only: Only | None = None, answers: str | None = None) -> SubmissionResult:
+def grade_one(
+    path: Path,
+    name: str,
+    fixed: Fixed | None,
+    limits: Limits,
+    hidden: tuple[str, ...] = (),
+    only: Only | None = None,
+    answers: str | None = None,
+) -> SubmissionResult:
     """Grade one file against a lesson (None when it could not be told: the file is unreadable).
 
     With ``only``, run that exercise's tests alone, stopping at its first failure if it says
@@ -133,10 +142,16 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
     else:
         result.problems += [stray.message() for stray in notebook.stray_definitions(fixed.release, submitted)]
         result.problems += [stray.message() for stray in notebook.stray_tests(fixed.release, submitted)]
-        program = {"cells": [asdict(cell) for cell in cells], "limits": asdict(limits), "hidden": list(hidden),
-                   "lesson": fixed.lesson.slug, "answers": answers,
-                   "only": only and only.exercise, "first_failure": bool(only and only.first_failure),
-                   "reference": [asdict(cell) for cell in fixed.reference]}
+        program = {
+            "cells": [asdict(cell) for cell in cells],
+            "limits": asdict(limits),
+            "hidden": list(hidden),
+            "lesson": fixed.lesson.slug,
+            "answers": answers,
+            "only": only and only.exercise,
+            "first_failure": bool(only and only.first_failure),
+            "reference": [asdict(cell) for cell in fixed.reference],
+        }
         outcome = run_worker(program, fixed.sources, limits)
         if "grader_error" in outcome:
             result.max_score = sum(test.points for test in expected)
@@ -148,7 +163,8 @@ def grade_one(path: Path, name: str, fixed: Fixed | None, limits: Limits, hidden
             result.problems.append(outcome["error"])
         result.problems += [
             CELL_MESSAGES[cell.status].format(id=cell.id, message=cell.message)
-            for cell in result.cells if cell.status in CELL_MESSAGES
+            for cell in result.cells
+            if cell.status in CELL_MESSAGES
         ]
     # The suite decides what exists and what it is worth; the worker only reports outcomes.
     reported = {test["name"]: (bool(test["passed"]), test["feedback"]) for test in outcome.get("tests", [])}
@@ -189,7 +205,9 @@ class Start:
 
     def __str__(self) -> str:
         shown = ", ".join(map(str, self.canaries)) or "none (no lesson to grade)"
-        return f"ready to grade in {self.warm_up:.1f} s; canary (the reference, graded first like a submission): {shown}"
+        return (
+            f"ready to grade in {self.warm_up:.1f} s; canary (the reference, graded first like a submission): {shown}"
+        )
 
 
 def run_canary(fixed: Fixed, limits: Limits, hidden: tuple[str, ...] = (), answers: str | None = None) -> Canary:
@@ -204,7 +222,10 @@ def run_canary(fixed: Fixed, limits: Limits, hidden: tuple[str, ...] = (), answe
     result = grade_one(path, "canary", graded, limits, hidden, answers=answers)
     if not result.graded:
         raise CanaryFailed(what, [f"not graded: {result.grader_error}"])
-    failures = [*result.problems, *(f"{test.exercise}/{test.name}: {test.feedback}" for test in result.tests if not test.passed)]
+    failures = [
+        *result.problems,
+        *(f"{test.exercise}/{test.name}: {test.feedback}" for test in result.tests if not test.passed),
+    ]
     if failures or not result.max_score or result.score != result.max_score:
         raise CanaryFailed(what, failures or [f"it scored {result.score:g}/{result.max_score:g}"])
     return Canary(fixed.lesson.slug, what, result)
@@ -244,11 +265,17 @@ def hidden_paths(paths: list[Path], extra: Iterable[Path] = ()) -> tuple[str, ..
     return tuple(sorted(str(place) for place in outermost))
 
 
-def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None = None,
-              lesson: Lesson | None = None, out: Path | None = None,
-              on_result: Callable[[SubmissionResult], None] = lambda result: None,
-              only: dict[Path, str | Only] | None = None,
-              on_start: Callable[[Start], None] = lambda start: None) -> list[SubmissionResult]:
+def grade_all(
+    paths: list[Path],
+    *,
+    limits: Limits = Limits(),
+    jobs: int | None = None,
+    lesson: Lesson | None = None,
+    out: Path | None = None,
+    on_result: Callable[[SubmissionResult], None] = lambda result: None,
+    only: dict[Path, str | Only] | None = None,
+    on_start: Callable[[Start], None] = lambda start: None,
+) -> list[SubmissionResult]:
     """Grade every file, ``jobs`` at a time; ``only`` maps a file to the one exercise to grade in
     it (an exercise id alone: stopping at its first failure).
 
@@ -261,9 +288,17 @@ def grade_all(paths: list[Path], *, limits: Limits = Limits(), jobs: int | None 
         return _grade_all(paths, limits, jobs, lesson, out, on_result, alone, answers, on_start)
 
 
-def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | None, out: Path | None,
-               on_result: Callable[[SubmissionResult], None], only: dict[Path, Only], answers: str,
-               on_start: Callable[[Start], None]) -> list[SubmissionResult]:
+def _grade_all(
+    paths: list[Path],
+    limits: Limits,
+    jobs: int,
+    lesson: Lesson | None,
+    out: Path | None,
+    on_result: Callable[[SubmissionResult], None],
+    only: dict[Path, Only],
+    answers: str,
+    on_start: Callable[[Start], None],
+) -> list[SubmissionResult]:
     hidden = hidden_paths(paths, [Path(answers), *([out] if out else [])])
     named = submission_names(paths)
     lessons = lessons_for(paths, lesson)
@@ -277,13 +312,17 @@ def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | No
     warm_up = time.monotonic() - started  # what every run pays before it grades, canary or not
     # The canaries fill the run's shared answers (the reference's side of the differential
     # tests) on their way, so what they cost is mostly what the first submission would have paid.
-    on_start(Start(warm_up, [run_canary(each, limits, hidden, answers)
-                             for each in sorted(fixed.values(), key=lambda f: f.lesson.slug)]))
+    on_start(
+        Start(
+            warm_up,
+            [run_canary(each, limits, hidden, answers) for each in sorted(fixed.values(), key=lambda f: f.lesson.slug)],
+        )
+    )
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, only.get(path), answers): name
-            for (path, name), each in zip(named, lessons)
+            for (path, name), each in zip(named, lessons, strict=True)
         }
         for future in as_completed(futures):
             try:
@@ -292,7 +331,8 @@ def _grade_all(paths: list[Path], limits: Limits, jobs: int, lesson: Lesson | No
                 name = futures[future]
                 path = next(path for path, each in named if each == name)
                 result = SubmissionResult(submission=name, path=str(path), lesson=None).not_graded(
-                    f"the grader failed on this file ({type(exc).__name__}: {exc})")
+                    f"the grader failed on this file ({type(exc).__name__}: {exc})"
+                )
             results[result.submission] = result
             on_result(result)
     return [results[name] for _, name in named]

@@ -124,8 +124,9 @@ class InProcessSubmission(Submission):
     """``Submission``'s API (describe, call, make, probe, asgi) over a namespace in this process."""
 
     @classmethod
-    async def over(cls, namespace: dict[str, Any], limits: Limits = Limits(),
-                   probes: Probes | None = None) -> "InProcessSubmission":
+    async def over(
+        cls, namespace: dict[str, Any], limits: Limits = Limits(), probes: Probes | None = None
+    ) -> InProcessSubmission:
         """Serve ``namespace`` (the kernel's ``__main__`` globals), which must already hold
         what the learner's cells defined, with the lesson's ``probes`` (made a module in this
         process as a sandbox makes them: ``autograder.sandbox.probes``). Must be called in the
@@ -142,8 +143,9 @@ class InProcessSubmission(Submission):
         return self
 
     @classmethod
-    async def running(cls, cells: list[Cell], limits: Limits = Limits(),
-                      probes: Probes | None = None) -> tuple["InProcessSubmission", list[CellReport]]:
+    async def running(
+        cls, cells: list[Cell], limits: Limits = Limits(), probes: Probes | None = None
+    ) -> tuple[InProcessSubmission, list[CellReport]]:
         """Run ``cells`` in a fresh namespace of this process and serve it: how the trusted
         side holds the reference solution (``autograder.reference``)."""
         self = await cls.over({}, limits, probes)

@@ -41,14 +41,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from . import cgroup
 from .errors import SandboxBroken
-from .lessons import FOLDER as LESSONS, PACKAGE, ROOT
+from .lessons import FOLDER as LESSONS
+from .lessons import PACKAGE, ROOT
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
@@ -59,9 +60,9 @@ PROTECTIVE: tuple[ConfinementMode, ...] = ("root", "userns")
 DESCRIPTION: dict[ConfinementMode, str] = {
     "root": "own user id; mount, PID and network namespaces (only loopback); resource limits",
     "userns": "user namespace (your user id, no capabilities); mount, PID and network namespaces "
-              "(only loopback); resource limits",
+    "(only loopback); resource limits",
     "uid": "own user id and resource limits only: NO namespaces, so the submission can read "
-           "everything readable by all users, including the solutions and the hidden tests",
+    "everything readable by all users, including the solutions and the hidden tests",
     "none": "resource limits only: NO confinement, the submission runs with your own rights",
 }
 TMP_BYTES = 256 * 1024**2  # the sandbox's private /tmp and /dev/shm, each (they are memory)
@@ -119,9 +120,15 @@ class Jail:
 
     def command(self, scratch: Path, limits: Limits) -> list[str]:
         """The sandbox's command line: it confines itself as the spec says before anything else."""
-        spec = {"mode": self.confinement, "first_uid": FIRST_UID, "scratch": str(scratch),
-                "hidden": list(self.hidden), "readable": readable_for_sandbox(),
-                "processes": limits.processes, "tmp_bytes": TMP_BYTES}
+        spec = {
+            "mode": self.confinement,
+            "first_uid": FIRST_UID,
+            "scratch": str(scratch),
+            "hidden": list(self.hidden),
+            "readable": readable_for_sandbox(),
+            "processes": limits.processes,
+            "tmp_bytes": TMP_BYTES,
+        }
         return [sys.executable, "-I", "-m", "autograder.sandbox", "--jail", json.dumps(spec)]
 
     def preexec(self, limits: Limits) -> Callable[[], None]:
@@ -131,6 +138,7 @@ class Jail:
             _limit(limits)
             if memory:
                 cgroup.enter(memory, limits.memory_bytes)
+
         return run_in_child
 
     def end_all(self) -> None:
@@ -189,8 +197,12 @@ def uid_for(pid: int) -> int:
 
 
 def _limit(limits: Limits) -> None:
-    for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-                        (resource.RLIMIT_FSIZE, limits.output_bytes), (resource.RLIMIT_CORE, 0)):
+    for kind, value in (
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_FSIZE, limits.output_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ):
         resource.setrlimit(kind, (value, value))
 
 
@@ -240,7 +252,7 @@ def confinement() -> Confinement:
             continue
         try:
             _prove(mode)
-        except (OSError, subprocess.SubprocessError, ValueError, AssertionError) as exc:
+        except (OSError, subprocess.SubprocessError, ValueError, ModeRefused) as exc:
             lines = str(exc).strip().splitlines()
             refused.append(f"{mode}: {lines[-1] if lines else type(exc).__name__}")
             continue
@@ -264,22 +276,41 @@ def probe(jail: Jail, scratch: Path, paths: list[str]) -> Probed:
     itself: which of ``paths`` it can still see, and more. ``OSError`` if the machine refused
     a step of the jail (the sandbox exits ``REFUSED`` then)."""
     completed = subprocess.run(
-        [*jail.command(scratch, Limits()), "--probe", *paths], capture_output=True, text=True, timeout=30,
-        cwd=scratch, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
-        preexec_fn=jail.preexec(Limits()), start_new_session=True,
+        [*jail.command(scratch, Limits()), "--probe", *paths],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=scratch,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        preexec_fn=jail.preexec(Limits()),
+        start_new_session=True,
     )
     lines, said = completed.stdout.strip().splitlines(), completed.stderr.strip().splitlines()
     if completed.returncode == REFUSED:
         raise OSError(said[-1] if said else "the machine refused a step of the jail")
-    unready = "" if completed.returncode == 0 and len(lines) == 2 else (
-        said[-1] if said else f"it exited {completed.returncode} before it was ready")
+    unready = (
+        ""
+        if completed.returncode == 0 and len(lines) == 2
+        else (said[-1] if said else f"it exited {completed.returncode} before it was ready")
+    )
     return Probed(json.loads(lines[0]) if lines else {}, unready)
+
+
+class ModeRefused(Exception):
+    """A confinement mode does not give, on this machine, what it promises: a weaker one is tried."""
+
+
+def _require(condition: bool, reason: str) -> None:
+    # Not an ``assert``: ``python -O`` strips those, and the grader would then trust a sandbox
+    # that kept its user id, its network or a view of the hidden tests.
+    if not condition:
+        raise ModeRefused(reason)
 
 
 def _prove(mode: ConfinementMode) -> None:
     """Start a sandbox in ``mode`` on a probe folder and check what it reports: its own pid 1,
     user id and loopback-only network where the mode promises them, and a hidden file gone
-    (else the mode is refused: ``AssertionError``). Then that, confined, it still works: it sees
+    (else the mode is refused: ``ModeRefused``). Then that, confined, it still works: it sees
     the folders it must read and imports what a real sandbox imports; if not, the grader is
     broken here (``SandboxBroken``), which no weaker mode would mend."""
     with tempfile.TemporaryDirectory(prefix="jail-probe-") as folder:
@@ -287,19 +318,23 @@ def _prove(mode: ConfinementMode) -> None:
         scratch.mkdir()
         secret.mkdir()
         (secret / "answer").write_text("hidden")
-        probed = probe(Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)])
+        probed = probe(
+            Jail(hidden=(str(secret), str(LESSONS)), mode=mode), scratch, [str(secret / "answer"), str(LESSONS)]
+        )
         seen = probed.seen
         if not seen:  # it died before it could say what it became: its own code is broken
             raise SandboxBroken(mode, f"it cannot start ({probed.unready})")
         if mode in ("root", "uid"):
-            assert seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id"
-        assert not seen["denied"], (
+            _require(seen["uid"] not in (0, os.getuid()), "the sandbox kept the grader's user id")
+        _require(
+            not seen["denied"],
             f"the sandbox's user may not enter {', '.join(seen['denied'])}: install Python where every "
-            "user can read it (or let the grader make namespaces)")
+            "user can read it (or let the grader make namespaces)",
+        )
         if mode in PROTECTIVE:
-            assert seen["pid"] == 1, "the sandbox is not alone in a PID namespace"
-            assert seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}"
-            assert seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}"
+            _require(seen["pid"] == 1, "the sandbox is not alone in a PID namespace")
+            _require(seen["interfaces"] == ["lo"], f"the sandbox sees network interfaces {seen['interfaces']}")
+            _require(seen["visible"] == [], f"the sandbox sees hidden paths: {seen['visible']}")
     if seen["unseen"]:
         raise SandboxBroken(mode, f"it cannot find {', '.join(seen['unseen'])}, which it must read")
     if probed.unready:

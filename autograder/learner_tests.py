@@ -21,9 +21,10 @@ variant. Where each part runs:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -51,9 +52,14 @@ def as_request(plain: Any) -> httpx.Request:
         raise RequestRefused("bad method")
     if not (isinstance(url, str) and url.startswith(BASE_URL) and len(url) <= 8192):
         raise RequestRefused(f"requests go to {BASE_URL}")
-    if not (isinstance(headers, list) and len(headers) <= 100 and all(
+    if not (
+        isinstance(headers, list)
+        and len(headers) <= 100
+        and all(
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, bytes) for part in pair)
-            for pair in headers)):
+            for pair in headers
+        )
+    ):
         raise RequestRefused("bad headers")
     if not (isinstance(body, bytes) and len(body) <= MAX_BODY):
         raise RequestRefused("bad body")
@@ -67,12 +73,13 @@ class Served:
         self.make_app = make_app
         self.count = 0
 
-    async def __aenter__(self) -> "Served":
+    async def __aenter__(self) -> Served:
         self.manager = LifespanManager(self.make_app())
         await self.manager.__aenter__()
         # An app that raises answers 500, as a server would: the test sees a status, not our traceback.
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.manager.app, raise_app_exceptions=False),
-                                        base_url=BASE_URL)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.manager.app, raise_app_exceptions=False), base_url=BASE_URL
+        )
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -88,8 +95,11 @@ class Served:
         except RequestRefused as refused:
             return {"error": str(refused)}
         response = await self.client.send(request)
-        return {"status": response.status_code, "headers": [list(pair) for pair in response.headers.raw],
-                "body": response.content}
+        return {
+            "status": response.status_code,
+            "headers": [list(pair) for pair in response.headers.raw],
+            "body": response.content,
+        }
 
 
 def verdict_of(value: Any) -> dict:
@@ -98,8 +108,11 @@ def verdict_of(value: Any) -> dict:
         return {"outcome": "passed", "error": None, "message": ""}
     error = value.get("error") if isinstance(value, dict) else None
     message = value.get("message") if isinstance(value, dict) else None
-    return {"outcome": "failed", "error": error if isinstance(error, str) else "unknown",
-            "message": message[:300] if isinstance(message, str) else ""}
+    return {
+        "outcome": "failed",
+        "error": error if isinstance(error, str) else "unknown",
+        "message": message[:300] if isinstance(message, str) else "",
+    }
 
 
 @dataclass

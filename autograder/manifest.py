@@ -40,8 +40,10 @@ def entries() -> list[Entry]:
 
 def lesson_table(prefix: str = "notebooks/") -> str:
     rows = ["| # | lesson | you will be able to | builds on |", "| --- | --- | --- | --- |"]
-    rows += [f"| {each.number} | [{each.title}]({prefix}{each.notebook}) | {each.outcome} | {each.builds_on} |"
-             for each in entries()]
+    rows += [
+        f"| {each.number} | [{each.title}]({prefix}{each.notebook}) | {each.outcome} | {each.builds_on} |"
+        for each in entries()
+    ]
     return "\n".join(rows)
 
 
@@ -99,8 +101,9 @@ def start_notebook_text() -> str:
         nbformat.v4.new_code_cell("from coursekit import progress\n\nprogress.show()", id="progress"),
         nbformat.v4.new_markdown_cell(RESET, id="reset-intro"),
         # It imports what it uses: run before the cell above, it must not fail with a NameError.
-        nbformat.v4.new_code_cell(f'from coursekit import progress\n\n# progress.reset("{entries()[0].slug}", '
-                                  '"exercise_name")', id="reset"),
+        nbformat.v4.new_code_cell(
+            f'from coursekit import progress\n\n# progress.reset("{entries()[0].slug}", "exercise_name")', id="reset"
+        ),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=kernel_metadata())
     return nbformat.writes(notebook, version=4) + "\n"

@@ -48,10 +48,10 @@ import sys
 import tempfile
 import tomllib
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import notebook, reference, semantic_mutation
 from .errors import GraderError, GraderFault
@@ -96,8 +96,18 @@ class Score:
 # Each takes a node of the original tree and yields (name, replacement) pairs; the replacement
 # is a new node put in the node's place (None: the statement is removed, `pass` if it was alone).
 
-FLIPPED = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE,
-           ast.LtE: ast.Gt, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+FLIPPED = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}
 SWAPPED_ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult}
 
 
@@ -157,7 +167,11 @@ def change_constant(node):
 
 
 def swap_arguments(node):
-    if isinstance(node, ast.Call) and len(node.args) >= 2 and not any(isinstance(arg, ast.Starred) for arg in node.args[:2]):
+    if (
+        isinstance(node, ast.Call)
+        and len(node.args) >= 2
+        and not any(isinstance(arg, ast.Starred) for arg in node.args[:2])
+    ):
         new = copy.deepcopy(node)
         new.args[0], new.args[1] = new.args[1], new.args[0]
         yield "swap-arguments", new
@@ -166,8 +180,9 @@ def swap_arguments(node):
 def loop_skips_first(node):
     if isinstance(node, ast.For):
         new = copy.deepcopy(node)
-        new.iter = ast.Subscript(ast.Call(ast.Name("list", ast.Load()), [new.iter], []),
-                                 ast.Slice(ast.Constant(1), None, None), ast.Load())
+        new.iter = ast.Subscript(
+            ast.Call(ast.Name("list", ast.Load()), [new.iter], []), ast.Slice(ast.Constant(1), None, None), ast.Load()
+        )
         yield "loop-skips-first", new
 
 
@@ -179,24 +194,38 @@ def break_to_continue(node):
 
 
 def return_none(node):
-    if isinstance(node, ast.Return) and node.value is not None and not (
-            isinstance(node.value, ast.Constant) and node.value.value is None):
+    if (
+        isinstance(node, ast.Return)
+        and node.value is not None
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    ):
         yield "return-none", ast.Return(None)
 
 
 def remove_statement(node):
-    if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                                            ast.Pass, ast.Return, ast.Break, ast.Continue)):
+    if isinstance(node, ast.stmt) and not isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass, ast.Return, ast.Break, ast.Continue)
+    ):
         yield "remove-statement", None
 
 
 OPERATORS: list[Callable[[ast.AST], Iterator[tuple[str, ast.AST | None]]]] = [
-    flip_comparison, swap_bool_operator, drop_not, swap_arithmetic, drop_await, change_constant,
-    swap_arguments, loop_skips_first, break_to_continue, return_none, remove_statement,
+    flip_comparison,
+    swap_bool_operator,
+    drop_not,
+    swap_arithmetic,
+    drop_await,
+    change_constant,
+    swap_arguments,
+    loop_skips_first,
+    break_to_continue,
+    return_none,
+    remove_statement,
 ]
 
 
 # -- making mutants -------------------------------------------------------------------------------
+
 
 def solution_lines(source: str) -> list[range]:
     """The line numbers (1-based) between each BEGIN SOLUTION and END SOLUTION marker."""
@@ -268,7 +297,9 @@ def syntactic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
                     continue  # the same program as the reference or another mutant, or none
                 seen.add(text)
                 where = f"{node.lineno}:{node.col_offset}"
-                made.append(Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text))
+                made.append(
+                    Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text)
+                )
     return made
 
 
@@ -292,8 +323,9 @@ def semantic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
     return made
 
 
-def mutants_of_cell(lesson: str, exercise: str, source: str, most: int | None = None,
-                    syntactic: bool = True) -> list[Mutant]:
+def mutants_of_cell(
+    lesson: str, exercise: str, source: str, most: int | None = None, syntactic: bool = True
+) -> list[Mutant]:
     """The cell's syntactic mutants (at most ``most``, evenly spread), then all its semantic ones.
     The semantic ones are few and each is a mistake learners make, so a sample never leaves one
     out; a syntactic mutant that makes the same program as a semantic one is left out instead
@@ -302,7 +334,9 @@ def mutants_of_cell(lesson: str, exercise: str, source: str, most: int | None = 
     if not syntactic:
         return semantic
     same = {mutant.source for mutant in semantic}
-    return [mutant for mutant in spread(syntactic_mutants(lesson, exercise, source), most) if mutant.source not in same] + semantic
+    return [
+        mutant for mutant in spread(syntactic_mutants(lesson, exercise, source), most) if mutant.source not in same
+    ] + semantic
 
 
 def spread(items: list, most: int | None) -> list:
@@ -312,8 +346,9 @@ def spread(items: list, most: int | None) -> list:
     return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)] if most > 1 else items[:1]
 
 
-def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None = None,
-            syntactic: bool = True) -> list[Mutant]:
+def mutants(
+    lesson: Lesson, most: int | None = None, exercises: set[str] | None = None, syntactic: bool = True
+) -> list[Mutant]:
     """Every exercise's mutants: at most ``most`` syntactic ones per exercise and every semantic
     one (only those if not ``syntactic``), in source order."""
     found: list[Mutant] = []
@@ -326,7 +361,9 @@ def mutants(lesson: Lesson, most: int | None = None, exercises: set[str] | None 
 def _exercise_cells(solution: str) -> list[tuple[str, str]]:
     read = notebook.Notebook(json.loads(solution))
     exercises = notebook.exercise_ids(read)
-    return [(notebook.grade_id(cell), notebook.source(cell)) for cell in read.cells if notebook.grade_id(cell) in exercises]
+    return [
+        (notebook.grade_id(cell), notebook.source(cell)) for cell in read.cells if notebook.grade_id(cell) in exercises
+    ]
 
 
 @lru_cache(maxsize=256)
@@ -341,10 +378,14 @@ def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
     path = lesson.equivalent_mutants
     if not path.exists():
         return {}
-    return {(entry["exercise"], entry["mutant"]): entry["reason"] for entry in tomllib.loads(path.read_text()).get("equivalent", [])}
+    return {
+        (entry["exercise"], entry["mutant"]): entry["reason"]
+        for entry in tomllib.loads(path.read_text()).get("equivalent", [])
+    }
 
 
 # -- grading them ---------------------------------------------------------------------------------
+
 
 def with_cell(solution: dict, exercise: str, source: str) -> dict:
     changed = copy.deepcopy(solution)
@@ -386,29 +427,40 @@ def judged(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> dict[str, Sco
     return scores
 
 
-def graded(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
-           on_start: Callable[[Start], None] = lambda start: None) -> list[tuple[Mutant, bool]]:
+def graded(
+    lesson: Lesson, found: list[Mutant], jobs: int | None = None, on_start: Callable[[Start], None] = lambda start: None
+) -> list[tuple[Mutant, bool]]:
     """Grade every mutant (its exercise only): each with whether it was killed. The run's canary
     (the reference itself, with the mutants' limits) goes to ``on_start``; a mutant the grader
     failed on is no verdict at all (``GraderFault``), never a killed one."""
     with tempfile.TemporaryDirectory(prefix="mutants-") as folder:
         by_path = write_notebooks(lesson, found, Path(folder))
-        results = grade_all(list(by_path), limits=LIMITS, jobs=jobs, lesson=lesson, on_start=on_start, only={
-            path: mutant.exercise for path, mutant in by_path.items()})
+        results = grade_all(
+            list(by_path),
+            limits=LIMITS,
+            jobs=jobs,
+            lesson=lesson,
+            on_start=on_start,
+            only={path: mutant.exercise for path, mutant in by_path.items()},
+        )
     failed = [result for result in results if not result.graded]
     if failed:
-        raise GraderFault(f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
-                          f"({failed[0].grader_error}); no mutation score is given")
-    return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results)]
+        raise GraderFault(
+            f"{len(failed)} mutant(s) of {lesson.slug} were not graded: the grader failed "
+            f"({failed[0].grader_error}); no mutation score is given"
+        )
+    return [(mutant, killed(mutant, result)) for mutant, result in zip(by_path.values(), results, strict=True)]
 
 
-def score(lesson: Lesson, found: list[Mutant], jobs: int | None = None,
-          on_start: Callable[[Start], None] = lambda start: None) -> dict[str, Score]:
+def score(
+    lesson: Lesson, found: list[Mutant], jobs: int | None = None, on_start: Callable[[Start], None] = lambda start: None
+) -> dict[str, Score]:
     """Grade every mutant (its exercise only) and sort it into killed, survived, equivalent."""
     return judged(lesson, graded(lesson, found, jobs, on_start))
 
 
 # -- the record -----------------------------------------------------------------------------------
+
 
 def digests(lesson: Lesson) -> dict[str, str]:
     """What mutants are graded with, each as a digest: the hidden suite (its test modules, as a
@@ -418,7 +470,10 @@ def digests(lesson: Lesson) -> dict[str, str]:
     for name, source in snapshot(lesson):  # the test modules, inputs and sandbox probes
         suite.update(f"{name}\0{source}\0".encode())
     solution = json.dumps([asdict(cell) for cell in reference.cells(lesson)], sort_keys=True)
-    return {"suite": "sha256:" + suite.hexdigest(), "solution": "sha256:" + hashlib.sha256(solution.encode()).hexdigest()}
+    return {
+        "suite": "sha256:" + suite.hexdigest(),
+        "solution": "sha256:" + hashlib.sha256(solution.encode()).hexdigest(),
+    }
 
 
 def record_path(lesson: Lesson) -> Path:
@@ -433,8 +488,12 @@ def write_record(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> Path:
         entry["mutants"] += 1
         if not was_killed:
             entry["not_killed"].append(mutant.id)
-    document = {"lesson": lesson.slug, "made_by": f"python -m autograder.mutation --record {lesson.slug}",
-                **digests(lesson), "exercises": exercises}
+    document = {
+        "lesson": lesson.slug,
+        "made_by": f"python -m autograder.mutation --record {lesson.slug}",
+        **digests(lesson),
+        "exercises": exercises,
+    }
     path = record_path(lesson)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -470,8 +529,10 @@ def recorded(lesson: Lesson) -> dict[Mutant, bool]:
     """Every mutant of the lesson with whether the record says it was killed (read a fresh record
     only: ``stale`` is None)."""
     record = read_record(lesson)
-    assert record is not None, f"{lesson.slug} has no mutation record"
-    not_killed = {(exercise, mutant) for exercise, entry in record["exercises"].items() for mutant in entry["not_killed"]}
+    assert record is not None, f"{lesson.slug} has no mutation record"  # narrows the type for the checker  # noqa: S101
+    not_killed = {
+        (exercise, mutant) for exercise, entry in record["exercises"].items() for mutant in entry["not_killed"]
+    }
     return {mutant: (mutant.exercise, mutant.id) not in not_killed for mutant in mutants(lesson)}
 
 
@@ -483,19 +544,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="mutants graded at once (default: CPUs)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
     parser.add_argument("--semantic", action="store_true", help="only the semantic operators' mutants")
-    parser.add_argument("--record", action="store_true",
-                        help=f"grade every mutant and write the record the test suite checks ({RECORDS.relative_to(ROOT)}/)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"grade every mutant and write the record the test suite checks ({RECORDS.relative_to(ROOT)}/)",
+    )
     args = parser.parse_args(argv)
     if args.record and (args.max or args.exercise or args.semantic):
         parser.error("--record grades every mutant of every exercise: leave out --max, --exercise and --semantic")
     lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
     if None in lessons:
-        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(l.slug for l in all_lessons())}")
+        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}")
     failing = 0
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
         try:
-            outcomes = graded(lesson, found, args.jobs, on_start=lambda start: print(f"{lesson.slug}: {start}", flush=True))
+            outcomes = graded(
+                lesson, found, args.jobs, on_start=lambda start, slug=lesson.slug: print(f"{slug}: {start}", flush=True)
+            )
         except GraderError as exc:
             print(f"autograder.mutation: {exc}", file=sys.stderr)
             return 1
@@ -505,8 +571,11 @@ def main(argv: list[str] | None = None) -> int:
             counted = len(entry.killed) + len(entry.survived)
             verdict = "ok" if entry.share >= REQUIRED_SCORE else "UNDER 90 %"
             failing += entry.share < REQUIRED_SCORE
-            print(f"{lesson.slug} {exercise:24} {entry.share:6.1%} killed {len(entry.killed)}/{counted}"
-                  f" (+{len(entry.equivalent)} equivalent)  {verdict}", flush=True)
+            print(
+                f"{lesson.slug} {exercise:24} {entry.share:6.1%} killed {len(entry.killed)}/{counted}"
+                f" (+{len(entry.equivalent)} equivalent)  {verdict}",
+                flush=True,
+            )
             if args.survivors:
                 for mutant in entry.survived:
                     print(f"    survived: {mutant}")

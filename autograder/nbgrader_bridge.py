@@ -125,9 +125,12 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     # whole package for assertion rewriting, and a first import inside the session rewrites a
     # hundred modules (3 s of a busy machine, in the first test cell of every lesson).
     import hypothesis  # noqa: F401
+
     with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
-        pytest.main([*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
-                    plugins=[selected, FrozenSuite(sources, found.suite)])
+        pytest.main(
+            [*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
+            plugins=[selected, FrozenSuite(sources, found.suite)],
+        )
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
     if getattr(selected, "grader_errors", None):  # the grader's own failure (a broken reference): say so
         raise GraderFault("; ".join(selected.grader_errors))
@@ -150,14 +153,21 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
     except Exception as exc:  # the grader's own failure: shown, but on stdout, and worth 0
         print(f"The hidden tests of {exercise} could not run: {type(exc).__name__}: {exc}\n{kept.getvalue()[-2000:]}")
         return 0.0
-    result = SubmissionResult(exercise, "", None, tests=tests,
-                              score=sum(test.points for test in tests), max_score=sum(test.max_points for test in tests))
+    result = SubmissionResult(
+        exercise,
+        "",
+        None,
+        tests=tests,
+        score=sum(test.points for test in tests),
+        max_score=sum(test.max_points for test in tests),
+    )
     text = report.feedback_text(result)
-    print(text[text.index("## "):].rstrip())  # the exercise's section: its heading, then a line per test
+    print(text[text.index("## ") :].rstrip())  # the exercise's section: its heading, then a line per test
     return float(result.score)
 
 
 # -- the autograder test cells, one per exercise -------------------------------------------------
+
 
 def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
     """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
@@ -169,16 +179,22 @@ def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
         # The visible line runs the exercise's self-check under nbgrader's Validate (see
         # coursekit.checks.self_check_for_nbgrader); the hidden part gives the points when graded.
         "source": "from coursekit.checks import self_check_for_nbgrader\n\n"
-                  f'self_check_for_nbgrader("{exercise}")\n'
-                  "### BEGIN HIDDEN TESTS\n"
-                  "from autograder.nbgrader_bridge import grade_exercise\n\n"
-                  f'grade_exercise("{exercise}", "{lesson.slug}")\n'
-                  "### END HIDDEN TESTS",
-        "metadata": {"nbgrader": {
-            "grade": True, "grade_id": f"test_{exercise}", "locked": True,
-            "points": int(points) if float(points).is_integer() else points,
-            "schema_version": 3, "solution": False, "task": False,
-        }},
+        f'self_check_for_nbgrader("{exercise}")\n'
+        "### BEGIN HIDDEN TESTS\n"
+        "from autograder.nbgrader_bridge import grade_exercise\n\n"
+        f'grade_exercise("{exercise}", "{lesson.slug}")\n'
+        "### END HIDDEN TESTS",
+        "metadata": {
+            "nbgrader": {
+                "grade": True,
+                "grade_id": f"test_{exercise}",
+                "locked": True,
+                "points": int(points) if float(points).is_integer() else points,
+                "schema_version": 3,
+                "solution": False,
+                "task": False,
+            }
+        },
     }
 
 

@@ -46,8 +46,11 @@ def read(path: Path) -> Notebook:
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotANotebook(str(path), "it has no list of cells")
     if document.get("nbformat") != 4:
-        raise NotANotebook(str(path), f"it is in notebook format {document.get('nbformat')!r}, not 4; "
-                                      "open it in a current Jupyter and save it again")
+        raise NotANotebook(
+            str(path),
+            f"it is in notebook format {document.get('nbformat')!r}, not 4; "
+            "open it in a current Jupyter and save it again",
+        )
     if not all(isinstance(cell, dict) for cell in document["cells"]):
         raise NotANotebook(str(path), "its structure is broken: a cell is not an object")
     return Notebook(document)
@@ -71,8 +74,11 @@ def grade_id(cell) -> str:
 def exercise_ids(notebook) -> list[str]:
     """The grade_ids of the solution code cells, in notebook order."""
     return [
-        _grading_meta(cell)["grade_id"] for cell in notebook.cells
-        if cell.get("cell_type") == "code" and _grading_meta(cell).get("solution") and _grading_meta(cell).get("grade_id")
+        _grading_meta(cell)["grade_id"]
+        for cell in notebook.cells
+        if cell.get("cell_type") == "code"
+        and _grading_meta(cell).get("solution")
+        and _grading_meta(cell).get("grade_id")
     ]
 
 
@@ -114,7 +120,7 @@ def where(notebook, index: int) -> str:
     for cell in reversed(notebook.cells[:index]):
         heading = next((line.lstrip("#").strip() for line in source(cell).splitlines() if line.startswith("#")), None)
         if cell.get("cell_type") == "markdown" and heading:
-            return f"{shown} (under \"{heading}\")"
+            return f'{shown} (under "{heading}")'
     return shown
 
 
@@ -127,9 +133,11 @@ class Stray:
     cell: str  # where that cell is, as ``where`` says it
 
     def message(self) -> str:
-        return (f"`{self.name}`, which your `{self.exercise}` uses, is defined only in {self.cell}, a cell the "
-                f"grader does not run (only exercise cells are graded): move it into the `{self.exercise}` "
-                "exercise cell")
+        return (
+            f"`{self.name}`, which your `{self.exercise}` uses, is defined only in {self.cell}, a cell the "
+            f"grader does not run (only exercise cells are graded): move it into the `{self.exercise}` "
+            "exercise cell"
+        )
 
 
 @dataclass(frozen=True)
@@ -141,14 +149,19 @@ class StrayTest:
     cell: str
 
     def message(self) -> str:
-        return (f"`{self.name}` is defined in {self.cell}, not in the `{self.exercise}` exercise cell: only the "
-                f"tests in that cell are run, by the grader and by its self-check, so this one does not count. "
-                f"Move it into the `{self.exercise}` cell if it should.")
+        return (
+            f"`{self.name}` is defined in {self.cell}, not in the `{self.exercise}` exercise cell: only the "
+            f"tests in that cell are run, by the grader and by its self-check, so this one does not count. "
+            f"Move it into the `{self.exercise}` cell if it should."
+        )
 
 
 def _released_sources(released) -> dict[str, str]:
-    return {grade_id(cell): source(cell) for cell in released.cells
-            if cell.get("cell_type") == "code" and _grading_meta(cell).get("solution")}
+    return {
+        grade_id(cell): source(cell)
+        for cell in released.cells
+        if cell.get("cell_type") == "code" and _grading_meta(cell).get("solution")
+    }
 
 
 def stray_definitions(released, submitted) -> list[Stray]:
@@ -181,13 +194,21 @@ def stray_tests(released, submitted) -> list[StrayTest]:
     functions), the tests the learner wrote in other cells: they run in their kernel, and
     neither the grader nor the self-check counts them. The course's own cells (as released)
     define some ``test_*`` of their own, which are not the learner's."""
-    exercises = [name for name, text in _released_sources(released).items()
-                 if any(defined.startswith("test_") for defined in _top_level_names(text))]
+    exercises = [
+        name
+        for name, text in _released_sources(released).items()
+        if any(defined.startswith("test_") for defined in _top_level_names(text))
+    ]
     if not exercises:
         return []
     graded = set(_released_sources(released))
-    course_own = set().union(*(_top_level_names(source(cell)) for cell in released.cells
-                               if cell.get("cell_type") == "code" and grade_id(cell) not in graded))
+    course_own = set().union(
+        *(
+            _top_level_names(source(cell))
+            for cell in released.cells
+            if cell.get("cell_type") == "code" and grade_id(cell) not in graded
+        )
+    )
     found = []
     for number, cell in enumerate(submitted.cells):
         if cell.get("cell_type") != "code" or grade_id(cell) in graded:

@@ -28,8 +28,11 @@ from .types import TestResult
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "graded(exercise, points, negative, promises, unhappy): the exercise a hidden "
-                                       "test grades, its points, and the promises of its statement it checks")
+    config.addinivalue_line(
+        "markers",
+        "graded(exercise, points, negative, promises, unhappy): the exercise a hidden "
+        "test grades, its points, and the promises of its statement it checks",
+    )
     config.addinivalue_line("markers", "anyio: an async test (run by this plugin's loop when grading)")
     config._autograder_results = []
     config._autograder_out_of_time = set()  # exercises whose code already ran out of time once

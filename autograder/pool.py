@@ -13,8 +13,8 @@ or runs out of time, the next test gets a new one.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from .jail import Jail
 from .submission import Submission
@@ -61,7 +61,7 @@ class Sandboxes:
         await self.retire()
         await self._start(self.cells)
         self.untouched = False
-        assert self.current is not None
+        assert self.current is not None  # narrows the type for the checker  # noqa: S101
         return self.current
 
     async def _start(self, cells: list[Cell]) -> list[CellReport]:

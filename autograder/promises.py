@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import PromisesInvalid, StatementWithoutPromises
 from .types import Promise
@@ -60,8 +60,9 @@ def parse(text: str, where: str = FILE) -> Table:
         mine = table.setdefault(entry["exercise"], [])
         if any(promise.id == entry["id"] for promise in mine):
             raise PromisesInvalid(where, f"{label}: two promises of {entry['exercise']} have this id")
-        mine.append(Promise(entry["exercise"], entry["id"], entry["text"].strip(), len(mine) + 1,
-                            entry.get("unhappy", False)))
+        mine.append(
+            Promise(entry["exercise"], entry["id"], entry["text"].strip(), len(mine) + 1, entry.get("unhappy", False))
+        )
     return {exercise: tuple(promises) for exercise, promises in table.items()}
 
 
@@ -109,25 +110,40 @@ def with_lists(notebook, table: Table, where: str = "the solution notebook"):
         for match in BLOCK.finditer(cell.source):
             exercise = match.group(1)
             if exercise not in table:
-                raise StatementWithoutPromises(where, exercise, f"a marker names `{exercise}`, which has no promises in "
-                                                                f"{FILE}: list them there, or remove the marker")
+                raise StatementWithoutPromises(
+                    where,
+                    exercise,
+                    f"a marker names `{exercise}`, which has no promises in "
+                    f"{FILE}: list them there, or remove the marker",
+                )
             if next_exercise[index] != exercise:
-                raise StatementWithoutPromises(where, exercise, f"the marker of `{exercise}` is not in its statement "
-                                                                "(a markdown cell between the exercise before it and its cell)")
+                raise StatementWithoutPromises(
+                    where,
+                    exercise,
+                    f"the marker of `{exercise}` is not in its statement "
+                    "(a markdown cell between the exercise before it and its cell)",
+                )
             if exercise in found:
                 raise StatementWithoutPromises(where, exercise, f"`{exercise}` has two promise markers")
             found[exercise] = index
-        cell.source = BLOCK.sub(lambda match: f"{OPENING.format(exercise=match.group(1))}\n"
-                                              f"{listed(table[match.group(1)])}{CLOSING}", cell.source)
+        cell.source = BLOCK.sub(
+            lambda match: f"{OPENING.format(exercise=match.group(1))}\n{listed(table[match.group(1)])}{CLOSING}",
+            cell.source,
+        )
     for exercise in table:
         if exercise not in found:
-            raise StatementWithoutPromises(where, exercise, f"put the two lines {OPENING.format(exercise=exercise)} and "
-                                                            f"{CLOSING} in the statement of `{exercise}` (a markdown cell "
-                                                            "above its exercise cell), where its numbered list belongs")
+            raise StatementWithoutPromises(
+                where,
+                exercise,
+                f"put the two lines {OPENING.format(exercise=exercise)} and "
+                f"{CLOSING} in the statement of `{exercise}` (a markdown cell "
+                "above its exercise cell), where its numbered list belongs",
+            )
     return notebook
 
 
 # -- the feedback ----------------------------------------------------------------------------------
+
 
 def _numbers(promises: Sequence[Promise]) -> str:
     numbers = [str(promise.number) for promise in promises]
@@ -150,6 +166,7 @@ def named(table: Table, exercise: str, ids: Iterable[str], message: str) -> str:
 
 # -- what the hidden suite owes them --------------------------------------------------------------
 
+
 def unchecked(table: Table, tests: Sequence) -> list[str]:
     """What is wrong between a lesson's promises and its hidden tests (``HiddenTest``s, with
     ``promises`` and ``unhappy`` as ``@graded`` declared them), each as a sentence saying what
@@ -158,8 +175,10 @@ def unchecked(table: Table, tests: Sequence) -> list[str]:
     for test in tests:
         known = {promise.id for promise in table.get(test.exercise, ())}
         if not test.promises:
-            problems.append(f"{test.name} names no promise: give @graded(..., promises=[...]) the ids it checks "
-                            f"(those of {test.exercise}: {', '.join(sorted(known)) or 'none listed yet'})")
+            problems.append(
+                f"{test.name} names no promise: give @graded(..., promises=[...]) the ids it checks "
+                f"(those of {test.exercise}: {', '.join(sorted(known)) or 'none listed yet'})"
+            )
         for unknown in sorted(set(test.promises) - known):
             problems.append(f"{test.name} names promise {unknown!r}, which {test.exercise} does not have in {FILE}")
     for exercise in sorted({test.exercise for test in tests} - set(table)):
@@ -173,6 +192,8 @@ def unchecked(table: Table, tests: Sequence) -> list[str]:
             if not checking:
                 problems.append(f"promise {promise.number} of {exercise} ({promise.id}) has no test")
             elif promise.unhappy and not any(test.unhappy for test in checking):
-                problems.append(f"promise {promise.number} of {exercise} ({promise.id}) is unhappy: it needs a test off "
-                                "the happy path, @graded(..., unhappy=True)")
+                problems.append(
+                    f"promise {promise.number} of {exercise} ({promise.id}) is unhappy: it needs a test off "
+                    "the happy path, @graded(..., unhappy=True)"
+                )
     return problems

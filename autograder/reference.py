@@ -23,7 +23,7 @@ never in the learner's sandbox, and not in a second sandbox process either:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from . import notebook, suite
 from .errors import GraderFault
@@ -34,8 +34,10 @@ from .types import Cell, Limits, Probes
 
 class ReferenceBroken(GraderFault):
     def __init__(self, lesson: str, failed: list[str]) -> None:
-        super().__init__(f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
-                         "differential tests cannot compare with it. Run the solution notebook to see why.")
+        super().__init__(
+            f"the reference solution of {lesson} does not run (cells {', '.join(failed)}); "
+            "differential tests cannot compare with it. Run the solution notebook to see why."
+        )
 
 
 def lesson_of(request) -> Lesson:
@@ -65,7 +67,7 @@ def probes(lesson: Lesson) -> Probes | None:
     return _fixed_probes[lesson.slug] if lesson.slug in _fixed_probes else suite.probes(lesson)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(lesson: Lesson) -> tuple[Cell, ...]:
     program, missing = notebook.program(notebook.read(lesson.release), notebook.read(lesson.solution))
     if missing:

@@ -77,13 +77,20 @@ class AppendSubmitCell(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         # nbgrader's converters name the notebook in ``unique_key``; ``released_text`` does too.
         filename = f"{resources['unique_key']}.ipynb"
-        nb.cells.append(nbformat.v4.new_markdown_cell(
-            "## Hand it in\n\n"
-            "Save the notebook (Ctrl+S), then run the cell below. If your course has a grading server, it "
-            "submits this notebook and shows your score and feedback in seconds; if none is configured, it "
-            "says how to configure one (nothing else happens).", id="submit-md"))
-        nb.cells.append(nbformat.v4.new_code_cell(
-            f"from coursekit.submit import submit_notebook\n\nsubmit_notebook({filename!r})", id="submit"))
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Hand it in\n\n"
+                "Save the notebook (Ctrl+S), then run the cell below. If your course has a grading server, it "
+                "submits this notebook and shows your score and feedback in seconds; if none is configured, it "
+                "says how to configure one (nothing else happens).",
+                id="submit-md",
+            )
+        )
+        nb.cells.append(
+            nbformat.v4.new_code_cell(
+                f"from coursekit.submit import submit_notebook\n\nsubmit_notebook({filename!r})", id="submit"
+            )
+        )
         return nb, resources
 
 

@@ -28,16 +28,27 @@ def write_json(result: SubmissionResult, out: Path) -> Path:
     return path
 
 
-NOT_GRADED = ("Not graded: the grader failed on its own side, not because of your code, so this notebook has no "
-              "score. Your instructor sees why and has it graded again once the grader works.")
+NOT_GRADED = (
+    "Not graded: the grader failed on its own side, not because of your code, so this notebook has no "
+    "score. Your instructor sees why and has it graded again once the grader works."
+)
 
 
 def feedback_text(result: SubmissionResult) -> str:
     lines = [f"# Feedback for {result.submission}", ""]
     lines.append(f"Lesson: {result.lesson or 'unknown'}  ")
     if not result.graded:
-        return "\n".join([*lines, f"Score: none ({result.status})", "", NOT_GRADED, "",
-                          f"What failed (for your instructor): {result.grader_error}", ""])
+        return "\n".join(
+            [
+                *lines,
+                f"Score: none ({result.status})",
+                "",
+                NOT_GRADED,
+                "",
+                f"What failed (for your instructor): {result.grader_error}",
+                "",
+            ]
+        )
     lines.append(f"Score: {result.score:g} / {result.max_score:g}")
     lines.append("")
     if result.problems:
@@ -47,7 +58,8 @@ def feedback_text(result: SubmissionResult) -> str:
     for exercise, (got, total) in result.exercise_scores().items():
         lines += [f"## `{exercise}`: {got:g} / {total:g}", ""]
         for test in (test for test in result.tests if test.exercise == exercise):
-            line = f"- {SYMBOL[test.passed]} {test.name.removeprefix('test_').replace('_', ' ')} ({test.points:g}/{test.max_points:g})"
+            name = test.name.removeprefix("test_").replace("_", " ")
+            line = f"- {SYMBOL[test.passed]} {name} ({test.points:g}/{test.max_points:g})"
             if not test.passed and test.feedback:
                 line += f": {test.feedback}"
             lines.append(line)
@@ -77,11 +89,18 @@ def write_gradebook_rows(results: list[SubmissionResult], handle) -> None:
     writer.writerow(["submission", "lesson", "score", "max_score", *exercises, "problems", "status", "grader_error"])
     for result in results:
         scores = result.exercise_scores()
-        writer.writerow([
-            result.submission, result.lesson or "", f"{result.score:g}" if result.graded else "", f"{result.max_score:g}",
-            *(f"{scores[name][0]:g}" if name in scores else "" for name in exercises),
-            len(result.problems), result.status, result.grader_error,
-        ])
+        writer.writerow(
+            [
+                result.submission,
+                result.lesson or "",
+                f"{result.score:g}" if result.graded else "",
+                f"{result.max_score:g}",
+                *(f"{scores[name][0]:g}" if name in scores else "" for name in exercises),
+                len(result.problems),
+                result.status,
+                result.grader_error,
+            ]
+        )
 
 
 def write_gradescope(result: SubmissionResult, out: Path) -> Path:
@@ -97,15 +116,24 @@ def gradescope_text(result: SubmissionResult) -> str:
     if not result.graded:
         # Gradescope has no "not graded": no score and no tests, hidden from the learner, the
         # reason for the instructor.
-        document = {"output": f"{NOT_GRADED}\nWhat failed: {result.grader_error}", "visibility": "hidden",
-                    "tests": [], "extra_data": {"status": result.status, "grader_error": result.grader_error}}
+        document = {
+            "output": f"{NOT_GRADED}\nWhat failed: {result.grader_error}",
+            "visibility": "hidden",
+            "tests": [],
+            "extra_data": {"status": result.status, "grader_error": result.grader_error},
+        }
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     document = {
         "score": result.score,
         "output": "\n".join(result.problems),
         "tests": [
-            {"name": f"{test.exercise}: {test.name}", "score": test.points, "max_score": test.max_points,
-             "status": "passed" if test.passed else "failed", "output": test.feedback}
+            {
+                "name": f"{test.exercise}: {test.name}",
+                "score": test.points,
+                "max_score": test.max_points,
+                "status": "passed" if test.passed else "failed",
+                "output": test.feedback,
+            }
             for test in result.tests
         ],
     }
@@ -151,8 +179,10 @@ def class_summary(results: list[SubmissionResult], seconds: float) -> str:
     ]
     failed = [r for r in results if not r.graded]
     if failed:
-        lines.append(f"NOT GRADED, grader errors (no score written; fix the grader and grade them again): "
-                     + ", ".join(f"{r.submission} ({r.grader_error})" for r in failed))
+        lines.append(
+            "NOT GRADED, grader errors (no score written; fix the grader and grade them again): "
+            + ", ".join(f"{r.submission} ({r.grader_error})" for r in failed)
+        )
     return "\n".join(lines)
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Edited:
 
     def __init__(self, tree: ast.Module):
         self.tree = copy.deepcopy(tree)
-        self._twins = {id(old): new for old, new in zip(ast.walk(tree), ast.walk(self.tree))}
+        self._twins = {id(old): new for old, new in zip(ast.walk(tree), ast.walk(self.tree), strict=True)}
 
     def __getitem__(self, node: ast.AST) -> ast.AST:
         return self._twins[id(node)]
@@ -87,7 +88,9 @@ def callee(node: ast.AST) -> str:
     if not isinstance(node, ast.Call):
         return ""
     function = node.func
-    return function.attr if isinstance(function, ast.Attribute) else function.id if isinstance(function, ast.Name) else ""
+    return (
+        function.attr if isinstance(function, ast.Attribute) else function.id if isinstance(function, ast.Name) else ""
+    )
 
 
 def own_scope(function: ast.AST) -> Iterator[ast.AST]:
@@ -131,12 +134,16 @@ def loaded_names(node: ast.AST) -> set[str]:
 
 
 def stores(nodes: Iterable[ast.AST], name: str) -> list[ast.AST]:
-    return [node for node in nodes if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)]
+    return [
+        node for node in nodes if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
+    ]
 
 
 def after_docstring(body: list[ast.stmt]) -> int:
     first = body[0] if body else None
-    return int(isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str))
+    return int(
+        isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    )
 
 
 def is_pass(body: list[ast.stmt]) -> bool:
@@ -153,6 +160,7 @@ def single_name_assignment(statement: ast.stmt) -> str | None:
 
 
 # -- the operators --------------------------------------------------------------------------------
+
 
 def drop_cleanup_body(tree: ast.Module) -> Iterator[Edit]:
     """A ``finally`` or ``except`` body that does nothing: the cleanup or rollback runs on no path
@@ -173,7 +181,7 @@ def drop_cleanup_body(tree: ast.Module) -> Iterator[Edit]:
 
 
 def _transaction_step(statement: ast.stmt) -> str | None:
-    """"begin" or "commit" for a statement that opens or ends a transaction (or takes or gives
+    """ "begin" or "commit" for a statement that opens or ends a transaction (or takes or gives
     back a lock) by an explicit call: ``db.execute("BEGIN IMMEDIATE")``, ``await conn.begin()``,
     ``lock.acquire()``; None for any other statement."""
     if not isinstance(statement, ast.Expr):
@@ -184,8 +192,13 @@ def _transaction_step(statement: ast.stmt) -> str | None:
         return "begin"
     if name in ("commit", "release"):
         return "commit"
-    if name in ("execute", "exec_driver_sql", "executescript") and call.args and isinstance(call.args[0], ast.Constant) \
-            and isinstance(call.args[0].value, str) and call.args[0].value.split():
+    if (
+        name in ("execute", "exec_driver_sql", "executescript")
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+        and call.args[0].value.split()
+    ):
         word = call.args[0].value.split()[0].upper().rstrip(";")
         return {"BEGIN": "begin", "START": "begin", "COMMIT": "commit", "END": "commit"}.get(word)
     return None
@@ -205,8 +218,13 @@ def move_out_of_block(tree: ast.Module) -> Iterator[Edit]:
                 block.body = block.body or [ast.Pass()]
                 getattr(edited[owner], field).insert(index + 1, moved)
                 items = ", ".join(ast.unparse(item) for item in statement.items)
-                yield Edit("move-out-of-with", (statement,), snippet(statement.body[-1]), short(f"after with {items}"),
-                           edited.tree)
+                yield Edit(
+                    "move-out-of-with",
+                    (statement,),
+                    snippet(statement.body[-1]),
+                    short(f"after with {items}"),
+                    edited.tree,
+                )
             step = _transaction_step(statement)
             if step == "begin" and index + 1 < len(body):
                 following = body[index + 1]
@@ -221,13 +239,20 @@ def move_out_of_block(tree: ast.Module) -> Iterator[Edit]:
                 else:
                     getattr(edited[owner], field).pop(index + 1)
                 getattr(edited[owner], field).insert(index, edited[first])
-                yield Edit("move-before-begin", (first, statement), snippet(first), f"before {snippet(statement)}", edited.tree)
+                yield Edit(
+                    "move-before-begin", (first, statement), snippet(first), f"before {snippet(statement)}", edited.tree
+                )
             elif step == "commit" and index > 0 and _transaction_step(body[index - 1]) is None:
                 edited = Edited(tree)
                 statements = getattr(edited[owner], field)
                 statements[index - 1], statements[index] = statements[index], statements[index - 1]
-                yield Edit("move-after-commit", (body[index - 1], statement), snippet(body[index - 1]),
-                           f"after {snippet(statement)}", edited.tree)
+                yield Edit(
+                    "move-after-commit",
+                    (body[index - 1], statement),
+                    snippet(body[index - 1]),
+                    f"after {snippet(statement)}",
+                    edited.tree,
+                )
 
 
 DEADLINES = {"timeout", "timeout_at", "fail_after", "move_on_after", "fail_at", "move_on_at"}
@@ -250,27 +275,41 @@ def deadline_per_call(tree: ast.Module) -> Iterator[Edit]:
     up = parents(tree)
     for owner, field, body in statement_lists(tree):
         for index, statement in enumerate(body):
-            if isinstance(statement, WITHS) and len(statement.items) == 1 and callee(statement.items[0].context_expr) in DEADLINES:
+            if (
+                isinstance(statement, WITHS)
+                and len(statement.items) == 1
+                and callee(statement.items[0].context_expr) in DEADLINES
+            ):
                 yield from _timeout_per_call(tree, owner, field, index, statement, up)
             name = single_name_assignment(statement)
             if name and any(callee(node) in CLOCKS for node in ast.walk(statement.value)):
-                for later in body[index + 1:]:
+                for later in body[index + 1 :]:
                     if isinstance(later, LOOPS) and name in loaded_names(later) and not stores(ast.walk(later), name):
                         edited = Edited(tree)
                         getattr(edited[owner], field).remove(edited[statement])
                         edited[later].body.insert(0, edited[statement])
-                        yield Edit("deadline-per-call", (statement, later), snippet(statement),
-                                   "(computed again on every turn of the loop)", edited.tree)
+                        yield Edit(
+                            "deadline-per-call",
+                            (statement, later),
+                            snippet(statement),
+                            "(computed again on every turn of the loop)",
+                            edited.tree,
+                        )
                         break
     for node in ast.walk(tree):
         if callee(node) == "wait_for" and len(node.args) >= 2 and callee(node.args[0]) == "gather":
             gather = node.args[0]
-            spread = [arg for arg in gather.args if isinstance(arg, ast.Starred)
-                      and isinstance(arg.value, (ast.ListComp, ast.GeneratorExp, ast.SetComp))]
+            spread = [
+                arg
+                for arg in gather.args
+                if isinstance(arg, ast.Starred) and isinstance(arg.value, (ast.ListComp, ast.GeneratorExp, ast.SetComp))
+            ]
             if len(spread) == 1:
                 edited = Edited(tree)
                 comprehension = edited[spread[0]].value
-                comprehension.elt = ast.Call(copy.deepcopy(edited[node].func), [comprehension.elt, copy.deepcopy(edited[node].args[1])], [])
+                comprehension.elt = ast.Call(
+                    copy.deepcopy(edited[node].func), [comprehension.elt, copy.deepcopy(edited[node].args[1])], []
+                )
                 _put(edited, up, node, edited[gather])
                 yield Edit("deadline-per-call", (node,), snippet(node), snippet(edited[gather]), edited.tree)
 
@@ -284,7 +323,7 @@ def _put(edited: Edited, up: dict[int, ast.AST], node: ast.AST, replacement: ast
             setattr(parent, name, replacement)
             return
         if isinstance(value, list) and any(item is target for item in value):
-            value[[i for i, item in enumerate(value) if item is target][0]] = replacement
+            value[next(i for i, item in enumerate(value) if item is target)] = replacement
             return
 
 
@@ -300,21 +339,23 @@ def _timeout_per_call(tree, owner, field, index, block, up) -> Iterator[Edit]:
     the helper coroutine (defined beside it) that the block calls."""
     around = short(f"with {ast.unparse(block.items[0])}")
     function = _enclosing_function(block, up)
-    helpers = {node.name: node for node in (function.body if function else []) if isinstance(node, ast.AsyncFunctionDef)}
+    helpers = {
+        node.name: node for node in (function.body if function else []) if isinstance(node, ast.AsyncFunctionDef)
+    }
     loops = [statement for statement in block.body if isinstance(statement, LOOPS)]
     called = [helpers[name] for name in sorted({callee(node) for node in ast.walk(block)} & helpers.keys())]
     for loop in loops[:1]:
         edited = Edited(tree)
         moved = edited[block]
         edited[loop].body = [type(block)(items=copy.deepcopy(moved.items), body=edited[loop].body)]
-        getattr(edited[owner], field)[index:index + 1] = moved.body
+        getattr(edited[owner], field)[index : index + 1] = moved.body
         yield Edit("deadline-per-call", (block,), around, "(one per turn of the loop)", edited.tree)
     for helper in called[:1]:
         edited = Edited(tree)
         moved = edited[block]
         work = _innermost_body(edited[helper])
         work[:] = [type(block)(items=copy.deepcopy(moved.items), body=list(work))]
-        getattr(edited[owner], field)[index:index + 1] = moved.body
+        getattr(edited[owner], field)[index : index + 1] = moved.body
         yield Edit("deadline-per-call", (block, helper), around, f"(one per call of {helper.name})", edited.tree)
 
 
@@ -342,7 +383,9 @@ def unanchor_regex(tree: ast.Module) -> Iterator[Edit]:
             continue
         patterns = [keyword.value for keyword in node.keywords if keyword.arg in ("pattern", "regex")]
         function = node.func
-        is_re = isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "re"
+        is_re = (
+            isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "re"
+        )
         if is_re and function.attr in REGEX_FUNCTIONS and node.args:
             patterns.append(node.args[0])
         for pattern in patterns:
@@ -351,8 +394,10 @@ def unanchor_regex(tree: ast.Module) -> Iterator[Edit]:
                     edited = Edited(tree)
                     edited[pattern].value = looser
                     yield Edit("unanchor-regex", (pattern,), repr(pattern.value), repr(looser), edited.tree)
-        if isinstance(function, ast.Attribute) and (function.attr == "fullmatch" or (is_re and function.attr == "match")):
-            for looser in (["search", "match"] if function.attr == "fullmatch" else ["search"]):
+        if isinstance(function, ast.Attribute) and (
+            function.attr == "fullmatch" or (is_re and function.attr == "match")
+        ):
+            for looser in ["search", "match"] if function.attr == "fullmatch" else ["search"]:
                 edited = Edited(tree)
                 edited[function].attr = looser
                 yield Edit("unanchor-regex", (node,), f".{function.attr}(...)", f".{looser}(...)", edited.tree)
@@ -382,14 +427,21 @@ def reorder_fields(tree: ast.Module) -> Iterator[Edit]:
     dict whose order reaches the outside: the order the output, or a validator, sees."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            for first, second in zip(node.body, node.body[1:]):
-                if all(isinstance(each, ast.AnnAssign) and isinstance(each.target, ast.Name) for each in (first, second)):
+            for first, second in itertools.pairwise(node.body):
+                if all(
+                    isinstance(each, ast.AnnAssign) and isinstance(each.target, ast.Name) for each in (first, second)
+                ):
                     edited = Edited(tree)
                     body = edited[node].body
                     i = body.index(edited[first])
                     body[i], body[i + 1] = body[i + 1], body[i]
-                    yield Edit("swap-fields", (first, second), f"{first.target.id}, {second.target.id}",
-                               f"{second.target.id}, {first.target.id}", edited.tree)
+                    yield Edit(
+                        "swap-fields",
+                        (first, second),
+                        f"{first.target.id}, {second.target.id}",
+                        f"{second.target.id}, {first.target.id}",
+                        edited.tree,
+                    )
     for literal in _observable_dicts(tree):
         for i in range(len(literal.keys) - 1):
             if literal.keys[i] is None or literal.keys[i + 1] is None:
@@ -398,9 +450,14 @@ def reorder_fields(tree: ast.Module) -> Iterator[Edit]:
             twin = edited[literal]
             for part in (twin.keys, twin.values):
                 part[i], part[i + 1] = part[i + 1], part[i]
-            shown = [ast.unparse(key) for key in literal.keys[i:i + 2]]
-            yield Edit("swap-keys", (literal.keys[i], literal.values[i + 1]), ", ".join(shown),
-                       ", ".join(reversed(shown)), edited.tree)
+            shown = [ast.unparse(key) for key in literal.keys[i : i + 2]]
+            yield Edit(
+                "swap-keys",
+                (literal.keys[i], literal.values[i + 1]),
+                ", ".join(shown),
+                ", ".join(reversed(shown)),
+                edited.tree,
+            )
 
 
 def move_state(tree: ast.Module) -> Iterator[Edit]:
@@ -429,27 +486,66 @@ def move_state(tree: ast.Module) -> Iterator[Edit]:
             value = statement.value
             target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
             others = [node for node in stores(scope, name) if node is not target]  # rebound in the function
-            if _is_state(function, statement, name, bool(others)) and not loaded_names(value) & (local | enclosing) \
-                    and not any(isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)) for node in ast.walk(value)):
+            if (
+                _is_state(function, statement, name, bool(others))
+                and not loaded_names(value) & (local | enclosing)
+                and not any(isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)) for node in ast.walk(value))
+            ):
                 yield _to_module_level(tree, up, function, statement, name, rebound=bool(others))
-            users = [inner for inner in nested if any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(inner))]
-            used_here = [node for node in scope if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)]
+            users = [
+                inner
+                for inner in nested
+                if any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(inner))
+            ]
+            used_here = [
+                node
+                for node in scope
+                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+            ]
             if len(users) == 1 and not others and not used_here:
                 inner = users[0]
-                if not stores(ast.walk(inner), name) and not loaded_names(value) & bound_names(inner) \
-                        and not any(isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(inner)):
+                if (
+                    not stores(ast.walk(inner), name)
+                    and not loaded_names(value) & bound_names(inner)
+                    and not any(isinstance(node, ast.Nonlocal) and name in node.names for node in ast.walk(inner))
+                ):
                     edited = Edited(tree)
                     edited[function].body.remove(edited[statement])
                     target = edited[inner].body
                     target.insert(after_docstring(target), edited[statement])
-                    yield Edit("state-per-call", (statement, inner), snippet(statement),
-                               f"(made on every call of {inner.name})", edited.tree)
+                    yield Edit(
+                        "state-per-call",
+                        (statement, inner),
+                        snippet(statement),
+                        f"(made on every call of {inner.name})",
+                        edited.tree,
+                    )
 
 
 # Methods that change the object they are called on (a route decorator registers a route).
-MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear", "remove",
-            "discard", "set", "put", "put_nowait", "include_router", "mount", "add_route", "add_api_route",
-            "add_middleware", "add_exception_handler", "register"}
+MUTATORS = {
+    "append",
+    "extend",
+    "insert",
+    "add",
+    "update",
+    "setdefault",
+    "pop",
+    "popitem",
+    "clear",
+    "remove",
+    "discard",
+    "set",
+    "put",
+    "put_nowait",
+    "include_router",
+    "mount",
+    "add_route",
+    "add_api_route",
+    "add_middleware",
+    "add_exception_handler",
+    "register",
+}
 
 
 def _is_state(function: ast.AST, statement: ast.stmt, name: str, rebound: bool) -> bool:
@@ -458,7 +554,9 @@ def _is_state(function: ast.AST, statement: ast.stmt, name: str, rebound: bool) 
     (or a function inside it) changes, holds as a context manager (a lock), or hands out."""
     if rebound or any(callee(node) in CLOCKS for node in ast.walk(statement.value)):
         return True
-    if not isinstance(statement.value, (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
+    if not isinstance(
+        statement.value, (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+    ):
         return False
 
     def named(node):
@@ -467,13 +565,25 @@ def _is_state(function: ast.AST, statement: ast.stmt, name: str, rebound: bool) 
     for node in ast.walk(function):
         if node is statement:
             continue
-        if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load) and named(node.value):
+        if (
+            isinstance(node, (ast.Subscript, ast.Attribute))
+            and not isinstance(node.ctx, ast.Load)
+            and named(node.value)
+        ):
             return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and named(node.func.value) \
-                and node.func.attr in MUTATORS:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and named(node.func.value)
+            and node.func.attr in MUTATORS
+        ):
             return True
-        if isinstance(node, FUNCTIONS) and any(isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                                               and named(decorator.func.value) for decorator in node.decorator_list):
+        if isinstance(node, FUNCTIONS) and any(
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and named(decorator.func.value)
+            for decorator in node.decorator_list
+        ):
             return True
         if isinstance(node, ast.withitem) and named(node.context_expr):
             return True
@@ -493,8 +603,13 @@ def _to_module_level(tree, up, function, statement, name, rebound) -> Edit:
         top = up[id(top)]
     module = edited.tree.body
     module.insert(module.index(edited[top]), edited[statement])
-    return Edit("state-to-module", (statement,), snippet(statement),
-                "(module level, global)" if rebound else "(module level)", edited.tree)
+    return Edit(
+        "state-to-module",
+        (statement,),
+        snippet(statement),
+        "(module level, global)" if rebound else "(module level)",
+        edited.tree,
+    )
 
 
 TEXT_OR_BYTES = {"loads", "validate_json", "model_validate_json"}
@@ -509,16 +624,27 @@ def decode_or_encode_first(tree: ast.Module) -> Iterator[Edit]:
             continue
         given = parameters(function)
         for node in own_scope(function):
-            if callee(node) in TEXT_OR_BYTES and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in given:
+            if (
+                callee(node) in TEXT_OR_BYTES
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in given
+            ):
                 for method in ("decode", "encode"):
                     argument = node.args[0]
                     edited = Edited(tree)
-                    edited[node].args[0] = ast.Call(ast.Attribute(ast.Name(argument.id, ast.Load()), method, ast.Load()), [], [])
+                    edited[node].args[0] = ast.Call(
+                        ast.Attribute(ast.Name(argument.id, ast.Load()), method, ast.Load()), [], []
+                    )
                     yield Edit(f"{method}-first", (argument,), argument.id, f"{argument.id}.{method}()", edited.tree)
     up = parents(tree)
     for node in ast.walk(tree):
-        if callee(node) in ("encode", "decode") and isinstance(node.func, ast.Attribute) and id(node) in up \
-                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "codecs"):
+        if (
+            callee(node) in ("encode", "decode")
+            and isinstance(node.func, ast.Attribute)
+            and id(node) in up
+            and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "codecs")
+        ):
             edited = Edited(tree)
             _put(edited, up, node, edited[node.func.value])
             yield Edit(f"skip-{node.func.attr}", (node,), snippet(node), snippet(node.func.value), edited.tree)
@@ -545,7 +671,12 @@ def float_for_decimal(tree: ast.Module) -> Iterator[Edit]:
     ``float`` (without the constraints only ``Decimal`` takes, as a learner would write it)."""
     up = parents(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and callee(node) == "Decimal" and len(node.args) == 1 and callee(node.args[0]) != "float":
+        if (
+            isinstance(node, ast.Call)
+            and callee(node) == "Decimal"
+            and len(node.args) == 1
+            and callee(node.args[0]) != "float"
+        ):
             edited = Edited(tree)
             edited[node].args[0] = ast.Call(ast.Name("float", ast.Load()), [edited[node].args[0]], [])
             yield Edit("float-for-decimal", (node,), snippet(node), snippet(edited[node]), edited.tree)
@@ -574,18 +705,33 @@ def _cleanup_awaits(tree: ast.Module) -> Iterator[ast.Await]:
     """Awaits that finish a cleanup: of a call named like one (also wrapped, as in
     ``shield(pool.release(c))``), any await in a ``finally``, and waiting for a task just
     cancelled (``task.cancel()`` then ``await asyncio.wait({task})``)."""
-    in_finally = {id(node) for each in ast.walk(tree) if isinstance(each, (ast.Try, ast.TryStar))
-                  for statement in each.finalbody for node in ast.walk(statement)}
+    in_finally = {
+        id(node)
+        for each in ast.walk(tree)
+        if isinstance(each, (ast.Try, ast.TryStar))
+        for statement in each.finalbody
+        for node in ast.walk(statement)
+    }
     cancelled_then: set[int] = set()
     for _, _, body in statement_lists(tree):
-        for first, second in zip(body, body[1:]):
-            if isinstance(first, ast.Expr) and callee(first.value) == "cancel" and isinstance(first.value.func, ast.Attribute):
+        for first, second in itertools.pairwise(body):
+            if (
+                isinstance(first, ast.Expr)
+                and callee(first.value) == "cancel"
+                and isinstance(first.value.func, ast.Attribute)
+            ):
                 task = ast.unparse(first.value.func.value)
-                cancelled_then |= {id(node) for node in ast.walk(second) if isinstance(node, ast.Await)
-                                   and task in {ast.unparse(each) for each in ast.walk(node.value)}}
+                cancelled_then |= {
+                    id(node)
+                    for node in ast.walk(second)
+                    if isinstance(node, ast.Await) and task in {ast.unparse(each) for each in ast.walk(node.value)}
+                }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Await) and (id(node) in in_finally or id(node) in cancelled_then
-                                            or any(callee(each) in CLEANUPS for each in ast.walk(node.value))):
+        if isinstance(node, ast.Await) and (
+            id(node) in in_finally
+            or id(node) in cancelled_then
+            or any(callee(each) in CLEANUPS for each in ast.walk(node.value))
+        ):
             yield node
 
 
@@ -600,14 +746,24 @@ def skip_awaiting_cleanup(tree: ast.Module) -> Iterator[Edit]:
         statement = up.get(id(node))
         if isinstance(statement, ast.Expr):
             edited = Edited(tree)
-            statements = next(getattr(edited[owner], field) for owner, field, body in statement_lists(tree)
-                              if any(each is statement for each in body))
+            statements = next(
+                getattr(edited[owner], field)
+                for owner, field, body in statement_lists(tree)
+                if any(each is statement for each in body)
+            )
             statements.remove(edited[statement])
             statements[:] = statements or [ast.Pass()]
             yield Edit("skip-await-cleanup", (node,), snippet(node), "(removed)", edited.tree)
 
 
 OPERATORS: list[Callable[[ast.Module], Iterator[Edit]]] = [
-    drop_cleanup_body, move_out_of_block, deadline_per_call, unanchor_regex, reorder_fields,
-    move_state, decode_or_encode_first, float_for_decimal, skip_awaiting_cleanup,
+    drop_cleanup_body,
+    move_out_of_block,
+    deadline_per_call,
+    unanchor_regex,
+    reorder_fields,
+    move_state,
+    decode_or_encode_first,
+    float_for_decimal,
+    skip_awaiting_cleanup,
 ]

@@ -20,9 +20,11 @@ from coursekit import drive, http_scope
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # Letters a path segment is made of: plain, accented, CJK, an emoji, a space, escapes.
-SEGMENT_TEXT = st.lists(st.sampled_from(list("abcxyz019-_.~") + ["\u00e9", "\u00fc", "\u65e5", "\U0001F600", " ", "%20", "%2F",
-                                                                 "%C3%A9"]),
-                        min_size=1, max_size=6).map("".join)
+SEGMENT_TEXT = st.lists(
+    st.sampled_from([*"abcxyz019-_.~", "\u00e9", "\u00fc", "\u65e5", "\U0001f600", " ", "%20", "%2F", "%C3%A9"]),
+    min_size=1,
+    max_size=6,
+).map("".join)
 HEADER_NAMES = st.sampled_from(["x-tag", "X-Tag", "X-TAG", "x-other", "accept", "set-cookie", "Set-Cookie", "x-a"])
 HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=8)
 
@@ -49,15 +51,25 @@ def body_pieces(most: int = 4) -> st.SearchStrategy[list]:
     return st.lists(st.none() | st.binary(max_size=6), min_size=1, max_size=most)
 
 
-def http_requests(methods: st.SearchStrategy[str] = st.sampled_from(METHODS),
-                  path: st.SearchStrategy[str] = paths(),
-                  headers: st.SearchStrategy[list] = st.just([]),
-                  pieces: st.SearchStrategy[list] = st.just([b""]),
-                  disconnect: st.SearchStrategy[bool] = st.just(False)) -> st.SearchStrategy[dict]:
+def http_requests(
+    methods: st.SearchStrategy[str] = st.sampled_from(METHODS),
+    path: st.SearchStrategy[str] = paths(),
+    headers: st.SearchStrategy[list] = st.just([]),
+    pieces: st.SearchStrategy[list] = st.just([b""]),
+    disconnect: st.SearchStrategy[bool] = st.just(False),
+) -> st.SearchStrategy[dict]:
     """{"method", "path", "headers", "body": [pieces], "disconnect": whether the client leaves
     before the last piece, "bare_end": whether the last message leaves more_body out}."""
-    return st.fixed_dictionaries({"method": methods, "path": path, "headers": headers, "body": pieces,
-                                  "disconnect": disconnect, "bare_end": st.booleans()})
+    return st.fixed_dictionaries(
+        {
+            "method": methods,
+            "path": path,
+            "headers": headers,
+            "body": pieces,
+            "disconnect": disconnect,
+            "bare_end": st.booleans(),
+        }
+    )
 
 
 def messages(request: dict) -> list[dict]:
@@ -68,8 +80,11 @@ def messages(request: dict) -> list[dict]:
     sent = []
     for index, piece in enumerate(pieces):
         more = request["disconnect"] or index < len(pieces) - 1
-        message: dict[str, Any] = {"type": "http.request"} if not more and request.get("bare_end") else \
-            {"type": "http.request", "more_body": more}
+        message: dict[str, Any] = (
+            {"type": "http.request"}
+            if not more and request.get("bare_end")
+            else {"type": "http.request", "more_body": more}
+        )
         if piece is not None:
             message["body"] = piece
         sent.append(message)
@@ -96,8 +111,9 @@ async def drives(side, name: str, calls: list, timeout: float) -> list:
     out of time the rest are not made: the list ends with that one's trace."""
     from .submission import defined
 
-    answers = await side.probe("drives.drive_all", defined(name), [[scope, list(incoming)] for scope, incoming in calls],
-                               timeout)
+    answers = await side.probe(
+        "drives.drive_all", defined(name), [[scope, list(incoming)] for scope, incoming in calls], timeout
+    )
     return _traces(name, [scope for scope, _ in calls], answers, timeout)
 
 
@@ -109,8 +125,12 @@ async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
     lesson's probes)."""
     from .submission import defined
 
-    answers = await side.probe("drives.drive_wrapped", defined(name),
-                               [[list(inner), scope, list(incoming)] for inner, scope, incoming in calls], timeout)
+    answers = await side.probe(
+        "drives.drive_wrapped",
+        defined(name),
+        [[list(inner), scope, list(incoming)] for inner, scope, incoming in calls],
+        timeout,
+    )
     return _traces(name, [scope for _, scope, _ in calls], answers, timeout)
 
 
@@ -121,7 +141,7 @@ def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
     from .submission import SubmissionRaised
 
     traces = []
-    for scope, answer in zip(scopes, answers):
+    for scope, answer in zip(scopes, answers, strict=True):
         trace = Trace(scope)
         trace.events = [(0.0, direction, message) for direction, message in answer["events"]]
         trace.timed_out, trace.timeout = answer["timed_out"], timeout
@@ -146,12 +166,21 @@ def outcome(trace) -> dict:
     if trace.timed_out:
         from .expect import Mistake
 
-        raise Mistake(f"Your app did not return within {trace.timeout:g} s on one of the grader's requests. "
-                      "Does it wait for a message that never comes, or loop forever?", out_of_time=True)
+        raise Mistake(
+            f"Your app did not return within {trace.timeout:g} s on one of the grader's requests. "
+            "Does it wait for a message that never comes, or loop forever?",
+            out_of_time=True,
+        )
     error = getattr(trace.exception, "error", None)
     if isinstance(error, dict) and error.get("type") == "NotImplementedError":
         raise trace.exception  # not an outcome: the exercise is not solved (see suitekit.observe)
-    raised = error.get("type") if isinstance(error, dict) else (type(trace.exception).__name__ if trace.exception else None)
-    return {"types": [message.get("type") for message in trace.sent], "status": trace.status,
-            "headers": [[name.lower(), value] for name, value in trace.header_list], "body": trace.body,
-            "raised": raised}
+    raised = (
+        error.get("type") if isinstance(error, dict) else (type(trace.exception).__name__ if trace.exception else None)
+    )
+    return {
+        "types": [message.get("type") for message in trace.sent],
+        "status": trace.status,
+        "headers": [[name.lower(), value] for name, value in trace.header_list],
+        "body": trace.body,
+        "raised": raised,
+    }

@@ -15,14 +15,14 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from .errors import SandboxNotReady
 from .jail import Jail
 from .sandbox import protocol
 from .types import Cell, CellReport, Limits, Probes
-
 
 # One folder per user that grades: a folder another user made first could not be used.
 SCRATCH_ROOT = Path(tempfile.gettempdir()) / f"autograder-sandboxes-{os.getuid()}"
@@ -43,7 +43,7 @@ def new_scratch(root: Path | None = None) -> Path:
     """
     for folder in dict.fromkeys([SCRATCH_ROOT, root or SCRATCH_ROOT]):
         folder.mkdir(mode=0o711, exist_ok=True)
-        os.chmod(folder, 0o711)
+        os.chmod(folder, 0o711)  # others may pass through, never list or write  # noqa: S103
     return Path(tempfile.mkdtemp(prefix="sandbox-", dir=root or SCRATCH_ROOT))
 
 
@@ -99,7 +99,7 @@ class Submission:
 
     # -- life cycle ----------------------------------------------------------------------
     @classmethod
-    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail(), probes: Probes | None = None) -> "Submission":
+    async def start(cls, limits: Limits = Limits(), jail: Jail = Jail(), probes: Probes | None = None) -> Submission:
         """A sandbox that is confined and ready for the learner's cells, with the lesson's
         ``probes``; ``SandboxNotReady`` (the grader's failure, not the learner's: none of their
         code ran) if it never is."""
@@ -109,15 +109,26 @@ class Submission:
         return submission
 
     @classmethod
-    async def _started(cls, limits: Limits, jail: Jail) -> "Submission":
+    async def _started(cls, limits: Limits, jail: Jail) -> Submission:
         scratch = new_scratch(Path(jail.scratch) if jail.scratch else None)
-        log = open(scratch / "output.log", "wb")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch),
-               "TMPDIR": str(scratch), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        # A local file for the child's output, opened as fast as the folder above is made.
+        log = open(scratch / "output.log", "wb")  # noqa: ASYNC230
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         process = await asyncio.create_subprocess_exec(
             *jail.command(scratch, limits),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-            cwd=scratch, env=env, start_new_session=True, preexec_fn=jail.preexec(limits),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
+            preexec_fn=jail.preexec(limits),
             limit=protocol.MAX_LINE,
         )
         log.close()
@@ -127,7 +138,7 @@ class Submission:
     async def _until_ready(self) -> None:
         try:
             ready = await asyncio.wait_for(asyncio.shield(self.ready), READY_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ready = None
         if ready:
             return
@@ -136,10 +147,12 @@ class Submission:
             raise SandboxNotReady(f"it did not say so within {READY_SECONDS:g} s of its start")
         try:  # it ended: its own exit status, rather than the one ``close`` gives it
             await asyncio.wait_for(self.process.wait(), 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         log = self.scratch / "output.log"  # the grader's own output: no learner code has run
-        lines = [line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if line.strip()]
+        lines = [
+            line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if line.strip()
+        ]
         said = f": {lines[-1].strip()[:500]}" if lines else ""
         await self.close()
         raise SandboxNotReady(f"it ended (exit status {self.process.returncode}) before it was ready{said}")
@@ -156,7 +169,7 @@ class Submission:
 
     # -- the pipe ------------------------------------------------------------------------
     async def _read_events(self) -> None:
-        assert self.process.stdout is not None
+        assert self.process.stdout is not None  # narrows the type for the checker  # noqa: S101
         try:
             while True:
                 line = await self.process.stdout.readline()
@@ -182,7 +195,7 @@ class Submission:
             self.loading.put_nowait({"event": "ended"})
 
     def _write(self, **request: Any) -> None:
-        assert self.process.stdin is not None
+        assert self.process.stdin is not None  # narrows the type for the checker  # noqa: S101
         if self.ended.is_set():
             return
         try:
@@ -195,7 +208,7 @@ class Submission:
             raise SubmissionCrashed(name)
         try:
             event = await asyncio.wait_for(queue.get(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.timed_out = True
             raise SubmissionTimedOut(name, seconds) from None
         if event["event"] == "ended":
@@ -229,9 +242,11 @@ class Submission:
         while True:
             try:
                 event = await asyncio.wait_for(self.loading.get(), self.limits.cell_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if current is not None:
-                    reports[current] = CellReport(current, "timeout", f"did not finish within {self.limits.cell_seconds:g} s")
+                    reports[current] = CellReport(
+                        current, "timeout", f"did not finish within {self.limits.cell_seconds:g} s"
+                    )
                 self.timed_out = True
                 await self.close()
                 break

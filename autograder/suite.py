@@ -7,9 +7,10 @@ import contextlib
 import io
 import sys
 import types
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -39,8 +40,19 @@ def pytest_args(suite: str) -> list[str]:
     stop, so its collection started at the highest folder above the suite that is not above
     /dev (/tmp) and listed all of it: 7,500 entries on a busy machine, 1.4 s of each 2-second
     submission. Cut at the suite, collection starts there."""
-    return [suite, "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "--rootdir", suite, "-c", "/dev/null",
-            "--confcutdir", suite]
+    return [
+        suite,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "--rootdir",
+        suite,
+        "-c",
+        "/dev/null",
+        "--confcutdir",
+        suite,
+    ]
 
 
 def hermetic_pytest_args(suite: str) -> list[str]:
@@ -62,20 +74,31 @@ class _Collector:
                 raise pytest.UsageError(f"hidden test {item.nodeid} has no @graded(exercise, points)")
             # originalname drops the "[asyncio]" that anyio's parametrisation adds
             if any(item.originalname == test.name for test in self.tests):
-                raise pytest.UsageError(f"two hidden tests are named {item.originalname}; names must be unique per lesson")
-            self.tests.append(HiddenTest(item.originalname, marker.kwargs["exercise"], float(marker.kwargs["points"]),
-                                         bool(marker.kwargs.get("negative", False)),
-                                         tuple(marker.kwargs.get("promises", ())), bool(marker.kwargs.get("unhappy", False))))
+                raise pytest.UsageError(
+                    f"two hidden tests are named {item.originalname}; names must be unique per lesson"
+                )
+            self.tests.append(
+                HiddenTest(
+                    item.originalname,
+                    marker.kwargs["exercise"],
+                    float(marker.kwargs["points"]),
+                    bool(marker.kwargs.get("negative", False)),
+                    tuple(marker.kwargs.get("promises", ())),
+                    bool(marker.kwargs.get("unhappy", False)),
+                )
+            )
 
 
-@lru_cache(maxsize=None)
+@cache
 def collect(lesson: Lesson) -> tuple[HiddenTest, ...]:
     """Every test in the lesson's hidden suite: its name, exercise, points, whether it is
     negative, the promises it checks and whether off the happy path."""
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()):  # the listing is for us, not the terminal
-        code = pytest.main([*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
-                           plugins=[collector, FrozenSuite(snapshot(lesson), lesson.suite)])
+        code = pytest.main(
+            [*hermetic_pytest_args(str(lesson.suite)), "--collect-only", "-p", "autograder.plugin"],
+            plugins=[collector, FrozenSuite(snapshot(lesson), lesson.suite)],
+        )
     if code not in (0, 5) and not collector.tests:
         raise RuntimeError(f"the hidden suite of {lesson.slug} could not be collected (pytest exit {code})")
     return tuple(collector.tests)
@@ -178,14 +201,17 @@ class FrozenSuite:
         module.__file__ = str(self.folder / f"{stem}.py")
         module.__package__ = PACKAGE
         sys.modules[name] = module
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # the snapshot's test module, as an import  # noqa: S102
         return module
 
 
 def _imported_beside(source: str) -> list[str]:
     """The modules ``source`` imports from beside it (``from .inputs import ...``)."""
-    return [node.module for node in ast.walk(parse(source))
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module]
+    return [
+        node.module
+        for node in ast.walk(parse(source))
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+    ]
 
 
 class _FrozenModule(pytest.Module):
@@ -197,11 +223,15 @@ class _FrozenModule(pytest.Module):
 
 
 NOT_RUN = "This check did not run."
-NOT_ON_ITS_OWN = ("This check only counts once `{exercise}` does what its task asks: an answer that does "
-                  "nothing would pass it too, and none of the exercise's other checks passed yet.")
+NOT_ON_ITS_OWN = (
+    "This check only counts once `{exercise}` does what its task asks: an answer that does "
+    "nothing would pass it too, and none of the exercise's other checks passed yet."
+)
 
 
-def scored(expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mapping[str, tuple[bool, str]]) -> list[TestResult]:
+def scored(
+    expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mapping[str, tuple[bool, str]]
+) -> list[TestResult]:
     """Each expected test's result, from ``outcomes`` (test name -> (passed, feedback)); a test
     that did not report did not run. The suite decides what exists and what it is worth.
 
@@ -213,9 +243,13 @@ def scored(expected: tuple[HiddenTest, ...] | list[HiddenTest], outcomes: Mappin
     results = []
     for test in expected:
         passed, feedback = outcomes.get(test.name, (False, NOT_RUN))
-        results.append(TestResult(test.name, test.exercise, test.points if passed else 0.0, test.points, passed, feedback))
-    positive_passed = {result.exercise for result, test in zip(results, expected) if result.passed and not test.negative}
-    for result, test in zip(results, expected):
+        results.append(
+            TestResult(test.name, test.exercise, test.points if passed else 0.0, test.points, passed, feedback)
+        )
+    positive_passed = {
+        result.exercise for result, test in zip(results, expected, strict=True) if result.passed and not test.negative
+    }
+    for result, test in zip(results, expected, strict=True):
         if test.negative and result.passed and test.exercise not in positive_passed:
             result.passed, result.points = False, 0.0
             result.feedback = NOT_ON_ITS_OWN.format(exercise=test.exercise)

@@ -13,11 +13,13 @@ Hypothesis strategy, and what the task statement promises is compared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 from hypothesis import find, settings
@@ -78,8 +80,10 @@ class Conversation:
         if self.task in done:
             self.task.result()  # re-raise the app's exception, if it raised
             return None
-        raise Mistake(f"Your app sent nothing within {REPLY_SECONDS:g} s while the grader waited for {waiting_for}.",
-                      out_of_time=True)
+        raise Mistake(
+            f"Your app sent nothing within {REPLY_SECONDS:g} s while the grader waited for {waiting_for}.",
+            out_of_time=True,
+        )
 
     async def finished(self, seconds: float = REPLY_SECONDS) -> bool:
         """Whether the app's call returned (or raised) within ``seconds``."""
@@ -89,10 +93,8 @@ class Conversation:
     async def close(self) -> None:
         if not self.task.done():
             self.task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # its outcome was read already, or is moot
             await self.task
-        except (asyncio.CancelledError, SubmissionError, Exception):
-            pass
 
 
 def body_messages(*parts: bytes) -> list[dict]:
@@ -102,15 +104,20 @@ def body_messages(*parts: bytes) -> list[dict]:
 
 
 # Clients that leave before their body is complete: after part of it, and before any of it.
-LEAVING_EARLY = ([{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}],
-                 [{"type": "http.disconnect"}])
+LEAVING_EARLY = (
+    [{"type": "http.request", "body": b"partial", "more_body": True}, {"type": "http.disconnect"}],
+    [{"type": "http.disconnect"}],
+)
 
 
 def completed(trace) -> None:
     """Fail with the learner's own error when a ``coursekit.drive`` trace did not end cleanly."""
     if trace.timed_out:
-        raise Mistake(f"Your app did not return within {trace.timeout:g} s. Does it wait for a message that "
-                      "never comes, or loop forever?", out_of_time=True)
+        raise Mistake(
+            f"Your app did not return within {trace.timeout:g} s. Does it wait for a message that "
+            "never comes, or loop forever?",
+            out_of_time=True,
+        )
     if isinstance(trace.exception, SubmissionError):
         raise Mistake(str(trace.exception))
     if trace.exception is not None:
@@ -139,8 +146,9 @@ async def probe(submission: Submission, exercise: str, reference: str, *args, **
         raise SubmissionCrashed(exercise) from None
 
 
-async def probe_in_background(submission: Submission, exercise: str, start: str, *args, outcome: str,
-                              seconds: float) -> Any:
+async def probe_in_background(
+    submission: Submission, exercise: str, start: str, *args, outcome: str, seconds: float
+) -> Any:
     """A probe that takes longer than one call to the sandbox may (``Limits.call_seconds``: a
     real server started, signalled and watched, on a busy machine): ``start``, a probe of the
     lesson, begins it in a thread of the sandbox with ``args`` and returns its id at once (the
@@ -178,13 +186,16 @@ def error_list(outcome: dict) -> list[tuple[tuple, str]]:
 def raised_as_type(replies: list) -> list:
     """A probe's answers with each ``{"raised": "Type: message"}`` cut to its type: which
     exception is part of the behaviour, its message is left open."""
-    return [{"raised": reply["raised"].split(":", 1)[0]} if isinstance(reply, dict) and set(reply) == {"raised"}
-            else reply for reply in replies]
+    return [
+        {"raised": reply["raised"].split(":", 1)[0]} if isinstance(reply, dict) and set(reply) == {"raised"} else reply
+        for reply in replies
+    ]
 
 
 def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer):
     """A differential test's ``batch`` made of one call of the probe ``reference``: with
     ``args``, then the list of inputs; ``each`` of its answers is what is compared."""
+
     async def batch(side: Submission, values: list) -> list:
         return [each(answer) for answer in await side.probe(reference, *args, values)]
 
@@ -199,14 +210,15 @@ def judged(outcome: dict) -> dict:
     return {"valid": False, "errors": error_list(outcome)}
 
 
-def expect_errors(outcomes: list[dict], expected: list[list[tuple]], feedback: str, *,
-                  promises: Sequence[str] = ()) -> None:
+def expect_errors(
+    outcomes: list[dict], expected: list[list[tuple]], feedback: str, *, promises: Sequence[str] = ()
+) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
     order; ``[]`` means it must succeed). ``promises``: the ones a difference breaks, where the
     test names several (``expect``'s)."""
     if len(outcomes) != len(expected):
         raise Mistake("Some inputs got no answer: " + feedback, promises=promises)
-    for outcome, wanted in zip(outcomes, expected):
+    for outcome, wanted in zip(outcomes, expected, strict=True):
         expect(error_list(outcome) == sorted(wanted), feedback, promises=promises)
 
 
@@ -219,7 +231,7 @@ async def speedup(measure, baseline: str, candidate: str, *, needed: float, atte
     ratios: list[float] = []
     for _ in range(attempts):
         timings = await measure()
-        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate]) if fast > 0]
+        ratios += [slow / fast for slow, fast in zip(timings[baseline], timings[candidate], strict=True) if fast > 0]
         if ratios and statistics.median(ratios) >= needed:
             break
     return statistics.median(ratios) if ratios else 0.0
@@ -249,7 +261,7 @@ SHOWN_CHARACTERS = 400
 
 def _shown(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS - 3] + "..."
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
@@ -260,7 +272,7 @@ def narrowed(mine: Any, theirs: Any) -> tuple[Any, Any]:
         pairs = {key: narrowed(mine.get(key, "(absent)"), theirs.get(key, "(absent)")) for key in keys}
         return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
     if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
-        index = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
+        index = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=True)) if one != other)
         one, other = narrowed(mine[index], theirs[index])
         return {f"item {index}": one}, {f"item {index}": other}
     return mine, theirs
@@ -286,7 +298,9 @@ async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submis
         return {"raised": exc.error.get("type")}
 
 
-async def observe_all(run: Callable | None, batch: Callable | None, side: Submission, values: list, exercise: str) -> list:
+async def observe_all(
+    run: Callable | None, batch: Callable | None, side: Submission, values: list, exercise: str
+) -> list:
     """What one side does on every input: with ``batch``, all of them in one go (one exchange
     with the sandbox); when the batch as a whole raised, input by input, so that each gets
     its own observation."""
@@ -309,8 +323,10 @@ class ReferenceRaisedEverywhere(GraderFault):
     ``run`` or ``batch`` is broken (a probe called wrongly), not the learner's answer."""
 
     def __init__(self, exercise: str, raised: str) -> None:
-        super().__init__(f"the differential test of {exercise} is broken: the reference solution raised {raised} on "
-                         "every generated input. Check what its run or batch sends.")
+        super().__init__(
+            f"the differential test of {exercise} is broken: the reference solution raised {raised} on "
+            "every generated input. Check what its run or batch sends."
+        )
 
 
 # What a differential test checks: promise ids, {observation key: promise id or ids}, or
@@ -334,11 +350,18 @@ async def reference_side(run, batch, reference: Submission, values: list, exerci
         raise ReferenceFailed(exercise, exc) from None
 
 
-async def same_as_reference(submission: Submission, reference: Submission, exercise: str,
-                            inputs: SearchStrategy, run: Callable[[Submission, Any], Awaitable[Any]] | None = None, *,
-                            batch: Callable[[Submission, list], Awaitable[list]] | None = None,
-                            promise: Promised, show: Callable[[Any], str] = _shown,
-                            examples: int = answers.EXAMPLES) -> None:
+async def same_as_reference(
+    submission: Submission,
+    reference: Submission,
+    exercise: str,
+    inputs: SearchStrategy,
+    run: Callable[[Submission, Any], Awaitable[Any]] | None = None,
+    *,
+    batch: Callable[[Submission, list], Awaitable[list]] | None = None,
+    promise: Promised,
+    show: Callable[[Any], str] = _shown,
+    examples: int = answers.EXAMPLES,
+) -> None:
     """Fail unless the learner's answer is seen to do the same as the reference on every input
     drawn from ``inputs``.
 
@@ -383,18 +406,21 @@ async def same_as_reference(submission: Submission, reference: Submission, exerc
     mine = await observe_all(run, batch, submission, values, exercise)
     if mine == theirs:
         return
-    first = next(index for index, (one, other) in enumerate(zip(mine, theirs)) if one != other)
-    smallest, (mine, theirs) = await _smallest_difference(submission, reference, exercise, inputs, run, batch,
-                                                          examples, values[first], (mine[first], theirs[first]))
+    first = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=True)) if one != other)
+    smallest, (mine, theirs) = await _smallest_difference(
+        submission, reference, exercise, inputs, run, batch, examples, values[first], (mine[first], theirs[first])
+    )
     broken = broken_promises(promise, mine, theirs)
     mine, theirs = narrowed(mine, theirs)
     says = f"The task says: {promise}\n" if isinstance(promise, str) else ""
-    raise Mistake(f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
-                  f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
-                  f"{says}"
-                  f"Where the answers differ, yours: {_shown(mine)}\n"
-                  f"and what the task asks for:      {_shown(theirs)}", promises=broken)
-
+    raise Mistake(
+        f"Your `{exercise}` does not do what the task asks on this input (the smallest of the "
+        f"grader's generated inputs where it differs from a correct answer):\n    {show(smallest)}\n"
+        f"{says}"
+        f"Where the answers differ, yours: {_shown(mine)}\n"
+        f"and what the task asks for:      {_shown(theirs)}",
+        promises=broken,
+    )
 
 
 def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...]:
@@ -403,9 +429,13 @@ def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...
         return ()
     if not isinstance(promise, Mapping):
         return tuple(promise)
+
     def ids(keys) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(each for key in keys
-                                   for each in ([promise[key]] if isinstance(promise[key], str) else promise[key])))
+        return tuple(
+            dict.fromkeys(
+                each for key in keys for each in ([promise[key]] if isinstance(promise[key], str) else promise[key])
+            )
+        )
 
     if not (isinstance(mine, dict) and isinstance(theirs, dict)):
         return ids(promise)
@@ -413,8 +443,17 @@ def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...
     return ids(promise) if any(key not in promise for key in differing) else ids(differing)
 
 
-async def _smallest_difference(submission: Submission, reference: Submission, exercise: str, inputs: SearchStrategy,
-                               run, batch, examples: int, found: Any, seen: tuple[Any, Any]) -> tuple[Any, tuple]:
+async def _smallest_difference(
+    submission: Submission,
+    reference: Submission,
+    exercise: str,
+    inputs: SearchStrategy,
+    run,
+    batch,
+    examples: int,
+    found: Any,
+    seen: tuple[Any, Any],
+) -> tuple[Any, tuple]:
     """Hypothesis's search for the smallest input on which the two sides differ, from the same
     derandomized draws (so it meets the difference already ``found`` again, then shrinks it),
     within ``examples + answers.SHRINK_STEPS`` comparisons; ``found`` and what was ``seen`` on it if
@@ -469,10 +508,10 @@ def names(*wanted: str) -> dict:
 # Errors whose message says what happened but not why, and the why a learner needs.
 WHY = {
     "database is locked": "Another connection held SQLite's write lock: either for longer than this "
-                          "connection waits (a transaction left open on some path, or a statement whose rows "
-                          "were not all read), or while this connection's transaction, begun as a reader (BEGIN "
-                          "is deferred), tried to write after the other one had written, which SQLite refuses at "
-                          "once. BEGIN IMMEDIATE takes the write lock before the first read.",
+    "connection waits (a transaction left open on some path, or a statement whose rows "
+    "were not all read), or while this connection's transaction, begun as a reader (BEGIN "
+    "is deferred), tried to write after the other one had written, which SQLite refuses at "
+    "once. BEGIN IMMEDIATE takes the write lock before the first read.",
 }
 
 
@@ -537,8 +576,10 @@ class Responsiveness:
 
     def describe(self) -> str:
         worst = max(self.during, default=self.busy)
-        return (f"a cheap request took {worst * 1000:.0f} ms while a slow one ({self.busy * 1000:.0f} ms) ran, "
-                f"against {self.idle * 1000:.0f} ms when idle")
+        return (
+            f"a cheap request took {worst * 1000:.0f} ms while a slow one ({self.busy * 1000:.0f} ms) ran, "
+            f"against {self.idle * 1000:.0f} ms when idle"
+        )
 
 
 async def _timed(request) -> tuple[float, object]:
@@ -547,15 +588,16 @@ async def _timed(request) -> tuple[float, object]:
     return time.perf_counter() - started, response
 
 
-async def responsiveness(http: httpx.AsyncClient, slow_path: str, cheap_path: str = "/ping",
-                         attempts: int = 3) -> Responsiveness:
+async def responsiveness(
+    http: httpx.AsyncClient, slow_path: str, cheap_path: str = "/ping", attempts: int = 3
+) -> Responsiveness:
     """Measure ``cheap_path`` alone, then while ``slow_path`` runs; up to ``attempts`` times
     until the app is found responsive. Returns the last measurement."""
     for _ in range(attempts):
         idle = sorted([(await _timed(http.get(cheap_path)))[0] for _ in range(5)])[2]
         slow = asyncio.ensure_future(_timed(http.get(slow_path)))
         slow_ended: list[float] = []
-        slow.add_done_callback(lambda _: slow_ended.append(time.perf_counter()))
+        slow.add_done_callback(lambda _, ended=slow_ended: ended.append(time.perf_counter()))
         await asyncio.sleep(LEAD_SECONDS)
         during = []
         due = time.perf_counter()

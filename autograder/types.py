@@ -104,7 +104,7 @@ class SubmissionResult:
     def graded(self) -> bool:
         return self.status == GRADED
 
-    def not_graded(self, reason: str) -> "SubmissionResult":
+    def not_graded(self, reason: str) -> SubmissionResult:
         """Mark this result as the grader's failure: no score, no tests, the reason kept."""
         self.status, self.grader_error = GRADER_ERROR, reason
         self.score, self.tests = None, []
@@ -118,16 +118,20 @@ class SubmissionResult:
         return scores
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> "SubmissionResult":
+    def from_json(cls, document: dict[str, Any]) -> SubmissionResult:
         """The inverse of ``to_json`` (its derived ``exercises`` is dropped)."""
         fields = {key: value for key, value in document.items() if key != "exercises"}
-        return cls(**{**fields, "tests": [TestResult(**test) for test in document.get("tests", [])],
-                      "cells": [CellReport(**cell) for cell in document.get("cells", [])]})
+        return cls(
+            **{
+                **fields,
+                "tests": [TestResult(**test) for test in document.get("tests", [])],
+                "cells": [CellReport(**cell) for cell in document.get("cells", [])],
+            }
+        )
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["exercises"] = {
-            name: {"score": got, "max_score": total}
-            for name, (got, total) in self.exercise_scores().items()
+            name: {"score": got, "max_score": total} for name, (got, total) in self.exercise_scores().items()
         }
         return document

@@ -56,8 +56,17 @@ from .types import Cell, Limits
 # What every worker imports before its first test: this module, and what every hidden suite
 # imports. ``warm_up`` adds what the lessons being graded import (``autograder.suite.imports``):
 # their tests', and their probes', which the reference runs in the worker.
-PRELOAD = ["autograder.worker", "autograder.suitekit", "autograder.strategies", "autograder.expect", "coursekit", "httpx",
-           "hypothesis", "asgi_lifespan", "autograder.learner_tests"]
+PRELOAD = [
+    "autograder.worker",
+    "autograder.suitekit",
+    "autograder.strategies",
+    "autograder.expect",
+    "coursekit",
+    "httpx",
+    "hypothesis",
+    "asgi_lifespan",
+    "autograder.learner_tests",
+]
 
 
 # pytest's exit statuses after a run of the suite that says something about the submission
@@ -86,8 +95,9 @@ def grade(program: dict, sources: Snapshot) -> dict:
             suite = materialise(sources, folder / program.get("lesson", "suite"))
             # Grading a mutant only asks whether anything fails: stop there (``types.Only``).
             stop = ["-x"] if only and program.get("first_failure", True) else []
-            code = pytest.main([*hermetic_pytest_args(str(suite)), *stop],
-                               plugins=[plugin, FrozenSuite(sources, suite)])
+            code = pytest.main(
+                [*hermetic_pytest_args(str(suite)), *stop], plugins=[plugin, FrozenSuite(sources, suite)]
+            )
         except GraderFault as exc:  # the preflight's sandbox never became ready
             return {"cells": [], "tests": [], "grader_error": str(exc)}
         finally:
@@ -158,13 +168,15 @@ def warmed() -> float:
     return time.monotonic() - started
 
 
-def start(program_path: Path, sources: Snapshot, result_path: Path, log_path: Path,
-          preload: list[str] = ()) -> multiprocessing.Process:
+def start(
+    program_path: Path, sources: Snapshot, result_path: Path, log_path: Path, preload: list[str] = ()
+) -> multiprocessing.Process:
     """A worker for one submission, forked from the warm forkserver (started here if
     ``warm_up`` was not called)."""
     warm_up(preload)
     process = multiprocessing.get_context("forkserver").Process(
-        target=_run_forked, args=(str(program_path), sources, str(result_path), str(log_path)), name="autograder-worker")
+        target=_run_forked, args=(str(program_path), sources, str(result_path), str(log_path)), name="autograder-worker"
+    )
     process.start()
     return process
 

@@ -271,9 +271,7 @@ class Trace:
         return (
             f"<div><strong>{html.escape(self._title())}</strong>"
             "<table><thead><tr><th>ms</th><th></th><th>type</th><th>fields</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>"
-            + (f"<p>{html.escape(outcome)}</p>" if outcome else "")
-            + "</div>"
+            f"<tbody>{body}</tbody></table>" + (f"<p>{html.escape(outcome)}</p>" if outcome else "") + "</div>"
         )
 
 
@@ -310,14 +308,14 @@ def check_sent(message: Message) -> None:
             if len(pair) != 2 or not all(_bytes_like(part) for part in pair):
                 raise TypeError(
                     "http.response.start's headers must be (name, value) pairs of bytes, got "
-                    f"{pair!r}: encode them, for example b\"content-type\" or str(length).encode()"
+                    f'{pair!r}: encode them, for example b"content-type" or str(length).encode()'
                 )
     elif kind == "http.response.body":
         body = message.get("body", b"")
         if not _bytes_like(body):
             raise TypeError(
                 f"http.response.body's body must be bytes, got {type(body).__name__}: "
-                "encode it, for example text.encode(\"utf-8\")"
+                'encode it, for example text.encode("utf-8")'
             )
 
 

@@ -33,8 +33,16 @@ from coursekit.display import SYMBOLS, WORDS, Shown, display
 from coursekit.progress import record
 from coursekit.serve import run_blocking
 
-__all__ = ["CheckResult", "Report", "SelfCheckNotPassing", "report", "reset", "self_check", "self_check_for_nbgrader",
-           "uses_exercises"]
+__all__ = [
+    "CheckResult",
+    "Report",
+    "SelfCheckNotPassing",
+    "report",
+    "reset",
+    "self_check",
+    "self_check_for_nbgrader",
+    "uses_exercises",
+]
 
 Status = Literal["pass", "todo", "fail"]
 HIDDEN_TESTS_NOTE = "The grader's hidden tests check more."
@@ -114,8 +122,10 @@ def reset() -> None:
 
 # --- an exercise's autograder-test cell, as nbgrader runs it ------------------------------------
 
-HIDDEN_TESTS_CELL_NOTE = ("The grader's hidden tests of `{exercise}` run in this cell only when your notebook is graded; "
-                          "running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded.")
+HIDDEN_TESTS_CELL_NOTE = (
+    "The grader's hidden tests of `{exercise}` run in this cell only when your notebook is graded; "
+    "running it yourself tests nothing. START.ipynb (notebooks folder) says how to be graded."
+)
 
 
 class SelfCheckNotPassing(Exception):

@@ -19,14 +19,26 @@ from __future__ import annotations
 import csv
 import importlib.util
 import itertools
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, MetaData,
-                        String, Table, UniqueConstraint, event)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -41,9 +53,13 @@ NAMES = ("tenants", "users", "invoices", "invoices_large")
 
 # How to turn each CSV column back into its Python type; columns not listed stay str.
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "id": int, "tenant_id": int, "user_id": int, "amount_cents": int,
+    "id": int,
+    "tenant_id": int,
+    "user_id": int,
+    "amount_cents": int,
     "active": lambda s: s == "1",
-    "issued_on": date.fromisoformat, "due_on": date.fromisoformat,
+    "issued_on": date.fromisoformat,
+    "due_on": date.fromisoformat,
 }
 
 
@@ -51,8 +67,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 def generator() -> ModuleType:
     """datasets/generate.py as a module. datasets/ is not a package (the generator must
     run as a plain script, stdlib only), so it is imported by file path."""
-    spec = importlib.util.spec_from_file_location("_course_datasets_generate",
-                                                  DATASETS_DIR / "generate.py")
+    spec = importlib.util.spec_from_file_location("_course_datasets_generate", DATASETS_DIR / "generate.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -105,16 +120,20 @@ def invoice_document(row: dict, id: int | None = None) -> dict:
     for j in range(count - 1):
         quantity = 1 + (ident + j) % 3
         price = (cents // count) // quantity
-        lines.append({"description": LINE_DESCRIPTIONS[(ident + j) % 5], "quantity": quantity,
-                      "unit_price": _money(price)})
+        lines.append(
+            {"description": LINE_DESCRIPTIONS[(ident + j) % 5], "quantity": quantity, "unit_price": _money(price)}
+        )
         rest -= price * quantity
     lines.append({"description": LINE_DESCRIPTIONS[(ident + count) % 5], "quantity": 1, "unit_price": _money(rest)})
     paid = row["status"] == "paid"
     return {
-        "id": ident, "number": row["number"],
+        "id": ident,
+        "number": row["number"],
         "customer": {"name": row["customer"], "email": None},
-        "currency": row["currency"], "status": row["status"],
-        "issued_on": row["issued_on"].isoformat(), "due_on": row["due_on"].isoformat(),
+        "currency": row["currency"],
+        "status": row["status"],
+        "issued_on": row["issued_on"].isoformat(),
+        "due_on": row["due_on"].isoformat(),
         "lines": lines,
         "paid_on": row["due_on"].isoformat() if paid else None,
         "note": "paid late" if paid and ident % 7 == 0 else None,
@@ -136,7 +155,8 @@ def invoice_documents(count: int) -> list[dict]:
 metadata = MetaData()
 
 tenants_table = Table(
-    "tenants", metadata,
+    "tenants",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("slug", String(40), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
@@ -144,7 +164,8 @@ tenants_table = Table(
 )
 
 users_table = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False, index=True),
     Column("email", String(254), nullable=False, unique=True),
@@ -156,7 +177,8 @@ users_table = Table(
 )
 
 invoices_table = Table(
-    "invoices", metadata,
+    "invoices",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
@@ -174,11 +196,11 @@ invoices_table = Table(
     CheckConstraint("due_on >= issued_on", name="ck_invoices_due"),
 )
 
-_TABLES = {"tenants": tenants_table, "users": users_table,
-           "invoices": invoices_table, "invoices_large": invoices_table}
+_TABLES = {"tenants": tenants_table, "users": users_table, "invoices": invoices_table, "invoices_large": invoices_table}
 
 
 # --- engine and loading -----------------------------------------------------------------
+
 
 def _foreign_keys_on(dbapi_connection, _connection_record) -> None:
     # SQLite ignores FOREIGN KEY clauses unless this pragma is set, per connection.
@@ -242,9 +264,9 @@ def watch(engine: Any) -> BorrowedConnections:
     return BorrowedConnections(engine)
 
 
-async def load_into(engine: AsyncEngine, *,
-                    include: tuple[str, ...] = ("tenants", "users", "invoices"),
-                    batch: int = 10_000) -> dict[str, int]:
+async def load_into(
+    engine: AsyncEngine, *, include: tuple[str, ...] = ("tenants", "users", "invoices"), batch: int = 10_000
+) -> dict[str, int]:
     """Create all tables (if missing) and insert the named datasets; return row counts.
 
     Datasets go in dependency order (tenants, users, invoices) whatever the order given,

@@ -27,8 +27,9 @@ class FakeService:
         self.peak = 0
         self.events: list[tuple[str, int]] = []
 
-    def call(self, index: int, seconds: float, value: Any = None,
-             error: type[BaseException] | None = None) -> Callable[[], Awaitable[Any]]:
+    def call(
+        self, index: int, seconds: float, value: Any = None, error: type[BaseException] | None = None
+    ) -> Callable[[], Awaitable[Any]]:
         """A function of no arguments that returns a coroutine: the call number ``index``,
         which takes ``seconds``, then returns ``value`` (or raises ``error``)."""
 
@@ -88,7 +89,8 @@ class SlowPool:
         """Wait until no release is running (one left to go on in the background has ended),
         for ``timeout`` seconds at most: how long that takes depends on how busy the machine is."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.releasing and asyncio.get_running_loop().time() < deadline:
+        # A counter, not an event: polled, with a deadline.
+        while self.releasing and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     @property

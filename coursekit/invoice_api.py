@@ -30,8 +30,9 @@ variants of this app with one rule broken, to see whether a learner's tests noti
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, AsyncIterator
+from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
@@ -45,7 +46,8 @@ PAYMENTS_URL = "https://payments.invalid/notify"  # .invalid never resolves: not
 
 metadata = MetaData()
 invoices = Table(
-    "api_invoices", metadata,
+    "api_invoices",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("owner", String(40), nullable=False),
     Column("customer", String(200), nullable=False),
@@ -146,8 +148,12 @@ async def find(session: AsyncSession, rules: Rules, invoice_id: int, user: str) 
 async def create_invoice(body: NewInvoice, user: User, session: Session, rules: CurrentRules) -> dict:
     if not rules.acceptable(body):
         raise HTTPException(422, "an invoice needs lines, each with quantity >= 1 and unit_cents >= 0")
-    values = {"owner": user, "customer": body.customer, "status": "open",
-              "total_cents": sum(rules.line_total(line) for line in body.lines)}
+    values = {
+        "owner": user,
+        "customer": body.customer,
+        "status": "open",
+        "total_cents": sum(rules.line_total(line) for line in body.lines),
+    }
     result = await session.execute(insert(invoices).values(**values))
     await session.commit()
     return {"id": result.inserted_primary_key[0], **values}
@@ -165,8 +171,13 @@ async def list_invoices(user: User, session: Session, rules: CurrentRules, statu
 
 
 @router.post("/invoices/{invoice_id}/pay")
-async def pay_invoice(invoice_id: int, user: User, session: Session, rules: CurrentRules,
-                      notifier: Annotated[Notifier, Depends(get_notifier)]) -> dict:
+async def pay_invoice(
+    invoice_id: int,
+    user: User,
+    session: Session,
+    rules: CurrentRules,
+    notifier: Annotated[Notifier, Depends(get_notifier)],
+) -> dict:
     invoice = await find(session, rules, invoice_id, user)
     if not rules.payable(invoice["status"]):
         raise HTTPException(409, "this invoice is already paid")

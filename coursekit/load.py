@@ -52,9 +52,15 @@ __all__ = ["Burst", "LatencyProbe", "LoadProcess", "burst", "latency_probe", "lo
 READY = "ready"
 
 
-def measure_latency(url: str, seconds: float, interval: float = 0.02, timeout: float = 5.0, *,
-                    should_stop: Callable[[], bool] = lambda: False,
-                    on_first: Callable[[], None] = lambda: None) -> list[tuple[float, float]]:
+def measure_latency(
+    url: str,
+    seconds: float,
+    interval: float = 0.02,
+    timeout: float = 5.0,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_first: Callable[[], None] = lambda: None,
+) -> list[tuple[float, float]]:
     """GET ``url`` every ``interval`` seconds for at most ``seconds``, or until
     ``should_stop()``; ``on_first()`` is called after the first answer. [(sent_at, latency)]."""
     import httpx  # here: ``python -m coursekit.load`` should start fast
@@ -105,16 +111,29 @@ class LatencyProbe:
 
 
 @contextlib.contextmanager
-def latency_probe(url: str, *, interval: float = 0.02, max_seconds: float = 120.0,
-                  timeout: float = 5.0) -> Iterator[LatencyProbe]:
+def latency_probe(
+    url: str, *, interval: float = 0.02, max_seconds: float = 120.0, timeout: float = 5.0
+) -> Iterator[LatencyProbe]:
     """Probe ``url`` from another process for the length of the block (at most ``max_seconds``).
 
     The process is killed if the block raises, so no probe outlives its cell.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "coursekit.load", url, "--seconds", str(max_seconds), "--interval", str(interval),
-         "--timeout", str(timeout)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "coursekit.load",
+            url,
+            "--seconds",
+            str(max_seconds),
+            "--interval",
+            str(interval),
+            "--timeout",
+            str(timeout),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     probe = LatencyProbe(process)
     try:
@@ -138,8 +157,7 @@ class Burst:
     ended: float
 
 
-def burst(url: str, seconds: float, *, clients: int = 1, body: bytes | None = None,
-          timeout: float = 10.0) -> Burst:
+def burst(url: str, seconds: float, *, clients: int = 1, body: bytes | None = None, timeout: float = 10.0) -> Burst:
     """``clients`` threads call ``url`` back to back for ``seconds`` (POST ``body`` when given)."""
     import httpx
 
@@ -220,8 +238,13 @@ def load_process() -> Iterator[LoadProcess]:
     It ends with the block (killed if it does not exit at once), with the files it was given.
     """
     folder = Path(tempfile.mkdtemp(prefix="coursekit-load-"))
-    process = subprocess.Popen([sys.executable, "-m", "coursekit.load", "--bursts"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coursekit.load", "--bursts"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     load = LoadProcess(process, folder)
     try:
         yield load
@@ -253,8 +276,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("a URL to probe, or --bursts")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    samples = measure_latency(args.url, args.seconds, args.interval, args.timeout, should_stop=lambda: bool(stop),
-                              on_first=lambda: print(READY, flush=True))
+    samples = measure_latency(
+        args.url,
+        args.seconds,
+        args.interval,
+        args.timeout,
+        should_stop=lambda: bool(stop),
+        on_first=lambda: print(READY, flush=True),
+    )
     if not samples:
         print(READY, flush=True)
     print(json.dumps(samples), flush=True)

@@ -101,8 +101,9 @@ def stop_process(process: multiprocessing.Process, grace: float = 3.0) -> int | 
 
 
 @contextlib.contextmanager
-def forked(target: Callable[..., Any], *args: Any, grace: float = 3.0,
-           quiet: bool = True) -> Iterator[multiprocessing.Process]:
+def forked(
+    target: Callable[..., Any], *args: Any, grace: float = 3.0, quiet: bool = True
+) -> Iterator[multiprocessing.Process]:
     """Run ``target(*args)`` in a forked child process for the length of the with-block.
 
     Yields the ``multiprocessing.Process`` (``pid``, ``is_alive()``, ``exitcode``, ``kill()``).
@@ -148,8 +149,22 @@ def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator
         config = Path(folder) / "redis.conf"
         config.write_text(f"requirepass {password}\n")
         command.append(str(config))
-    command += ["--bind", HOST, "--port", str(port), "--dir", folder,
-                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+    command += [
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--dir",
+        folder,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+        "--loglevel",
+        "warning",
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://{':' + password + '@' if password else ''}{HOST}:{port}/0"
     try:
@@ -217,7 +232,8 @@ class ServerProcess:
             self.seen.add(child.pid)
             with contextlib.suppress(psutil.NoSuchProcess):
                 if child.status() != psutil.STATUS_ZOMBIE and not any(
-                        "resource_tracker" in part for part in child.cmdline()):
+                    "resource_tracker" in part for part in child.cmdline()
+                ):
                     pids.append(child.pid)
         return sorted(pids)
 
@@ -242,8 +258,9 @@ class ServerProcess:
 
         def up() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {self.process.returncode} before answering:\n"
-                                   f"{self.output[-2000:]}")
+                raise RuntimeError(
+                    f"{name} exited with code {self.process.returncode} before answering:\n{self.output[-2000:]}"
+                )
             return self.answers(path, timeout=0.5)
 
         if not wait_until(up, timeout, interval=0.05):
@@ -282,9 +299,16 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(command: Sequence[str], *, port: int, ready_path: str | None = "/", timeout: float = 30.0,
-                   grace: float = 5.0, cwd: str | os.PathLike[str] | None = None,
-                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def server_process(
+    command: Sequence[str],
+    *,
+    port: int,
+    ready_path: str | None = "/",
+    timeout: float = 30.0,
+    grace: float = 5.0,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
     """Run a server ``command`` (which binds 127.0.0.1:``port``) for the length of the block.
 
     The block starts once GET ``ready_path`` gets an HTTP answer (``ServerProcess.wait_ready``);
@@ -292,8 +316,16 @@ def server_process(command: Sequence[str], *, port: int, ready_path: str | None 
     and be waited for after. Leaving the block stops it (``ServerProcess.stop``) and raises if a
     process of its session is still alive.
     """
-    process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     server = ServerProcess(process, port)
     try:
         if ready_path is not None:

@@ -53,7 +53,8 @@ class Profile:
         (cumulative time: what they called is included)."""
         fragments = list(fragments)
         total = sum(
-            cumulative for key, (_, _, _, cumulative, _) in self.stats.stats.items()  # type: ignore[attr-defined]
+            cumulative
+            for key, (_, _, _, cumulative, _) in self.stats.stats.items()  # type: ignore[attr-defined]
             if any(fragment in label(key) for fragment in fragments)
         )
         return total / self.calls
@@ -69,13 +70,16 @@ class Profile:
     def top(self, count: int = 10) -> list[tuple[str, float, float]]:
         """The ``count`` functions with the most time of their own: (label, own, cumulative)
         seconds per call, largest first."""
-        rows = [(label(key), own / self.calls, cumulative / self.calls)
-                for key, (_, _, own, cumulative, _) in self.stats.stats.items()]  # type: ignore[attr-defined]
+        rows = [
+            (label(key), own / self.calls, cumulative / self.calls)
+            for key, (_, _, own, cumulative, _) in self.stats.stats.items()
+        ]  # type: ignore[attr-defined]
         return sorted(rows, key=lambda row: row[1], reverse=True)[:count]
 
 
-def profile_calls(fn: Callable[[], Any], *, seconds: float = 0.3, min_calls: int = 3,
-                  timer: Callable[[], float] | None = None) -> Profile:
+def profile_calls(
+    fn: Callable[[], Any], *, seconds: float = 0.3, min_calls: int = 3, timer: Callable[[], float] | None = None
+) -> Profile:
     """Call ``fn()`` (sync, or an async function of no arguments) under cProfile, again and
     again for about ``seconds`` (of wall time) and at least ``min_calls`` times, after one
     unprofiled warm-up call. Async functions run in an event loop of their own, in the thread

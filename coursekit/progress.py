@@ -83,8 +83,11 @@ def _nbgrader(cell: dict) -> dict:
 
 
 def exercise_ids(notebook: dict) -> list[str]:
-    return [_nbgrader(cell)["grade_id"] for cell in notebook["cells"]
-            if cell.get("cell_type") == "code" and _nbgrader(cell).get("solution") and _nbgrader(cell).get("grade_id")]
+    return [
+        _nbgrader(cell)["grade_id"]
+        for cell in notebook["cells"]
+        if cell.get("cell_type") == "code" and _nbgrader(cell).get("solution") and _nbgrader(cell).get("grade_id")
+    ]
 
 
 def show(refresh: bool = False, root: Path | None = None) -> list[LessonProgress]:
@@ -107,12 +110,15 @@ def _symbol(lesson: LessonProgress, exercise: str) -> str:
 
 
 def _text(found: list[LessonProgress]) -> str:
-    lines = [f"{lesson.slug}: {lesson.passed} of {len(lesson.exercises)} pass their self-checks  "
-             + ";  ".join(_symbol(lesson, name) for name in lesson.exercises) for lesson in found]
-    return "\n".join(lines + [_LEGEND])
+    lines = [
+        f"{lesson.slug}: {lesson.passed} of {len(lesson.exercises)} pass their self-checks  "
+        + ";  ".join(_symbol(lesson, name) for name in lesson.exercises)
+        for lesson in found
+    ]
+    return "\n".join([*lines, _LEGEND])
 
 
-_LEGEND = "\"passes\": its visible self-check passes; the grader's hidden tests check more."
+_LEGEND = '"passes": its visible self-check passes; the grader\'s hidden tests check more.'
 
 
 def _html(found: list[LessonProgress]) -> str:
@@ -123,8 +129,10 @@ def _html(found: list[LessonProgress]) -> str:
         + "</td></tr>"
         for lesson in found
     )
-    return (f"<table><thead><tr><th>lesson</th><th>self-checks passing</th><th>exercises</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p>{html.escape(_LEGEND)}</p>")
+    return (
+        f"<table><thead><tr><th>lesson</th><th>self-checks passing</th><th>exercises</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table><p>{html.escape(_LEGEND)}</p>"
+    )
 
 
 def rerun(lesson: LessonProgress, timeout: float = 60.0) -> None:
@@ -135,8 +143,13 @@ def rerun(lesson: LessonProgress, timeout: float = 60.0) -> None:
 
     notebook = nbformat.read(lesson.notebook, as_version=4)
     notebook.cells = refresh_cells(notebook.cells)
-    client = nbclient.NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name="python3",
-                                     resources={"metadata": {"path": str(lesson.notebook.parent)}})
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(lesson.notebook.parent)}},
+    )
     client.execute()
 
 
@@ -182,16 +195,26 @@ def reset(lesson: str, exercise: str, root: Path | None = None) -> None:
     """Put ``exercise`` of ``lesson`` (slug or number) back as released; nothing else changes."""
     matches = [each for each in lessons(root) if lesson in (each.slug, each.slug[:2])]
     if not matches:
-        raise ResetError(f"no lesson {lesson!r} here; the lessons are: {', '.join(each.slug for each in lessons(root))}")
+        raise ResetError(
+            f"no lesson {lesson!r} here; the lessons are: {', '.join(each.slug for each in lessons(root))}"
+        )
     path = matches[0].notebook
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    cells = [cell for cell in notebook["cells"] if _nbgrader(cell).get("grade_id") == exercise and _nbgrader(cell).get("solution")]
+    cells = [
+        cell
+        for cell in notebook["cells"]
+        if _nbgrader(cell).get("grade_id") == exercise and _nbgrader(cell).get("solution")
+    ]
     if not cells:
-        raise ResetError(f"{path.name} has no exercise {exercise!r}; its exercises are: {', '.join(exercise_ids(notebook))}")
+        raise ResetError(
+            f"{path.name} has no exercise {exercise!r}; its exercises are: {', '.join(exercise_ids(notebook))}"
+        )
     released = cells[0].get("metadata", {}).get("course", {}).get("released")
     if released is None:
-        raise ResetError(f"this copy of {path.name} does not know how {exercise!r} was released (it predates "
-                         "`reset`): copy the cell from a fresh copy of the course instead")
+        raise ResetError(
+            f"this copy of {path.name} does not know how {exercise!r} was released (it predates "
+            "`reset`): copy the cell from a fresh copy of the course instead"
+        )
     cells[0]["source"] = released
     cells[0]["outputs"], cells[0]["execution_count"] = [], None
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -199,5 +222,7 @@ def reset(lesson: str, exercise: str, root: Path | None = None) -> None:
     progress = _read(progress_path)
     if progress.pop(exercise, None) is not None:
         progress_path.write_text(json.dumps(progress, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{exercise} in {path.name} is back as released. If the notebook is open, reload it from disk "
-          "(File > Reload Notebook from Disk) before you save it, or your open copy will overwrite this.")
+    print(
+        f"{exercise} in {path.name} is back as released. If the notebook is open, reload it from disk "
+        "(File > Reload Notebook from Disk) before you save it, or your open copy will overwrite this."
+    )

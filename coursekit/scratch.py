@@ -29,7 +29,7 @@ from pathlib import Path
 
 __all__ = ["Scratch", "lesson_folder"]
 
-_made: dict[str, "Scratch"] = {}  # prefix -> this kernel's folder
+_made: dict[str, Scratch] = {}  # prefix -> this kernel's folder
 
 
 class Scratch:

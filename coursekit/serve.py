@@ -258,8 +258,7 @@ def _stop(adapter: _Adapter, thread: threading.Thread, name: str, timeout: float
         # A thread cannot be killed from outside. It is a daemon, so it ends with the
         # kernel; warn rather than raise, so an exception from the with-block stays visible.
         warnings.warn(
-            f"the {name} server thread did not stop within {2 * timeout:g} s "
-            "(is a request handler blocking forever?)",
+            f"the {name} server thread did not stop within {2 * timeout:g} s (is a request handler blocking forever?)",
             RuntimeWarning,
             stacklevel=3,
         )

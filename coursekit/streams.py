@@ -58,10 +58,17 @@ SPEC = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's HTTP and WebS
 def _scope(kind: str, path: str, headers: Iterable[tuple[str, str]], method: str = "GET") -> dict:
     path, _, query = path.partition("?")
     scope = {
-        "type": kind, "asgi": dict(SPEC), "http_version": "1.1", "scheme": "http" if kind == "http" else "ws",
-        "path": path, "raw_path": path.encode("utf-8"), "query_string": query.encode("latin-1"), "root_path": "",
+        "type": kind,
+        "asgi": dict(SPEC),
+        "http_version": "1.1",
+        "scheme": "http" if kind == "http" else "ws",
+        "path": path,
+        "raw_path": path.encode("utf-8"),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
         "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
     }
     if kind == "http":
         scope["method"] = method.upper()
@@ -178,8 +185,7 @@ async def http_call(
         """``seconds`` (None: until the client leaves), cut short when the client leaves."""
         waiter = loop.create_future()
         waiting_sends.append(waiter)
-        timer = None if seconds is None else loop.call_later(
-            seconds, lambda: waiter.done() or waiter.set_result(None))
+        timer = None if seconds is None else loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
         try:
             await waiter
         finally:
@@ -207,8 +213,9 @@ async def http_call(
             return  # uvicorn ignores what an app sends to a client that has gone
         if message["type"] == "http.response.start":
             seen.status = message["status"]
-            seen.headers = [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                            for k, v in message.get("headers", [])]
+            seen.headers = [
+                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in message.get("headers", [])
+            ]
         elif message["type"] == "http.response.body":
             if stall_after_chunks is not None and seen.chunks >= stall_after_chunks:
                 await wait_in_send(None)  # the client reads nothing: this send waits until it leaves
@@ -232,8 +239,9 @@ async def http_call(
             if leave_after_chunks is not None and seen.chunks >= leave_after_chunks:
                 leave()
 
-    leave_later = loop.call_later(leave_after, leave) if leave_after is not None \
-        else loop.call_later(timeout * 10, lambda: None)
+    leave_later = (
+        loop.call_later(leave_after, leave) if leave_after is not None else loop.call_later(timeout * 10, lambda: None)
+    )
     try:
         async with asyncio.timeout(timeout):
             await app(_scope("http", path, headers, method), receive, send)
@@ -316,7 +324,9 @@ class WebSocketClient:
 
 
 @contextlib.asynccontextmanager
-async def websocket_clients(app: Callable[..., Awaitable[None]]) -> AsyncIterator[Callable[..., Awaitable[WebSocketClient]]]:
+async def websocket_clients(
+    app: Callable[..., Awaitable[None]],
+) -> AsyncIterator[Callable[..., Awaitable[WebSocketClient]]]:
     """``connect(path, headers=(), wait=1.0)`` makes a client and waits (at most ``wait``
     seconds) until the app accepted or closed it. Leaving the block ends every client's call
     (the clients leave, then anything still running after a second is cancelled)."""

@@ -30,6 +30,8 @@ import httpx
 __all__ = ["Service", "SubmissionFailed", "configured", "submit", "submit_notebook"]
 
 CONFIG = Path.home() / ".config" / "autograder" / "service.toml"
+
+
 def how_to_configure() -> str:
     return (
         "No grading server is configured, so this notebook was not submitted (nothing is wrong with it). "
@@ -79,8 +81,10 @@ def upload(service: Service, notebook: Path, *, attempts: int = 5, timeout: floa
             response = httpx.post(f"{service.server}/api/submissions", content=body, headers=headers, timeout=timeout)
         except httpx.TransportError as exc:
             if attempt == attempts - 1:
-                raise SubmissionFailed(f"cannot reach the grading server at {service.server} ({exc}); "
-                                       "check the URL, or ask your instructor whether it is running") from None
+                raise SubmissionFailed(
+                    f"cannot reach the grading server at {service.server} ({exc}); "
+                    "check the URL, or ask your instructor whether it is running"
+                ) from None
             time.sleep(min(2**attempt * 0.5, 5))
             continue
         if response.status_code == 202:
@@ -104,7 +108,9 @@ def follow(service: Service, accepted: dict, *, timeout: float = 600.0) -> Itera
     try:
         with httpx.stream("GET", url + "/events", headers=service.headers, timeout=timeout) as response:
             if response.status_code != 200:
-                raise SubmissionFailed(f"the server refused the status ({response.status_code}): {response.read()[:300]!r}")
+                raise SubmissionFailed(
+                    f"the server refused the status ({response.status_code}): {response.read()[:300]!r}"
+                )
             for line in response.iter_lines():
                 if line.startswith("data: "):
                     state = json.loads(line.removeprefix("data: "))
@@ -138,8 +144,9 @@ def progress_text(state: dict) -> str:
     return "the grader could not grade it (see the feedback)"
 
 
-def submit(notebook: Path, service: Service, *, on_progress: Callable[[str], None] = print,
-           timeout: float = 600.0) -> dict:
+def submit(
+    notebook: Path, service: Service, *, on_progress: Callable[[str], None] = print, timeout: float = 600.0
+) -> dict:
     """Upload, follow the progress, and return the graded submission (feedback included)."""
     accepted = upload(service, Path(notebook))
     on_progress(f"submitted {Path(notebook).name} for {accepted['lesson']} (id {accepted['id']})")

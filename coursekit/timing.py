@@ -121,8 +121,10 @@ class Comparison:
     def round_ratios(self, numerator: str, denominator: str) -> list[float]:
         """``numerator``'s time over ``denominator``'s, round by round. The rounds are
         interleaved, so each pair was measured at the same moment, under the same load."""
-        return [a / b if b > 0 else float("inf")
-                for a, b in zip(self.timings[numerator].per_call, self.timings[denominator].per_call)]
+        return [
+            a / b if b > 0 else float("inf")
+            for a, b in zip(self.timings[numerator].per_call, self.timings[denominator].per_call, strict=True)
+        ]
 
     def speedup(self, baseline: str, candidate: str) -> float:
         """How many times faster ``candidate`` ran than ``baseline``: the median of the
@@ -148,15 +150,12 @@ class Comparison:
         rows = self.rows()
         width = max(len("name"), *(len(row.name) for row in rows))
         lines = [f"{'name'.ljust(width)}  {'median':>10}  {'ratio':>8}"]
-        lines += [
-            f"{row.name.ljust(width)}  {format_seconds(row.median):>10}  {row.ratio:>7.2f}x" for row in rows
-        ]
+        lines += [f"{row.name.ljust(width)}  {format_seconds(row.median):>10}  {row.ratio:>7.2f}x" for row in rows]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<tr><td>{html.escape(row.name)}</td><td>{format_seconds(row.median)}</td>"
-            f"<td>{row.ratio:.2f}x</td></tr>"
+            f"<tr><td>{html.escape(row.name)}</td><td>{format_seconds(row.median)}</td><td>{row.ratio:.2f}x</td></tr>"
             for row in self.rows()
         )
         return (
@@ -188,31 +187,48 @@ class Comparison:
 Clock = Callable[[], float]
 
 
-def measure(fn: Callable[[], Any], *, repeat: int = 7, number: int | None = None, warmup: int = 1,
-            clock: Clock = time.perf_counter, min_batch: float = MIN_REPEAT_SECONDS) -> Timing:
+def measure(
+    fn: Callable[[], Any],
+    *,
+    repeat: int = 7,
+    number: int | None = None,
+    warmup: int = 1,
+    clock: Clock = time.perf_counter,
+    min_batch: float = MIN_REPEAT_SECONDS,
+) -> Timing:
     """Time ``fn()`` (a sync or async function of no arguments).
 
     ``warmup`` calls run first, untimed (first calls pay for caches, imports, lazy setup).
     With ``number=None``, ``number`` grows until one repeat lasts at least ``min_batch``
     seconds of ``clock`` (~20 ms by default; a precise clock allows shorter batches).
     """
-    return _measure_all({"fn": fn}, repeat=repeat, number=number, warmup=warmup, clock=clock,
-                        min_batch=min_batch)["fn"]
+    return _measure_all({"fn": fn}, repeat=repeat, number=number, warmup=warmup, clock=clock, min_batch=min_batch)["fn"]
 
 
 def compare(
-    candidates: Mapping[str, Callable[[], Any]], *, repeat: int = 7, number: int | None = None, warmup: int = 1,
-    clock: Clock = time.perf_counter, min_batch: float = MIN_REPEAT_SECONDS,
+    candidates: Mapping[str, Callable[[], Any]],
+    *,
+    repeat: int = 7,
+    number: int | None = None,
+    warmup: int = 1,
+    clock: Clock = time.perf_counter,
+    min_batch: float = MIN_REPEAT_SECONDS,
 ) -> Comparison:
     """Time each candidate like ``measure``, interleaved, and compare their medians."""
     if not candidates:
         raise ValueError("compare needs at least one candidate")
-    return Comparison(_measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup, clock=clock,
-                                   min_batch=min_batch))
+    return Comparison(
+        _measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup, clock=clock, min_batch=min_batch)
+    )
 
 
 def _measure_all(
-    candidates: dict[str, Callable[[], Any]], *, repeat: int, number: int | None, warmup: int, clock: Clock,
+    candidates: dict[str, Callable[[], Any]],
+    *,
+    repeat: int,
+    number: int | None,
+    warmup: int,
+    clock: Clock,
     min_batch: float,
 ) -> dict[str, Timing]:
     if repeat < 1:

@@ -141,8 +141,9 @@ async def _timed_get(connection: _Connection, request: bytes, keep_body: int) ->
     return Sample(sent, time.monotonic() - sent, status, body[:keep_body].decode("utf-8", "replace"))
 
 
-async def _closed_loop(url: str, connections: int, until: float, stop: asyncio.Event, keep_body: int,
-                       timeout: float, first: asyncio.Event) -> list[Sample]:
+async def _closed_loop(
+    url: str, connections: int, until: float, stop: asyncio.Event, keep_body: int, timeout: float, first: asyncio.Event
+) -> list[Sample]:
     parts = urlsplit(url)
     request = _request_bytes(parts.hostname or "127.0.0.1", parts.port or 80, _target(url))
     samples: list[Sample] = []
@@ -164,9 +165,16 @@ async def _closed_loop(url: str, connections: int, until: float, stop: asyncio.E
     return samples
 
 
-async def _open_loop(url: str, rates: list[tuple[float, float]], stop: asyncio.Event, keep_body: int,
-                     timeout: float, first: asyncio.Event, seed: int,
-                     cpu_path: str | None = None) -> tuple[list[Sample], list[Phase]]:
+async def _open_loop(
+    url: str,
+    rates: list[tuple[float, float]],
+    stop: asyncio.Event,
+    keep_body: int,
+    timeout: float,
+    first: asyncio.Event,
+    seed: int,
+    cpu_path: str | None = None,
+) -> tuple[list[Sample], list[Phase]]:
     """Send at each (rate per second, seconds) in turn, Poisson arrivals, whatever the answers do
     (a rate of 0 is a pause). Idle connections are reused; a new one is opened when all are
     busy. With ``cpu_path``, the server's CPU seconds are read at each phase's edges."""
@@ -208,8 +216,9 @@ async def _open_loop(url: str, rates: list[tuple[float, float]], stop: asyncio.E
         due = phase_end
         await asyncio.sleep(max(0.0, phase_end - time.monotonic()))
         cpu_then, cpu = cpu, await cpu_now()
-        phases.append(Phase(rate, started, time.monotonic(),
-                            None if cpu is None or cpu_then is None else cpu - cpu_then))
+        phases.append(
+            Phase(rate, started, time.monotonic(), None if cpu is None or cpu_then is None else cpu - cpu_then)
+        )
     if pending:
         await asyncio.wait(pending, timeout=timeout)
     for connection in idle:
@@ -237,21 +246,23 @@ async def _rounds(spec: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
     stop = asyncio.Event()
     warmups = spec.get("warmup_rounds", 1)
     for number in range(spec["rounds"] + warmups):
-        order = names[number % len(names):] + names[:number % len(names)]
+        order = names[number % len(names) :] + names[: number % len(names)]
         seconds = spec["seconds"] if number >= warmups else spec.get("warmup_seconds", spec["seconds"])
         for name in order:
             parts = urlsplit(targets[name])
             host, port = parts.hostname or "127.0.0.1", parts.port or 80
             cpu_before = await _server_cpu(host, port, spec["cpu_path"], spec["timeout"])
             started = time.monotonic()
-            samples = await _closed_loop(targets[name], spec["connections"], started + seconds, stop, 0,
-                                         spec["timeout"], asyncio.Event())
+            samples = await _closed_loop(
+                targets[name], spec["connections"], started + seconds, stop, 0, spec["timeout"], asyncio.Event()
+            )
             wall = time.monotonic() - started
             cpu = await _server_cpu(host, port, spec["cpu_path"], spec["timeout"]) - cpu_before
             if number >= warmups:  # the first round warms caches up: not kept
                 answered = sum(1 for sample in samples if sample.status == 200)
-                results[name].append({"requests": answered, "failed": len(samples) - answered, "seconds": wall,
-                                      "cpu": cpu})
+                results[name].append(
+                    {"requests": answered, "failed": len(samples) - answered, "seconds": wall, "cpu": cpu}
+                )
     return results
 
 
@@ -281,12 +292,26 @@ async def _run(spec: dict[str, Any]) -> Any:
     phases: list[Phase] = []
     try:
         if spec["mode"] == "closed":
-            samples = await _closed_loop(spec["url"], spec["connections"], time.monotonic() + spec["seconds"], stop,
-                                         spec["keep_body"], spec["timeout"], first)
+            samples = await _closed_loop(
+                spec["url"],
+                spec["connections"],
+                time.monotonic() + spec["seconds"],
+                stop,
+                spec["keep_body"],
+                spec["timeout"],
+                first,
+            )
         else:
-            samples, phases = await _open_loop(spec["url"], [tuple(rate) for rate in spec["rates"]], stop,
-                                               spec["keep_body"], spec["timeout"], first, spec.get("seed", 0),
-                                               spec.get("cpu_path"))
+            samples, phases = await _open_loop(
+                spec["url"],
+                [tuple(rate) for rate in spec["rates"]],
+                stop,
+                spec["keep_body"],
+                spec["timeout"],
+                first,
+                spec.get("seed", 0),
+                spec.get("cpu_path"),
+            )
     finally:
         if not first.is_set():
             print(READY, flush=True)  # never answered: still let the caller in, to read the failures
@@ -357,8 +382,9 @@ def _result(process: subprocess.Popen[str], result: Path, err: str) -> Any:
             raise ValueError("no result")
         return json.loads(result.read_text())
     except (OSError, ValueError) as error:
-        raise RuntimeError(f"the traffic process failed (exit code {process.returncode}, {error}): "
-                           f"{err.strip()[-800:]}") from None
+        raise RuntimeError(
+            f"the traffic process failed (exit code {process.returncode}, {error}): {err.strip()[-800:]}"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -367,8 +393,12 @@ def _process(spec: dict[str, Any]) -> Iterator[tuple[subprocess.Popen[str], Path
     of its own, removed with everything in it when the block ends)."""
     with tempfile.TemporaryDirectory(prefix="coursekit-traffic-") as folder:
         result = Path(folder) / "result.json"
-        process = subprocess.Popen([sys.executable, "-m", "coursekit.traffic", json.dumps({**spec, "result": str(result)})],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coursekit.traffic", json.dumps({**spec, "result": str(result)})],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             yield process, result
         finally:
@@ -384,9 +414,17 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
 
 
 @contextlib.contextmanager
-def traffic(url: str, *, connections: int = 4, rates: list[tuple[float, float]] | None = None,
-            max_seconds: float = 60.0, timeout: float = 5.0,
-            keep_body: int = 0, seed: int = 0, cpu_path: str | None = None) -> Iterator[Traffic]:
+def traffic(
+    url: str,
+    *,
+    connections: int = 4,
+    rates: list[tuple[float, float]] | None = None,
+    max_seconds: float = 60.0,
+    timeout: float = 5.0,
+    keep_body: int = 0,
+    seed: int = 0,
+    cpu_path: str | None = None,
+) -> Iterator[Traffic]:
     """Send GET ``url`` from another process for the length of the block.
 
     Without ``rates``: a closed loop on ``connections`` kept-alive connections (the block starts
@@ -397,8 +435,15 @@ def traffic(url: str, *, connections: int = 4, rates: list[tuple[float, float]] 
     ends or after ``max_seconds``; requests still out then are waited for up to ``timeout``. The
     process is killed if the block raises.
     """
-    spec: dict[str, Any] = {"url": url, "connections": connections, "seconds": max_seconds, "timeout": timeout,
-                            "keep_body": keep_body, "seed": seed, "cpu_path": cpu_path}
+    spec: dict[str, Any] = {
+        "url": url,
+        "connections": connections,
+        "seconds": max_seconds,
+        "timeout": timeout,
+        "keep_body": keep_body,
+        "seed": seed,
+        "cpu_path": cpu_path,
+    }
     spec["mode"] = "open" if rates is not None else "closed"
     if rates is not None:
         spec["rates"] = [list(rate) for rate in rates]
@@ -409,9 +454,16 @@ def traffic(url: str, *, connections: int = 4, rates: list[tuple[float, float]] 
         sent._finish(timeout + 10)
 
 
-def compare_servers(targets: Mapping[str, str], *, cpu_path: str, rounds: int = 5, seconds: float = 0.25,
-                    warmup_seconds: float | None = None, connections: int = 8,
-                    timeout: float = 5.0) -> dict[str, list[dict[str, float]]]:
+def compare_servers(
+    targets: Mapping[str, str],
+    *,
+    cpu_path: str,
+    rounds: int = 5,
+    seconds: float = 0.25,
+    warmup_seconds: float | None = None,
+    connections: int = 8,
+    timeout: float = 5.0,
+) -> dict[str, list[dict[str, float]]]:
     """Load each of ``targets`` (name: URL) in turn, ``rounds`` times (after one warm-up round
     of ``warmup_seconds`` each, ``seconds`` unless given, that is not kept), ``seconds`` each
     on ``connections`` connections, from another process.
@@ -419,9 +471,16 @@ def compare_servers(targets: Mapping[str, str], *, cpu_path: str, rounds: int = 
     Returns {name: [{"requests", "failed", "seconds", "cpu"}, one per round]}: "cpu" is the
     server's own CPU seconds during the window, read from its ``cpu_path``.
     """
-    spec = {"mode": "rounds", "targets": dict(targets), "cpu_path": cpu_path, "rounds": rounds, "seconds": seconds,
-            "warmup_seconds": seconds if warmup_seconds is None else warmup_seconds, "connections": connections,
-            "timeout": timeout}
+    spec = {
+        "mode": "rounds",
+        "targets": dict(targets),
+        "cpu_path": cpu_path,
+        "rounds": rounds,
+        "seconds": seconds,
+        "warmup_seconds": seconds if warmup_seconds is None else warmup_seconds,
+        "connections": connections,
+        "timeout": timeout,
+    }
     with _process(spec) as (process, result):
         _wait_ready(process)
         budget = (rounds + 1) * len(targets) * (seconds + 2 * timeout) + 10

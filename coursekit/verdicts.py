@@ -57,7 +57,7 @@ CONFIDENCE = 0.90  # how surely the median lies inside a verdict's interval
 MIN_SAMPLES = 3  # fewer samples decide nothing
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):  # str() and f"{verdict:10}" give (and pad) the word, as for a str
     """What a claim is found to be, for the installed versions on this machine."""
 
     TRUE = "TRUE"
@@ -65,25 +65,13 @@ class Verdict(str, enum.Enum):
     PARTLY_TRUE = "PARTLY TRUE"  # some of its parts hold, others do not
     NOT_SHOWN = "not shown"  # the measurement cannot tell (too few samples, or too close to call)
 
-    def __str__(self) -> str:
-        return self.value
 
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)  # f"{verdict:10}" pads the word, as for a str
-
-
-class Direction(str, enum.Enum):
+class Direction(enum.StrEnum):
     """Which way an effect goes, judged from its interval against the noise band."""
 
     FASTER = "faster"
     SLOWER = "slower"
     NONE = "no clear difference"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 def times(ratio: float) -> str:
@@ -153,7 +141,7 @@ class Speedup:
         """From times measured in pairs (trial by trial): the baseline's over the candidate's."""
         if len(baseline) != len(candidate):
             raise ValueError(f"{len(baseline)} baseline times for {len(candidate)} candidate times")
-        return cls(tuple(b / c if c > 0 else math.inf for b, c in zip(baseline, candidate)), noise)
+        return cls(tuple(b / c if c > 0 else math.inf for b, c in zip(baseline, candidate, strict=True)), noise)
 
     @property
     def median(self) -> float:
@@ -210,8 +198,9 @@ def fact(holds: bool) -> Verdict:
     return Verdict.TRUE if holds else Verdict.FALSE
 
 
-def within(samples: Iterable[float], *, at_least: float | None = None, at_most: float | None = None,
-           margin: float = NOISE) -> Verdict:
+def within(
+    samples: Iterable[float], *, at_least: float | None = None, at_most: float | None = None, margin: float = NOISE
+) -> Verdict:
     """A claim that a measured quantity lies in a range ("in 4 seconds": ``at_most=4``;
     "5x to 50x": ``at_least=5, at_most=50``).
 

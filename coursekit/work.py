@@ -12,7 +12,7 @@ import re
 import sqlite3
 import time
 
-__all__ = ["count_json_items", "count_primes", "evil_regex_match", "sqlite_busy_query", "spin"]
+__all__ = ["count_json_items", "count_primes", "evil_regex_match", "spin", "sqlite_busy_query"]
 
 # Nested quantifiers: on a string of "a"s that does not match, a backtracking regex engine
 # tries every way of splitting the "a"s between the two "+", twice as many per extra "a".
@@ -51,8 +51,10 @@ def sqlite_busy_query(rows: int) -> int:
     an in-memory SQLite database (the sqlite3 module blocks the calling thread, as any sync
     driver does)."""
     with sqlite3.connect(":memory:") as connection:
-        query = ("WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ?) "
-                 "SELECT sum(n) FROM numbers")
+        query = (
+            "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ?) "
+            "SELECT sum(n) FROM numbers"
+        )
         return connection.execute(query, (rows,)).fetchone()[0]
 
 

@@ -29,10 +29,10 @@ import argparse
 import csv
 import os
 import unicodedata
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from random import Random
-from typing import Iterable, Iterator
 
 HERE = Path(__file__).resolve().parent
 GENERATED_DIR = HERE / "generated"
@@ -45,8 +45,18 @@ LARGE_ROWS = 200_000
 # Column order of each file; the loader and the tests rely on it.
 TENANT_COLUMNS = ("id", "slug", "name", "plan")
 USER_COLUMNS = ("id", "tenant_id", "email", "name", "role", "api_token", "active")
-INVOICE_COLUMNS = ("id", "tenant_id", "user_id", "number", "customer", "amount_cents",
-                   "currency", "status", "issued_on", "due_on")
+INVOICE_COLUMNS = (
+    "id",
+    "tenant_id",
+    "user_id",
+    "number",
+    "customer",
+    "amount_cents",
+    "currency",
+    "status",
+    "issued_on",
+    "due_on",
+)
 
 ROLES = ("admin", "member")
 CURRENCIES = ("EUR", "GBP", "USD")
@@ -64,26 +74,93 @@ TENANT_WITHOUT_INVOICES = 4
 
 # Non-ASCII and apostrophes on purpose: they must survive CSV, SQLite and JSON untouched.
 _FIRST_NAMES = (
-    "Ada", "Alan", "Ana", "Björn", "Chidi", "Dana", "Émile", "Farah", "Grace", "Hiro",
-    "Ines", "José", "Kai", "Lena", "Marta", "Nadia", "Noor", "Omar", "Priya", "Quinn",
-    "Renée", "Sam", "Tomás", "Uma", "Victor", "Wen", "Yusuf", "Zoë",
+    "Ada",
+    "Alan",
+    "Ana",
+    "Björn",
+    "Chidi",
+    "Dana",
+    "Émile",
+    "Farah",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "José",
+    "Kai",
+    "Lena",
+    "Marta",
+    "Nadia",
+    "Noor",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Renée",
+    "Sam",
+    "Tomás",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoë",
 )
 _LAST_NAMES = (
-    "Adeyemi", "Brandt", "Chen", "Dubois", "Eriksen", "Fischer", "García", "Haddad",
-    "Ivanova", "Jensen", "Kowalski", "Lindqvist", "Müller", "Nakamura", "Núñez", "O'Brien",
-    "Patel", "Rossi", "Schmidt", "Tanaka", "Varga", "Walsh",
+    "Adeyemi",
+    "Brandt",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Müller",
+    "Nakamura",
+    "Núñez",
+    "O'Brien",
+    "Patel",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Varga",
+    "Walsh",
 )
 
 # Invoice customers. Besides accents: a comma and double quotes (CSV quoting), a CJK name
 # and an ampersand (HTML escaping), so exports that hand-roll CSV or HTML get caught.
 CUSTOMERS = (
-    "Café Müller", "Zoë", "Smørrebrød & Co", "Łódź Logistics", "São Paulo Imports",
-    "東京 Trading", "Crème Brûlée Ltd", "Jensen, Jensen & Jensen", 'The "Good" Grocer',
-    "Northwind Traders", "Contoso", "Fabrikam", "Tailspin Toys", "Wide World Importers",
-    "Blue Yonder Airlines", "Coho Winery", "Adventure Works", "Litware", "Proseware",
-    "Lucerne Publishing", "Margie's Travel", "Fourth Coffee", "Trey Research",
-    "Woodgrove Bank", "Alpine Ski House", "Humongous Insurance", "Wingtip Toys",
-    "Southridge Video", "Graphic Design Institute", "City Power & Light",
+    "Café Müller",
+    "Zoë",
+    "Smørrebrød & Co",
+    "Łódź Logistics",
+    "São Paulo Imports",
+    "東京 Trading",
+    "Crème Brûlée Ltd",
+    "Jensen, Jensen & Jensen",
+    'The "Good" Grocer',
+    "Northwind Traders",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin Toys",
+    "Wide World Importers",
+    "Blue Yonder Airlines",
+    "Coho Winery",
+    "Adventure Works",
+    "Litware",
+    "Proseware",
+    "Lucerne Publishing",
+    "Margie's Travel",
+    "Fourth Coffee",
+    "Trey Research",
+    "Woodgrove Bank",
+    "Alpine Ski House",
+    "Humongous Insurance",
+    "Wingtip Toys",
+    "Southridge Video",
+    "Graphic Design Institute",
+    "City Power & Light",
 )
 
 # Invoices are issued between these dates, in id order (issued_on never decreases with id).
@@ -95,7 +172,7 @@ _TERMS = (0, 14, 14, 30, 30, 30, 45, 60)
 
 def tenants() -> list[dict]:
     """The tenants, as dicts with the values the CSV holds (typed: ints stay ints)."""
-    return [dict(zip(TENANT_COLUMNS, t[:4])) for t in _TENANTS]
+    return [dict(zip(TENANT_COLUMNS, t[:4], strict=True)) for t in _TENANTS]
 
 
 def _ascii(text: str) -> str:
@@ -133,17 +210,18 @@ def users() -> list[dict]:
             seen_tokens.add(token)
             first, last = name.split(" ", 1)
             admins = 2 if count >= 10 else 1
-            inactive = (slug == "acme" and position == count - 2) or (
-                slug == "globex" and position == count - 1)
-            result.append({
-                "id": next_id,
-                "tenant_id": tenant_id,
-                "email": f"{_ascii(first)}.{_ascii(last)}@{slug}.example",
-                "name": name,
-                "role": "admin" if position < admins else "member",
-                "api_token": token,
-                "active": not inactive,
-            })
+            inactive = (slug == "acme" and position == count - 2) or (slug == "globex" and position == count - 1)
+            result.append(
+                {
+                    "id": next_id,
+                    "tenant_id": tenant_id,
+                    "email": f"{_ascii(first)}.{_ascii(last)}@{slug}.example",
+                    "name": name,
+                    "role": "admin" if position < admins else "member",
+                    "api_token": token,
+                    "active": not inactive,
+                }
+            )
             next_id += 1
     return result
 
@@ -154,8 +232,7 @@ def user_without_invoices(all_users: list[dict] | None = None) -> dict:
     return [u for u in all_users if u["tenant_id"] == 1][-1]
 
 
-def invoices(n: int = SMALL_INVOICES, rng: Random | None = None,
-             all_users: list[dict] | None = None) -> Iterator[dict]:
+def invoices(n: int = SMALL_INVOICES, rng: Random | None = None, all_users: list[dict] | None = None) -> Iterator[dict]:
     """Yield ``n`` invoices one at a time (a generator, so 200_000 rows cost no memory).
 
     Rules, the same for the small and the large set:
@@ -173,8 +250,7 @@ def invoices(n: int = SMALL_INVOICES, rng: Random | None = None,
     rng = Random(INVOICES_SEED) if rng is None else rng
     all_users = users() if all_users is None else all_users
     skip = user_without_invoices(all_users)["id"]
-    creators = [u for u in all_users
-                if u["tenant_id"] != TENANT_WITHOUT_INVOICES and u["id"] != skip]
+    creators = [u for u in all_users if u["tenant_id"] != TENANT_WITHOUT_INVOICES and u["id"] != skip]
     by_id = {t[0]: t for t in _TENANTS}
     span = (LAST_ISSUE - FIRST_ISSUE).days
     sequences: dict[tuple[int, int], int] = {}
@@ -260,14 +336,11 @@ def write_large(path: Path = GENERATED_DIR / "invoices_large.csv", rows: int = L
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--large", action="store_true",
-                        help="also write generated/invoices_large.csv (not committed)")
-    parser.add_argument("--rows", type=int, default=LARGE_ROWS,
-                        help=f"rows in the large file (default {LARGE_ROWS})")
-    parser.add_argument("--out", type=Path, default=HERE,
-                        help="directory for the small CSVs (default: this directory)")
+    parser.add_argument("--large", action="store_true", help="also write generated/invoices_large.csv (not committed)")
+    parser.add_argument("--rows", type=int, default=LARGE_ROWS, help=f"rows in the large file (default {LARGE_ROWS})")
+    parser.add_argument("--out", type=Path, default=HERE, help="directory for the small CSVs (default: this directory)")
     args = parser.parse_args(argv)
-    for name, p in write_small(args.out).items():
+    for p in write_small(args.out).values():
         print(f"wrote {p}")
     if args.large:
         print(f"wrote {write_large(GENERATED_DIR / 'invoices_large.csv', args.rows)}")

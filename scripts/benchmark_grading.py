@@ -55,12 +55,14 @@ HONEST = ("correct", "partial", "wrong")
 
 # -- notebooks -----------------------------------------------------------------------------
 
+
 def exercise_sources(nb) -> dict[str, str]:
     """grade_id -> source of each exercise cell."""
     exercises = set(notebook.exercise_ids(nb))
     return {
         cell.metadata["nbgrader"]["grade_id"]: cell.source
-        for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") in exercises
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in exercises
     }
 
 
@@ -88,7 +90,7 @@ def submission(kind: str, n: int, solution, released) -> tuple[str, object]:
     if kind == "correct":
         return "the solution", solution
     if kind == "partial":
-        left = (exercises[n % len(exercises):] + exercises[:n % len(exercises)])[:1 + n % 4]
+        left = (exercises[n % len(exercises) :] + exercises[: n % len(exercises)])[: 1 + n % 4]
         return f"unsolved: {', '.join(left)}", reverted(solution, released, left)
     if kind == "wrong":
         mistakes = tomllib.loads(MISTAKES.read_text())["mistake"]
@@ -96,9 +98,13 @@ def submission(kind: str, n: int, solution, released) -> tuple[str, object]:
         source = answers[mistake["exercise"]] + "\n\n# a plausible mistake:\n" + mistake["source"]
         return f"{mistake['exercise']}: {mistake['why'][:50]}", with_sources(solution, {mistake["exercise"]: source})
     if kind == "crashing":
-        return f"os._exit in {exercise}", with_sources(solution, {exercise: answers[exercise] + "\n\nimport os\nos._exit(1)\n"})
+        return f"os._exit in {exercise}", with_sources(
+            solution, {exercise: answers[exercise] + "\n\nimport os\nos._exit(1)\n"}
+        )
     if kind == "looping" and n % 2 == 0:
-        return f"{exercise}'s cell never ends", with_sources(solution, {exercise: "while True:\n    pass\n\n" + answers[exercise]})
+        return f"{exercise}'s cell never ends", with_sources(
+            solution, {exercise: "while True:\n    pass\n\n" + answers[exercise]}
+        )
     if kind == "looping":
         app = ("json_app", "echo_app", "router_app", "websocket_echo")[n % 4]
         looping = answers[app] + f"\n\nasync def {app}(scope, receive, send):\n    while True:\n        pass\n"
@@ -125,6 +131,7 @@ def build_class(folder: Path, count: int, lesson: Lesson = LESSON) -> list[tuple
 
 # -- an nbgrader course ----------------------------------------------------------------------
 
+
 class NbgraderCourse:
     """A copy of this course's nbgrader set-up in ``folder``: nbgrader_config.py and one lesson's
     source. Its gradebook, submissions and results stay in that folder."""
@@ -143,8 +150,14 @@ class NbgraderCourse:
         """Run ``nbgrader ARGS`` here; return its exit code and its log, each line timed."""
         # nbgrader runs `alembic` from PATH to set up its gradebook: give it this environment's.
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=self.folder, env=env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.folder,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert process.stdout is not None
         log = [(time.monotonic(), line.rstrip("\n")) for line in process.stdout]
         return process.wait(), log
@@ -161,14 +174,26 @@ class NbgraderCourse:
         if code != 0:
             raise RuntimeError("nbgrader export failed:\n" + "\n".join(line for _, line in log[-20:]))
         with (self.folder / "grades.csv").open(newline="") as handle:
-            return {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)
-                    if row["assignment"] == self.lesson.slug}
+            return {
+                row["student_id"]: float(row["score"])
+                for row in csv.DictReader(handle)
+                if row["assignment"] == self.lesson.slug
+            }
 
 
 # -- the benchmark ---------------------------------------------------------------------------
 
+
 def run_autograder(folder: Path, out: Path, jobs: int | None) -> tuple[float, dict[str, dict]]:
-    command = [str(Path(sys.executable).parent / "autograder"), "grade", str(folder), "--out", str(out), "--lesson", "01"]
+    command = [
+        str(Path(sys.executable).parent / "autograder"),
+        "grade",
+        str(folder),
+        "--out",
+        str(out),
+        "--lesson",
+        "01",
+    ]
     started = time.monotonic()
     subprocess.run(command + (["--jobs", str(jobs)] if jobs else []), check=True, stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started
@@ -182,10 +207,15 @@ def run_nbgrader(course: NbgraderCourse, cell_timeout: int) -> tuple[float, dict
     ended = time.monotonic()
     (course.folder.parent / "nbgrader-autograde.log").write_text("\n".join(line for _, line in log) + "\n")
     marker = f"{os.sep}submitted{os.sep}"
-    starts = [(moment, line.split(marker)[1].split(os.sep)[0]) for moment, line in log
-              if "Sanitizing" in line and marker in line]
-    seconds = {student: (starts[i + 1][0] if i + 1 < len(starts) else ended) - moment
-               for i, (moment, student) in enumerate(starts)}
+    starts = [
+        (moment, line.split(marker)[1].split(os.sep)[0])
+        for moment, line in log
+        if "Sanitizing" in line and marker in line
+    ]
+    seconds = {
+        student: (starts[i + 1][0] if i + 1 < len(starts) else ended) - moment
+        for i, (moment, student) in enumerate(starts)
+    }
     return ended - started, seconds, code
 
 
@@ -193,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=None, help="autograder's --jobs (default: its own, the CPUs)")
-    parser.add_argument("--nbgrader-cell-timeout", type=int, default=10,
-                        help="seconds nbgrader lets one cell run (its own default is 30)")
+    parser.add_argument(
+        "--nbgrader-cell-timeout",
+        type=int,
+        default=10,
+        help="seconds nbgrader lets one cell run (its own default is 30)",
+    )
     parser.add_argument("--keep", help="work in this folder and keep it, instead of a temporary one")
     args = parser.parse_args(argv)
 
@@ -211,11 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"class: {len(built)} submissions of {LESSON.slug}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
         limits = Limits()
-        print(f"autograder grade: --jobs {args.jobs or f'default ({os.cpu_count()}, the CPUs)'}, default limits "
-              f"({limits.cell_seconds:g} s per cell, {limits.call_seconds:g} s per call, "
-              f"{limits.submission_seconds:g} s per submission)")
-        print(f"nbgrader autograde: one notebook at a time (its only mode), "
-              f"--Execute.timeout={args.nbgrader_cell_timeout} s per cell so that looping notebooks end")
+        print(
+            f"autograder grade: --jobs {args.jobs or f'default ({os.cpu_count()}, the CPUs)'}, default limits "
+            f"({limits.cell_seconds:g} s per cell, {limits.call_seconds:g} s per call, "
+            f"{limits.submission_seconds:g} s per submission)"
+        )
+        print(
+            f"nbgrader autograde: one notebook at a time (its only mode), "
+            f"--Execute.timeout={args.nbgrader_cell_timeout} s per cell so that looping notebooks end"
+        )
         print("grading with autograder ...", flush=True)
         auto_wall, auto = run_autograder(work / "class", work / "autograder-out", args.jobs)
         print("grading with nbgrader ...", flush=True)
@@ -228,11 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'':22}{'autograder':>12}{'nbgrader':>12}")
     print(f"{'wall time (s)':22}{auto_wall:12.1f}{nb_wall:12.1f}")
-    print(f"{'median per submission':22}{statistics.median(r['seconds'] for r in auto.values()):12.2f}"
-          f"{statistics.median(nb_seconds.values()) if nb_seconds else float('nan'):12.2f}")
+    print(
+        f"{'median per submission':22}{statistics.median(r['seconds'] for r in auto.values()):12.2f}"
+        f"{statistics.median(nb_seconds.values()) if nb_seconds else float('nan'):12.2f}"
+    )
     print("(autograder's seconds per submission are measured with several graded at once; nbgrader's one by one)")
-    print(f"ratio (nbgrader / autograder wall time): {nb_wall / auto_wall:.1f}x"
-          + ("" if nb_code == 0 else f"   (nbgrader autograde exited {nb_code}: some notebooks failed)"))
+    print(
+        f"ratio (nbgrader / autograder wall time): {nb_wall / auto_wall:.1f}x"
+        + ("" if nb_code == 0 else f"   (nbgrader autograde exited {nb_code}: some notebooks failed)")
+    )
     print()
     print(f"{'submission':14} {'kind':9} {'what':58} {'auto':>5} {'nbg':>5} {'s auto':>6} {'s nbg':>6}  agree")
     differing_honest = 0
@@ -241,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         agree = theirs is not None and abs(mine - theirs) < 1e-9
         differing_honest += kind in HONEST and not agree
         shown = "-" if theirs is None else f"{theirs:g}"
-        print(f"{student:14} {kind:9} {what[:58]:58} {mine:5g} {shown:>5} {auto[student]['seconds']:6.1f} "
-              f"{nb_seconds.get(student, float('nan')):6.1f}  {'yes' if agree else 'NO'}")
+        print(
+            f"{student:14} {kind:9} {what[:58]:58} {mine:5g} {shown:>5} {auto[student]['seconds']:6.1f} "
+            f"{nb_seconds.get(student, float('nan')):6.1f}  {'yes' if agree else 'NO'}"
+        )
     honest = sum(kind in HONEST for _, kind, _ in built)
     print()
     print(f"honest submissions (correct, partial, wrong) whose scores differ: {differing_honest} of {honest}")

@@ -77,8 +77,13 @@ def load_average() -> str:
 
 
 def run_service(notebooks: list[Path], clients: int, workers: int, folder: Path) -> dict:
-    wanted = Settings(data=str(folder / "data"), port=free_port(), workers=workers, scratch=str(folder / "scratch"),
-                      submissions_per_minute=len(notebooks) + 1)
+    wanted = Settings(
+        data=str(folder / "data"),
+        port=free_port(),
+        workers=workers,
+        scratch=str(folder / "scratch"),
+        submissions_per_minute=len(notebooks) + 1,
+    )
     with processes.broker(wanted) as settings:  # a Redis with a password, as `serve` starts it
         settings.make_folder()
         tokens = add_learners(settings, clients)
@@ -136,17 +141,21 @@ def load(settings: Settings, notebooks: list[Path], tokens: list[str]) -> dict:
     stored = {row[0] for row in rows}
     feedback = [row[3] - sent[row[0]] for row in rows if row[0] in sent]
     return {
-        "uploads": len(bodies), "stored": len(rows), "graded": sum(row[1] == "done" and row[2] == 1 for row in rows),
+        "uploads": len(bodies),
+        "stored": len(rows),
+        "graded": sum(row[1] == "done" and row[2] == 1 for row in rows),
         "twice": sum(row[2] > 1 for row in rows),
         "lost": len(set(sent) - stored) + len(failures),  # a 202 with no row, or an upload with no 202
-        "failures": failures, "accept": accept, "feedback": feedback,
+        "failures": failures,
+        "accept": accept,
+        "feedback": feedback,
         "seconds": max(row[3] for row in rows) - began,
     }
 
 
 def exact(found: dict) -> bool:
     """Every upload stored once and graded exactly once, none lost."""
-    return (found["stored"] == found["graded"] == found["uploads"] and found["twice"] == 0 and found["lost"] == 0)
+    return found["stored"] == found["graded"] == found["uploads"] and found["twice"] == 0 and found["lost"] == 0
 
 
 def run_grade(notebooks: list[Path], workers: int, folder: Path) -> float:
@@ -155,8 +164,11 @@ def run_grade(notebooks: list[Path], workers: int, folder: Path) -> float:
     for number, path in enumerate(notebooks):
         shutil.copy(path, class_folder / f"s{number:04d}.ipynb")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(class_folder), "--out", str(out),
-                    "--jobs", str(workers)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(class_folder), "--out", str(out), "--jobs", str(workers)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
@@ -169,8 +181,10 @@ def main() -> int:
     args = parser.parse_args()
     lesson = find_lesson(args.lesson)
     notebooks = [(lesson.release, lesson.solution)[number % 2] for number in range(args.submissions)]
-    print(f"{args.submissions} submissions of {lesson.slug} (untouched and solution, alternately) "
-          f"from {args.clients} concurrent clients on 127.0.0.1")
+    print(
+        f"{args.submissions} submissions of {lesson.slug} (untouched and solution, alternately) "
+        f"from {args.clients} concurrent clients on 127.0.0.1"
+    )
     # SIGTERM ends the run as Ctrl-C does, so the service's processes are stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     began, ok = time.monotonic(), True
@@ -180,20 +194,30 @@ def main() -> int:
             found = run_service(notebooks, args.clients, workers, Path(folder))
             ms = [value * 1000 for value in found["accept"]]
             print(f"  accept latency   p50 {percentile(ms, 0.5):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms")
-            print(f"  time to feedback p50 {percentile(found['feedback'], 0.5):.1f} s, "
-                  f"p99 {percentile(found['feedback'], 0.99):.1f} s")
-            print(f"  service: {found['stored']} graded in {found['seconds']:.1f} s, "
-                  f"{found['stored'] / found['seconds']:.2f} per second; {load_average()}")
-            print(f"  counts (from the database): uploads {found['uploads']}, stored {found['stored']}, "
-                  f"graded exactly once {found['graded']}, graded twice {found['twice']}, lost {found['lost']}"
-                  f" -> {'OK' if exact(found) else 'WRONG'}", flush=True)
+            print(
+                f"  time to feedback p50 {percentile(found['feedback'], 0.5):.1f} s, "
+                f"p99 {percentile(found['feedback'], 0.99):.1f} s"
+            )
+            print(
+                f"  service: {found['stored']} graded in {found['seconds']:.1f} s, "
+                f"{found['stored'] / found['seconds']:.2f} per second; {load_average()}"
+            )
+            print(
+                f"  counts (from the database): uploads {found['uploads']}, stored {found['stored']}, "
+                f"graded exactly once {found['graded']}, graded twice {found['twice']}, lost {found['lost']}"
+                f" -> {'OK' if exact(found) else 'WRONG'}",
+                flush=True,
+            )
             for failure in found["failures"][:5]:
                 print(f"    {failure}")
             ok = ok and exact(found)
             grade_seconds = run_grade(notebooks, workers, Path(folder))
-            print(f"  autograder grade --jobs {workers}: the same {args.submissions} in {grade_seconds:.1f} s, "
-                  f"{args.submissions / grade_seconds:.2f} per second (service/grade: "
-                  f"{found['seconds'] / grade_seconds:.2f}); {load_average()}", flush=True)
+            print(
+                f"  autograder grade --jobs {workers}: the same {args.submissions} in {grade_seconds:.1f} s, "
+                f"{args.submissions / grade_seconds:.2f} per second (service/grade: "
+                f"{found['seconds'] / grade_seconds:.2f}); {load_average()}",
+                flush=True,
+            )
     print(f"\nthe whole run took {time.monotonic() - began:.0f} s")
     return 0 if ok else 1
 

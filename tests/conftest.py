@@ -173,8 +173,11 @@ def _group(item) -> str | None:
     if set(item.fixturenames) & LESSON_FIXTURES:
         return f"lesson-{_lesson_of(item) or all_lessons()[-1].slug}"
     callspec = getattr(item, "callspec", None)
-    wider = [(name, fixtures[-1]) for name, fixtures in item._fixtureinfo.name2fixturedefs.items()
-             if fixtures[-1].scope != "function" and _ours(fixtures[-1])]
+    wider = [
+        (name, fixtures[-1])
+        for name, fixtures in item._fixtureinfo.name2fixturedefs.items()
+        if fixtures[-1].scope != "function" and _ours(fixtures[-1])
+    ]
     if not wider:
         return None
     params = [f"{name}={callspec.params[name]!r}" for name, _ in wider if callspec and name in callspec.params]
@@ -210,8 +213,10 @@ def pytest_collection_modifyitems(config, items):
         (Path(worker["run_folder"]) / f"groups-{worker['workerid']}.json").write_text(json.dumps(groups))
     ranked = sorted(units.values(), key=_rank)  # stable: within a rank, the collection's order
     # the longest (a slow one) first, so the quick tests have time to run beside it
-    whole_machine = sorted((unit for unit in ranked if _rank(unit) == 2),
-                           key=lambda unit: not any(item.get_closest_marker("slow") for item in unit))
+    whole_machine = sorted(
+        (unit for unit in ranked if _rank(unit) == 2),
+        key=lambda unit: not any(item.get_closest_marker("slow") for item in unit),
+    )
     first_whole_machine = whole_machine[0] if whole_machine else None
     if first_whole_machine is not None:
         ranked.remove(first_whole_machine)

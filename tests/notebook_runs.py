@@ -110,9 +110,19 @@ def execute(path: Path, tmp_path: Path, *, allow_errors: bool, folder: Path | No
     kernel_tmp.chmod(0o711)
     try:
         completed = subprocess.run(
-            [sys.executable, "-c", EXECUTE, str(path), str(target), "1" if allow_errors else "0", str(folder),
-             "1" if rerun else "0"],
-            capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS * 6,
+            [
+                sys.executable,
+                "-c",
+                EXECUTE,
+                str(path),
+                str(target),
+                "1" if allow_errors else "0",
+                str(folder),
+                "1" if rerun else "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT_SECONDS * 6,
             preexec_fn=confine.offline if offline else None,
             env={**os.environ, "TMPDIR": str(kernel_tmp)},
         )
@@ -138,7 +148,7 @@ class NotebookRuns:
         self.closing = contextlib.ExitStack()
         self._lab: Session | None = None
 
-    def __enter__(self) -> "NotebookRuns":
+    def __enter__(self) -> NotebookRuns:
         return self
 
     def __exit__(self, *exc) -> None:

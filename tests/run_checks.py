@@ -23,8 +23,10 @@ def red_blocks(notebook: dict) -> list[str]:
 
 
 def printed(cell: dict) -> str:
-    return "\n".join("".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
-                     for output in cell.get("outputs", []))
+    return "\n".join(
+        "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+        for output in cell.get("outputs", [])
+    )
 
 
 def recap_summary(notebook: dict) -> str:
@@ -32,9 +34,10 @@ def recap_summary(notebook: dict) -> str:
     release's "hand it in" cell after it, which must say calmly that no server is configured."""
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     recap = max(i for i, cell in enumerate(code) if "".join(cell["source"]).strip() == "report()")
-    after = code[recap + 1:]
-    assert all("No grading server is configured" in printed(cell) for cell in after), \
+    after = code[recap + 1 :]
+    assert all("No grading server is configured" in printed(cell) for cell in after), (
         "after the recap, only the hand-in cell, saying that no grading server is configured"
+    )
     return printed(code[recap])
 
 

@@ -46,12 +46,16 @@ def test_each_lab_serves_what_it_says(mode, tmp_path):
     extra = ["--instructor"] if mode == "instructor" else []
     with running_lab(ROOT, tmp_path / "lab.log", *extra) as base:
         disabled = set(page_config(base)["disabledExtensions"])
-        handlers = {name: status(f"{base}/{name}?token={TOKEN}")
-                    for name in ("formgrader", "courses", "nbgrader_version")}
+        handlers = {
+            name: status(f"{base}/{name}?token={TOKEN}") for name in ("formgrader", "courses", "nbgrader_version")
+        }
         # the root is the course's folder: files the lessons point to outside notebooks/ open
         readable = status(f"{base}/api/contents/datasets/README.md?token={TOKEN}")
-        with urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30) if mode == "instructor" \
-                else contextlib.nullcontext() as answer:
+        with (
+            urllib.request.urlopen(f"{base}/courses?token={TOKEN}", timeout=30)
+            if mode == "instructor"
+            else contextlib.nullcontext() as answer
+        ):
             courses = json.load(answer) if answer else None
     assert disabled == {*course.LAB_MODES[mode]["lab"], course.NEWS}
     assert readable == 200
@@ -104,3 +108,22 @@ def test_the_suite_runs_on_every_core_and_the_quick_tier_leaves_out_the_slow_tes
     assert course.test_arguments([]) == course.PARALLEL
     assert course.test_arguments(["--quick", "-k", "lab"]) == [*course.PARALLEL, "-m", "not slow", "-k", "lab"]
     assert course.test_arguments(["-n", "0"])[-2:] == ["-n", "0"]  # the user's own come last, and win
+
+
+def test_the_static_checks_run_first_and_a_finding_stops_the_tests(monkeypatch, capsys):
+    ran = []
+
+    def call(command, **_):
+        ran.append(command[1:])
+        return 1 if command[1:] == ["-m", "ruff", "format", "--check", "."] else 0
+
+    monkeypatch.setattr(course, "ensure_environment", lambda: None)
+    monkeypatch.setattr(course.subprocess, "call", call)
+    assert course.test(["--quick"]) == 1
+    assert ran == list(course.STATIC_CHECKS.values())  # all three ran, and pytest did not
+    assert "ruff format --check found problems" in capsys.readouterr().out
+
+    monkeypatch.setattr(course.subprocess, "call", lambda command, **_: ran.append(command[1:]) or 0)
+    ran.clear()
+    assert course.test([]) == 0
+    assert ran == [*course.STATIC_CHECKS.values(), ["-m", "pytest", *course.PARALLEL]]

@@ -23,5 +23,7 @@ async def test_answers_a_request_through_the_pipe(submission):
     async with httpx.AsyncClient(transport=transport, base_url="http://canary") as http:
         response = await http.post("/known/answer", content=b"canary" * 2)
     expect(response.status_code == 200, "Answer with status 200.")
-    expect(response.json() == {"method": "POST", "path": "/known/answer", "length": 12},
-           "Answer with the request's method, path and body length as JSON.")
+    expect(
+        response.json() == {"method": "POST", "path": "/known/answer", "length": 12},
+        "Answer with the request's method, path and body length as JSON.",
+    )

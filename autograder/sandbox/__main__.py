@@ -33,7 +33,7 @@ if spec:
         print(f"{type(exc).__module__}.{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(REFUSED)
 if "--probe" in sys.argv:
-    print(json.dumps(confine.report(sys.argv[sys.argv.index("--probe") + 1:], must_read)), flush=True)
+    print(json.dumps(confine.report(sys.argv[sys.argv.index("--probe") + 1 :], must_read)), flush=True)
 
 from .runner import main  # noqa: E402  (inside the jail, before the learner's code: see above)
 

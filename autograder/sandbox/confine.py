@@ -45,7 +45,7 @@ import signal
 import socket
 import struct
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -84,8 +84,9 @@ def _shown(args) -> str:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _call("mount", source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
-          data and data.encode())
+    _call(
+        "mount", source and source.encode(), target.encode(), fstype and fstype.encode(), flags, data and data.encode()
+    )
 
 
 def _pivot_root(new_root: str, put_old: str) -> None:
@@ -166,8 +167,7 @@ def _drop_capabilities() -> None:
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
     class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
     _call("capset", ctypes.byref(Header(LINUX_CAPABILITY_VERSION_3, 0)), (Data * 2)())
 
@@ -241,9 +241,16 @@ def readable_paths(extra) -> tuple[list[str], dict[str, str]]:
     (``PRIVATE_MOUNTS``)."""
     wanted = set(SYSTEM) | set(extra) | set(_library_folders())
     package = sys.modules.get(__package__.partition(".")[0])  # as imported: perhaps through a link
-    for each in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                 os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
-                 *sys.path, *getattr(package, "__path__", ())):
+    for each in (
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        *sys.path,
+        *getattr(package, "__path__", ()),
+    ):
         if each and os.path.isabs(each):
             wanted.add(each)
     real, links = set(), {}
@@ -271,8 +278,13 @@ def _library_folders() -> list[str]:
     the sandbox starts needs it, and it may lie outside every prefix (a relocated pyenv)."""
     try:
         with open("/proc/self/maps") as maps:
-            return sorted({os.path.dirname(line.split(None, 5)[5].strip()) for line in maps
-                           if "/libpython" in line and len(line.split(None, 5)) == 6})
+            return sorted(
+                {
+                    os.path.dirname(line.split(None, 5)[5].strip())
+                    for line in maps
+                    if "/libpython" in line and len(line.split(None, 5)) == 6
+                }
+            )
     except OSError:
         return []
 
@@ -343,8 +355,12 @@ def _devices(shm_bytes: int) -> None:
             _make_mount_point(f"{NEW_ROOT}/dev/{name}", directory=False)
             _mount(f"{OLD_ROOT}/dev/{name}", f"{NEW_ROOT}/dev/{name}", None, MS_BIND)
     _tmpfs("/dev/shm", f"mode=1777,size={shm_bytes}")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"{NEW_ROOT}/dev/{name}")
 
 
@@ -380,16 +396,21 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def report(hidden: list[str], readable: list[str] = ()) -> dict:
+def report(hidden: list[str], readable: Sequence[str] = ()) -> dict:
     """What a confined process can tell about itself (the grader's probe checks it): which of
     the ``hidden`` paths it can still see (a covered folder is empty), and which of the
     folders it must read (its interpreter's and the project's, ``readable``) it may not enter
     (``denied``) or cannot find at all (``unseen``)."""
     visible = [path for path in hidden if os.path.isfile(path) or (os.path.isdir(path) and os.listdir(path))]
     wanted = [path for path in dict.fromkeys([*sys.path, *readable]) if os.path.isabs(path)]
-    return {"pid": os.getpid(), "uid": os.getuid(), "visible": visible,
-            "denied": _failing(wanted, PermissionError), "unseen": _failing(readable, FileNotFoundError),
-            "interfaces": [name for _, name in socket.if_nameindex()]}
+    return {
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "visible": visible,
+        "denied": _failing(wanted, PermissionError),
+        "unseen": _failing(readable, FileNotFoundError),
+        "interfaces": [name for _, name in socket.if_nameindex()],
+    }
 
 
 def _failing(paths, error: type[OSError]) -> list[str]:

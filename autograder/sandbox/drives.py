@@ -15,8 +15,11 @@ from .runner import Sandbox, describe_error
 
 async def _driven(app, scope: dict, incoming: list, timeout: float) -> dict:
     trace = await drive(app, scope, incoming, timeout=timeout)
-    return {"events": [[direction, message] for _, direction, message in trace.events], "timed_out": trace.timed_out,
-            "error": describe_error(trace.exception) if trace.exception is not None else None}
+    return {
+        "events": [[direction, message] for _, direction, message in trace.events],
+        "timed_out": trace.timed_out,
+        "error": describe_error(trace.exception) if trace.exception is not None else None,
+    }
 
 
 async def drive_all(app, calls: list, timeout: float) -> list[dict]:

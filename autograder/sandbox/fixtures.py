@@ -12,9 +12,14 @@ from .plain import plain as _plain
 
 async def hello_app(scope, receive, send):
     """Plain text "hello", with a header of its own the wrapper must keep."""
-    assert scope["type"] == "http"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"hello")]})
+    assert scope["type"] == "http"  # an ASGI app the tests serve  # noqa: S101
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"x-app", b"hello")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"hello"})
 
 
@@ -47,9 +52,20 @@ async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"",
 
     For checks where forwarding each message would be needless (many small requests).
     """
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode("latin-1"),
-             "root_path": "", "headers": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": [],
+        "client": ["127.0.0.1", 50000],
+        "server": ["127.0.0.1", 8000],
+    }
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict] = []
 
@@ -61,5 +77,8 @@ async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"",
 
     await app(scope, receive, send)
     start = next((m for m in sent if m.get("type") == "http.response.start"), {})
-    return {"status": start.get("status"), "headers": start.get("headers", []),
-            "body": b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body")}
+    return {
+        "status": start.get("status"),
+        "headers": start.get("headers", []),
+        "body": b"".join(m.get("body", b"") for m in sent if m.get("type") == "http.response.body"),
+    }

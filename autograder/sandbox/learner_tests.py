@@ -15,7 +15,8 @@ This module is public and holds no expectations: it runs a test and reports how 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -23,13 +24,12 @@ PREFIX = "test_"
 FIXTURES = ("client",)  # the arguments a learner's test may ask for
 BASE_URL = "http://test"
 
-Forward = Callable[[dict], Awaitable[dict]]
+Forward = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def collect(namespace: dict[str, Any]) -> list[str]:
     """The learner's tests: functions named ``test_*``, in the order they were defined."""
-    return [name for name, value in list(namespace.items())
-            if name.startswith(PREFIX) and inspect.isfunction(value)]
+    return [name for name, value in list(namespace.items()) if name.startswith(PREFIX) and inspect.isfunction(value)]
 
 
 class ForwardingTransport(httpx.AsyncBaseTransport):
@@ -40,16 +40,25 @@ class ForwardingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        answer = await self.forward({"method": request.method, "url": str(request.url),
-                                     "headers": [[name, value] for name, value in request.headers.raw],
-                                     "body": body})
+        answer = await self.forward(
+            {
+                "method": request.method,
+                "url": str(request.url),
+                "headers": [[name, value] for name, value in request.headers.raw],
+                "body": body,
+            }
+        )
         if answer.get("error"):
             raise httpx.TransportError(str(answer["error"]))
-        return httpx.Response(int(answer["status"]), headers=[tuple(pair) for pair in answer["headers"]],
-                              content=answer["body"], request=request)
+        return httpx.Response(
+            int(answer["status"]),
+            headers=[tuple(pair) for pair in answer["headers"]],
+            content=answer["body"],
+            request=request,
+        )
 
 
-async def run(test: Callable[..., Any], forward: Forward) -> dict:
+async def run(test: Callable[..., Any], forward: Forward) -> dict[str, Any]:
     """Run one test; report {"outcome": "passed" | "failed", "error": type, "message": str}."""
     try:
         parameters = list(inspect.signature(test).parameters)
@@ -57,8 +66,11 @@ async def run(test: Callable[..., Any], forward: Forward) -> dict:
         parameters = []
     unknown = [name for name in parameters if name not in FIXTURES]
     if unknown:
-        return {"outcome": "failed", "error": "UnknownFixture",
-                "message": f"a test may only ask for {', '.join(FIXTURES)}; this one asks for {', '.join(unknown)}"}
+        return {
+            "outcome": "failed",
+            "error": "UnknownFixture",
+            "message": f"a test may only ask for {', '.join(FIXTURES)}; this one asks for {', '.join(unknown)}",
+        }
     async with httpx.AsyncClient(transport=ForwardingTransport(forward), base_url=BASE_URL) as client:
         try:
             result = test(**({"client": client} if "client" in parameters else {}))

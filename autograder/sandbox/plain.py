@@ -9,14 +9,16 @@ description, never the object itself: by default a short ``"<Type>"``, or, with
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from collections.abc import Callable
+from typing import Any
 
 
 def short(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def described(value: Any) -> dict:
+def described(value: Any) -> dict[str, Any]:
     return {"$type": type(value).__name__, "$repr": repr(value)[:200]}
 
 
@@ -28,8 +30,6 @@ def plain(value: Any, opaque: Callable[[Any], Any] = short) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(item, opaque) for item in value]
     if callable(getattr(value, "keys", None)) and hasattr(value, "__getitem__"):  # sqlite3.Row, mappings
-        try:
+        with contextlib.suppress(Exception):  # keys() that lie: shown as the opaque value they are
             return {str(key): plain(value[key], opaque) for key in value.keys()}
-        except Exception:
-            pass
     return opaque(value)

@@ -39,18 +39,19 @@ def install(name: str, source: str) -> types.ModuleType | None:
     when a probe of ``name`` is asked for, so that a broken probes file does not end the
     process before the learner's cells have run."""
     held = _installed.get(name)
-    if held is not None and held.__probes_source__ == source:
+    if held is not None and vars(held).get("__probes_source__") == source:
         return held
     filename = f"<probes {name}>"
     module = types.ModuleType(module_name(name))
     module.__file__ = filename
-    module.__probes_source__ = source
+    vars(module)["__probes_source__"] = source  # what it was made from, to know it again
     # Tracebacks from a probe show its lines (in the sandbox's log, never to the learner).
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     sys.modules[module.__name__] = module  # before it runs, as an import does (dataclasses look it up)
     try:
-        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
-    except BaseException as exc:  # noqa: BLE001 (kept and reported where a probe is asked for)
+        # The lesson's probes, run in the sandbox as an import would run them.
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102
+    except BaseException as exc:
         del sys.modules[module.__name__]
         _installed.pop(name, None)
         _broken[name] = exc

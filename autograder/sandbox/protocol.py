@@ -62,11 +62,11 @@ class Opaque:
         return f"<{self.type_name} {self.shown}>"
 
 
-def dumps(document: dict) -> bytes:
+def dumps(document: dict[str, Any]) -> bytes:
     return (json.dumps(encode_value(document), separators=(",", ":")) + "\n").encode()
 
 
-def loads(line: bytes) -> dict:
+def loads(line: bytes) -> dict[str, Any]:
     document = decode_value(json.loads(line))
     if not isinstance(document, dict):
         raise ValueError("a protocol line must be a JSON object")

@@ -67,10 +67,8 @@ class Channel:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        self.reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(self.reader), os.fdopen(self.in_fd, "rb", 0)
-        )
+        self.reader = reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.in_fd, "rb", 0))
 
     def emit(self, **event: Any) -> None:
         data = protocol.dumps(event)
@@ -80,22 +78,18 @@ class Channel:
             view = view[written:]
 
     async def next_request(self) -> dict | None:
-        assert self.reader is not None
+        assert self.reader is not None  # narrows the type for the checker  # noqa: S101
         line = await self.reader.readline()
         return protocol.loads(line) if line else None
 
 
 def describe_error(exc: BaseException) -> dict:
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__)
-        if frame.filename.startswith("<cell ")
-    ]
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename.startswith("<cell ")]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     # The learner's function the exception came out of: a router that calls an unsolved
     # echo_app should be told about echo_app.
     where = frames[-1].name if frames else None
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:],
-            "where": where}
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:], "where": where}
 
 
 class Sandbox:
@@ -123,7 +117,7 @@ class Sandbox:
         filename = f"<cell {cell_id}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         code = compile(source, filename, "exec", flags=TOP_LEVEL_AWAIT, dont_inherit=True)
-        result = eval(code, self.namespace)
+        result = eval(code, self.namespace)  # the learner's cell, in the sandbox: its purpose  # noqa: S307
         if inspect.iscoroutine(result):  # the cell used a top-level await, as notebooks allow
             await result
 
@@ -150,8 +144,9 @@ class Sandbox:
             return [self.resolve(item) for item in value]
         return value
 
-    async def handle(self, request: dict) -> None:
-        op, call_id = request.get("op"), request.get("id")
+    async def handle(self, request: dict[str, Any]) -> None:
+        op: Any = request.get("op")  # off the wire: checked below, as each handler reads it
+        call_id: Any = request.get("id")
         if op == "message" or op == "sent":
             inbox = self.inboxes.get(call_id)
             if inbox is not None:
@@ -178,7 +173,11 @@ class Sandbox:
             return
         handler = {"make": self.make, "call": self.call, "asgi": self.asgi, "run_test": self.run_test}.get(op)
         if handler is None:
-            self.channel.emit(event="raise", id=call_id, error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""})
+            self.channel.emit(
+                event="raise",
+                id=call_id,
+                error={"type": "ProtocolError", "message": f"unknown op {op!r}", "traceback": ""},
+            )
             return
         task = asyncio.ensure_future(self.guarded(handler, request))
         self.tasks.add(task)
@@ -198,7 +197,8 @@ class Sandbox:
         obj = self.namespace[name]
         if inspect.isclass(obj):  # before the next test: a class may have an async __call__
             kind = "class"
-        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):
+        # getattr, not callable(): the method itself, for an instance with an async __call__
+        elif inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, "__call__", None)):  # noqa: B004
             kind = "async function"
         elif callable(obj):
             kind = "function"

@@ -44,13 +44,23 @@ from ..errors import GraderError
 from ..grade import detect_lesson
 from ..lessons import all_lessons
 from . import instructor, queue
-from .errors import (InstructorsOnly, MissingToken, NoSuchLearner, NoSuchLesson, NoSuchSubmission, NotASubmission,
-                     NotYours, ServiceError, TooLarge, TooMany, WrongToken)
+from .errors import (
+    InstructorsOnly,
+    MissingToken,
+    NoSuchLearner,
+    NoSuchLesson,
+    NoSuchSubmission,
+    NotASubmission,
+    NotYours,
+    ServiceError,
+    TooLarge,
+    TooMany,
+    WrongToken,
+)
 from .progress import Progress
 from .settings import Settings
 from .store import FINISHED, Learner, Limited, Store, Submission
 from .tokens import token_hash
-
 
 PAGE_ASSETS = {"instructor.css": "text/css", "instructor.js": "text/javascript"}
 
@@ -72,9 +82,11 @@ def lesson_of(body: bytes) -> str:
         except GraderError as exc:
             message = str(exc).replace(str(path), "The upload")
             if "Pass --lesson" in message:  # the grader's advice is for its command line
-                message = ("The upload is a notebook, but none of its exercise cells match a lesson of this "
-                           f"course ({', '.join(lesson.slug for lesson in lessons)}). Submit the lesson's "
-                           "notebook as you received it, with its exercise cells in place.")
+                message = (
+                    "The upload is a notebook, but none of its exercise cells match a lesson of this "
+                    f"course ({', '.join(lesson.slug for lesson in lessons)}). Submit the lesson's "
+                    "notebook as you received it, with its exercise cells in place."
+                )
             raise NotASubmission(message) from None
     return found.slug
 
@@ -85,9 +97,16 @@ def public(submission: Submission, learner: str, ahead: int | None = None) -> di
     if result:
         result.pop("path", None)
     document = {
-        "id": submission.id, "learner": learner, "lesson": submission.lesson, "status": submission.status,
-        "score": submission.score, "max_score": submission.max_score, "feedback": submission.feedback,
-        "result": result, "created_at": submission.created_at, "graded_at": submission.graded_at,
+        "id": submission.id,
+        "learner": learner,
+        "lesson": submission.lesson,
+        "status": submission.status,
+        "score": submission.score,
+        "max_score": submission.max_score,
+        "feedback": submission.feedback,
+        "result": result,
+        "created_at": submission.created_at,
+        "graded_at": submission.graded_at,
         "status_url": f"/api/submissions/{submission.id}",
     }
     if ahead is not None:
@@ -180,8 +199,9 @@ def create_app(settings: Settings) -> FastAPI:
         return b"".join(chunks)
 
     @app.post("/api/submissions", status_code=202)
-    async def submit(request: Request, who: Learner = Depends(learner),
-                     idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+    async def submit(
+        request: Request, who: Learner = Depends(learner), idempotency_key: str | None = Header(default=None)
+    ) -> JSONResponse:
         body = await body_within_limit(request)
         lesson = await run_in_threadpool(lesson_of, body)
         accepted = await store.accept(who, lesson, body, idempotency_key, per_minute=settings.submissions_per_minute)
@@ -235,8 +255,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/instructor/class")
     async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
-        return instructor.class_view(await store.latest(known(lesson)), await store.learners(), await store.counts(),
-                                     await store.grader_errors(), [each.slug for each in graded_lessons()])
+        return instructor.class_view(
+            await store.latest(known(lesson)),
+            await store.learners(),
+            await store.counts(),
+            await store.grader_errors(),
+            [each.slug for each in graded_lessons()],
+        )
 
     @app.get("/api/instructor/lessons/{lesson}")
     async def lesson_view(lesson: str, who: Learner = Depends(teacher)) -> dict:
@@ -253,19 +278,23 @@ def create_app(settings: Settings) -> FastAPI:
     async def queue_view(hours: int = Query(48, ge=1, le=24 * 14), who: Learner = Depends(teacher)) -> dict:
         now = time.time()
         recent = await store.timings_since(now - hours * 3600)
-        return instructor.queue_view(await store.counts(), recent, await store.grader_errors(), await store.learners(),
-                                     now=now, hours=hours)
+        return instructor.queue_view(
+            await store.counts(), recent, await store.grader_errors(), await store.learners(), now=now, hours=hours
+        )
 
     @app.get("/api/instructor/grades.csv")
     async def grades(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
         text = instructor.gradebook_csv(await store.latest(known(lesson)), await store.learners())
-        return Response(text, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="grades.csv"'})
+        return Response(
+            text, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="grades.csv"'}
+        )
 
     @app.get("/api/instructor/gradescope.zip")
     async def gradescope(lesson: str | None = None, who: Learner = Depends(teacher)) -> Response:
         data = instructor.gradescope_zip(await store.latest(known(lesson)), await store.learners())
-        return Response(data, media_type="application/zip",
-                        headers={"Content-Disposition": 'attachment; filename="gradescope.zip"'})
+        return Response(
+            data, media_type="application/zip", headers={"Content-Disposition": 'attachment; filename="gradescope.zip"'}
+        )
 
     @app.post("/api/instructor/regrade/{lesson}", status_code=202)
     async def regrade(lesson: str, who: Learner = Depends(teacher)) -> dict:

@@ -3,30 +3,36 @@ the HTTP status it earns and a message that says what to do next."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..errors import GraderError
 
 
 class ServiceError(GraderError):
     status = 400
-    headers: dict[str, str] = {}
+    headers: ClassVar[dict[str, str]] = {}
 
 
 class MissingToken(ServiceError):
     status = 401
-    headers = {"WWW-Authenticate": "Bearer"}
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
     def __init__(self) -> None:
-        super().__init__("No token: send `Authorization: Bearer <your token>`. Your instructor gives you a token "
-                         "(`autograder tokens add NAME` prints one).")
+        super().__init__(
+            "No token: send `Authorization: Bearer <your token>`. Your instructor gives you a token "
+            "(`autograder tokens add NAME` prints one)."
+        )
 
 
 class WrongToken(ServiceError):
     status = 401
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
     def __init__(self) -> None:
-        super().__init__("This token is not one the service knows (mistyped, or replaced by a newer one). "
-                         "Check it, or ask your instructor for a new one.")
+        super().__init__(
+            "This token is not one the service knows (mistyped, or replaced by a newer one). "
+            "Check it, or ask your instructor for a new one."
+        )
 
 
 class NotYours(ServiceError):
@@ -40,8 +46,10 @@ class InstructorsOnly(ServiceError):
     status = 403
 
     def __init__(self) -> None:
-        super().__init__("Only instructors can see this; your token is a learner's. An instructor's token is made "
-                         "with `autograder tokens add NAME --instructor`.")
+        super().__init__(
+            "Only instructors can see this; your token is a learner's. An instructor's token is made "
+            "with `autograder tokens add NAME --instructor`."
+        )
 
 
 class NoSuchSubmission(ServiceError):
@@ -69,8 +77,10 @@ class TooLarge(ServiceError):
     status = 413
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"The upload is larger than {limit // 1024} KiB, more than a lesson notebook needs. "
-                         "Clear the outputs (Edit > Clear Outputs of All Cells), save, and submit again.")
+        super().__init__(
+            f"The upload is larger than {limit // 1024} KiB, more than a lesson notebook needs. "
+            "Clear the outputs (Edit > Clear Outputs of All Cells), save, and submit again."
+        )
 
 
 class NotASubmission(ServiceError):
@@ -84,19 +94,25 @@ class TooMany(ServiceError):
 
     def __init__(self, per_minute: int, retry_after: int) -> None:
         self.headers = {"Retry-After": str(retry_after)}
-        super().__init__(f"You have made {per_minute} submissions in the last minute, the most allowed. "
-                         f"Submit again in {retry_after} s; your earlier submissions are being graded.")
+        super().__init__(
+            f"You have made {per_minute} submissions in the last minute, the most allowed. "
+            f"Submit again in {retry_after} s; your earlier submissions are being graded."
+        )
 
 
 class BadRoster(ServiceError):
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"Cannot import the roster {path}: {reason}. A roster is a CSV file whose first line "
-                         "is `name,instructor` and each further line a person (instructor: yes or empty).")
+        super().__init__(
+            f"Cannot import the roster {path}: {reason}. A roster is a CSV file whose first line "
+            "is `name,instructor` and each further line a person (instructor: yes or empty)."
+        )
 
 
 class BrokerUnreachable(ServiceError):
     status = 503
 
     def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"The job queue at {url} does not answer ({reason}). Start it (`autograder serve` starts "
-                         "one) or pass the right --broker URL.")
+        super().__init__(
+            f"The job queue at {url} does not answer ({reason}). Start it (`autograder serve` starts "
+            "one) or pass the right --broker URL."
+        )

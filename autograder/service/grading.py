@@ -80,7 +80,9 @@ class Grader:
         self.answers = Path(tempfile.mkdtemp(prefix="answers-", dir=self.scratch))
         atexit.register(shutil.rmtree, self.answers, True)
         # Read before the first submission runs, as `autograder grade` does.
-        self.fixed = {lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))}
+        self.fixed = {
+            lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))
+        }
         self.proved: set[tuple[str, int]] = set()  # (lesson, suite version) whose canary earned full marks here
         worker.warm_up(sorted({module for _, each in self.fixed.values() for module in imports(each.sources)}))
 
@@ -90,7 +92,7 @@ class Grader:
         held, fixed = self.fixed[lesson]
         if held != version:  # an instructor changed the suite and asked for a regrade
             found = find_lesson(lesson)
-            assert found is not None
+            assert found is not None  # narrows the type for the checker  # noqa: S101
             fixed = Fixed.read(found)
             self.fixed[lesson] = (version, fixed)
         if (lesson, version) not in self.proved:
@@ -108,8 +110,14 @@ class Grader:
         path = folder / f"{name}.ipynb"
         path.write_bytes(notebook)
         try:
-            return grade_one(path, name, fixed, Limits(), sandbox_hidden(path, self.scratch, self.settings),
-                             answers=str(self.shared_answers(fixed.lesson.slug, version)))
+            return grade_one(
+                path,
+                name,
+                fixed,
+                Limits(),
+                sandbox_hidden(path, self.scratch, self.settings),
+                answers=str(self.shared_answers(fixed.lesson.slug, version)),
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -123,10 +131,13 @@ class Grader:
             return claim.value
         self.announce(submission_id, "running")
         submission = await self.store.get(submission_id)
-        assert submission is not None
+        assert submission is not None  # narrows the type for the checker  # noqa: S101
         if submission.attempts > MAX_ATTEMPTS:
-            await self._finish_failed(submission_id, f"grading this notebook stopped its worker {MAX_ATTEMPTS} times; "
-                                                     "it is not tried again. Your instructor can see it.")
+            await self._finish_failed(
+                submission_id,
+                f"grading this notebook stopped its worker {MAX_ATTEMPTS} times; "
+                "it is not tried again. Your instructor can see it.",
+            )
             return "failed"
         name = await self.store.learner_name(submission.learner_id)
         version = await self.store.suite_version(submission.lesson)
@@ -140,9 +151,15 @@ class Grader:
         finally:
             renewing.cancel()
         status = "done" if result.graded else "error"
-        written = await self.store.finish(submission_id, self.name, status=status, score=result.score,
-                                          max_score=result.max_score, result=json.dumps(result.to_json()),
-                                          feedback=report.feedback_text(result))
+        written = await self.store.finish(
+            submission_id,
+            self.name,
+            status=status,
+            score=result.score,
+            max_score=result.max_score,
+            result=json.dumps(result.to_json()),
+            feedback=report.feedback_text(result),
+        )
         if not written:
             return "lost its claim"
         self.announce(submission_id, status)
@@ -155,6 +172,13 @@ class Grader:
 
     async def _finish_failed(self, submission_id: str, problem: str) -> None:
         result = SubmissionResult(submission=submission_id, path="", lesson=None, problems=[problem])
-        if await self.store.finish(submission_id, self.name, status="failed", score=0, max_score=0,
-                                   result=json.dumps(result.to_json()), feedback=report.feedback_text(result)):
+        if await self.store.finish(
+            submission_id,
+            self.name,
+            status="failed",
+            score=0,
+            max_score=0,
+            result=json.dumps(result.to_json()),
+            feedback=report.feedback_text(result),
+        ):
             self.announce(submission_id, "failed")

@@ -53,8 +53,11 @@ class Supervisor:
         while not stopping():
             for index, child in enumerate(self.children):
                 if child.poll() is not None:
-                    print(f"serve: the {self.roles[index]} process {child.pid} exited ({child.returncode}); "
-                          "starting another", flush=True)
+                    print(
+                        f"serve: the {self.roles[index]} process {child.pid} exited ({child.returncode}); "
+                        "starting another",
+                        flush=True,
+                    )
                     time.sleep(RESTART_PAUSE)
                     self.children[index] = start(self.roles[index], self.settings)
             time.sleep(0.2)
@@ -127,12 +130,18 @@ def serve(settings: Settings, *, web: bool = True) -> None:
         supervisor = Supervisor(settings, roles)
         supervisor.start()
         if web:
-            print(f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
-                  f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
-                  f"{settings.workers} worker(s)", flush=True)
+            print(
+                f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
+                f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
+                f"{settings.workers} worker(s)",
+                flush=True,
+            )
         else:
-            print(f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, "
-                  f"database {shown(settings.database)}", flush=True)
+            print(
+                f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, "
+                f"database {shown(settings.database)}",
+                flush=True,
+            )
         try:
             supervisor.watch(lambda: stopping)
         finally:

@@ -65,7 +65,7 @@ class Progress:
         try:
             await asyncio.wait_for(change.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def _wake(self) -> None:
@@ -90,8 +90,10 @@ class Progress:
                 self.subscribed.clear()
                 if self.stopping:
                     return
-                print(f"progress: subscription lost ({type(exc).__name__}: {exc}); again in "
-                      f"{RECONNECT_SECONDS:g} s", flush=True)
+                print(
+                    f"progress: subscription lost ({type(exc).__name__}: {exc}); again in {RECONNECT_SECONDS:g} s",
+                    flush=True,
+                )
                 await asyncio.sleep(RECONNECT_SECONDS)
             finally:
                 await client.aclose()

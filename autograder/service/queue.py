@@ -27,16 +27,16 @@ ACTOR = "grade_submission"
 
 
 def broker_for(settings: Settings) -> RedisBroker:
-    broker = RedisBroker(url=settings.broker_url, heartbeat_timeout=settings.heartbeat_ms,
-                         maintenance_chance=settings.maintenance_chance)
+    broker = RedisBroker(
+        url=settings.broker_url, heartbeat_timeout=settings.heartbeat_ms, maintenance_chance=settings.maintenance_chance
+    )
     broker.declare_queue(QUEUE)
     return broker
 
 
 def send(broker: RedisBroker, submission_id: str) -> None:
     """Enqueue a submission (no actor needed here: the web app only sends)."""
-    broker.enqueue(dramatiq.Message(queue_name=QUEUE, actor_name=ACTOR, args=(submission_id,), kwargs={},
-                                    options={}))
+    broker.enqueue(dramatiq.Message(queue_name=QUEUE, actor_name=ACTOR, args=(submission_id,), kwargs={}, options={}))
 
 
 def waiting(broker: RedisBroker) -> int:
@@ -58,18 +58,26 @@ def run_worker(settings: Settings) -> None:
 
     broker = broker_for(settings)
     store = Store.connect(settings.database, pooled=False)  # each job runs in an event loop of its own
-    grader = Grader(settings, store,
-                    lambda submission_id, status: progress.announce(broker.client, submission_id, status))
+    grader = Grader(
+        settings, store, lambda submission_id, status: progress.announce(broker.client, submission_id, status)
+    )
 
     def grade_submission(submission_id: str) -> None:
         outcome = asyncio.run(grader.handle(submission_id))
         print(f"{grader.name}: {submission_id} {outcome}", flush=True)
 
     lease_ms = int(settings.lease_seconds * 1000)
-    dramatiq.actor(grade_submission, broker=broker, actor_name=ACTOR, queue_name=QUEUE,
-                   max_retries=100, min_backoff=500, max_backoff=lease_ms,
-                   retry_when=lambda retries, exc: isinstance(exc, LeaseHeld) or retries < 5,
-                   time_limit=10 * 60 * 1000)
+    dramatiq.actor(
+        grade_submission,
+        broker=broker,
+        actor_name=ACTOR,
+        queue_name=QUEUE,
+        max_retries=100,
+        min_backoff=500,
+        max_backoff=lease_ms,
+        retry_when=lambda retries, exc: isinstance(exc, LeaseHeld) or retries < 5,
+        time_limit=10 * 60 * 1000,
+    )
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.queue_prefetch = 1
     stopping = threading.Event()

@@ -57,7 +57,7 @@ class Settings:
     def to_environment(self) -> dict[str, str]:
         return {ENVIRONMENT: json.dumps(asdict(self))}
 
-    def with_changes(self, **changes) -> "Settings":
+    def with_changes(self, **changes) -> Settings:
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
 

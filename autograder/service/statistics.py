@@ -35,8 +35,10 @@ def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list
     counts = [0] * bins
     for score in scores:
         counts[min(bins - 1, max(0, math.floor(score / width)))] += 1
-    return [{"low": round(index * width, 6), "high": round(min((index + 1) * width, max_score), 6), "count": count}
-            for index, count in enumerate(counts)]
+    return [
+        {"low": round(index * width, 6), "high": round(min((index + 1) * width, max_score), 6), "count": count}
+        for index, count in enumerate(counts)
+    ]
 
 
 def summary(scores: Sequence[float]) -> dict:
@@ -71,8 +73,16 @@ def per_test(results: Sequence[SubmissionResult]) -> list[dict]:
     rows = []
     for exercise, name, passed, graded in report.pass_rates(list(results)):  # its order: hardest first
         found = correlation(*outcomes[exercise, name])
-        rows.append({"exercise": exercise, "test": name, "passed": passed, "graded": graded, "rate": passed / graded,
-                     "discrimination": None if found is None else round(found, 3)})
+        rows.append(
+            {
+                "exercise": exercise,
+                "test": name,
+                "passed": passed,
+                "graded": graded,
+                "rate": passed / graded,
+                "discrimination": None if found is None else round(found, 3),
+            }
+        )
     return rows
 
 
@@ -87,9 +97,15 @@ def per_exercise(results: Sequence[SubmissionResult]) -> list[dict]:
     for exercise, pairs in scores.items():
         top = max(total for _, total in pairs)
         mean = statistics.fmean(got for got, _ in pairs)
-        rows.append({"exercise": exercise, "mean": round(mean, 3), "max_score": top,
-                     "mean_share": mean / top if top else 0.0,
-                     "full_marks": sum(got >= total for got, total in pairs) / len(pairs)})
+        rows.append(
+            {
+                "exercise": exercise,
+                "mean": round(mean, 3),
+                "max_score": top,
+                "mean_share": mean / top if top else 0.0,
+                "full_marks": sum(got >= total for got, total in pairs) / len(pairs),
+            }
+        )
     return rows
 
 
@@ -111,6 +127,9 @@ def median_time_to_feedback(submissions: Iterable[Timing]) -> float | None:
     """The median time in seconds from upload to feedback, over the finished submissions
     graded once; None when there are none. A regraded one is left out: its ``graded_at`` is
     the regrade's, long after its learner read the first feedback."""
-    waits = [each.graded_at - each.created_at for each in submissions
-             if each.status in FINISHED and each.gradings == 1 and each.graded_at is not None]
+    waits = [
+        each.graded_at - each.created_at
+        for each in submissions
+        if each.status in FINISHED and each.gradings == 1 and each.graded_at is not None
+    ]
     return statistics.median(waits) if waits else None

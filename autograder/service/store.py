@@ -28,8 +28,21 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, event,
-                        func, or_, select, update)
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, defer, mapped_column
 from sqlalchemy.pool import NullPool
@@ -135,12 +148,14 @@ def engine_for(url: str, *, pooled: bool = True) -> AsyncEngine:
     options = {"connect_args": {"timeout": 30}} if sqlite else {}
     engine = create_async_engine(url, **options, **({} if pooled else {"poolclass": NullPool}))
     if sqlite:
+
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(connection, _record) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")  # committed means on disk, before the 202
             cursor.close()
+
     return engine
 
 
@@ -152,7 +167,7 @@ class Store:
         self.session = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str, *, pooled: bool = True) -> "Store":
+    def connect(cls, url: str, *, pooled: bool = True) -> Store:
         return cls(engine_for(url, pooled=pooled))
 
     async def create_tables(self) -> None:
@@ -189,8 +204,9 @@ class Store:
 
     # submissions, as the web app sees them
 
-    async def accept(self, learner: Learner, lesson: str, notebook: bytes, key: str | None, *,
-                     per_minute: int) -> Accepted | Limited:
+    async def accept(
+        self, learner: Learner, lesson: str, notebook: bytes, key: str | None, *, per_minute: int
+    ) -> Accepted | Limited:
         """Store a submission (committed when this returns), or find the one an earlier upload
         with this idempotency key made, or refuse: the learner made ``per_minute`` in the last minute.
 
@@ -203,18 +219,35 @@ class Store:
             await session.execute(update(Learner).where(Learner.id == learner.id).values(instructor=Learner.instructor))
             now = time.time()  # read under the lock: the uploads before this one were made earlier
             if key:
-                found = (await session.execute(select(Submission).where(
-                    Submission.learner_id == learner.id, Submission.idempotency_key == key))).scalar_one_or_none()
+                found = (
+                    await session.execute(
+                        select(Submission).where(Submission.learner_id == learner.id, Submission.idempotency_key == key)
+                    )
+                ).scalar_one_or_none()
                 if found is not None:  # a retry is the same submission, whatever the count
                     return Accepted(found, False)
-            recent = list((await session.execute(
-                select(Submission.created_at).where(Submission.learner_id == learner.id,
-                                                    Submission.created_at > now - RATE_WINDOW)
-                .order_by(Submission.created_at))).scalars())
+            recent = list(
+                (
+                    await session.execute(
+                        select(Submission.created_at)
+                        .where(Submission.learner_id == learner.id, Submission.created_at > now - RATE_WINDOW)
+                        .order_by(Submission.created_at)
+                    )
+                ).scalars()
+            )
             if len(recent) >= per_minute:  # one more fits once the oldest that keeps it full leaves the window
                 return Limited(recent[len(recent) - per_minute] + RATE_WINDOW - now)
-            submission = Submission(id=new_id(), learner_id=learner.id, lesson=lesson, idempotency_key=key,
-                                    notebook=notebook, status="queued", created_at=now, attempts=0, gradings=0)
+            submission = Submission(
+                id=new_id(),
+                learner_id=learner.id,
+                lesson=lesson,
+                idempotency_key=key,
+                notebook=notebook,
+                status="queued",
+                created_at=now,
+                attempts=0,
+                gradings=0,
+            )
             session.add(submission)
         return Accepted(submission, True)
 
@@ -229,19 +262,26 @@ class Store:
     async def ahead_of(self, submission: Submission) -> int:
         """How many queued submissions were made before this one."""
         async with self.session() as session:
-            query = select(func.count()).where(Submission.status == "queued",
-                                               Submission.created_at < submission.created_at)
+            query = select(func.count()).where(
+                Submission.status == "queued", Submission.created_at < submission.created_at
+            )
             return (await session.execute(query)).scalar_one()
 
     async def unfinished(self, *, queued_before: float, now: float) -> list[str]:
         """What the sweeper sends again: queued rows enqueued before ``queued_before`` (or
         never), and running rows whose worker stopped renewing its lease."""
         async with self.session() as session:
-            query = select(Submission.id).where(or_(
-                (Submission.status == "queued")
-                & or_(Submission.enqueued_at.is_(None), Submission.enqueued_at < queued_before),
-                (Submission.status == "running") & (Submission.lease_until < now),
-            )).order_by(Submission.created_at)
+            query = (
+                select(Submission.id)
+                .where(
+                    or_(
+                        (Submission.status == "queued")
+                        & or_(Submission.enqueued_at.is_(None), Submission.enqueued_at < queued_before),
+                        (Submission.status == "running") & (Submission.lease_until < now),
+                    )
+                )
+                .order_by(Submission.created_at)
+            )
             return list((await session.execute(query)).scalars())
 
     # submissions, as a worker sees them
@@ -251,11 +291,20 @@ class Store:
         async with self.session.begin() as session:
             claimed = await session.execute(
                 update(Submission)
-                .where(Submission.id == submission_id,
-                       or_(Submission.status == "queued",
-                           (Submission.status == "running") & (Submission.lease_until < now)))
-                .values(status="running", claimed_by=worker, lease_until=now + lease_seconds, started_at=now,
-                        attempts=Submission.attempts + 1))
+                .where(
+                    Submission.id == submission_id,
+                    or_(
+                        Submission.status == "queued", (Submission.status == "running") & (Submission.lease_until < now)
+                    ),
+                )
+                .values(
+                    status="running",
+                    claimed_by=worker,
+                    lease_until=now + lease_seconds,
+                    started_at=now,
+                    attempts=Submission.attempts + 1,
+                )
+            )
             if claimed.rowcount == 1:
                 return Claim.CLAIMED
             status = (await session.execute(select(Submission.status).where(Submission.id == submission_id))).scalar()
@@ -266,20 +315,39 @@ class Store:
     async def renew(self, submission_id: str, worker: str, lease_seconds: float) -> bool:
         async with self.session.begin() as session:
             renewed = await session.execute(
-                update(Submission).where(Submission.id == submission_id, Submission.claimed_by == worker,
-                                         Submission.status == "running")
-                .values(lease_until=time.time() + lease_seconds))
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.claimed_by == worker, Submission.status == "running")
+                .values(lease_until=time.time() + lease_seconds)
+            )
             return renewed.rowcount == 1
 
-    async def finish(self, submission_id: str, worker: str, *, status: str, score: float | None, max_score: float,
-                     result: str, feedback: str) -> bool:
+    async def finish(
+        self,
+        submission_id: str,
+        worker: str,
+        *,
+        status: str,
+        score: float | None,
+        max_score: float,
+        result: str,
+        feedback: str,
+    ) -> bool:
         """Write the result, if this worker's claim still stands; return whether it did."""
         async with self.session.begin() as session:
             written = await session.execute(
-                update(Submission).where(Submission.id == submission_id, Submission.claimed_by == worker,
-                                         Submission.status == "running")
-                .values(status=status, score=score, max_score=max_score, result=result, feedback=feedback,
-                        graded_at=time.time(), lease_until=None, gradings=Submission.gradings + 1))
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.claimed_by == worker, Submission.status == "running")
+                .values(
+                    status=status,
+                    score=score,
+                    max_score=max_score,
+                    result=result,
+                    feedback=feedback,
+                    graded_at=time.time(),
+                    lease_until=None,
+                    gradings=Submission.gradings + 1,
+                )
+            )
             return written.rowcount == 1
 
     # the class, as the instructor sees it
@@ -290,12 +358,18 @@ class Store:
     async def latest(self, lesson: str | None = None) -> list[Submission]:
         """Each learner's latest graded submission per lesson."""
         async with self.session() as session:
-            newest = (select(Submission.learner_id, Submission.lesson, func.max(Submission.created_at).label("at"))
-                      .where(Submission.status == "done").group_by(Submission.learner_id, Submission.lesson)
-                      .subquery())
-            query = select(Submission).join(newest, (Submission.learner_id == newest.c.learner_id)
-                                            & (Submission.lesson == newest.c.lesson)
-                                            & (Submission.created_at == newest.c.at))
+            newest = (
+                select(Submission.learner_id, Submission.lesson, func.max(Submission.created_at).label("at"))
+                .where(Submission.status == "done")
+                .group_by(Submission.learner_id, Submission.lesson)
+                .subquery()
+            )
+            query = select(Submission).join(
+                newest,
+                (Submission.learner_id == newest.c.learner_id)
+                & (Submission.lesson == newest.c.lesson)
+                & (Submission.created_at == newest.c.at),
+            )
             if lesson:
                 query = query.where(Submission.lesson == lesson)
             return list((await session.execute(query.options(WITHOUT_NOTEBOOK).order_by(Submission.lesson))).scalars())
@@ -303,8 +377,12 @@ class Store:
     async def history(self, learner_id: int) -> list[Submission]:
         """Every submission of one learner, newest first, whatever its status."""
         async with self.session() as session:
-            query = (select(Submission).where(Submission.learner_id == learner_id).options(WITHOUT_NOTEBOOK)
-                     .order_by(Submission.created_at.desc()))
+            query = (
+                select(Submission)
+                .where(Submission.learner_id == learner_id)
+                .options(WITHOUT_NOTEBOOK)
+                .order_by(Submission.created_at.desc())
+            )
             return list((await session.execute(query)).scalars())
 
     async def timings_since(self, at: float) -> list[Timing]:
@@ -312,23 +390,33 @@ class Store:
         first (the queue's recent past): these columns alone, since a deadline week of a large
         course is tens of thousands of rows."""
         async with self.session() as session:
-            query = (select(Submission.created_at, Submission.graded_at, Submission.status, Submission.gradings)
-                     .where(Submission.created_at >= at).order_by(Submission.created_at))
+            query = (
+                select(Submission.created_at, Submission.graded_at, Submission.status, Submission.gradings)
+                .where(Submission.created_at >= at)
+                .order_by(Submission.created_at)
+            )
             return [Timing(*row) for row in (await session.execute(query)).all()]
 
     async def grader_errors(self) -> list[Submission]:
         """The submissions not graded because the grader failed (status ``error``), newest first."""
         async with self.session() as session:
-            query = (select(Submission).where(Submission.status == "error").options(WITHOUT_NOTEBOOK)
-                     .order_by(Submission.graded_at.desc()))
+            query = (
+                select(Submission)
+                .where(Submission.status == "error")
+                .options(WITHOUT_NOTEBOOK)
+                .order_by(Submission.graded_at.desc())
+            )
             return list((await session.execute(query)).scalars())
 
     async def retry_errors(self) -> list[str]:
         """Queue every submission the grader failed on again (the grader works again, say)."""
         async with self.session.begin() as session:
             ids = list((await session.execute(select(Submission.id).where(Submission.status == "error"))).scalars())
-            await session.execute(update(Submission).where(Submission.id.in_(ids))
-                                  .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0))
+            await session.execute(
+                update(Submission)
+                .where(Submission.id.in_(ids))
+                .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0)
+            )
         return ids
 
     async def counts(self) -> dict[str, int]:
@@ -340,14 +428,23 @@ class Store:
         """Queue every finished submission of ``lesson`` again, with the suite as it is now."""
         async with self.session.begin() as session:
             # One UPDATE, not a read and a write: two regrades at once bump the version twice.
-            bumped = await session.execute(update(Suite).where(Suite.lesson == lesson)
-                                           .values(version=Suite.version + 1))
+            bumped = await session.execute(
+                update(Suite).where(Suite.lesson == lesson).values(version=Suite.version + 1)
+            )
             if bumped.rowcount == 0:
                 session.add(Suite(lesson=lesson, version=1))
-            ids = list((await session.execute(select(Submission.id).where(
-                Submission.lesson == lesson, Submission.status.in_(FINISHED)))).scalars())
-            await session.execute(update(Submission).where(Submission.id.in_(ids))
-                                  .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0))
+            ids = list(
+                (
+                    await session.execute(
+                        select(Submission.id).where(Submission.lesson == lesson, Submission.status.in_(FINISHED))
+                    )
+                ).scalars()
+            )
+            await session.execute(
+                update(Submission)
+                .where(Submission.id.in_(ids))
+                .values(status="queued", claimed_by=None, enqueued_at=None, attempts=0)
+            )
         return ids
 
     async def suite_version(self, lesson: str) -> int:

@@ -80,8 +80,16 @@ def symlinked_venv(folder: Path) -> Path:
     return python
 
 
-def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path, *, prelude: str = "",
-            needed: list[Path] | None = None) -> tuple[list[str], dict]:
+def command(
+    mode: Mode,
+    argv: list[str],
+    python: str,
+    workdir: Path,
+    stash: Path,
+    *,
+    prelude: str = "",
+    needed: list[Path] | None = None,
+) -> tuple[list[str], dict]:
     """The command line and environment that run ``python argv`` as ``mode`` says. ``stash``:
     an empty folder outside every folder ``nobody`` may not enter (root's mount points).
     ``prelude``: shell steps run as root in the command's own mount namespace (mounts
@@ -93,8 +101,15 @@ def command(mode: Mode, argv: list[str], python: str, workdir: Path, stash: Path
     run = [python, *argv]
     if mode.user == "nobody":
         env.update(HOME=str(workdir), TMPDIR="/tmp")
-        run = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
-               "--inh-caps=-all", "--", *run]
+        run = [
+            "setpriv",
+            f"--reuid={NOBODY.pw_uid}",
+            f"--regid={NOBODY.pw_gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+            *run,
+        ]
     if mode.user != "nobody" and not mode.opened and not prelude:
         return run, env
     if needed is None:
@@ -116,8 +131,11 @@ def opened_paths_script(needed: list[Path], stash: Path) -> str:
     steps = []
     for number, (closed, names) in enumerate(sorted(children.items())):
         saved = stash / str(number)
-        steps += [f"mkdir -p {saved}", f"mount --rbind {shlex.quote(str(closed))} {saved}",
-                  f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}"]
+        steps += [
+            f"mkdir -p {saved}",
+            f"mount --rbind {shlex.quote(str(closed))} {saved}",
+            f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}",
+        ]
         for name in sorted(names):
             inside = shlex.quote(str(closed / name))
             steps += [f"mkdir -p {inside}", f"mount --rbind {shlex.quote(str(saved / name))} {inside}"]

@@ -29,7 +29,6 @@ import pytest
 
 from autograder import jail
 from autograder.lessons import ROOT, find_lesson
-
 from tests.autograder.grading_modes import MODES, Mode, class_folders, command, give_to, symlinked_venv, with_exercise
 
 LESSON = find_lesson("01")
@@ -49,7 +48,8 @@ def stops(attack: dict, mode: Mode) -> bool:
 def digest(*folders: Path) -> dict[str, str]:
     return {
         str(path): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in folders for path in sorted(folder.rglob("*"))
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
         # .course-progress.json: the self-checks' record of a notebook run (git ignores it)
         if path.is_file() and "__pycache__" not in path.parts and path.name != ".course-progress.json"
     }
@@ -63,8 +63,14 @@ def _process(pid: str) -> dict | None:
     except OSError:
         return None
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-    return {"pid": pid, "uid": int(fields["Uid"].split()[0]), "zombie": fields["State"].startswith("Z"),
-            "init": fields.get("NSpid", "").split()[-1:] == ["1"], "cmdline": cmdline, "namespace": namespace}
+    return {
+        "pid": pid,
+        "uid": int(fields["Uid"].split()[0]),
+        "zombie": fields["State"].startswith("Z"),
+        "init": fields.get("NSpid", "").split()[-1:] == ["1"],
+        "cmdline": cmdline,
+        "namespace": namespace,
+    }
 
 
 def leftovers(workdir: Path) -> list[str]:
@@ -101,8 +107,20 @@ def graded_class(request, tmp_path_factory):
         nbformat.write(with_exercise(solution, TARGET, attack["source"]), folder / f"attack-{attack['name']}.ipynb")
     give_to(workdir, mode)
     python = str(symlinked_venv(workdir / "venv")) if mode.interpreter == "symlinked" else sys.executable
-    argv = ["-m", "autograder", "grade", str(folder), "--out", str(out),
-            "--cell-timeout", "3", "--call-timeout", "3", "--timeout", "120"]
+    argv = [
+        "-m",
+        "autograder",
+        "grade",
+        str(folder),
+        "--out",
+        str(out),
+        "--cell-timeout",
+        "3",
+        "--call-timeout",
+        "3",
+        "--timeout",
+        "120",
+    ]
     refused = None
     if mode.confinement not in jail.PROTECTIVE:
         refused = _run(mode, argv, python, workdir, timeout=300)
@@ -120,9 +138,17 @@ def graded_class(request, tmp_path_factory):
     for name, result in sorted(results.items()):
         print(f"[{mode.name}]   {name}: {result['score']:g}/{result['max_score']:g}")
     return {
-        "mode": mode, "attacks": attacks, "completed": completed, "refused": refused, "out": out,
-        "seconds": seconds, "results_then": results_then, "project_before": project_before,
-        "class_before": class_before, "folder": folder, "workdir": workdir,
+        "mode": mode,
+        "attacks": attacks,
+        "completed": completed,
+        "refused": refused,
+        "out": out,
+        "seconds": seconds,
+        "results_then": results_then,
+        "project_before": project_before,
+        "class_before": class_before,
+        "folder": folder,
+        "workdir": workdir,
         "results": results,
     }
 

@@ -34,11 +34,10 @@ PLAYED = [mode for mode in MODES if mode.name in ("root", "not-root-without-user
 pytestmark = pytest.mark.slow
 
 
-
-
 def target_source(notebook) -> str:
-    return next(cell.source for cell in notebook.cells
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == TARGET)
+    return next(
+        cell.source for cell in notebook.cells if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == TARGET
+    )
 
 
 @pytest.fixture(scope="module", params=PLAYED, ids=[mode.name for mode in PLAYED])
@@ -61,9 +60,18 @@ def graded_class(request, tmp_path_factory):
     time.sleep(1)
     results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
     for name, result in sorted(results.items()):
-        print(f"[{mode.name}] {name}: {result['exercises'][TARGET]['score']:g}/{result['exercises'][TARGET]['max_score']:g}")
-    return {"mode": mode, "attacks": attacks, "completed": completed, "results": results,
-            "project_before": project_before, "workdir": workdir}
+        print(
+            f"[{mode.name}] {name}: "
+            f"{result['exercises'][TARGET]['score']:g}/{result['exercises'][TARGET]['max_score']:g}"
+        )
+    return {
+        "mode": mode,
+        "attacks": attacks,
+        "completed": completed,
+        "results": results,
+        "project_before": project_before,
+        "workdir": workdir,
+    }
 
 
 def test_the_class_is_graded(graded_class):

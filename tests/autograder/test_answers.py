@@ -15,7 +15,7 @@ from autograder.types import Cell, Limits
 pytestmark = pytest.mark.anyio
 FAST = Limits(cell_seconds=2, call_seconds=2)
 
-ECHO = '''
+ECHO = """
 async def echo(scope, receive, send):
     body = b""
     while True:
@@ -25,10 +25,13 @@ async def echo(scope, receive, send):
         body += message.get("body", b"")
         if not message.get("more_body", False):
             break
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-'''
-FIRST_PIECE_ONLY = ECHO.replace('        if not message.get("more_body", False):\n            break\n', "        break\n")
+"""
+FIRST_PIECE_ONLY = ECHO.replace(
+    '        if not message.get("more_body", False):\n            break\n', "        break\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +93,7 @@ REQUESTS = http_requests(methods=st.just("POST"), pieces=body_pieces(3))
 def batch(side, requests):
     async def seen():
         return [[each["status"], each["body"]] for each in await outcomes(side, "echo", requests, FAST.call_seconds)]
+
     return seen()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from autograder.types import Cell, Limits
 pytestmark = pytest.mark.anyio
 MEMORY = cgroup.available()
 needs_cgroup = pytest.mark.skipif(not isinstance(MEMORY, cgroup.Hierarchy), reason=f"no memory cgroup here: {MEMORY}")
+
 
 def alive(pid: int) -> bool:
     try:
@@ -78,6 +80,6 @@ async def test_a_detached_process_is_ended_without_the_user_id_jail():
     assert os.getpgid(pid) != os.getpgid(sub.process.pid)  # out of reach of the process group
     await sub.close()
     deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while alive(pid) and time.monotonic() < deadline:  # another process: nothing to await but time  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     assert not alive(pid)

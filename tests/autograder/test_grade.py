@@ -55,12 +55,16 @@ def graded(tmp_path_factory):
     nbformat.write(replace_cell(good, "websocket_echo", "while True:\n    pass\n"), folder / "endless.ipynb")
     nbformat.write(replace_cell(good, "json_app", "import os\nos._exit(3)\n"), folder / "crash.ipynb")
     nbformat.write(replace_cell(good, "echo_app", "import sys\nsys.exit('bye')\n"), folder / "exits.ipynb")
-    helper_outside = replace_cell(good, "json_app", "async def json_app(scope, receive, send):\n    await answer(send)\n")
+    helper_outside = replace_cell(
+        good, "json_app", "async def json_app(scope, receive, send):\n    await answer(send)\n"
+    )
     helper_outside.cells.insert(1, nbformat.v4.new_code_cell("async def answer(send):\n    pass\n"))
     nbformat.write(helper_outside, folder / "helper_outside.ipynb")
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--gradescope"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}  # not gradescope/*
     return completed, results, out
@@ -147,7 +151,7 @@ def test_gradebook_has_a_row_per_submission_and_a_column_per_exercise(graded):
 
 
 def test_feedback_files_never_contain_hidden_test_source(graded):
-    _, results, out = graded
+    _, _, out = graded
     hidden = [path.read_text() for path in LESSON.suite.glob("test_*.py")]
     hidden_lines = {line.strip() for text in hidden for line in text.splitlines() if len(line.strip()) > 30}
     for path in out.glob("*.feedback.md"):
@@ -186,7 +190,10 @@ def test_a_helper_outside_the_exercise_cell_is_named_in_the_feedback(graded):
     assert score(results, "helper_outside", "json_app")[0] == 0
     feedback = (out / "helper_outside.feedback.md").read_text()
     # Described as JupyterLab shows it (which numbers no cells): by its first line and section.
-    assert "`answer`, which your `json_app` uses, is defined only in the cell that starts with `async def answer(send):`" in feedback
+    assert (
+        "`answer`, which your `json_app` uses, is defined only in the cell that starts with `async def answer(send):`"
+        in feedback
+    )
     assert "move it into the `json_app` exercise cell" in feedback
 
 
@@ -194,8 +201,14 @@ def test_feedback_follows_the_notebook_order(graded):
     _, _, out = graded
     feedback = (out / "good.feedback.md").read_text()
     headings = [line.split("`")[1] for line in feedback.splitlines() if line.startswith("## `")]
-    assert headings == ["json_app", "echo_app", "router_app", "request_id_middleware", "make_lifespan_app",
-                        "websocket_echo"]
+    assert headings == [
+        "json_app",
+        "echo_app",
+        "router_app",
+        "request_id_middleware",
+        "make_lifespan_app",
+        "websocket_echo",
+    ]
 
 
 def test_one_exercise_alone_stops_at_its_first_failure_unless_asked_for_every_test(tmp_path):
@@ -210,8 +223,12 @@ def test_one_exercise_alone_stops_at_its_first_failure_unless_asked_for_every_te
     stopping, every = tmp_path / "stopping.ipynb", tmp_path / "every.ipynb"
     for path in (stopping, every):
         nbformat.write(untouched, path)
-    results = {result.submission: result for result in grade_all(
-        [stopping, every], lesson=LESSON, only={stopping: "echo_app", every: Only("echo_app", first_failure=False)})}
+    results = {
+        result.submission: result
+        for result in grade_all(
+            [stopping, every], lesson=LESSON, only={stopping: "echo_app", every: Only("echo_app", first_failure=False)}
+        )
+    }
     for result in results.values():
         assert {test.exercise for test in result.tests} == {"echo_app"} and result.score == 0
     ran = {name: [test.feedback != NOT_RUN for test in result.tests] for name, result in results.items()}

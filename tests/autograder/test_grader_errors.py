@@ -20,27 +20,31 @@ import pytest
 from autograder import cli, grade
 from autograder.lessons import find_lesson
 from autograder.types import GRADER_ERROR
-
 from tests.autograder.grading_modes import MODES, unavailable
 from tests.autograder.test_locations import Location, grade_from, made
 
 LESSON = find_lesson("01")
 ROOT_MODE = next(mode for mode in MODES if mode.name == "root")
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or unavailable(ROOT_MODE) is not None,
-                                reason="a copy of the course with its interpreter bound in place needs root and namespaces")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or unavailable(ROOT_MODE) is not None,
+    reason="a copy of the course with its interpreter bound in place needs root and namespaces",
+)
 
 
 def no_score_written(out: Path) -> bool:
-    return not out.exists() or not any(out.rglob("*.json")) and not (out / "grades.csv").exists()
+    return not out.exists() or (not any(out.rglob("*.json")) and not (out / "grades.csv").exists())
 
 
 @needs_root
-@pytest.mark.parametrize(("module", "stopped_by"), [
-    # Every sandbox imports it first: the start-up probe finds it, and says it is no mode's fault.
-    ("confine", "The grader's sandbox does not work here (in root mode): it cannot start"),
-    # Only lesson 01's probes import it: the canary finds it.
-    ("drives", "the canary (the reference solution of 01_asgi_by_hand"),
-])
+@pytest.mark.parametrize(
+    ("module", "stopped_by"),
+    [
+        # Every sandbox imports it first: the start-up probe finds it, and says it is no mode's fault.
+        ("confine", "The grader's sandbox does not work here (in root mode): it cannot start"),
+        # Only lesson 01's probes import it: the canary finds it.
+        ("drives", "the canary (the reference solution of 01_asgi_by_hand"),
+    ],
+)
 def test_a_sandbox_module_that_raises_on_import_stops_the_run_before_any_score(module, stopped_by):
     location = Location(f"broken-{module}", "/var/tmp", prefix="course-broken-")
     base = made(location)
@@ -86,8 +90,10 @@ def test_a_submission_the_grader_fails_on_is_not_graded_anywhere_and_the_run_fai
     for name in ("broken", "honest"):
         nbformat.write(solution, folder / f"{name}.ipynb")
     real, calls = grade.run_worker, []
-    reason = ("the sandbox did not become ready (it ended (exit status 1) before it was ready: "
-              "ModuleNotFoundError: No module named 'autograder.sandbox.runner'), before any of the learner's code ran")
+    reason = (
+        "the sandbox did not become ready (it ended (exit status 1) before it was ready: "
+        "ModuleNotFoundError: No module named 'autograder.sandbox.runner'), before any of the learner's code ran"
+    )
 
     def run_worker(program, sources, limits, scratch=None):
         calls.append(program)  # the canary first, then (one job at a time) broken, honest

@@ -20,10 +20,11 @@ from autograder.submission import Submission
 from autograder.types import Cell, Limits
 
 MODE = jail.confinement().mode
-needs_namespaces = pytest.mark.skipif(not jail.confinement().protective,
-                                      reason=f"no namespaces here: {jail.confinement().describe()}")
+needs_namespaces = pytest.mark.skipif(
+    not jail.confinement().protective, reason=f"no namespaces here: {jail.confinement().describe()}"
+)
 
-LOOK_AROUND = '''
+LOOK_AROUND = """
 import json, os, signal, socket
 def look(grader, hidden):
     facts = {"pid": os.getpid(), "uid": os.getuid(), "cwd": os.getcwd(),
@@ -43,7 +44,7 @@ def look(grader, hidden):
             pass
     open("scratch-is-writable", "w").write("yes")
     return facts
-'''
+"""
 
 
 @needs_namespaces
@@ -69,7 +70,9 @@ async def test_a_sandbox_sees_its_own_world():
 def test_the_first_line_says_what_this_machine_gives(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", "check", str(find_lesson("01").release)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     first = completed.stdout.splitlines()[0]
@@ -83,16 +86,27 @@ def test_root_never_runs_a_notebook_with_its_own_rights(tmp_path):
     """Where root can neither make namespaces nor give the sandbox a user id that can run
     Python, grading stops, consent or not."""
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", str(find_lesson("01").release), "--out", str(tmp_path),
-         "--accept-risk"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"},
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(find_lesson("01").release),
+            "--out",
+            str(tmp_path),
+            "--accept-risk",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"},
     )
     assert completed.returncode == 1
     assert "Refusing to run a notebook as root" in completed.stderr
     assert not list(tmp_path.iterdir())
 
 
-REWRITER = '''
+REWRITER = """
 import glob
 for path in glob.glob({folder!r} + "/*.py"):
     with open(path, "w") as handle:
@@ -101,7 +115,7 @@ for path in glob.glob({folder!r} + "/*.py"):
                      "def test_answers_200_with_method_and_path():\\n    pass\\n")
 async def json_app(scope, receive, send):
     raise NotImplementedError()
-'''
+"""
 
 
 def test_a_suite_rewritten_on_disk_mid_run_changes_no_score(tmp_path, monkeypatch):
@@ -164,8 +178,11 @@ def test_a_folder_under_tmp_reached_through_a_symlink_is_readable_and_its_hidden
         scratch.mkdir()
         readable = jail.readable_for_sandbox()
         monkeypatch.setattr(jail, "readable_for_sandbox", lambda: [*readable, str(folder / "link")])
-        probed = jail.probe(jail.Jail(hidden=(str(folder / "real" / "secret"),), mode=MODE), scratch,
-                            [str(folder / "link" / "secret" / "answer"), str(folder / "real" / "secret" / "answer")])
+        probed = jail.probe(
+            jail.Jail(hidden=(str(folder / "real" / "secret"),), mode=MODE),
+            scratch,
+            [str(folder / "link" / "secret" / "answer"), str(folder / "real" / "secret" / "answer")],
+        )
     finally:
         shutil.rmtree(folder)
     assert probed.unready == "" and probed.seen["unseen"] == []  # the link, and what it leads to, are there

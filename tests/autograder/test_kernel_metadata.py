@@ -22,8 +22,10 @@ from coursekit.kernel import CourseKernel
 # Starts IPython's kernel as an interpreter of another patch version would: ipykernel takes the
 # version it reports from ``sys.version``, read when it is imported.
 OTHER_PATCH = "3.11.99"
-LAUNCHER = (f"import sys; sys.version = {OTHER_PATCH!r} + sys.version[sys.version.index(' '):]; "
-            "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
+LAUNCHER = (
+    f"import sys; sys.version = {OTHER_PATCH!r} + sys.version[sys.version.index(' '):]; "
+    "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
+)
 
 
 def kernel_info(kernel_name: str, specs: KernelSpecManager | None = None) -> dict:
@@ -43,12 +45,16 @@ def kernel_info(kernel_name: str, specs: KernelSpecManager | None = None) -> dic
 def test_the_course_kernel_reports_what_the_release_writes():
     """Lab copies the spec's name, display name and language, and the kernel's language_info."""
     spec = KernelSpecManager().get_kernel_spec("python3")
-    assert KERNEL_METADATA["kernelspec"] == {"display_name": spec.display_name, "language": spec.language,
-                                             "name": "python3"}
+    assert KERNEL_METADATA["kernelspec"] == {
+        "display_name": spec.display_name,
+        "language": spec.language,
+        "name": "python3",
+    }
     assert kernel_info("python3")["language_info"] == KERNEL_METADATA["language_info"], (
         "the kernel's language_info drifted: is the course's kernel selected in this environment "
         f"({kernel.config_path()}; `python -m coursekit.kernel` writes it)? Otherwise update "
-        "KERNEL_METADATA, then run `autograder release`")
+        "KERNEL_METADATA, then run `autograder release`"
+    )
     assert KERNEL_METADATA["language_info"]["version"] == "{}.{}".format(*sys.version_info[:2])
 
 
@@ -68,8 +74,9 @@ def test_another_patch_of_311_reports_what_the_release_writes(tmp_path: Path):
     for name, extra in (("other-patch", []), ("other-patch-plain", plain)):
         folder = tmp_path / "kernels" / name
         folder.mkdir(parents=True)
-        (folder / "kernel.json").write_text(json.dumps({"argv": argv + extra, "display_name": name,
-                                                        "language": "python"}))
+        (folder / "kernel.json").write_text(
+            json.dumps({"argv": argv + extra, "display_name": name, "language": "python"})
+        )
     assert kernel_info("other-patch-plain", specs)["language_info"]["version"] == OTHER_PATCH
     assert kernel_info("other-patch", specs)["language_info"] == KERNEL_METADATA["language_info"]
 
@@ -94,7 +101,8 @@ def test_every_notebook_and_solution_holds_exactly_that_metadata():
     for path in paths:
         metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
         assert {key: metadata.get(key) for key in KERNEL_METADATA} == KERNEL_METADATA, (
-            f"{path}: run `autograder release`, which writes it into learner notebooks and solutions")
+            f"{path}: run `autograder release`, which writes it into learner notebooks and solutions"
+        )
 
 
 def test_the_release_check_fails_when_a_solutions_metadata_drifts(monkeypatch, tmp_path: Path):
@@ -104,5 +112,5 @@ def test_the_release_check_fails_when_a_solutions_metadata_drifts(monkeypatch, t
     notebook["metadata"]["language_info"]["version"] = "3.11.7"
     drifted.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
     monkeypatch.setattr(type(lesson), "solution", property(lambda self: drifted))
-    with pytest.raises(ReleaseOutOfDate, match="solution.ipynb"):
+    with pytest.raises(ReleaseOutOfDate, match=r"solution\.ipynb"):
         release.check([lesson])

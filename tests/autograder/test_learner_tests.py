@@ -1,6 +1,5 @@
 """Grading a learner's own tests: requests and verdicts cross as plain data, one sandbox per run."""
 
-
 import pytest
 
 from autograder.jail import Jail
@@ -35,16 +34,18 @@ async def run_once(source: str, make_app=make_invoice_app):
         return await run_tests(submission, make_app)
 
 
-TOTAL_TEST = f'''
+TOTAL_TEST = f"""
 async def test_total(client):
     created = await client.post("/invoices", headers={ALICE}, json={{"customer": "c", "lines": [
         {{"description": "x", "quantity": 2, "unit_cents": 150}}]}})
     assert created.json()["total_cents"] == 300
-'''
+"""
 
 
 async def test_each_test_gets_a_verdict_in_order():
-    run = await run_once(TOTAL_TEST + '''
+    run = await run_once(
+        TOTAL_TEST
+        + """
 def test_sync_without_client():
     pass
 
@@ -56,7 +57,8 @@ async def test_asks_for_more(client, db):
 
 def helper_not_a_test(client):
     raise AssertionError
-''')
+"""
+    )
     assert list(run.verdicts) == ["test_total", "test_sync_without_client", "test_raises", "test_asks_for_more"]
     assert [v["outcome"] for v in run.verdicts.values()] == ["passed", "passed", "failed", "failed"]
     assert run.verdicts["test_raises"]["error"] == "KeyError"
@@ -78,26 +80,26 @@ async def test_a_variant_is_caught_only_by_honest_tests():
 
 
 async def test_no_state_survives_from_one_run_to_the_next():
-    marker = '''
+    marker = """
 import os
 async def test_first_time(client):
     mark = os.path.join(os.environ["HOME"], "mark")
     assert not os.path.exists(mark)
     open(mark, "w").close()
-'''
+"""
     found = await hunt(sandboxes(marker).separate, make_invoice_app, {"same": make_invoice_app})
     assert found.honest and not found.caught("same")
 
 
 async def test_a_crash_fails_the_test_and_those_after_it():
-    run = await run_once('''
+    run = await run_once("""
 import os
 async def test_crashes(client):
     os._exit(3)
 
 async def test_after(client):
     pass
-''')
+""")
     assert run.verdicts["test_crashes"]["error"] == "SubmissionCrashed"
     assert run.verdicts["test_after"]["error"] == "NotRun"
 
@@ -112,7 +114,8 @@ async def test_the_app_answers_500_and_refuses_bad_requests():
 
         return app
 
-    run = await run_once('''
+    run = await run_once(
+        """
 import httpx, pytest
 async def test_boom_is_a_500(client):
     assert (await client.get("/boom")).status_code == 500
@@ -120,15 +123,22 @@ async def test_boom_is_a_500(client):
 async def test_elsewhere_is_refused(client):
     with pytest.raises(httpx.TransportError):
         await client.get("http://elsewhere.example/")
-''', broken_app)
+""",
+        broken_app,
+    )
     assert run.passed, run.verdicts
 
 
 def test_requests_are_read_field_by_field():
     good = {"method": "GET", "url": "http://test/x", "headers": [[b"a", b"b"]], "body": b""}
     assert as_request(good).url.path == "/x"
-    for bad in ({**good, "method": "GE T"}, {**good, "url": "http://other/x"}, {**good, "headers": [["a", "b"]]},
-                {**good, "body": "text"}, ["GET"]):
+    for bad in (
+        {**good, "method": "GE T"},
+        {**good, "url": "http://other/x"},
+        {**good, "headers": [["a", "b"]]},
+        {**good, "body": "text"},
+        ["GET"],
+    ):
         with pytest.raises(RequestRefused):
             as_request(bad)
 

@@ -69,7 +69,8 @@ def test_a_lesson_lacking_its_parts_is_told_what_to_create(tmp_path, monkeypatch
     lesson.folder.mkdir(parents=True)
     (lesson.folder / "test_stream.py").write_text(
         'async def test_it(submission):\n    await submission.probe("lesson08.chunks", 3)\n'
-        '    await submission.probe("lesson07.api_report")\n')
+        '    await submission.probe("lesson07.api_report")\n'
+    )
     lesson.mistakes.write_text('[[mistake]]\nexercise = "stream"\nwhy = "w"\nfeedback = "f"\nsource = "s"\n')
     lesson.equivalent_mutants.write_text("")
     assert lesson.missing() == [

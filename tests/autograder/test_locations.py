@@ -34,7 +34,6 @@ from pathlib import Path
 import pytest
 
 from autograder.lessons import ROOT, find_lesson
-
 from tests.autograder.grading_modes import MODES, Mode, command, give_to, unavailable
 
 pytestmark = pytest.mark.slow
@@ -81,7 +80,13 @@ def made(location: Location) -> Path:
             shutil.copy2(ROOT / name, course / name)
     if location.checkout == "symlinked":
         (base / "course").symlink_to(course)
-    for name in ("python", "packages", "class", "venv/bin", f"venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"):
+    for name in (
+        "python",
+        "packages",
+        "class",
+        "venv/bin",
+        f"venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages",
+    ):
         (base / name).mkdir(parents=True)
     (base / "tmp").mkdir(mode=0o1777)
     os.chmod(base / "tmp", 0o1777)
@@ -89,10 +94,12 @@ def made(location: Location) -> Path:
     (base / "venv" / "bin" / "python").symlink_to(base / "python" / executable.relative_to(sys.base_prefix))
     (base / "venv" / "pyvenv.cfg").write_text(
         f"home = {base / 'python' / executable.parent.relative_to(sys.base_prefix)}\n"
-        f"include-system-site-packages = false\nversion = {'.'.join(map(str, sys.version_info[:3]))}\n")
+        f"include-system-site-packages = false\nversion = {'.'.join(map(str, sys.version_info[:3]))}\n"
+    )
     [site_packages] = (base / "venv" / "lib").glob("python3*/site-packages")
     (site_packages / "course.pth").write_text(
-        f"{base / 'course'}\nimport site; site.addsitedir({str(base / 'packages')!r})\n", encoding="utf-8")
+        f"{base / 'course'}\nimport site; site.addsitedir({str(base / 'packages')!r})\n", encoding="utf-8"
+    )
     shutil.copy(LESSON.solution, base / "class" / "reference.ipynb")
     return base
 
@@ -101,8 +108,10 @@ def prelude(location: Location, base: Path) -> str:
     """The mounts that put the interpreter and the packages in the location (and make the
     checkout read-only where it says so), in the command's own mount namespace."""
     packages = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
-    steps = [f"mount --bind {shlex.quote(sys.base_prefix)} {shlex.quote(str(base / 'python'))}",
-             f"mount --bind {shlex.quote(str(packages))} {shlex.quote(str(base / 'packages'))}"]
+    steps = [
+        f"mount --bind {shlex.quote(sys.base_prefix)} {shlex.quote(str(base / 'python'))}",
+        f"mount --bind {shlex.quote(str(packages))} {shlex.quote(str(base / 'packages'))}",
+    ]
     if location.checkout == "read-only":
         course = shlex.quote(str(base / "course"))
         steps += [f"mount --bind {course} {course}", f"mount -o remount,bind,ro {course}"]
@@ -118,14 +127,25 @@ def grade_from(location: Location, base: Path, mode: Mode, graded: Path | None =
     if not mode.protective:
         argv.append("--accept-risk")
     with tempfile.TemporaryDirectory(prefix="opened-paths-") as stash:
-        line, env = command(mode, argv, str(base / "venv" / "bin" / "python"), base, Path(stash),
-                            prelude=prelude(location, base), needed=[base, Path(sys.base_prefix)])
+        line, env = command(
+            mode,
+            argv,
+            str(base / "venv" / "bin" / "python"),
+            base,
+            Path(stash),
+            prelude=prelude(location, base),
+            needed=[base, Path(sys.base_prefix)],
+        )
         env["TMPDIR"] = str(tmp or base / "tmp")
         started = time.monotonic()
         completed = subprocess.run(line, capture_output=True, text=True, env=env, cwd=base, timeout=600)
     found = out / "reference.json"
-    return {"completed": completed, "seconds": time.monotonic() - started, "out": out,
-            "result": json.loads(found.read_text()) if found.exists() else None}
+    return {
+        "completed": completed,
+        "seconds": time.monotonic() - started,
+        "out": out,
+        "result": json.loads(found.read_text()) if found.exists() else None,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,15 +162,20 @@ def graded():
                 give_to(base, next(mode for mode in played if mode.user == "nobody"))
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {(location.name, mode.name): pool.submit(grade_from, location, base, mode)
-                       for location, base in bases.items() for mode in played}
+            futures = {
+                (location.name, mode.name): pool.submit(grade_from, location, base, mode)
+                for location, base in bases.items()
+                for mode in played
+            }
             found = {key: future.result() for key, future in futures.items()}
         print(f"\nthe location matrix: {len(found)} gradings in {time.monotonic() - started:.0f} s")
         for (location, mode), graded_there in found.items():
             result, completed = graded_there["result"], graded_there["completed"]
             shown = f"{result['score']:g}/{result['max_score']:g}" if result else "no result"
-            print(f"[{location} x {mode}] {shown} in {graded_there['seconds']:.1f} s; "
-                  f"{completed.stdout.splitlines()[0] if completed.stdout else completed.stderr[-300:]}")
+            print(
+                f"[{location} x {mode}] {shown} in {graded_there['seconds']:.1f} s; "
+                f"{completed.stdout.splitlines()[0] if completed.stdout else completed.stderr[-300:]}"
+            )
         yield found
     finally:
         for base in bases.values():

@@ -34,7 +34,7 @@ def test_a_sample_holds_every_semantic_mutant_and_at_most_most_syntactic_ones():
     syntactic = mutation.syntactic_mutants("lesson", "use", USE)
     assert len(semantic) >= 2 and len(syntactic) > 10
     sample = mutation.mutants_of_cell("lesson", "use", USE, most=5)
-    assert sample[-len(semantic):] == semantic
+    assert sample[-len(semantic) :] == semantic
     assert len(sample) - len(semantic) <= 5
     assert mutation.mutants_of_cell("lesson", "use", USE, syntactic=False) == semantic
 
@@ -43,7 +43,9 @@ def test_a_program_made_by_a_syntactic_and_a_semantic_operator_is_made_once_unde
     made = mutation.mutants_of_cell("lesson", "use", USE)
     sources = [mutant.source for mutant in made]
     assert len(sources) == len(set(sources))
-    dropped_await = [mutant.id for mutant in made if "connection.close()" in mutant.id and "-> connection.close()" in mutant.id]
+    dropped_await = [
+        mutant.id for mutant in made if "connection.close()" in mutant.id and "-> connection.close()" in mutant.id
+    ]
     assert dropped_await == ["skip-await-cleanup at 10:8: await connection.close() -> connection.close()"]
 
 

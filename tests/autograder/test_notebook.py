@@ -11,12 +11,15 @@ from autograder.lessons import find_lesson
 LESSON = find_lesson("01")
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"\x89PNG\r\n", "not valid JSON"),
-    (b"[]", "no list of cells"),
-    (json.dumps({"cells": [], "nbformat": 3}).encode(), "notebook format 3"),
-    (json.dumps({"cells": ["text"], "nbformat": 4}).encode(), "a cell is not an object"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"\x89PNG\r\n", "not valid JSON"),
+        (b"[]", "no list of cells"),
+        (json.dumps({"cells": [], "nbformat": 3}).encode(), "notebook format 3"),
+        (json.dumps({"cells": ["text"], "nbformat": 4}).encode(), "a cell is not an object"),
+    ],
+)
 def test_what_is_not_a_notebook_is_told_plainly(tmp_path, content, reason):
     path = tmp_path / "submission.ipynb"
     path.write_bytes(content)
@@ -41,10 +44,19 @@ def test_setup_comes_from_the_release_and_exercises_from_the_submission(tmp_path
 
 
 def test_odd_metadata_and_sources_do_not_break_reading():
-    odd = notebook.Notebook({"nbformat": 4, "cells": [
-        {"cell_type": "code", "metadata": [], "source": "x = 1"},
-        {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": "json_app"}}, "source": ["a", 1, "b"]},
-    ]})
+    odd = notebook.Notebook(
+        {
+            "nbformat": 4,
+            "cells": [
+                {"cell_type": "code", "metadata": [], "source": "x = 1"},
+                {
+                    "cell_type": "code",
+                    "metadata": {"nbgrader": {"solution": True, "grade_id": "json_app"}},
+                    "source": ["a", 1, "b"],
+                },
+            ],
+        }
+    )
     assert notebook.exercise_ids(odd) == ["json_app"]
     cells, _ = notebook.program(notebook.read(LESSON.release), odd)
     assert next(cell for cell in cells if cell.id == "json_app").source == "ab"
@@ -56,8 +68,9 @@ def with_helper_outside(helper: str, uses: str) -> notebook.Notebook:
     for cell in submitted.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "router_app":
             cell["source"] = f"async def router_app(scope, receive, send):\n    await {uses}(send, 200, {{}})\n"
-    submitted.cells.insert(5, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                               "source": helper})
+    submitted.cells.insert(
+        5, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": helper}
+    )
     return submitted
 
 
@@ -67,7 +80,7 @@ def test_a_helper_written_outside_the_exercise_cell_is_named():
     [stray] = notebook.stray_definitions(released, submitted)
     assert (stray.name, stray.exercise) == ("send_json", "router_app")
     # JupyterLab numbers no cells: the cell is named by its first line of code and its section
-    assert stray.cell.startswith("the cell that starts with `import json` (under \"")
+    assert stray.cell.startswith('the cell that starts with `import json` (under "')
     assert "move it into the `router_app` exercise cell" in stray.message()
 
 
@@ -83,8 +96,15 @@ def test_a_learners_test_outside_the_exercise_cell_is_named():
     lesson = find_lesson("07_testing")
     released = notebook.read(lesson.release)
     submitted = notebook.read(lesson.release)
-    submitted.cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                            "source": "async def test_my_extra(client):\n    assert True\n"})
+    submitted.cells.append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "async def test_my_extra(client):\n    assert True\n",
+        }
+    )
     [stray] = notebook.stray_tests(released, submitted)
     assert (stray.name, stray.exercise) == ("test_my_extra", "invoice_tests")
     assert "only the tests in that cell are run" in stray.message()

@@ -9,7 +9,9 @@ from autograder.types import Cell, Limits
 
 pytestmark = pytest.mark.anyio
 FAST = Limits(cell_seconds=2, call_seconds=2)
-COUNTER = "import itertools, os\ncounter = itertools.count()\ndef tick(): return next(counter)\ndef pid(): return os.getpid()"
+COUNTER = (
+    "import itertools, os\ncounter = itertools.count()\ndef tick(): return next(counter)\ndef pid(): return os.getpid()"
+)
 
 
 def cells(*sources: str) -> list[Cell]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.inprocess import InProcessSubmission
-from autograder.lessons import FOLDER, PACKAGE, ROOT, all_lessons
+from autograder.lessons import FOLDER, PACKAGE, ROOT
 from autograder.sandbox import probes
 from autograder.submission import Submission, SubmissionRaised, defined
 from autograder.types import Cell, Limits, Probes
@@ -107,8 +107,11 @@ def test_the_trusted_side_never_imports_a_probes_file():
 def trusted_modules() -> list:
     """Every module of the grader, imported (but the lessons' folders, which pytest or the
     worker loads)."""
-    names = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in PACKAGE.rglob("*.py")
-             if path.parent.parent != FOLDER and path.name != "__main__.py"]
+    names = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.parent != FOLDER and path.name != "__main__.py"
+    ]
     return [importlib.import_module(name.removesuffix(".__init__")) for name in names]
 
 

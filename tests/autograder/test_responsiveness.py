@@ -18,7 +18,7 @@ def make_app(blocking: bool):
         if scope["path"] == "/slow":
             await asyncio.sleep(0.2)  # a free start: the first cheap requests go through
             if blocking:
-                time.sleep(0.6)  # then it holds the loop, as a blocking endpoint does
+                time.sleep(0.6)  # then it holds the loop, as a blocking endpoint does  # noqa: ASYNC251
             else:
                 await asyncio.sleep(0.6)
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -2,8 +2,11 @@
 
 from autograder.suite import HiddenTest, scored
 
-EXPECTED = [HiddenTest("test_echoes", "echo_app", 2.0), HiddenTest("test_disconnect", "echo_app", 1.0, negative=True),
-            HiddenTest("test_index", "router_app", 1.0)]
+EXPECTED = [
+    HiddenTest("test_echoes", "echo_app", 2.0),
+    HiddenTest("test_disconnect", "echo_app", 1.0, negative=True),
+    HiddenTest("test_index", "router_app", 1.0),
+]
 
 
 def test_a_negative_test_alone_earns_nothing_and_says_why():

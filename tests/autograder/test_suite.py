@@ -30,17 +30,20 @@ def test_collection_visits_the_suites_folder_alone(tmp_path):
         (tmp_path / f"neighbour-{n}").mkdir()
     suite = materialise(SOURCES, tmp_path / "lesson")
     visited = VisitedFolders()
-    code = pytest.main(hermetic_pytest_args(str(suite)),
-                       plugins=[visited, FrozenSuite(SOURCES, suite)])
+    code = pytest.main(hermetic_pytest_args(str(suite)), plugins=[visited, FrozenSuite(SOURCES, suite)])
     assert code == 0 and visited.passed == 1
-    assert visited.folders and all(folder == suite or suite in folder.parents for folder in visited.folders), visited.folders[:5]
+    assert visited.folders and all(folder == suite or suite in folder.parents for folder in visited.folders), (
+        visited.folders[:5]
+    )
 
 
 def beside(value: int) -> tuple[tuple[str, str], ...]:
     """A suite whose test imports a module beside it, and a probes file nothing may run here."""
-    return (("test_one.py", f"from .inputs import VALUE\n\ndef test_one():\n    assert VALUE == {value}\n"),
-            ("inputs.py", f"VALUE = {value}\n"),
-            ("sandbox_probes.py", "raise RuntimeError('the trusted side ran the probes')\n"))
+    return (
+        ("test_one.py", f"from .inputs import VALUE\n\ndef test_one():\n    assert VALUE == {value}\n"),
+        ("inputs.py", f"VALUE = {value}\n"),
+        ("sandbox_probes.py", "raise RuntimeError('the trusted side ran the probes')\n"),
+    )
 
 
 def test_a_suites_modules_and_their_neighbours_come_from_its_snapshot(tmp_path):

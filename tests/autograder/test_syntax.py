@@ -12,8 +12,7 @@ import pytest
 
 from autograder import syntax
 
-SOURCE = "\n".join(f"def f{i}(a, b=[1, 2, {{'k': (3, 4)}}]):\n    return [x * {i} for x in a if x]"
-                   for i in range(100))
+SOURCE = "\n".join(f"def f{i}(a, b=[1, 2, {{'k': (3, 4)}}]):\n    return [x * {i} for x in a if x]" for i in range(100))
 
 
 class Finalized:
@@ -24,6 +23,7 @@ class Finalized:
 def parses_at_once(parse) -> int:
     """Parse from 8 threads at once, with garbage whose finalizers let threads switch while a
     parse builds its tree; how many parses failed with SystemError."""
+
     def one(_):
         for _ in range(20):
             garbage = Finalized()

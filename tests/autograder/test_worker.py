@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder.suite import snapshot
 from autograder import grade, worker
 from autograder.lessons import find_lesson
 from autograder.submission import SCRATCH_ROOT
+from autograder.suite import snapshot
 from autograder.types import Cell, Limits
 
-PROBE_SUITE = '''
+PROBE_SUITE = """
 import os
 import sys
 
@@ -37,7 +37,7 @@ def test_the_worker_is_warm_and_on_its_own():
 async def test_the_submission_is_there(submission):
     "The cells ran in a sandbox."
     expect(await submission.call("answer") == 42, "the cell did not run")
-'''
+"""
 
 
 def program(*sources: str, limits: Limits = Limits()) -> dict:
@@ -71,7 +71,9 @@ def test_workers_are_forked_warm_and_lead_their_own_group(tmp_path):
     result = json.loads(paths["result.json"].read_text())
     assert [cell["status"] for cell in result["cells"]] == ["ok"]
     assert [(test["name"], test["passed"]) for test in result["tests"]] == [
-        ("test_the_worker_is_warm_and_on_its_own", True), ("test_the_submission_is_there", True)]
+        ("test_the_worker_is_warm_and_on_its_own", True),
+        ("test_the_submission_is_there", True),
+    ]
 
 
 # It counts every sandbox and scratch folder on the machine: no other grader may run meanwhile.
@@ -83,8 +85,13 @@ def test_a_submission_over_its_time_is_stopped_with_all_it_started():
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(1) as pool:
-            running = pool.submit(grade.run_worker, program("while True: pass", limits=limits),
-                                  snapshot(find_lesson("01")), limits, scratch=scratch)
+            running = pool.submit(
+                grade.run_worker,
+                program("while True: pass", limits=limits),
+                snapshot(find_lesson("01")),
+                limits,
+                scratch=scratch,
+            )
             seen = 0  # the count below sees this run's sandbox while it runs
             while not running.done():
                 seen = max(seen, sandbox_processes(scratch))

@@ -16,8 +16,16 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing that reaches beyond the machine (updates, sync, QUIC probes).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def browser_required() -> bool:
@@ -28,8 +36,7 @@ def browser_required() -> bool:
 def missing_browser() -> str | None:
     """Why the browser test cannot run here, or None when it can."""
     if not CHROMIUM.exists():
-        return (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) "
-                "to run the browser test")
+        return f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) to run the browser test"
     try:
         import playwright  # noqa: F401
     except ImportError:

@@ -25,12 +25,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from autograder import jail
 from autograder.lessons import ROOT
@@ -54,8 +54,10 @@ def copy_course(target: Path) -> Path:
     course = importlib.util.module_from_spec(entry)
     entry.loader.exec_module(course)
     if not course.STAMP.exists() or course.STAMP.read_text() != course._wanted_stamp():
-        raise RuntimeError("the course's .venv is older than requirements.lock or pyproject.toml: "
-                           "run `python3 course.py test` (or `lab`) once to bring it up to date")
+        raise RuntimeError(
+            "the course's .venv is older than requirements.lock or pyproject.toml: "
+            "run `python3 course.py test` (or `lab`) once to bring it up to date"
+        )
     for path in course_files():
         if (ROOT / path).is_file():
             (target / path).parent.mkdir(parents=True, exist_ok=True)
@@ -87,14 +89,21 @@ class Lab:
 
 
 @contextmanager
-def lab_server(course: Path, log: Path, *extra: str, offline: bool = False,
-               beside: Lab | None = None) -> Iterator[Lab]:
+def lab_server(course: Path, log: Path, *extra: str, offline: bool = False, beside: Lab | None = None) -> Iterator[Lab]:
     """``python3 course.py lab`` in ``course``, without opening a browser. ``offline``: in a
     network namespace of its own, where the machine allows it; ``beside``: in that Lab's
     network, offline or not (a browser beside it reaches both)."""
     port = free_port()
-    command = [sys.executable, "course.py", "lab", *extra, "--no-browser", f"--ServerApp.port={port}",
-               f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0"]
+    command = [
+        sys.executable,
+        "course.py",
+        "lab",
+        *extra,
+        "--no-browser",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={TOKEN}",
+        "--ServerApp.port_retries=0",
+    ]
     if beside is not None and beside.offline:
         offline, network = True, partial(_join_network, beside.pid)
     else:
@@ -102,8 +111,9 @@ def lab_server(course: Path, log: Path, *extra: str, offline: bool = False,
         network = confine.offline if offline else None
     with log.open("wb") as output:
         # A session of its own: whatever the server starts outside its kernels goes with it.
-        server = subprocess.Popen(command, cwd=course, stdout=output, stderr=subprocess.STDOUT,
-                                  start_new_session=True, preexec_fn=network)
+        server = subprocess.Popen(
+            command, cwd=course, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=network
+        )
         lab = Lab(f"http://127.0.0.1:{port}", server.pid, offline)
         try:
             lab.call(lambda: wait_until_up(f"{lab.base}/api/status?token={TOKEN}", server, log))
@@ -138,7 +148,7 @@ def in_network_of(pid: int, work: Callable[[], T]) -> T:
         try:
             _join_network(pid)
             outcome["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 (raised again in the caller's thread)
+        except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=joined, name=f"in-network-of-{pid}")
@@ -187,8 +197,12 @@ def chromium(profile: Path, lab: Lab | None = None) -> Iterator[object]:
         executable.chmod(0o755)
     with playwright() as driver:
         context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            str(profile),
+            executable_path=str(executable),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
         try:
             yield context
         finally:

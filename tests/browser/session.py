@@ -47,7 +47,7 @@ class Session:
         self.page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").first.click()
         try:
             self.page.wait_for_selector(".jp-Dialog", timeout=2000)
-        except Exception:  # noqa: BLE001 (Playwright's timeout: no dialog, as hoped)
+        except Exception:
             return False
         self.page.keyboard.press("Escape")
         return True
@@ -76,15 +76,18 @@ class Session:
 
     def save(self) -> None:
         self.menu("File", "Save Notebook")
-        self.page.wait_for_function("!document.querySelector('.lm-TabBar-tab.lm-mod-current.jp-mod-dirty')",
-                                    timeout=30_000)
+        self.page.wait_for_function(
+            "!document.querySelector('.lm-TabBar-tab.lm-mod-current.jp-mod-dirty')", timeout=30_000
+        )
 
     def shut_down_kernels(self) -> None:
         def shut_down() -> None:
             with urllib.request.urlopen(f"{self.base}/api/kernels?token={TOKEN}") as answer:
                 kernels = json.load(answer)
             for kernel in kernels:
-                request = urllib.request.Request(f"{self.base}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+                request = urllib.request.Request(
+                    f"{self.base}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE"
+                )
                 urllib.request.urlopen(request).close()
 
         self.lab.call(shut_down)
@@ -96,9 +99,11 @@ class Session:
 def observe_opening(lab: Session, relative: str) -> dict:
     """Open a notebook as it is on disk and close it again: what a learner sees of it."""
     lab.open(relative)
-    seen = {"dirty": lab.dirty(),
-            "nbgrader_menu": lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count(),
-            "validate_button": lab.page.locator(".jp-Toolbar-item", has_text="Validate").count()}
+    seen = {
+        "dirty": lab.dirty(),
+        "nbgrader_menu": lab.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count(),
+        "validate_button": lab.page.locator(".jp-Toolbar-item", has_text="Validate").count(),
+    }
     seen["asked_on_close"] = lab.close_tab()
     return seen
 
@@ -115,7 +120,9 @@ def hints_open(lab: Session) -> bool:
 
 def visible_images_load(lab: Session) -> bool:
     return lab.page.evaluate(
-        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')].every(img => img.complete && img.naturalWidth > 0)")
+        f"() => [...document.querySelectorAll('{NOTEBOOK} .jp-OutputArea img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
 
 
 def run_in_the_browser(lab: Session, relative: str, name: str) -> tuple[nbformat.NotebookNode, float, dict]:
@@ -129,8 +136,11 @@ def run_in_the_browser(lab: Session, relative: str, name: str) -> tuple[nbformat
         lab.save()
         lab.screenshot(f"{name}-end")  # Run All leaves the last cell, the recap, in view
         notebook = nbformat.read(lab.course / relative, as_version=4)
-        seen = {"images_on_page": lab.page.locator(f"{NOTEBOOK} .jp-OutputArea img").count(),
-                "images_load": visible_images_load(lab), "hints_open": hints_open(lab)}
+        seen = {
+            "images_on_page": lab.page.locator(f"{NOTEBOOK} .jp-OutputArea img").count(),
+            "images_load": visible_images_load(lab),
+            "hints_open": hints_open(lab),
+        }
         seen["console_errors"] = list(lab.console_errors)
         seen["asked_on_close"] = lab.close_tab()
     finally:  # a failed step leaves its kernel running: the next notebook needs the cores

@@ -35,11 +35,38 @@ from .session import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 LESSONS = ("01_asgi_by_hand", "02_asgi_to_fastapi", "03_dependency_injection")
-NAMES = ["Amara Okafor", "Ben Carter", "Chen Wei", "Dana Levi", "Elif Yılmaz", "Farah Haddad", "Gabriel Silva",
-         "Hana Sato", "Ivan Petrov", "Jonas Berg", "Kavya Rao", "Liam O'Brien", "Maya Cohen", "Nia Mensah",
-         "Omar Farouk", "Priya Nair", "Quinn Taylor", "Rosa Martínez", "Sami Virtanen", "Tara Singh",
-         "Umar Sheikh", "Vera Novak", "Wen Li", "Ximena Ruiz", "Yusuf Demir", "Zoe Adams", "Aiko Tanaka",
-         "Bruno Costa", "Chloé Dubois", "Dmitri Volkov", "Esther Mwangi", "Felix Wagner"]
+NAMES = [
+    "Amara Okafor",
+    "Ben Carter",
+    "Chen Wei",
+    "Dana Levi",
+    "Elif Yılmaz",  # noqa: RUF001 "Farah Haddad", "Gabriel Silva",
+    "Hana Sato",
+    "Ivan Petrov",
+    "Jonas Berg",
+    "Kavya Rao",
+    "Liam O'Brien",
+    "Maya Cohen",
+    "Nia Mensah",
+    "Omar Farouk",
+    "Priya Nair",
+    "Quinn Taylor",
+    "Rosa Martínez",
+    "Sami Virtanen",
+    "Tara Singh",
+    "Umar Sheikh",
+    "Vera Novak",
+    "Wen Li",
+    "Ximena Ruiz",
+    "Yusuf Demir",
+    "Zoe Adams",
+    "Aiko Tanaka",
+    "Bruno Costa",
+    "Chloé Dubois",
+    "Dmitri Volkov",
+    "Esther Mwangi",
+    "Felix Wagner",
+]
 # Learner-controlled text that would run if the page ever put it in as HTML.
 HOSTILE = '<img src=x onerror="window.pwned=1">Mallory'
 HOSTILE_FEEDBACK = "<script>window.pwned = 1</script> raised ValueError"
@@ -69,10 +96,14 @@ def synthetic_results(rng: random.Random) -> list[tuple[str, SubmissionResult, f
                 for test in hidden:
                     chance = 0.5 if test.name in coin else 1 / (1 + math.exp(-2.5 * (skill - difficulty[test.name])))
                     passed = rng.random() < chance
-                    feedback = "" if passed else (HOSTILE_FEEDBACK if name == HOSTILE else
-                                                  "the answer differs from what the exercise asks")
-                    tests.append(Outcome(test.name, test.exercise, test.points if passed else 0, test.points, passed,
-                                         feedback))
+                    feedback = (
+                        ""
+                        if passed
+                        else (HOSTILE_FEEDBACK if name == HOSTILE else "the answer differs from what the exercise asks")
+                    )
+                    tests.append(
+                        Outcome(test.name, test.exercise, test.points if passed else 0, test.points, passed, feedback)
+                    )
                 result = SubmissionResult(submission=name, path="", lesson=lesson, tests=tests)
                 result.score, result.max_score = sum(t.points for t in tests), sum(t.points for t in hidden)
                 final_at = deadline - min(rng.expovariate(1 / 3), 30) * 3600
@@ -89,9 +120,10 @@ def build_class(settings: Settings, tokens: dict[str, str]) -> dict:
     async def fill() -> dict:
         store = Store.connect(settings.database)
         await store.create_tables()
-        learners = {name: await store.add_learner(name, token_hash(token), name == "prof")
-                    for name, token in tokens.items()}
-        for name in NAMES + [HOSTILE]:
+        learners = {
+            name: await store.add_learner(name, token_hash(token), name == "prof") for name, token in tokens.items()
+        }
+        for name in [*NAMES, HOSTILE]:
             learners[name] = await store.add_learner(name, token_hash(new_token()), False)
         results = synthetic_results(rng)
         for name, result, at, seconds in results:
@@ -103,12 +135,17 @@ def build_class(settings: Settings, tokens: dict[str, str]) -> dict:
             await backdate(store, accepted.submission.id, now - 120)
         grading = await store.accept(learners[NAMES[3]], LESSONS[2], b"{}", None, per_minute=100)
         await store.claim(grading.submission.id, "another-worker", 600)
-        stopped = SubmissionResult(submission=NAMES[4], path="", lesson=LESSONS[1],
-                                   problems=["grading this notebook stopped its worker 3 times"])
+        stopped = SubmissionResult(
+            submission=NAMES[4],
+            path="",
+            lesson=LESSONS[1],
+            problems=["grading this notebook stopped its worker 3 times"],
+        )
         await store_result(store, learners[NAMES[4]], stopped, status="failed", at=now - 1800)
         for name in NAMES[5:7]:
             error = SubmissionResult(submission=name, path="", lesson=LESSONS[0]).not_graded(
-                "the sandbox did not become ready (it ended (exit status 1) before it was ready)")
+                "the sandbox did not become ready (it ended (exit status 1) before it was ready)"
+            )
             await store_result(store, learners[name], error, status="error", at=now - 900)
         await store.close()
         return {"learners": learners, "results": results}
@@ -122,8 +159,12 @@ def grade_for_real(settings: Settings, url: str, token: str) -> dict:
     this learner is what the grader wrote."""
     from autograder.service.grading import Grader
 
-    answer = httpx.post(f"{url}/api/submissions", content=find_lesson("01").solution.read_bytes(),
-                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    answer = httpx.post(
+        f"{url}/api/submissions",
+        content=find_lesson("01").solution.read_bytes(),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
     assert answer.status_code == 202, answer.text
     submission = answer.json()["id"]
 
@@ -155,7 +196,8 @@ def axe_violations(page) -> list[dict]:
 
 def overlaps(page, selector: str) -> list[str]:
     """Pairs of the chart's text and bars (within a row and across rows) whose boxes intersect."""
-    return page.evaluate("""(selector) => {
+    return page.evaluate(
+        """(selector) => {
         const boxes = [];
         for (const [row, item] of [...document.querySelectorAll(selector)].entries()) {
             for (const part of item.children) {
@@ -170,7 +212,9 @@ def overlaps(page, selector: str) -> list[str]:
             if (hit(a.r, b.r)) found.push(`${a.name} / ${b.name}`);
         }));
         return found;
-    }""", selector)
+    }""",
+        selector,
+    )
 
 
 def shoot(page, name: str, *, full_page: bool = True) -> None:
@@ -205,8 +249,12 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
             # From here on, no script error and no failed request (the refusal above logs one).
             problems: list[str] = []
             page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("console", lambda message: message.type == "error" and problems.append(
-                f"{message.text} ({message.location.get('url')})"))
+            page.on(
+                "console",
+                lambda message: (
+                    message.type == "error" and problems.append(f"{message.text} ({message.location.get('url')})")
+                ),
+            )
 
             # Signing in with the keyboard alone: the token field, then Enter.
             page.fill("#token", "")
@@ -228,8 +276,10 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
             assert axe_violations(page) == []
             page.keyboard.press("Escape")  # closes the learner, back on the table
             # The focus goes back to the row's link (in the dialog's close event, just after it closes).
-            page.wait_for_function("(name) => !document.querySelector('#learner').open "
-                                   "&& document.activeElement.textContent === name", arg=HOSTILE)
+            page.wait_for_function(
+                "(name) => !document.querySelector('#learner').open && document.activeElement.textContent === name",
+                arg=HOSTILE,
+            )
             assert page.evaluate("location.hash") == "#learners"
 
             with page.expect_download() as download:
@@ -247,8 +297,11 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
             # A phone: every view in one column, nothing wider than the screen, still accessible.
             page.set_viewport_size(PHONE)
             page.reload()  # the filters as they are on opening (the token stays in the tab)
-            for view, name in (("#lessons/" + LESSONS[0], "lesson-01-phone"), ("#learners", "learners-phone"),
-                               ("#queue", "queue-phone")):
+            for view, name in (
+                ("#lessons/" + LESSONS[0], "lesson-01-phone"),
+                ("#learners", "learners-phone"),
+                ("#queue", "queue-phone"),
+            ):
                 page.goto(f"{running.url}/instructor{view}")
                 page.wait_for_selector(f"{view.split('/')[0]}-view:not([hidden])")
                 page.wait_for_load_state("networkidle")

@@ -31,7 +31,6 @@ import pytest
 
 from autograder.lessons import ROOT, Lesson, all_lessons
 from coursekit.progress import exercise_ids
-
 from tests.browser.chromium import browser_required, missing_browser
 from tests.browser.lab import TOKEN, copy_course, lab_server
 from tests.browser.session import ARTIFACTS, Session
@@ -39,8 +38,11 @@ from tests.notebook_runs import BROWSER_SOLUTIONS, Run
 from tests.run_checks import image_outputs, recap_summary, red_blocks
 
 MISSING = missing_browser()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(MISSING) and not browser_required(),
-                                                   reason=f"browser test skipped: {MISSING}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(MISSING) and not browser_required(), reason=f"browser test skipped: {MISSING}"),
+]
+
 
 @pytest.fixture(scope="session")
 def lab(notebook_runs) -> Session:
@@ -54,8 +56,9 @@ def lab(notebook_runs) -> Session:
 def check_run(run: Run, exercises: int, passing: int) -> None:
     """What a learner saw of a notebook run top to bottom, then saved."""
     unannounced = red_blocks(run.notebook)
-    assert not unannounced, "red blocks no text announces (tag the cell announced-stderr once it does):\n" \
-        + "\n".join(unannounced)
+    assert not unannounced, "red blocks no text announces (tag the cell announced-stderr once it does):\n" + "\n".join(
+        unannounced
+    )
     summary = recap_summary(run.notebook)
     assert f"{passing} of {exercises} exercises pass their visible checks" in summary, summary
     images, text_only = image_outputs(run.notebook)
@@ -102,8 +105,12 @@ def test_the_start_page_shows_the_progress_of_the_lessons_run_above(lab):
         lab.screenshot("START")
         notebook = json.loads((lab.course / start).read_text(encoding="utf-8"))
         assert red_blocks(notebook) == []
-        shown = "".join(output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
-                        for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell.get("outputs", []))
+        shown = "".join(
+            output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
+            for cell in notebook["cells"]
+            if cell["cell_type"] == "code"
+            for output in cell.get("outputs", [])
+        )
         for lesson in LESSONS:
             exercises = exercise_ids(json.loads(lesson.release.read_text(encoding="utf-8")))
             assert f"{lesson.slug}: 0 of {len(exercises)} pass their self-checks" in shown, shown

@@ -32,5 +32,7 @@ def test_every_symbol_the_course_shows_has_a_glyph():
         page.set_content("<html><body></body></html>")
         box = page.evaluate(DRAW, NO_FONT_HAS_IT)
         boxes = [symbol for symbol in SHOWN if page.evaluate(DRAW, symbol) == box]
-    assert boxes == [], (f"Chromium draws {boxes} as empty boxes: no installed font has them "
-                         "(.ci/run installs fonts-noto-color-emoji for them)")
+    assert boxes == [], (
+        f"Chromium draws {boxes} as empty boxes: no installed font has them "
+        "(.ci/run installs fonts-noto-color-emoji for them)"
+    )

@@ -240,7 +240,14 @@ def make_trace(*messages):
 
 def test_trace_headers_last_wins_and_header_list_keeps_all():
     trace = make_trace(
-        ("send", {"type": "http.response.start", "status": 201, "headers": [(b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2")]}),
+        (
+            "send",
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2")],
+            },
+        ),
         ("send", {"type": "http.response.body", "body": b"ab", "more_body": True}),
         ("send", {"type": "http.response.body", "body": b"c"}),
     )
@@ -309,12 +316,20 @@ async def test_tracer_records_the_exception_and_lets_it_through():
     assert tracer.traces[0].exception is trace.exception
 
 
-@pytest.mark.parametrize(("message", "named"), [
-    ({"type": "http.response.body", "body": "text"}, "http.response.body's body must be bytes, got str: encode it"),
-    ({"type": "http.response.start", "status": 200, "headers": [("content-type", "text/plain")]},
-     "http.response.start's headers must be (name, value) pairs of bytes"),
-    ({"type": "http.response.start", "status": "200", "headers": []}, "http.response.start's status must be an int"),
-])
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ({"type": "http.response.body", "body": "text"}, "http.response.body's body must be bytes, got str: encode it"),
+        (
+            {"type": "http.response.start", "status": 200, "headers": [("content-type", "text/plain")]},
+            "http.response.start's headers must be (name, value) pairs of bytes",
+        ),
+        (
+            {"type": "http.response.start", "status": "200", "headers": []},
+            "http.response.start's status must be an int",
+        ),
+    ],
+)
 async def test_drive_names_a_message_a_server_could_not_send(message, named):
     async def app(scope, receive, send):
         await send(message)

@@ -6,9 +6,8 @@ messages must be the plain ones, without the explanation pytest's rewriting adds
 
 import asyncio
 
-import pytest
-
 import httpx
+import pytest
 
 from coursekit import Tracer, drive, http_scope, report, self_check, serve, uses_exercises
 from coursekit.checks import PASS_MESSAGE, SYMBOLS, TODO_MESSAGE, WORDS, CheckResult, reset
@@ -78,7 +77,7 @@ def test_a_failed_assertion_shows_its_message(capsys):
 def test_a_bare_assertion_gets_a_generic_message(capsys):
     @self_check("json_app")
     def check():
-        assert False
+        raise AssertionError
 
     assert output_lines(capsys) == ["❌ json_app: fails: a visible check failed"]
 
@@ -156,7 +155,7 @@ def test_report_reruns_checks_in_registration_order(capsys):
     @self_check("third")
     def check_third():
         calls.append("third")
-        assert False, "third is wrong"
+        raise AssertionError("third is wrong")
 
     capsys.readouterr()
     calls.clear()
@@ -169,7 +168,7 @@ def test_report_reruns_checks_in_registration_order(capsys):
     assert lines[1].startswith("first") and "✅" in lines[1]
     assert lines[2].startswith("second") and "⏳" in lines[2]
     assert lines[3].startswith("third") and "❌" in lines[3] and "third is wrong" in lines[3]
-    for line, status in zip(lines[1:4], ["pass", "todo", "fail"]):  # the words, not the symbols, carry it
+    for line, status in zip(lines[1:4], ["pass", "todo", "fail"], strict=True):  # the words, not the symbols, carry it
         assert f"{SYMBOLS[status]} {WORDS[status]}" in line
     assert lines[-1] == "1 of 3 exercises pass their visible checks. The grader's hidden tests check more."
 
@@ -236,14 +235,14 @@ def test_a_demo_finds_the_exercise_inside_a_class_and_a_group(capsys):
         try:
             Request().body()
         except NotImplementedError as exc:
-            raise ExceptionGroup("a task group", [exc])
+            raise ExceptionGroup("a task group", [exc]) from exc
     assert output_lines(capsys) == [DEMO_LINE.format("Request")]
 
 
 def test_a_demo_lets_other_errors_through(capsys):
     with pytest.raises(ZeroDivisionError):
         with uses_exercises("json_app"):
-            1 / 0
+            1 / 0  # noqa: B018
     assert output_lines(capsys) == []
 
 
@@ -298,5 +297,6 @@ def test_every_line_a_check_prints_says_in_words_how_it_went():
         line = CheckResult("json_app", status, message).line
         assert line.startswith(f"{SYMBOLS[status]} json_app: ")
         words = line.removeprefix(f"{SYMBOLS[status]} json_app: ")
-        assert words.startswith({"pass": "the visible checks pass", "todo": "not solved yet",
-                                 "fail": f"{WORDS['fail']}: "}[status]), line
+        assert words.startswith(
+            {"pass": "the visible checks pass", "todo": "not solved yet", "fail": f"{WORDS['fail']}: "}[status]
+        ), line

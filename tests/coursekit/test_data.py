@@ -31,13 +31,15 @@ def small():
 
 # --- drift ------------------------------------------------------------------------------
 
+
 def test_committed_csvs_match_a_fresh_generation(tmp_path):
     fresh = gen.write_small(tmp_path)
     for name, fresh_path in fresh.items():
         committed = data.path(name).read_bytes()
         assert fresh_path.read_bytes() == committed, (
             f"datasets/{name}.csv differs from the generator's output: "
-            "run `python datasets/generate.py` and commit the CSVs")
+            "run `python datasets/generate.py` and commit the CSVs"
+        )
 
 
 def test_csv_bytes_are_utf8_with_unix_newlines():
@@ -48,6 +50,7 @@ def test_csv_bytes_are_utf8_with_unix_newlines():
 
 
 # --- types and shape --------------------------------------------------------------------
+
 
 def test_rows_are_typed(small):
     user, invoice = small["users"][0], small["invoices"][0]
@@ -67,6 +70,7 @@ def test_sizes_and_value_sets(small):
 
 
 # --- documented edge cases (datasets/README.md) -----------------------------------------
+
 
 def test_edge_cases_exist(small):
     users, invoices = small["users"], small["invoices"]
@@ -89,6 +93,7 @@ def test_edge_cases_exist(small):
 
 # --- referential integrity --------------------------------------------------------------
 
+
 def test_referential_integrity(small):
     tenant_ids = {t["id"] for t in small["tenants"]}
     user_tenant = {u["id"]: u["tenant_id"] for u in small["users"]}
@@ -107,6 +112,7 @@ def test_referential_integrity(small):
 
 
 # --- the large set ----------------------------------------------------------------------
+
 
 def test_large_generator_is_deterministic(tmp_path):
     a = gen.write_large(tmp_path / "a.csv", 2_000)
@@ -157,6 +163,7 @@ def test_unknown_dataset_is_refused():
 
 # --- loading into SQLite ----------------------------------------------------------------
 
+
 @pytest.mark.anyio
 async def test_load_into_in_memory_sqlite(small):
     engine = data.create_engine()
@@ -166,8 +173,7 @@ async def test_load_into_in_memory_sqlite(small):
         # A new connection checkout still sees the data: the StaticPool keeps one database.
         async with engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(data.invoices_table))
-            row = (await conn.execute(
-                select(data.invoices_table).where(data.invoices_table.c.id == 1))).one()
+            row = (await conn.execute(select(data.invoices_table).where(data.invoices_table.c.id == 1))).one()
         assert total == 400
         assert row._asdict() == small["invoices"][0]
     finally:
@@ -182,8 +188,15 @@ async def test_foreign_keys_and_uniques_are_enforced(tmp_path):
         async with engine.connect() as conn:
             assert await conn.scalar(text("PRAGMA foreign_keys")) == 1
             assert await conn.scalar(select(func.count()).select_from(data.invoices_table)) == 0
-        bad_user = {"id": 999, "tenant_id": 99, "email": "x@nowhere.example", "name": "X",
-                    "role": "member", "api_token": "0" * 32, "active": True}
+        bad_user = {
+            "id": 999,
+            "tenant_id": 99,
+            "email": "x@nowhere.example",
+            "name": "X",
+            "role": "member",
+            "api_token": "0" * 32,
+            "active": True,
+        }
         with pytest.raises(IntegrityError, match="FOREIGN KEY"):
             async with engine.begin() as conn:
                 await conn.execute(insert(data.users_table), bad_user)
@@ -208,6 +221,7 @@ async def test_load_into_refuses_bad_includes():
 
 
 # --- invoice documents --------------------------------------------------------------------
+
 
 def test_invoice_documents_are_nested_json_whose_lines_add_up(small):
     documents = data.invoice_documents(450)

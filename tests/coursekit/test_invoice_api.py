@@ -39,7 +39,9 @@ async def test_the_promises(api):
     assert created.status_code == 201
     assert created.json() == {"id": 1, "owner": "alice", "customer": "c", "total_cents": 1500, "status": "open"}
     for lines in ([], [{**LINE, "quantity": 0}], [{**LINE, "unit_cents": -1}]):
-        assert (await client.post("/invoices", headers=ALICE, json={"customer": "c", "lines": lines})).status_code == 422
+        assert (
+            await client.post("/invoices", headers=ALICE, json={"customer": "c", "lines": lines})
+        ).status_code == 422
     assert (await client.get("/invoices/1", headers=BOB)).status_code == 404
     second = (await client.post("/invoices", headers=ALICE, json={"customer": "d", "lines": [LINE]})).json()
     assert (await client.post("/invoices/1/pay", headers=ALICE)).json()["status"] == "paid"

@@ -62,7 +62,7 @@ def test_latency_probe_is_killed_when_the_block_raises():
             raise KeyError("boom")
     assert probe._process.poll() is not None
     with pytest.raises(RuntimeError):
-        probe.samples
+        probe.samples  # noqa: B018
 
 
 async def count_bodies(scope, receive, send):

@@ -65,7 +65,6 @@ def test_redis_server_answers_on_loopback():
         client.close()
 
 
-
 def test_forked_child_can_start_an_event_loop_from_inside_one():
     """A notebook cell runs inside the kernel's loop; its forked child must be free of it."""
     import asyncio
@@ -90,7 +89,7 @@ def test_forked_child_can_start_an_event_loop_from_inside_one():
 
 # A supervisor, as gunicorn or `uvicorn --workers` is: it forks two workers that sleep, then
 # serves GET / itself. With IGNORE_TERM it ignores SIGTERM, as a stuck supervisor would.
-SUPERVISOR = '''
+SUPERVISOR = """
 import http.server
 import os
 import signal
@@ -107,7 +106,7 @@ if ignore_term:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("supervising", flush=True)
 http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler).serve_forever()
-'''
+"""
 
 
 def supervisor(tmp_path, *, ignore_term=False):
@@ -143,6 +142,6 @@ def test_server_process_started_without_waiting_then_waited_for(tmp_path):
 
 def test_a_server_that_exits_before_answering_is_reported_with_its_output(tmp_path):
     command = [sys.executable, "-c", "print('cannot start: port taken'); raise SystemExit(3)"]
-    with pytest.raises(RuntimeError, match="exited with code 3 before answering:\n.*port taken"):
+    with pytest.raises(RuntimeError, match=r"exited with code 3 before answering:\n.*port taken"):
         with server_process(command, port=free_port(), cwd=tmp_path):
             pass

@@ -27,8 +27,9 @@ def test_profile_calls_runs_a_warm_up_then_at_least_min_calls():
 
 def test_shares_split_the_whole_by_groups_and_leave_the_rest():
     profile = profile_calls(parse_then_spin, seconds=0.05)
-    shares = profile.shares({"parsing": ["json/__init__.py:loads"]}, within="test_profiling.py:parse_then_spin",
-                            rest="other")
+    shares = profile.shares(
+        {"parsing": ["json/__init__.py:loads"]}, within="test_profiling.py:parse_then_spin", rest="other"
+    )
     assert list(shares) == ["parsing", "other"]
     whole = profile.cumulative(["test_profiling.py:parse_then_spin"])
     assert abs(sum(shares.values()) - whole) < 1e-9

@@ -68,8 +68,9 @@ def test_the_start_pages_cells_show_only_the_table_and_the_reset_cell_runs_first
 
 def exercise_cell(path, exercise):
     notebook = json.loads(path.read_text())
-    return next(cell for cell in notebook["cells"]
-                if cell["metadata"].get("nbgrader", {}).get("grade_id") == exercise), notebook
+    return next(
+        cell for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade_id") == exercise
+    ), notebook
 
 
 def test_reset_puts_back_one_exercise_and_nothing_else(notebooks, capsys):

@@ -21,8 +21,13 @@ MAKE = textwrap.dedent("""
 
 
 def python(code: str, tmp_path: Path, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(tmp_path)}, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        **kwargs,
+    )
 
 
 def test_the_folder_is_removed_when_the_process_exits(tmp_path):
@@ -80,7 +85,9 @@ def test_a_jupyter_kernel_removes_its_folder_when_it_shuts_down(tmp_path):
     try:
         reply = client.execute_interactive(
             "from coursekit.scratch import lesson_folder\nwork = lesson_folder('lessontest')\n"
-            "(work / 'trap.db').write_text('x')", timeout=60)
+            "(work / 'trap.db').write_text('x')",
+            timeout=60,
+        )
         assert reply["content"]["status"] == "ok"
         [folder] = list(tmp_path.glob("lessontest-*"))
         assert (folder / "trap.db").exists()

@@ -71,7 +71,7 @@ def test_serve_stops_when_the_block_raises(server):
     with pytest.raises(ZeroDivisionError):
         with serve(make_app(), server=server) as running:
             assert get(running.url + "/hello").status_code == 200
-            1 / 0
+            1 / 0  # noqa: B018
     assert refuses_connections(running.port)
     assert server_threads() == []
 

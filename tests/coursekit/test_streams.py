@@ -139,8 +139,12 @@ async def test_a_client_that_stops_reading_makes_sends_wait():
 
 def test_sse_blocks_reads_as_a_browser_does():
     text = "retry: 10\n\n: ping\n\ndata: a\ndata: b\nid: 3\n\nevent: x\r\ndata:no space\r\n\r\ndata: cut"
-    assert sse_blocks(text) == [{"retry": "10"}, {"comments": ["ping"]}, {"data": "a\nb", "id": "3"},
-                                {"event": "x", "data": "no space"}]
+    assert sse_blocks(text) == [
+        {"retry": "10"},
+        {"comments": ["ping"]},
+        {"data": "a\nb", "id": "3"},
+        {"event": "x", "data": "no space"},
+    ]
     assert sse_blocks("data: one\nlines\n\n") == [{"data": "one"}]  # a line without "data:" is another field
 
 

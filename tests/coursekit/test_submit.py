@@ -54,5 +54,5 @@ def test_a_refusal_is_reported_with_the_servers_reason(tmp_path, monkeypatch):
     notebook = tmp_path / "n.ipynb"
     notebook.write_text("{}")
     monkeypatch.setattr(submit.httpx, "post", lambda *a, **k: httpx.Response(429, json={"detail": "wait 30 s"}))
-    with pytest.raises(submit.SubmissionFailed, match="429.*wait 30 s"):
+    with pytest.raises(submit.SubmissionFailed, match=r"429.*wait 30 s"):
         submit.upload(submit.Service("http://s", "t"), notebook)

@@ -11,7 +11,7 @@ from coursekit.processes import free_port, server_process
 from coursekit.traffic import Phase, Sample, compare_servers, traffic
 
 # A raw ASGI app: GET /cpu answers this process's CPU seconds, anything else a short body.
-APP = '''
+APP = """
 import resource
 
 
@@ -25,7 +25,7 @@ async def app(scope, receive, send):
         body = b'{"hello":"world"}'
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,19 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("traffic-app")
     (folder / "small.py").write_text(APP)
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "small:app", "--host", "127.0.0.1", "--port", str(port),
-               "--no-access-log", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "small:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     with server_process(command, port=port, ready_path="/cpu", cwd=folder) as running:
         yield running
 
@@ -90,12 +101,18 @@ def test_without_a_server_every_request_fails_and_the_block_still_starts():
 def test_samples_are_there_only_after_the_block(server):
     with traffic(server.url + "/x", connections=1) as sent:
         with pytest.raises(RuntimeError, match="with-block"):
-            sent.samples
+            sent.samples  # noqa: B018
 
 
 def test_compare_servers_gives_each_target_its_rounds_and_the_servers_cpu(server):
-    rounds = compare_servers({"a": server.url + "/x", "b": server.url + "/y"}, cpu_path="/cpu", rounds=3,
-                             seconds=0.1, warmup_seconds=0.02, connections=2)
+    rounds = compare_servers(
+        {"a": server.url + "/x", "b": server.url + "/y"},
+        cpu_path="/cpu",
+        rounds=3,
+        seconds=0.1,
+        warmup_seconds=0.02,
+        connections=2,
+    )
     assert set(rounds) == {"a", "b"}
     for runs in rounds.values():
         assert len(runs) == 3

@@ -112,13 +112,16 @@ def test_fact_words_an_observation():
     assert f"{fact(True):8}|" == "TRUE    |" and str(Verdict.NOT_SHOWN) == "not shown"
 
 
-@pytest.mark.parametrize(("samples", "expected"), [
-    ([2.1, 2.3, 2.2, 2.4, 2.2], Verdict.TRUE),
-    ([4.0, 4.6, 5.1, 4.2, 4.4], Verdict.NOT_SHOWN),  # the run that flipped between TRUE and FALSE
-    ([3.5, 3.9, 4.1], Verdict.NOT_SHOWN),  # within the margin of the limit
-    ([6.0, 6.5, 7.0], Verdict.FALSE),
-    ([2.0, 2.1], Verdict.NOT_SHOWN),  # too few samples
-])
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [
+        ([2.1, 2.3, 2.2, 2.4, 2.2], Verdict.TRUE),
+        ([4.0, 4.6, 5.1, 4.2, 4.4], Verdict.NOT_SHOWN),  # the run that flipped between TRUE and FALSE
+        ([3.5, 3.9, 4.1], Verdict.NOT_SHOWN),  # within the margin of the limit
+        ([6.0, 6.5, 7.0], Verdict.FALSE),
+        ([2.0, 2.1], Verdict.NOT_SHOWN),  # too few samples
+    ],
+)
 def test_within_a_limit_needs_repeated_samples_and_a_margin(samples, expected):
     assert within(samples, at_most=4.0, margin=0.1) is expected
 

@@ -21,8 +21,11 @@ NOT_YET_REVIEWED: set[str] = set()
 
 
 def reviewed(lessons):
-    marks = lambda lesson: [pytest.mark.xfail(strict=True, reason="not blind-reviewed yet")] \
-        if lesson.slug in NOT_YET_REVIEWED else []
+    def marks(lesson):
+        return (
+            [pytest.mark.xfail(strict=True, reason="not blind-reviewed yet")] if lesson.slug in NOT_YET_REVIEWED else []
+        )
+
     return [pytest.param(lesson, marks=marks(lesson), id=lesson.slug) for lesson in lessons]
 
 
@@ -46,9 +49,12 @@ def test_the_blind_review_is_recorded_before_strengthening_with_its_summary(less
         assert answer["source"].strip() and answer["promise"].strip(), number
         assert {"commit", "caught", "points", "total", "failed"} <= set(answer["before"]), number
     wrong = [answer["exercise"] for answer in record["answer"] if answer["kind"] == "wrong"]
-    assert {exercise: wrong.count(exercise) for exercise in exercises if wrong.count(exercise) < WRONG_PER_EXERCISE} == {}
-    assert lesson.blind_review.read_text() == blind_review.written(lesson, record), \
+    assert {
+        exercise: wrong.count(exercise) for exercise in exercises if wrong.count(exercise) < WRONG_PER_EXERCISE
+    } == {}
+    assert lesson.blind_review.read_text() == blind_review.written(lesson, record), (
         "the summaries drifted from the answers: write the record with `python -m autograder.blind_review`"
+    )
 
 
 @pytest.mark.parametrize("lesson", reviewed([lesson for lesson in LESSONS if lesson.promises_file.exists()]))
@@ -57,13 +63,18 @@ def test_after_strengthening_the_wrong_answers_are_mistakes_and_the_correct_ones
     is caught (or says why the statement allows it), and is kept as a listed mistake; every
     correct answer keeps full marks, and is kept as an alternative."""
     answers = blind_review.read(lesson).get("answer", [])
-    assert answers and all("after" in answer for answer in answers), "grade the review again: python -m autograder.blind_review grade"
+    assert answers and all("after" in answer for answer in answers), (
+        "grade the review again: python -m autograder.blind_review grade"
+    )
     mistakes, alternatives = sources(lesson.mistakes, "mistake"), sources(lesson.alternatives, "alternative")
     for number, answer in enumerate(answers, 1):
         if answer["kind"] == "wrong":
-            assert answer["after"]["caught"] or answer.get("note"), f"answer {number} is not caught, and no note says why"
-            assert not answer["after"]["caught"] or answer["source"].strip() in mistakes, \
+            assert answer["after"]["caught"] or answer.get("note"), (
+                f"answer {number} is not caught, and no note says why"
+            )
+            assert not answer["after"]["caught"] or answer["source"].strip() in mistakes, (
                 f"answer {number} is caught: add it to mistakes.toml"
+            )
         else:
             assert not answer["after"]["caught"], f"answer {number} is correct and lost points"
             assert answer["source"].strip() in alternatives, f"answer {number} is correct: add it to alternatives.toml"

@@ -25,24 +25,25 @@ SPEED_MODULE = "test_speed.py"
 
 # Slow but correct answers: the bodies of the reference factories, without the tactics.
 SLOW = {
-    "make_invoice_parser": '''
+    "make_invoice_parser": """
 def make_invoice_parser():
     def parse(raw):
         return TypeAdapter(list[StoredInvoice]).validate_python(json.loads(raw))
     return parse
-''',
-    "make_fast_app": '''
+""",
+    "make_fast_app": """
 def make_fast_app():
     return make_slow_app()
-''',
+""",
 }
 
 
 def speed_checks_only(fixed: Fixed) -> Fixed:
     """The lesson as graded, with only its speed checks in the suite."""
     # The other test modules go; the modules they lean on (the sandbox probes, inputs) stay.
-    sources = tuple((name, source) for name, source in fixed.sources
-                    if name == SPEED_MODULE or not name.startswith("test_"))
+    sources = tuple(
+        (name, source) for name, source in fixed.sources if name == SPEED_MODULE or not name.startswith("test_")
+    )
     assert sources, f"the lesson 06 suite has no {SPEED_MODULE}"
     speed_tests = {name for name, source in sources for name in _test_names(source)}
     # Each judged on its own: test_parser_speed is negative (a parser that does nothing is fast
@@ -53,8 +54,11 @@ def speed_checks_only(fixed: Fixed) -> Fixed:
 
 
 def _test_names(source: str) -> list[str]:
-    return [line.split("def ", 1)[1].split("(", 1)[0] for line in source.splitlines()
-            if line.startswith("async def test_") or line.startswith("def test_")]
+    return [
+        line.split("def ", 1)[1].split("(", 1)[0]
+        for line in source.splitlines()
+        if line.startswith("async def test_") or line.startswith("def test_")
+    ]
 
 
 def slow_answer(solution):
@@ -83,8 +87,11 @@ def test_speed_checks_hold_20_times_while_another_core_is_busy(tmp_path: Path, b
             assert busy_core.poll() is None, "the CPU burner stopped"
             result = grade_one(path, f"{kind}-{run}", fixed, Limits(), hidden)
             scores[kind].append((result.score, result.max_score))
-            feedback += [f"{kind} run {run}: {test.name}: {test.feedback}" for test in result.tests
-                         if test.passed != (kind == "solution")]
+            feedback += [
+                f"{kind} run {run}: {test.name}: {test.feedback}"
+                for test in result.tests
+                if test.passed != (kind == "solution")
+            ]
     assert all(max_score == 3 for _, max_score in scores["solution"] + scores["slow"]), scores
     assert [score for score, _ in scores["solution"]] == [3.0] * RUNS, feedback
     assert [score for score, _ in scores["slow"]] == [0.0] * RUNS, feedback

@@ -29,11 +29,13 @@ def test_the_self_check_counts_only_the_exercise_cells_tests_and_names_the_other
     sources = [source for name, source in cells.items() if name.startswith("setup")]
     sources += [stubs, renamed, "async def test_elsewhere(client):\n    assert True\n", cells["check_invoice_tests"]]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
-    shown = "".join(output.get("text", "") + output.get("data", {}).get("text/plain", "")
-                    for output in notebook.cells[-1].outputs)
+    shown = "".join(
+        output.get("text", "") + output.get("data", {}).get("text/plain", "") for output in notebook.cells[-1].outputs
+    )
     assert "✅ invoice_tests" in shown, shown
     assert "Not counted" in shown and "test_creating" in shown and "test_elsewhere" in shown, shown
     assert "test_totals" not in shown.split("Not counted")[1].split("\n")[0]

@@ -127,10 +127,12 @@ def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
 GC_MODES = ("off", "collected before each assertion")
 # gc.freeze(): what the lesson made before is left out of every collection, so a collection
 # costs what the checks made since, not the whole notebook's heap (seconds each, otherwise).
-BURNER_START = ("import gc, subprocess, sys\ngc.freeze()\n"
-                f"_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])")
-BURNER_STOP = ("_burner.kill()\n_burner.wait()\ngc.unfreeze()\n"
-               "print('the burner ran throughout:', _burner.returncode == -9)")
+BURNER_START = (
+    f"import gc, subprocess, sys\ngc.freeze()\n_burner = subprocess.Popen([sys.executable, '-c', {BUSY_CORE!r}])"
+)
+BURNER_STOP = (
+    "_burner.kill()\n_burner.wait()\ngc.unfreeze()\nprint('the burner ran throughout:', _burner.returncode == -9)"
+)
 
 
 class _CollectBeforeAsserts(ast.NodeTransformer):
@@ -139,8 +141,19 @@ class _CollectBeforeAsserts(ast.NodeTransformer):
         for field in ("body", "orelse", "finalbody"):
             statements = getattr(node, field, None)
             if isinstance(statements, list) and any(isinstance(each, ast.Assert) for each in statements):
-                setattr(node, field, [new for each in statements for new in (
-                    [ast.parse("__import__('gc').collect()").body[0], each] if isinstance(each, ast.Assert) else [each])])
+                setattr(
+                    node,
+                    field,
+                    [
+                        new
+                        for each in statements
+                        for new in (
+                            [ast.parse("__import__('gc').collect()").body[0], each]
+                            if isinstance(each, ast.Assert)
+                            else [each]
+                        )
+                    ],
+                )
         return node
 
 
@@ -151,8 +164,12 @@ def collected_before_asserts(source: str) -> str:
 
 def checks_in_gc_modes(check: str, marks: dict) -> list[tuple[str, dict]]:
     """The cells that run a self-check in each of ``GC_MODES``, the check's own marked."""
-    return [("gc.disable()", {}), (check, {**marks, "gc": "off"}), ("gc.enable()", {}),
-            (collected_before_asserts(check), {**marks, "gc": "collected before each assertion"})]
+    return [
+        ("gc.disable()", {}),
+        (check, {**marks, "gc": "off"}),
+        ("gc.enable()", {}),
+        (collected_before_asserts(check), {**marks, "gc": "collected before each assertion"}),
+    ]
 
 
 def with_warned_mistakes(solution, mistakes: list[Mistake]):
@@ -167,8 +184,11 @@ def with_warned_mistakes(solution, mistakes: list[Mistake]):
             continue
         exercise = cell_with_id(solution, mistake.exercise).source
         check = cell_with_id(solution, f"check_{mistake.exercise}").source
-        appended += [(mistaken(exercise, mistake), {}), *checks_in_gc_modes(check, {"warned_mistake": mistake.name}),
-                     (exercise, {})]
+        appended += [
+            (mistaken(exercise, mistake), {}),
+            *checks_in_gc_modes(check, {"warned_mistake": mistake.name}),
+            (exercise, {}),
+        ]
     if appended:
         appended = [(BURNER_START, {}), *appended, (BURNER_STOP, {"burner": True})]
     for source, marks in appended:
@@ -183,7 +203,11 @@ NOTHING = {
     "pass": ["pass"],
     "return-none": ["return None"],
     "not-implemented": ["raise NotImplementedError()"],
-    "returns-a-do-nothing-app": ["async def _does_nothing(*args, **kwargs):", "    return None", "return _does_nothing"],
+    "returns-a-do-nothing-app": [
+        "async def _does_nothing(*args, **kwargs):",
+        "    return None",
+        "return _does_nothing",
+    ],
 }
 UNSOLVED = "raise NotImplementedError()"
 
@@ -192,7 +216,7 @@ def doing_nothing(released_source: str, kind: str) -> str:
     lines = []
     for line in released_source.splitlines():
         if line.strip() == UNSOLVED:
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             lines += [indent + each for each in NOTHING[kind]]
         else:
             lines.append(line)
@@ -203,8 +227,10 @@ def nothing_variants(lesson: Lesson, solution) -> dict[str, tuple[str | None, ob
     """name -> (exercise, the solution notebook with that exercise's cell doing nothing); and,
     as ``all-nothing-<kind>`` (exercise None, graded in full), every exercise doing nothing at
     once. (Every exercise raising NotImplementedError is the learner's notebook, graded already.)"""
-    released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
-                for cell in nbformat.read(lesson.release, as_version=4).cells}
+    released = {
+        cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+        for cell in nbformat.read(lesson.release, as_version=4).cells
+    }
     exercises = notebook.exercise_ids(solution)
     variants = {}
     for kind in NOTHING:
@@ -228,11 +254,21 @@ def learner_mistakes_nothing_and_alternatives(lesson: Lesson, solution) -> dict[
     alternative (each graded on its exercise alone) and every whole lesson doing nothing (graded
     in full). The solution is the run's canary (``tests/lessons/classes.py``)."""
     made = {"learner": Submission(lesson.release.read_bytes())}
-    made.update({mistake.name: Submission(with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]),
-                                          only=None if graded_in_full(mistake) else Only(mistake.exercise, first_failure=False))
-                 for mistake in mistakes_of(lesson)})
-    made.update({name: Submission(variant, only=exercise)
-                 for name, (exercise, variant) in nothing_variants(lesson, solution).items()})
+    made.update(
+        {
+            mistake.name: Submission(
+                with_mistake(solution, mistake, list(SANDBOX_GC)[mistake.number % len(SANDBOX_GC)]),
+                only=None if graded_in_full(mistake) else Only(mistake.exercise, first_failure=False),
+            )
+            for mistake in mistakes_of(lesson)
+        }
+    )
+    made.update(
+        {
+            name: Submission(variant, only=exercise)
+            for name, (exercise, variant) in nothing_variants(lesson, solution).items()
+        }
+    )
     for alternative in alternatives_of(lesson):
         changed = copy.deepcopy(solution)
         cell_with_id(changed, alternative.exercise).source = alternative.source
@@ -286,7 +322,9 @@ def test_untouched_learner_notebook_earns_nothing(lesson, graded_classes):
     assert all(test.feedback for test in result.tests)
 
 
-@pytest.mark.parametrize("mistake", all_mistakes(), ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
+@pytest.mark.parametrize(
+    "mistake", all_mistakes(), ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}"
+)
 def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_classes):
     lesson = find_lesson(mistake.lesson)
     results = graded_classes(lesson)
@@ -306,8 +344,11 @@ def test_a_plausible_mistake_loses_points_with_a_useful_message(mistake, graded_
     }
 
 
-@pytest.mark.parametrize("alternative", all_alternatives(),
-                         ids=lambda alternative: f"{alternative.lesson[:2]}-{alternative.exercise}-{alternative.why[:40]}")
+@pytest.mark.parametrize(
+    "alternative",
+    all_alternatives(),
+    ids=lambda alternative: f"{alternative.lesson[:2]}-{alternative.exercise}-{alternative.why[:40]}",
+)
 def test_a_correct_alternative_keeps_full_marks(alternative, graded_classes):
     """A correct answer written another way than the solution (``alternatives.toml``) loses
     nothing: the hidden tests hold it to what the statement promises, and no more."""
@@ -373,8 +414,9 @@ def executed_solutions(tmp_path_factory):
             folder = tmp_path_factory.mktemp(f"run-{lesson.slug}")
             notebook = with_warned_mistakes(nbformat.read(lesson.solution, as_version=4), mistakes_of(lesson))
             nbformat.write(notebook, folder / lesson.solution.name)
-            cache[lesson.slug] = execute(folder / lesson.solution.name, folder, allow_errors=False,
-                                         folder=lesson.solution.parent, rerun=True)
+            cache[lesson.slug] = execute(
+                folder / lesson.solution.name, folder, allow_errors=False, folder=lesson.solution.parent, rerun=True
+            )
         return cache[lesson.slug]
 
     return executed
@@ -442,9 +484,11 @@ def test_every_cell_run_again_on_its_own_concludes_the_same(lesson, executed_sol
     run executes each code cell twice in a row; the second run must raise nothing (else the run
     itself fails) and print the same verdicts as the first."""
     executed = executed_solutions(lesson).notebook
-    changed = [(cell.source.splitlines()[0][:80], verdicts(cell.metadata["first_outputs"]), verdicts(cell.outputs))
-               for cell in executed.cells if "first_outputs" in cell.metadata
-               and verdicts(cell.metadata["first_outputs"]) != verdicts(cell.outputs)]
+    changed = [
+        (cell.source.splitlines()[0][:80], verdicts(cell.metadata["first_outputs"]), verdicts(cell.outputs))
+        for cell in executed.cells
+        if "first_outputs" in cell.metadata and verdicts(cell.metadata["first_outputs"]) != verdicts(cell.outputs)
+    ]
     assert changed == []
 
 
@@ -457,16 +501,24 @@ def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_soluti
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mistake", [m for m in all_mistakes() if m.warned],
-                         ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}")
+@pytest.mark.parametrize(
+    "mistake",
+    [m for m in all_mistakes() if m.warned],
+    ids=lambda mistake: f"{mistake.lesson[:2]}-{mistake.exercise}-{mistake.why[:40]}",
+)
 def test_the_visible_self_check_catches_every_mistake_the_lesson_warns_about(mistake, executed_solutions):
     """With the garbage collector off and eager, beside a busy core (``with_warned_mistakes``)."""
     executed = executed_solutions(find_lesson(mistake.lesson)).notebook
-    checks = {cell.metadata["gc"]: outputs_text(cell) for cell in executed.cells
-              if cell.metadata.get("warned_mistake") == mistake.name}
+    checks = {
+        cell.metadata["gc"]: outputs_text(cell)
+        for cell in executed.cells
+        if cell.metadata.get("warned_mistake") == mistake.name
+    }
     assert set(checks) == set(GC_MODES)
     passed = {mode: shown for mode, shown in checks.items() if f"❌ {mistake.exercise}:" not in shown}
-    assert passed == {}, f"the self-check passes '{mistake.why}' with the garbage collector {', '.join(passed)}: {passed!r}"
+    assert passed == {}, (
+        f"the self-check passes '{mistake.why}' with the garbage collector {', '.join(passed)}: {passed!r}"
+    )
     [burner] = [cell for cell in executed.cells if cell.metadata.get("burner")]
     assert "the burner ran throughout: True" in outputs_text(burner)
 
@@ -479,7 +531,7 @@ def test_every_lesson_warns_about_some_mistakes(lesson):
 
 @pytest.mark.slow
 def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson, notebook_runs):
-    """"Restart Kernel and Run All" on the released notebook (in the learner's Lab in the
+    """ "Restart Kernel and Run All" on the released notebook (in the learner's Lab in the
     browser where there is one, headless otherwise; offline where the machine can prove it):
     demos that need an unsolved exercise say so calmly (coursekit.uses_exercises), no cell shows
     an error, the recap's report ran, and (headless, where the kernel's temporary folder is its
@@ -487,8 +539,12 @@ def test_untouched_learner_notebook_runs_all_to_the_end_without_an_error(lesson,
     run = notebook_runs(lesson).learner
     assert run.offline == can_run_offline()
     assert run.seconds < RUN_LIMIT_SECONDS, f"{run.seconds:.0f} s ({run.where})"
-    errors = [(cell.source[:200], output["ename"], output["evalue"])
-              for cell in run.notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    errors = [
+        (cell.source[:200], output["ename"], output["evalue"])
+        for cell in run.notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
     assert errors == []
     *_, recap, submit = [cell for cell in run.notebook.cells if cell.cell_type == "code"]
     assert recap.source.strip() == "report()" and "exercises pass their visible checks" in outputs_text(recap)
@@ -527,8 +583,14 @@ def test_every_lesson_is_in_the_course_manifest():
 RUNS = 20
 LESSON_04 = "04_async_pitfalls"
 # the mistakes that hold the loop, one per exercise with a timing check
-BLOCKING_04 = {"make_fixed_app": "adds an await asyncio.sleep(0)", "make_cpu_app": "owns a pool but still counts on the loop"}
-TIMING_CHECKS_04 = {"test_make_fixed_app_keeps_ping_fast_during_a_report", "test_make_cpu_app_keeps_ping_fast_while_computing"}
+BLOCKING_04 = {
+    "make_fixed_app": "adds an await asyncio.sleep(0)",
+    "make_cpu_app": "owns a pool but still counts on the loop",
+}
+TIMING_CHECKS_04 = {
+    "test_make_fixed_app_keeps_ping_fast_during_a_report",
+    "test_make_cpu_app_keeps_ping_fast_while_computing",
+}
 
 
 @pytest.mark.slow
@@ -537,8 +599,11 @@ def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
     solution = nbformat.read(lesson.solution, as_version=4)
     # Each blocking mistake is graded on its exercise alone (every test of it): the timing
     # check is what this asks about, and the rest of the notebook would only add grading time.
-    blocking = {mistake.exercise: with_mistake(solution, mistake) for mistake in mistakes_of(lesson)
-                if any(mistake.exercise == exercise and mistake.why.startswith(why) for exercise, why in BLOCKING_04.items())}
+    blocking = {
+        mistake.exercise: with_mistake(solution, mistake)
+        for mistake in mistakes_of(lesson)
+        if any(mistake.exercise == exercise and mistake.why.startswith(why) for exercise, why in BLOCKING_04.items())
+    }
     assert set(blocking) == set(BLOCKING_04), "the blocking mistakes were not found"
     only = {}
     for run in range(RUNS):
@@ -554,8 +619,11 @@ def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
     solutions = [result for result in results if result.submission.startswith("solution")]
     blocked = [result for result in results if result.submission.startswith("blocking")]
     assert len(solutions) == RUNS and len(blocked) == RUNS * len(BLOCKING_04)
-    lost = {result.submission: [(test.name, test.feedback) for test in result.tests if not test.passed]
-            for result in solutions if result.score != result.max_score}
+    lost = {
+        result.submission: [(test.name, test.feedback) for test in result.tests if not test.passed]
+        for result in solutions
+        if result.score != result.max_score
+    }
     assert lost == {}, lost
     for result in blocked:
         timing = [test for test in result.tests if test.name in TIMING_CHECKS_04]

@@ -19,7 +19,6 @@ import pytest
 
 from autograder import mutation
 from autograder.lessons import Lesson, all_lessons
-
 from tests.lessons.classes import Submission, in_every_class
 
 SAMPLED_PER_EXERCISE = 4
@@ -60,8 +59,11 @@ def test_the_hidden_suite_kills_nine_mutants_in_ten_per_exercise(lesson):
     if mutation.stale(lesson):
         pytest.fail(f"{mutation.stale(lesson)}: {again(lesson)}")
     scores = mutation.judged(lesson, list(mutation.recorded(lesson).items()))
-    low = {exercise: f"{entry.share:.0%}; survived: {entry.survived}"
-           for exercise, entry in scores.items() if entry.share < mutation.REQUIRED_SCORE}
+    low = {
+        exercise: f"{entry.share:.0%}; survived: {entry.survived}"
+        for exercise, entry in scores.items()
+        if entry.share < mutation.REQUIRED_SCORE
+    }
     assert low == {}, "strengthen the suite, or list a mutant as equivalent with the reason"
 
 
@@ -77,9 +79,12 @@ def sampled(lesson: Lesson) -> list[mutation.Mutant]:
 @in_every_class
 def sampled_mutants(lesson: Lesson, solution) -> dict[str, Submission]:
     """The sample, as submissions of the lesson's class: each graded on its exercise alone."""
-    return {f"mutant-{number:03d}-{mutant.exercise}": Submission(mutation.with_cell(solution, mutant.exercise, mutant.source),
-                                                                  only=mutant.exercise)
-            for number, mutant in enumerate(sampled(lesson))}
+    return {
+        f"mutant-{number:03d}-{mutant.exercise}": Submission(
+            mutation.with_cell(solution, mutant.exercise, mutant.source), only=mutant.exercise
+        )
+        for number, mutant in enumerate(sampled(lesson))
+    }
 
 
 @pytest.mark.slow
@@ -89,6 +94,9 @@ def test_mutants_graded_now_are_killed_where_the_record_says_they_were(lesson, g
         pytest.fail(f"{mutation.stale(lesson)}: {again(lesson)}")
     results = graded_classes(lesson)
     was_killed = mutation.recorded(lesson)
-    survived_now = [mutant.id for number, mutant in enumerate(sampled(lesson))
-                    if was_killed[mutant] and not mutation.killed(mutant, results[f"mutant-{number:03d}-{mutant.exercise}"])]
+    survived_now = [
+        mutant.id
+        for number, mutant in enumerate(sampled(lesson))
+        if was_killed[mutant] and not mutation.killed(mutant, results[f"mutant-{number:03d}-{mutant.exercise}"])
+    ]
     assert survived_now == [], f"the record says these were killed: the suite or the grader changed? {again(lesson)}"

@@ -20,8 +20,11 @@ NOT_YET_PROMISED: set[str] = set()
 
 
 def promised(lesson):
-    marks = [pytest.mark.xfail(strict=True, reason="its promises are not listed yet (issue 25)")] \
-        if lesson.slug in NOT_YET_PROMISED else []
+    marks = (
+        [pytest.mark.xfail(strict=True, reason="its promises are not listed yet (issue 25)")]
+        if lesson.slug in NOT_YET_PROMISED
+        else []
+    )
     return pytest.param(lesson, marks=marks, id=lesson.slug)
 
 

@@ -48,7 +48,13 @@ def parse(source: str) -> ast.Module:
 
 def called_name(call: ast.Call) -> str | None:
     function = call.func
-    return function.id if isinstance(function, ast.Name) else function.attr if isinstance(function, ast.Attribute) else None
+    return (
+        function.id
+        if isinstance(function, ast.Name)
+        else function.attr
+        if isinstance(function, ast.Attribute)
+        else None
+    )
 
 
 def exempt_strings(tree: ast.Module) -> set[int]:
@@ -69,10 +75,12 @@ def typed_verdict_words(source: str) -> list[str]:
     """Each verdict word typed in a string of ``source``, with the text around it."""
     tree = parse(source)
     exempt = exempt_strings(tree)
-    return [found.string[max(found.start() - 30, 0):found.end() + 30]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exempt
-            for found in VERDICT_WORDS.finditer(node.value)]
+    return [
+        found.string[max(found.start() - 30, 0) : found.end() + 30]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exempt
+        for found in VERDICT_WORDS.finditer(node.value)
+    ]
 
 
 def calls_the_helper(source: str) -> bool:
@@ -81,10 +89,16 @@ def calls_the_helper(source: str) -> bool:
 
 
 def lessons_with_pending() -> list:
-    return [pytest.param(lesson, id=lesson.slug,
-                         marks=[pytest.mark.xfail(strict=True, reason="verdict cells being rewritten (issue 26)")]
-                         if lesson.slug in PENDING else [])
-            for lesson in all_lessons()]
+    return [
+        pytest.param(
+            lesson,
+            id=lesson.slug,
+            marks=[pytest.mark.xfail(strict=True, reason="verdict cells being rewritten (issue 26)")]
+            if lesson.slug in PENDING
+            else [],
+        )
+        for lesson in all_lessons()
+    ]
 
 
 @pytest.mark.parametrize("lesson", lessons_with_pending())
@@ -92,7 +106,8 @@ def test_no_verdict_word_is_typed_outside_the_helper(lesson: Lesson):
     typed = {cell_id: words for cell_id, source in code_cells(lesson) if (words := typed_verdict_words(source))}
     assert typed == {}, (
         f"{lesson.solution.relative_to(ROOT)}: verdict words typed in code cells (word them with {HELPER}: "
-        f"Speedup, fact, within, parts, any_of; quote an article's claim as Claim(text, ...)): {typed}")
+        f"Speedup, fact, within, parts, any_of; quote an article's claim as Claim(text, ...)): {typed}"
+    )
 
 
 @pytest.mark.parametrize("lesson", lessons_with_pending())
@@ -100,20 +115,24 @@ def test_a_lesson_that_checks_claims_words_their_verdicts_with_the_helper(lesson
     text = lesson.solution.read_text(encoding="utf-8")
     if "Check the claim" not in text:
         pytest.skip("this lesson checks no claim of the article")
-    assert any(calls_the_helper(source) for _, source in code_cells(lesson)), \
+    assert any(calls_the_helper(source) for _, source in code_cells(lesson)), (
         f"{lesson.slug} checks claims but no cell words a verdict with {HELPER}"
+    )
 
 
-@pytest.mark.parametrize(("source", "typed"), [
-    ('print(f"model_construct is faster by {ratio:.2f}x")', True),
-    ('verdict = "TRUE" if holds else "FALSE"', True),
-    ('label = {True: "SLOWER", False: "same"}[x]', True),
-    ('print(f"model_construct, against model_validate: {Speedup.of(c, \'a\', \'b\')}")', False),
-    ('print(Claim("Pydantic 2 is 5x to 50x faster", within(r, at_least=5), f"{effect}"))', False),
-    ('print(Claim(text="strict mode is faster", verdict=v, evidence="typed: faster"))', True),
-    ('def f():\n    """How many times faster each ran."""\n    return 1', False),
-    ('await asyncio.sleep(0)  # faster this way', False),
-    ('assert x is True and y is False', False),
-])
+@pytest.mark.parametrize(
+    ("source", "typed"),
+    [
+        ('print(f"model_construct is faster by {ratio:.2f}x")', True),
+        ('verdict = "TRUE" if holds else "FALSE"', True),
+        ('label = {True: "SLOWER", False: "same"}[x]', True),
+        ("print(f\"model_construct, against model_validate: {Speedup.of(c, 'a', 'b')}\")", False),
+        ('print(Claim("Pydantic 2 is 5x to 50x faster", within(r, at_least=5), f"{effect}"))', False),
+        ('print(Claim(text="strict mode is faster", verdict=v, evidence="typed: faster"))', True),
+        ('def f():\n    """How many times faster each ran."""\n    return 1', False),
+        ("await asyncio.sleep(0)  # faster this way", False),
+        ("assert x is True and y is False", False),
+    ],
+)
 def test_the_scan_tells_typed_verdicts_from_worded_ones(source, typed):
     assert bool(typed_verdict_words(source)) is typed

@@ -16,8 +16,7 @@ MARKDOWN_SYMBOLS = {"✏️": "xercise", **{symbol: "" for symbol in SYMBOLS.val
 
 def markdown_lines(path) -> list[str]:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return [line for cell in cells if cell["cell_type"] == "markdown"
-            for line in "".join(cell["source"]).splitlines()]
+    return [line for cell in cells if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()]
 
 
 @pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.slug)
@@ -27,5 +26,6 @@ def test_every_symbol_in_a_lessons_text_has_its_word_beside_it(lesson: Lesson):
             for symbol, word in MARKDOWN_SYMBOLS.items():
                 if symbol in line:
                     # the check symbols appear in text only quoted with their words ("✅ passes")
-                    assert word in line if word else any(f"{symbol} {w}" in line for w in WORDS.values()), \
+                    assert word in line if word else any(f"{symbol} {w}" in line for w in WORDS.values()), (
                         f"{path.relative_to(ROOT)}: {symbol!r} without its word: {line!r}"
+                    )

@@ -13,9 +13,9 @@ from autograder.service.settings import Settings
 from autograder.service.store import Store
 from autograder.service.tokens import new_token, token_hash
 from coursekit.processes import redis_server
+from tests.conftest import run_async
 
 from .postgres import new_database, postgres_server
-from tests.conftest import run_async
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +41,11 @@ def add_people(settings: Settings) -> People:
     async def add() -> None:
         store = Store.connect(settings.database)
         await store.create_tables()
-        for name, token, instructor in (("alice", tokens.alice, False), ("bob", tokens.bob, False),
-                                        ("prof", tokens.prof, True)):
+        for name, token, instructor in (
+            ("alice", tokens.alice, False),
+            ("bob", tokens.bob, False),
+            ("prof", tokens.prof, True),
+        ):
             await store.add_learner(name, token_hash(token), instructor)
         await store.close()
 
@@ -79,8 +82,9 @@ def settings(tmp_path, broker_url, database) -> Settings:
     client.flushdb()  # each test starts with an empty queue
     client.close()
     (tmp_path / "data").mkdir(exist_ok=True)
-    return Settings(data=str(tmp_path / "data"), database_url=database, broker_url=broker_url,
-                    scratch=str(tmp_path / "scratch"))
+    return Settings(
+        data=str(tmp_path / "data"), database_url=database, broker_url=broker_url, scratch=str(tmp_path / "scratch")
+    )
 
 
 @pytest.fixture

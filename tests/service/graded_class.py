@@ -16,15 +16,29 @@ from autograder.types import SubmissionResult
 WORKER = "test-worker"
 
 
-async def store_result(store: Store, learner: Learner, result: SubmissionResult, *, status: str = "done",
-                       at: float | None = None, seconds: float = 2.0) -> str:
+async def store_result(
+    store: Store,
+    learner: Learner,
+    result: SubmissionResult,
+    *,
+    status: str = "done",
+    at: float | None = None,
+    seconds: float = 2.0,
+) -> str:
     """Store ``result`` as ``learner``'s graded submission; ``at`` backdates its upload (its
     feedback came ``seconds`` later). Returns the submission's id."""
     accepted = await store.accept(learner, result.lesson, b"{}", None, per_minute=1_000_000)
     submission = accepted.submission.id
     await store.claim(submission, WORKER, 60)
-    await store.finish(submission, WORKER, status=status, score=result.score, max_score=result.max_score,
-                       result=json.dumps(result.to_json()), feedback=report.feedback_text(result))
+    await store.finish(
+        submission,
+        WORKER,
+        status=status,
+        score=result.score,
+        max_score=result.max_score,
+        result=json.dumps(result.to_json()),
+        feedback=report.feedback_text(result),
+    )
     if at is not None:
         await backdate(store, submission, at, at + seconds)
     return submission
@@ -33,5 +47,8 @@ async def store_result(store: Store, learner: Learner, result: SubmissionResult,
 async def backdate(store: Store, submission: str, created: float, graded: float | None = None) -> None:
     """Move a submission into the past (a deadline rush happened yesterday, say)."""
     async with store.session.begin() as session:
-        await session.execute(update(Submission).where(Submission.id == submission)
-                              .values(created_at=created, started_at=created, graded_at=graded))
+        await session.execute(
+            update(Submission)
+            .where(Submission.id == submission)
+            .values(created_at=created, started_at=created, graded_at=graded)
+        )

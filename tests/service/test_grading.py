@@ -97,8 +97,11 @@ def test_a_grader_error_is_kept_for_retry_and_shown_to_the_instructor_never_as_a
         async with LifespanManager(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
                 alice, prof = people.header(people.alice), people.header(people.prof)
-                accepted = (await client.post("/api/submissions", content=find_lesson("01").solution.read_bytes(),
-                                              headers=alice)).json()
+                accepted = (
+                    await client.post(
+                        "/api/submissions", content=find_lesson("01").solution.read_bytes(), headers=alice
+                    )
+                ).json()
                 monkeypatch.setattr(grade, "run_worker", lambda *args, **kwargs: {"grader_error": reason})
                 seen["outcome"] = await grader.handle(accepted["id"])
                 seen["learner"] = (await client.get(accepted["status_url"], headers=alice)).json()

@@ -31,9 +31,9 @@ from autograder.service.processes import answers, start_web, stop
 from autograder.service.settings import Settings
 from coursekit.processes import free_port, wait_until
 from coursekit.submit import Service, submit, upload
+from tests.conftest import run_async
 
 from .service_processes import query, with_port
-from tests.conftest import run_async
 
 pytestmark = pytest.mark.slow
 SOLUTION = find_lesson("01").solution
@@ -64,18 +64,25 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
     assert imported[0] == "name,token" and [line.split(",")[0] for line in imported[1:]] == ["prof", "bob"]
     prof = {"Authorization": f"Bearer {imported[1].split(',')[1]}"}
     port = free_port()
-    serving = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         assert wait_until(lambda: answers(url) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
-        submitted = autograder("submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token,
-                               timeout=300)
+        submitted = autograder(
+            "submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token, timeout=300
+        )
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         assert "graded: 50 / 50" in submitted.stdout
         assert "Score: 50 / 50" in submitted.stdout  # the feedback `autograder grade` writes
         # Nothing the learner can read holds a hidden test's source.
-        [submission_id] = [line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line]
+        [submission_id] = [
+            line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line
+        ]
         headers = {"Authorization": f"Bearer {token}"}
         status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).json()
         stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
@@ -83,8 +90,12 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 50
         readable = "\n".join(strings(status) + [text for event in events for text in strings(event)])
         assert "Score: 50 / 50" in readable
-        suite_lines = {line.strip() for test_file in find_lesson("01").suite.glob("*.py")
-                       for line in test_file.read_text().splitlines() if len(line.strip()) > 25}
+        suite_lines = {
+            line.strip()
+            for test_file in find_lesson("01").suite.glob("*.py")
+            for line in test_file.read_text().splitlines()
+            if len(line.strip()) > 25
+        }
         assert suite_lines and not [line for line in suite_lines if line in readable]
         # The instructor sees the class and exports it as `autograder grade` would write it.
         base = f"http://127.0.0.1:{port}/api/instructor"
@@ -114,9 +125,13 @@ def test_a_worker_machine_takes_the_broker_and_database_urls_from_its_environmen
     from urllib.parse import urlsplit
 
     env = {**os.environ, "AUTOGRADER_BROKER": settings.broker_url, "AUTOGRADER_DATABASE": settings.database}
-    worker = subprocess.Popen([sys.executable, "-m", "autograder", "worker", "--data", settings.data,
-                               "--scratch", str(tmp_path / "scratch")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "worker", "--data", settings.data, "--scratch", str(tmp_path / "scratch")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     broker = queue.broker_for(settings)
     try:
         assert wait_until(lambda: queue.workers_alive(broker) == 1 or worker.poll() is not None, 120, 0.2)
@@ -138,8 +153,9 @@ def redis_says(port: int, command: bytes) -> bytes:
 
 
 def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_other_user_reads_it(tmp_path):
-    import redis
     from urllib.parse import urlsplit
+
+    import redis
 
     with processes.broker(Settings(data=str(tmp_path / "data"), scratch=str(tmp_path / "scratch"))) as served:
         parts = urlsplit(served.broker_url)
@@ -164,8 +180,13 @@ def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_oth
             environ = f"/proc/{worker.pid}/environ"
             assert parts.password.encode() in open(environ, "rb").read()
             if os.geteuid() == 0:
-                other = subprocess.run([sys.executable, "-c", f"open({environ!r}).read()"], user=65534,
-                                       capture_output=True, text=True, timeout=30)
+                other = subprocess.run(
+                    [sys.executable, "-c", f"open({environ!r}).read()"],
+                    user=65534,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
                 assert other.returncode != 0 and "PermissionError" in other.stderr
         finally:
             stop(worker)
@@ -181,8 +202,9 @@ def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
     seen: list[str] = []
     try:
         assert wait_until(lambda: queue.workers_alive(broker) == 1, 120, 0.2)  # it fetches: it started
-        state = submit(SOLUTION, Service(f"http://127.0.0.1:{settings.port}", people.alice), on_progress=seen.append,
-                       timeout=300)
+        state = submit(
+            SOLUTION, Service(f"http://127.0.0.1:{settings.port}", people.alice), on_progress=seen.append, timeout=300
+        )
     finally:
         stop(web, *workers)
         broker.close()
@@ -194,8 +216,9 @@ def test_a_submission_is_graded_through_a_real_postgresql(settings, people):
 @pytest.fixture
 def fast(settings, tmp_path):
     """Short heartbeats and leases, so a dead worker's job moves on within seconds."""
-    return with_port(dataclasses.replace(settings, heartbeat_ms=3000, lease_seconds=6, sweep_seconds=5,
-                                         submissions_per_minute=1000))
+    return with_port(
+        dataclasses.replace(settings, heartbeat_ms=3000, lease_seconds=6, sweep_seconds=5, submissions_per_minute=1000)
+    )
 
 
 def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fast, people, tmp_path):
@@ -247,8 +270,10 @@ def test_every_accepted_submission_is_graded_exactly_once_whatever_is_killed(fas
     finally:
         stop(web, *workers)
     rows = query(fast, "SELECT id, status, gradings, attempts, claimed_by FROM submissions")
-    print(f"web killed after {killed_web_after} accepted; worker {victim.pid} killed grading {victim_id}; "
-          f"{len(rows)} submissions, attempts {[row[3] for row in rows]}")
+    print(
+        f"web killed after {killed_web_after} accepted; worker {victim.pid} killed grading {victim_id}; "
+        f"{len(rows)} submissions, attempts {[row[3] for row in rows]}"
+    )
     assert len(rows) == 4 + 1 + 1  # one per upload (retries included) and the unsent one
     assert set(accepted) <= {row[0] for row in rows}
     assert all(row[1] == "done" and row[2] == 1 for row in rows)  # each graded exactly once
@@ -273,8 +298,15 @@ def _store_without_sending(settings, people) -> None:
 
 def test_serve_refuses_where_submissions_cannot_be_confined(tmp_path):
     """The rules of `autograder grade`: played here by allowing no confinement at all."""
-    refused = autograder("serve", "--data", str(tmp_path), "--port", str(free_port()),
-                         env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"}, timeout=60)
+    refused = autograder(
+        "serve",
+        "--data",
+        str(tmp_path),
+        "--port",
+        str(free_port()),
+        env={**os.environ, "AUTOGRADER_CONFINEMENT": "none"},
+        timeout=60,
+    )
     assert refused.returncode == 1
     assert "Refusing to" in refused.stderr  # as root: never root's rights; otherwise: --accept-risk
     assert "serving on" not in refused.stdout

@@ -12,8 +12,11 @@ from autograder.types import TestResult as Outcome
 
 def learner(name: str, passed: dict[str, bool], points: dict[str, float]) -> SubmissionResult:
     """A result over tests named ``<exercise>.<test>``, each worth its ``points``."""
-    tests = [Outcome(test, exercise, points[key] if ok else 0, points[key], ok)
-             for key, ok in passed.items() for exercise, test in [key.split(".")]]
+    tests = [
+        Outcome(test, exercise, points[key] if ok else 0, points[key], ok)
+        for key, ok in passed.items()
+        for exercise, test in [key.split(".")]
+    ]
     result = SubmissionResult(submission=name, path="", lesson="01_asgi_by_hand", tests=tests)
     result.score, result.max_score = sum(test.points for test in tests), sum(points.values())
     return result
@@ -28,8 +31,10 @@ def test_a_histogram_has_equal_bins_and_full_marks_fall_in_the_top_one():
     # Whole-number bins for a whole-number maximum, the last one ending there.
     nine = [(each["low"], each["high"]) for each in statistics.histogram([], 36)]
     assert nine == [(4 * i, 4 * i + 4) for i in range(9)]
-    assert statistics.histogram([61, 55.5], 61)[-2:] == [{"low": 49, "high": 56, "count": 1},
-                                                         {"low": 56, "high": 61, "count": 1}]
+    assert statistics.histogram([61, 55.5], 61)[-2:] == [
+        {"low": 49, "high": 56, "count": 1},
+        {"low": 56, "high": 61, "count": 1},
+    ]
     assert [each["high"] for each in statistics.histogram([2.5], 2.5)][-1] == 2.5  # a fractional maximum: ten of 0.25
 
 
@@ -45,7 +50,7 @@ def test_discrimination_is_the_correlation_of_passing_with_the_rest_of_the_score
     rows = {row["test"]: row for row in statistics.per_test(results)}
     # Passing "hard" (1, 1, 0, 0) against the rest of the score (8, 8, 2, 1), its own point left
     # out: deviations (.5, .5, -.5, -.5) and (3.25, 3.25, -2.75, -3.75), so r = 6.5 / sqrt(1 * 42.75).
-    assert rows["hard"]["discrimination"] == pytest.approx(6.5 / 42.75 ** 0.5, abs=1e-3)
+    assert rows["hard"]["discrimination"] == pytest.approx(6.5 / 42.75**0.5, abs=1e-3)
     assert rows["luck"]["discrimination"] < 0
     assert rows["easy"]["discrimination"] is None  # everyone passed: it separates no one
     assert rows["hard"]["rate"] == 0.5 and rows["hard"]["passed"] == 2 and rows["hard"]["graded"] == 4
@@ -65,9 +70,11 @@ def test_correlation_is_none_where_it_means_nothing():
 
 def test_per_exercise_gives_the_mean_and_the_share_with_full_marks():
     points = {"a.one": 2, "a.two": 2, "b.three": 4}
-    results = [learner("x", {"a.one": True, "a.two": True, "b.three": False}, points),
-               learner("y", {"a.one": True, "a.two": False, "b.three": True}, points),
-               learner("z", {"a.one": False, "a.two": False, "b.three": True}, points)]
+    results = [
+        learner("x", {"a.one": True, "a.two": True, "b.three": False}, points),
+        learner("y", {"a.one": True, "a.two": False, "b.three": True}, points),
+        learner("z", {"a.one": False, "a.two": False, "b.three": True}, points),
+    ]
     rows = {row["exercise"]: row for row in statistics.per_exercise(results)}
     assert list(rows) == ["a", "b"]
     assert rows["a"]["mean"] == pytest.approx(2) and rows["a"]["max_score"] == 4
@@ -91,10 +98,16 @@ def submission(created: float, graded: float | None, status: str = "done", gradi
 
 
 def test_the_median_time_to_feedback_counts_first_gradings_of_finished_submissions():
-    found = statistics.median_time_to_feedback([
-        submission(0, 2), submission(10, 14), submission(20, 21, "failed"), submission(30, 39, "error"),
-        submission(40, None, "queued"), submission(50, None, "running"),
-        submission(60, 5000, gradings=2),  # regraded: its graded_at is the regrade's
-    ])
+    found = statistics.median_time_to_feedback(
+        [
+            submission(0, 2),
+            submission(10, 14),
+            submission(20, 21, "failed"),
+            submission(30, 39, "error"),
+            submission(40, None, "queued"),
+            submission(50, None, "running"),
+            submission(60, 5000, gradings=2),  # regraded: its graded_at is the regrade's
+        ]
+    )
     assert found == 3  # of 1, 2, 4, 9
     assert statistics.median_time_to_feedback([submission(0, None, "queued")]) is None

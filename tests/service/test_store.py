@@ -89,8 +89,9 @@ async def test_a_regrade_queues_the_finished_and_bumps_the_suite_version(stored)
 async def test_the_rate_limit_holds_for_uploads_that_race(store):
     alice = await store.add_learner("alice", "hash", False)
     bob = await store.add_learner("bob", "hash-bob", False)
-    answers = await asyncio.gather(*(store.accept(alice, "01_asgi_by_hand", b"{}", None, per_minute=3)
-                                     for _ in range(8)))
+    answers = await asyncio.gather(
+        *(store.accept(alice, "01_asgi_by_hand", b"{}", None, per_minute=3) for _ in range(8))
+    )
     assert sum(isinstance(answer, Accepted) for answer in answers) == 3
     refused = [answer for answer in answers if isinstance(answer, Limited)]
     assert len(refused) == 5 and all(0 < answer.retry_after <= 60 for answer in refused)
@@ -100,8 +101,9 @@ async def test_the_rate_limit_holds_for_uploads_that_race(store):
 
 async def test_racing_retries_with_one_key_make_one_submission_even_at_the_limit(store):
     alice = await store.add_learner("alice", "hash", False)
-    answers = await asyncio.gather(*(store.accept(alice, "01_asgi_by_hand", b"{}", "k1", per_minute=1)
-                                     for _ in range(5)))
+    answers = await asyncio.gather(
+        *(store.accept(alice, "01_asgi_by_hand", b"{}", "k1", per_minute=1) for _ in range(5))
+    )
     assert [answer.created for answer in answers].count(True) == 1  # every other one is a replay, not a 429
     assert len({answer.submission.id for answer in answers}) == 1
     assert isinstance(await store.accept(alice, "01_asgi_by_hand", b"{}", "k2", per_minute=1), Limited)

@@ -20,10 +20,13 @@ def test_a_roster_names_people_and_marks_instructors(tmp_path):
     assert read_roster(roster) == [("Ada Lovelace", False), ("prof", True), ("Grace", True)]
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("who,role\nx,y\n", "no `name` column"),
-    ("name\nada\n\n,\n", "line 4 has no name"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("who,role\nx,y\n", "no `name` column"),
+        ("name\nada\n\n,\n", "line 4 has no name"),
+    ],
+)
 def test_a_broken_roster_says_where(tmp_path, text, says):
     roster = tmp_path / "roster.csv"
     roster.write_text(text)
