@@ -221,7 +221,8 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
 
             page.select_option("#lesson", LESSONS[2])
             page.wait_for_selector(f"#lessons-title:has-text('{LESSONS[2]}')")
-            page.wait_for_function("document.querySelectorAll('#test-chart li').length > 0")
+            # Predicates as functions: a bare expression would be eval'd in the page, which its CSP forbids.
+            page.wait_for_function("() => document.querySelectorAll('#test-chart li').length > 0")
             assert overlaps(page, "#test-chart li") == []
             shoot(page, "lesson-03-laptop")
 
@@ -261,10 +262,10 @@ def test_the_instructor_page_shows_every_view_of_a_class_of_34(tmp_path):
                 if view == "#queue":
                     assert overlaps(page, "#per-hour-axis") == []
                     page.select_option("#hours", "168")
-                    page.wait_for_function("document.querySelectorAll('#per-hour .column').length === 168")
+                    page.wait_for_function("() => document.querySelectorAll('#per-hour .column').length === 168")
                     assert overlaps(page, "#per-hour-axis") == []
                     page.select_option("#hours", "48")
-                    page.wait_for_function("document.querySelectorAll('#per-hour .column').length === 48")
+                    page.wait_for_function("() => document.querySelectorAll('#per-hour .column').length === 48")
                 shoot(page, name)
             page.click("nav a[href='#learners']")
             page.click(f"#learners a:text-is('{HOSTILE}') >> nth=0")
@@ -381,6 +382,6 @@ def check_queue_view(page) -> None:
     assert overlaps(page, "#per-hour-axis") == []
     shoot(page, "queue-48-hours-laptop")
     page.select_option("#hours", "168")
-    page.wait_for_function("document.querySelectorAll('#per-hour .column').length === 168")
+    page.wait_for_function("() => document.querySelectorAll('#per-hour .column').length === 168")
     assert overlaps(page, "#per-hour-axis") == []
     shoot(page, "queue-7-days-laptop")

@@ -305,3 +305,31 @@ async def test_health_says_so_while_the_broker_is_down(settings, people):
             accepted = await post(client, people.alice)
     assert health.status_code == 503 and health.json() == {"ok": False, "broker": "down"}
     assert accepted.status_code == 202 and rows(settings) == 1  # stored; the sweeper sends it later
+
+
+HOSTILE = '<script>window.pwned = 1</script> \\<img src=x onerror=alert(1)> [look](javascript:alert(1)) ![](http://x/t.png)'
+
+
+async def test_learner_text_in_served_feedback_renders_as_text_not_html(client, people):
+    """A learner's name and the messages quoting their code go into the feedback's Markdown;
+    rendered as nbconvert renders Markdown (mistune, raw HTML allowed), they are text, the same
+    text, and no tag, link or image."""
+    import html
+    import re
+
+    import mistune
+
+    from autograder.types import CellReport
+
+    store = client.app.state.store
+    alice = await store.learner_by_token(token_hash(people.alice))
+    result = lesson_01(f"alice {HOSTILE}", [True, False, True])
+    result.tests[1].feedback = f"your app answered {HOSTILE}; a < b and <= stay as they are"
+    result.cells = [CellReport("router_app", "error", f"RuntimeError: {HOSTILE}")]
+    result.problems = [f"cell `router_app` raised RuntimeError: {HOSTILE}"]
+    submission = await store_result(store, alice, result)
+    feedback = (await client.get(f"/api/submissions/{submission}", headers=people.header(people.alice))).json()["feedback"]
+    rendered = mistune.create_markdown(escape=False)(feedback)
+    assert not re.findall(r"<(script|img|a)\b", rendered), rendered
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert text.count(HOSTILE) == 3 and "a < b and <= stay as they are" in text  # read as written
