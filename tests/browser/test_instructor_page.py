@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from autograder.lessons import find_lesson
+from autograder.report import markdown_safe
 from autograder.service.app import create_app
 from autograder.service.settings import Settings
 from autograder.service.store import Store
@@ -361,7 +362,10 @@ def check_learner_detail(page, learners: dict, graded: dict) -> None:
     page.wait_for_selector("#learner[open]")
     assert page.inner_text("#learner-title") == f"{HOSTILE}: {LESSONS[0]}"
     feedback = page.inner_text("#feedback")
-    assert feedback.startswith(f"# Feedback for {HOSTILE}") and HOSTILE_FEEDBACK in feedback
+    # The Markdown the learner gets, shown as text: their "<" keeps the escape that makes it
+    # inert wherever the Markdown is rendered (``report.markdown_safe``).
+    assert feedback.startswith(f"# Feedback for {markdown_safe(HOSTILE)}")
+    assert markdown_safe(HOSTILE_FEEDBACK) in feedback
     assert page.locator("#learner img, #learner script").count() == 0 and page.evaluate("window.pwned") is None
     history = page.locator("#history tbody tr").all_inner_texts()
     assert {row.split("\t")[1] for row in history} == set(LESSONS)  # all their lessons, newest first
