@@ -21,7 +21,7 @@ from autograder.types import TestResult as Outcome
 
 from .graded_class import store_result
 from .postgres import on_both_databases
-from .service_processes import query
+from .service_processes import in_process, query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +31,9 @@ SOLUTION = find_lesson("01").solution.read_bytes()
 @pytest.fixture
 async def client(settings, people):
     app = create_app(settings)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
-            client.app = app
-            yield client
+    async with in_process(app) as client:
+        client.app = app
+        yield client
 
 
 def rows(settings) -> int:

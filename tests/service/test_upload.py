@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from autograder.lessons import find_lesson
 from autograder.service.app import create_app
 
-from .service_processes import query
+from .service_processes import in_process, query
 
 pytestmark = pytest.mark.anyio
 
@@ -22,11 +20,8 @@ SOLUTION = find_lesson("01").solution.read_bytes()
 
 @pytest.fixture
 async def client(settings, people):
-    app = create_app(settings)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
-                                     headers={"Authorization": f"Bearer {people.alice}"}) as client:
-            yield client
+    async with in_process(create_app(settings), people.header(people.alice)) as client:
+        yield client
 
 
 def stored(settings) -> list[bytes]:
