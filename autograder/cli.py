@@ -132,7 +132,7 @@ def check_command(args) -> int:
         on_start=lambda start: print(f"{first} {start}.", flush=True),
     )
     print()
-    print(report.feedback_text(result))
+    print(report.feedback_text(result, markdown=False))  # a terminal renders nothing
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -161,7 +161,7 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
         score=sum(test.points for test in tests),
         max_score=sum(test.max_points for test in tests),
     )
-    text = report.feedback_text(result)
+    text = report.feedback_text(result, markdown=False)  # a cell's printed output renders nothing
     print(text[text.index("## ") :].rstrip())  # the exercise's section: its heading, then a line per test
     return float(result.score)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -34,8 +35,28 @@ NOT_GRADED = (
 )
 
 
-def feedback_text(result: SubmissionResult) -> str:
-    lines = [f"# Feedback for {result.submission}", ""]
+# What in learner-controlled text would make Markdown emit HTML or a link when rendered: a "<"
+# that opens a tag, a comment, a declaration or an autolink (all begin "<" and a letter, "/", "!"
+# or "?"), and the "](" of an inline link or image; with the backslashes just before it, which
+# would otherwise escape our escape.
+_MARKUP = re.compile(r"(\\*)(<(?=[A-Za-z/!?])|\](?=\())")
+
+
+def markdown_safe(text: str) -> str:
+    """``text`` (a learner's name, an exception message, a feedback message quoting their
+    values) fit to put into Markdown that something may render as HTML (a notebook, an LMS, a
+    forge): every "<" that would open HTML and every "](" that would make a link is
+    backslash-escaped, which renders as the character itself. Nothing else changes, so "a < b",
+    "<=" and the backticks of a message stay as they were, and read the same as plain text
+    save for a backslash before "<name". (The instructor's page shows the text as text.)"""
+    return _MARKUP.sub(lambda found: found[1] * 2 + "\\" + found[2], text)
+
+
+def feedback_text(result: SubmissionResult, *, markdown: bool = True) -> str:
+    """The feedback document: Markdown, with the learner's text made inert (``markdown_safe``);
+    ``markdown=False`` for a terminal or a cell's plain output, which render nothing."""
+    safe = markdown_safe if markdown else str
+    lines = [f"# Feedback for {safe(result.submission)}", ""]
     lines.append(f"Lesson: {result.lesson or 'unknown'}  ")
     if not result.graded:
         return "\n".join(
@@ -45,7 +66,7 @@ def feedback_text(result: SubmissionResult) -> str:
                 "",
                 NOT_GRADED,
                 "",
-                f"What failed (for your instructor): {result.grader_error}",
+                f"What failed (for your instructor): {safe(result.grader_error)}",
                 "",
             ]
         )
@@ -53,7 +74,7 @@ def feedback_text(result: SubmissionResult) -> str:
     lines.append("")
     if result.problems:
         lines += ["## Problems with the notebook", ""]
-        lines += [f"- {problem}" for problem in result.problems]
+        lines += [f"- {safe(problem)}" for problem in result.problems]
         lines.append("")
     for exercise, (got, total) in result.exercise_scores().items():
         lines += [f"## `{exercise}`: {got:g} / {total:g}", ""]
@@ -61,7 +82,7 @@ def feedback_text(result: SubmissionResult) -> str:
             name = test.name.removeprefix("test_").replace("_", " ")
             line = f"- {SYMBOL[test.passed]} {name} ({test.points:g}/{test.max_points:g})"
             if not test.passed and test.feedback:
-                line += f": {test.feedback}"
+                line += f": {safe(test.feedback)}"
             lines.append(line)
         lines.append("")
     return "\n".join(lines)

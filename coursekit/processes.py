@@ -51,7 +51,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerProcess", "forked", "free_port", "redis_server", "server_process", "stop_process", "wait_until"]
+__all__ = [
+    "ServerProcess",
+    "forked",
+    "free_port",
+    "redis_command",
+    "redis_server",
+    "redis_url",
+    "server_process",
+    "stop_process",
+    "wait_for_redis",
+    "wait_until",
+]
 
 HOST = "127.0.0.1"  # loopback only, always
 
@@ -130,26 +141,19 @@ def redis_executable() -> str:
     return path
 
 
-@contextlib.contextmanager
-def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator[str]:
-    """A throw-away Redis on 127.0.0.1 (free port), for the length of the with-block.
+def redis_command(folder: str, port: int, password: str | None = None, *, persist: bool = False) -> list[str]:
+    """How to start the wheel's Redis on 127.0.0.1:``port`` with its files in ``folder``.
 
-    Yields its URL (``redis://127.0.0.1:<port>/0``, or ``redis://:<password>@...`` with a
-    ``password``, which every client must then give). Nothing is written to disk beyond a
-    temporary folder that goes with the server.
-    """
-    import redis  # the client, to know when the server answers
-
-    folder = tempfile.mkdtemp(prefix="coursekit-redis-")  # its owner's alone (mode 0700)
-    port = free_port()
+    A ``password`` goes into a file of the private folder, not on the command line, which every
+    user can read in /proc/<pid>/cmdline. ``persist`` keeps an append-only file there (synced
+    each second), so the same command started again after a crash has what it held."""
     command = [redis_executable()]
     if password:
-        # In a file of the private folder, not on the command line, which every user can
-        # read in /proc/<pid>/cmdline.
         config = Path(folder) / "redis.conf"
         config.write_text(f"requirepass {password}\n")
         command.append(str(config))
-    command += [
+    return [
+        *command,
         "--bind",
         HOST,
         "--port",
@@ -159,30 +163,57 @@ def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if persist else "no",
+        "--appendfsync",
+        "everysec",
         "--protected-mode",
         "yes",
         "--loglevel",
         "warning",
     ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://{':' + password + '@' if password else ''}{HOST}:{port}/0"
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1.0)
 
-        def answers() -> bool:
-            if server.poll() is not None:
-                raise RuntimeError(f"redis-server exited with code {server.returncode} before answering")
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
 
+def redis_url(port: int, password: str | None = None) -> str:
+    return f"redis://{':' + password + '@' if password else ''}{HOST}:{port}/0"
+
+
+def wait_for_redis(server: subprocess.Popen, url: str, timeout: float = 10.0) -> None:
+    """Return once the Redis ``server`` at ``url`` answers; raise if it exits or stays silent."""
+    import redis  # the client, to know when the server answers
+
+    client = redis.Redis.from_url(url, socket_timeout=1.0)
+
+    def answers() -> bool:
+        if server.poll() is not None:
+            raise RuntimeError(f"redis-server exited with code {server.returncode} before answering")
         try:
-            if not wait_until(answers, timeout):
-                raise RuntimeError(f"redis-server did not answer within {timeout:g} s")
-        finally:
-            client.close()
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        if not wait_until(answers, timeout):
+            raise RuntimeError(f"redis-server did not answer within {timeout:g} s")
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def redis_server(timeout: float = 10.0, password: str | None = None) -> Iterator[str]:
+    """A throw-away Redis on 127.0.0.1 (free port), for the length of the with-block.
+
+    Yields its URL (``redis://127.0.0.1:<port>/0``, or ``redis://:<password>@...`` with a
+    ``password``, which every client must then give). Nothing is written to disk beyond a
+    temporary folder that goes with the server.
+    """
+    folder = tempfile.mkdtemp(prefix="coursekit-redis-")  # its owner's alone (mode 0700)
+    port = free_port()
+    server = subprocess.Popen(
+        redis_command(folder, port, password), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = redis_url(port, password)
+    try:
+        wait_for_redis(server, url, timeout)
         yield url
     finally:
         server.terminate()

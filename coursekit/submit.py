@@ -178,5 +178,21 @@ def submit_notebook(filename: str, server: str | None = None, token: str | None 
         print(f"Not submitted: {exc}")
         return None
     print()
-    print(state.get("feedback") or "")
+    show_feedback(state.get("feedback") or "")
     return state
+
+
+def show_feedback(text: str) -> None:
+    """The feedback as the learner should read it: in a notebook, rendered as the Markdown it is
+    (headings, lists, code), the plain text beside it for front ends that render none; elsewhere
+    printed. Rendering is safe: the grader made every piece of learner-written text in it inert
+    (``autograder.report.markdown_safe``), and JupyterLab sanitises rendered output besides."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    display({"text/markdown": text, "text/plain": text}, raw=True)

@@ -1,6 +1,8 @@
 """The web app: learners upload notebooks and read their feedback; instructors see the class.
 
-    POST /api/submissions               a notebook as the body -> 202 {id, status_url, events_url}
+    POST /api/submissions               a notebook as the body, or as a multipart form's one file (``upload``)
+                                        -> 202 {id, status_url, events_url}; an Idempotency-Key names one
+                                        submission: a retry gets it again, another notebook under it a 422
     GET  /api/submissions/{id}          status, score, max score, feedback (as `autograder grade` writes it)
     GET  /api/submissions/{id}/events   the same, streamed as server-sent events until graded (woken by
                                         the workers' announcements on the broker: ``progress``)
@@ -18,6 +20,10 @@
     POST /api/instructor/retry          grade again every submission not graded because the grader failed
     GET  /instructor                    the instructor's page (it asks for the token, then calls the above),
                                         with its stylesheet and script beside it (``static/``)
+    GET  /api/health                    {ok, broker}, 503 while the broker is down; with an instructor's
+                                        token, the queue's counts too
+
+Every response carries the security headers of ``headers``.
 
 An upload is stored (committed) before the ``202`` goes out, then its id is put on the queue;
 if that fails, the sweeper here sends it later. Nothing a response holds comes from a hidden
@@ -29,66 +35,36 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from .. import notebook
-from ..errors import GraderError
-from ..grade import detect_lesson
-from ..lessons import all_lessons
 from . import instructor, queue
 from .errors import (
     InstructorsOnly,
+    KeyReused,
+    KeyTooLong,
     MissingToken,
     NoSuchLearner,
     NoSuchLesson,
     NoSuchSubmission,
-    NotASubmission,
     NotYours,
     ServiceError,
-    TooLarge,
     TooMany,
     WrongToken,
 )
+from .headers import SecurityHeaders
 from .progress import Progress
 from .settings import Settings
-from .store import FINISHED, Learner, Limited, Store, Submission
+from .store import FINISHED, MAX_KEY_LENGTH, KeyConflict, Learner, Limited, Store, Submission
 from .tokens import token_hash
+from .upload import body_within_limit, graded_lessons, lesson_of, notebook_of
 
 PAGE_ASSETS = {"instructor.css": "text/css", "instructor.js": "text/javascript"}
-
-
-def graded_lessons():
-    """The lessons this server has hidden suites for."""
-    return [lesson for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))]
-
-
-def lesson_of(body: bytes) -> str:
-    """The lesson of an uploaded notebook, or ``NotASubmission`` saying why there is none."""
-    lessons = graded_lessons()
-    with tempfile.TemporaryDirectory(prefix="upload-") as folder:
-        path = Path(folder) / "submission.ipynb"
-        path.write_bytes(body)
-        try:
-            submitted = notebook.read(path)
-            found = detect_lesson(submitted, path, lessons)
-        except GraderError as exc:
-            message = str(exc).replace(str(path), "The upload")
-            if "Pass --lesson" in message:  # the grader's advice is for its command line
-                message = (
-                    "The upload is a notebook, but none of its exercise cells match a lesson of this "
-                    f"course ({', '.join(lesson.slug for lesson in lessons)}). Submit the lesson's "
-                    "notebook as you received it, with its exercise cells in place."
-                )
-            raise NotASubmission(message) from None
-    return found.slug
 
 
 def public(submission: Submission, learner: str, ahead: int | None = None) -> dict:
@@ -165,19 +141,27 @@ def create_app(settings: Settings) -> FastAPI:
         broker.close()
 
     app = FastAPI(title="autograder service", lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
     app.state.store, app.state.settings, app.state.progress = store, settings, progress
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=exc.headers)
 
-    async def learner(authorization: str | None = Header(default=None)) -> Learner:
+    async def bearer(authorization: str | None) -> Learner | None:
+        """Who the Authorization header names: None without one, ``WrongToken`` for an unknown one."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise MissingToken()
+            return None
         found = await store.learner_by_token(token_hash(token.strip()))
         if found is None:
             raise WrongToken()
+        return found
+
+    async def learner(authorization: str | None = Header(default=None)) -> Learner:
+        found = await bearer(authorization)
+        if found is None:
+            raise MissingToken()
         return found
 
     async def teacher(who: Learner = Depends(learner)) -> Learner:
@@ -185,26 +169,17 @@ def create_app(settings: Settings) -> FastAPI:
             raise InstructorsOnly()
         return who
 
-    async def body_within_limit(request: Request) -> bytes:
-        limit = settings.max_upload_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise TooLarge(limit)  # refused before a byte of it is read
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     @app.post("/api/submissions", status_code=202)
     async def submit(
         request: Request, who: Learner = Depends(learner), idempotency_key: str | None = Header(default=None)
     ) -> JSONResponse:
-        body = await body_within_limit(request)
+        if idempotency_key is not None and len(idempotency_key) > MAX_KEY_LENGTH:
+            raise KeyTooLong(MAX_KEY_LENGTH, len(idempotency_key))  # before the body is read
+        body = await notebook_of(request.headers, await body_within_limit(request, settings.max_upload_bytes))
         lesson = await run_in_threadpool(lesson_of, body)
         accepted = await store.accept(who, lesson, body, idempotency_key, per_minute=settings.submissions_per_minute)
+        if isinstance(accepted, KeyConflict):
+            raise KeyReused(accepted.first)
         if isinstance(accepted, Limited):
             raise TooMany(settings.submissions_per_minute, max(1, math.ceil(accepted.retry_after)))
         if accepted.created:
@@ -322,7 +297,15 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(text, media_type=PAGE_ASSETS[asset])
 
     @app.get("/api/health")
-    async def health() -> dict:
-        return {"ok": True, "counts": await store.counts()}
+    async def health(authorization: str | None = Header(default=None)) -> JSONResponse:
+        """Liveness for anyone (a load balancer, ``serve``'s own checks): whether the web app and
+        its broker answer, 503 when the broker does not (uploads are stored then, but nothing is
+        graded until it is back). The class's counts are the instructor's alone."""
+        broker_up = await run_in_threadpool(queue.answers, settings.broker_url)
+        document: dict = {"ok": broker_up, "broker": "up" if broker_up else "down"}
+        who = await bearer(authorization)
+        if who is not None and who.instructor:
+            document["counts"] = await store.counts()
+        return JSONResponse(document, status_code=200 if broker_up else 503)
 
     return app

@@ -89,6 +89,53 @@ class NotASubmission(ServiceError):
     status = 422
 
 
+class FormWithoutNotebook(NotASubmission):
+    """A multipart form, but not one holding exactly one notebook."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"The upload is a multipart form, but {what}. Send the notebook as the form's one file "
+            "(`curl -F file=@lesson.ipynb ...`), or as the request's whole body "
+            "(`curl --data-binary @lesson.ipynb ...`, `autograder submit lesson.ipynb`)."
+        )
+
+
+class NestedTooDeeply(NotASubmission):
+    def __init__(self) -> None:
+        super().__init__(
+            "The upload is JSON nested too deeply to read (lists or objects inside each other "
+            "thousands of times), which no notebook is. Submit the lesson's .ipynb file as Jupyter "
+            "saved it."
+        )
+
+
+class KeyTooLong(ServiceError):
+    status = 400
+
+    def __init__(self, limit: int, length: int) -> None:
+        super().__init__(
+            f"The Idempotency-Key header is {length} characters long; at most {limit} are accepted. "
+            "Send a short unique key per submission (a UUID is 36 characters) and the same key "
+            "with each retry of it."
+        )
+
+
+class KeyReused(ServiceError):
+    # The IETF httpapi draft "The Idempotency-Key HTTP Header Field"
+    # (draft-ietf-httpapi-idempotency-key-header-07, "Error Scenarios"): a key reused "with a
+    # different request payload" SHOULD get 422; its 409 is for a retry that arrives while the
+    # first request is still being processed, which cannot happen here (the key is looked up
+    # under the learner's lock, after the first upload committed: ``Store.accept``).
+    status = 422
+
+    def __init__(self, first: str) -> None:
+        super().__init__(
+            f"This Idempotency-Key was already used for a different notebook (submission {first}); "
+            "a key names one submission, and a retry must send the same body. To submit a changed "
+            "notebook, send it with a new key (`autograder submit` makes one for each submission)."
+        )
+
+
 class TooMany(ServiceError):
     status = 429
 

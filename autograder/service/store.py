@@ -53,6 +53,10 @@ STATUSES = ("queued", "running", "done", "failed", "error")
 FINISHED = ("done", "failed", "error")
 
 
+# Longer keys are refused (``KeyTooLong``) before they reach the column: a UUID is 36 characters.
+MAX_KEY_LENGTH = 200
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -73,7 +77,7 @@ class Submission(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
     lesson: Mapped[str] = mapped_column(String(100), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(MAX_KEY_LENGTH))
     notebook: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     created_at: Mapped[float] = mapped_column(Float, index=True)
@@ -124,6 +128,13 @@ class Timing:
 class Accepted:
     submission: Submission
     created: bool  # False: an upload retried with the same idempotency key
+
+
+@dataclass(frozen=True)
+class KeyConflict:
+    """Refused: the idempotency key named an earlier submission of a different notebook."""
+
+    first: str  # that submission's id
 
 
 @dataclass(frozen=True)
@@ -206,9 +217,10 @@ class Store:
 
     async def accept(
         self, learner: Learner, lesson: str, notebook: bytes, key: str | None, *, per_minute: int
-    ) -> Accepted | Limited:
+    ) -> Accepted | KeyConflict | Limited:
         """Store a submission (committed when this returns), or find the one an earlier upload
-        with this idempotency key made, or refuse: the learner made ``per_minute`` in the last minute.
+        with this idempotency key made, or refuse: the key was used for a different notebook, or the
+        learner made ``per_minute`` in the last minute.
 
         Atomic on SQLite and PostgreSQL alike. The transaction's first statement writes the
         learner's row (changing nothing), which takes a lock held to the commit: that row's on
@@ -224,6 +236,8 @@ class Store:
                         select(Submission).where(Submission.learner_id == learner.id, Submission.idempotency_key == key)
                     )
                 ).scalar_one_or_none()
+                if found is not None and found.notebook != notebook:  # not a retry: a second use of a key
+                    return KeyConflict(found.id)
                 if found is not None:  # a retry is the same submission, whatever the count
                     return Accepted(found, False)
             recent = list(

@@ -56,3 +56,13 @@ def test_a_refusal_is_reported_with_the_servers_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(submit.httpx, "post", lambda *a, **k: httpx.Response(429, json={"detail": "wait 30 s"}))
     with pytest.raises(submit.SubmissionFailed, match=r"429.*wait 30 s"):
         submit.upload(submit.Service("http://s", "t"), notebook)
+
+
+def test_the_feedback_is_rendered_as_markdown_in_a_notebook_and_printed_elsewhere(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append(bundle))
+    submit.show_feedback("# Feedback for ada")
+    assert shown == [] and capsys.readouterr().out == "# Feedback for ada\n"  # no kernel here
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    submit.show_feedback("# Feedback for ada")
+    assert shown == [{"text/markdown": "# Feedback for ada", "text/plain": "# Feedback for ada"}]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
+import httpx
+from asgi_lifespan import LifespanManager
+
 from autograder.service.settings import Settings
 from coursekit.processes import free_port
 
@@ -21,3 +24,13 @@ def query(settings: Settings, sql: str) -> list[tuple]:
         return postgres.query(settings.database, sql)
     with contextlib.closing(sqlite3.connect(settings.folder / "service.db", timeout=30)) as connection:
         return connection.execute(sql).fetchall()
+
+
+@contextlib.asynccontextmanager
+async def in_process(app, headers: dict[str, str] | None = None):
+    """A client of ``app`` in this process (ASGI transport), its lifespan run around it."""
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://service", headers=headers or {}
+        ) as client:
+            yield client

@@ -21,7 +21,7 @@ from autograder.types import TestResult as Outcome
 
 from .graded_class import store_result
 from .postgres import on_both_databases
-from .service_processes import query
+from .service_processes import in_process, query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +31,9 @@ SOLUTION = find_lesson("01").solution.read_bytes()
 @pytest.fixture
 async def client(settings, people):
     app = create_app(settings)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
-            client.app = app
-            yield client
+    async with in_process(app) as client:
+        client.app = app
+        yield client
 
 
 def rows(settings) -> int:
@@ -273,3 +272,84 @@ async def test_progress_arrives_when_a_worker_announces_it_not_by_polling(settin
     events = [line.removeprefix("event: ") for line in answer.text.splitlines() if line.startswith("event: ")]
     assert events[-1] == "done" and set(events) <= {"queued", "running", "done"}, events
     assert took < poll / 2  # woken by the announcements, not by the fallback poll
+
+
+@on_both_databases
+async def test_a_key_reused_for_a_different_notebook_is_422_and_the_first_stays(client, settings, people):
+    """The IETF httpapi Idempotency-Key draft: another payload under a used key SHOULD get 422."""
+    key = {"Idempotency-Key": "week-1"}
+    first = await post(client, people.alice, **key)
+    changed = SOLUTION.replace(b'"cells"', b'"cells" ', 1)  # the same lesson, edited
+    reused = await post(client, people.alice, changed, **key)
+    retried = await post(client, people.alice, **key)
+    assert reused.status_code == 422
+    assert first.json()["id"] in reused.json()["detail"] and "new key" in reused.json()["detail"]
+    assert retried.status_code == 202 and retried.json()["id"] == first.json()["id"]
+    assert rows(settings) == 1
+    fresh = await post(client, people.alice, changed, **{"Idempotency-Key": "week-1b"})
+    assert fresh.status_code == 202 and rows(settings) == 2
+
+
+async def test_an_idempotency_key_longer_than_the_limit_is_refused_saying_the_limit(client, settings, people):
+    from autograder.service.store import MAX_KEY_LENGTH
+
+    at_limit = await post(client, people.alice, **{"Idempotency-Key": "k" * MAX_KEY_LENGTH})
+    over = await post(client, people.alice, **{"Idempotency-Key": "k" * 60_000})
+    assert at_limit.status_code == 202
+    assert over.status_code == 400
+    assert f"at most {MAX_KEY_LENGTH}" in over.json()["detail"] and "60000" in over.json()["detail"]
+    assert rows(settings) == 1
+
+
+async def test_health_answers_anyone_briefly_and_the_instructor_with_counts(client, people):
+    anyone = await client.get("/api/health")
+    assert anyone.status_code == 200 and anyone.json() == {"ok": True, "broker": "up"}
+    assert "counts" not in (await client.get("/api/health", headers=people.header(people.alice))).json()
+    prof = await client.get("/api/health", headers=people.header(people.prof))
+    assert prof.json()["counts"] == {"queued": 0, "running": 0, "done": 0, "failed": 0, "error": 0}
+    assert (await client.get("/api/health", headers={"Authorization": "Bearer nope"})).status_code == 401
+
+
+async def test_health_says_so_while_the_broker_is_down(settings, people):
+    from coursekit.processes import free_port
+
+    down = dataclasses.replace(settings, broker_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    app = create_app(down)
+    async with LifespanManager(app):  # it starts without its broker: uploads are stored meanwhile
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            health = await client.get("/api/health")
+            accepted = await post(client, people.alice)
+    assert health.status_code == 503 and health.json() == {"ok": False, "broker": "down"}
+    assert accepted.status_code == 202 and rows(settings) == 1  # stored; the sweeper sends it later
+
+
+HOSTILE = (
+    "<script>window.pwned = 1</script> \\<img src=x onerror=alert(1)> [look](javascript:alert(1)) ![](http://x/t.png)"
+)
+
+
+async def test_learner_text_in_served_feedback_renders_as_text_not_html(client, people):
+    """A learner's name and the messages quoting their code go into the feedback's Markdown;
+    rendered as nbconvert renders Markdown (mistune, raw HTML allowed), they are text, the same
+    text, and no tag, link or image."""
+    import html
+    import re
+
+    import mistune
+
+    from autograder.types import CellReport
+
+    store = client.app.state.store
+    alice = await store.learner_by_token(token_hash(people.alice))
+    result = lesson_01(f"alice {HOSTILE}", [True, False, True])
+    result.tests[1].feedback = f"your app answered {HOSTILE}; a < b and <= stay as they are"
+    result.cells = [CellReport("router_app", "error", f"RuntimeError: {HOSTILE}")]
+    result.problems = [f"cell `router_app` raised RuntimeError: {HOSTILE}"]
+    submission = await store_result(store, alice, result)
+    feedback = (await client.get(f"/api/submissions/{submission}", headers=people.header(people.alice))).json()[
+        "feedback"
+    ]
+    rendered = mistune.create_markdown(escape=False)(feedback)
+    assert not re.findall(r"<(script|img|a)\b", rendered), rendered
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert text.count(HOSTILE) == 3 and "a < b and <= stay as they are" in text  # read as written

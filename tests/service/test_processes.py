@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 
 import httpx
@@ -310,3 +311,81 @@ def test_serve_refuses_where_submissions_cannot_be_confined(tmp_path):
     assert refused.returncode == 1
     assert "Refusing to" in refused.stderr  # as root: never root's rights; otherwise: --accept-risk
     assert "serving on" not in refused.stdout
+
+
+def test_fault_injection_every_202_is_graded_exactly_once_whichever_process_is_killed(fast, people, capsys):
+    """`serve` as it runs (its Supervisor: its own broker, the web app, two workers) under a
+    steady stream of uploads, each of its processes killed with SIGKILL in turn, each while it
+    has work where it can (a worker while it grades). Counted at the end: every upload that got
+    a 202 is one submission, graded once."""
+    from autograder.service.broker import OwnBroker
+
+    own = OwnBroker.fresh(fast.folder / "broker")
+    settings = dataclasses.replace(fast, broker_url=own.url, sweep_seconds=2)
+    supervisor = processes.Supervisor(settings, ["broker", "web", "worker", "worker"], own)
+    supervisor.start()
+    stopping = threading.Event()
+    watcher = threading.Thread(target=supervisor.watch, args=(stopping.is_set,))
+    watcher.start()
+    service = Service(f"http://127.0.0.1:{settings.port}", people.alice)
+    accepted: list[str] = []
+    failures: list[BaseException] = []
+
+    def learners() -> None:  # one upload every 0.3 s, each retried under its key until it gets an answer
+        while not stopping.is_set() and not failures:
+            try:
+                accepted.append(upload(service, UNTOUCHED, attempts=20)["id"])
+            except BaseException as exc:
+                failures.append(exc)
+            stopping.wait(0.3)
+
+    def grading_by(pid: int) -> bool:
+        return bool(
+            query(settings, f"SELECT id FROM submissions WHERE status = 'running' AND claimed_by LIKE '%:{pid}:%'")
+        )
+
+    killed: list[str] = []
+    started = time.monotonic()
+    stream = threading.Thread(target=learners)
+    try:
+        assert wait_until(lambda: answers(service.server), 60, 0.1)
+        stream.start()
+        for index, role in [*list(enumerate(supervisor.roles))[1:], (0, "broker")]:  # the broker last
+            victim = supervisor.children[index]
+            if role == "worker":
+                wait_until(lambda victim=victim: grading_by(victim.pid), 60, 0.05)  # mid-job if it gets one
+            else:
+                wait_until(lambda: len(accepted) > len(killed) * 3 + 2, 30, 0.05)
+            victim.send_signal(signal.SIGKILL)
+            killed.append(
+                f"{role} {victim.pid}{' grading' if role == 'worker' and grading_by(victim.pid) else ''}"
+                f" at {time.monotonic() - started:.0f} s"
+            )
+            assert wait_until(
+                lambda index=index, victim=victim: supervisor.children[index].pid != victim.pid, 10, 0.05
+            ), f"{role} not restarted"
+            before = len(accepted)
+            assert wait_until(lambda before=before: len(accepted) > before, 60, 0.05), (
+                f"no upload accepted after killing {role}"
+            )
+        stopping.set()
+        stream.join(120)
+        assert not failures, failures
+        finished = lambda: query(settings, "SELECT count(*) FROM submissions WHERE status != 'done'")[0][0] == 0  # noqa: E731
+        assert wait_until(finished, 300, 0.5), query(settings, "SELECT id, status, attempts FROM submissions")
+        health = httpx.get(f"{service.server}/api/health").json()
+        killed.append(f"all graded at {time.monotonic() - started:.0f} s")
+    finally:
+        stopping.set()
+        watcher.join(30)
+        supervisor.stop()
+    rows = query(settings, "SELECT id, status, gradings, attempts FROM submissions")
+    with capsys.disabled():
+        print(
+            f"\nfault injection: killed {', '.join(killed)}; {len(accepted)} uploads got 202, {len(rows)} "
+            f"submissions, {sum(row[1] == 'done' for row in rows)} graded, gradings per submission "
+            f"{sorted({row[2] for row in rows})}, claimed more than once {sum(row[3] > 1 for row in rows)}"
+        )
+    assert len(killed) == 5 and health == {"ok": True, "broker": "up"}
+    assert sorted(set(accepted)) == sorted(row[0] for row in rows)  # every 202 is one submission, and no other
+    assert all(row[1] == "done" and row[2] == 1 for row in rows)  # each graded exactly once
