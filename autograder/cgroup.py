@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .sandbox.limits import join_memory_group
+
 ROOT = Path("/sys/fs/cgroup")
+GROUP = "autograder-{pid}"  # each sandbox's group, named after its pid as the grader knows it
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Hierarchy:
     version: int
 
     def group(self, pid: int) -> Path:
-        return self.parent / f"autograder-{pid}"
+        return self.parent / GROUP.format(pid=pid)
 
 
 def _own_memory_cgroup() -> Hierarchy | None:
@@ -74,26 +77,19 @@ def available() -> Hierarchy | str:
 
 
 def enter(hierarchy: Hierarchy, limit_bytes: int) -> None:
-    """For preexec: put this process in a new group of its own, limited to ``limit_bytes``.
-
-    Writes only (no allocation worth the name): it runs between fork and exec."""
-    group = hierarchy.group(os.getpid())
-    try:
-        os.mkdir(group)
-    except FileExistsError:  # left by an earlier run that was killed, under a pid now reused
-        pass
-    _write(group / hierarchy.limit_file, limit_bytes)
-    if hierarchy.version == 1 and (group / "memory.memsw.limit_in_bytes").exists():
-        _write(group / "memory.memsw.limit_in_bytes", limit_bytes)  # swap counts too
-    _write(group / "cgroup.procs", os.getpid())
+    """For preexec: put this process in a new group of its own, limited to ``limit_bytes``."""
+    join_memory_group(str(hierarchy.group(os.getpid())), hierarchy.limit_file, limit_bytes, hierarchy.version == 1)
 
 
-def _write(path: Path, value: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, str(value).encode())
-    finally:
-        os.close(fd)
+def spec(hierarchy: Hierarchy, limit_bytes: int) -> dict:
+    """What a sandbox forked from the template needs to join a group of its own itself
+    (``autograder.sandbox.limits.join_memory_group``; its pid names the group, as here)."""
+    return {
+        "group": str(hierarchy.parent / GROUP),
+        "limit_file": hierarchy.limit_file,
+        "limit_bytes": limit_bytes,
+        "with_swap": hierarchy.version == 1,
+    }
 
 
 def members(hierarchy: Hierarchy, pid: int) -> list[int]:

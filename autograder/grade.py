@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import canary, notebook, reference, worker
+from . import canary, notebook, reference, template, worker
 from .errors import CanaryFailed, GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
@@ -65,8 +65,15 @@ def run_worker(program: dict, sources: Snapshot, limits: Limits, scratch: Path |
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
         paths = {name: Path(work) / name for name in ("program.json", "result.json", "worker.log", "sandboxes.txt")}
         jail = Jail(ledger=str(paths["sandboxes.txt"]), scratch=str(scratch) if scratch else None)
-        # The worker learns what this machine allows from us rather than probing again.
-        program = {**program, "ledger": jail.ledger, "mode": jail.confinement, "scratch": jail.scratch}
+        # The worker learns what this machine allows from us rather than probing again, and
+        # forks its sandboxes from this process's template (``autograder.template``).
+        program = {
+            **program,
+            "ledger": jail.ledger,
+            "mode": jail.confinement,
+            "scratch": jail.scratch,
+            "template": template.running().as_json(),
+        }
         paths["program.json"].write_text(json.dumps(program))
         try:
             return _run_worker(paths, sources, limits)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -47,13 +46,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import cgroup
+from . import template as sandbox_template
 from .errors import SandboxBroken
 from .lessons import FOLDER as LESSONS
 from .lessons import PACKAGE, ROOT
+from .sandbox import limits as sandbox_limits
+from .sandbox.protocol import REFUSED
 from .types import ConfinementMode, Limits
 
 FIRST_UID = 200_000
-REFUSED = 3  # a sandbox's exit status when the machine refused a step of its jail (autograder.sandbox.__main__)
 # Modes that keep the hidden tests, the solutions and other submissions out of the
 # sandbox's reach; the others need the instructor's consent to grade other people's code.
 PROTECTIVE: tuple[ConfinementMode, ...] = ("root", "userns")
@@ -102,6 +103,9 @@ class Jail:
     # Where its sandboxes' scratch folders go (None: ``submission.SCRATCH_ROOT``): a run can
     # keep its own, and count and clean only what is its own.
     scratch: str | None = None
+    # The sandbox template its sandboxes are forked from (None: this process's own, started
+    # when first needed): a grading run starts one and hands it to its workers.
+    template: sandbox_template.Address | None = None
 
     @property
     def confinement(self) -> ConfinementMode:
@@ -118,18 +122,37 @@ class Jail:
         found = cgroup.available()
         return found if isinstance(found, cgroup.Hierarchy) else None
 
-    def command(self, scratch: Path, limits: Limits) -> list[str]:
-        """The sandbox's command line: it confines itself as the spec says before anything else."""
-        spec = {
+    def spec(self, scratch: Path, limits: Limits, also_hidden: tuple[str, ...] = ()) -> dict:
+        """How the sandbox confines itself (``autograder.sandbox.confine.enter``)."""
+        return {
             "mode": self.confinement,
             "first_uid": FIRST_UID,
             "scratch": str(scratch),
-            "hidden": list(self.hidden),
+            "hidden": [*self.hidden, *also_hidden],
             "readable": readable_for_sandbox(),
             "processes": limits.processes,
             "tmp_bytes": TMP_BYTES,
         }
-        return [sys.executable, "-I", "-m", "autograder.sandbox", "--jail", json.dumps(spec)]
+
+    def command(self, scratch: Path, limits: Limits) -> list[str]:
+        """A new interpreter's command line for a sandbox (the probe starts one so): it
+        confines itself as the spec says before anything else."""
+        return [sys.executable, "-I", "-m", "autograder.sandbox", "--jail", json.dumps(self.spec(scratch, limits))]
+
+    def fork_request(
+        self, address: sandbox_template.Address, scratch: Path, limits: Limits, env: dict[str, str]
+    ) -> dict:
+        """What the sandbox template at ``address`` needs to fork a sandbox
+        (``autograder.sandbox.template``): the spec (the template's own folder hidden too), and
+        what a new interpreter would get from ``preexec`` and its start."""
+        memory = self.memory
+        return {
+            "spec": self.spec(scratch, limits, (address.folder,)),
+            "limits": [limits.cpu_seconds, limits.memory_bytes, limits.output_bytes],
+            "memory": cgroup.spec(memory, limits.memory_bytes) if memory else None,
+            "env": env,
+            "cwd": str(scratch),
+        }
 
     def preexec(self, limits: Limits) -> Callable[[], None]:
         memory = self.memory
@@ -197,13 +220,7 @@ def uid_for(pid: int) -> int:
 
 
 def _limit(limits: Limits) -> None:
-    for kind, value in (
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_AS, limits.memory_bytes),
-        (resource.RLIMIT_FSIZE, limits.output_bytes),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(kind, (value, value))
+    sandbox_limits.apply(limits.cpu_seconds, limits.memory_bytes, limits.output_bytes)
 
 
 def _owner(pid: str) -> int | None:

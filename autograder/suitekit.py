@@ -13,7 +13,6 @@ Hypothesis strategy, and what the task statement promises is compared.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -93,8 +92,10 @@ class Conversation:
     async def close(self) -> None:
         if not self.task.done():
             self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):  # its outcome was read already, or is moot
-            await self.task
+        # Waited for, but not for ever: a cancellation can be lost (see ``submission._next_within``).
+        await asyncio.wait({self.task}, timeout=REPLY_SECONDS)
+        if self.task.done() and not self.task.cancelled():
+            self.task.exception()  # its outcome was read already, or is moot: marked as retrieved
 
 
 def body_messages(*parts: bytes) -> list[dict]:

@@ -21,7 +21,8 @@ PROGRAM is JSON {"cells": [...], "limits": {...}, "hidden": [...], "ledger": ...
 "lesson": its slug, "only": an exercise whose tests alone run, or null, "first_failure":
 whether they stop at the first that fails, "answers": the run's folder
 for ``autograder.answers``, or null,
-"scratch": where its sandboxes' scratch folders go, or null};
+"scratch": where its sandboxes' scratch folders go, or null, "template": the sandbox template
+to fork them from (``autograder.template.Address``), or null: the worker's own};
 RESULT gets {"cells": [...], "tests": [...]}, and "grader_error" (why) when the grader failed on
 its own side: then the submission is not graded (``types.GRADER_ERROR``).
 """
@@ -51,6 +52,7 @@ from .lessons import Lesson
 from .plugin import SandboxPlugin
 from .pool import Sandboxes
 from .suite import FrozenSuite, Snapshot, hermetic_pytest_args, materialise, probes, snapshot
+from .template import Address
 from .types import Cell, Limits
 
 # What every worker imports before its first test: this module, and what every hidden suite
@@ -81,7 +83,13 @@ def grade(program: dict, sources: Snapshot) -> dict:
     if "reference" in program:  # the solution as the grader read it before the run began
         reference.fix(program["lesson"], tuple(Cell(**cell) for cell in program["reference"]), lesson_probes)
     answers.share(program.get("answers"))  # the run's inputs and reference answers, computed once
-    jail = Jail(tuple(program.get("hidden", ())), program.get("ledger"), program.get("mode"), program.get("scratch"))
+    jail = Jail(
+        tuple(program.get("hidden", ())),
+        program.get("ledger"),
+        program.get("mode"),
+        program.get("scratch"),
+        Address(**program["template"]) if program.get("template") else None,
+    )
     sandboxes = Sandboxes(cells, Limits(**program["limits"]), jail, lesson_probes)
     loop = asyncio.new_event_loop()
     folder = Path(tempfile.mkdtemp(prefix="suite-"))  # 0700: the grader's alone

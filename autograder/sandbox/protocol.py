@@ -19,6 +19,11 @@ import json
 from typing import Any
 
 MAX_LINE = 32 * 1024 * 1024  # the largest message either side accepts
+# Exit statuses that tell the grader why a sandbox never became ready (``launch``; anything
+# else is a crash of the grader's own code). REFUSED: the machine refused a step of the jail
+# (an OSError while confining): the grader then tries a weaker mode. BLIND: confined, it
+# cannot see a folder it must read.
+REFUSED, BLIND = 3, 4
 
 
 def encode_value(value: Any) -> Any:

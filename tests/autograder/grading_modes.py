@@ -11,6 +11,7 @@ namespace is the command's alone; nothing on the machine changes.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import pwd
 import shlex
@@ -99,8 +100,12 @@ def command(
     if mode.allowed:
         env["AUTOGRADER_CONFINEMENT"] = mode.allowed
     run = [python, *argv]
+    tmp = temporary_folder(workdir)
+    tmp.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp)
     if mode.user == "nobody":
-        env.update(HOME=str(workdir), TMPDIR="/tmp")
+        give_to(tmp, mode)
+        env.update(HOME=str(workdir))
         run = [
             "setpriv",
             f"--reuid={NOBODY.pw_uid}",
@@ -117,6 +122,15 @@ def command(
     # The prelude first: its sources may lie in folders the opened ones replace (whose binds carry its mounts).
     script = prelude + (opened_paths_script(needed, stash) if mode.user == "nobody" or mode.opened else "")
     return ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script + " exec " + shlex.join(run)], env
+
+
+def temporary_folder(workdir: Path) -> Path:
+    """The TMPDIR of the commands run for ``workdir``: its sandboxes' scratch folders, and the
+    sandbox template's socket (named on the template's command line, as every sandbox forked
+    from it is), lie in it, so the processes it started can be told from another grader's. A
+    short path in /tmp, named after ``workdir``: sockets live there, and a socket's path may not
+    be longer than 107 bytes."""
+    return Path("/tmp") / f"grading-{hashlib.sha256(str(workdir).encode()).hexdigest()[:12]}"
 
 
 def opened_paths_script(needed: list[Path], stash: Path) -> str:

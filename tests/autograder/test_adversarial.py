@@ -29,7 +29,16 @@ import pytest
 
 from autograder import jail
 from autograder.lessons import ROOT, find_lesson
-from tests.autograder.grading_modes import MODES, Mode, class_folders, command, give_to, symlinked_venv, with_exercise
+from tests.autograder.grading_modes import (
+    MODES,
+    Mode,
+    class_folders,
+    command,
+    give_to,
+    symlinked_venv,
+    temporary_folder,
+    with_exercise,
+)
 
 LESSON = find_lesson("01")
 ATTACKS = tomllib.loads((Path(__file__).parent / "attacks" / "01_asgi_by_hand.toml").read_text())["attack"]
@@ -74,18 +83,20 @@ def _process(pid: str) -> dict | None:
 
 
 def leftovers(workdir: Path) -> list[str]:
-    """Processes this class started that still run: sandboxes (their command line names the
-    class's folder), and anything in their PID namespaces or under a sandbox's user id.
+    """Processes this class started that still run: sandboxes (their command line, the sandbox
+    template's, names the class's temporary folder), and anything in their PID namespaces or
+    under a sandbox's user id.
     (Other graders may be running on the machine: their processes are not this class's.)"""
     processes = [each for each in map(_process, filter(str.isdigit, os.listdir("/proc"))) if each]
     ours = os.readlink("/proc/self/ns/pid")
-    mine = {each["namespace"] for each in processes if each["init"] and str(workdir) in each["cmdline"]}
+    named = str(temporary_folder(workdir))
+    mine = {each["namespace"] for each in processes if each["init"] and named in each["cmdline"]}
     found = []
     for each in processes:
         if each["zombie"]:
             continue
         sandbox = "autograder.sandbox" in each["cmdline"]
-        if sandbox and str(workdir) not in each["cmdline"]:
+        if sandbox and named not in each["cmdline"]:
             continue  # another grader's
         inside = each["namespace"] in mine
         by_uid = each["uid"] >= jail.FIRST_UID and each["namespace"] == ours

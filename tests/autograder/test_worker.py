@@ -46,16 +46,14 @@ def program(*sources: str, limits: Limits = Limits()) -> dict:
 
 
 def sandbox_processes(scratch: Path) -> int:
-    """Sandboxes whose scratch folder is in ``scratch`` (their command line names it): this
-    run's, whatever other graders run on the machine."""
+    """Processes working in a scratch folder in ``scratch``: this run's sandboxes and what they
+    started, whatever other graders run on the machine."""
     count = 0
-    for entry in os.listdir("/proc"):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            line = Path(f"/proc/{entry}/cmdline").read_bytes()
+            count += os.readlink(f"/proc/{entry}/cwd").startswith(f"{scratch}/")
         except OSError:
             continue
-        # "-m autograder.sandbox": a forkserver whose preloads name autograder.sandbox.* is not one
-        count += entry.isdigit() and b"-m\0autograder.sandbox\0" in line and str(scratch).encode() in line
     return count
 
 
