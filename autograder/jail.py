@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from . import cgroup
 from . import template as sandbox_template
@@ -186,17 +187,24 @@ class Jail:
         memory, uid, killed = self.memory, uid_for(pid), 0
         by_uid = self.confinement in ("root", "uid")
         for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
-            found = set(cgroup.members(memory, pid)) if memory else set()
+            found = {each: _status(each) for each in (cgroup.members(memory, pid) if memory else [])}
             if by_uid:
-                found.update(int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
-            if not found:
-                break
+                for entry in os.listdir("/proc"):
+                    if entry.isdigit() and (status := _status(int(entry))) is not None and status.uid == uid:
+                        found[int(entry)] = status
             for each in found:
                 try:
                     os.kill(each, signal.SIGKILL)
                     killed += 1
                 except ProcessLookupError:
                     pass
+            # Killed processes stay zombies until their parent reaps them, which can take a
+            # while: looking again for as long as one is found cost up to 50 scans of /proc a
+            # sandbox (most of a grading run's CPU). A zombie runs nothing, but it is killed
+            # too (a thread-group leader that exited alone looks dead while its threads run:
+            # SIGKILL to it ends them all).
+            if not any(status is not None and status.running for status in found.values()):
+                break
         if memory:
             cgroup.remove(memory, pid)
         return killed
@@ -223,15 +231,25 @@ def _limit(limits: Limits) -> None:
     sandbox_limits.apply(limits.cpu_seconds, limits.memory_bytes, limits.output_bytes)
 
 
-def _owner(pid: str) -> int | None:
+class _Status(NamedTuple):
+    uid: int
+    running: bool  # not a zombie (nor dead): it can still run code
+
+
+def _status(pid: int) -> _Status | None:
+    """Its real user id and whether it can still run, from ``/proc``; None once it is gone."""
+    uid, running = None, True
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except OSError:
+                if line.startswith("State:"):
+                    running = line.split()[1] not in ("Z", "X")
+                elif line.startswith("Uid:"):
+                    uid = int(line.split()[1])
+                    break
+    except (OSError, ValueError):
         return None
-    return None
+    return None if uid is None else _Status(uid, running)
 
 
 def isolation() -> str:
