@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -116,6 +118,22 @@ def lesson_of(exercise: str, lesson: str | None) -> Lesson:
     return grading[0]
 
 
+@contextlib.contextmanager
+def _hypothesis_home(folder: str) -> Iterator[None]:
+    """Hypothesis keeps its files in ``folder`` for the length of the block (its own setting
+    is kept if it has one: ``HYPOTHESIS_STORAGE_DIRECTORY``)."""
+    from hypothesis import configuration
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    configuration.set_hypothesis_home_dir(folder)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(None)
+
+
 def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limits: Limits) -> list[TestResult]:
     """Every test of ``exercise`` in its lesson's hidden suite, passed or not, in suite order."""
     found = lesson_of(exercise, lesson)
@@ -126,7 +144,9 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     # hundred modules (3 s of a busy machine, in the first test cell of every lesson).
     import hypothesis  # noqa: F401
 
-    with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
+    # The probes' files go with the run, and so does Hypothesis's cache (its Unicode tables),
+    # which it writes under the working directory: the notebook's folder, in a kernel.
+    with private_temporary_folder("autograder-kernel-") as folder, _hypothesis_home(folder):
         pytest.main(
             [*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
             plugins=[selected, FrozenSuite(sources, found.suite)],

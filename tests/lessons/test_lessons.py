@@ -470,6 +470,18 @@ def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_soluti
 
 
 @pytest.mark.slow
+def test_a_lesson_writes_nothing_beside_its_notebook_but_the_progress_record(lesson, executed_solutions):
+    """A learner's notebooks folder gets no litter from a run: the kernel runs in the notebook's
+    folder (the solution's, here), where only the self-checks' record may appear (git ignores
+    it). Hypothesis, run by the hidden test cells (as nbgrader runs them), once left its cache
+    there."""
+    executed_solutions(lesson)
+    kept = {lesson.solution.name, progress.PROGRESS_FILE, ".ipynb_checkpoints"}  # the last: the Lab's own
+    beside = sorted(path.name for path in lesson.solution.parent.iterdir() if path.name not in kept)
+    assert beside == [], f"left in {lesson.solution.parent} (delete it if an older run left it): {beside}"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mistake",
     [m for m in all_mistakes() if m.warned],
