@@ -31,9 +31,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import promises
-from ..errors import CourseNotFound
+from ..errors import CourseNotFound, NoSuchLesson
 
 FOLDER = Path(__file__).resolve().parent
 PACKAGE = FOLDER.parent
@@ -157,13 +158,14 @@ PROMISED_PARTS = {
 PROBE_CALL = re.compile(r"""["'](?:\$fixture:)?(lesson\d\d)\.(\w+)["']""")
 
 
-def manifest() -> list[dict]:
+def manifest() -> list[dict[str, Any]]:
     """The lessons as ``course.toml`` lists them, in course order (see ``autograder.manifest``)."""
     try:
         text = MANIFEST.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CourseNotFound(str(MANIFEST)) from None
-    return tomllib.loads(text)["lesson"]
+    lessons: list[dict[str, Any]] = tomllib.loads(text)["lesson"]
+    return lessons
 
 
 def all_lessons() -> list[Lesson]:
@@ -177,3 +179,16 @@ def find_lesson(slug: str) -> Lesson | None:
         if slug in (lesson.slug, lesson.slug[:2]):
             return lesson
     return None
+
+
+def lesson_named(name: str) -> Lesson:
+    """The lesson ``name`` names (its slug or number), or ``NoSuchLesson``, which lists them."""
+    found = find_lesson(name)
+    if found is None:
+        raise NoSuchLesson(name, [lesson.slug for lesson in all_lessons()])
+    return found
+
+
+def lessons_named(names: list[str]) -> list[Lesson]:
+    """The lessons ``names`` name, in that order; every lesson of the course for none."""
+    return [lesson_named(name) for name in names] if names else all_lessons()

@@ -46,7 +46,7 @@ import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from . import fixtures, learner_tests, probes, protocol
 from .protocol import Document
@@ -94,8 +94,17 @@ def describe_error(exc: BaseException) -> Document:
     return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:], "where": where}
 
 
+class Pipe(Protocol):
+    """What a ``Sandbox`` talks to the grader through: a ``Channel`` (the pipe pair), or, when the
+    grader holds the code in its own process (``autograder.inprocess``), a loopback in memory."""
+
+    def emit(self, **event: Any) -> None: ...
+
+    async def next_request(self) -> Document | None: ...
+
+
 class Sandbox:
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Pipe) -> None:
         self.channel = channel
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         self.inboxes: dict[int, asyncio.Queue[Document]] = {}  # by call id: the grader's answers
