@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import cgroup
 from . import template as sandbox_template
@@ -54,6 +54,9 @@ from .lessons import PACKAGE, ROOT
 from .sandbox import limits as sandbox_limits
 from .sandbox.protocol import REFUSED
 from .types import ConfinementMode, Limits
+
+if TYPE_CHECKING:  # a sandbox's own module: its types only
+    from .sandbox.confine import Spec
 
 FIRST_UID = 200_000
 # Modes that keep the hidden tests, the solutions and other submissions out of the
@@ -123,7 +126,7 @@ class Jail:
         found = cgroup.available()
         return found if isinstance(found, cgroup.Hierarchy) else None
 
-    def spec(self, scratch: Path, limits: Limits, also_hidden: tuple[str, ...] = ()) -> dict:
+    def spec(self, scratch: Path, limits: Limits, also_hidden: tuple[str, ...] = ()) -> Spec:
         """How the sandbox confines itself (``autograder.sandbox.confine.enter``)."""
         return {
             "mode": self.confinement,
@@ -142,7 +145,7 @@ class Jail:
 
     def fork_request(
         self, address: sandbox_template.Address, scratch: Path, limits: Limits, env: dict[str, str]
-    ) -> dict:
+    ) -> dict[str, Any]:
         """What the sandbox template at ``address`` needs to fork a sandbox
         (``autograder.sandbox.template``): the spec (the template's own folder hidden too), and
         what a new interpreter would get from ``preexec`` and its start."""
@@ -219,7 +222,8 @@ def readable_for_sandbox() -> list[str]:
     places = {PACKAGE, ROOT / "coursekit", ROOT / "datasets"}
     for package in ("autograder", "coursekit"):
         found = importlib.util.find_spec(package)
-        places.update(Path(each) for each in (found.submodule_search_locations or []) if found)
+        if found is not None:
+            places.update(Path(each) for each in found.submodule_search_locations or [])
     return sorted(str(path) for path in places if path.exists())
 
 
@@ -302,7 +306,7 @@ class Probed:
     """What a probing sandbox said: what it became (``autograder.sandbox.confine.report``),
     and, once confined, whether it could import what every sandbox needs (``unready``: why not)."""
 
-    seen: dict
+    seen: dict[str, Any]
     unready: str = ""
 
 

@@ -261,6 +261,9 @@ def _measure_all(
 def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None, clock: Clock) -> Callable[[int], float]:
     """A function that calls ``fn`` ``number`` times and returns the seconds it took."""
     if inspect.iscoroutinefunction(fn):
+        if runner is None:
+            raise ValueError("an async candidate needs the asyncio.Runner its batches run in")
+        run = runner.run
 
         async def batch(number: int) -> float:
             start = clock()
@@ -268,7 +271,7 @@ def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None, clock: Cl
                 await fn()
             return clock() - start
 
-        return lambda number: runner.run(batch(number))
+        return lambda number: run(batch(number))
 
     def timer(number: int) -> float:
         start = clock()
