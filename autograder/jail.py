@@ -115,10 +115,17 @@ class Jail:
     def confinement(self) -> ConfinementMode:
         return confinement().mode if self.mode is None else self.mode
 
+    # The ledger: one line a sandbox started ("started", pid, its start time, scratch), one a
+    # sandbox ended ("ended", pid). A pid is reused once its process is gone (within minutes on
+    # a busy machine: pid_max is often 32768, and threads take pids too), so a sandbox is ended
+    # by pid only while that pid is still its own: see ``end_all``.
     def record(self, pid: int, scratch: Path) -> None:
+        self._write_ledger(f"started\t{pid}\t{_start_time(pid)}\t{scratch}")
+
+    def _write_ledger(self, line: str) -> None:
         if self.ledger:
             with open(self.ledger, "a") as ledger:
-                ledger.write(f"{pid}\t{scratch}\n")
+                ledger.write(line + "\n")
 
     @property
     def memory(self) -> cgroup.Hierarchy | None:
@@ -169,12 +176,23 @@ class Jail:
         return run_in_child
 
     def end_all(self) -> None:
-        """End every sandbox in the ledger and whatever each left behind."""
+        """End every sandbox of the ledger not ended yet (its worker was killed), and whatever
+        each left behind, but never by a pid that is now another process's."""
         if not self.ledger or not os.path.exists(self.ledger):
             return
+        not_ended: dict[int, tuple[str, str]] = {}  # pid -> (its start time, its scratch folder)
         for line in Path(self.ledger).read_text().splitlines():
-            pid, scratch = line.split("\t", 1)
-            self.end(int(pid))
+            kind, pid, *rest = line.split("\t", 3)
+            if kind == "started":
+                not_ended[int(pid)] = (rest[0], rest[1])
+            else:
+                not_ended.pop(int(pid), None)
+        for pid, (started, scratch) in not_ended.items():
+            now = _start_time(pid)
+            # Its own (the same start time), or free: its process group, memory cgroup and user
+            # id can hold only what it left. Another process's: they may be that one's.
+            if now == started or now is None:
+                self.end(pid)
             shutil.rmtree(scratch, ignore_errors=True)  # its worker, killed, could not
 
     def end(self, pid: int) -> int:
@@ -210,6 +228,7 @@ class Jail:
                 break
         if memory:
             cgroup.remove(memory, pid)
+        self._write_ledger(f"ended\t{pid}")
         return killed
 
 
@@ -238,6 +257,16 @@ def _limit(limits: Limits) -> None:
 class _Status(NamedTuple):
     uid: int
     running: bool  # not a zombie (nor dead): it can still run code
+
+
+def _start_time(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks after boot, from ``/proc``), or None if no process has
+    it: with the pid, it names one process, as a pid alone does not once reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]  # field 22; the name before ")" may hold spaces
+    except (OSError, IndexError):
+        return None
 
 
 def _status(pid: int) -> _Status | None:

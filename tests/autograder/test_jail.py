@@ -233,3 +233,43 @@ def test_ending_a_sandbox_kills_a_process_whose_leader_thread_has_exited():
         process.kill()
         process.wait()
         shutil.rmtree(folder)
+
+
+def a_process_of_its_own_group() -> subprocess.Popen[bytes]:
+    """A process that leads its own process group, as a sandbox and a grading worker do."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+
+def test_ending_a_runs_sandboxes_ends_one_the_worker_did_not(tmp_path):
+    ledger = jail.Jail(ledger=str(tmp_path / "sandboxes.txt"), mode="none")
+    left = a_process_of_its_own_group()
+    ledger.record(left.pid, tmp_path / "scratch")
+    try:
+        ledger.end_all()
+        assert left.wait(timeout=10) == -9
+    finally:
+        left.kill()
+        left.wait()
+
+
+def test_ending_a_runs_sandboxes_spares_a_process_that_now_has_an_ended_sandboxs_pid(tmp_path, monkeypatch):
+    # A pid is reused once its process is gone, within minutes on a busy machine: the grading
+    # run's end must not end another run's sandbox (or anything else) that now has the pid of
+    # one of its own sandboxes, ended long before.
+    ledger = jail.Jail(ledger=str(tmp_path / "sandboxes.txt"), mode="none")
+    ended, reused = a_process_of_its_own_group(), a_process_of_its_own_group()
+    try:
+        ledger.record(ended.pid, tmp_path / "ended")
+        ledger.end(ended.pid)
+        assert ended.wait(timeout=10) == -9
+        # This process got the pid of a sandbox recorded earlier, which then ended unrecorded
+        # (its worker killed): the start time recorded is not this process's.
+        monkeypatch.setattr(jail, "_start_time", lambda pid: "1")
+        ledger.record(reused.pid, tmp_path / "reused")
+        monkeypatch.undo()
+        ledger.end_all()
+        assert reused.poll() is None, "a process that is not the run's sandbox was killed"
+    finally:
+        for process in (ended, reused):
+            process.kill()
+            process.wait()
