@@ -182,11 +182,11 @@ class Jail:
             return
         not_ended: dict[int, tuple[str, str]] = {}  # pid -> (its start time, its scratch folder)
         for line in Path(self.ledger).read_text().splitlines():
-            kind, pid, *rest = line.split("\t", 3)
+            kind, number, *rest = line.split("\t", 3)
             if kind == "started":
-                not_ended[int(pid)] = (rest[0], rest[1])
+                not_ended[int(number)] = (rest[0], rest[1])
             else:
-                not_ended.pop(int(pid), None)
+                not_ended.pop(int(number), None)
         for pid, (started, scratch) in not_ended.items():
             now = _start_time(pid)
             # Its own (the same start time), or free: its process group, memory cgroup and user
