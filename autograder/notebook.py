@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,11 +243,15 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _top_level_names(source: str) -> set[str]:
+# The two below are asked about the same cells again and again: every submission of a class
+# holds the released notebook's cells, and most of them unchanged. Parsing them each time was a
+# fifth of a class grading's own CPU (lesson 07), so each cell's answer is kept (frozen).
+@functools.lru_cache(maxsize=4096)
+def _top_level_names(source: str) -> frozenset[str]:
     """What running ``source`` defines in the notebook's namespace (loops and ifs included)."""
     tree = _parse(source)
     if tree is None:
-        return set()
+        return frozenset()
     names: set[str] = set()
     pending: list[ast.AST] = list(tree.body)
     while pending:
@@ -262,15 +267,16 @@ def _top_level_names(source: str) -> set[str]:
                 names.add(child.id)
             elif isinstance(child, (ast.stmt, ast.expr, ast.excepthandler, ast.withitem, ast.comprehension)):
                 pending.append(child)
-    return names
+    return frozenset(names)
 
 
-def _free_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _free_names(source: str) -> frozenset[str]:
     """Names ``source`` reads that it never binds anywhere (a rough, generous cut: a name bound
     in any scope of the cell counts as its own)."""
     tree = _parse(source)
     if tree is None:
-        return set()
+        return frozenset()
     read: set[str] = set()
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -284,4 +290,4 @@ def _free_names(source: str) -> set[str]:
             bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
-    return read - bound
+    return frozenset(read - bound)

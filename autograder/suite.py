@@ -8,7 +8,7 @@ import io
 import sys
 import types
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -139,7 +139,8 @@ def probes(lesson: Lesson, sources: Snapshot | None = None) -> Probes | None:
     return None if source is None else Probes(lesson.probes_name, source)
 
 
-def imports(sources: Snapshot) -> list[str]:
+@lru_cache(maxsize=32)  # asked once per submission, about the same few suites
+def imports(sources: Snapshot) -> tuple[str, ...]:
     """The modules a lesson's code imports (absolute imports), to import before grading: its
     tests', and its probes' (the reference runs them in the worker's process)."""
     found: set[str] = set()
@@ -151,7 +152,7 @@ def imports(sources: Snapshot) -> list[str]:
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 found.add(node.module)
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def materialise(sources: Snapshot, folder: Path) -> Path:
