@@ -118,32 +118,19 @@ def latency_probe(
 
     The process is killed if the block raises, so no probe outlives its cell.
     """
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "coursekit.load",
-            url,
-            "--seconds",
-            str(max_seconds),
-            "--interval",
-            str(interval),
-            "--timeout",
-            str(timeout),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    probe = LatencyProbe(process)
-    try:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != READY:
-            raise RuntimeError(f"the latency probe did not start: {process.communicate()[1].strip()[-500:]}")
-        yield probe
-        probe._finish(timeout + 10)
-    finally:
-        probe._kill()
+    command = [sys.executable, "-m", "coursekit.load", url, "--seconds", str(max_seconds)]
+    command += ["--interval", str(interval), "--timeout", str(timeout)]
+    # As a context manager, Popen closes its pipes when the block ends, whatever ended it.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        probe = LatencyProbe(process)
+        try:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != READY:
+                raise RuntimeError(f"the latency probe did not start: {process.communicate()[1].strip()[-500:]}")
+            yield probe
+            probe._finish(timeout + 10)
+        finally:
+            probe._kill()
 
 
 @dataclass(frozen=True)
@@ -219,10 +206,10 @@ class LoadProcess:
         return str(self._bodies[digest])
 
     def _close(self) -> None:
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):  # a process that died leaves the pipe broken
+            self._process.stdin.close()  # end of commands: the process exits
         if self._process.poll() is None:
-            assert self._process.stdin is not None
-            with contextlib.suppress(OSError):
-                self._process.stdin.close()  # end of commands: the process exits
             try:
                 self._process.wait(5)
             except subprocess.TimeoutExpired:
@@ -238,18 +225,14 @@ def load_process() -> Iterator[LoadProcess]:
     It ends with the block (killed if it does not exit at once), with the files it was given.
     """
     folder = Path(tempfile.mkdtemp(prefix="coursekit-load-"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "coursekit.load", "--bursts"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    load = LoadProcess(process, folder)
-    try:
-        yield load
-    finally:
-        load._close()
+    command = [sys.executable, "-m", "coursekit.load", "--bursts"]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=pipe, text=True) as process:
+        load = LoadProcess(process, folder)
+        try:
+            yield load
+        finally:
+            load._close()
 
 
 def serve_bursts() -> None:

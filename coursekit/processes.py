@@ -347,7 +347,8 @@ def server_process(
     and be waited for after. Leaving the block stops it (``ServerProcess.stop``) and raises if a
     process of its session is still alive.
     """
-    process = subprocess.Popen(
+    # As a context manager, Popen closes its pipe when the block ends (the server stopped by then).
+    with subprocess.Popen(
         list(command),
         cwd=cwd,
         env=env,
@@ -356,14 +357,14 @@ def server_process(
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
-    )
-    server = ServerProcess(process, port)
-    try:
-        if ready_path is not None:
-            server.wait_ready(ready_path, timeout)
-        yield server
-    finally:
-        server.stop(grace)
-        left = server.gone()
-        if left:
-            raise RuntimeError(f"processes {left} of {command[0]} are still running after it was stopped")
+    ) as process:
+        server = ServerProcess(process, port)
+        try:
+            if ready_path is not None:
+                server.wait_ready(ready_path, timeout)
+            yield server
+        finally:
+            server.stop(grace)
+            left = server.gone()
+            if left:
+                raise RuntimeError(f"processes {left} of {command[0]} are still running after it was stopped")

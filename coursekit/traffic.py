@@ -393,18 +393,15 @@ def _process(spec: dict[str, Any]) -> Iterator[tuple[subprocess.Popen[str], Path
     of its own, removed with everything in it when the block ends)."""
     with tempfile.TemporaryDirectory(prefix="coursekit-traffic-") as folder:
         result = Path(folder) / "result.json"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "coursekit.traffic", json.dumps({**spec, "result": str(result)})],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            yield process, result
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        command = [sys.executable, "-m", "coursekit.traffic", json.dumps({**spec, "result": str(result)})]
+        # As a context manager, Popen closes its pipes when the block ends, whatever ended it.
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+            try:
+                yield process, result
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> None:

@@ -21,6 +21,7 @@ MAKE = textwrap.dedent("""
 
 
 def python(code: str, tmp_path: Path, **kwargs) -> subprocess.Popen:
+    """A Python running ``code``, its output piped: use it in a with-block, which closes the pipe."""
     return subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -31,22 +32,22 @@ def python(code: str, tmp_path: Path, **kwargs) -> subprocess.Popen:
 
 
 def test_the_folder_is_removed_when_the_process_exits(tmp_path):
-    process = python(MAKE, tmp_path)
-    folder = Path(process.stdout.readline().strip())
-    assert process.wait(30) == 0
+    with python(MAKE, tmp_path) as process:
+        folder = Path(process.stdout.readline().strip())
+        assert process.wait(30) == 0
     assert folder.parent == tmp_path and folder.name.startswith(f"lessontest-{process.pid}-")
     assert not folder.exists()
 
 
 def test_a_killed_kernels_folder_is_removed_by_the_next_one(tmp_path):
-    killed = python(MAKE + "import time; time.sleep(60)\n", tmp_path)
-    left = Path(killed.stdout.readline().strip())
-    killed.send_signal(signal.SIGKILL)
-    killed.wait(10)
+    with python(MAKE + "import time; time.sleep(60)\n", tmp_path) as killed:
+        left = Path(killed.stdout.readline().strip())
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
     assert left.exists()  # no handler ran
-    process = python(MAKE, tmp_path)
-    process.stdout.readline()
-    process.wait(30)
+    with python(MAKE, tmp_path) as process:
+        process.stdout.readline()
+        process.wait(30)
     assert not left.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -60,10 +61,10 @@ def test_a_forked_child_leaves_its_parents_folder_alone(tmp_path):
         os.waitpid(child, 0)
         print(work.path.exists(), flush=True)
     """)
-    process = python(code, tmp_path)
-    process.stdout.readline()
-    assert process.stdout.readline().strip() == "True"
-    assert process.wait(30) == 0
+    with python(code, tmp_path) as process:
+        process.stdout.readline()
+        assert process.stdout.readline().strip() == "True"
+        assert process.wait(30) == 0
 
 
 def test_one_folder_per_kernel_and_fresh_empties_a_cells_subfolder(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ time.sleep(600)
 
 def worker_holding_a_notebook(root: Path) -> tuple[subprocess.Popen, Path]:
     worker = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], stdout=subprocess.PIPE, text=True)
-    return worker, Path(worker.stdout.readline().strip())
+    with worker.stdout:  # its one line read, the pipe is closed (it writes nothing more)
+        return worker, Path(worker.stdout.readline().strip())
 
 
 def test_the_folders_of_killed_workers_are_removed_and_the_living_ones_kept(tmp_path):
