@@ -55,5 +55,5 @@ c.GenerateAssignment.preprocessors = [
 ]
 
 # Seconds per cell (nbgrader's default, stated): it ends a learner's endless loop, and leaves
-# room for a hidden-test cell whose first check waits out the grader's 10 s per call.
+# room for a hidden-test cell whose first check waits out the grader's 5 s per call (Limits.call_seconds).
 c.Execute.timeout = 30

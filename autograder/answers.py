@@ -33,6 +33,10 @@ from .sandbox import protocol
 # sides differ on one does Hypothesis search at most `SHRINK_STEPS` more for the smallest.
 EXAMPLES = 30
 SHRINK_STEPS = 60
+# ... and for at most this long: a slow answer (every request waiting on a lock that a leaked
+# session holds) would otherwise spend the submission's whole time limit on one search, and
+# the checks after it would not run. The learner then reads the smallest input found so far.
+SHRINK_SECONDS = 10.0
 DIFFERENTIAL = settings(
     max_examples=EXAMPLES,
     derandomize=True,

@@ -35,7 +35,7 @@ from typing import Any
 
 from .grade import grade_all
 from .lessons import ROOT, Lesson, all_lessons, find_lesson
-from .mutation import with_cell
+from .notebook import with_cell
 from .suite import NOT_RUN
 
 KINDS = ("wrong", "correct")

@@ -387,21 +387,13 @@ def equivalents(lesson: Lesson) -> dict[tuple[str, str], str]:
 # -- grading them ---------------------------------------------------------------------------------
 
 
-def with_cell(solution: dict, exercise: str, source: str) -> dict:
-    changed = copy.deepcopy(solution)
-    for cell in changed["cells"]:
-        if notebook.grade_id(cell) == exercise and cell.get("cell_type") == "code":
-            cell["source"] = source
-    return changed
-
-
 def write_notebooks(lesson: Lesson, found: list[Mutant], folder: Path) -> dict[Path, Mutant]:
     """Each mutant as a notebook in ``folder``: the solution with that one exercise cell mutated."""
     solution = json.loads(lesson.solution.read_text())
     made = {}
     for number, mutant in enumerate(found):
         path = folder / f"{lesson.slug}-{number:04d}-{mutant.exercise}.ipynb"
-        path.write_text(json.dumps(with_cell(solution, mutant.exercise, mutant.source)))
+        path.write_text(json.dumps(notebook.with_cell(solution, mutant.exercise, mutant.source)))
         made[path] = mutant
     return made
 

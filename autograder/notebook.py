@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,15 @@ def source(cell) -> str:
 
 def grade_id(cell) -> str:
     return _grading_meta(cell).get("grade_id", "")
+
+
+def with_cell(notebook: dict, exercise: str, source: str) -> dict:
+    """A copy of ``notebook`` whose code cell ``exercise`` (its grade_id) holds ``source``."""
+    changed = copy.deepcopy(notebook)
+    for cell in changed["cells"]:
+        if grade_id(cell) == exercise and cell.get("cell_type") == "code":
+            cell["source"] = source
+    return changed
 
 
 def exercise_ids(notebook) -> list[str]:

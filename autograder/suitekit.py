@@ -300,13 +300,25 @@ async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submis
 
 
 async def observe_all(
-    run: Callable | None, batch: Callable | None, side: Submission, values: list, exercise: str
+    run: Callable | None,
+    batch: Callable | None,
+    side: Submission,
+    values: list,
+    exercise: str,
+    unlike: list | None = None,
 ) -> list:
     """What one side does on every input: with ``batch``, all of them in one go (one exchange
     with the sandbox); when the batch as a whole raised, input by input, so that each gets
-    its own observation."""
+    its own observation. Input by input, with ``unlike`` (the other side's observations), it
+    stops at the first input where the two differ: a slow wrong answer (each request waiting
+    on a lock it left taken) then costs one slow input, not all of them."""
     if batch is None:
-        return [await observe(run, side, value, exercise) for value in values]
+        seen = []
+        for index, value in enumerate(values):
+            seen.append(await observe(run, side, value, exercise))
+            if unlike is not None and seen[-1] != unlike[index]:
+                break
+        return seen
     try:
         seen = await batch(side, values)
     except SubmissionRaised as exc:
@@ -404,10 +416,11 @@ async def same_as_reference(
         if values and all(isinstance(seen, dict) and set(seen) == {"raised"} for seen in theirs):
             raise ReferenceRaisedEverywhere(exercise, theirs[0]["raised"])
         answers.remember(key, theirs)
-    mine = await observe_all(run, batch, submission, values, exercise)
+    mine = await observe_all(run, batch, submission, values, exercise, unlike=theirs)
     if mine == theirs:
         return
-    first = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=True)) if one != other)
+    # The learner's side may stop short, at its first difference (``observe_all``).
+    first = next(index for index, (one, other) in enumerate(zip(mine, theirs, strict=False)) if one != other)
     smallest, (mine, theirs) = await _smallest_difference(
         submission, reference, exercise, inputs, run, batch, examples, values[first], (mine[first], theirs[first])
     )
@@ -457,12 +470,13 @@ async def _smallest_difference(
 ) -> tuple[Any, tuple]:
     """Hypothesis's search for the smallest input on which the two sides differ, from the same
     derandomized draws (so it meets the difference already ``found`` again, then shrinks it),
-    within ``examples + answers.SHRINK_STEPS`` comparisons; ``found`` and what was ``seen`` on it if
-    the search ends with nothing smaller."""
+    within ``examples + answers.SHRINK_STEPS`` comparisons and ``answers.SHRINK_SECONDS``;
+    ``found`` and what was ``seen`` on it if the search ends with nothing smaller."""
     loop = asyncio.get_running_loop()
     kept: dict[str, tuple[Any, Any]] = {repr(found): seen}  # repr(input) -> (the learner's, the reference's)
     stopped: list[BaseException] = []
     budget = examples + answers.SHRINK_STEPS
+    deadline = time.monotonic() + answers.SHRINK_SECONDS
 
     async def both(value: Any) -> tuple[Any, Any]:
         theirs = (await reference_side(run, batch, reference, [value], exercise))[0]
@@ -474,7 +488,7 @@ async def _smallest_difference(
         # and nothing runs after the budget or after a side could not answer.
         key = repr(value)
         if key not in kept:
-            if stopped or len(kept) > budget:
+            if stopped or len(kept) > budget or time.monotonic() > deadline:
                 return False
             try:
                 kept[key] = asyncio.run_coroutine_threadsafe(both(value), loop).result()

@@ -9,6 +9,7 @@ notebooks/ and gradebook are never touched.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 
 import nbformat
@@ -30,6 +31,7 @@ def _shared():
     """The nbgrader helpers of scripts/benchmark_grading.py, which grades a whole class the same way."""
     spec = importlib.util.spec_from_file_location("benchmark_grading", ROOT / "scripts" / "benchmark_grading.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import does: its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

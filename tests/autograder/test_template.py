@@ -97,3 +97,14 @@ def test_the_template_ends_with_the_process_that_started_it():
             return
         time.sleep(0.05)
     pytest.fail(f"the template (pid {pid}) outlived the process that started it")
+
+
+async def test_where_no_template_can_serve_a_sandbox_is_a_new_interpreter(monkeypatch):
+    monkeypatch.setattr(template, "supported", lambda: False)
+    sub = await started()
+    try:
+        seen = await sub.call("look")
+        assert not isinstance(sub.process, template.Forked)
+    finally:
+        await sub.close()
+    assert seen["home"] == seen["tmp"] == seen["cwd"] == str(sub.scratch)

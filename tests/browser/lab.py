@@ -66,6 +66,13 @@ def copy_course(target: Path) -> Path:
     return target
 
 
+PORT_TRIES = 5
+
+
+class PortTaken(RuntimeError):
+    """The port chosen for a Lab was taken by someone else before the Lab could bind it."""
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -93,33 +100,46 @@ def lab_server(course: Path, log: Path, *extra: str, offline: bool = False, besi
     """``python3 course.py lab`` in ``course``, without opening a browser. ``offline``: in a
     network namespace of its own, where the machine allows it; ``beside``: in that Lab's
     network, offline or not (a browser beside it reaches both)."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "course.py",
-        "lab",
-        *extra,
-        "--no-browser",
-        f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={TOKEN}",
-        "--ServerApp.port_retries=0",
-    ]
     if beside is not None and beside.offline:
         offline, network = True, partial(_join_network, beside.pid)
     else:
         offline = offline and can_run_offline()
         network = confine.offline if offline else None
-    with log.open("wb") as output:
-        # A session of its own: whatever the server starts outside its kernels goes with it.
-        server = subprocess.Popen(
-            command, cwd=course, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=network
-        )
+    # A free port is free when asked, not when the server binds it: another test's server may
+    # take it in between (the faster the run, the likelier). Such a start is made again.
+    for _ in range(PORT_TRIES):
+        port = free_port()
+        command = [
+            sys.executable,
+            "course.py",
+            "lab",
+            *extra,
+            "--no-browser",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={TOKEN}",
+            "--ServerApp.port_retries=0",
+        ]
+        with log.open("wb") as output:
+            # A session of its own: whatever the server starts outside its kernels goes with it.
+            server = subprocess.Popen(
+                command, cwd=course, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=network
+            )
         lab = Lab(f"http://127.0.0.1:{port}", server.pid, offline)
         try:
-            lab.call(lambda: wait_until_up(f"{lab.base}/api/status?token={TOKEN}", server, log))
-            yield lab
-        finally:
+            lab.call(partial(wait_until_up, f"{lab.base}/api/status?token={TOKEN}", server, log))
+        except PortTaken:
             stop(server)
+            continue
+        except BaseException:
+            stop(server)
+            raise
+        break
+    else:
+        raise RuntimeError(f"JupyterLab found no free port in {PORT_TRIES} tries:\n{log.read_text()[-3000:]}")
+    try:
+        yield lab
+    finally:
+        stop(server)
 
 
 @contextmanager
@@ -177,7 +197,10 @@ def wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            said = log.read_text()[-3000:]
+            if "is not available" in said:  # "the Jupyter server could not be started because port N ..."
+                raise PortTaken(said)
+            raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{said}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return

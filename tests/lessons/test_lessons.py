@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from autograder import manifest, notebook, release
+from autograder import manifest, mistakes, notebook, release
 from autograder.grade import grade_all
 from autograder.lessons import ROOT, Lesson, all_lessons, find_lesson
+from autograder.mistakes import Mistake, mistaken, mistakes_of
 from autograder.suite import NOT_RUN, collect
 from autograder.types import Only
 from coursekit import progress
@@ -23,30 +24,6 @@ from tests.conftest import BUSY_CORE
 from tests.lessons.classes import Submission, in_every_class
 from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
 from tests.run_checks import image_outputs, recap_summary, red_blocks
-
-
-@dataclass(frozen=True)
-class Mistake:
-    lesson: str
-    exercise: str
-    why: str
-    feedback: str
-    source: str
-    number: int
-    # The lesson's text warns about this mistake: its visible self-check must catch it too.
-    warned: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"mistake-{self.number:02d}-{self.exercise}"
-
-
-def mistakes_of(lesson: Lesson) -> list[Mistake]:
-    """The lesson's plausible wrong answers (``mistakes.toml``: see the comment at its top)."""
-    if not lesson.mistakes.exists():
-        return []
-    entries = tomllib.loads(lesson.mistakes.read_text())["mistake"]
-    return [Mistake(lesson.slug, number=number, **entry) for number, entry in enumerate(entries, 1)]
 
 
 def graded_in_full(mistake: Mistake) -> bool:
@@ -98,11 +75,6 @@ def cell_with_id(notebook, wanted: str):
     raise AssertionError(f"no cell with grade_id {wanted}")
 
 
-def mistaken(source: str, mistake: Mistake) -> str:
-    """An exercise cell's source with the mistake appended: it redefines the exercise's name."""
-    return source + "\n\n# a plausible mistake:\n" + mistake.source
-
-
 # What a listed mistake's cell does first to the sandbox's garbage collector, for its whole
 # grading: off, or collecting at nearly every allocation.
 SANDBOX_GC = {"off": "gc.disable()", "eager": "gc.set_threshold(1, 1, 1)"}
@@ -111,10 +83,7 @@ SANDBOX_GC = {"off": "gc.disable()", "eager": "gc.set_threshold(1, 1, 1)"}
 def with_mistake(solution, mistake: Mistake, gc_mode: str | None = None):
     """The solution with ``mistake`` in its exercise cell; with ``gc_mode`` (see ``SANDBOX_GC``),
     that cell first puts the sandbox's garbage collector in that mode for the whole grading."""
-    notebook = copy.deepcopy(solution)
-    cell = cell_with_id(notebook, mistake.exercise)
-    cell.source = (f"import gc\n{SANDBOX_GC[gc_mode]}\n" if gc_mode else "") + mistaken(cell.source, mistake)
-    return notebook
+    return mistakes.with_mistake(solution, mistake, f"import gc\n{SANDBOX_GC[gc_mode]}\n" if gc_mode else "")
 
 
 # Nothing may depend on the garbage collector or on load: the warned mistakes' self-checks run
@@ -172,14 +141,14 @@ def checks_in_gc_modes(check: str, marks: dict) -> list[tuple[str, dict]]:
     ]
 
 
-def with_warned_mistakes(solution, mistakes: list[Mistake]):
+def with_warned_mistakes(solution, listed: list[Mistake]):
     """The solution notebook, then, beside a busy core: for each mistake the lesson warns
     about, its exercise cell with the mistake, the exercise's self-check in each of
     ``GC_MODES`` (marked with the mistake's name and the mode), and the exercise cell as it
     was, so the next mistake starts from the reference again."""
     notebook = copy.deepcopy(solution)
     appended = []
-    for mistake in mistakes:
+    for mistake in listed:
         if not mistake.warned:
             continue
         exercise = cell_with_id(solution, mistake.exercise).source

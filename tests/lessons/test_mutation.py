@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import mutation
+from autograder import mutation, notebook
 from autograder.lessons import Lesson, all_lessons
 from tests.lessons.classes import Submission, in_every_class
 
@@ -81,7 +81,7 @@ def sampled_mutants(lesson: Lesson, solution) -> dict[str, Submission]:
     """The sample, as submissions of the lesson's class: each graded on its exercise alone."""
     return {
         f"mutant-{number:03d}-{mutant.exercise}": Submission(
-            mutation.with_cell(solution, mutant.exercise, mutant.source), only=mutant.exercise
+            notebook.with_cell(solution, mutant.exercise, mutant.source), only=mutant.exercise
         )
         for number, mutant in enumerate(sampled(lesson))
     }
