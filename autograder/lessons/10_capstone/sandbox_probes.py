@@ -20,6 +20,7 @@ import tempfile
 from typing import Any
 
 _WATCHED: dict[int, Any] = {}  # id(app) -> coursekit.data.BorrowedConnections of its engine
+_PRISTINE: dict[int, str] = {}  # invoices added to Acme -> the URL of a database no app has served
 
 
 def database(new_database: Any) -> str:
@@ -28,6 +29,20 @@ def database(new_database: Any) -> str:
     folder = tempfile.mkdtemp(prefix="lesson10-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)  # nbgrader's kernel, the reference: the system's /tmp
     return new_database(folder)
+
+
+def fresh(new_database: Any, more: int = 0) -> str:
+    """A fresh database of the service, with ``more`` invoices added to Acme (``add_invoices``),
+    its URL: a copy of one made once per process with the setup cell's ``new_database``, so that
+    a fresh service costs a file copy rather than a database made from the CSV files."""
+    import os
+
+    url = _PRISTINE.get(more)
+    if url is None or not os.path.exists(_path(url)):
+        url = _PRISTINE[more] = database(new_database)
+        if more:
+            add_invoices(url, more)
+    return copy_of(url)
 
 
 def _path(url: str) -> str:
@@ -109,7 +124,7 @@ async def session_report(make_app: Any, get_session: Any, transaction_alias: Any
     from coursekit.asgi import http_scope
     from coursekit.streams import collector_held, http_call
 
-    url = database(new_database)
+    url = fresh(new_database)
     seen: dict = {}
     app = make_app(url, _probe_router(get_session, transaction_alias, seen))
     report: dict = {}
@@ -187,7 +202,7 @@ async def two_databases(make_app: Any, get_session: Any, transaction_alias: Any,
 
     from coursekit.asgi import drive, http_scope
 
-    urls = [database(new_database), database(new_database)]
+    urls = [fresh(new_database), fresh(new_database)]
     write(urls[1], "DELETE FROM users WHERE id > 5")  # plain sqlite3 enforces no foreign key
     apps = [make_app(url, _probe_router(get_session, transaction_alias, {})) for url in urls]
     answers = []
@@ -214,7 +229,7 @@ def ordered_routers(make_app: Any, new_database: Any) -> Any:
     first.get("/probe/which")(lambda: {"router": "first"})
     second.get("/probe/which")(lambda: {"router": "second"})
     second.get("/probe/second")(lambda: {"router": "second"})
-    return make_app(database(new_database), first, second)
+    return make_app(fresh(new_database), first, second)
 
 
 def router_saw_sessions(app: Any) -> Any:
@@ -241,7 +256,7 @@ def read_service(make_app: Any, read_router: Any, current_caller: Any, new_datab
                 "kept": None if kept is None else {name: getattr(kept, name, None) for name in fields},
                 "same": kept is given}
 
-    url = database(new_database)
+    url = fresh(new_database)
     app = make_app(url, read_router(), probe)
     app.state.probe_url = url
     return app
@@ -270,3 +285,548 @@ async def close_app(app: Any) -> int:
     thread, and a sandbox may start only a few); answer how many."""
     watched = _WATCHED.pop(id(app), None)
     return 0 if watched is None else await watched.close_borrowed()
+
+
+# --- shared by steps 3 to 6: a service on a fresh database, a client in the sandbox ----------------
+
+
+def token(user_id: int) -> str:
+    """The api_token of user ``user_id`` of datasets/users.csv (public fixtures, not secrets)."""
+    from coursekit import data
+
+    return next(row["api_token"] for row in data.rows("users") if row["id"] == user_id)
+
+
+def headers_of(user_id: Any, extra: dict | None = None) -> dict:
+    """``Authorization: Bearer <token>`` of user ``user_id`` (none for None), with ``extra``."""
+    headers = {} if user_id is None else {"Authorization": f"Bearer {token(user_id)}"}
+    return {**headers, **(extra or {})}
+
+
+def copy_of(url: str) -> str:
+    """A copy of the database at ``url`` in a new folder beside it, its URL: a fresh service
+    costs a file copy, not a new database made from the CSV files."""
+    import os
+
+    folder = tempfile.mkdtemp(prefix="lesson10-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    shutil.copyfile(_path(url), os.path.join(folder, "service.db"))
+    return f"sqlite+aiosqlite:///{folder}/service.db"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any):
+    """``app`` with its lifespan running, and an httpx client on it (an exception in the app
+    answers 500, as a server would); the connections it leaked closed afterwards (each is a
+    thread of the sandbox)."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+        watched = watch(app)
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+                yield http
+        finally:
+            if watched:
+                await close_app(app)
+
+
+def answer_of(response: Any) -> dict:
+    """What a client saw of one response, as plain data: status, the headers the steps name,
+    the JSON body (None when it is not JSON) and the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return {"status": response.status_code, "json": body, "text": response.text[:2000],
+            "content_type": response.headers.get("content-type"), "location": response.headers.get("location")}
+
+
+# --- step 3: creating an invoice ----------------------------------------------------------------
+
+
+def watched_broker(url: str) -> Any:
+    """A StubBroker that keeps every message it is handed, and what another connection (plain
+    sqlite3) read at that moment of the invoice and of its report job; while ``down`` it
+    refuses messages as a broker that cannot be reached (after ``accept`` more, if set)."""
+    from dramatiq.brokers.stub import StubBroker
+
+    class WatchedBroker(StubBroker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.down = False
+            self.accept: int | None = None  # while down, messages still accepted first
+            self.sent: list[dict] = []
+
+        def enqueue(self, message: Any, *, delay: Any = None) -> Any:
+            if self.down:
+                if not self.accept:
+                    raise ConnectionError("the broker cannot be reached")
+                self.accept -= 1
+            args = list(message.args)
+            try:
+                stored = read(url, "SELECT (SELECT COUNT(*) FROM invoices WHERE id = ?), "
+                                   "(SELECT COUNT(*) FROM report_jobs WHERE invoice_id = ?)", (args[0], args[0]))[0]
+            except Exception:  # an argument sqlite3 cannot bind: nothing stored under it
+                stored = [0, 0]
+            self.sent.append({"actor": message.actor_name, "args": args, "kwargs": dict(message.kwargs),
+                              "invoice_stored": stored[0] == 1, "job_stored": stored[1] == 1})
+            return super().enqueue(message, delay=delay)
+
+    return WatchedBroker()
+
+
+def _invoice(url: str, invoice_id: Any) -> dict | None:
+    columns = ("id", "tenant_id", "user_id", "number", "customer", "amount_cents", "currency", "status",
+               "issued_on", "due_on")
+    rows = read(url, f"SELECT {', '.join(columns)} FROM invoices WHERE id = ?", (invoice_id,))
+    return dict(zip(columns, rows[0], strict=True)) if rows else None
+
+
+def _jobs(url: str) -> list:
+    """Every report job: [idempotency_key, invoice_id, sent], in invoice order."""
+    return [[key, invoice_id, sent == 1] for key, invoice_id, sent in
+            read(url, "SELECT idempotency_key, invoice_id, sent_at IS NOT NULL FROM report_jobs ORDER BY invoice_id")]
+
+
+def _count(url: str, table: str) -> int:
+    return read(url, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+def creation_service(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
+                     url: str | None = None) -> tuple[Any, Any, Any]:
+    """``make_app(url, creation_router(report_actor(broker, url)))`` on a fresh database (or
+    ``url``), its broker watched: (app, broker, actor)."""
+    url = url or fresh(new_database)
+    broker = watched_broker(url)
+    actor = report_actor(broker, url)
+    app = make_app(url, creation_router(actor))
+    app.state.probe_url = url
+    return app, broker, actor
+
+
+async def _post(http: Any, url: str, user_id: Any, body: Any, key: str | None = None) -> dict:
+    """POST /invoices as ``user_id`` (``body`` as JSON, or as the exact bytes of a str), and
+    what it changed: the answer, the invoices and report jobs it added."""
+    headers = headers_of(user_id, {} if key is None else {"Idempotency-Key": key})
+    before = (_count(url, "invoices"), _count(url, "report_jobs"))
+    if isinstance(body, str):
+        response = await http.post("/invoices", content=body.encode(), headers={**headers, "Content-Type": "application/json"})
+    else:
+        response = await http.post("/invoices", json=body, headers=headers)
+    seen = answer_of(response)
+    seen["added"] = [_count(url, "invoices") - before[0], _count(url, "report_jobs") - before[1]]
+    return seen
+
+
+async def creation_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
+                          refused: list, created: list) -> dict:
+    """Step 3's creations: each refused body (as user 3), then each ``[user, body]`` created in
+    turn; then a POST whose report job cannot be written (a job under its key is there
+    already). What each answered, the rows it left, and what the broker was handed."""
+    app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
+    url = app.state.probe_url
+    report: dict = {"actor_name": getattr(actor, "actor_name", None),
+                    "declared": sorted(broker.get_declared_actors())}
+    async with serving(app) as http:
+        report["refused"] = [await _post(http, url, 3, body) for body in refused]
+        report["created"] = []
+        for user_id, body in created:
+            seen = await _post(http, url, user_id, body)
+            seen["row"] = _invoice(url, (seen["json"] or {}).get("id")) if isinstance(seen["json"], dict) else None
+            report["created"].append(seen)
+        report["jobs"] = _jobs(url)
+        report["messages"] = list(broker.sent)
+        # The invoice's job cannot be stored: its key is taken. Both or neither: no invoice either.
+        upcoming = read(url, "SELECT MAX(id) + 1 FROM invoices")[0][0]
+        write(url, "INSERT INTO report_jobs (idempotency_key, invoice_id) VALUES (?, ?)", (f"report-{upcoming}", upcoming))
+        sent_before = len(broker.sent)
+        blocked = await _post(http, url, 3, created[0][1])
+        blocked["invoice_kept"] = _invoice(url, upcoming) is not None
+        blocked["sent"] = len(broker.sent) - sent_before
+        report["blocked"] = blocked
+    return report
+
+
+async def idempotency_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
+                             steps: list) -> list:
+    """Each step ``[user, body, key]`` posted in turn on one fresh service (``body`` a str is
+    sent as those exact bytes): what it answered, added, and handed the broker."""
+    app, broker, _ = creation_service(make_app, report_actor, creation_router, new_database)
+    url = app.state.probe_url
+    seen = []
+    async with serving(app) as http:
+        for user_id, body, key in steps:
+            sent_before = len(broker.sent)
+            answer = await _post(http, url, user_id, body, key)
+            answer["sent"] = len(broker.sent) - sent_before
+            seen.append(answer)
+    return seen
+
+
+async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, send_pending: Any,
+                       new_database: Any, body: dict) -> dict:
+    """The broker down while user 3 creates three invoices; up, ``send_pending`` twice; down
+    again (after accepting one message) for two more invoices and a relay; then a second app
+    on the same database, the broker up: what its startup sent."""
+    app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
+    url = app.state.probe_url
+    report: dict = {}
+
+    async def relay() -> dict:
+        before = len(broker.sent)
+        try:
+            answered: Any = await send_pending(app.state.sessions, actor)
+        except Exception as exc:
+            answered = {"raised": type(exc).__name__}
+        return {"answered": answered, "sent": [message["args"] for message in broker.sent[before:]], "jobs": _jobs(url)}
+
+    async with serving(app) as http:
+        broker.down = True
+        report["while_down"] = [await _post(http, url, 3, body) for _ in range(3)]
+        report["jobs_while_down"] = _jobs(url)
+        report["sent_while_down"] = len(broker.sent)
+        broker.down = False
+        report["relayed"] = await relay()
+        report["relayed_again"] = await relay()
+        broker.down, broker.accept = True, 0
+        report["later"] = [await _post(http, url, 3, body) for _ in range(2)]
+        broker.accept = 1
+        report["partly_relayed"] = await relay()
+    broker.down = False
+    started_with = len(broker.sent)
+    again = make_app(url, creation_router(actor))
+    async with serving(again):
+        report["sent_at_startup"] = [message["args"] for message in broker.sent[started_with:]]
+        report["jobs_after_startup"] = _jobs(url)
+    return report
+
+
+async def report_route_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
+                              body: dict) -> dict:
+    """An invoice created by user 3 (Acme) and one by user 15 (Globex); their report asked for
+    before and after their jobs ran (each message delivered twice, as a worker that died before
+    acknowledging it would get it again), by their tenant and by another; the reports stored."""
+    import asyncio
+
+    app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
+    url = app.state.probe_url
+    report: dict = {}
+    async with serving(app) as http:
+        mine = await _post(http, url, 3, body)
+        theirs = await _post(http, url, 15, body)
+        ids = [(each["json"] or {}).get("id") if isinstance(each["json"], dict) else None for each in (mine, theirs)]
+        report["created"] = [mine["status"], theirs["status"]]
+        report["invoices"] = [_invoice(url, invoice_id) for invoice_id in ids]
+
+        async def ask(invoice_id: Any, user_id: int) -> dict:
+            return answer_of(await http.get(f"/invoices/{invoice_id}/report", headers=headers_of(user_id)))
+
+        report["pending"] = [await ask(ids[0], 3), await ask(ids[1], 15)]
+        report["other_tenant_pending"] = await ask(ids[0], 28)
+        report["no_job"] = await ask(1, 3)  # the dataset's invoice 1 (Acme) was never created here
+        report["missing"] = await ask(99_999, 3)
+        deliveries = []
+        for round_ in range(2):
+            for message in list(broker.sent):
+                try:
+                    await asyncio.to_thread(actor.fn, *message["args"], **message["kwargs"])
+                    deliveries.append(None)
+                except Exception as exc:  # a job that fails is retried by the broker: reported
+                    deliveries.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            if round_ == 0:
+                report["stored_once"] = read(url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports "
+                                                  "ORDER BY invoice_id")
+        report["deliveries"] = deliveries
+        report["stored"] = read(url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports ORDER BY invoice_id")
+        report["rendered"] = [await ask(ids[0], 3), await ask(ids[1], 15)]
+        report["other_tenant_rendered"] = await ask(ids[1], 3)
+    return report
+
+
+async def creation_calls(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
+                         sequences: list) -> list:
+    """Each sequence of ``[user, body, key]`` posts on a fresh service: per post its status, its
+    JSON when 201 and its Location; then the report jobs and the messages' arguments."""
+    seen = []
+    for steps in sequences:
+        app, broker, _ = creation_service(make_app, report_actor, creation_router, new_database)
+        url = app.state.probe_url
+        posts = []
+        async with serving(app) as http:
+            for user_id, body, key in steps:
+                answer = await _post(http, url, user_id, body, key)
+                posts.append({"status": answer["status"], "json": answer["json"] if answer["status"] == 201 else None,
+                              "location": answer["location"] if answer["status"] == 201 else None})
+        seen.append({"posts": posts, "jobs": _jobs(url), "messages": [message["args"] for message in broker.sent]})
+    return seen
+
+
+# --- step 4: the listing ----------------------------------------------------------------------------
+
+
+async def listing_answers(make_app: Any, routers: list, new_database: Any, steps: list) -> list:
+    """One fresh database, a service per router factory of ``routers`` on it
+    (``make_app(url, factory())``). Each step is ``{"user": id or None, "query": "status=..." or
+    None}``, answered by each service (status, content-type, JSON body), or ``{"write": [sql,
+    params]}``, done with plain sqlite3 between two requests (its place answered None)."""
+    url = fresh(new_database)
+    seen: list = []
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(serving(make_app(url, factory()))) for factory in routers]
+        for step in steps:
+            if "write" in step:
+                write(url, *step["write"])
+                seen.append(None)
+                continue
+            path = "/invoices" + (f"?{step['query']}" if step.get("query") is not None else "")
+            answers = []
+            for http in clients:
+                response = await http.get(path, headers=headers_of(step.get("user")))
+                try:
+                    body: Any = response.json()
+                except ValueError:
+                    body = {"not JSON": response.text[:200]}
+                answers.append({"status": response.status_code, "content_type": response.headers.get("content-type"),
+                                "body": body})
+            seen.append(answers)
+    return seen
+
+
+async def listing_sequences(make_app: Any, listing_router: Any, new_database: Any, sequences: list) -> list:
+    """``listing_answers`` of ``listing_router`` alone for each sequence of steps, each on a fresh database."""
+    return [[None if answers is None else answers[0] for answers in
+             await listing_answers(make_app, [listing_router], new_database, steps)]
+            for steps in sequences]
+
+
+def listing_speed(make_app: Any, naive_listing_router: Any, listing_router: Any, new_database: Any,
+                  user_id: int, repeat: int) -> dict:
+    """GET /invoices as ``user_id``, timed in CPU time on the naive listing and the learner's,
+    interleaved round by round (``coursekit.timing.compare_apps``): seconds per request, per round."""
+    from coursekit.timing import compare_apps, cpu_time
+
+    url = fresh(new_database)
+    apps = {"naive": make_app(url, naive_listing_router()), "learner": make_app(url, listing_router())}
+    timings = compare_apps(apps, "GET", "/invoices", headers=headers_of(user_id), repeat=repeat, clock=cpu_time,
+                           min_batch=0.02)
+    return {name: timing.per_call for name, timing in timings.timings.items()}
+
+
+# --- step 5: the CSV export ---------------------------------------------------------------------------
+
+
+def add_invoices(url: str, count: int, tenant_id: int = 1) -> None:
+    """``count`` more invoices for tenant ``tenant_id``: copies of the dataset's, in turn (every
+    customer's name, the ones CSV must quote too), numbered COPY-<n>."""
+    write(url, """
+        WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < ?)
+        INSERT INTO invoices (tenant_id, user_id, number, customer, amount_cents, currency, status, issued_on, due_on)
+        SELECT ?, (SELECT MIN(id) FROM users WHERE tenant_id = ?), 'COPY-' || k, i.customer, i.amount_cents,
+               i.currency, i.status, i.issued_on, i.due_on
+        FROM n JOIN invoices AS i ON i.id = 1 + (k - 1) % 400""", (count, tenant_id, tenant_id))
+
+
+@contextlib.contextmanager
+def _asyncio_log_kept() -> Any:
+    """asyncio's log held back for the block: a connection SQLAlchemy threw away leaves a task
+    that never ends, which asyncio reports when the collector destroys it (counted instead)."""
+    import logging
+
+    logger = logging.getLogger("asyncio")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
+async def export_runs(make_app: Any, export_router: Any, new_database: Any, cases: list) -> list:
+    """Each case ``{"user", "query", "more", "memory", "body", "leave_after_chunks",
+    "stall_after_chunks", "leave_after"}``: ``make_app(url, export_router())`` on a copy of a
+    database with ``more`` invoices added to Acme, one GET /invoices.csv through a client that
+    plays a server's part (``coursekit.streams.http_call``; it may leave in the middle, reading
+    or not), the garbage collector held. Answers what the client saw, the body (when ``body``)
+    or its size and sha256, the peak of Python's memory while it ran (when ``memory``), and the
+    connections still borrowed half a second after it ended and thrown away (invalidated)."""
+    import asyncio
+    import gc
+    import hashlib
+    import time
+    import tracemalloc
+
+    import sqlalchemy
+    from asgi_lifespan import LifespanManager
+
+    from coursekit import data
+    from coursekit.streams import collector_held, http_call
+
+    seen = []
+    for case in cases:
+        app = make_app(fresh(new_database, int(case.get("more", 0))), export_router())
+        path = "/invoices.csv" + (f"?{case['query']}" if case.get("query") else "")
+        async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+            engine = app.state.engine  # make_app keeps it there (step 1)
+            lent, invalidated = data.watch(engine), []
+            sqlalchemy.event.listen(engine.sync_engine.pool, "invalidate", lambda *args, kept=invalidated: kept.append(1))
+            with collector_held(), _asyncio_log_kept():
+                tracing = case.get("memory") and not tracemalloc.is_tracing()
+                if tracing:
+                    tracemalloc.start()
+                try:
+                    if case.get("memory"):
+                        tracemalloc.reset_peak()
+                        start = tracemalloc.get_traced_memory()[0]
+                    call = await http_call(manager.app, "GET", path, headers=list(headers_of(case.get("user")).items()),
+                                           leave_after_chunks=case.get("leave_after_chunks"),
+                                           stall_after_chunks=case.get("stall_after_chunks"),
+                                           leave_after=case.get("leave_after"),
+                                           chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
+                                           keep_body=not case.get("memory"), timeout=float(case.get("timeout", 3.0)))
+                    peak = tracemalloc.get_traced_memory()[1] - start if case.get("memory") else None
+                finally:
+                    if tracing:
+                        tracemalloc.stop()
+                deadline = time.perf_counter() + 0.5
+                while lent.borrowed and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.02)
+                borrowed = lent.borrowed
+                await lent.close_borrowed()
+                gc.collect()  # a task SQLAlchemy left pending when it threw a connection away goes now
+        answer = {"status": call.status, "headers": [[name.lower(), value] for name, value in call.headers],
+                  "chunks": call.chunks, "complete": call.complete, "left": call.left_at is not None,
+                  "error": call.error, "size": call.size, "sha256": hashlib.sha256(bytes(call.body)).hexdigest(),
+                  "borrowed": borrowed, "invalidated": len(invalidated), "peak": peak}
+        if case.get("body"):
+            answer["body"] = call.text
+        seen.append(answer)
+    return seen
+
+
+# --- step 6: the request log --------------------------------------------------------------------------
+
+STREAM_PAUSE = 0.05  # seconds between the probe app's streamed chunks, and its background work
+
+
+def _log_probe_app(caller_class: Any, noted: dict) -> Any:
+    """A raw ASGI app with a lifespan (so that asgi_lifespan hands every request one shared
+    ``state``), whose requests are authenticated as ``current_caller`` does it: a ``Caller``
+    kept on ``request.state.caller``. Paths: ``/who?user=N`` (authenticated, 200 JSON, a header
+    of its own), ``/refused`` and ``/health`` (no caller: 401, 200), ``/status?code=N``,
+    ``/stream?user=N`` (three chunks, then work after the response), ``/boom`` (raises before
+    answering), ``/late`` (raises after its first chunk), ``/empty`` (answers nothing),
+    ``/done-then-raise`` (raises after a complete response)."""
+    import asyncio
+    import json
+    import time
+    from urllib.parse import parse_qs
+
+    from starlette.requests import Request
+
+    from coursekit import data
+
+    users = {row["id"]: row for row in data.rows("users")}
+    slugs = {row["id"]: row["slug"] for row in data.rows("tenants")}
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        query = {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
+        if "user" in query:
+            user = users[int(query["user"])]
+            Request(scope).state.caller = caller_class(user_id=user["id"], tenant_id=user["tenant_id"], role=user["role"],
+                                                       tenant_slug=slugs[user["tenant_id"]])
+        path = scope["path"]
+        if path == "/boom":
+            raise RuntimeError("the route failed")
+        if path == "/empty":
+            return
+        status = {"/refused": 401, "/status": int(query.get("code", 200))}.get(path, 200)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"x-app", b"kept")]})
+        if path == "/stream":
+            started = time.perf_counter()
+            for number in range(3):
+                await send({"type": "http.response.body", "body": f"{number}\n".encode(), "more_body": True})
+                await asyncio.sleep(STREAM_PAUSE)
+            noted["stream_ms"] = (time.perf_counter() - started) * 1000  # the line can only follow the next send
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            noted["lines_at_background"] = noted["count_lines"]()  # the work after the response begins
+            await asyncio.sleep(STREAM_PAUSE)
+            return
+        if path == "/late":
+            await send({"type": "http.response.body", "body": b"[", "more_body": True})
+            raise ValueError("the stream failed")
+        await send({"type": "http.response.body", "body": json.dumps({"path": path}).encode()})
+        if path == "/done-then-raise":
+            raise RuntimeError("after the response")
+
+    return app
+
+
+async def request_logs(request_log: Any, caller_class: Any, requests: list) -> dict:
+    """``request_log(app, stream)`` around the probe's app, its lifespan run by asgi_lifespan's
+    LifespanManager (every request then gets the lifespan's one ``state`` dict, as in tests);
+    each request ``{"path", "query", "headers", "method"}`` in turn, through a client that plays
+    a server's part. Per request: the lines it wrote (parsed), the answer, what it raised, its
+    time; then what a lifespan and a WebSocket connect made the middleware write and send."""
+    import io
+    import json
+    import time
+
+    from asgi_lifespan import LifespanManager
+
+    from coursekit.asgi import drive, lifespan_scope, websocket_scope
+    from coursekit.streams import http_call
+
+    stream = io.StringIO()
+    noted: dict = {"count_lines": lambda: len(stream.getvalue().splitlines())}
+
+    def lines_since(before: int) -> list:
+        parsed = []
+        for line in stream.getvalue().splitlines()[before:]:
+            try:
+                parsed.append(json.loads(line))
+            except ValueError:
+                parsed.append({"not JSON": line[:200]})
+        return parsed
+
+    report: dict = {"requests": []}
+    async with LifespanManager(request_log(_log_probe_app(caller_class, noted), stream)) as manager:
+        for request in requests:
+            before = noted["count_lines"]()
+            noted.pop("stream_ms", None)
+            noted.pop("lines_at_background", None)
+            started = time.perf_counter()
+            path = request["path"] + (f"?{request['query']}" if request.get("query") else "")
+            seen = await http_call(manager.app, request.get("method", "GET"), path,
+                                   headers=[tuple(pair) for pair in request.get("headers", [])], timeout=2.0)
+            elapsed = (time.perf_counter() - started) * 1000
+            at_background = noted.get("lines_at_background")
+            report["requests"].append({
+                "lines": lines_since(before), "status": seen.status,
+                "headers": [[name.lower(), value] for name, value in seen.headers],
+                "raised": None if seen.error is None else seen.error.split(":", 1)[0], "returned": seen.returned_at is not None,
+                "elapsed_ms": elapsed, "stream_ms": noted.get("stream_ms"),
+                "lines_at_background": None if at_background is None else at_background - before})
+    lifespan_before = noted["count_lines"]()
+    lifespan = await drive(request_log(_log_probe_app(caller_class, noted), stream), lifespan_scope(), timeout=2.0)
+    websocket = await drive(request_log(_log_probe_app(caller_class, noted), stream), websocket_scope("/ws"), timeout=2.0)
+    report["other_scopes"] = {"lines": noted["count_lines"]() - lifespan_before,
+                              "lifespan": [message["type"] for message in lifespan.sent],
+                              "websocket": [message["type"] for message in websocket.sent]}
+    return report
