@@ -55,6 +55,33 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@asynccontextmanager
+async def lifespan(app, what: str = "Your app") -> AsyncIterator[Any]:
+    """``app``'s lifespan run as a test client runs it (asgi_lifespan's ``LifespanManager``),
+    yielding the manager. An app whose lifespan call returns without starting up (an answer
+    that does nothing) fails at once with a ``Mistake`` naming ``what``, rather than after the
+    manager's time-out: a server would go on without the lifespan, which the task asks for."""
+    from asgi_lifespan import LifespanManager, LifespanNotSupported
+
+    async def told(scope, receive, send) -> None:
+        started = False
+
+        async def watched(message) -> None:
+            nonlocal started
+            started = started or message.get("type") == "lifespan.startup.complete"
+            await send(message)
+
+        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
+        if scope["type"] == "lifespan" and not started:
+            raise Mistake(f"{what} returned from its lifespan without starting up (no lifespan.startup.complete).")
+
+    try:
+        async with LifespanManager(told, startup_timeout=5, shutdown_timeout=5) as manager:
+            yield manager
+    except LifespanNotSupported as exc:
+        raise (exc.__cause__ if isinstance(exc.__cause__, Mistake) else exc) from None
+
+
 class Conversation:
     """Run one ASGI call in the background and exchange messages with it step by step."""
 

@@ -45,6 +45,33 @@ def fresh(new_database: Any, more: int = 0) -> str:
     return copy_of(url)
 
 
+@contextlib.asynccontextmanager
+async def lifespan_running(app: Any):
+    """``app``'s lifespan run by asgi_lifespan's LifespanManager, as lesson 7's tests run it
+    (every request then gets the lifespan's one ``state`` dict); yields the manager. An app
+    whose lifespan call returns without starting up fails at once, not after the manager's
+    time-out: a server would go on without a lifespan, which no step's app may do."""
+    from asgi_lifespan import LifespanManager, LifespanNotSupported
+
+    async def told(scope: dict, receive: Any, send: Any) -> None:
+        started = False
+
+        async def watched(message: dict) -> None:
+            nonlocal started
+            started = started or message.get("type") == "lifespan.startup.complete"
+            await send(message)
+
+        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
+        if scope["type"] == "lifespan" and not started:
+            raise RuntimeError("the app returned from its lifespan without starting up (no lifespan.startup.complete)")
+
+    try:
+        async with LifespanManager(told, startup_timeout=5, shutdown_timeout=5) as manager:
+            yield manager
+    except LifespanNotSupported as exc:
+        raise RuntimeError(str(exc.__cause__ or exc)) from None
+
+
 def _path(url: str) -> str:
     from sqlalchemy import make_url
 
@@ -118,7 +145,6 @@ async def session_report(make_app: Any, get_session: Any, transaction_alias: Any
     import asyncio
     import gc
 
-    from asgi_lifespan import LifespanManager
 
     from coursekit import data
     from coursekit.asgi import http_scope
@@ -154,7 +180,7 @@ async def session_report(make_app: Any, get_session: Any, transaction_alias: Any
         return answered
 
     with collector_held():
-        async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+        async with lifespan_running(app) as manager:
             engine = getattr(app.state, "engine", None)
             sessions = getattr(app.state, "sessions", None)
             report["engine"] = type(engine).__name__
@@ -181,7 +207,6 @@ async def session_report(make_app: Any, get_session: Any, transaction_alias: Any
 
 async def unreachable_health(make_app: Any) -> dict:
     """GET /health of an app made on a database that cannot be opened (a missing folder)."""
-    from asgi_lifespan import LifespanManager
 
     from coursekit.asgi import drive, http_scope
 
@@ -189,7 +214,7 @@ async def unreachable_health(make_app: Any) -> dict:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     missing = f"sqlite+aiosqlite:///{folder}/no-such-folder/service.db"
     app = make_app(missing)
-    async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+    async with lifespan_running(app) as manager:
         trace = await drive(manager.app, http_scope("GET", "/health"))
     return {"status": trace.status, "body": trace.body.decode("utf-8", "replace"),
             "raised": None if trace.exception is None else type(trace.exception).__name__}
@@ -198,7 +223,6 @@ async def unreachable_health(make_app: Any) -> dict:
 async def two_databases(make_app: Any, get_session: Any, transaction_alias: Any, new_database: Any) -> list:
     """Two apps made one after the other, alive together, on two databases (the second with 5
     users): what GET /probe/sessions answers from each, asked in turn, twice."""
-    from asgi_lifespan import LifespanManager
 
     from coursekit.asgi import drive, http_scope
 
@@ -206,7 +230,7 @@ async def two_databases(make_app: Any, get_session: Any, transaction_alias: Any,
     write(urls[1], "DELETE FROM users WHERE id > 5")  # plain sqlite3 enforces no foreign key
     apps = [make_app(url, _probe_router(get_session, transaction_alias, {})) for url in urls]
     answers = []
-    async with LifespanManager(apps[0]) as first, LifespanManager(apps[1]) as second:
+    async with lifespan_running(apps[0]) as first, lifespan_running(apps[1]) as second:
         for manager in (first, second, first, second):
             trace = await drive(manager.app, http_scope("GET", "/probe/sessions"))
             answers.append([trace.status, trace.json() if trace.status == 200 else None])
@@ -320,9 +344,8 @@ async def serving(app: Any):
     answers 500, as a server would); the connections it leaked closed afterwards (each is a
     thread of the sandbox)."""
     import httpx
-    from asgi_lifespan import LifespanManager
 
-    async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+    async with lifespan_running(app) as manager:
         watched = watch(app)
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         try:
@@ -470,7 +493,8 @@ async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, s
                        new_database: Any, body: dict) -> dict:
     """The broker down while user 3 creates three invoices; up, ``send_pending`` twice; down
     again (after accepting one message) for two more invoices and a relay; then a second app
-    on the same database, the broker up: what its startup sent."""
+    on the same database started while the broker is down, and a third once it is up: whether
+    the second started, and what the third's startup sent."""
     app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
     url = app.state.probe_url
     report: dict = {}
@@ -495,6 +519,13 @@ async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, s
         report["later"] = [await _post(http, url, 3, body) for _ in range(2)]
         broker.accept = 1
         report["partly_relayed"] = await relay()
+    broker.accept = 0  # still down: an app starting now must start, and leave the job for later
+    try:
+        async with serving(make_app(url, creation_router(actor))):
+            report["started_while_down"] = None
+    except Exception as exc:
+        report["started_while_down"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    report["jobs_after_down_start"] = _jobs(url)
     broker.down = False
     started_with = len(broker.sent)
     again = make_app(url, creation_router(actor))
@@ -659,7 +690,6 @@ async def export_runs(make_app: Any, export_router: Any, new_database: Any, case
     import tracemalloc
 
     import sqlalchemy
-    from asgi_lifespan import LifespanManager
 
     from coursekit import data
     from coursekit.streams import collector_held, http_call
@@ -668,7 +698,7 @@ async def export_runs(make_app: Any, export_router: Any, new_database: Any, case
     for case in cases:
         app = make_app(fresh(new_database, int(case.get("more", 0))), export_router())
         path = "/invoices.csv" + (f"?{case['query']}" if case.get("query") else "")
-        async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+        async with lifespan_running(app) as manager:
             engine = app.state.engine  # make_app keeps it there (step 1)
             lent, invalidated = data.watch(engine), []
             sqlalchemy.event.listen(engine.sync_engine.pool, "invalidate", lambda *args, kept=invalidated: kept.append(1))
@@ -788,7 +818,6 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
     import json
     import time
 
-    from asgi_lifespan import LifespanManager
 
     from coursekit.asgi import drive, lifespan_scope, websocket_scope
     from coursekit.streams import http_call
@@ -806,7 +835,7 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
         return parsed
 
     report: dict = {"requests": []}
-    async with LifespanManager(request_log(_log_probe_app(caller_class, noted), stream)) as manager:
+    async with lifespan_running(request_log(_log_probe_app(caller_class, noted), stream)) as manager:
         for request in requests:
             before = noted["count_lines"]()
             noted.pop("stream_ms", None)

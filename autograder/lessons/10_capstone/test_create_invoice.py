@@ -182,7 +182,7 @@ async def test_create_invoice_sends_the_job_once_the_invoice_is_committed(submis
 
 @graded(NAME, points=2, promises=["broker-down", "sent-after-commit"], unhappy=True)
 async def test_create_invoice_relays_what_the_broker_refused(submission):
-    """Broker down: 201, jobs unsent; send_pending sends them in order, marks them, answers the count; a second relay sends nothing; startup relays."""
+    """Broker down: 201, jobs unsent; send_pending sends them in order, marks them, answers the count; a second relay sends nothing; an app starts with the broker down, and its startup relays once it is up."""
     report = await scenario(submission, "relay_report", defined("send_pending"), defined("new_database"), NEW)
     statuses = [answer["status"] for answer in report["while_down"]]
     expect(statuses == [201, 201, 201],
@@ -210,6 +210,9 @@ async def test_create_invoice_relays_what_the_broker_refused(submission):
     expect(len(partly["sent"]) == 1 and [sent for _, _, sent in later] == [True, False],
            "When the broker takes one job and then refuses, send_pending should mark only the job it sent (the other "
            f"waits for the next relay); the jobs were left {later}.", promises=["sent-after-commit"])
+    expect(report["started_while_down"] is None and report["jobs_after_down_start"] == partly["jobs"],
+           "With the broker down and a job unsent, a new app should still start (its relay sends nothing and leaves "
+           f"the job for later); it failed with {report['started_while_down']}.", promises=["broker-down"])
     expect(report["sent_at_startup"] == [[later[1][1], later[1][0]]] and all(sent for _, _, sent in report["jobs_after_startup"]),
            "A new app on a database with a job left unsent should send it when it starts (the router's lifespan runs "
            f"send_pending); its startup sent {report['sent_at_startup']}.", promises=["broker-down"])

@@ -14,7 +14,7 @@ import pytest
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import client, make, probe, require
+from autograder.suitekit import client, lifespan, make, probe, require
 
 pytestmark = pytest.mark.anyio
 NAME = "make_app"
@@ -149,12 +149,10 @@ async def test_make_app_two_apps_answer_from_their_own_databases(submission):
 @graded(NAME, points=1, promises=["routers"])
 async def test_make_app_includes_the_routers_in_order(submission):
     """Routers given are included in order (the first answers a path both have), a router's lifespan finds app.state.sessions."""
-    from asgi_lifespan import LifespanManager
-
     await require(submission, NAME, kind="function")
     alias = await make(submission, NAME, "$fixture:lesson10.ordered_routers", defined(NAME), defined("new_database"))
     app = submission.asgi(alias, label=f"{NAME}(url, first, second)")
-    async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager, client(manager.app) as http:
+    async with lifespan(app, f"{NAME}(url, first, second)") as manager, client(manager.app) as http:
         which = await http.get("/probe/which")
         second = await http.get("/probe/second")
         saw = await submission.probe("lesson10.router_saw_sessions", defined(alias))

@@ -13,12 +13,11 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from hypothesis import strategies as st
 
 from autograder.expect import expect, graded
 from autograder.submission import defined
-from autograder.suitekit import make, require, same_as_reference
+from autograder.suitekit import lifespan, make, require, same_as_reference
 from coursekit import data
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +58,7 @@ async def served(side):
                        defined("current_caller"), defined("new_database"))
     app = side.asgi(alias, label=f"make_app(url, {NAME}())")
     try:
-        async with LifespanManager(app, startup_timeout=5, shutdown_timeout=5) as manager:
+        async with lifespan(app, f"make_app(url, {NAME}())") as manager:
             await side.probe("lesson10.watch", defined(alias))
             # raise_app_exceptions=False: an exception inside the app is what the client sees, a 500.
             transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
