@@ -367,6 +367,50 @@ def answer_of(response: Any) -> dict:
             "content_type": response.headers.get("content-type"), "location": response.headers.get("location")}
 
 
+# Scenarios that outlast a call: a step's scenario can take longer than one call to the sandbox
+# may (``Limits.call_seconds``) on a machine busy with a whole class. ``begin`` starts one in the
+# background (a task on the sandbox's loop, or a thread for one that blocks) and answers its id;
+# ``outcome`` answers whether it ended, as ``autograder.suitekit.probe_in_background`` asks. What
+# the learner's code raised is the scenario's answer, described as the sandbox describes it.
+_RUNS: dict[str, Any] = {}
+
+
+async def begin(name: str, *args: Any) -> str:
+    """The probe ``name`` of this module, called with ``args`` in the background: its run's id."""
+    import asyncio
+    import inspect
+    import time
+
+    from autograder.sandbox.runner import describe_error
+
+    function = globals()[name]
+
+    async def run() -> dict:
+        try:
+            if inspect.iscoroutinefunction(function):
+                return {"value": await function(*args)}
+            return {"value": await asyncio.to_thread(function, *args)}
+        except Exception as exc:  # the learner's code raised (a probe's own bug shows the same way)
+            return {"value": {"raised": describe_error(exc)}}
+
+    run_id = f"{name}-{len(_RUNS)}-{time.monotonic_ns()}"
+    _RUNS[run_id] = asyncio.ensure_future(run())
+    return run_id
+
+
+async def outcome(run_id: str, wait: float) -> dict:
+    """{"done": false} while the run ``run_id`` goes on after ``wait`` seconds; then, once,
+    {"done": true, "value": its answer}."""
+    import asyncio
+
+    task = _RUNS[run_id]
+    await asyncio.wait({task}, timeout=wait)
+    if not task.done():
+        return {"done": False}
+    del _RUNS[run_id]
+    return {"done": True, **task.result()}
+
+
 # --- step 3: creating an invoice ----------------------------------------------------------------
 
 
@@ -634,12 +678,13 @@ async def listing_sequences(make_app: Any, listing_router: Any, new_database: An
 
 
 def listing_speed(make_app: Any, naive_listing_router: Any, listing_router: Any, new_database: Any,
-                  user_id: int, repeat: int) -> dict:
-    """GET /invoices as ``user_id``, timed in CPU time on the naive listing and the learner's,
-    interleaved round by round (``coursekit.timing.compare_apps``): seconds per request, per round."""
+                  user_id: int, more: int, repeat: int) -> dict:
+    """GET /invoices as ``user_id``, Acme having ``more`` invoices added, timed in CPU time on the
+    naive listing and the learner's, interleaved round by round (``coursekit.timing.compare_apps``):
+    seconds per request, per round. Blocking: run it with ``begin`` (in a thread)."""
     from coursekit.timing import compare_apps, cpu_time
 
-    url = fresh(new_database)
+    url = fresh(new_database, more)
     apps = {"naive": make_app(url, naive_listing_router()), "learner": make_app(url, listing_router())}
     timings = compare_apps(apps, "GET", "/invoices", headers=headers_of(user_id), repeat=repeat, clock=cpu_time,
                            min_batch=0.02)
@@ -715,7 +760,7 @@ async def export_runs(make_app: Any, export_router: Any, new_database: Any, case
                                            stall_after_chunks=case.get("stall_after_chunks"),
                                            leave_after=case.get("leave_after"),
                                            chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
-                                           keep_body=not case.get("memory"), timeout=float(case.get("timeout", 3.0)))
+                                           keep_body=not case.get("memory"), timeout=float(case.get("timeout", 10.0)))
                     peak = tracemalloc.get_traced_memory()[1] - start if case.get("memory") else None
                 finally:
                     if tracing:
@@ -843,7 +888,7 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
             started = time.perf_counter()
             path = request["path"] + (f"?{request['query']}" if request.get("query") else "")
             seen = await http_call(manager.app, request.get("method", "GET"), path,
-                                   headers=[tuple(pair) for pair in request.get("headers", [])], timeout=2.0)
+                                   headers=[tuple(pair) for pair in request.get("headers", [])], timeout=5.0)
             elapsed = (time.perf_counter() - started) * 1000
             at_background = noted.get("lines_at_background")
             report["requests"].append({
@@ -853,8 +898,8 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
                 "elapsed_ms": elapsed, "stream_ms": noted.get("stream_ms"),
                 "lines_at_background": None if at_background is None else at_background - before})
     lifespan_before = noted["count_lines"]()
-    lifespan = await drive(request_log(_log_probe_app(caller_class, noted), stream), lifespan_scope(), timeout=2.0)
-    websocket = await drive(request_log(_log_probe_app(caller_class, noted), stream), websocket_scope("/ws"), timeout=2.0)
+    lifespan = await drive(request_log(_log_probe_app(caller_class, noted), stream), lifespan_scope(), timeout=5.0)
+    websocket = await drive(request_log(_log_probe_app(caller_class, noted), stream), websocket_scope("/ws"), timeout=5.0)
     report["other_scopes"] = {"lines": noted["count_lines"]() - lifespan_before,
                               "lifespan": [message["type"] for message in lifespan.sent],
                               "websocket": [message["type"] for message in websocket.sent]}

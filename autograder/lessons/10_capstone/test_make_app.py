@@ -16,6 +16,8 @@ from autograder.expect import expect, graded
 from autograder.submission import defined
 from autograder.suitekit import client, lifespan, make, probe, require
 
+from .background import scenario as in_background
+
 pytestmark = pytest.mark.anyio
 NAME = "make_app"
 ORIGINAL_CUSTOMER = "Litware"  # invoice 1's customer in datasets/invoices.csv, which the routes rename
@@ -27,8 +29,8 @@ async def scenario(submission) -> dict:
     if "report" not in _reports:
         await require(submission, NAME, kind="function")
         await require(submission, "get_session", kind=("async function", "function"))
-        _reports["report"] = await probe(submission, NAME, "lesson10.session_report", defined(NAME),
-                                         defined("get_session"), defined("Transaction"), defined("new_database"))
+        _reports["report"] = await in_background(submission, NAME, "session_report", defined(NAME),
+                                                 defined("get_session"), defined("Transaction"), defined("new_database"))
     return _reports["report"]
 
 
