@@ -263,9 +263,10 @@ def router_saw_sessions(app: Any) -> Any:
 # --- step 2: who is asking ------------------------------------------------------------------------
 
 
-def read_service(make_app: Any, read_router: Any, current_caller: Any, new_database: Any) -> Any:
-    """make_app(url, read_router(), <a router answering GET /probe/caller with request.state.caller>)
-    on a fresh database; the URL is kept on the app (``app.state.probe_url``) for ``read``."""
+def read_service(make_app: Any, read_router: Any, current_caller: Any, require_admin: Any, new_database: Any) -> Any:
+    """make_app(url, read_router(), <a router answering GET /probe/caller with what current_caller
+    gave and kept on request.state.caller, and GET /probe/admin with what require_admin gave>) on
+    a fresh database; the URL is kept on the app (``app.state.probe_url``) for ``read``."""
     from typing import Annotated, Any as AnyType
 
     from fastapi import APIRouter, Depends, Request
@@ -279,6 +280,11 @@ def read_service(make_app: Any, read_router: Any, current_caller: Any, new_datab
         return {"given": {name: getattr(given, name, None) for name in fields},
                 "kept": None if kept is None else {name: getattr(kept, name, None) for name in fields},
                 "same": kept is given}
+
+    @probe.get("/probe/admin")
+    async def admin(given: Annotated[AnyType, Depends(require_admin)]) -> dict:
+        fields = ("user_id", "tenant_id", "role", "tenant_slug")
+        return {"given": None if given is None else {name: getattr(given, name, None) for name in fields}}
 
     url = fresh(new_database)
     app = make_app(url, read_router(), probe)
@@ -425,6 +431,7 @@ def watched_broker(url: str) -> Any:
             super().__init__()
             self.down = False
             self.accept: int | None = None  # while down, messages still accepted first
+            self.refuse = 0  # while up, messages refused first (a broker that fails now and then)
             self.sent: list[dict] = []
 
         def enqueue(self, message: Any, *, delay: Any = None) -> Any:
@@ -432,6 +439,9 @@ def watched_broker(url: str) -> Any:
                 if not self.accept:
                     raise ConnectionError("the broker cannot be reached")
                 self.accept -= 1
+            elif self.refuse:
+                self.refuse -= 1
+                raise ConnectionError("the broker failed to take the message")
             args = list(message.args)
             try:
                 stored = read(url, "SELECT (SELECT COUNT(*) FROM invoices WHERE id = ?), "
@@ -538,7 +548,8 @@ async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, s
     """The broker down while user 3 creates three invoices; up, ``send_pending`` twice; down
     again (after accepting one message) for two more invoices and a relay; then a second app
     on the same database started while the broker is down, and a third once it is up: whether
-    the second started, and what the third's startup sent."""
+    the second started, and what the third's startup sent; then, the broker refusing one message
+    once, two more invoices and two relays. Every message the broker took, in the order it took them."""
     app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
     url = app.state.probe_url
     report: dict = {}
@@ -573,9 +584,15 @@ async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, s
     broker.down = False
     started_with = len(broker.sent)
     again = make_app(url, creation_router(actor))
-    async with serving(again):
+    async with serving(again) as http:
         report["sent_at_startup"] = [message["args"] for message in broker.sent[started_with:]]
         report["jobs_after_startup"] = _jobs(url)
+        broker.down = True
+        report["last"] = [await _post(http, url, 3, body) for _ in range(2)]
+        broker.down, broker.refuse = False, 1  # the next message fails, the ones after it go
+        app = again
+        report["flaky_relays"] = [await relay(), await relay()]
+    report["taken"] = [message["args"] for message in broker.sent]
     return report
 
 
@@ -603,6 +620,7 @@ async def report_route_report(make_app: Any, report_actor: Any, creation_router:
         report["other_tenant_pending"] = await ask(ids[0], 28)
         report["no_job"] = await ask(1, 3)  # the dataset's invoice 1 (Acme) was never created here
         report["missing"] = await ask(99_999, 3)
+        report["out_of_range"] = [await ask(odd, 3) for odd in (0, -1, 2**63, 2**64)]
         deliveries = []
         for round_ in range(2):
             for message in list(broker.sent):
@@ -811,6 +829,8 @@ def _log_probe_app(caller_class: Any, noted: dict) -> Any:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if "state" in scope:  # what every request's state starts with (the server copies it)
+                        scope["state"]["service"] = "probe"
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
@@ -839,14 +859,15 @@ def _log_probe_app(caller_class: Any, noted: dict) -> Any:
                 await send({"type": "http.response.body", "body": f"{number}\n".encode(), "more_body": True})
                 await asyncio.sleep(STREAM_PAUSE)
             noted["stream_ms"] = (time.perf_counter() - started) * 1000  # the line can only follow the next send
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.body", "body": b""})  # more_body false, as ASGI's default
             noted["lines_at_background"] = noted["count_lines"]()  # the work after the response begins
             await asyncio.sleep(STREAM_PAUSE)
             return
         if path == "/late":
             await send({"type": "http.response.body", "body": b"[", "more_body": True})
             raise ValueError("the stream failed")
-        await send({"type": "http.response.body", "body": json.dumps({"path": path}).encode()})
+        service = (scope.get("state") or {}).get("service")  # what the lifespan put in the state, if it came
+        await send({"type": "http.response.body", "body": json.dumps({"path": path, "service": service}).encode()})
         if path == "/done-then-raise":
             raise RuntimeError("after the response")
 
@@ -892,7 +913,7 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
             elapsed = (time.perf_counter() - started) * 1000
             at_background = noted.get("lines_at_background")
             report["requests"].append({
-                "lines": lines_since(before), "status": seen.status,
+                "lines": lines_since(before), "status": seen.status, "body": seen.text[:200],
                 "headers": [[name.lower(), value] for name, value in seen.headers],
                 "raised": None if seen.error is None else seen.error.split(":", 1)[0], "returned": seen.returned_at is not None,
                 "elapsed_ms": elapsed, "stream_ms": noted.get("stream_ms"),

@@ -54,7 +54,7 @@ CREATED = [
     [1, {**NEW, "customer": "y" * 200, "amount_cents": 0, "issued_on": "2026-12-31", "due_on": "2026-12-31"}],
     [15, {**NEW, "customer": "Jensen, Jensen & Jensen", "currency": "GBP", "issued_on": "2026-01-02"}],
     [3, {**NEW, "currency": "USD", "issued_on": "2031-03-01", "due_on": "2031-04-01"}],
-    [37, {**NEW, "issued_on": "2025-05-05", "due_on": "2025-06-05"}],
+    [37, {**NEW, "customer": "Z", "issued_on": "2025-05-05", "due_on": "2025-06-05"}],
 ]
 
 _reports: dict = {}  # one run of each scenario per submission
@@ -96,7 +96,7 @@ def shown(answer: dict) -> str:
 
 @graded(NAME, points=1.5, promises=["body-422"], unhappy=True)
 async def test_create_invoice_refuses_what_the_statement_refuses(submission):
-    """Each body the statement refuses gets 422 and creates nothing; its limits (200 characters, 0 cents, due on the issue date) are accepted."""
+    """Each body the statement refuses gets 422 and creates nothing; its limits (1 and 200 characters, 0 cents, due on the issue date) are accepted."""
     report = await creations(submission)
     for (label, _), answer in zip(REFUSED, report["refused"], strict=True):
         expect(answer["status"] == 422, f"POST /invoices with {label} should answer 422; it answered {shown(answer)}.")
@@ -105,6 +105,9 @@ async def test_create_invoice_refuses_what_the_statement_refuses(submission):
     expect(limits["status"] == 201,
            "POST /invoices with a customer of 200 characters, an amount of 0 and due_on equal to issued_on is valid "
            f"and should answer 201; it answered {shown(limits)}.")
+    shortest = report["created"][4]
+    expect(shortest["status"] == 201,
+           f"POST /invoices with a customer of 1 character is valid and should answer 201; it answered {shown(shortest)}.")
 
 
 @graded(NAME, points=2, promises=["created"])
@@ -215,6 +218,11 @@ async def test_create_invoice_relays_what_the_broker_refused(submission):
     expect(report["started_while_down"] is None and report["jobs_after_down_start"] == partly["jobs"],
            "With the broker down and a job unsent, a new app should still start (its relay sends nothing and leaves "
            f"the job for later); it failed with {report['started_while_down']}.", promises=["broker-down"])
+    taken = [args[0] for args in report["taken"] if args and isinstance(args[0], int)]
+    expect(taken == sorted(taken) and len(report["last"]) == 2 and report["flaky_relays"][1]["sent"],
+           "When the broker refuses a job, send_pending should stop there and leave it and the jobs after it for the "
+           "next relay: the broker took the jobs out of their invoices' order (in the order taken: "
+           f"{taken[-4:]}).", promises=["sent-after-commit"])
     expect(report["sent_at_startup"] == [[later[1][1], later[1][0]]] and all(sent for _, _, sent in report["jobs_after_startup"]),
            "A new app on a database with a job left unsent should send it when it starts (the router's lifespan runs "
            f"send_pending); its startup sent {report['sent_at_startup']}.", promises=["broker-down"])
@@ -292,6 +300,10 @@ async def test_create_invoice_report_route(submission, reference):
     for answer in report["pending"]:
         expect((answer["status"], answer["json"]) == (202, {"status": "pending"}),
                'Before its job ran, GET /invoices/{id}/report should answer 202 {"status": "pending"}; it answered '
+               f"{shown(answer)}.")
+    for answer, odd in zip(report["out_of_range"], ("0", "-1", "2**63", "2**64"), strict=True):
+        expect(answer["status"] in (404, 422),
+               f"GET /invoices/{odd}/report (an id outside 1 ... 2**63 - 1) should answer 404 or 422; it answered "
                f"{shown(answer)}.")
     for answer, label in ((report["other_tenant_pending"], "another tenant's invoice"),
                           (report["other_tenant_rendered"], "another tenant's invoice, rendered"),

@@ -127,11 +127,13 @@ async def test_export_router_streams_in_constant_memory(submission):
 
 @graded(NAME, points=2, promises=["client-leaves"], unhappy=True)
 async def test_export_router_gives_its_connection_back_whole(submission):
-    """After a complete export, and within 0.5 s of a client leaving in the middle (reading or not), no connection is borrowed or thrown away."""
-    cases = [{"user": 1, "more": LARGE}, {"user": 1, "more": LARGE, "leave_after_chunks": 2},
+    """After a complete export, and within 0.5 s of a client leaving after its first piece or in the middle (reading or not), no connection is borrowed or thrown away."""
+    cases = [{"user": 1, "more": LARGE}, {"user": 1, "more": LARGE, "leave_after_chunks": 1},
+             {"user": 1, "more": LARGE, "leave_after_chunks": 2},
              {"user": 1, "more": LARGE, "stall_after_chunks": 2, "leave_after": 0.3}]
     for one, label in zip(await runs(submission, cases, apart=True),
-                          ("An export was sent in full", "A client left in the middle of the export",
+                          ("An export was sent in full", "A client left after the first piece of the export",
+                           "A client left in the middle of the export",
                            "A client stopped reading in the middle of the export, then left"), strict=True):
         expect(one["status"] == 200, f"GET /invoices.csv as an admin should answer 200; {answered(one)}.")
         expect(one["borrowed"] == 0,

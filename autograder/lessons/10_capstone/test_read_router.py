@@ -55,7 +55,7 @@ async def served(side):
     await require(side, "make_app", kind="function")
     await require(side, NAME, kind="function")
     alias = await make(side, NAME, "$fixture:lesson10.read_service", defined("make_app"), defined(NAME),
-                       defined("current_caller"), defined("new_database"))
+                       defined("current_caller"), defined("require_admin"), defined("new_database"))
     app = side.asgi(alias, label=f"make_app(url, {NAME}())")
     try:
         async with lifespan(app, f"make_app(url, {NAME}())") as manager:
@@ -110,6 +110,7 @@ async def test_read_router_refuses_who_is_not_known_with_401(submission):
     """No header, another scheme, no token, an unknown token, an inactive user's: 401 with WWW-Authenticate: Bearer."""
     refusals = [("no Authorization header", {}),
                 ("a Basic scheme", {"Authorization": "Basic dXNlcjpwYXNz"}),
+                ("an active user's token under another scheme", {"Authorization": f"Token {USERS[3]['api_token']}"}),
                 ("the token without a scheme", {"Authorization": USERS[3]["api_token"]}),
                 ("'Bearer' and no token", {"Authorization": "Bearer"}),
                 ("'Bearer ' and an empty token", {"Authorization": "Bearer "}),
@@ -144,6 +145,12 @@ async def test_read_router_lets_only_admins_list_users(submission):
         response = await http.get("/users", headers=bearer(2))
         expect(response.status_code == 200, f"An admin asking GET /users should get 200 ({status_of(response)}).",
                promises=["admin-403", "users-for-admins"])
+        response = await http.get("/probe/admin", headers=bearer(15))
+        expected = {"user_id": 15, "tenant_id": 2, "role": "admin", "tenant_slug": "globex"}
+        expect(response.status_code == 200 and response.json().get("given") == expected,
+               f"require_admin should answer the caller when they are an admin: {expected}, not "
+               f"{response.json().get('given') if response.status_code == 200 else status_of(response)}.",
+               promises=["admin-403"])
 
 
 @graded(NAME, points=1.5, promises=["users-for-admins"])
@@ -193,7 +200,8 @@ ADMINS = {row["api_token"] for row in USERS.values() if row["active"] and row["r
 HEADERS = (
     st.sampled_from(sorted(USERS)).flatmap(
         lambda user_id: st.sampled_from(["Bearer", "bearer"]).map(lambda scheme: f"{scheme} {USERS[user_id]['api_token']}"))
-    | st.sampled_from(["Bearer nope", "Bearer ", "Basic dXNlcjpwYXNz", USERS[3]["api_token"]])
+    | st.sampled_from(["Bearer nope", "Bearer ", "Basic dXNlcjpwYXNz", USERS[3]["api_token"],
+                       f"Basic {USERS[1]['api_token']}", f"Token {USERS[15]['api_token']}"])
     | st.none()
 )
 IDS = st.sampled_from(sorted({row["id"] for row in INVOICES})) | st.sampled_from([0, -1, 100000, 2**63, 2**64])

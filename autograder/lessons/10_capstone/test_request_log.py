@@ -112,6 +112,9 @@ async def test_request_log_request_id_from_the_header_or_fresh(submission):
 async def test_request_log_names_the_caller_of_this_request_only(submission):
     """tenant_id and user_id of the Caller on request.state.caller; null when none, even right after an authenticated request (one shared state)."""
     report = await logs(submission)
+    expect('"service": "probe"' in report["requests"][0]["body"],
+           "The app no longer found in its request's state what its lifespan put there: give each request a copy of "
+           "scope['state'] (dict(scope['state'])), not an empty one.")
     expected = {0: (1, 3), 1: (None, None), 2: (None, None), 3: (2, 15), 5: (3, 28), 6: (4, 37), 7: (None, None),
                 8: (None, None), 9: (1, 1), 10: (1, 3), 11: (None, None)}
     for index, (tenant, user) in expected.items():
