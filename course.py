@@ -147,10 +147,16 @@ def lab(args: list[str]) -> int:
 
 
 QUICK_FLAG = "--quick"
-# One pytest-xdist worker per core. Tests that share a costly result (a lesson's graded class,
-# its notebook runs) carry an xdist_group mark and run in one worker (`--dist loadgroup`), in
-# the order tests/conftest.py puts them, heaviest first (so no reordering by xdist).
-PARALLEL = ["-n", "auto", "--dist", "loadgroup", "--no-loadscope-reorder"]
+# pytest-xdist workers per core. The heavy tests mostly wait (a notebook's demos sleep and
+# serve, a class's gradings wait on time limits, a Lab on its kernel): in a full run on 2 cores
+# the tests' wall times summed to 3722 s and their CPU (each with all it started) to 2069 s. Two
+# workers a core would use that idle time, but are not proven yet on a quiet machine (issue 23:
+# tried beside other engineers' work, at a load of 10 to 24, timing-bound checks failed).
+# Tests that share a costly result (a lesson's graded class, its notebook runs) carry an
+# xdist_group mark and run in one worker (`--dist loadgroup`), in the order tests/conftest.py
+# puts them, heaviest first (so no reordering by xdist).
+WORKERS_PER_CORE = 1
+PARALLEL = ["-n", str(WORKERS_PER_CORE * (os.cpu_count() or 1)), "--dist", "loadgroup", "--no-loadscope-reorder"]
 # The quick tier: what needs no notebook run and no grading of a whole class (marked `slow`).
 QUICK = ["-m", "not slow"]
 

@@ -56,8 +56,9 @@ def _the_same_inputs_everywhere() -> None:
     constants. (A private hook; if a release drops it, inputs merely vary a little more.)"""
     try:
         from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
 
-        none = providers.Constants()
+        none = Constants()
         providers._get_local_constants = lambda: none
     except (ImportError, AttributeError):  # pragma: no cover
         pass
@@ -132,15 +133,15 @@ def remember(entry: str, value: Any) -> Any:
     return value
 
 
-def drawn(entry: str, inputs: SearchStrategy, examples: int) -> list:
+def drawn(entry: str, inputs: SearchStrategy[Any], examples: int) -> list[Any]:
     """The first ``examples`` inputs Hypothesis draws from ``inputs`` with the differential
     tests' settings (derandomized: the same everywhere), as plain data, once per run for the
     call ``entry`` (``key``)."""
     entry = f"{entry}-inputs"
-    found = remembered(entry)
+    found: list[Any] | None = remembered(entry)
     if found is not None:
         return found
-    values: list = []
+    values: list[Any] = []
 
     def keep(value: Any) -> bool:
         values.append(plain(value))

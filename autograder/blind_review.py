@@ -33,29 +33,38 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .errors import NoSuchLesson
 from .grade import grade_all
-from .lessons import ROOT, Lesson, all_lessons, find_lesson
+from .lessons import ROOT, Lesson, lesson_named
 from .notebook import with_cell
 from .suite import NOT_RUN
+from .types import Only
 
 KINDS = ("wrong", "correct")
 REVIEWER = "a helper who read only the learner notebooks"
 GRADINGS = ("before", "after")
+# The record's TOML, read as tomllib gives it: an answer ([[answer]]: exercise, kind, promise,
+# source, and a result for each grading), a result (commit, caught, points, total, failed), a
+# summary of a grading, and the whole record (reviewer, answer).
+Answer = dict[str, Any]
+Result = dict[str, Any]
+Summary = dict[str, Any]
+Record = dict[str, Any]
 
 
 # -- grading the answers ----------------------------------------------------------------------------
 
 
-def result(got: float, total: float, failed: list[str], commit: str) -> dict:
+def result(got: float, total: float, failed: list[str], commit: str) -> Result:
     return {"commit": commit, "caught": got < total or total == 0, "points": got, "total": total, "failed": failed}
 
 
-def graded(lesson: Lesson, answers: list[dict], commit: str) -> list[dict]:
+def graded(lesson: Lesson, answers: list[Answer], commit: str) -> list[Result]:
     """Each answer's result: the answer in place of its exercise's cell in the solution
     notebook, that exercise's tests alone."""
     solution = json.loads(lesson.solution.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="blind-") as folder:
-        only = {}
+        only: dict[Path, str | Only] = {}
         for number, answer in enumerate(answers, 1):
             path = Path(folder) / f"{number:03d}-{answer['kind']}-{answer['exercise']}.ipynb"
             path.write_text(json.dumps(with_cell(solution, answer["exercise"], answer["source"])))
@@ -94,7 +103,7 @@ def _rate(caught: int, wrong: int) -> str:
     return f"{caught / wrong:.0%}".replace("%", " %") if wrong else "no wrong answers"
 
 
-def _counts(answers: list[dict], grading: str) -> dict:
+def _counts(answers: list[Answer], grading: str) -> Summary:
     wrong = [answer for answer in answers if answer["kind"] == "wrong"]
     correct = [answer for answer in answers if answer["kind"] == "correct"]
     caught = sum(answer[grading]["caught"] for answer in wrong)
@@ -107,7 +116,7 @@ def _counts(answers: list[dict], grading: str) -> dict:
     }
 
 
-def summary(answers: list[dict], grading: str) -> dict | None:
+def summary(answers: list[Answer], grading: str) -> Summary | None:
     """How a grading ("before" or "after") went, for the lesson and per exercise; None when
     the answers were not all graded so."""
     if not answers or any(grading not in answer for answer in answers):
@@ -127,13 +136,13 @@ def summary(answers: list[dict], grading: str) -> dict | None:
 # -- the record -----------------------------------------------------------------------------------
 
 
-def read(lesson: Lesson) -> dict:
+def read(lesson: Lesson) -> Record:
     return tomllib.loads(lesson.blind_review.read_text(encoding="utf-8")) if lesson.blind_review.exists() else {}
 
 
-def reviewed(path: Path) -> list[dict]:
+def reviewed(path: Path) -> list[Answer]:
     """A reviewer's answers, checked: each names an exercise and its kind, and holds a source."""
-    answers = tomllib.loads(path.read_text(encoding="utf-8")).get("answer", [])
+    answers: list[Answer] = tomllib.loads(path.read_text(encoding="utf-8")).get("answer", [])
     for number, answer in enumerate(answers, 1):
         missing = [key for key in ("exercise", "kind", "promise", "source") if not answer.get(key)]
         if missing or answer["kind"] not in KINDS:
@@ -164,7 +173,7 @@ def _source(text: str) -> str:
     return "'''\n" + text.strip("\n") + "\n'''"
 
 
-def written(lesson: Lesson, record: dict) -> str:
+def written(lesson: Lesson, record: Record) -> str:
     """The record as TOML, its summaries made from its answers."""
     answers = record["answer"]
     lines = [
@@ -198,11 +207,11 @@ def written(lesson: Lesson, record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(lesson: Lesson, record: dict) -> None:
+def write(lesson: Lesson, record: Record) -> None:
     lesson.blind_review.write_text(written(lesson, record), encoding="utf-8")
 
 
-def recorded_before(lesson: Lesson, answers: list[dict], results: list[dict], reviewer: str = REVIEWER) -> dict:
+def recorded_before(lesson: Lesson, answers: list[Answer], results: list[Result], reviewer: str = REVIEWER) -> Record:
     """A new record: the answers and their results before the suite is strengthened."""
     if lesson.blind_review.exists():
         raise SystemExit(
@@ -220,10 +229,10 @@ def recorded_before(lesson: Lesson, answers: list[dict], results: list[dict], re
     return record
 
 
-def imported(path: Path, answers: list[dict], commit: str) -> list[dict]:
+def imported(path: Path, answers: list[Answer], commit: str) -> list[Result]:
     """Results graded elsewhere: JSON lines with number (1-based, into the answers), got or
     points, total, and failed ([test, feedback] pairs or test names)."""
-    results: list[dict | None] = [None] * len(answers)
+    results: list[Result | None] = [None] * len(answers)
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -242,10 +251,10 @@ def imported(path: Path, answers: list[dict], commit: str) -> list[dict]:
     unrecorded = [number for number, each in enumerate(results, 1) if each is None]
     if unrecorded:
         raise SystemExit(f"{path}: no result for answers {unrecorded}")
-    return results  # type: ignore[return-value]
+    return [each for each in results if each is not None]  # every one, as just checked
 
 
-def printed(lesson: Lesson, record: dict) -> str:
+def printed(lesson: Lesson, record: Record) -> str:
     lines = []
     for grading in GRADINGS:
         made = summary(record["answer"], grading)
@@ -276,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     record.add_argument("--commit", required=True, help="the commit those grades were made at")
     record.add_argument("--reviewer", default=REVIEWER)
     args = parser.parse_args(argv)
-    lesson = find_lesson(args.lesson)
-    if lesson is None:
-        parser.error(f"no lesson {args.lesson!r}; known: {', '.join(each.slug for each in all_lessons())}")
+    try:
+        lesson = lesson_named(args.lesson)
+    except NoSuchLesson as exc:
+        parser.error(str(exc))
     if args.command == "record":
         answers = reviewed(args.answers)
         made = recorded_before(lesson, answers, imported(args.grades, answers, args.commit), args.reviewer)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .sandbox.limits import join_memory_group
 
@@ -81,7 +82,7 @@ def enter(hierarchy: Hierarchy, limit_bytes: int) -> None:
     join_memory_group(str(hierarchy.group(os.getpid())), hierarchy.limit_file, limit_bytes, hierarchy.version == 1)
 
 
-def spec(hierarchy: Hierarchy, limit_bytes: int) -> dict:
+def spec(hierarchy: Hierarchy, limit_bytes: int) -> dict[str, Any]:
     """What a sandbox forked from the template needs to join a group of its own itself
     (``autograder.sandbox.limits.join_memory_group``; its pid names the group, as here)."""
     return {

@@ -20,13 +20,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import report
 from .errors import GraderError, NoHiddenTests, RootWithoutConfinement, UnconfinedGrading
-from .grade import grade_all, lessons_for
+from .grade import Start, grade_all, lessons_for
 from .jail import confinement, isolation
-from .lessons import all_lessons, find_lesson
-from .types import Limits
+from .lessons import Lesson, lesson_named, lessons_named
+from .types import Limits, SubmissionResult
+
+if TYPE_CHECKING:  # the service's modules are imported by its commands alone (FastAPI, SQLAlchemy)
+    from .service.settings import Settings
 
 
 def _submissions(paths: list[str]) -> list[Path]:
@@ -45,20 +49,15 @@ def refuse_as_root() -> None:
         raise RootWithoutConfinement(confinement().describe())
 
 
-def _lesson(args):
-    if not args.lesson:
-        return None
-    lesson = find_lesson(args.lesson)
-    if lesson is None:
-        raise GraderError(f"no lesson {args.lesson!r}; known: {', '.join(known.slug for known in all_lessons())}")
-    return lesson
+def _lesson(args: argparse.Namespace) -> Lesson | None:
+    return lesson_named(args.lesson) if args.lesson else None
 
 
-def _limits(args) -> Limits:
+def _limits(args: argparse.Namespace) -> Limits:
     return Limits(submission_seconds=args.timeout, cell_seconds=args.cell_timeout, call_seconds=args.call_timeout)
 
 
-def grade_command(args) -> int:
+def grade_command(args: argparse.Namespace) -> int:
     lesson = _lesson(args)
     paths = _submissions(args.paths)
     if not paths:
@@ -73,7 +72,7 @@ def grade_command(args) -> int:
     started = time.monotonic()
     done = 0
 
-    def on_result(result) -> None:
+    def on_result(result: SubmissionResult) -> None:
         nonlocal done
         done += 1
         report.write_json(result, out)
@@ -82,7 +81,7 @@ def grade_command(args) -> int:
             report.write_gradescope(result, out)
         print(report.progress_line(done, len(paths), result), flush=True)
 
-    def on_start(start) -> None:  # the first line: how submissions are confined, and the canary's proof
+    def on_start(start: Start) -> None:  # the first line: how submissions are confined, and the canary's proof
         print(f"isolation: {isolation()}; {start}", flush=True)
 
     results = grade_all(
@@ -95,7 +94,7 @@ def grade_command(args) -> int:
     return _not_graded(results)
 
 
-def _not_graded(results) -> int:
+def _not_graded(results: list[SubmissionResult]) -> int:
     """1 when the grader failed on some submission (they have no score): a run that could not
     grade everyone must not look like one that did."""
     failed = [result.submission for result in results if not result.graded]
@@ -108,7 +107,7 @@ def _not_graded(results) -> int:
     return 1 if failed else 0
 
 
-def check_command(args) -> int:
+def check_command(args: argparse.Namespace) -> int:
     """A learner's own notebook: the same hidden tests and feedback, in whatever confinement
     the machine gives (their own code, so no consent is asked), said plainly."""
     path = Path(args.notebook)
@@ -141,7 +140,7 @@ def check_command(args) -> int:
     return _not_graded([result])
 
 
-def publish_command(args) -> int:
+def publish_command(args: argparse.Namespace) -> int:
     from .publish import publish  # asks git for the course's files: only this command needs it
 
     target = Path(args.folder)
@@ -155,14 +154,10 @@ def publish_command(args) -> int:
     return 0
 
 
-def release_command(args) -> int:
+def release_command(args: argparse.Namespace) -> int:
     from . import release as releasing  # imports nbgrader: only the maintainers' command pays for it
 
-    lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
-    if None in lessons:
-        raise GraderError(
-            f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}"
-        )
+    lessons = lessons_named(args.lessons)
     if args.check:
         releasing.check(lessons)
         print(
@@ -181,7 +176,7 @@ def release_command(args) -> int:
     return 0
 
 
-def _service_settings(args):
+def _service_settings(args: argparse.Namespace) -> Settings:
     from .service.settings import Settings
 
     return Settings().with_changes(
@@ -196,7 +191,7 @@ def _service_settings(args):
     )
 
 
-def serve_command(args) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     from .service import processes
     from .service.grading import refuse_unconfined
 
@@ -207,7 +202,7 @@ def serve_command(args) -> int:
     return 0
 
 
-def submit_command(args) -> int:
+def submit_command(args: argparse.Namespace) -> int:
     from coursekit.submit import SubmissionFailed, configured, submit
 
     service = configured(args.server, args.token)
@@ -224,7 +219,7 @@ def submit_command(args) -> int:
     return 0 if state["status"] == "done" else 1
 
 
-def tokens_command(args) -> int:
+def tokens_command(args: argparse.Namespace) -> int:
     import asyncio
 
     from .service.store import Store
@@ -256,7 +251,7 @@ def tokens_command(args) -> int:
     return 0
 
 
-def _service_options(command, *, web: bool | None) -> None:
+def _service_options(command: argparse.ArgumentParser, *, web: bool | None) -> None:
     """web: True for serve, False for worker (a broker is required), None for tokens (no broker)."""
     # A URL with a password belongs in the environment (readable by this user alone), not on
     # the command line, which every user of the machine reads in /proc/<pid>/cmdline.
@@ -282,7 +277,7 @@ def _service_options(command, *, web: bool | None) -> None:
         command.add_argument("--port", type=int, help="port (default 8765)")
 
 
-def _limit_options(command) -> None:
+def _limit_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--timeout", type=float, default=Limits.submission_seconds, help="seconds one notebook may take in all"
     )
@@ -363,7 +358,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except GraderError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 1

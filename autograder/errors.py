@@ -33,6 +33,11 @@ class UnknownLesson(GraderError):
         )
 
 
+class NoSuchLesson(GraderError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no lesson {name!r}; known: {', '.join(known)}")
+
+
 class ReleaseOutOfDate(GraderError):
     def __init__(self, paths: list[str]) -> None:
         super().__init__(

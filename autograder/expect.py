@@ -47,7 +47,7 @@ def graded(
     negative: bool = False,
     promises: list[str] | None = None,
     unhappy: bool = False,
-):
+) -> pytest.MarkDecorator:
     """Mark a hidden test: which exercise it grades and what it is worth.
 
     ``negative=True`` marks a test that an answer doing nothing would pass (it checks what the

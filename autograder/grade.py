@@ -25,7 +25,7 @@ from .errors import CanaryFailed, GraderError, UnknownLesson
 from .jail import Jail
 from .lessons import PRIVATE, Lesson, all_lessons
 from .suite import HiddenTest, Snapshot, collect, imports, scored, snapshot
-from .types import Cell, CellReport, Limits, Only, SubmissionResult
+from .types import Cell, CellReport, Limits, Only, Outcome, Program, SubmissionResult
 
 CELL_MESSAGES = {
     "error": "cell `{id}` raised {message}",
@@ -45,7 +45,7 @@ def released_exercise_ids(path: Path, modified: int) -> frozenset[str]:
     return frozenset(notebook.exercise_ids(notebook.read(path)))
 
 
-def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
+def detect_lesson(submitted: notebook.Notebook, path: Path, lessons: list[Lesson]) -> Lesson:
     """The lesson whose exercise ids the submission shares most, the file name breaking ties."""
     ids = set(notebook.exercise_ids(submitted))
     best, best_score = None, (0, False)
@@ -59,7 +59,7 @@ def detect_lesson(submitted, path: Path, lessons: list[Lesson]) -> Lesson:
     return best
 
 
-def run_worker(program: dict, sources: Snapshot, limits: Limits, scratch: Path | None = None) -> dict:
+def run_worker(program: Program, sources: Snapshot, limits: Limits, scratch: Path | None = None) -> Outcome:
     """Grade ``program`` in a worker process; ``scratch``: where its sandboxes' scratch folders
     go (default: ``submission.SCRATCH_ROOT``)."""
     with tempfile.TemporaryDirectory(prefix="grade-") as work:
@@ -81,10 +81,11 @@ def run_worker(program: dict, sources: Snapshot, limits: Limits, scratch: Path |
             jail.end_all()  # whatever the worker could not end itself
 
 
-def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> dict:
+def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> Outcome:
     process = worker.start(paths["program.json"], sources, paths["result.json"], paths["worker.log"], imports(sources))
     process.join(limits.submission_seconds)
     if process.exitcode is None:
+        assert process.pid is not None  # started: narrows the type for the checker  # noqa: S101
         try:
             os.killpg(process.pid, signal.SIGKILL)  # the worker leads its own process group
         except ProcessLookupError:
@@ -98,7 +99,8 @@ def _run_worker(paths: dict[str, Path], sources: Snapshot, limits: Limits) -> di
             "grader_error": f"the grader's worker failed (exit status {process.exitcode})"
             f"{': ' + tail[0] if tail else ''}"
         }
-    return json.loads(paths["result.json"].read_text())
+    outcome: Outcome = json.loads(paths["result.json"].read_text())
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def grade_one(
     started = time.monotonic()
     result = SubmissionResult(submission=name, path=str(path), lesson=fixed.lesson.slug if fixed else None)
     expected = [test for test in fixed.expected if only is None or only.exercise == test.exercise] if fixed else []
-    outcome: dict = {}
+    outcome: Outcome = {}
     try:
         submitted = notebook.read(path)
         if fixed is None:
@@ -182,7 +184,7 @@ def grade_one(
     return result
 
 
-def _in_notebook_order(expected, fixed: Fixed | None):
+def _in_notebook_order(expected: list[HiddenTest], fixed: Fixed | None) -> list[HiddenTest]:
     """The suite's tests, exercise by exercise in the order the notebook asks them (the
     feedback reads top to bottom like the notebook), each exercise's tests as the suite has them."""
     order = notebook.exercise_ids(fixed.release) if fixed else []
@@ -256,7 +258,8 @@ def lessons_for(paths: list[Path], forced: Lesson | None) -> list[Lesson | None]
 
 def submission_names(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     """Pair each path with a name for its results: the file's stem, made unique."""
-    named, seen = [], {}
+    named: list[tuple[Path, str]] = []
+    seen: dict[str, int] = {}
     for path in paths:
         stem = path.stem
         seen[stem] = seen.get(stem, 0) + 1
@@ -328,7 +331,9 @@ def _grade_all(
     results: dict[str, SubmissionResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_one, path, name, fixed.get(each), limits, hidden, only.get(path), answers): name
+            pool.submit(
+                grade_one, path, name, fixed.get(each) if each else None, limits, hidden, only.get(path), answers
+            ): name
             for (path, name), each in zip(named, lessons, strict=True)
         }
         for future in as_completed(futures):

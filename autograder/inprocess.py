@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .sandbox import protocol
+from .sandbox.protocol import Document
 from .sandbox.runner import Sandbox
 from .submission import Submission
 from .types import Cell, CellReport, Limits, Probes
@@ -64,13 +65,13 @@ class _Loopback:
     def __init__(self) -> None:
         self.stdin = self
         self.stdout = asyncio.StreamReader(limit=protocol.MAX_LINE)
-        self.requests: asyncio.Queue[dict | None] = asyncio.Queue()
+        self.requests: asyncio.Queue[Document | None] = asyncio.Queue()
 
     def write(self, data: bytes) -> None:  # Submission -> Sandbox
         for line in data.splitlines():
             self.requests.put_nowait(protocol.loads(line))
 
-    async def next_request(self) -> dict | None:
+    async def next_request(self) -> Document | None:
         return await self.requests.get()
 
     def emit(self, **event: Any) -> None:  # Sandbox -> Submission
@@ -123,6 +124,11 @@ class _Watchdog:
 class InProcessSubmission(Submission):
     """``Submission``'s API (describe, call, make, probe, asgi) over a namespace in this process."""
 
+    loopback: _Loopback
+    sandbox: Sandbox
+    serving: asyncio.Task[None]
+    watchdog: _Watchdog
+
     @classmethod
     async def over(
         cls, namespace: dict[str, Any], limits: Limits = Limits(), probes: Probes | None = None
@@ -132,10 +138,13 @@ class InProcessSubmission(Submission):
         process as a sandbox makes them: ``autograder.sandbox.probes``). Must be called in the
         event loop the tests use."""
         loopback = _Loopback()
-        # The loopback stands for the process; there is no scratch directory.
+        # The loopback stands for the process, whose pipes are all ``Submission`` uses of it once
+        # started; there is no scratch directory. (So the checker is told it is a process.)
         self = cls(loopback, limits, scratch=None)  # type: ignore[arg-type]
-        self.sandbox = Sandbox(loopback)  # type: ignore[arg-type]
-        # What ``make`` builds lands in the first map, not in the learner's globals.
+        self.loopback = loopback
+        self.sandbox = Sandbox(loopback)
+        # What ``make`` builds lands in the first map, not in the learner's globals. (A ChainMap
+        # where a dict is declared: no cell is run in it, and only ``eval`` would mind.)
         self.sandbox.namespace = ChainMap({}, namespace)  # type: ignore[assignment]
         self.serving = asyncio.ensure_future(self.sandbox.serve())
         self.watchdog = _Watchdog(limits.call_seconds)
@@ -159,5 +168,5 @@ class InProcessSubmission(Submission):
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=1.0)
-        self.process.close()
+        self.loopback.close()
         self.reader.cancel()

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import cgroup
 from . import template as sandbox_template
@@ -53,6 +54,9 @@ from .lessons import PACKAGE, ROOT
 from .sandbox import limits as sandbox_limits
 from .sandbox.protocol import REFUSED
 from .types import ConfinementMode, Limits
+
+if TYPE_CHECKING:  # a sandbox's own module: its types only
+    from .sandbox.confine import Spec
 
 FIRST_UID = 200_000
 # Modes that keep the hidden tests, the solutions and other submissions out of the
@@ -111,10 +115,17 @@ class Jail:
     def confinement(self) -> ConfinementMode:
         return confinement().mode if self.mode is None else self.mode
 
+    # The ledger: one line a sandbox started ("started", pid, its start time, scratch), one a
+    # sandbox ended ("ended", pid). A pid is reused once its process is gone (within minutes on
+    # a busy machine: pid_max is often 32768, and threads take pids too), so a sandbox is ended
+    # by pid only while that pid is still its own: see ``end_all``.
     def record(self, pid: int, scratch: Path) -> None:
+        self._write_ledger(f"started\t{pid}\t{_start_time(pid)}\t{scratch}")
+
+    def _write_ledger(self, line: str) -> None:
         if self.ledger:
             with open(self.ledger, "a") as ledger:
-                ledger.write(f"{pid}\t{scratch}\n")
+                ledger.write(line + "\n")
 
     @property
     def memory(self) -> cgroup.Hierarchy | None:
@@ -122,7 +133,7 @@ class Jail:
         found = cgroup.available()
         return found if isinstance(found, cgroup.Hierarchy) else None
 
-    def spec(self, scratch: Path, limits: Limits, also_hidden: tuple[str, ...] = ()) -> dict:
+    def spec(self, scratch: Path, limits: Limits, also_hidden: tuple[str, ...] = ()) -> Spec:
         """How the sandbox confines itself (``autograder.sandbox.confine.enter``)."""
         return {
             "mode": self.confinement,
@@ -141,7 +152,7 @@ class Jail:
 
     def fork_request(
         self, address: sandbox_template.Address, scratch: Path, limits: Limits, env: dict[str, str]
-    ) -> dict:
+    ) -> dict[str, Any]:
         """What the sandbox template at ``address`` needs to fork a sandbox
         (``autograder.sandbox.template``): the spec (the template's own folder hidden too), and
         what a new interpreter would get from ``preexec`` and its start."""
@@ -165,12 +176,23 @@ class Jail:
         return run_in_child
 
     def end_all(self) -> None:
-        """End every sandbox in the ledger and whatever each left behind."""
+        """End every sandbox of the ledger not ended yet (its worker was killed), and whatever
+        each left behind, but never by a pid that is now another process's."""
         if not self.ledger or not os.path.exists(self.ledger):
             return
+        not_ended: dict[int, tuple[str, str]] = {}  # pid -> (its start time, its scratch folder)
         for line in Path(self.ledger).read_text().splitlines():
-            pid, scratch = line.split("\t", 1)
-            self.end(int(pid))
+            kind, number, *rest = line.split("\t", 3)
+            if kind == "started":
+                not_ended[int(number)] = (rest[0], rest[1])
+            else:
+                not_ended.pop(int(number), None)
+        for pid, (started, scratch) in not_ended.items():
+            now = _start_time(pid)
+            # Its own (the same start time), or free: its process group, memory cgroup and user
+            # id can hold only what it left. Another process's: they may be that one's.
+            if now == started or now is None:
+                self.end(pid)
             shutil.rmtree(scratch, ignore_errors=True)  # its worker, killed, could not
 
     def end(self, pid: int) -> int:
@@ -186,19 +208,27 @@ class Jail:
         memory, uid, killed = self.memory, uid_for(pid), 0
         by_uid = self.confinement in ("root", "uid")
         for _ in range(50):  # a fork bomb refills; its process limit bounds the rounds
-            found = set(cgroup.members(memory, pid)) if memory else set()
+            found = {each: _status(each) for each in (cgroup.members(memory, pid) if memory else [])}
             if by_uid:
-                found.update(int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
-            if not found:
-                break
+                for entry in os.listdir("/proc"):
+                    if entry.isdigit() and (status := _status(int(entry))) is not None and status.uid == uid:
+                        found[int(entry)] = status
             for each in found:
                 try:
                     os.kill(each, signal.SIGKILL)
                     killed += 1
                 except ProcessLookupError:
                     pass
+            # Killed processes stay zombies until their parent reaps them, which can take a
+            # while: looking again for as long as one is found cost up to 50 scans of /proc a
+            # sandbox (most of a grading run's CPU). A zombie runs nothing, but it is killed
+            # too (a thread-group leader that exited alone looks dead while its threads run:
+            # SIGKILL to it ends them all).
+            if not any(status is not None and status.running for status in found.values()):
+                break
         if memory:
             cgroup.remove(memory, pid)
+        self._write_ledger(f"ended\t{pid}")
         return killed
 
 
@@ -211,7 +241,8 @@ def readable_for_sandbox() -> list[str]:
     places = {PACKAGE, ROOT / "coursekit", ROOT / "datasets"}
     for package in ("autograder", "coursekit"):
         found = importlib.util.find_spec(package)
-        places.update(Path(each) for each in (found.submodule_search_locations or []) if found)
+        if found is not None:
+            places.update(Path(each) for each in found.submodule_search_locations or [])
     return sorted(str(path) for path in places if path.exists())
 
 
@@ -223,15 +254,35 @@ def _limit(limits: Limits) -> None:
     sandbox_limits.apply(limits.cpu_seconds, limits.memory_bytes, limits.output_bytes)
 
 
-def _owner(pid: str) -> int | None:
+class _Status(NamedTuple):
+    uid: int
+    running: bool  # not a zombie (nor dead): it can still run code
+
+
+def _start_time(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks after boot, from ``/proc``), or None if no process has
+    it: with the pid, it names one process, as a pid alone does not once reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]  # field 22; the name before ")" may hold spaces
+    except (OSError, IndexError):
+        return None
+
+
+def _status(pid: int) -> _Status | None:
+    """Its real user id and whether it can still run, from ``/proc``; None once it is gone."""
+    uid, running = None, True
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except OSError:
+                if line.startswith("State:"):
+                    running = line.split()[1] not in ("Z", "X")
+                elif line.startswith("Uid:"):
+                    uid = int(line.split()[1])
+                    break
+    except (OSError, ValueError):
         return None
-    return None
+    return None if uid is None else _Status(uid, running)
 
 
 def isolation() -> str:
@@ -284,7 +335,7 @@ class Probed:
     """What a probing sandbox said: what it became (``autograder.sandbox.confine.report``),
     and, once confined, whether it could import what every sandbox needs (``unready``: why not)."""
 
-    seen: dict
+    seen: dict[str, Any]
     unready: str = ""
 
 

@@ -15,8 +15,11 @@ reports drifts from ``KERNEL_METADATA``.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
+from nbgrader.preprocessors.base import NbGraderPreprocessor
 
 KERNEL_METADATA = {
     "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
@@ -32,7 +35,7 @@ KERNEL_METADATA = {
 }
 
 
-def kernel_metadata() -> dict:
+def kernel_metadata() -> dict[str, Any]:
     return copy.deepcopy(KERNEL_METADATA)
 
 
@@ -40,6 +43,6 @@ class WriteKernelMetadata(NbGraderPreprocessor):
     """Give the learner's notebook the kernel metadata Lab would write on opening it.
     (nbgrader's base class: nbconvert runs a preprocessor of its own base only when enabled.)"""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         nb.metadata.update(kernel_metadata())
         return nb, resources

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal, TypedDict
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -82,11 +83,13 @@ class Served:
         )
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         await self.client.aclose()
-        await self.manager.__aexit__(*exc_info)
+        await self.manager.__aexit__(kind, error, traceback)
 
-    async def answer(self, plain: Any) -> dict:
+    async def answer(self, plain: Any) -> dict[str, Any]:
         self.count += 1
         if self.count > MAX_REQUESTS:
             return {"error": f"a test may send at most {MAX_REQUESTS} requests"}
@@ -102,7 +105,15 @@ class Served:
         }
 
 
-def verdict_of(value: Any) -> dict:
+class Verdict(TypedDict):
+    """One of the learner's tests, as run: passed, or failed with the error's type and message."""
+
+    outcome: Literal["passed", "failed"]
+    error: str | None
+    message: str
+
+
+def verdict_of(value: Any) -> Verdict:
     """The sandbox's report of one test, read strictly (it is the learner's process talking)."""
     if isinstance(value, dict) and value.get("outcome") == "passed":
         return {"outcome": "passed", "error": None, "message": ""}
@@ -119,7 +130,7 @@ def verdict_of(value: Any) -> dict:
 class Run:
     """The learner's tests on one app: each test's verdict, in order."""
 
-    verdicts: dict[str, dict] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
     requests: int = 0  # sent by all the tests together
 
     @property
@@ -146,6 +157,7 @@ async def run_tests(submission: Submission, make_app: AppFactory, *, until_failu
             run.verdicts[name] = {"outcome": "failed", "error": "NotRun", "message": "an earlier test ended the run"}
             continue
         async with Served(make_app) as served:
+            verdict: Verdict
             try:
                 verdict = verdict_of(await submission.run_learner_test(name, served.answer))
             except SubmissionError as error:

@@ -106,7 +106,8 @@ def start_notebook_text() -> str:
         ),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata=kernel_metadata())
-    return nbformat.writes(notebook, version=4) + "\n"
+    text: str = nbformat.writes(notebook, version=4)
+    return text + "\n"
 
 
 def made() -> dict[Path, str]:

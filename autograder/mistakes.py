@@ -48,7 +48,7 @@ def mistaken(source: str, mistake: Mistake) -> str:
     return source + "\n\n# a plausible mistake:\n" + mistake.source
 
 
-def with_mistake(solution: dict, mistake: Mistake, first: str = "") -> dict:
+def with_mistake(solution: notebook.Document, mistake: Mistake, first: str = "") -> notebook.Document:
     """A copy of the solution notebook whose cell for the mistake's exercise is ``first`` (code
     run before the cell's own, "" for none), then the cell with the mistake appended."""
     sources = [

@@ -50,13 +50,14 @@ import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import Any
 
 from . import notebook, reference, semantic_mutation
-from .errors import GraderError, GraderFault
+from .errors import GraderError, GraderFault, NoSuchLesson
 from .grade import Start, grade_all
-from .lessons import ROOT, Lesson, all_lessons, find_lesson
+from .lessons import ROOT, Lesson, lessons_named
 from .suite import snapshot
 from .syntax import parse
 from .types import Limits, SubmissionResult
@@ -109,9 +110,11 @@ FLIPPED = {
     ast.NotIn: ast.In,
 }
 SWAPPED_ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult}
+# What an operator makes of one node: (its name, the node that replaces it, None: removed).
+Mutations = Iterator[tuple[str, ast.AST | None]]
 
 
-def flip_comparison(node):
+def flip_comparison(node: ast.AST) -> Mutations:
     if isinstance(node, ast.Compare):
         for index, op in enumerate(node.ops):
             if type(op) in FLIPPED:
@@ -120,34 +123,35 @@ def flip_comparison(node):
                 yield "flip-comparison", new
 
 
-def swap_bool_operator(node):
+def swap_bool_operator(node: ast.AST) -> Mutations:
     if isinstance(node, ast.BoolOp):
         new = copy.deepcopy(node)
         new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         yield "swap-and-or", new
 
 
-def drop_not(node):
+def drop_not(node: ast.AST) -> Mutations:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         yield "drop-not", copy.deepcopy(node.operand)
 
 
-def swap_arithmetic(node):
+def swap_arithmetic(node: ast.AST) -> Mutations:
     if isinstance(node, ast.BinOp) and type(node.op) in SWAPPED_ARITHMETIC:
         new = copy.deepcopy(node)
         new.op = SWAPPED_ARITHMETIC[type(node.op)]()
         yield "swap-arithmetic", new
 
 
-def drop_await(node):
+def drop_await(node: ast.AST) -> Mutations:
     if isinstance(node, ast.Await):
         yield "drop-await", copy.deepcopy(node.value)
 
 
-def change_constant(node):
+def change_constant(node: ast.AST) -> Mutations:
     if not isinstance(node, ast.Constant):
         return
     value = node.value
+    changed: list[str | bytes | bool | int | float | None]
     if isinstance(value, bool):
         changed = [not value]
     elif isinstance(value, int):
@@ -166,7 +170,7 @@ def change_constant(node):
         yield "change-constant", ast.Constant(each)
 
 
-def swap_arguments(node):
+def swap_arguments(node: ast.AST) -> Mutations:
     if (
         isinstance(node, ast.Call)
         and len(node.args) >= 2
@@ -177,7 +181,7 @@ def swap_arguments(node):
         yield "swap-arguments", new
 
 
-def loop_skips_first(node):
+def loop_skips_first(node: ast.AST) -> Mutations:
     if isinstance(node, ast.For):
         new = copy.deepcopy(node)
         new.iter = ast.Subscript(
@@ -186,14 +190,14 @@ def loop_skips_first(node):
         yield "loop-skips-first", new
 
 
-def break_to_continue(node):
+def break_to_continue(node: ast.AST) -> Mutations:
     if isinstance(node, ast.Break):
         yield "break-to-continue", ast.Continue()
     elif isinstance(node, ast.Continue):
         yield "continue-to-break", ast.Break()
 
 
-def return_none(node):
+def return_none(node: ast.AST) -> Mutations:
     if (
         isinstance(node, ast.Return)
         and node.value is not None
@@ -202,14 +206,14 @@ def return_none(node):
         yield "return-none", ast.Return(None)
 
 
-def remove_statement(node):
+def remove_statement(node: ast.AST) -> Mutations:
     if isinstance(node, ast.stmt) and not isinstance(
         node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass, ast.Return, ast.Break, ast.Continue)
     ):
         yield "remove-statement", None
 
 
-OPERATORS: list[Callable[[ast.AST], Iterator[tuple[str, ast.AST | None]]]] = [
+OPERATORS: list[Callable[[ast.AST], Mutations]] = [
     flip_comparison,
     swap_bool_operator,
     drop_not,
@@ -240,8 +244,13 @@ def solution_lines(source: str) -> list[range]:
 
 
 def _inside(node: ast.AST, ranges: list[range]) -> bool:
-    end = getattr(node, "end_lineno", None)
-    return end is not None and any(node.lineno in each and end in each for each in ranges)
+    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)  # None: not in the source
+    return start is not None and end is not None and any(start in each and end in each for each in ranges)
+
+
+def _where(node: ast.AST) -> str:
+    """Where a node starts, as mutant ids say it ("line:column"; an edited node always has one)."""
+    return f"{getattr(node, 'lineno', '?')}:{getattr(node, 'col_offset', '?')}"
 
 
 _snippet = semantic_mutation.snippet
@@ -296,7 +305,7 @@ def syntactic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
                 if text in seen or not _compiles(text):
                     continue  # the same program as the reference or another mutant, or none
                 seen.add(text)
-                where = f"{node.lineno}:{node.col_offset}"
+                where = _where(node)
                 made.append(
                     Mutant(lesson, exercise, f"{name} at {where}: {_snippet(node)} -> {_snippet(replacement)}", text)
                 )
@@ -318,7 +327,7 @@ def semantic_mutants(lesson: str, exercise: str, source: str) -> list[Mutant]:
             if text in seen or not _compiles(text):
                 continue
             seen.add(text)
-            where = f"{edit.at[0].lineno}:{edit.at[0].col_offset}"
+            where = _where(edit.at[0])
             made.append(Mutant(lesson, exercise, f"{edit.operator} at {where}: {edit.before} -> {edit.after}", text))
     return made
 
@@ -339,7 +348,7 @@ def mutants_of_cell(
     ] + semantic
 
 
-def spread(items: list, most: int | None) -> list:
+def spread(items: list[Mutant], most: int | None) -> list[Mutant]:
     """At most ``most`` of ``items``, evenly spread over the list, always the same ones."""
     if most is None or len(items) <= most:
         return items
@@ -474,7 +483,7 @@ def record_path(lesson: Lesson) -> Path:
 
 def write_record(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> Path:
     """Keep the outcome of grading *every* mutant of ``lesson``, with what it was graded with."""
-    exercises: dict[str, dict] = {}
+    exercises: dict[str, dict[str, Any]] = {}
     for mutant, was_killed in outcomes:
         entry = exercises.setdefault(mutant.exercise, {"mutants": 0, "not_killed": []})
         entry["mutants"] += 1
@@ -492,9 +501,10 @@ def write_record(lesson: Lesson, outcomes: list[tuple[Mutant, bool]]) -> Path:
     return path
 
 
-def read_record(lesson: Lesson) -> dict | None:
+def read_record(lesson: Lesson) -> dict[str, Any] | None:
     try:
-        return json.loads(record_path(lesson).read_text(encoding="utf-8"))
+        record: dict[str, Any] = json.loads(record_path(lesson).read_text(encoding="utf-8"))
+        return record
     except FileNotFoundError:
         return None
 
@@ -528,6 +538,10 @@ def recorded(lesson: Lesson) -> dict[Mutant, bool]:
     return {mutant: (mutant.exercise, mutant.id) not in not_killed for mutant in mutants(lesson)}
 
 
+def _print_start(slug: str, start: Start) -> None:
+    print(f"{slug}: {start}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", help="lesson slugs or numbers (default: all)")
@@ -544,16 +558,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.record and (args.max or args.exercise or args.semantic):
         parser.error("--record grades every mutant of every exercise: leave out --max, --exercise and --semantic")
-    lessons = [find_lesson(slug) for slug in args.lessons] if args.lessons else all_lessons()
-    if None in lessons:
-        parser.error(f"unknown lesson among {args.lessons}; known: {', '.join(known.slug for known in all_lessons())}")
+    try:
+        lessons = lessons_named(args.lessons)
+    except NoSuchLesson as exc:
+        parser.error(str(exc))
     failing = 0
     for lesson in lessons:
         found = mutants(lesson, args.max, set(args.exercise) if args.exercise else None, syntactic=not args.semantic)
         try:
-            outcomes = graded(
-                lesson, found, args.jobs, on_start=lambda start, slug=lesson.slug: print(f"{slug}: {start}", flush=True)
-            )
+            outcomes = graded(lesson, found, args.jobs, on_start=partial(_print_start, lesson.slug))
         except GraderError as exc:
             print(f"autograder.mutation: {exc}", file=sys.stderr)
             return 1

@@ -26,8 +26,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import os
 import sys
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,9 +39,12 @@ from coursekit.serve import run_blocking
 from . import plugin, reference, report
 from .errors import GraderError, GraderFault
 from .inprocess import InProcessSubmission, private_temporary_folder
-from .lessons import Lesson, all_lessons, find_lesson
+from .lessons import Lesson, all_lessons, lesson_named, lessons_named
 from .suite import FrozenSuite, collect, probes, pytest_args, scored, snapshot
 from .types import Limits, Probes, SubmissionResult, TestResult
+
+if TYPE_CHECKING:  # imported where it is used: it takes seconds, which grade_exercise never pays
+    from nbformat import NotebookNode
 
 
 class InProcessPlugin:
@@ -57,8 +63,9 @@ class InProcessPlugin:
         self.limits = limits
         self.probes = probes  # the lesson's, made a module in this kernel as a sandbox makes them
         self.results: list[TestResult] = []
+        self.grader_errors: list[str] = []
 
-    def pytest_collection_modifyitems(self, config, items) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         plugin.keep_exercise(config, items, self.exercise)
 
     @pytest.fixture
@@ -66,7 +73,7 @@ class InProcessPlugin:
         return "asyncio"
 
     @pytest.fixture
-    async def submission(self, request):
+    async def submission(self, request: pytest.FixtureRequest) -> AsyncIterator[InProcessSubmission]:
         plugin.refuse_if_out_of_time(request)
         sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
         try:
@@ -75,12 +82,12 @@ class InProcessPlugin:
             await sub.close()
 
     @pytest.fixture
-    def separate_sandbox(self):
+    def separate_sandbox(self) -> Callable[[], AbstractAsyncContextManager[InProcessSubmission]]:
         """Under nbgrader the learner's code shares the kernel: each "separate" run serves the
         same namespace (no isolation between runs, as there is none from the tests)."""
 
         @contextlib.asynccontextmanager
-        async def separate():
+        async def separate() -> AsyncIterator[InProcessSubmission]:
             sub = await InProcessSubmission.over(self.namespace, self.limits, self.probes)
             try:
                 yield sub
@@ -90,7 +97,7 @@ class InProcessPlugin:
         return separate
 
     @pytest.fixture
-    async def reference(self, request):
+    async def reference(self, request: pytest.FixtureRequest) -> AsyncIterator[reference.Lazy]:
         """The reference solution, in this kernel beside the learner's code: see ``autograder.reference``."""
         sub = reference.Lazy(reference.lesson_of(request), self.limits)
         try:
@@ -98,22 +105,35 @@ class InProcessPlugin:
         finally:
             await sub.close()
 
-    def pytest_sessionfinish(self, session) -> None:
-        self.results = session.config._autograder_results
-        self.grader_errors = session.config._autograder_grader_errors
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.results = session.config.stash[plugin.RESULTS]
+        self.grader_errors = session.config.stash[plugin.GRADER_ERRORS]
 
 
 def lesson_of(exercise: str, lesson: str | None) -> Lesson:
     """The lesson named, or else the one lesson whose hidden suite grades ``exercise``."""
     if lesson is not None:
-        found = find_lesson(lesson)
-        if found is None:
-            raise GraderError(f"no lesson {lesson!r}; known: {', '.join(each.slug for each in all_lessons())}")
-        return found
+        return lesson_named(lesson)
     grading = [each for each in all_lessons() if any(test.exercise == exercise for test in collect(each))]
     if len(grading) != 1:
         raise GraderError(f"{len(grading)} lessons grade an exercise {exercise!r}: pass the lesson")
     return grading[0]
+
+
+@contextlib.contextmanager
+def _hypothesis_home(folder: str) -> Iterator[None]:
+    """Hypothesis keeps its files in ``folder`` for the length of the block (its own setting
+    is kept if it has one: ``HYPOTHESIS_STORAGE_DIRECTORY``)."""
+    from hypothesis import configuration
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    configuration.set_hypothesis_home_dir(folder)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(None)
 
 
 def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limits: Limits) -> list[TestResult]:
@@ -126,13 +146,15 @@ def run_tests(exercise: str, lesson: str | None, namespace: dict[str, Any], limi
     # hundred modules (3 s of a busy machine, in the first test cell of every lesson).
     import hypothesis  # noqa: F401
 
-    with private_temporary_folder("autograder-kernel-"):  # the probes' files go with the run
+    # The probes' files go with the run, and so does Hypothesis's cache (its Unicode tables),
+    # which it writes under the working directory: the notebook's folder, in a kernel.
+    with private_temporary_folder("autograder-kernel-") as folder, _hypothesis_home(folder):
         pytest.main(
             [*pytest_args(str(found.suite)), "-p", "no:faulthandler", "--capture=sys"],
             plugins=[selected, FrozenSuite(sources, found.suite)],
         )
     gc.collect()  # a learner's task left pending complains when collected: let it complain here
-    if getattr(selected, "grader_errors", None):  # the grader's own failure (a broken reference): say so
+    if selected.grader_errors:  # the grader's own failure (a broken reference): say so
         raise GraderFault("; ".join(selected.grader_errors))
     reported = {test.name: (test.passed, test.feedback) for test in selected.results}
     tests = scored([test for test in collect(found) if test.exercise == exercise], reported)
@@ -153,23 +175,19 @@ def grade_exercise(exercise: str, lesson: str | None = None, limits: Limits = Li
     except Exception as exc:  # the grader's own failure: shown, but on stdout, and worth 0
         print(f"The hidden tests of {exercise} could not run: {type(exc).__name__}: {exc}\n{kept.getvalue()[-2000:]}")
         return 0.0
+    score = sum(test.points for test in tests)
     result = SubmissionResult(
-        exercise,
-        "",
-        None,
-        tests=tests,
-        score=sum(test.points for test in tests),
-        max_score=sum(test.max_points for test in tests),
+        exercise, "", None, tests=tests, score=score, max_score=sum(test.max_points for test in tests)
     )
     text = report.feedback_text(result, markdown=False)  # a cell's printed output renders nothing
     print(text[text.index("## ") :].rstrip())  # the exercise's section: its heading, then a line per test
-    return float(result.score)
+    return float(score)
 
 
 # -- the autograder test cells, one per exercise -------------------------------------------------
 
 
-def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
+def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict[str, Any]:
     """The source and metadata of ``exercise``'s autograder test cell. Its hidden part is
     removed from the learner's copy (``ClearHiddenTests``) and put back by ``nbgrader
     autograde`` (``OverwriteCells``). What the learner's copy keeps runs the exercise's visible
@@ -198,8 +216,8 @@ def hidden_test_cell(lesson: Lesson, exercise: str, points: float) -> dict:
     }
 
 
-def _grade_id(cell) -> str:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+def _grade_id(cell: NotebookNode) -> str:
+    return str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
 
 
 def with_test_cells(lesson: Lesson) -> str:
@@ -210,7 +228,7 @@ def with_test_cells(lesson: Lesson) -> str:
         points[test.exercise] = points.get(test.exercise, 0.0) + test.points
     import nbformat  # only here: importing it takes seconds, and grade_exercise runs without it
 
-    solution = nbformat.read(lesson.solution, as_version=4)
+    solution: NotebookNode = nbformat.read(lesson.solution, as_version=4)
     ids = {_grade_id(cell): cell.id for cell in solution.cells}
     anchors = {f"check_{exercise}" if f"check_{exercise}" in ids else exercise: exercise for exercise in points}
     old = {f"test_{exercise}" for exercise in points}
@@ -225,7 +243,8 @@ def with_test_cells(lesson: Lesson) -> str:
             cell_id = ids.get(f"test_{exercise}") or cell.id.removesuffix("-check") + "-hidden-tests"
             cells.append(nbformat.v4.new_code_cell(made["source"], id=cell_id, metadata=made["metadata"]))
     solution.cells = cells
-    return nbformat.writes(solution) + "\n"
+    text: str = nbformat.writes(solution)
+    return text + "\n"
 
 
 def add_test_cells(lesson: Lesson) -> bool:
@@ -238,5 +257,9 @@ def add_test_cells(lesson: Lesson) -> bool:
 
 
 if __name__ == "__main__":
-    for each in [find_lesson(slug) for slug in sys.argv[1:]] or all_lessons():
+    try:
+        lessons = lessons_named(sys.argv[1:])
+    except GraderError as exc:
+        sys.exit(f"autograder.nbgrader_bridge: {exc}")
+    for each in lessons:
         print(f"{each.solution}: {'written' if add_test_cells(each) else 'unchanged'} (now run `autograder release`)")

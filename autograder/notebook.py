@@ -14,22 +14,28 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import NotANotebook
 from .syntax import parse
 from .types import Cell
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+# A cell, or its metadata, as the notebook's JSON holds it: untrusted, so every read checks.
+JSON = dict[str, Any]
+# A notebook or a copy of it, edited (``with_cell``): the same kind comes back.
+Document = TypeVar("Document", bound=dict[str, Any])
 
 
-class Notebook(dict):
+class Notebook(dict[str, Any]):
     """A notebook as plain JSON data. Grading reads only cells, their sources and metadata;
     plain ``json`` does that without nbformat's import (seconds: it compiles JSON-schema
     grammars), which every grading run would otherwise pay."""
 
     @property
-    def cells(self) -> list[dict]:
-        return self["cells"]
+    def cells(self) -> list[JSON]:
+        cells: list[JSON] = self["cells"]  # ``read`` checked it is a list of objects
+        return cells
 
 
 def read(path: Path) -> Notebook:
@@ -57,22 +63,22 @@ def read(path: Path) -> Notebook:
     return Notebook(document)
 
 
-def _grading_meta(cell) -> dict:
+def _grading_meta(cell: JSON) -> JSON:
     metadata = cell.get("metadata")
     meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return meta if isinstance(meta, dict) else {}
 
 
-def source(cell) -> str:
+def source(cell: JSON) -> str:
     source = cell.get("source", "")
     return "".join(part for part in source if isinstance(part, str)) if isinstance(source, list) else str(source)
 
 
-def grade_id(cell) -> str:
-    return _grading_meta(cell).get("grade_id", "")
+def grade_id(cell: JSON) -> str:
+    return str(_grading_meta(cell).get("grade_id", ""))
 
 
-def with_cell(notebook: dict, exercise: str, source: str) -> dict:
+def with_cell(notebook: Document, exercise: str, source: str) -> Document:
     """A copy of ``notebook`` whose code cell ``exercise`` (its grade_id) holds ``source``."""
     changed = copy.deepcopy(notebook)
     for cell in changed["cells"]:
@@ -81,7 +87,7 @@ def with_cell(notebook: dict, exercise: str, source: str) -> dict:
     return changed
 
 
-def exercise_ids(notebook) -> list[str]:
+def exercise_ids(notebook: Notebook) -> list[str]:
     """The grade_ids of the solution code cells, in notebook order."""
     return [
         _grading_meta(cell)["grade_id"]
@@ -92,7 +98,7 @@ def exercise_ids(notebook) -> list[str]:
     ]
 
 
-def program(released, submitted) -> tuple[list[Cell], list[str]]:
+def program(released: Notebook, submitted: Notebook) -> tuple[list[Cell], list[str]]:
     """The cells to run for a submission, in the released order, and which exercises are missing.
 
     Setup cells (locked, ``grade_id`` starting with ``setup``) come from ``released``; exercise
@@ -121,7 +127,7 @@ def program(released, submitted) -> tuple[list[Cell], list[str]]:
 
 
 # -- code the grader does not run -------------------------------------------------------------
-def where(notebook, index: int) -> str:
+def where(notebook: Notebook, index: int) -> str:
     """A cell described as a learner finds it in JupyterLab, which numbers no cells: by its first
     line of code, and the heading of the section it is in."""
     lines = [line.strip() for line in source(notebook.cells[index]).splitlines()]
@@ -166,7 +172,7 @@ class StrayTest:
         )
 
 
-def _released_sources(released) -> dict[str, str]:
+def _released_sources(released: Notebook) -> dict[str, str]:
     return {
         grade_id(cell): source(cell)
         for cell in released.cells
@@ -174,7 +180,7 @@ def _released_sources(released) -> dict[str, str]:
     }
 
 
-def stray_definitions(released, submitted) -> list[Stray]:
+def stray_definitions(released: Notebook, submitted: Notebook) -> list[Stray]:
     """Names exercise cells use that only an ungraded cell of ``submitted`` defines: a helper a
     learner wrote in a cell of their own, which works in their kernel and not in the grader's.
     A name the exercise cell already used as released (the starter code's own, bound in the
@@ -184,9 +190,9 @@ def stray_definitions(released, submitted) -> list[Stray]:
     as_released = {name: _free_names(text) for name, text in _released_sources(released).items()}
     defined_by_graded = set().union(*(_top_level_names(cell.source) for cell in cells)) if cells else set()
     elsewhere: dict[str, int] = {}
-    for number, cell in enumerate(submitted.cells):
-        if cell.get("cell_type") == "code" and _grading_meta(cell).get("grade_id") not in graded:
-            for name in _top_level_names(source(cell)):
+    for number, their_cell in enumerate(submitted.cells):
+        if their_cell.get("cell_type") == "code" and _grading_meta(their_cell).get("grade_id") not in graded:
+            for name in _top_level_names(source(their_cell)):
                 elsewhere.setdefault(name, number)
     found = []
     for cell in cells:
@@ -199,7 +205,7 @@ def stray_definitions(released, submitted) -> list[Stray]:
     return found
 
 
-def stray_tests(released, submitted) -> list[StrayTest]:
+def stray_tests(released: Notebook, submitted: Notebook) -> list[StrayTest]:
     """For an exercise graded by the learner's own tests (its released cell defines ``test_*``
     functions), the tests the learner wrote in other cells: they run in their kernel, and
     neither the grader nor the self-check counts them. The course's own cells (as released)
@@ -242,7 +248,7 @@ def _top_level_names(source: str) -> set[str]:
     if tree is None:
         return set()
     names: set[str] = set()
-    pending = list(tree.body)
+    pending: list[ast.AST] = list(tree.body)
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -265,7 +271,8 @@ def _free_names(source: str) -> set[str]:
     tree = _parse(source)
     if tree is None:
         return set()
-    read, bound = set(), set()
+    read: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)

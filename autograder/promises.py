@@ -27,9 +27,15 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import PromisesInvalid, StatementWithoutPromises
 from .types import Promise
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode  # its import takes seconds: only the release needs it
+
+    from .suite import HiddenTest  # the suite reads its promises from here
 
 FILE = "promises.toml"
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -85,12 +91,12 @@ def listed(promises: Sequence[Promise]) -> str:
     return "".join(f"{promise.number}. {promise.text}\n" for promise in promises)
 
 
-def _solution_id(cell) -> str | None:
+def _solution_id(cell: NotebookNode) -> str | None:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta.get("grade_id") if cell.get("cell_type") == "code" and meta.get("solution") else None
 
 
-def with_lists(notebook, table: Table, where: str = "the solution notebook"):
+def with_lists(notebook: NotebookNode, table: Table, where: str = "the solution notebook") -> NotebookNode:
     """``notebook`` (an nbformat notebook, changed in place and returned) with each exercise's
     numbered list written between its markers.
 
@@ -167,7 +173,7 @@ def named(table: Table, exercise: str, ids: Iterable[str], message: str) -> str:
 # -- what the hidden suite owes them --------------------------------------------------------------
 
 
-def unchecked(table: Table, tests: Sequence) -> list[str]:
+def unchecked(table: Table, tests: Sequence[HiddenTest]) -> list[str]:
     """What is wrong between a lesson's promises and its hidden tests (``HiddenTest``s, with
     ``promises`` and ``unhappy`` as ``@graded`` declared them), each as a sentence saying what
     to do; [] when every promise is checked, each unhappy one off the happy path too."""

@@ -24,11 +24,17 @@ never in the learner's sandbox, and not in a second sandbox process either:
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
+
+import pytest
+
+from coursekit.types import ASGIApp, Receive, Scope, Send
 
 from . import notebook, suite
 from .errors import GraderFault
 from .inprocess import InProcessSubmission
 from .lessons import Lesson
+from .sandbox.protocol import Document
 from .types import Cell, Limits, Probes
 
 
@@ -40,7 +46,7 @@ class ReferenceBroken(GraderFault):
         )
 
 
-def lesson_of(request) -> Lesson:
+def lesson_of(request: pytest.FixtureRequest) -> Lesson:
     """The lesson of the hidden test asking: its suite's folder is named after the lesson."""
     return Lesson(request.node.path.parent.name)
 
@@ -100,20 +106,20 @@ class Lazy:
             self.served = await start(self.lesson, self.limits)
         return self.served
 
-    async def describe(self, name: str) -> dict:
+    async def describe(self, name: str) -> Document:
         return await (await self.started()).describe(name)
 
-    async def call(self, name: str, *args, **kwargs):
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return await (await self.started()).call(name, *args, **kwargs)
 
-    async def probe(self, reference: str, *args, **kwargs):
+    async def probe(self, reference: str, *args: Any, **kwargs: Any) -> Any:
         return await (await self.started()).probe(reference, *args, **kwargs)
 
-    async def make(self, factory: str, *args, **kwargs) -> str:
+    async def make(self, factory: str, *args: Any, **kwargs: Any) -> str:
         return await (await self.started()).make(factory, *args, **kwargs)
 
-    def asgi(self, name: str, label: str | None = None):
-        async def app(scope, receive, send) -> None:
+    def asgi(self, name: str, label: str | None = None) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await (await self.started()).asgi(name, label)(scope, receive, send)
 
         return app

@@ -41,6 +41,9 @@ import copy
 from pathlib import Path
 
 import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
@@ -49,8 +52,8 @@ from nbgrader.preprocessors import (
     ClearSolutions,
     ComputeChecksums,
     LockCells,
-    NbGraderPreprocessor,
 )
+from nbgrader.preprocessors.base import NbGraderPreprocessor
 
 from . import manifest
 from .errors import ReleaseOutOfDate
@@ -63,7 +66,9 @@ class KeepReleasedSource(NbGraderPreprocessor):
     """Keep each exercise cell's released source in ``metadata.course.released``. (nbgrader's
     base class: nbconvert runs a preprocessor of its own base only when it is enabled.)"""
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
             cell.metadata["course"] = {"released": cell.source}
         return cell, resources
@@ -74,7 +79,7 @@ class AppendSubmitCell(NbGraderPreprocessor):
     (``autograder serve``). Written here, once, rather than in every solution notebook; it is
     neither an exercise nor a check, so no grader runs it."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         # nbgrader's converters name the notebook in ``unique_key``; ``released_text`` does too.
         filename = f"{resources['unique_key']}.ipynb"
         nb.cells.append(
@@ -94,7 +99,7 @@ class AppendSubmitCell(NbGraderPreprocessor):
         return nb, resources
 
 
-PIPELINE = (
+PIPELINE: tuple[type[Preprocessor], ...] = (
     LockCells,
     ClearSolutions,
     ClearOutput,
@@ -110,26 +115,28 @@ PIPELINE = (
 )
 
 
-def authored(lesson: Lesson):
+def authored(lesson: Lesson) -> NotebookNode:
     """The solution notebook as the release leaves it: each statement listing its promises,
     and the kernel metadata Lab writes, so that it opens unmodified too."""
-    notebook = nbformat.read(lesson.solution, as_version=4)
+    notebook: NotebookNode = nbformat.read(lesson.solution, as_version=4)
     shown = lesson.solution.relative_to(ROOT) if lesson.solution.is_relative_to(ROOT) else lesson.solution
     with_lists(notebook, lesson.promises, str(shown))
     notebook.metadata.update(kernel_metadata())
     return notebook
 
 
-def released_text(lesson: Lesson, solution=None) -> str:
+def released_text(lesson: Lesson, solution: NotebookNode | None = None) -> str:
     notebook = copy.deepcopy(solution if solution is not None else authored(lesson))
-    resources: dict = {"unique_key": lesson.slug}
+    resources = ResourcesDict(unique_key=lesson.slug)  # what nbconvert hands nbgrader's converters
     for step in PIPELINE:
         notebook, resources = step().preprocess(notebook, resources)
-    return nbformat.writes(notebook, version=4) + "\n"
+    text: str = nbformat.writes(notebook, version=4)
+    return text + "\n"
 
 
-def solution_text(lesson: Lesson, solution=None) -> str:
-    return nbformat.writes(solution if solution is not None else authored(lesson), version=4) + "\n"
+def solution_text(lesson: Lesson, solution: NotebookNode | None = None) -> str:
+    text: str = nbformat.writes(solution if solution is not None else authored(lesson), version=4)
+    return text + "\n"
 
 
 def written(lesson: Lesson) -> dict[Path, str]:

@@ -17,6 +17,7 @@ import json
 import re
 import statistics
 from pathlib import Path
+from typing import Any, TextIO
 
 from .types import SubmissionResult
 
@@ -102,7 +103,7 @@ def write_gradebook(results: list[SubmissionResult], out: Path) -> Path:
     return path
 
 
-def write_gradebook_rows(results: list[SubmissionResult], handle) -> None:
+def write_gradebook_rows(results: list[SubmissionResult], handle: TextIO) -> None:
     exercises: list[str] = []
     for result in results:
         exercises += [name for name in result.exercise_scores() if name not in exercises]
@@ -137,7 +138,7 @@ def gradescope_text(result: SubmissionResult) -> str:
     if not result.graded:
         # Gradescope has no "not graded": no score and no tests, hidden from the learner, the
         # reason for the instructor.
-        document = {
+        document: dict[str, Any] = {
             "output": f"{NOT_GRADED}\nWhat failed: {result.grader_error}",
             "visibility": "hidden",
             "tests": [],
@@ -188,7 +189,7 @@ def class_summary(results: list[SubmissionResult], seconds: float) -> str:
     if not results:
         return "no submissions graded"
     graded = [r for r in results if r.graded]
-    fractions = [r.score / r.max_score for r in graded if r.max_score]
+    fractions = [r.score / r.max_score for r in graded if r.score is not None and r.max_score]
     with_problems = sum(1 for r in graded if r.problems)
     hardest = [f"{exercise}/{name} ({passed}/{total})" for exercise, name, passed, total in pass_rates(graded)[:3]]
     lines = [

@@ -23,6 +23,9 @@ import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
+
+Node = TypeVar("Node", bound=ast.AST)
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,11 @@ class Edited:
         self.tree = copy.deepcopy(tree)
         self._twins = {id(old): new for old, new in zip(ast.walk(tree), ast.walk(self.tree), strict=True)}
 
-    def __getitem__(self, node: ast.AST) -> ast.AST:
-        return self._twins[id(node)]
+    def __getitem__(self, node: Node) -> Node:
+        return cast(Node, self._twins[id(node)])  # a deep copy: a node of the same class
 
 
-def snippet(node: ast.AST | list | None) -> str:
+def snippet(node: ast.AST | list[ast.stmt] | None) -> str:
     """A node (or statements) on one line, at most 60 characters, as mutant ids show it."""
     if node is None:
         text = "(removed)"
@@ -65,6 +68,7 @@ def short(text: str) -> str:
 # -- reading a tree -------------------------------------------------------------------------------
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+Function = ast.FunctionDef | ast.AsyncFunctionDef
 SCOPES = (*FUNCTIONS, ast.Lambda, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 WITHS = (ast.With, ast.AsyncWith)
@@ -93,10 +97,10 @@ def callee(node: ast.AST) -> str:
     )
 
 
-def own_scope(function: ast.AST) -> Iterator[ast.AST]:
+def own_scope(function: Function) -> Iterator[ast.AST]:
     """The nodes of a function's own scope: not the bodies of the functions, lambdas and classes
     defined in it (their decorators and defaults are evaluated in it, so they are)."""
-    stack = list(function.body)
+    stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
         yield node
@@ -108,13 +112,13 @@ def own_scope(function: ast.AST) -> Iterator[ast.AST]:
             stack += ast.iter_child_nodes(node)
 
 
-def parameters(function: ast.AST) -> set[str]:
+def parameters(function: Function | ast.Lambda) -> set[str]:
     arguments = function.args
     named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
     return {each.arg for each in named if each is not None}
 
 
-def bound_names(function: ast.AST) -> set[str]:
+def bound_names(function: Function) -> set[str]:
     """The names local to a function: its parameters and what its own scope binds."""
     names = parameters(function)
     for node in own_scope(function):
@@ -194,6 +198,7 @@ def _transaction_step(statement: ast.stmt) -> str | None:
         return "commit"
     if (
         name in ("execute", "exec_driver_sql", "executescript")
+        and isinstance(call, ast.Call)
         and call.args
         and isinstance(call.args[0], ast.Constant)
         and isinstance(call.args[0].value, str)
@@ -228,14 +233,14 @@ def move_out_of_block(tree: ast.Module) -> Iterator[Edit]:
             step = _transaction_step(statement)
             if step == "begin" and index + 1 < len(body):
                 following = body[index + 1]
-                inner = isinstance(following, (ast.Try, ast.TryStar))
-                first = following.body[0] if inner else following
+                inner = following if isinstance(following, (ast.Try, ast.TryStar)) else None
+                first = inner.body[0] if inner else following
                 if _transaction_step(first) is not None:
                     continue
                 edited = Edited(tree)
                 if inner:
-                    edited[following].body.pop(0)
-                    edited[following].body = edited[following].body or [ast.Pass()]
+                    edited[inner].body.pop(0)
+                    edited[inner].body = edited[inner].body or [ast.Pass()]
                 else:
                     getattr(edited[owner], field).pop(index + 1)
                 getattr(edited[owner], field).insert(index, edited[first])
@@ -259,7 +264,7 @@ DEADLINES = {"timeout", "timeout_at", "fail_after", "move_on_after", "fail_at", 
 CLOCKS = {"monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns"}
 
 
-def _innermost_body(function: ast.AST) -> list[ast.stmt]:
+def _innermost_body(function: Function) -> list[ast.stmt]:
     """The body that does a helper's work: inside the ``with`` blocks its body is made of only."""
     body = function.body
     while len(body) == 1 and isinstance(body[0], WITHS):
@@ -282,7 +287,8 @@ def deadline_per_call(tree: ast.Module) -> Iterator[Edit]:
             ):
                 yield from _timeout_per_call(tree, owner, field, index, statement, up)
             name = single_name_assignment(statement)
-            if name and any(callee(node) in CLOCKS for node in ast.walk(statement.value)):
+            value = statement.value if isinstance(statement, (ast.Assign, ast.AnnAssign)) else None
+            if name and value and any(callee(node) in CLOCKS for node in ast.walk(value)):
                 for later in body[index + 1 :]:
                     if isinstance(later, LOOPS) and name in loaded_names(later) and not stores(ast.walk(later), name):
                         edited = Edited(tree)
@@ -297,16 +303,22 @@ def deadline_per_call(tree: ast.Module) -> Iterator[Edit]:
                         )
                         break
     for node in ast.walk(tree):
-        if callee(node) == "wait_for" and len(node.args) >= 2 and callee(node.args[0]) == "gather":
+        if (
+            isinstance(node, ast.Call)
+            and callee(node) == "wait_for"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Call)
+            and callee(node.args[0]) == "gather"
+        ):
             gather = node.args[0]
             spread = [
-                arg
+                arg.value
                 for arg in gather.args
                 if isinstance(arg, ast.Starred) and isinstance(arg.value, (ast.ListComp, ast.GeneratorExp, ast.SetComp))
             ]
             if len(spread) == 1:
                 edited = Edited(tree)
-                comprehension = edited[spread[0]].value
+                comprehension = edited[spread[0]]
                 comprehension.elt = ast.Call(
                     copy.deepcopy(edited[node].func), [comprehension.elt, copy.deepcopy(edited[node].args[1])], []
                 )
@@ -327,14 +339,16 @@ def _put(edited: Edited, up: dict[int, ast.AST], node: ast.AST, replacement: ast
             return
 
 
-def _enclosing_function(node: ast.AST, up: dict[int, ast.AST]) -> ast.AST | None:
-    node = up.get(id(node))
-    while node is not None and not isinstance(node, FUNCTIONS):
-        node = up.get(id(node))
-    return node
+def _enclosing_function(node: ast.AST, up: dict[int, ast.AST]) -> Function | None:
+    parent = up.get(id(node))
+    while parent is not None and not isinstance(parent, FUNCTIONS):
+        parent = up.get(id(parent))
+    return parent
 
 
-def _timeout_per_call(tree, owner, field, index, block, up) -> Iterator[Edit]:
+def _timeout_per_call(
+    tree: ast.Module, owner: ast.AST, field: str, index: int, block: ast.With | ast.AsyncWith, up: dict[int, ast.AST]
+) -> Iterator[Edit]:
     """A ``with <deadline>`` block's deadline moved into the first loop of its body, and into
     the helper coroutine (defined beside it) that the block calls."""
     around = short(f"with {ast.unparse(block.items[0])}")
@@ -386,7 +400,7 @@ def unanchor_regex(tree: ast.Module) -> Iterator[Edit]:
         is_re = (
             isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "re"
         )
-        if is_re and function.attr in REGEX_FUNCTIONS and node.args:
+        if is_re and isinstance(function, ast.Attribute) and function.attr in REGEX_FUNCTIONS and node.args:
             patterns.append(node.args[0])
         for pattern in patterns:
             if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str):
@@ -417,7 +431,12 @@ def _observable_dicts(tree: ast.Module) -> list[ast.Dict]:
                 elif isinstance(value, ast.Name):
                     names.add(value.id)
     for node in ast.walk(tree):
-        if single_name_assignment(node) in names and isinstance(node.value, ast.Dict):
+        if (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and isinstance(node.value, ast.Dict)
+            and (name := single_name_assignment(node)) is not None
+            and name in names
+        ):
             found.append(node.value)
     return found
 
@@ -428,8 +447,11 @@ def reorder_fields(tree: ast.Module) -> Iterator[Edit]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             for first, second in itertools.pairwise(node.body):
-                if all(
-                    isinstance(each, ast.AnnAssign) and isinstance(each.target, ast.Name) for each in (first, second)
+                if (
+                    isinstance(first, ast.AnnAssign)
+                    and isinstance(second, ast.AnnAssign)
+                    and isinstance(first.target, ast.Name)
+                    and isinstance(second.target, ast.Name)
                 ):
                     edited = Edited(tree)
                     body = edited[node].body
@@ -444,16 +466,17 @@ def reorder_fields(tree: ast.Module) -> Iterator[Edit]:
                     )
     for literal in _observable_dicts(tree):
         for i in range(len(literal.keys) - 1):
-            if literal.keys[i] is None or literal.keys[i + 1] is None:
+            key, next_key = literal.keys[i], literal.keys[i + 1]
+            if key is None or next_key is None:
                 continue  # a ** entry: swapping it changes which value wins, another mistake
             edited = Edited(tree)
             twin = edited[literal]
-            for part in (twin.keys, twin.values):
-                part[i], part[i + 1] = part[i + 1], part[i]
-            shown = [ast.unparse(key) for key in literal.keys[i : i + 2]]
+            twin.keys[i], twin.keys[i + 1] = twin.keys[i + 1], twin.keys[i]
+            twin.values[i], twin.values[i + 1] = twin.values[i + 1], twin.values[i]
+            shown = [ast.unparse(key), ast.unparse(next_key)]
             yield Edit(
                 "swap-keys",
-                (literal.keys[i], literal.values[i + 1]),
+                (key, literal.values[i + 1]),
                 ", ".join(shown),
                 ", ".join(reversed(shown)),
                 edited.tree,
@@ -483,6 +506,8 @@ def move_state(tree: ast.Module) -> Iterator[Edit]:
             name = single_name_assignment(statement)
             if name is None or name in parameters(function):
                 continue
+            if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
+                continue  # not so: single_name_assignment found a name (the checker cannot tell)
             value = statement.value
             target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
             others = [node for node in stores(scope, name) if node is not target]  # rebound in the function
@@ -511,8 +536,8 @@ def move_state(tree: ast.Module) -> Iterator[Edit]:
                 ):
                     edited = Edited(tree)
                     edited[function].body.remove(edited[statement])
-                    target = edited[inner].body
-                    target.insert(after_docstring(target), edited[statement])
+                    inner_body = edited[inner].body
+                    inner_body.insert(after_docstring(inner_body), edited[statement])
                     yield Edit(
                         "state-per-call",
                         (statement, inner),
@@ -548,18 +573,17 @@ MUTATORS = {
 }
 
 
-def _is_state(function: ast.AST, statement: ast.stmt, name: str, rebound: bool) -> bool:
+def _is_state(function: Function, statement: ast.Assign | ast.AnnAssign, name: str, rebound: bool) -> bool:
     """Whether ``name = value`` at the top of ``function`` makes state, whose place matters:
     a name the function rebinds, a value read from a clock, or a new object that the function
     (or a function inside it) changes, holds as a context manager (a lock), or hands out."""
-    if rebound or any(callee(node) in CLOCKS for node in ast.walk(statement.value)):
+    value = statement.value
+    if rebound or (value is not None and any(callee(node) in CLOCKS for node in ast.walk(value))):
         return True
-    if not isinstance(
-        statement.value, (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
-    ):
+    if not isinstance(value, (ast.Call, ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
         return False
 
-    def named(node):
+    def named(node: ast.AST | None) -> bool:
         return isinstance(node, ast.Name) and node.id == name
 
     for node in ast.walk(function):
@@ -592,17 +616,19 @@ def _is_state(function: ast.AST, statement: ast.stmt, name: str, rebound: bool) 
     return False
 
 
-def _to_module_level(tree, up, function, statement, name, rebound) -> Edit:
+def _to_module_level(
+    tree: ast.Module, up: dict[int, ast.AST], function: Function, statement: ast.stmt, name: str, rebound: bool
+) -> Edit:
     edited = Edited(tree)
     edited[function].body.remove(edited[statement])
     if rebound:
         body = edited[function].body
         body.insert(after_docstring(body), ast.Global([name]))
-    top = function
+    top: ast.AST = function
     while up.get(id(top)) is not tree:
         top = up[id(top)]
     module = edited.tree.body
-    module.insert(module.index(edited[top]), edited[statement])
+    module.insert(module.index(cast(ast.stmt, edited[top])), edited[statement])  # the module's child: a statement
     return Edit(
         "state-to-module",
         (statement,),
@@ -625,7 +651,8 @@ def decode_or_encode_first(tree: ast.Module) -> Iterator[Edit]:
         given = parameters(function)
         for node in own_scope(function):
             if (
-                callee(node) in TEXT_OR_BYTES
+                isinstance(node, ast.Call)
+                and callee(node) in TEXT_OR_BYTES
                 and node.args
                 and isinstance(node.args[0], ast.Name)
                 and node.args[0].id in given
@@ -640,7 +667,8 @@ def decode_or_encode_first(tree: ast.Module) -> Iterator[Edit]:
     up = parents(tree)
     for node in ast.walk(tree):
         if (
-            callee(node) in ("encode", "decode")
+            isinstance(node, ast.Call)
+            and callee(node) in ("encode", "decode")
             and isinstance(node.func, ast.Attribute)
             and id(node) in up
             and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "codecs")
@@ -717,6 +745,7 @@ def _cleanup_awaits(tree: ast.Module) -> Iterator[ast.Await]:
         for first, second in itertools.pairwise(body):
             if (
                 isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Call)
                 and callee(first.value) == "cancel"
                 and isinstance(first.value.func, ast.Attribute)
             ):

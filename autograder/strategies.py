@@ -12,11 +12,19 @@ several messages (some without a ``body`` key), clients that disconnect before t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from coursekit import drive, http_scope
+from coursekit import Trace, drive, http_scope
+from coursekit.types import ASGIApp, Message, Scope
+
+if TYPE_CHECKING:
+    from .suitekit import Side
+
+# An HTTP request as ``http_requests`` draws it (plain data: it crosses to the sandbox as JSON).
+Request = dict[str, Any]
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # Letters a path segment is made of: plain, accented, CJK, an emoji, a space, escapes.
@@ -29,23 +37,23 @@ HEADER_NAMES = st.sampled_from(["x-tag", "X-Tag", "X-TAG", "x-other", "accept", 
 HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=8)
 
 
-def segments(known: list[str] = ()) -> st.SearchStrategy[str]:
+def segments(known: Sequence[str] = ()) -> st.SearchStrategy[str]:
     """One path segment: one of ``known`` (the app's own words) or generated text."""
     return st.sampled_from(list(known)) | SEGMENT_TEXT if known else SEGMENT_TEXT
 
 
-def paths(known: list[str] = (), most: int = 3) -> st.SearchStrategy[str]:
+def paths(known: Sequence[str] = (), most: int = 3) -> st.SearchStrategy[str]:
     """A path of 0 to ``most`` segments, sometimes with an empty segment or a trailing slash."""
     parts = st.lists(segments(known) | st.just(""), max_size=most)
     return st.builds(lambda each, slash: "/" + "/".join(each) + ("/" if slash and each else ""), parts, st.booleans())
 
 
-def header_lists(names: st.SearchStrategy[str] = HEADER_NAMES, most: int = 4) -> st.SearchStrategy[list]:
+def header_lists(names: st.SearchStrategy[str] = HEADER_NAMES, most: int = 4) -> st.SearchStrategy[list[list[str]]]:
     """[[name, value], ...] of text, names repeated and in mixed case."""
     return st.lists(st.tuples(names, HEADER_VALUES).map(list), max_size=most)
 
 
-def body_pieces(most: int = 4) -> st.SearchStrategy[list]:
+def body_pieces(most: int = 4) -> st.SearchStrategy[list[bytes | None]]:
     """A body as the pieces of several http.request messages; None stands for a message with no
     ``body`` key."""
     return st.lists(st.none() | st.binary(max_size=6), min_size=1, max_size=most)
@@ -54,10 +62,10 @@ def body_pieces(most: int = 4) -> st.SearchStrategy[list]:
 def http_requests(
     methods: st.SearchStrategy[str] = st.sampled_from(METHODS),
     path: st.SearchStrategy[str] = paths(),
-    headers: st.SearchStrategy[list] = st.just([]),
-    pieces: st.SearchStrategy[list] = st.just([b""]),
+    headers: st.SearchStrategy[list[list[str]]] = st.just([]),
+    pieces: st.SearchStrategy[list[bytes | None]] = st.just([b""]),
     disconnect: st.SearchStrategy[bool] = st.just(False),
-) -> st.SearchStrategy[dict]:
+) -> st.SearchStrategy[Request]:
     """{"method", "path", "headers", "body": [pieces], "disconnect": whether the client leaves
     before the last piece, "bare_end": whether the last message leaves more_body out}."""
     return st.fixed_dictionaries(
@@ -72,15 +80,15 @@ def http_requests(
     )
 
 
-def messages(request: dict) -> list[dict]:
+def messages(request: Request) -> list[Message]:
     """The http.request messages of ``request``: one per piece, the last with more_body false
     (or none at all: it defaults to false), or all with it true and then http.disconnect
     when the client leaves early. A piece None is a message without a ``body`` key."""
     pieces = request["body"]
-    sent = []
+    sent: list[Message] = []
     for index, piece in enumerate(pieces):
         more = request["disconnect"] or index < len(pieces) - 1
-        message: dict[str, Any] = (
+        message: Message = (
             {"type": "http.request"}
             if not more and request.get("bare_end")
             else {"type": "http.request", "more_body": more}
@@ -91,7 +99,7 @@ def messages(request: dict) -> list[dict]:
     return sent + ([{"type": "http.disconnect"}] if request["disconnect"] else [])
 
 
-def scope_of(request: dict) -> dict:
+def scope_of(request: Request) -> Scope:
     scope = http_scope(request["method"], request["path"], query=request.get("query", ""))
     scope["headers"] = [[name.lower().encode("latin-1"), value.encode("latin-1")] for name, value in request["headers"]]
     if request.get("root_path"):
@@ -99,12 +107,12 @@ def scope_of(request: dict) -> dict:
     return scope
 
 
-async def exchange(app, request: dict, timeout: float = 5.0):
+async def exchange(app: ASGIApp, request: Request, timeout: float = 5.0) -> Trace:
     """Send ``request`` to ``app`` as a server would; the ``coursekit.Trace`` of the answer."""
     return await drive(app, scope_of(request), messages(request), timeout=timeout)
 
 
-async def drives(side, name: str, calls: list, timeout: float) -> list:
+async def drives(side: Side, name: str, calls: list[tuple[Scope, list[Message]]], timeout: float) -> list[Trace]:
     """``coursekit.drive(side.asgi(name), scope, incoming, timeout=timeout)`` for every
     ``(scope, incoming)`` of ``calls``, in one request to the side's sandbox
     (``autograder/sandbox/drives.py``): the ``coursekit.Trace`` of each. After a call that ran
@@ -117,7 +125,9 @@ async def drives(side, name: str, calls: list, timeout: float) -> list:
     return _traces(name, [scope for scope, _ in calls], answers, timeout)
 
 
-async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
+async def wrapped_drives(
+    side: Side, name: str, calls: list[tuple[tuple[str, list[Any]], Scope, list[Message]]], timeout: float
+) -> list[Trace]:
     """``drives`` for a wrapper ``name`` (a middleware factory): each call is ``((fixture,
     args), scope, incoming)``, and the app driven is ``name(<fixture>(*args))``, made in the
     sandbox for that call alone; ``fixture`` is named as ``autograder.submission.fixture``
@@ -134,10 +144,8 @@ async def wrapped_drives(side, name: str, calls: list, timeout: float) -> list:
     return _traces(name, [scope for _, scope, _ in calls], answers, timeout)
 
 
-def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
+def _traces(name: str, scopes: list[Scope], answers: list[Any], timeout: float) -> list[Trace]:
     """The ``coursekit.Trace`` of each call a probe of ``autograder/sandbox/drives.py`` made."""
-    from coursekit import Trace
-
     from .submission import SubmissionRaised
 
     traces = []
@@ -150,7 +158,7 @@ def _traces(name: str, scopes: list, answers: list, timeout: float) -> list:
     return traces
 
 
-async def outcomes(side, name: str, requests: list[dict], timeout: float) -> list[dict]:
+async def outcomes(side: Side, name: str, requests: list[Request], timeout: float) -> list[dict[str, Any]]:
     """``outcome(await exchange(side.asgi(name), request, timeout))`` for every request, sent
     to the side in one batch (``drives``): what a differential test's ``batch`` needs."""
     # Half the call's time limit per request, so that a stuck app is told by its trace
@@ -159,7 +167,7 @@ async def outcomes(side, name: str, requests: list[dict], timeout: float) -> lis
     return [outcome(trace) for trace in traces]
 
 
-def outcome(trace) -> dict:
+def outcome(trace: Trace) -> dict[str, Any]:
     """Everything a trace shows, as plain data: the message types sent, the status, the header
     list (names lower-case, as str), the body, and the type of the exception the app raised
     (None). Code that never returned is not an outcome: it ends the comparison, out of time."""
@@ -172,7 +180,7 @@ def outcome(trace) -> dict:
             out_of_time=True,
         )
     error = getattr(trace.exception, "error", None)
-    if isinstance(error, dict) and error.get("type") == "NotImplementedError":
+    if isinstance(error, dict) and error.get("type") == "NotImplementedError" and trace.exception is not None:
         raise trace.exception  # not an outcome: the exercise is not solved (see suitekit.observe)
     raised = (
         error.get("type") if isinstance(error, dict) else (type(trace.exception).__name__ if trace.exception else None)

@@ -19,10 +19,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from coursekit.types import ASGIApp, Receive, Scope, Send
+
 from . import template
 from .errors import SandboxNotReady
 from .jail import Jail
 from .sandbox import protocol
+from .sandbox.protocol import Document
 from .types import Cell, CellReport, Limits, Probes
 
 # One folder per user that grades: a folder another user made first could not be used.
@@ -53,8 +56,8 @@ class SubmissionError(Exception):
 
 
 class SubmissionRaised(SubmissionError):
-    def __init__(self, name: str, error: dict) -> None:
-        self.error = error
+    def __init__(self, name: str, error: Document) -> None:
+        self.error = error  # what the sandbox reported (``runner.describe_error``)
         detail = f": {error['message']}" if error.get("message") else ""
         hint = ""
         if error.get("type") == "NotImplementedError":
@@ -93,8 +96,8 @@ class Submission:
         self.scratch = scratch
         self.limits = limits
         self.ids = itertools.count(1)
-        self.pending: dict[int, asyncio.Queue] = {}
-        self.loading: asyncio.Queue = asyncio.Queue()
+        self.pending: dict[int, asyncio.Queue[Document]] = {}  # by call id: its events
+        self.loading: asyncio.Queue[Document] = asyncio.Queue()
         self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()  # False: it ended first
         self.reader = asyncio.ensure_future(self._read_events())
         self.ended = asyncio.Event()
@@ -127,14 +130,16 @@ class Submission:
         else:
             # Forked from a template that has imported the lessons' libraries (``autograder.template``):
             # the run's, or this process's own, started the first time (a second or so).
-            address = jail.template or await asyncio.to_thread(template.running)
+            address = jail.template if jail.template is not None else await asyncio.to_thread(template.running)
             request = jail.fork_request(address, scratch, limits, env)
             process = await template.spawn(address, {**request, "log": str(scratch / "output.log")})
         jail.record(process.pid, scratch)
         return cls(process, limits, scratch, jail)
 
     @staticmethod
-    async def _interpreter(jail: Jail, scratch: Path, limits: Limits, env: dict) -> asyncio.subprocess.Process:
+    async def _interpreter(
+        jail: Jail, scratch: Path, limits: Limits, env: dict[str, str]
+    ) -> asyncio.subprocess.Process:
         """A sandbox as a new interpreter, where no template can fork one (not Linux, or a
         kernel older than 5.3): it imports everything itself, half a second of CPU or more."""
         with open(scratch / "output.log", "wb") as log:  # noqa: ASYNC230  (a local file, made at once)
@@ -218,7 +223,7 @@ class Submission:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    async def _next(self, queue: asyncio.Queue, name: str, seconds: float) -> dict:
+    async def _next(self, queue: asyncio.Queue[Document], name: str, seconds: float) -> Document:
         if self.ended.is_set() and queue.empty():  # it ended before this request: nothing will answer
             raise SubmissionCrashed(name)
         try:
@@ -282,7 +287,7 @@ class Submission:
         return list(reports.values())
 
     # -- requests ------------------------------------------------------------------------
-    async def _request(self, name: str, op: str, **fields: Any) -> dict:
+    async def _request(self, name: str, op: str, **fields: Any) -> Document:
         call_id = next(self.ids)
         self.pending[call_id] = asyncio.Queue()
         try:
@@ -294,7 +299,7 @@ class Submission:
             raise SubmissionRaised(name, event["error"])
         return event
 
-    async def describe(self, name: str) -> dict:
+    async def describe(self, name: str) -> Document:
         """{"defined": bool, "kind": "async function" | "function" | "class" | ..., "signature": str}"""
         return await self._request(name, "describe")
 
@@ -317,12 +322,13 @@ class Submission:
         """The names of the learner's own tests (``test_*`` functions), as the sandbox lists them."""
         return (await self._request("tests", "tests"))["value"]
 
-    async def run_learner_test(self, name: str, answer: Callable[[Any], Awaitable[dict]]) -> Any:
+    async def run_learner_test(self, name: str, answer: Callable[[Any], Awaitable[Document]]) -> Any:
         """Run the learner's test ``name`` in the sandbox; each request it sends comes here as
         plain data and is answered by ``answer`` (see ``autograder.learner_tests``). Returns the
         sandbox's report of the test, unchecked."""
         call_id = next(self.ids)
-        queue = self.pending[call_id] = asyncio.Queue()
+        queue: asyncio.Queue[Document] = asyncio.Queue()
+        self.pending[call_id] = queue
         try:
             self._write(op="run_test", id=call_id, name=name)
             while True:
@@ -336,13 +342,14 @@ class Submission:
         finally:
             self.pending.pop(call_id, None)
 
-    def asgi(self, name: str, label: str | None = None) -> Callable[..., Awaitable[None]]:
+    def asgi(self, name: str, label: str | None = None) -> ASGIApp:
         """An ASGI app that forwards each call, message by message, to ``name`` in the sandbox."""
         shown = label or name
 
-        async def app(scope: dict, receive, send) -> None:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
             call_id = next(self.ids)
-            queue = self.pending[call_id] = asyncio.Queue()
+            queue: asyncio.Queue[Document] = asyncio.Queue()
+            self.pending[call_id] = queue
             try:
                 self._write(op="asgi", id=call_id, name=name, scope=scope)
                 while True:
@@ -367,7 +374,7 @@ class Submission:
         return app
 
 
-async def _next_within(queue: asyncio.Queue, seconds: float) -> dict:
+async def _next_within(queue: asyncio.Queue[Document], seconds: float) -> Document:
     """The queue's next event; ``TimeoutError`` after ``seconds``. Not ``asyncio.wait_for``: on
     Python 3.11 it swallows a cancellation that arrives just as the event does (CPython
     gh-86296), and a task cancelled so (a hidden test ending a conversation with the learner's
@@ -376,11 +383,11 @@ async def _next_within(queue: asyncio.Queue, seconds: float) -> dict:
         return await queue.get()
 
 
-def fixture(name: str) -> dict:
+def fixture(name: str) -> Document:
     """An argument that stands for one of ``autograder.sandbox.fixtures`` inside the sandbox."""
     return {"$fixture": name}
 
 
-def defined(name: str) -> dict:
+def defined(name: str) -> Document:
     """An argument that stands for a name the learner's cells defined."""
     return {"$name": name}

@@ -67,7 +67,7 @@ class _Collector:
     def __init__(self) -> None:
         self.tests: list[HiddenTest] = []
 
-    def pytest_collection_modifyitems(self, items) -> None:
+    def pytest_collection_modifyitems(self, items: list[pytest.Function]) -> None:  # a suite holds functions only
         for item in items:
             marker = item.get_closest_marker("graded")
             if marker is None:
@@ -161,6 +161,10 @@ def materialise(sources: Snapshot, folder: Path) -> Path:
 PACKAGE = "hidden_suite"
 
 
+# The run's promises, on pytest's config for the feedback (``autograder.plugin.feedback_for``).
+PROMISES = pytest.StashKey[promises.Table]()
+
+
 class FrozenSuite:
     """A pytest plugin: each test module of the suite is made from the snapshot's source, not
     from the file pytest found (which only says that the module exists), and so is each module
@@ -171,11 +175,11 @@ class FrozenSuite:
         self.sources = dict(sources)
         self.folder = folder
 
-    def pytest_configure(self, config) -> None:
+    def pytest_configure(self, config: pytest.Config) -> None:
         """A fresh package for this suite: a process that ran another lesson's suite before
         (the grader collects every lesson's) keeps none of its modules. The run's promises go
         on ``config``, for the feedback (``autograder.plugin.feedback_for``)."""
-        config._autograder_promises = promises_of(tuple(self.sources.items()))
+        config.stash[PROMISES] = promises_of(tuple(self.sources.items()))
         for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
             del sys.modules[name]
         package = types.ModuleType(PACKAGE)
@@ -183,7 +187,7 @@ class FrozenSuite:
         sys.modules[PACKAGE] = package
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_pycollect_makemodule(self, module_path: Path, parent):
+    def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
         if module_path.parent != self.folder or module_path.name not in self.sources:
             return None
         module = _FrozenModule.from_parent(parent, path=module_path)
@@ -218,7 +222,7 @@ class _FrozenModule(pytest.Module):
     frozen_source = ""
     frozen_suite: FrozenSuite
 
-    def _getobj(self):
+    def _getobj(self) -> types.ModuleType:
         return self.frozen_suite.made(self.path.stem, self.frozen_source)
 
 

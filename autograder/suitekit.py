@@ -15,22 +15,43 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
+from coursekit.asgi import Trace
+from coursekit.types import ASGIApp, Message, Receive, Scope, Send
+
 from . import answers
 from .errors import GraderFault
 from .expect import Mistake, expect
+from .sandbox.protocol import Document
 from .submission import Submission, SubmissionCrashed, SubmissionError, SubmissionRaised, SubmissionTimedOut
 
 REPLY_SECONDS = 5.0
+
+
+class Side(Protocol):
+    """One side of a differential test: the learner's ``submission`` (``Submission``) or the
+    ``reference`` (``autograder.reference.Lazy``), which share this API."""
+
+    async def describe(self, name: str) -> Document: ...
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any: ...
+    async def probe(self, reference: str, *args: Any, **kwargs: Any) -> Any: ...
+    async def make(self, factory: str, *args: Any, **kwargs: Any) -> str: ...
+    def asgi(self, name: str, label: str | None = None) -> ASGIApp: ...
+
+
+# How a differential test sees one side: on one input, or on all of them in one exchange with
+# the sandbox (``same_as_reference``).
+Run = Callable[[Side, Any], Awaitable[Any]]
+Batch = Callable[[Side, list[Any]], Awaitable[list[Any]]]
 
 
 async def require(submission: Submission, name: str, kind: str | tuple[str, ...] = "async function") -> None:
@@ -49,24 +70,24 @@ async def require(submission: Submission, name: str, kind: str | tuple[str, ...]
 
 
 @asynccontextmanager
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 
 
 @asynccontextmanager
-async def lifespan(app, what: str = "Your app") -> AsyncIterator[Any]:
+async def lifespan(app: ASGIApp, what: str = "Your app") -> AsyncIterator[Any]:
     """``app``'s lifespan run as a test client runs it (asgi_lifespan's ``LifespanManager``),
     yielding the manager. An app whose lifespan call returns without starting up (an answer
     that does nothing) fails at once with a ``Mistake`` naming ``what``, rather than after the
     manager's time-out: a server would go on without the lifespan, which the task asks for."""
     from asgi_lifespan import LifespanManager, LifespanNotSupported
 
-    async def told(scope, receive, send) -> None:
+    async def told(scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
-        async def watched(message) -> None:
+        async def watched(message: Message) -> None:
             nonlocal started
             started = started or message.get("type") == "lifespan.startup.complete"
             await send(message)
@@ -85,18 +106,18 @@ async def lifespan(app, what: str = "Your app") -> AsyncIterator[Any]:
 class Conversation:
     """Run one ASGI call in the background and exchange messages with it step by step."""
 
-    def __init__(self, app, scope: dict) -> None:
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        self.outbox: asyncio.Queue = asyncio.Queue()
+    def __init__(self, app: ASGIApp, scope: Scope) -> None:
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
         self.task = asyncio.ensure_future(app(scope, self.inbox.get, self._send))
 
-    async def _send(self, message: dict) -> None:
+    async def _send(self, message: Message) -> None:
         await self.outbox.put(message)
 
-    def push(self, message: dict) -> None:
+    def push(self, message: Message) -> None:
         self.inbox.put_nowait(message)
 
-    async def pull(self, waiting_for: str) -> dict | None:
+    async def pull(self, waiting_for: str) -> Message | None:
         """The app's next message, or None if the app returned without sending one."""
         getter = asyncio.ensure_future(self.outbox.get())
         done, _ = await asyncio.wait({getter, self.task}, timeout=REPLY_SECONDS, return_when=asyncio.FIRST_COMPLETED)
@@ -125,7 +146,7 @@ class Conversation:
             self.task.exception()  # its outcome was read already, or is moot: marked as retrieved
 
 
-def body_messages(*parts: bytes) -> list[dict]:
+def body_messages(*parts: bytes) -> list[Message]:
     """A request body as a server hands it to an app: one http.request message per part,
     more_body true on all but the last."""
     return [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
@@ -138,7 +159,7 @@ LEAVING_EARLY = (
 )
 
 
-def completed(trace) -> None:
+def completed(trace: Trace) -> None:
     """Fail with the learner's own error when a ``coursekit.drive`` trace did not end cleanly."""
     if trace.timed_out:
         raise Mistake(
@@ -152,7 +173,7 @@ def completed(trace) -> None:
         raise Mistake(f"Talking to your app failed: {type(trace.exception).__name__}: {trace.exception}")
 
 
-def as_json(answer) -> dict:
+def as_json(answer: httpx.Response | Trace) -> dict[str, Any]:
     """The JSON object in the body of an httpx response or a coursekit Trace; {} otherwise."""
     try:
         value = answer.json()
@@ -161,7 +182,7 @@ def as_json(answer) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-async def probe(submission: Submission, exercise: str, reference: str, *args, **kwargs):
+async def probe(submission: Submission, exercise: str, reference: str, *args: Any, **kwargs: Any) -> Any:
     """``submission.probe``, with the learner's errors, time-outs and crashes reported as the
     exercise's own: the feedback names the learner's code, never the probe that ran it."""
     try:
@@ -175,7 +196,7 @@ async def probe(submission: Submission, exercise: str, reference: str, *args, **
 
 
 async def probe_in_background(
-    submission: Submission, exercise: str, start: str, *args, outcome: str, seconds: float
+    submission: Submission, exercise: str, start: str, *args: Any, outcome: str, seconds: float
 ) -> Any:
     """A probe that takes longer than one call to the sandbox may (``Limits.call_seconds``: a
     real server started, signalled and watched, on a busy machine): ``start``, a probe of the
@@ -195,7 +216,7 @@ async def probe_in_background(
     raise SubmissionTimedOut(exercise, seconds)
 
 
-async def make(submission: Submission, exercise: str, factory: str, *args, **kwargs) -> str:
+async def make(submission: Submission, exercise: str, factory: str, *args: Any, **kwargs: Any) -> str:
     """``submission.make``, with the learner's errors reported as the exercise's own."""
     try:
         return await submission.make(factory, *args, **kwargs)
@@ -203,7 +224,7 @@ async def make(submission: Submission, exercise: str, factory: str, *args, **kwa
         raise SubmissionRaised(exercise, exc.error) from None
 
 
-def error_list(outcome: dict) -> list[tuple[tuple, str]]:
+def error_list(outcome: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     """A validation outcome reported by a probe, ``{"ok": False, "errors": [{"loc", "type"}]}``,
     as sorted ``(loc, type)`` pairs ([] when validation succeeded): comparable as plain data."""
     if outcome.get("ok"):
@@ -211,7 +232,7 @@ def error_list(outcome: dict) -> list[tuple[tuple, str]]:
     return sorted((tuple(error["loc"]), error["type"]) for error in outcome["errors"])
 
 
-def raised_as_type(replies: list) -> list:
+def raised_as_type(replies: list[Any]) -> list[Any]:
     """A probe's answers with each ``{"raised": "Type: message"}`` cut to its type: which
     exception is part of the behaviour, its message is left open."""
     return [
@@ -220,17 +241,17 @@ def raised_as_type(replies: list) -> list:
     ]
 
 
-def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer):
+def probe_batch(reference: str, *args: Any, each: Callable[[Any], Any] = lambda answer: answer) -> Batch:
     """A differential test's ``batch`` made of one call of the probe ``reference``: with
     ``args``, then the list of inputs; ``each`` of its answers is what is compared."""
 
-    async def batch(side: Submission, values: list) -> list:
+    async def batch(side: Side, values: list[Any]) -> list[Any]:
         return [each(answer) for answer in await side.probe(reference, *args, values)]
 
     return batch
 
 
-def judged(outcome: dict) -> dict:
+def judged(outcome: dict[str, Any]) -> dict[str, Any]:
     """A validation outcome as a differential test compares it: valid or not; if valid, the
     class and the JSON-mode dump; if not, the errors' locs and types (their messages are open)."""
     if outcome.get("ok"):
@@ -239,7 +260,11 @@ def judged(outcome: dict) -> dict:
 
 
 def expect_errors(
-    outcomes: list[dict], expected: list[list[tuple]], feedback: str, *, promises: Sequence[str] = ()
+    outcomes: list[dict[str, Any]],
+    expected: list[list[tuple[Any, ...]]],
+    feedback: str,
+    *,
+    promises: Sequence[str] = (),
 ) -> None:
     """Each probe outcome must fail with exactly the expected ``(loc, type)`` errors (in any
     order; ``[]`` means it must succeed). ``promises``: the ones a difference breaks, where the
@@ -250,7 +275,14 @@ def expect_errors(
         expect(error_list(outcome) == sorted(wanted), feedback, promises=promises)
 
 
-async def speedup(measure, baseline: str, candidate: str, *, needed: float, attempts: int = 3) -> float:
+async def speedup(
+    measure: Callable[[], Awaitable[dict[str, list[float]]]],
+    baseline: str,
+    candidate: str,
+    *,
+    needed: float,
+    attempts: int = 3,
+) -> float:
     """How many times faster ``candidate`` ran than ``baseline``, from a probe that times both
     in the sandbox, interleaved round by round: ``await measure()`` returns {name: [seconds per
     call, one per round]}. The speed-up is the median of the rounds' ratios. Below ``needed``,
@@ -265,7 +297,7 @@ async def speedup(measure, baseline: str, candidate: str, *, needed: float, atte
     return statistics.median(ratios) if ratios else 0.0
 
 
-async def other_scopes(app) -> tuple[list[str], dict | None]:
+async def other_scopes(app: ASGIApp) -> tuple[list[str | None], Message | None]:
     """Drive a lifespan (startup, shutdown) and a WebSocket connect through ``app``: the types
     of the lifespan answers, and the answer to the connect. For wrappers (middleware, error
     layers) that must pass scopes other than HTTP straight through."""
@@ -315,7 +347,7 @@ def _unsolved(exc: SubmissionRaised, exercise: str) -> None:
         raise SubmissionRaised(where if where not in (None, "<module>") else exercise, exc.error) from None
 
 
-async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submission, value: Any, exercise: str) -> Any:
+async def observe(run: Run, side: Side, value: Any, exercise: str) -> Any:
     """What ``run`` saw of one side on one input, as plain data. An exception the code raised
     is part of what it does ({"raised": its type}); an unsolved exercise, code that never
     answers or a crashed sandbox ends the whole comparison with its own message."""
@@ -327,19 +359,21 @@ async def observe(run: Callable[[Submission, Any], Awaitable[Any]], side: Submis
 
 
 async def observe_all(
-    run: Callable | None,
-    batch: Callable | None,
-    side: Submission,
-    values: list,
+    run: Run | None,
+    batch: Batch | None,
+    side: Side,
+    values: list[Any],
     exercise: str,
-    unlike: list | None = None,
-) -> list:
+    unlike: list[Any] | None = None,
+) -> list[Any]:
     """What one side does on every input: with ``batch``, all of them in one go (one exchange
     with the sandbox); when the batch as a whole raised, input by input, so that each gets
     its own observation. Input by input, with ``unlike`` (the other side's observations), it
     stops at the first input where the two differ: a slow wrong answer (each request waiting
     on a lock it left taken) then costs one slow input, not all of them."""
     if batch is None:
+        if run is None:
+            raise TypeError("observe_all needs run or batch")
         seen = []
         for index, value in enumerate(values):
             seen.append(await observe(run, side, value, exercise))
@@ -382,7 +416,9 @@ class ReferenceFailed(GraderFault):
         super().__init__(f"the reference solution of {exercise} could not be observed: {error}")
 
 
-async def reference_side(run, batch, reference: Submission, values: list, exercise: str) -> list:
+async def reference_side(
+    run: Run | None, batch: Batch | None, reference: Side, values: list[Any], exercise: str
+) -> list[Any]:
     """What the reference does on every input (``observe_all``); its failures are the grader's."""
     try:
         return await observe_all(run, batch, reference, values, f"{exercise} (reference)")
@@ -392,12 +428,12 @@ async def reference_side(run, batch, reference: Submission, values: list, exerci
 
 async def same_as_reference(
     submission: Submission,
-    reference: Submission,
+    reference: Side,
     exercise: str,
-    inputs: SearchStrategy,
-    run: Callable[[Submission, Any], Awaitable[Any]] | None = None,
+    inputs: SearchStrategy[Any],
+    run: Run | None = None,
     *,
-    batch: Callable[[Submission, list], Awaitable[list]] | None = None,
+    batch: Batch | None = None,
     promise: Promised,
     show: Callable[[Any], str] = _shown,
     examples: int = answers.EXAMPLES,
@@ -471,12 +507,12 @@ def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...
     if not isinstance(promise, Mapping):
         return tuple(promise)
 
-    def ids(keys) -> tuple[str, ...]:
-        return tuple(
-            dict.fromkeys(
-                each for key in keys for each in ([promise[key]] if isinstance(promise[key], str) else promise[key])
-            )
-        )
+    def ids(keys: Iterable[str]) -> tuple[str, ...]:
+        found: list[str] = []
+        for key in keys:
+            named = promise[key]
+            found += [named] if isinstance(named, str) else named
+        return tuple(dict.fromkeys(found))
 
     if not (isinstance(mine, dict) and isinstance(theirs, dict)):
         return ids(promise)
@@ -486,15 +522,15 @@ def broken_promises(promise: Promised, mine: Any, theirs: Any) -> tuple[str, ...
 
 async def _smallest_difference(
     submission: Submission,
-    reference: Submission,
+    reference: Side,
     exercise: str,
-    inputs: SearchStrategy,
-    run,
-    batch,
+    inputs: SearchStrategy[Any],
+    run: Run | None,
+    batch: Batch | None,
     examples: int,
     found: Any,
     seen: tuple[Any, Any],
-) -> tuple[Any, tuple]:
+) -> tuple[Any, tuple[Any, Any]]:
     """Hypothesis's search for the smallest input on which the two sides differ, from the same
     derandomized draws (so it meets the difference already ``found`` again, then shrinks it),
     within ``examples + answers.SHRINK_STEPS`` comparisons and ``answers.SHRINK_SECONDS``;
@@ -523,7 +559,7 @@ async def _smallest_difference(
                 stopped.append(exc)
                 return False
         mine, theirs = kept[key]
-        return mine != theirs
+        return bool(mine != theirs)
 
     def search() -> Any:
         try:
@@ -539,7 +575,7 @@ async def _smallest_difference(
     return smallest, kept[repr(smallest)]
 
 
-def names(*wanted: str) -> dict:
+def names(*wanted: str) -> dict[str, Document]:
     """``{name: defined(name)}``: several of the learner's (or setup cells') names, passed to a
     probe as one JSON object."""
     from .submission import defined
@@ -567,7 +603,7 @@ def shown_error(raised: str) -> str:
     return f"{shown}. {why}" if why else f"{shown}."
 
 
-def answered(answer, name: str):
+def answered(answer: Any, name: str) -> Any:
     """A probe's answer for one call of the learner's ``name``; a call that raised (the
     probes' ``{"raised": "Type: message"}``) fails with the learner's own error."""
     if isinstance(answer, dict) and set(answer) == {"raised"}:
@@ -577,7 +613,7 @@ def answered(answer, name: str):
     return answer
 
 
-def without_errors(report, name: str, allowed: tuple[str, ...] = ()):
+def without_errors(report: Any, name: str, allowed: tuple[str, ...] = ()) -> Any:
     """A probe's report (a dict, or a list of dicts, one per scenario) whose parts may hold
     ``"error": {"raised": type}`` for what the learner's code raised: fail with the first such
     error not in ``allowed``, as ``answered`` does; else return the report."""
@@ -624,7 +660,7 @@ class Responsiveness:
         )
 
 
-async def _timed(request) -> tuple[float, object]:
+async def _timed(request: Awaitable[httpx.Response]) -> tuple[float, httpx.Response]:
     started = time.perf_counter()
     response = await request
     return time.perf_counter() - started, response
@@ -639,9 +675,13 @@ async def responsiveness(
         idle = sorted([(await _timed(http.get(cheap_path)))[0] for _ in range(5)])[2]
         slow = asyncio.ensure_future(_timed(http.get(slow_path)))
         slow_ended: list[float] = []
-        slow.add_done_callback(lambda _, ended=slow_ended: ended.append(time.perf_counter()))
+
+        def note_the_end(_: object, ended: list[float] = slow_ended) -> None:
+            ended.append(time.perf_counter())
+
+        slow.add_done_callback(note_the_end)
         await asyncio.sleep(LEAD_SECONDS)
-        during = []
+        during: list[float] = []
         due = time.perf_counter()
         # Cheap requests go while the slow one runs, and each counts from when it was due,
         # not from when it was sent: when the app runs in this very loop (nbgrader's

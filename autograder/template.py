@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO, Any
 
 from .errors import SandboxNotReady
 from .sandbox import protocol
@@ -59,7 +60,7 @@ class Address:
     def folder(self) -> str:
         return os.path.dirname(self.socket)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, str]:
         return {"socket": self.socket, "token": self.token}
 
 
@@ -109,7 +110,7 @@ class Template:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _read_line(stream, seconds: float) -> bytes:
+def _read_line(stream: IO[bytes], seconds: float) -> bytes:
     line: list[bytes] = []
     reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
     reader.start()
@@ -186,7 +187,7 @@ class Forked:
         return self.returncode
 
 
-async def spawn(address: Address, request: dict) -> Forked:
+async def spawn(address: Address, request: dict[str, Any]) -> Forked:
     """Ask the template at ``address`` for a sandbox (``request``: ``Jail.fork_request``, and
     ``"log"``: the path of its log); ``SandboxNotReady`` if it cannot.
 

@@ -13,6 +13,13 @@ GRADED: ResultStatus = "graded"
 GRADER_ERROR: ResultStatus = "not graded: grader error"
 # How a sandbox is confined on this machine, best first (``autograder.jail`` says what each means).
 ConfinementMode = Literal["root", "userns", "uid", "none"]
+# What the grader hands a worker process, and what the worker hands back, as JSON files
+# (``autograder.grade.run_worker``, ``autograder.worker.grade``). The program: "cells",
+# "limits", "lesson", "hidden", "only", "first_failure", "answers", "reference", and the
+# jail's "ledger", "mode", "scratch", "template". The outcome: "cells" and "tests" (as
+# ``CellReport``s and ``TestResult``s), with "grader_error" or "error" when something stopped it.
+Program = dict[str, Any]
+Outcome = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -53,7 +55,7 @@ from .plugin import SandboxPlugin
 from .pool import Sandboxes
 from .suite import FrozenSuite, Snapshot, hermetic_pytest_args, materialise, probes, snapshot
 from .template import Address
-from .types import Cell, Limits
+from .types import Cell, Limits, Outcome, Program
 
 # What every worker imports before its first test: this module, and what every hidden suite
 # imports. ``warm_up`` adds what the lessons being graded import (``autograder.suite.imports``):
@@ -76,7 +78,7 @@ PRELOAD = [
 RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
-def grade(program: dict, sources: Snapshot) -> dict:
+def grade(program: Program, sources: Snapshot) -> Outcome:
     cells = [Cell(**cell) for cell in program["cells"]]
     # The lesson's probes as the run read them, for its sandboxes and the reference alike.
     lesson_probes = probes(Lesson(program.get("lesson", "suite")), sources)
@@ -112,7 +114,10 @@ def grade(program: dict, sources: Snapshot) -> dict:
             loop.run_until_complete(sandboxes.retire())
             loop.close()
             shutil.rmtree(folder, ignore_errors=True)
-    result = {"cells": [asdict(report) for report in reports], "tests": [vars(test) for test in plugin.results]}
+    result: Outcome = {
+        "cells": [asdict(report) for report in reports],
+        "tests": [vars(test) for test in plugin.results],
+    }
     if plugin.grader_errors:
         result["grader_error"] = "; ".join(plugin.grader_errors)
     elif code not in RAN:  # a suite that did not import, a usage error: no test said anything about the code
@@ -140,7 +145,7 @@ def _run_forked(program_path: str, sources: Snapshot, result_path: str, log_path
 _warm = False
 
 
-def warm_up(preload: list[str] = ()) -> None:
+def warm_up(preload: Sequence[str] = ()) -> None:
     """Start the forkserver now (before the first submission runs), importing ``PRELOAD`` and
     ``preload``, from an empty folder of its own: Python 3.11's forkserver keeps "" (the folder
     it was started in) first on ``sys.path``, so started from wherever the grader was run, it
@@ -177,8 +182,8 @@ def warmed() -> float:
 
 
 def start(
-    program_path: Path, sources: Snapshot, result_path: Path, log_path: Path, preload: list[str] = ()
-) -> multiprocessing.Process:
+    program_path: Path, sources: Snapshot, result_path: Path, log_path: Path, preload: Sequence[str] = ()
+) -> BaseProcess:
     """A worker for one submission, forked from the warm forkserver (started here if
     ``warm_up`` was not called)."""
     warm_up(preload)

@@ -19,17 +19,14 @@ import asyncio
 import html
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from coursekit.types import ASGIApp, Message, Receive, Scope, Send
+
 __all__ = ["Trace", "Tracer", "drive", "http_scope", "lifespan_scope", "websocket_scope"]
 
-Message = dict[str, Any]
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 # The ASGI versions the scopes below claim. "spec_version" is the version of the HTTP and

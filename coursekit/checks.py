@@ -24,7 +24,7 @@ import html
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -193,7 +193,43 @@ def _await(awaitable: Any, timeout: float) -> None:
 
     # In a notebook cell a loop is already running here; run_blocking then uses a thread.
     # The extra second lets the timeout above report first, with the better message.
-    run_blocking(lambda: asyncio.run(within_timeout()), timeout=timeout + 1.0)
+    run_blocking(lambda: _run_leaving_the_loop_open(within_timeout()), timeout=timeout + 1.0)
+
+
+def _run_leaving_the_loop_open(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run(main)``, except that the loop is not closed at the end: it is closed when
+    it is freed, once nothing refers to it any more.
+
+    Why: aiosqlite answers from a thread of its own, and a connection that is dropped unclosed
+    (an engine a check never disposed because the exercise it used raised NotImplementedError,
+    or the learner's own code) is stopped by the garbage collector whenever that runs, often
+    inside a later check, with a future of the loop running then. When that loop is closed
+    before the thread answers, the thread raises "Event loop is closed" and prints a traceback
+    into the learner's cell. A loop left open takes the late answer and drops it.
+    """
+    loop = _LoopClosedWhenFreed()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        try:  # what asyncio.run does before closing its loop
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+
+
+class _LoopClosedWhenFreed(asyncio.SelectorEventLoop):
+    """An event loop that, freed unclosed, closes itself without asyncio's "unclosed event
+    loop" ResourceWarning: here that is intended (``_run_leaving_the_loop_open``)."""
+
+    def __del__(self) -> None:
+        if not self.is_closed():
+            self.close()
 
 
 class _CheckTimeout(TimeoutError):

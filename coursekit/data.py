@@ -41,8 +41,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 # coursekit/ sits next to datasets/ in the repository; resolve from this file, not from the
 # current directory, because notebooks run with their own folder as the working directory.
@@ -51,6 +52,7 @@ GENERATED_DIR = DATASETS_DIR / "generated"
 LARGE_ROWS = 200_000  # rows of invoices_large.csv when it has to be generated
 
 NAMES = ("tenants", "users", "invoices", "invoices_large")
+Row = dict[str, Any]  # a CSV row by column name, each value of its column's type (_CONVERTERS)
 
 # How to turn each CSV column back into its Python type; columns not listed stay str.
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -68,7 +70,10 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 def generator() -> ModuleType:
     """datasets/generate.py as a module. datasets/ is not a package (the generator must
     run as a plain script, stdlib only), so it is imported by file path."""
-    spec = importlib.util.spec_from_file_location("_course_datasets_generate", DATASETS_DIR / "generate.py")
+    script = DATASETS_DIR / "generate.py"
+    spec = importlib.util.spec_from_file_location("_course_datasets_generate", script)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {script} as a module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -87,7 +92,7 @@ def path(name: str) -> Path:
     return target
 
 
-def iter_rows(name: str) -> Iterator[dict]:
+def iter_rows(name: str) -> Iterator[Row]:
     """Rows of a dataset one at a time, typed: for the large file, where a list would not
     keep memory flat."""
     with open(path(name), encoding="utf-8", newline="") as f:
@@ -95,7 +100,7 @@ def iter_rows(name: str) -> Iterator[dict]:
             yield {k: _CONVERTERS.get(k, str)(v) for k, v in record.items()}
 
 
-def rows(name: str) -> list[dict]:
+def rows(name: str) -> list[Row]:
     """All rows of a dataset, typed (ints, bools for ``active``, dates for ``*_on``)."""
     return list(iter_rows(name))
 
@@ -112,7 +117,7 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def invoice_document(row: dict, id: int | None = None) -> dict:
+def invoice_document(row: Row, id: int | None = None) -> dict[str, Any]:
     """One invoice row as a JSON-ready document: nested customer, a list of lines with
     decimal prices, ISO dates, and optional fields that are null where they do not apply."""
     ident = row["id"] if id is None else id
@@ -141,7 +146,7 @@ def invoice_document(row: dict, id: int | None = None) -> dict:
     }
 
 
-def invoice_documents(count: int) -> list[dict]:
+def invoice_documents(count: int) -> list[dict[str, Any]]:
     """``count`` invoice documents: the 400 invoices in order, then again with new ids
     (401, 402, ...) for as long as needed, so any payload size can be made."""
     source = rows("invoices")
@@ -203,7 +208,7 @@ _TABLES = {"tenants": tenants_table, "users": users_table, "invoices": invoices_
 # --- engine and loading -----------------------------------------------------------------
 
 
-def _foreign_keys_on(dbapi_connection, _connection_record) -> None:
+def _foreign_keys_on(dbapi_connection: DBAPIConnection, _connection_record: ConnectionPoolEntry) -> None:
     # SQLite ignores FOREIGN KEY clauses unless this pragma is set, per connection.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import Column, CursorResult, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}
@@ -54,6 +54,7 @@ invoices = Table(
     Column("total_cents", Integer, nullable=False),
     Column("status", String(10), nullable=False),
 )
+Invoice = dict[str, Any]  # a row of the table by column name: what the routes answer
 
 
 class Line(BaseModel):
@@ -95,7 +96,7 @@ class Notifier:
     """Tells the payments service that an invoice was paid (a real HTTP call, to a host that
     does not exist here: paying answers 500 until a test overrides ``get_notifier``)."""
 
-    async def paid(self, invoice: dict) -> None:
+    async def paid(self, invoice: Invoice) -> None:
         async with httpx.AsyncClient(timeout=2.0) as http:
             await http.post(PAYMENTS_URL, json=invoice)
 
@@ -108,9 +109,9 @@ class RecordingNotifier:
     """A stand-in for the payments service: it keeps what it was told instead of calling out."""
 
     def __init__(self) -> None:
-        self.sent: list[dict] = []
+        self.sent: list[Invoice] = []
 
-    async def paid(self, invoice: dict) -> None:
+    async def paid(self, invoice: Invoice) -> None:
         self.sent.append(invoice)
 
 
@@ -120,12 +121,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 def get_rules(request: Request) -> Rules:
-    return request.app.state.rules
+    rules: Rules = request.app.state.rules
+    return rules
 
 
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The caller, from their bearer token (what a test overrides to act as someone)."""
-    user = request.app.state.rules.user_for(authorization)
+    user = get_rules(request).user_for(authorization)
     if user is None:
         raise HTTPException(401, "a valid bearer token is needed")
     return user
@@ -137,7 +139,7 @@ CurrentRules = Annotated[Rules, Depends(get_rules)]
 router = APIRouter()
 
 
-async def find(session: AsyncSession, rules: Rules, invoice_id: int, user: str) -> dict:
+async def find(session: AsyncSession, rules: Rules, invoice_id: int, user: str) -> Invoice:
     row = (await session.execute(select(invoices).where(invoices.c.id == invoice_id))).mappings().first()
     if row is None or not rules.visible_to(row["owner"], user):
         raise HTTPException(404, "no such invoice")
@@ -145,7 +147,7 @@ async def find(session: AsyncSession, rules: Rules, invoice_id: int, user: str) 
 
 
 @router.post("/invoices", status_code=201)
-async def create_invoice(body: NewInvoice, user: User, session: Session, rules: CurrentRules) -> dict:
+async def create_invoice(body: NewInvoice, user: User, session: Session, rules: CurrentRules) -> Invoice:
     if not rules.acceptable(body):
         raise HTTPException(422, "an invoice needs lines, each with quantity >= 1 and unit_cents >= 0")
     values = {
@@ -154,18 +156,21 @@ async def create_invoice(body: NewInvoice, user: User, session: Session, rules: 
         "status": "open",
         "total_cents": sum(rules.line_total(line) for line in body.lines),
     }
-    result = await session.execute(insert(invoices).values(**values))
+    # An INSERT's result is a CursorResult (its primary key); Session.execute is typed for SELECTs.
+    result = cast(CursorResult[Any], await session.execute(insert(invoices).values(**values)))
     await session.commit()
-    return {"id": result.inserted_primary_key[0], **values}
+    key = result.inserted_primary_key
+    assert key is not None, "one row was inserted, so it has a key"  # None is for executemany()
+    return {"id": key[0], **values}
 
 
 @router.get("/invoices/{invoice_id}")
-async def read_invoice(invoice_id: int, user: User, session: Session, rules: CurrentRules) -> dict:
+async def read_invoice(invoice_id: int, user: User, session: Session, rules: CurrentRules) -> Invoice:
     return await find(session, rules, invoice_id, user)
 
 
 @router.get("/invoices")
-async def list_invoices(user: User, session: Session, rules: CurrentRules, status: str | None = None) -> list[dict]:
+async def list_invoices(user: User, session: Session, rules: CurrentRules, status: str | None = None) -> list[Invoice]:
     rows = (await session.execute(select(invoices).order_by(invoices.c.id))).mappings().all()
     return [dict(row) for row in rows if rules.visible_to(row["owner"], user) and rules.matches(row["status"], status)]
 
@@ -177,7 +182,7 @@ async def pay_invoice(
     session: Session,
     rules: CurrentRules,
     notifier: Annotated[Notifier, Depends(get_notifier)],
-) -> dict:
+) -> Invoice:
     invoice = await find(session, rules, invoice_id, user)
     if not rules.payable(invoice["status"]):
         raise HTTPException(409, "this invoice is already paid")
@@ -188,7 +193,7 @@ async def pay_invoice(
     return invoice
 
 
-def make_engine(database_url: str):
+def make_engine(database_url: str) -> AsyncEngine:
     """An async engine; an in-memory SQLite one keeps a single connection, or every
     connection would see a database of its own."""
     if database_url.startswith("sqlite") and (":memory:" in database_url or database_url.endswith("://")):
@@ -200,7 +205,7 @@ def make_invoice_app(database_url: str = "sqlite+aiosqlite://", rules: Rules | N
     """The app; its lifespan makes the engine and the tables (see the module's docstring)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(database_url)
         async with engine.begin() as connection:
             await connection.run_sync(metadata.create_all)

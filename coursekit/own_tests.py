@@ -36,8 +36,11 @@ def cell_tests(namespace: Mapping[str, Any], anchor: str) -> tuple[dict[str, Cal
     """(``{name: test}`` of the cell that defined the function ``anchor``, [names of the other
     ``test_*`` functions in ``namespace``]). Without ``anchor`` (the learner removed it), the
     cell that defines the most tests stands in."""
-    tests = {name: value for name, value in namespace.items() if name.startswith("test_") and inspect.isfunction(value)}
+    tests: dict[str, Callable[..., Any]] = {
+        name: value for name, value in namespace.items() if name.startswith("test_") and inspect.isfunction(value)
+    }
     helper = namespace.get(anchor)
+    cell: str | None
     if inspect.isfunction(helper):
         cell = helper.__code__.co_filename
     else:

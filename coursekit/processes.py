@@ -50,6 +50,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.02) -> bool:
@@ -88,7 +90,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-def _child(target: Callable[..., Any], args: tuple, quiet: bool) -> None:
+def _child(target: Callable[..., Any], args: tuple[Any, ...], quiet: bool) -> None:
     """The first thing a forked child runs: a clean slate, then ``target(*args)``."""
     # The parent may be inside a running event loop (a notebook cell, the grader's sandbox);
     # the copy would believe it still is, and asyncio.run() would refuse to start.
@@ -103,7 +105,7 @@ def _child(target: Callable[..., Any], args: tuple, quiet: bool) -> None:
     target(*args)
 
 
-def stop_process(process: multiprocessing.Process, grace: float = 3.0) -> int | None:
+def stop_process(process: BaseProcess, grace: float = 3.0) -> int | None:
     """End ``process``: SIGTERM, ``grace`` seconds to exit, then SIGKILL. Returns its exit code."""
     if process.is_alive():
         process.terminate()
@@ -115,9 +117,7 @@ def stop_process(process: multiprocessing.Process, grace: float = 3.0) -> int | 
 
 
 @contextlib.contextmanager
-def forked(
-    target: Callable[..., Any], *args: Any, grace: float = 3.0, quiet: bool = True
-) -> Iterator[multiprocessing.Process]:
+def forked(target: Callable[..., Any], *args: Any, grace: float = 3.0, quiet: bool = True) -> Iterator[BaseProcess]:
     """Run ``target(*args)`` in a forked child process for the length of the with-block.
 
     Yields the ``multiprocessing.Process`` (``pid``, ``is_alive()``, ``exitcode``, ``kill()``).
@@ -204,7 +204,7 @@ def redis_url(port: int, password: str | None = None) -> str:
     return f"redis://{':' + password + '@' if password else ''}{HOST}:{port}/0"
 
 
-def wait_for_redis(server: subprocess.Popen, url: str, timeout: float = 10.0) -> None:
+def wait_for_redis(server: subprocess.Popen[bytes], url: str, timeout: float = 10.0) -> None:
     """Return once the Redis ``server`` at ``url`` answers; raise if it exits or stays silent."""
     import redis  # the client, to know when the server answers
 

@@ -41,6 +41,17 @@ def label(key: tuple[str, int, str]) -> str:
     return function if filename == "~" else f"{filename}:{function}"
 
 
+# cProfile's table: (file, line, function) -> (primitive calls, calls, own seconds, cumulative
+# seconds, callers).
+Entries = dict[tuple[str, int, str], tuple[int, int, float, float, dict[Any, Any]]]
+
+
+def _entries(stats: pstats.Stats) -> Entries:
+    """pstats keeps its table as ``Stats.stats``, which typeshed leaves undeclared."""
+    entries: Entries = stats.stats  # type: ignore[attr-defined]
+    return entries
+
+
 @dataclass(frozen=True)
 class Profile:
     """What cProfile saw over ``calls`` calls of one function."""
@@ -54,7 +65,7 @@ class Profile:
         fragments = list(fragments)
         total = sum(
             cumulative
-            for key, (_, _, _, cumulative, _) in self.stats.stats.items()  # type: ignore[attr-defined]
+            for key, (_, _, _, cumulative, _) in _entries(self.stats).items()
             if any(fragment in label(key) for fragment in fragments)
         )
         return total / self.calls
@@ -72,8 +83,8 @@ class Profile:
         seconds per call, largest first."""
         rows = [
             (label(key), own / self.calls, cumulative / self.calls)
-            for key, (_, _, own, cumulative, _) in self.stats.stats.items()
-        ]  # type: ignore[attr-defined]
+            for key, (_, _, own, cumulative, _) in _entries(self.stats).items()
+        ]
         return sorted(rows, key=lambda row: row[1], reverse=True)[:count]
 
 
@@ -89,7 +100,7 @@ def profile_calls(
 
     def run() -> Profile:
         with asyncio.Runner() if is_async else contextlib.nullcontext() as runner:
-            call = (lambda: runner.run(fn())) if is_async else fn
+            call: Callable[[], object] = fn if runner is None else lambda: runner.run(fn())
             call()
             profiler = cProfile.Profile(timer) if timer is not None else cProfile.Profile()
             calls, started = 0, time.perf_counter()

@@ -20,8 +20,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from coursekit.display import SYMBOLS, WORDS, Shown, display
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# A notebook, a cell, the progress file: JSON objects as json.loads gives them.
+JSON = dict[str, Any]
 
 PROGRESS_FILE = ".course-progress.json"
 NOT_RUN = "·"  # an exercise whose self-check has not run yet
@@ -40,7 +47,7 @@ def record(exercise: str, status: str, folder: Path | None = None) -> None:
         pass  # a read-only folder: the check still shows its result, it is just not kept
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> JSON:
     try:
         progress = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -78,11 +85,12 @@ def lessons(root: Path | None = None) -> list[LessonProgress]:
     return found
 
 
-def _nbgrader(cell: dict) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+def _nbgrader(cell: JSON) -> JSON:
+    metadata: JSON = cell.get("metadata", {}).get("nbgrader", {})
+    return metadata
 
 
-def exercise_ids(notebook: dict) -> list[str]:
+def exercise_ids(notebook: JSON) -> list[str]:
     return [
         _nbgrader(cell)["grade_id"]
         for cell in notebook["cells"]
@@ -153,7 +161,7 @@ def rerun(lesson: LessonProgress, timeout: float = 60.0) -> None:
     client.execute()
 
 
-def refresh_cells(cells: list) -> list:
+def refresh_cells(cells: list[NotebookNode]) -> list[NotebookNode]:
     """The cells a refresh runs, in order: the code cells before the first exercise (imports,
     the notebook's preamble), then the ones that count and those that only define (helpers a
     self-check may use). Demos and measurements are what makes a lesson take a minute, and
@@ -163,7 +171,7 @@ def refresh_cells(cells: list) -> list:
     return code[:first] + [cell for cell in code[first:] if _counts(cell) or _only_defines(cell.source)]
 
 
-def _counts(cell) -> bool:
+def _counts(cell: JSON) -> bool:
     grade_id = _nbgrader(cell).get("grade_id", "")
     return bool(_nbgrader(cell).get("solution")) or grade_id.startswith(("setup", "check_"))
 

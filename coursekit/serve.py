@@ -31,13 +31,16 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast, get_args
+
+from coursekit.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["Running", "run_blocking", "serve", "server_names"]
 
 HOST = "127.0.0.1"  # loopback only, always
 SERVERS = ("uvicorn", "hypercorn")
-LIFESPAN_MODES = ("auto", "on", "off")
+Lifespan = Literal["auto", "on", "off"]  # uvicorn's words; hypercorn takes "on" as "auto"
+LIFESPAN_MODES: tuple[Lifespan, ...] = get_args(Lifespan)
 
 T = TypeVar("T")
 
@@ -82,7 +85,7 @@ class _Adapter(Protocol):
 
 
 class _Uvicorn:
-    def __init__(self, app: Any, sock: socket.socket, lifespan: str, options: dict[str, Any]) -> None:
+    def __init__(self, app: ASGIApp, sock: socket.socket, lifespan: Lifespan, options: dict[str, Any]) -> None:
         import uvicorn
 
         options = {"log_level": "warning", **options}  # quiet unless the lesson asks
@@ -108,7 +111,7 @@ class _Uvicorn:
 
 
 class _Hypercorn:
-    def __init__(self, app: Any, sock: socket.socket, lifespan: str, options: dict[str, Any]) -> None:
+    def __init__(self, app: ASGIApp, sock: socket.socket, lifespan: Lifespan, options: dict[str, Any]) -> None:
         from hypercorn.config import Config, Sockets
 
         config = Config()
@@ -139,13 +142,17 @@ class _Hypercorn:
 
     async def _serve(self) -> None:
         from hypercorn.asyncio import serve as hypercorn_serve
+        from hypercorn.typing import ASGIFramework
 
         self._task = asyncio.current_task()
         self._loop = asyncio.get_running_loop()
         if self._stop_requested:  # asked to stop before the loop existed
             self._stop.set()
         # hypercorn serves until shutdown_trigger returns: here, until _stop is set.
-        await hypercorn_serve(self._app, self._config, shutdown_trigger=self._stop.wait, mode="asgi")
+        # hypercorn spells ASGI's scopes and messages as TypedDicts, Starlette (and we) as
+        # mappings: the same dicts at run time, two vocabularies to a type checker.
+        app = cast(ASGIFramework, self._app)
+        await hypercorn_serve(app, self._config, shutdown_trigger=self._stop.wait, mode="asgi")
 
     def is_started(self) -> bool:
         # hypercorn has no "started" flag; it is serving once it accepts a connection.
@@ -172,8 +179,8 @@ class _Hypercorn:
             self._in_server_loop(task.cancel)
 
 
-def _without_lifespan(app: Any) -> Any:
-    async def app_without_lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+def _without_lifespan(app: ASGIApp) -> ASGIApp:
+    async def app_without_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return  # an app that returns at once: the server carries on without lifespan
         await app(scope, receive, send)
@@ -189,10 +196,10 @@ _ADAPTERS: dict[str, Callable[..., _Adapter]] = {"uvicorn": _Uvicorn, "hypercorn
 
 @contextlib.contextmanager
 def serve(
-    app: Any,
+    app: ASGIApp,
     *,
     server: str = "uvicorn",
-    lifespan: str = "auto",
+    lifespan: Lifespan = "auto",
     timeout: float = 10.0,
     **options: Any,
 ) -> Iterator[Running]:
@@ -295,4 +302,4 @@ def run_blocking(fn: Callable[[], T], *, timeout: float | None = None) -> T:
         raise TimeoutError(f"did not finish within {timeout:g} s")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return cast(T, outcome["value"])  # what fn() returned

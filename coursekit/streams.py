@@ -49,13 +49,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass, field
 from typing import Any
 
+from coursekit.types import ASGIApp, Message, Scope
+
 __all__ = ["HttpSeen", "WebSocketClient", "collector_held", "http_call", "sse_blocks", "websocket_clients"]
 
-Message = dict[str, Any]
 SPEC = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's HTTP and WebSocket scopes say
 
 
-def _scope(kind: str, path: str, headers: Iterable[tuple[str, str]], method: str = "GET") -> dict:
+def _scope(kind: str, path: str, headers: Iterable[tuple[str, str]], method: str = "GET") -> Scope:
     path, _, query = path.partition("?")
     scope = {
         "type": kind,
@@ -131,7 +132,7 @@ class HttpSeen:
 
 
 async def http_call(
-    app: Callable[..., Awaitable[None]],
+    app: ASGIApp,
     method: str,
     path: str,
     *,
@@ -167,7 +168,7 @@ async def http_call(
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     left = asyncio.Event()
-    waiting_sends: list[asyncio.Future] = []
+    waiting_sends: list[asyncio.Future[None]] = []
     sent_pieces = 0
 
     def now() -> float:
@@ -178,14 +179,17 @@ async def http_call(
             seen.left_at = now()
             left.set()  # first receive() is told (http.disconnect), then a waiting send wakes
             for waiter in waiting_sends:
-                if not waiter.done():
-                    waiter.set_result(None)
+                wake(waiter)
+
+    def wake(waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
 
     async def wait_in_send(seconds: float | None) -> None:
         """``seconds`` (None: until the client leaves), cut short when the client leaves."""
         waiter = loop.create_future()
         waiting_sends.append(waiter)
-        timer = None if seconds is None else loop.call_later(seconds, lambda: waiter.done() or waiter.set_result(None))
+        timer = None if seconds is None else loop.call_later(seconds, wake, waiter)
         try:
             await waiter
         finally:
@@ -261,7 +265,7 @@ async def http_call(
 class WebSocketClient:
     """One WebSocket client of an in-process app: what it sends, reads and sees."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], path: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, app: ASGIApp, path: str, headers: Iterable[tuple[str, str]] = ()) -> None:
         self._incoming: asyncio.Queue[Message] = asyncio.Queue()
         self._reading = asyncio.Event()
         self._reading.set()
@@ -269,7 +273,7 @@ class WebSocketClient:
         self.accepted = asyncio.Event()
         self.closed = asyncio.Event()  # the app closed (before or after accepting)
         self.close_code: int | None = None
-        self.texts: list[str] = []  # what the client read, in order
+        self.texts: list[str | bytes] = []  # what the client read, in order (bytes for a binary frame)
         self.arrived: list[float] = []  # when each text arrived (time.perf_counter())
         self._incoming.put_nowait({"type": "websocket.connect"})
         self.task = asyncio.ensure_future(app(_scope("websocket", path, headers), self._receive, self._send))
@@ -285,7 +289,8 @@ class WebSocketClient:
         if message["type"] == "websocket.accept":
             self.accepted.set()
         elif message["type"] == "websocket.send":
-            self.texts.append(message.get("text") if message.get("text") is not None else message.get("bytes"))
+            text = message.get("text")
+            self.texts.append(text if text is not None else message["bytes"])
             self.arrived.append(time.perf_counter())
         elif message["type"] == "websocket.close":
             self.close_code = message.get("code", 1000)
@@ -324,7 +329,7 @@ class WebSocketClient:
 
 @contextlib.asynccontextmanager
 async def websocket_clients(
-    app: Callable[..., Awaitable[None]],
+    app: ASGIApp,
 ) -> AsyncIterator[Callable[..., Awaitable[WebSocketClient]]]:
     """``connect(path, headers=(), wait=1.0)`` makes a client and waits (at most ``wait``
     seconds) until the app accepted or closed it. Leaving the block ends every client's call

@@ -24,8 +24,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from coursekit.display import show_bundle
 
 __all__ = ["Service", "SubmissionFailed", "configured", "submit", "submit_notebook"]
 
@@ -45,6 +48,9 @@ def how_to_configure() -> str:
 # done: graded; failed: the grader could not grade this notebook; error: not graded because the
 # grader failed on its own side (not your code): your instructor sees why and grades it again.
 FINISHED = ("done", "failed", "error")
+# A submission as the service reports it (its JSON): "id", "lesson", "status", the score and
+# "feedback" once graded.
+State = dict[str, Any]
 
 
 class SubmissionFailed(Exception):
@@ -72,7 +78,7 @@ def configured(server: str | None = None, token: str | None = None, config: Path
     return Service(server.rstrip("/"), token) if server and token else None
 
 
-def upload(service: Service, notebook: Path, *, attempts: int = 5, timeout: float = 30.0) -> dict:
+def upload(service: Service, notebook: Path, *, attempts: int = 5, timeout: float = 30.0) -> State:
     """POST the notebook; retry a broken connection with the same idempotency key."""
     body = notebook.read_bytes()
     headers = {**service.headers, "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/x-ipynb+json"}
@@ -88,19 +94,20 @@ def upload(service: Service, notebook: Path, *, attempts: int = 5, timeout: floa
             time.sleep(min(2**attempt * 0.5, 5))
             continue
         if response.status_code == 202:
-            return response.json()
+            accepted: State = response.json()
+            return accepted
         raise SubmissionFailed(f"the server refused the notebook ({response.status_code}): {_detail(response)}")
     raise AssertionError("unreachable")
 
 
 def _detail(response: httpx.Response) -> str:
     try:
-        return response.json()["detail"]
+        return str(response.json()["detail"])
     except (ValueError, KeyError, TypeError):
         return response.text[:500]
 
 
-def follow(service: Service, accepted: dict, *, timeout: float = 600.0) -> Iterator[dict]:
+def follow(service: Service, accepted: State, *, timeout: float = 600.0) -> Iterator[State]:
     """The submission's states as the server streams them, ending with the graded one; falls
     back to asking for the status once a second if the stream breaks."""
     deadline = time.monotonic() + timeout
@@ -131,7 +138,7 @@ def follow(service: Service, accepted: dict, *, timeout: float = 600.0) -> Itera
     raise SubmissionFailed(f"no result within {timeout:g} s; it is stored and will be graded: see {url}")
 
 
-def progress_text(state: dict) -> str:
+def progress_text(state: State) -> str:
     if state["status"] == "queued":
         ahead = state.get("ahead")
         return "queued" + (f" ({ahead} ahead of you)" if ahead else "")
@@ -146,7 +153,7 @@ def progress_text(state: dict) -> str:
 
 def submit(
     notebook: Path, service: Service, *, on_progress: Callable[[str], None] = print, timeout: float = 600.0
-) -> dict:
+) -> State:
     """Upload, follow the progress, and return the graded submission (feedback included)."""
     accepted = upload(service, Path(notebook))
     on_progress(f"submitted {Path(notebook).name} for {accepted['lesson']} (id {accepted['id']})")
@@ -160,7 +167,7 @@ def submit(
     return state
 
 
-def submit_notebook(filename: str, server: str | None = None, token: str | None = None) -> dict | None:
+def submit_notebook(filename: str, server: str | None = None, token: str | None = None) -> State | None:
     """What the last cell of a learner notebook calls: submit this notebook (saved first!)
     if a server is configured, and show the feedback; otherwise say how to configure one."""
     service = configured(server, token)
@@ -187,12 +194,4 @@ def show_feedback(text: str) -> None:
     (headings, lists, code), the plain text beside it for front ends that render none; elsewhere
     printed. Rendering is safe: the grader made every piece of learner-written text in it inert
     (``autograder.report.markdown_safe``), and JupyterLab sanitises rendered output besides."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is None or get_ipython() is None:
-        print(text)
-        return
-    display({"text/markdown": text, "text/plain": text}, raw=True)
+    show_bundle({"text/markdown": text, "text/plain": text})

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from coursekit.serve import run_blocking
+from coursekit.types import ASGIApp, Message
 
 try:
     import resource
@@ -223,7 +224,7 @@ def compare(
 
 
 def compare_apps(
-    apps: Mapping[str, Any],
+    apps: Mapping[str, ASGIApp],
     method: str,
     path: str,
     *,
@@ -246,7 +247,7 @@ def compare_apps(
 
     where, _, query = path.partition("?")
 
-    def one_request(runner: asyncio.Runner, app: Any, name: str) -> Callable[[], None]:
+    def one_request(runner: asyncio.Runner, app: ASGIApp, name: str) -> Callable[[], None]:
         def call() -> None:
             trace = runner.run(drive(app, http_scope(method, where, query=query, headers=headers or {})))
             if trace.status != status:
@@ -276,17 +277,17 @@ class _Lifespan:
     later one end it (the task group ``asgi_lifespan`` uses must end in the task that began it).
     Between the two, its task waits for the shutdown message in the runner's loop."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.inbox: asyncio.Queue[dict] = asyncio.Queue()
-        self.outbox: asyncio.Queue[dict] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.task: asyncio.Future[Any] | None = None
 
     async def start(self) -> None:
         from coursekit.asgi import lifespan_scope
 
         self.inbox.put_nowait({"type": "lifespan.startup"})
-        self.task = asyncio.create_task(self.app(lifespan_scope(), self.inbox.get, self.outbox.put))
+        self.task = asyncio.ensure_future(self.app(lifespan_scope(), self.inbox.get, self.outbox.put))
         answer = await self._answer()
         if answer is not None and answer["type"] != "lifespan.startup.complete":
             raise RuntimeError(f"the app's startup failed: {answer.get('message', answer)}")
@@ -298,7 +299,7 @@ class _Lifespan:
         await self._answer()
         await self.task
 
-    async def _answer(self) -> dict | None:
+    async def _answer(self) -> Message | None:
         """The app's next lifespan message, or None when it returned without one."""
         assert self.task is not None
         getter = asyncio.ensure_future(self.outbox.get())
@@ -349,6 +350,9 @@ def _measure_all(
 def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None, clock: Clock) -> Callable[[int], float]:
     """A function that calls ``fn`` ``number`` times and returns the seconds it took."""
     if inspect.iscoroutinefunction(fn):
+        if runner is None:
+            raise ValueError("an async candidate needs the asyncio.Runner its batches run in")
+        run = runner.run
 
         async def batch(number: int) -> float:
             start = clock()
@@ -356,7 +360,7 @@ def _batch_timer(fn: Callable[[], Any], runner: asyncio.Runner | None, clock: Cl
                 await fn()
             return clock() - start
 
-        return lambda number: runner.run(batch(number))
+        return lambda number: run(batch(number))
 
     def timer(number: int) -> float:
         start = clock()

@@ -184,7 +184,7 @@ async def _open_loop(
     idle: list[_Connection] = []
     samples: list[Sample] = []
     phases: list[Phase] = []
-    pending: set[asyncio.Task] = set()
+    pending: set[asyncio.Task[None]] = set()
     chance = random.Random(seed)
 
     async def cpu_now() -> float | None:
@@ -485,7 +485,8 @@ def compare_servers(
         _wait_ready(process)
         budget = (rounds + 1) * len(targets) * (seconds + 2 * timeout) + 10
         _, err = process.communicate(timeout=budget)
-        return _result(process, result, err)
+        rounds_by_name: dict[str, list[dict[str, float]]] = _result(process, result, err)
+        return rounds_by_name
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def interval(samples: Iterable[float], confidence: float = CONFIDENCE) -> tuple[
 
 def _coverage(k: int, n: int) -> float:
     """How surely the median lies between the k-th lowest and k-th highest of n samples."""
-    outside = sum(math.comb(n, i) for i in range(k)) / 2**n  # fewer than k samples below it
+    outside = sum(math.comb(n, i) for i in range(k)) / (1 << n)  # fewer than k samples below it
     return 1 - 2 * outside
 
 

@@ -55,7 +55,8 @@ def sqlite_busy_query(rows: int) -> int:
             "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < ?) "
             "SELECT sum(n) FROM numbers"
         )
-        return connection.execute(query, (rows,)).fetchone()[0]
+        (total,) = connection.execute(query, (rows,)).fetchone()
+        return int(total)
 
 
 def spin(seconds: float) -> int:

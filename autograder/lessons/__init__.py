@@ -31,9 +31,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import promises
-from ..errors import CourseNotFound
+from ..errors import CourseNotFound, NoSuchLesson
 
 FOLDER = Path(__file__).resolve().parent
 PACKAGE = FOLDER.parent
@@ -121,20 +122,33 @@ class Lesson:
         called = {match for path in tests for match in PROBE_CALL.findall(path.read_text())}
         theirs = sorted(f"{name}.{function}" for name, function in called if name != self.probes_name)
         if theirs:
-            lack(self.folder, f"its tests call another lesson's probes ({', '.join(theirs)}): a sandbox gets its own lesson's only")
+            lack(
+                self.folder,
+                f"its tests call another lesson's probes ({', '.join(theirs)}): a sandbox gets its own lesson's only",
+            )
         ours = {function for name, function in called if name == self.probes_name}
         if ours and not self.sandbox_probes.exists():
             lack(self.sandbox_probes, f"the probes its tests call ({', '.join(sorted(ours))})")
         elif ours:
             tree = ast.parse(self.sandbox_probes.read_text())
-            defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            defined = {
+                node.name
+                for node in tree.body
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            }
             if ours - defined:
                 lack(self.sandbox_probes, f"define the probes its tests call: {', '.join(sorted(ours - defined))}")
         entries = tomllib.loads(self.mistakes.read_text()).get("mistake", []) if self.mistakes.exists() else []
         if not any(entry.get("warned") for entry in entries):
-            lack(self.mistakes, "plausible wrong answers ([[mistake]]), at least one the lesson warns about (warned = true)")
+            lack(
+                self.mistakes,
+                "plausible wrong answers ([[mistake]]), at least one the lesson warns about (warned = true)",
+            )
         if not self.equivalent_mutants.exists():
-            lack(self.equivalent_mutants, "the mutants that behave as the solution does, each with why (the file may list none)")
+            lack(
+                self.equivalent_mutants,
+                "the mutants that behave as the solution does, each with why (the file may list none)",
+            )
         for path, what in PROMISED_PARTS.items():
             if not (self.folder / path).exists():
                 lack(self.folder / path, what)
@@ -143,13 +157,19 @@ class Lesson:
 
 # What issue 25 adds to every lesson (docs/AUTHORING.md, "Promises" and "The blind review").
 PROMISED_PARTS = {
-    promises.FILE: "the numbered promises of each exercise's statement ([[promise]]: exercise, id, text, "
-                   "unhappy), which `autograder release` lists in the statements",
-    "alternatives.toml": "correct answers written another way, which must keep full marks ([[alternative]]: "
-                         "exercise, why, source), the blind review's correct answers among them",
-    "blind_review.toml": "the blind review: answers written from the learner's notebook by someone who has not "
-                         "read the suite, graded before it is strengthened "
-                         "(`python -m autograder.blind_review grade NN_slug ANSWERS.toml`)",
+    promises.FILE: (
+        "the numbered promises of each exercise's statement ([[promise]]: exercise, id, text, "
+        "unhappy), which `autograder release` lists in the statements"
+    ),
+    "alternatives.toml": (
+        "correct answers written another way, which must keep full marks ([[alternative]]: "
+        "exercise, why, source), the blind review's correct answers among them"
+    ),
+    "blind_review.toml": (
+        "the blind review: answers written from the learner's notebook by someone who has not "
+        "read the suite, graded before it is strengthened "
+        "(`python -m autograder.blind_review grade NN_slug ANSWERS.toml`)"
+    ),
 }
 
 
@@ -157,13 +177,14 @@ PROMISED_PARTS = {
 PROBE_CALL = re.compile(r"""["'](?:\$fixture:)?(lesson\d\d)\.(\w+)["']""")
 
 
-def manifest() -> list[dict]:
+def manifest() -> list[dict[str, Any]]:
     """The lessons as ``course.toml`` lists them, in course order (see ``autograder.manifest``)."""
     try:
         text = MANIFEST.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CourseNotFound(str(MANIFEST)) from None
-    return tomllib.loads(text)["lesson"]
+    lessons: list[dict[str, Any]] = tomllib.loads(text)["lesson"]
+    return lessons
 
 
 def all_lessons() -> list[Lesson]:
@@ -177,3 +198,16 @@ def find_lesson(slug: str) -> Lesson | None:
         if slug in (lesson.slug, lesson.slug[:2]):
             return lesson
     return None
+
+
+def lesson_named(name: str) -> Lesson:
+    """The lesson ``name`` names (its slug or number), or ``NoSuchLesson``, which lists them."""
+    found = find_lesson(name)
+    if found is None:
+        raise NoSuchLesson(name, [lesson.slug for lesson in all_lessons()])
+    return found
+
+
+def lessons_named(names: list[str]) -> list[Lesson]:
+    """The lessons ``names`` name, in that order; every lesson of the course for none."""
+    return [lesson_named(name) for name in names] if names else all_lessons()

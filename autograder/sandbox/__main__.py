@@ -7,6 +7,6 @@ import sys
 
 from .launch import run
 
-spec = json.loads(sys.argv[sys.argv.index("--jail") + 1]) if "--jail" in sys.argv else {}
+spec = json.loads(sys.argv[sys.argv.index("--jail") + 1]) if "--jail" in sys.argv else None
 probe = sys.argv[sys.argv.index("--probe") + 1 :] if "--probe" in sys.argv else None
 sys.exit(run(spec, probe))

@@ -45,7 +45,8 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -67,19 +68,32 @@ NEW_ROOT, OLD_ROOT = "/newroot", "/oldroot"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class Spec(TypedDict):
+    """How a sandbox confines itself: ``autograder.jail.Jail.spec`` writes it, and it reaches the
+    sandbox as JSON (on its command line, or in the template's fork request)."""
+
+    mode: str  # "root" | "userns" | "uid" | "none" (``autograder.types.ConfinementMode``)
+    first_uid: int  # the sandbox's user id is this plus its pid outside
+    scratch: str  # its only writable folder
+    hidden: list[str]  # paths covered in its view
+    readable: list[str]  # the project's folders it must read, besides the system's
+    processes: int  # RLIMIT_NPROC
+    tmp_bytes: int  # the size of its own /tmp and /dev/shm
+
+
 class ConfinementError(OSError):
     """The machine refused a step of the jail; the grader reports it and does not grade."""
 
 
-def _call(name: str, *args) -> int:
-    result = getattr(_libc, name)(*args)
+def _call(name: str, *args: object) -> int:
+    result: int = getattr(_libc, name)(*args)
     if result == -1 or (name != "syscall" and result != 0):
         error = ctypes.get_errno()
         raise ConfinementError(error, f"{name}{_shown(args)}: {os.strerror(error)}")
     return result
 
 
-def _shown(args) -> str:
+def _shown(args: tuple[object, ...]) -> str:
     return "(" + ", ".join(a.decode() if isinstance(a, bytes) else str(a) for a in args[:2]) + ")"
 
 
@@ -97,12 +111,8 @@ def _pivot_root(new_root: str, put_old: str) -> None:
 
 
 # -- entering the jail ------------------------------------------------------------------
-def enter(spec: dict) -> None:
-    """Confine this process as ``spec`` says; return in the confined process.
-
-    spec: {"mode": "root" | "userns" | "uid" | "none", "first_uid": int, "scratch": str,
-           "hidden": [str], "readable": [str], "processes": int, "tmp_bytes": int}
-    """
+def enter(spec: Spec) -> None:
+    """Confine this process as ``spec`` says; return in the confined process."""
     mode = spec["mode"]
     if mode == "none":
         return
@@ -193,7 +203,7 @@ def _max_fd() -> int:
 
 
 # -- the view ---------------------------------------------------------------------------
-def _build_view(spec: dict, readable: tuple[list[str], dict[str, str]]) -> None:
+def _build_view(spec: Spec, readable: tuple[list[str], dict[str, str]]) -> None:
     """Build the sandbox's filesystem under NEW_ROOT, with the machine's at OLD_ROOT.
 
     The same steps as bubblewrap: a tmpfs stands in for a directory we do not need (/tmp),
@@ -229,7 +239,7 @@ def _build_view(spec: dict, readable: tuple[list[str], dict[str, str]]) -> None:
 PRIVATE_MOUNTS = ("/tmp", "/dev", "/dev/shm", "/proc", "/sys")
 
 
-def readable_paths(extra) -> tuple[list[str], dict[str, str]]:
+def readable_paths(extra: Iterable[str]) -> tuple[list[str], dict[str, str]]:
     """What the sandbox may read, as (folders to bind, symlinks to make again): the system,
     the project's folders (``extra``), and where this interpreter imports from and loaded its
     library from.
@@ -396,7 +406,7 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
-def report(hidden: list[str], readable: Sequence[str] = ()) -> dict:
+def report(hidden: list[str], readable: Sequence[str] = ()) -> dict[str, Any]:
     """What a confined process can tell about itself (the grader's probe checks it): which of
     the ``hidden`` paths it can still see (a covered folder is empty), and which of the
     folders it must read (its interpreter's and the project's, ``readable``) it may not enter
@@ -413,7 +423,7 @@ def report(hidden: list[str], readable: Sequence[str] = ()) -> dict:
     }
 
 
-def _failing(paths, error: type[OSError]) -> list[str]:
+def _failing(paths: Iterable[str], error: type[OSError]) -> list[str]:
     """The ``paths`` whose ``os.stat`` fails with ``error``: folders a user id of its own may
     not enter (a pyenv under /root, for one), or that the view does not have."""
     failing = []

@@ -8,12 +8,17 @@ Public, like every probe: it holds no expectations.
 
 from __future__ import annotations
 
-from coursekit import drive
+from collections.abc import Callable
+from typing import Any
 
+from coursekit import drive
+from coursekit.types import ASGIApp, Message, Scope
+
+from .protocol import Document
 from .runner import Sandbox, describe_error
 
 
-async def _driven(app, scope: dict, incoming: list, timeout: float) -> dict:
+async def _driven(app: ASGIApp, scope: Scope, incoming: list[Message], timeout: float) -> Document:
     trace = await drive(app, scope, incoming, timeout=timeout)
     return {
         "events": [[direction, message] for _, direction, message in trace.events],
@@ -22,24 +27,26 @@ async def _driven(app, scope: dict, incoming: list, timeout: float) -> dict:
     }
 
 
-async def drive_all(app, calls: list, timeout: float) -> list[dict]:
+async def drive_all(app: ASGIApp, calls: list[list[Any]], timeout: float) -> list[Document]:
     """Drive ``app`` once per ``[scope, incoming messages]`` of ``calls``, in order; for each,
     the messages both ways, whether it ran out of ``timeout``, and the error it raised. Stops
     after a call that ran out of time: the app is stuck, and the rest would only wait too."""
-    traces = []
-    for scope, incoming in calls:
+    traces: list[Document] = []
+    for scope, incoming in calls:  # lists off the wire: [scope, incoming messages]
         traces.append(await _driven(app, scope, incoming, timeout))
         if traces[-1]["timed_out"]:
             break
     return traces
 
 
-async def drive_wrapped(wrapper, calls: list, timeout: float) -> list[dict]:
+async def drive_wrapped(
+    wrapper: Callable[[ASGIApp], ASGIApp], calls: list[list[Any]], timeout: float
+) -> list[Document]:
     """``drive_all`` for a wrapper (a middleware factory): each call is ``[[fixture, args],
     scope, incoming]``, and the app driven is ``wrapper(<fixture>(*args))``, made anew; the
     fixture is named as ``{"$fixture": ...}`` names one ("hello_app" of ``fixtures``, or
     "lesson01.scripted_app" of the lesson's probes)."""
-    traces = []
+    traces: list[Document] = []
     for (inner, args), scope, incoming in calls:
         try:
             if inner.rpartition(".")[2].startswith("_"):

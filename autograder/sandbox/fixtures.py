@@ -6,11 +6,16 @@ so they are public: nothing here is a test or an answer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .plain import described
 from .plain import plain as _plain
 
+if TYPE_CHECKING:  # coursekit's names only: a sandbox imports no more than it needs at start
+    from coursekit.types import ASGIApp, Message, Receive, Scope, Send
 
-async def hello_app(scope, receive, send):
+
+async def hello_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Plain text "hello", with a header of its own the wrapper must keep."""
     assert scope["type"] == "http"  # an ASGI app the tests serve  # noqa: S101
     await send(
@@ -23,7 +28,7 @@ async def hello_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-async def scope_types_app(scope, receive, send):
+async def scope_types_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Handles every scope type and reports which one it saw, to check pass-through."""
     if scope["type"] == "lifespan":
         while True:
@@ -41,18 +46,20 @@ async def scope_types_app(scope, receive, send):
     await hello_app(scope, receive, send)
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """A value as probes report objects a learner's code made: plain data, other objects
     by type name and repr (``autograder.sandbox.plain``)."""
     return _plain(value, described)
 
 
-async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"", query: str = "") -> dict:
+async def run_http(
+    app: ASGIApp, method: str = "GET", path: str = "/", body: bytes = b"", query: str = ""
+) -> dict[str, Any]:
     """A probe: one HTTP request to ``app`` inside the sandbox, answered as plain data.
 
     For checks where forwarding each message would be needless (many small requests).
     """
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -66,17 +73,17 @@ async def run_http(app, method: str = "GET", path: str = "/", body: bytes = b"",
         "client": ["127.0.0.1", 50000],
         "server": ["127.0.0.1", 8000],
     }
-    incoming = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict] = []
+    incoming: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[Message] = []
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         return incoming.pop(0) if incoming else {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
-    start = next((m for m in sent if m.get("type") == "http.response.start"), {})
+    start: Message = next((m for m in sent if m.get("type") == "http.response.start"), {})
     return {
         "status": start.get("status"),
         "headers": start.get("headers", []),

@@ -21,17 +21,16 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
 
 from . import confine
 from .protocol import BLIND, REFUSED
 
 
-def run(spec: dict[str, Any], probe: list[str] | None = None) -> int:
-    """Confine this process as ``spec`` says (``{}``: not at all), then serve the grader on
+def run(spec: confine.Spec | None, probe: list[str] | None = None) -> int:
+    """Confine this process as ``spec`` says (None: not at all), then serve the grader on
     fds 0 and 1 (or, with ``probe``, report on those hidden paths); the exit status."""
     # What must still be there once confined: what is there now, of the interpreter's and the project's.
-    wanted = [*sys.path, *spec.get("readable", ())]
+    wanted = [*sys.path, *(spec["readable"] if spec else ())]
     must_read = [path for path in wanted if os.path.isabs(path) and os.path.exists(path)]
     if spec:
         try:

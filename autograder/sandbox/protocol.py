@@ -25,6 +25,9 @@ MAX_LINE = 32 * 1024 * 1024  # the largest message either side accepts
 # cannot see a folder it must read.
 REFUSED, BLIND = 3, 4
 
+# One line of the protocol, decoded: a JSON object (a request, an event, an ASGI message in one).
+Document = dict[str, Any]
+
 
 def encode_value(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -67,11 +70,11 @@ class Opaque:
         return f"<{self.type_name} {self.shown}>"
 
 
-def dumps(document: dict[str, Any]) -> bytes:
+def dumps(document: Document) -> bytes:
     return (json.dumps(encode_value(document), separators=(",", ":")) + "\n").encode()
 
 
-def loads(line: bytes) -> dict[str, Any]:
+def loads(line: bytes) -> Document:
     document = decode_value(json.loads(line))
     if not isinstance(document, dict):
         raise ValueError("a protocol line must be a JSON object")

@@ -45,9 +45,11 @@ import linecache
 import os
 import sys
 import traceback
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from . import fixtures, learner_tests, probes, protocol
+from .protocol import Document
 
 TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -77,13 +79,13 @@ class Channel:
             written = os.write(self.out_fd, view)
             view = view[written:]
 
-    async def next_request(self) -> dict | None:
+    async def next_request(self) -> Document | None:
         assert self.reader is not None  # narrows the type for the checker  # noqa: S101
         line = await self.reader.readline()
         return protocol.loads(line) if line else None
 
 
-def describe_error(exc: BaseException) -> dict:
+def describe_error(exc: BaseException) -> Document:
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename.startswith("<cell ")]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     # The learner's function the exception came out of: a router that calls an unsolved
@@ -92,16 +94,25 @@ def describe_error(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": str(exc)[:1000], "traceback": "".join(lines)[-4000:], "where": where}
 
 
+class Pipe(Protocol):
+    """What a ``Sandbox`` talks to the grader through: a ``Channel`` (the pipe pair), or, when the
+    grader holds the code in its own process (``autograder.inprocess``), a loopback in memory."""
+
+    def emit(self, **event: Any) -> None: ...
+
+    async def next_request(self) -> Document | None: ...
+
+
 class Sandbox:
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Pipe) -> None:
         self.channel = channel
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
-        self.inboxes: dict[int, asyncio.Queue] = {}
-        self.tasks: set[asyncio.Task] = set()
-        self.cells: list[dict] = []
+        self.inboxes: dict[int, asyncio.Queue[Document]] = {}  # by call id: the grader's answers
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.cells: list[Document] = []
 
     # -- loading cells -------------------------------------------------------------------
-    async def load(self, cells: list[dict]) -> None:
+    async def load(self, cells: list[Document]) -> None:
         self.cells = cells
         for cell in cells:
             self.channel.emit(event="cell_start", id=cell["id"])
@@ -144,7 +155,7 @@ class Sandbox:
             return [self.resolve(item) for item in value]
         return value
 
-    async def handle(self, request: dict[str, Any]) -> None:
+    async def handle(self, request: Document) -> None:
         op: Any = request.get("op")  # off the wire: checked below, as each handler reads it
         call_id: Any = request.get("id")
         if op == "message" or op == "sent":
@@ -183,7 +194,7 @@ class Sandbox:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def guarded(self, handler, request: dict) -> None:
+    async def guarded(self, handler: Callable[[Document], Awaitable[None]], request: Document) -> None:
         try:
             await handler(request)
         except BaseException as exc:
@@ -191,7 +202,7 @@ class Sandbox:
             if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
                 raise
 
-    def describe(self, name: str) -> dict:
+    def describe(self, name: str) -> Document:
         if name not in self.namespace:
             return {"defined": False, "kind": None, "signature": None}
         obj = self.namespace[name]
@@ -210,32 +221,33 @@ class Sandbox:
             signature = None
         return {"defined": True, "kind": kind, "signature": signature}
 
-    async def invoke(self, request: dict) -> Any:
+    async def invoke(self, request: Document) -> Any:
         function = self.lookup(request["name"])
         result = function(*self.resolve(request.get("args", [])), **self.resolve(request.get("kwargs", {})))
         if inspect.isawaitable(result):
             result = await result
         return result
 
-    async def make(self, request: dict) -> None:
+    async def make(self, request: Document) -> None:
         self.namespace[request["as"]] = await self.invoke(request)
         self.channel.emit(event="made", id=request["id"])
 
-    async def call(self, request: dict) -> None:
+    async def call(self, request: Document) -> None:
         value = await self.invoke(request)
         self.channel.emit(event="return", id=request["id"], value=value)
 
-    async def asgi(self, request: dict) -> None:
+    async def asgi(self, request: Document) -> None:
         call_id = request["id"]
         app = self.lookup(request["name"])
-        inbox: asyncio.Queue = asyncio.Queue()
+        inbox: asyncio.Queue[Document] = asyncio.Queue()
         self.inboxes[call_id] = inbox
 
-        async def receive() -> dict:
+        async def receive() -> Document:
             self.channel.emit(event="receive", id=call_id)
-            return (await inbox.get())["message"]
+            message: Document = (await inbox.get())["message"]
+            return message
 
-        async def send(message: dict) -> None:
+        async def send(message: Document) -> None:
             self.channel.emit(event="send", id=call_id, message=message)
             answer = await inbox.get()
             if answer.get("error"):
@@ -247,16 +259,17 @@ class Sandbox:
             del self.inboxes[call_id]
         self.channel.emit(event="return", id=call_id, value=None)
 
-    async def run_test(self, request: dict) -> None:
+    async def run_test(self, request: Document) -> None:
         call_id = request["id"]
-        inbox: asyncio.Queue = asyncio.Queue()
+        inbox: asyncio.Queue[Document] = asyncio.Queue()
         self.inboxes[call_id] = inbox
         one_at_a_time = asyncio.Lock()  # answers come back in order: one request in flight
 
-        async def forward(http_request: dict) -> dict:
+        async def forward(http_request: Document) -> Document:
             async with one_at_a_time:
                 self.channel.emit(event="http", id=call_id, request=http_request)
-                return (await inbox.get())["message"]
+                response: Document = (await inbox.get())["message"]
+                return response
 
         try:
             verdict = await learner_tests.run(self.namespace[request["name"]], forward)

@@ -36,8 +36,10 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -67,7 +69,7 @@ from .upload import body_within_limit, graded_lessons, lesson_of, notebook_of
 PAGE_ASSETS = {"instructor.css": "text/css", "instructor.js": "text/javascript"}
 
 
-def public(submission: Submission, learner: str, ahead: int | None = None) -> dict:
+def public(submission: Submission, learner: str, ahead: int | None = None) -> dict[str, Any]:
     """What a learner may read about a submission (the stored result without server paths)."""
     result = json.loads(submission.result) if submission.result else None
     if result:
@@ -111,8 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
         last web app may have died between its commit and its send); later, only what has waited
         longer than a sweep while the broker's queue is empty (its message was lost)."""
         now = time.time()
-        if not first and await run_in_threadpool(queue.waiting, broker):
-            return 0
+        if not first:
+            waiting: int = await run_in_threadpool(queue.waiting, broker)
+            if waiting:
+                return 0
         ids = await store.unfinished(queued_before=now if first else now - settings.sweep_seconds, now=now)
         if ids:
             await enqueue(ids)
@@ -127,7 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
                 print(f"service: sweep failed ({type(exc).__name__}: {exc})", flush=True)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.create_tables()
         resent = await sweep(first=True)
         if resent:
@@ -197,7 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
         return submission
 
     @app.get("/api/submissions/{submission_id}")
-    async def status(submission_id: str, who: Learner = Depends(learner)) -> dict:
+    async def status(submission_id: str, who: Learner = Depends(learner)) -> dict[str, Any]:
         submission = await readable(submission_id, who)
         ahead = await store.ahead_of(submission) if submission.status == "queued" else None
         return public(submission, await store.learner_name(submission.learner_id), ahead)
@@ -207,11 +211,13 @@ def create_app(settings: Settings) -> FastAPI:
         submission = await readable(submission_id, who)
         name = await store.learner_name(submission.learner_id)
 
-        async def stream():
+        async def stream() -> AsyncIterator[str]:
             last = None
             while True:
                 change = progress.next_change()
                 current = await store.get(submission_id)
+                if current is None:  # never deleted: only a database emptied by hand
+                    return
                 ahead = await store.ahead_of(current) if current.status == "queued" else None
                 if (current.status, ahead) != last:
                     last = (current.status, ahead)
@@ -229,7 +235,7 @@ def create_app(settings: Settings) -> FastAPI:
         return lesson
 
     @app.get("/api/instructor/class")
-    async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
+    async def class_view(lesson: str | None = None, who: Learner = Depends(teacher)) -> dict[str, Any]:
         return instructor.class_view(
             await store.latest(known(lesson)),
             await store.learners(),
@@ -239,18 +245,20 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @app.get("/api/instructor/lessons/{lesson}")
-    async def lesson_view(lesson: str, who: Learner = Depends(teacher)) -> dict:
+    async def lesson_view(lesson: str, who: Learner = Depends(teacher)) -> dict[str, Any]:
         return instructor.lesson_view(lesson, await store.latest(known(lesson)), await store.learners())
 
     @app.get("/api/instructor/learners/{learner_id}")
-    async def learner_view(learner_id: int, lesson: str | None = None, who: Learner = Depends(teacher)) -> dict:
+    async def learner_view(
+        learner_id: int, lesson: str | None = None, who: Learner = Depends(teacher)
+    ) -> dict[str, Any]:
         names = await store.learners()
         if learner_id not in names:
             raise NoSuchLearner(learner_id)
         return instructor.learner_view(learner_id, names[learner_id], await store.history(learner_id), known(lesson))
 
     @app.get("/api/instructor/queue")
-    async def queue_view(hours: int = Query(48, ge=1, le=24 * 14), who: Learner = Depends(teacher)) -> dict:
+    async def queue_view(hours: int = Query(48, ge=1, le=24 * 14), who: Learner = Depends(teacher)) -> dict[str, Any]:
         now = time.time()
         recent = await store.timings_since(now - hours * 3600)
         return instructor.queue_view(
@@ -272,13 +280,14 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @app.post("/api/instructor/regrade/{lesson}", status_code=202)
-    async def regrade(lesson: str, who: Learner = Depends(teacher)) -> dict:
-        ids = await store.regrade(known(lesson))
+    async def regrade(lesson: str, who: Learner = Depends(teacher)) -> dict[str, Any]:
+        known(lesson)
+        ids = await store.regrade(lesson)
         await enqueue(ids)
         return {"lesson": lesson, "queued": len(ids)}
 
     @app.post("/api/instructor/retry", status_code=202)
-    async def retry(who: Learner = Depends(teacher)) -> dict:
+    async def retry(who: Learner = Depends(teacher)) -> dict[str, Any]:
         ids = await store.retry_errors()
         await enqueue(ids)
         return {"queued": len(ids)}
@@ -302,7 +311,7 @@ def create_app(settings: Settings) -> FastAPI:
         its broker answer, 503 when the broker does not (uploads are stored then, but nothing is
         graded until it is back). The class's counts are the instructor's alone."""
         broker_up = await run_in_threadpool(queue.answers, settings.broker_url)
-        document: dict = {"ok": broker_up, "broker": "up" if broker_up else "down"}
+        document: dict[str, Any] = {"ok": broker_up, "broker": "up" if broker_up else "down"}
         who = await bearer(authorization)
         if who is not None and who.instructor:
             document["counts"] = await store.counts()

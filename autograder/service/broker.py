@@ -45,14 +45,14 @@ class OwnBroker:
     def url(self) -> str:
         return redis_url(self.port, self.password)
 
-    def start(self) -> subprocess.Popen:
+    def start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             redis_command(str(self.folder), self.port, self.password, persist=True),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 
-    def start_ready(self, timeout: float = 10.0) -> subprocess.Popen:
+    def start_ready(self, timeout: float = 10.0) -> subprocess.Popen[bytes]:
         """Started, and answering (the first start: the web app and workers need it at once)."""
         server = self.start()
         try:

@@ -3,35 +3,38 @@ the HTTP status it earns and a message that says what to do next."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
 
 from ..errors import GraderError
 
 
 class ServiceError(GraderError):
     status = 400
-    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = dict(headers or {})  # sent with the answer: how to authenticate, when to retry
 
 
 class MissingToken(ServiceError):
     status = 401
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
     def __init__(self) -> None:
         super().__init__(
             "No token: send `Authorization: Bearer <your token>`. Your instructor gives you a token "
-            "(`autograder tokens add NAME` prints one)."
+            "(`autograder tokens add NAME` prints one).",
+            {"WWW-Authenticate": "Bearer"},
         )
 
 
 class WrongToken(ServiceError):
     status = 401
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
     def __init__(self) -> None:
         super().__init__(
             "This token is not one the service knows (mistyped, or replaced by a newer one). "
-            "Check it, or ask your instructor for a new one."
+            "Check it, or ask your instructor for a new one.",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
 
 
@@ -140,10 +143,10 @@ class TooMany(ServiceError):
     status = 429
 
     def __init__(self, per_minute: int, retry_after: int) -> None:
-        self.headers = {"Retry-After": str(retry_after)}
         super().__init__(
             f"You have made {per_minute} submissions in the last minute, the most allowed. "
-            f"Submit again in {retry_after} s; your earlier submissions are being graded."
+            f"Submit again in {retry_after} s; your earlier submissions are being graded.",
+            {"Retry-After": str(retry_after)},
         )
 
 

@@ -138,7 +138,7 @@ class Grader:
         if claim is Claim.HELD:
             raise LeaseHeld(submission_id)
         if claim is not Claim.CLAIMED:
-            return claim.value
+            return str(claim.value)
         self.announce(submission_id, "running")
         submission = await self.store.get(submission_id)
         assert submission is not None  # narrows the type for the checker  # noqa: S101

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Sequence
+from typing import Any
 
 from .. import report
 from ..types import SubmissionResult
@@ -26,7 +28,7 @@ def results(latest: list[Submission], names: dict[int, str]) -> list[SubmissionR
     return found
 
 
-def grader_errors(failed: list[Submission], names: dict[int, str]) -> list[dict]:
+def grader_errors(failed: list[Submission], names: dict[int, str]) -> list[dict[str, Any]]:
     """The submissions the grader failed on (not graded, no score), with why: for the
     instructor alone, who can have them graded again (``POST /api/instructor/retry``)."""
     return [
@@ -45,9 +47,9 @@ def class_view(
     latest: list[Submission],
     names: dict[int, str],
     counts: dict[str, int],
-    failed: list[Submission] = (),
-    lessons: list[str] = (),
-) -> dict:
+    failed: Sequence[Submission] = (),
+    lessons: Sequence[str] = (),
+) -> dict[str, Any]:
     graded = results(latest, names)
     return {
         "lessons": list(lessons),
@@ -75,7 +77,7 @@ def class_view(
     }
 
 
-def lesson_view(lesson: str, latest: list[Submission], names: dict[int, str]) -> dict:
+def lesson_view(lesson: str, latest: list[Submission], names: dict[int, str]) -> dict[str, Any]:
     """One lesson's statistics over each learner's latest graded submission of it."""
     graded = results(latest, names)
     top = max((result.max_score for result in graded), default=0.0)
@@ -91,7 +93,7 @@ def lesson_view(lesson: str, latest: list[Submission], names: dict[int, str]) ->
     }
 
 
-def learner_view(learner_id: int, name: str, history: list[Submission], lesson: str | None) -> dict:
+def learner_view(learner_id: int, name: str, history: list[Submission], lesson: str | None) -> dict[str, Any]:
     """One learner's submissions, newest first, and the feedback of their latest finished one
     (of ``lesson``, if given): the very text they were shown."""
     finished = [each for each in history if each.status in FINISHED and lesson in (None, each.lesson)]
@@ -134,7 +136,7 @@ def queue_view(
     *,
     now: float,
     hours: int,
-) -> dict:
+) -> dict[str, Any]:
     """The queue over the last ``hours``: uploads per hour, the median time to feedback, and
     what is waiting, grading or failed now; grader errors listed apart, never as scores."""
     return {

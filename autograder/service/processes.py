@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from coursekit.processes import wait_until
@@ -36,7 +36,7 @@ def command(role: str) -> list[str]:
     return [sys.executable, "-m", "autograder.service.processes", role]
 
 
-def start(role: str, settings: Settings) -> subprocess.Popen:
+def start(role: str, settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command(role), env={**os.environ, **settings.to_environment()})
 
 
@@ -49,9 +49,9 @@ class Supervisor:
     settings: Settings
     roles: list[str]
     own_broker: OwnBroker | None = None
-    children: list[subprocess.Popen] = field(default_factory=list)
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def launch(self, role: str) -> subprocess.Popen:
+    def launch(self, role: str) -> subprocess.Popen[bytes]:
         if role == "broker":
             if self.own_broker is None:  # a Supervisor lists "broker" only with a broker of its own
                 raise RuntimeError("no broker of serve's own to start")
@@ -64,7 +64,7 @@ class Supervisor:
             for role in self.roles
         ]
 
-    def watch(self, stopping) -> None:
+    def watch(self, stopping: Callable[[], bool]) -> None:
         while not stopping():
             self.restart_dead()
             time.sleep(0.2)
@@ -84,7 +84,7 @@ class Supervisor:
         stop(*(child for role, child in zip(self.roles, self.children, strict=True) if role == "broker"))
 
 
-def stop(*children: subprocess.Popen, grace: float = 10.0) -> None:
+def stop(*children: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     """SIGTERM (a worker finishes the job in hand), then SIGKILL after ``grace`` seconds."""
     for child in children:
         if child.poll() is None:
@@ -107,7 +107,7 @@ def answers(url: str) -> bool:
         return False
 
 
-def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen:
+def start_web(settings: Settings, timeout: float = 60) -> subprocess.Popen[bytes]:
     """The web app alone, once it answers (for tests and benchmarks that kill and count)."""
     web = start("web", settings)
     url = f"http://{settings.host}:{settings.port}"
@@ -142,7 +142,7 @@ def serve(settings: Settings, *, web: bool = True) -> None:
     settings.make_folder()
     stopping = False
 
-    def stop(*_) -> None:
+    def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 

@@ -20,13 +20,17 @@ missed message), so a lost message costs that delay and nothing else.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
 
 CHANNEL = "autograder:progress"
 RECONNECT_SECONDS = 1.0
 READ_SECONDS = 0.5  # the subscription's reads wait this long at most, so that stop() is prompt
 
 
-def announce(client, submission_id: str, status: str) -> None:
+def announce(client: redis.Redis, submission_id: str, status: str) -> None:
     """Tell the web apps that a submission's status changed (a sync Redis client: the worker's)."""
     try:
         client.publish(CHANNEL, f"{submission_id} {status}")
@@ -40,7 +44,7 @@ class Progress:
     def __init__(self, broker_url: str) -> None:
         self.broker_url = broker_url
         self.changed = asyncio.Event()  # replaced after each wake-up, so a waiter sees each change once
-        self.listener: asyncio.Task | None = None
+        self.listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
         self.stopping = False
 

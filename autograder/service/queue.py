@@ -81,17 +81,20 @@ def run_worker(settings: Settings) -> None:
         print(f"{grader.name}: {submission_id} {outcome}", flush=True)
 
     lease_ms = int(settings.lease_seconds * 1000)
+
+    def retry_when(retries: int, error: Exception) -> bool:
+        return isinstance(error, LeaseHeld) or retries < 5
+
     dramatiq.actor(
-        grade_submission,
         broker=broker,
         actor_name=ACTOR,
         queue_name=QUEUE,
         max_retries=100,
         min_backoff=500,
         max_backoff=lease_ms,
-        retry_when=lambda retries, exc: isinstance(exc, LeaseHeld) or retries < 5,
+        retry_when=retry_when,
         time_limit=10 * 60 * 1000,
-    )
+    )(grade_submission)
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.queue_prefetch = 1
     stopping = threading.Event()

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 ENVIRONMENT = "AUTOGRADER_SERVICE"  # how ``serve`` hands its settings to the processes it starts
 
@@ -57,7 +58,7 @@ class Settings:
     def to_environment(self) -> dict[str, str]:
         return {ENVIRONMENT: json.dumps(asdict(self))}
 
-    def with_changes(self, **changes) -> Settings:
+    def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .. import report
 from ..types import SubmissionResult
@@ -21,7 +22,7 @@ from .store import FINISHED, Timing
 HOUR = 3600.0
 
 
-def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list[dict]:
+def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list[dict[str, Any]]:
     """At most ``bins`` equal-width bins from 0 to ``max_score``, each ``[low, high)`` but the
     last, which holds full marks too (a full score is the top bin's, not a bin of its own). A
     whole-number maximum gets whole-number bins (36 points: nine of 4, not ten of 3.6), the last
@@ -41,7 +42,7 @@ def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list
     ]
 
 
-def summary(scores: Sequence[float]) -> dict:
+def summary(scores: Sequence[float]) -> dict[str, Any]:
     """The mean and median score (None for an empty lesson)."""
     if not scores:
         return {"mean": None, "median": None}
@@ -56,7 +57,7 @@ def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return statistics.correlation(xs, ys)
 
 
-def per_test(results: Sequence[SubmissionResult]) -> list[dict]:
+def per_test(results: Sequence[SubmissionResult]) -> list[dict[str, Any]]:
     """Per hidden test: how many passed, its pass rate and its discrimination, hardest first.
 
     Discrimination is the correlation between passing the test and the rest of the learner's
@@ -71,22 +72,22 @@ def per_test(results: Sequence[SubmissionResult]) -> list[dict]:
             passed.append(float(test.passed))
             rest.append((result.score or 0) - test.points)
     rows = []
-    for exercise, name, passed, graded in report.pass_rates(list(results)):  # its order: hardest first
+    for exercise, name, passes, graded in report.pass_rates(list(results)):  # its order: hardest first
         found = correlation(*outcomes[exercise, name])
         rows.append(
             {
                 "exercise": exercise,
                 "test": name,
-                "passed": passed,
+                "passed": passes,
                 "graded": graded,
-                "rate": passed / graded,
+                "rate": passes / graded,
                 "discrimination": None if found is None else round(found, 3),
             }
         )
     return rows
 
 
-def per_exercise(results: Sequence[SubmissionResult]) -> list[dict]:
+def per_exercise(results: Sequence[SubmissionResult]) -> list[dict[str, Any]]:
     """Per exercise, in the notebook's order: the mean score, its share of the exercise's
     points, and the share of learners with full marks on it."""
     scores: dict[str, list[tuple[float, float]]] = {}
@@ -109,7 +110,7 @@ def per_exercise(results: Sequence[SubmissionResult]) -> list[dict]:
     return rows
 
 
-def per_hour(times: Iterable[float], end: float, hours: int) -> list[dict]:
+def per_hour(times: Iterable[float], end: float, hours: int) -> list[dict[str, Any]]:
     """Submissions per clock hour over the ``hours`` hours up to the one holding ``end``, empty
     hours included (a rush shows only against the quiet hours around it). Hours start on the
     hour (UTC), which is the hour in every whole-hour time zone."""

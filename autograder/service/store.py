@@ -27,9 +27,11 @@ import enum
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
+    CursorResult,
     Float,
     ForeignKey,
     Integer,
@@ -43,9 +45,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, defer, mapped_column
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.sql.dml import Update
 
 # done: graded (a score); failed: the notebook stopped its worker too often; error: not graded,
 # the grader failed on its own side (``types.GRADER_ERROR``): no score, kept to be graded again.
@@ -147,6 +151,13 @@ class Limited:
 RATE_WINDOW = 60.0  # seconds: the limit is on submissions per minute
 
 
+async def changed(session: AsyncSession, statement: Update) -> int:
+    """The rows an UPDATE changed. (Its result is a CursorResult, which holds the count; Session.execute
+    is typed for SELECTs.)"""
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -161,7 +172,7 @@ def engine_for(url: str, *, pooled: bool = True) -> AsyncEngine:
     if sqlite:
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(connection, _record) -> None:
+        def _pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")  # committed means on disk, before the 202
@@ -303,7 +314,8 @@ class Store:
     async def claim(self, submission_id: str, worker: str, lease_seconds: float) -> Claim:
         now = time.time()
         async with self.session.begin() as session:
-            claimed = await session.execute(
+            claimed = await changed(
+                session,
                 update(Submission)
                 .where(
                     Submission.id == submission_id,
@@ -317,9 +329,9 @@ class Store:
                     lease_until=now + lease_seconds,
                     started_at=now,
                     attempts=Submission.attempts + 1,
-                )
+                ),
             )
-            if claimed.rowcount == 1:
+            if claimed == 1:
                 return Claim.CLAIMED
             status = (await session.execute(select(Submission.status).where(Submission.id == submission_id))).scalar()
         if status is None:
@@ -328,12 +340,13 @@ class Store:
 
     async def renew(self, submission_id: str, worker: str, lease_seconds: float) -> bool:
         async with self.session.begin() as session:
-            renewed = await session.execute(
+            renewed = await changed(
+                session,
                 update(Submission)
                 .where(Submission.id == submission_id, Submission.claimed_by == worker, Submission.status == "running")
-                .values(lease_until=time.time() + lease_seconds)
+                .values(lease_until=time.time() + lease_seconds),
             )
-            return renewed.rowcount == 1
+            return renewed == 1
 
     async def finish(
         self,
@@ -348,7 +361,8 @@ class Store:
     ) -> bool:
         """Write the result, if this worker's claim still stands; return whether it did."""
         async with self.session.begin() as session:
-            written = await session.execute(
+            written = await changed(
+                session,
                 update(Submission)
                 .where(Submission.id == submission_id, Submission.claimed_by == worker, Submission.status == "running")
                 .values(
@@ -360,9 +374,9 @@ class Store:
                     graded_at=time.time(),
                     lease_until=None,
                     gradings=Submission.gradings + 1,
-                )
+                ),
             )
-            return written.rowcount == 1
+            return written == 1
 
     # the class, as the instructor sees it
 
@@ -442,10 +456,10 @@ class Store:
         """Queue every finished submission of ``lesson`` again, with the suite as it is now."""
         async with self.session.begin() as session:
             # One UPDATE, not a read and a write: two regrades at once bump the version twice.
-            bumped = await session.execute(
-                update(Suite).where(Suite.lesson == lesson).values(version=Suite.version + 1)
+            bumped = await changed(
+                session, update(Suite).where(Suite.lesson == lesson).values(version=Suite.version + 1)
             )
-            if bumped.rowcount == 0:
+            if bumped == 0:
                 session.add(Suite(lesson=lesson, version=1))
             ids = list(
                 (

@@ -16,6 +16,7 @@ A body that is neither a notebook nor a form holding one is refused with what wa
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from starlette.datastructures import Headers, UploadFile
@@ -25,11 +26,11 @@ from starlette.requests import Request
 from .. import notebook
 from ..errors import GraderError
 from ..grade import detect_lesson
-from ..lessons import all_lessons
+from ..lessons import Lesson, all_lessons
 from .errors import FormWithoutNotebook, NestedTooDeeply, NotASubmission, TooLarge
 
 
-def graded_lessons():
+def graded_lessons() -> list[Lesson]:
     """The lessons this server has hidden suites for."""
     return [lesson for lesson in all_lessons() if any(lesson.suite.glob("test_*.py"))]
 
@@ -57,7 +58,7 @@ async def notebook_of(headers: Headers, body: bytes) -> bytes:
     if not is_form(headers):
         return body
 
-    async def stream():
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     # The whole body is already within the upload limit, so a part may be as large as the body.

@@ -187,3 +187,89 @@ def test_a_folder_under_tmp_reached_through_a_symlink_is_readable_and_its_hidden
         shutil.rmtree(folder)
     assert probed.unready == "" and probed.seen["unseen"] == []  # the link, and what it leads to, are there
     assert probed.seen["visible"] == []
+
+
+# A process whose main thread has exited alone (the exit system call, not exit_group) shows as
+# a zombie in /proc while its other threads still run: ending a sandbox must not take it for
+# dead. It plays a sandbox's leftover in `uid` mode (found by its user id alone): it takes the
+# user id Jail.end looks for, and a thread of it keeps writing to a file.
+EXITED_LEADER = """
+import ctypes, os, sys, threading, time
+os.setgid(int(sys.argv[1])); os.setuid(int(sys.argv[1]) + os.getpid())
+def beat():
+    while True:
+        with open(sys.argv[2], "a") as out:
+            out.write(".")
+        time.sleep(0.01)
+threading.Thread(target=beat).start()
+time.sleep(0.2)
+ctypes.CDLL(None, use_errno=True).syscall(60, 0)  # SYS_exit on x86-64: this thread alone
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or os.uname().machine != "x86_64", reason="plays another user (root, x86-64)")
+def test_ending_a_sandbox_kills_a_process_whose_leader_thread_has_exited():
+    folder = Path(tempfile.mkdtemp())  # not under pytest's, which only root may enter
+    folder.chmod(0o777)
+    beats = folder / "beats"
+    process = subprocess.Popen([sys.executable, "-c", EXITED_LEADER, str(jail.FIRST_UID), str(beats)])
+    try:
+        for _ in range(100):  # until the leader is a zombie and its thread still beats
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            if "\nState:\tZ" in status and beats.stat().st_size > 0:
+                break
+            subprocess.run(["sleep", "0.05"])
+        else:
+            pytest.fail("the leader thread did not exit alone")
+        size = beats.stat().st_size
+        subprocess.run(["sleep", "0.1"])
+        assert beats.stat().st_size > size, "its thread should still be running"
+        assert jail.Jail(mode="uid").end(process.pid) >= 1
+        process.wait(timeout=10)
+        size = beats.stat().st_size
+        subprocess.run(["sleep", "0.2"])
+        assert beats.stat().st_size == size, "its thread still runs"
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder)
+
+
+def a_process_of_its_own_group() -> subprocess.Popen[bytes]:
+    """A process that leads its own process group, as a sandbox and a grading worker do."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+
+def test_ending_a_runs_sandboxes_ends_one_the_worker_did_not(tmp_path):
+    ledger = jail.Jail(ledger=str(tmp_path / "sandboxes.txt"), mode="none")
+    left = a_process_of_its_own_group()
+    ledger.record(left.pid, tmp_path / "scratch")
+    try:
+        ledger.end_all()
+        assert left.wait(timeout=10) == -9
+    finally:
+        left.kill()
+        left.wait()
+
+
+def test_ending_a_runs_sandboxes_spares_a_process_that_now_has_an_ended_sandboxs_pid(tmp_path, monkeypatch):
+    # A pid is reused once its process is gone, within minutes on a busy machine: the grading
+    # run's end must not end another run's sandbox (or anything else) that now has the pid of
+    # one of its own sandboxes, ended long before.
+    ledger = jail.Jail(ledger=str(tmp_path / "sandboxes.txt"), mode="none")
+    ended, reused = a_process_of_its_own_group(), a_process_of_its_own_group()
+    try:
+        ledger.record(ended.pid, tmp_path / "ended")
+        ledger.end(ended.pid)
+        assert ended.wait(timeout=10) == -9
+        # This process got the pid of a sandbox recorded earlier, which then ended unrecorded
+        # (its worker killed): the start time recorded is not this process's.
+        monkeypatch.setattr(jail, "_start_time", lambda pid: "1")
+        ledger.record(reused.pid, tmp_path / "reused")
+        monkeypatch.undo()
+        ledger.end_all()
+        assert reused.poll() is None, "a process that is not the run's sandbox was killed"
+    finally:
+        for process in (ended, reused):
+            process.kill()
+            process.wait()

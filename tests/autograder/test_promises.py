@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import promises
+from autograder import plugin, promises
 from autograder.errors import PromisesInvalid, StatementWithoutPromises
 from autograder.suite import FrozenSuite, HiddenTest, hermetic_pytest_args, materialise
 
@@ -190,7 +190,7 @@ def test_none():
 
 class Results:
     def pytest_sessionfinish(self, session) -> None:
-        self.results = {result.name: result.feedback for result in session.config._autograder_results}
+        self.results = {result.name: result.feedback for result in session.config.stash[plugin.RESULTS]}
 
 
 def test_a_failed_tests_feedback_names_its_promises_from_the_runs_snapshot(tmp_path):

@@ -300,3 +300,37 @@ def test_every_line_a_check_prints_says_in_words_how_it_went():
         assert words.startswith(
             {"pass": "the visible checks pass", "todo": "not solved yet", "fail": f"{WORDS['fail']}: "}[status]
         ), line
+
+
+def test_a_database_connection_a_check_drops_unclosed_prints_nothing_when_it_is_freed_later(capsys, monkeypatch):
+    # A check that stops at an unsolved exercise can drop an aiosqlite connection unclosed (an
+    # engine it never disposed). The garbage collector frees it whenever it runs, often during
+    # a later check, and its __del__ asks aiosqlite's thread to stop with a future of the loop
+    # running at that moment. Here that thread is still busy (a slow query) when the check ends:
+    # if the check's loop were closed by then, the thread's answer would raise "Event loop is
+    # closed" and print a traceback into the learner's cell.
+    import gc
+    import threading
+    import time
+
+    import aiosqlite
+
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    dropped = []
+
+    @self_check("drops_a_connection")
+    async def check():
+        connection = await aiosqlite.connect(":memory:")
+        await connection.create_function("nap", 0, lambda: time.sleep(0.5))
+        dropped.append(asyncio.ensure_future(connection.execute("SELECT nap()")))  # not awaited
+        stub()
+
+    @self_check("frees_it")
+    async def check_later():
+        dropped.clear()
+        gc.collect()  # the connection's __del__ runs here, inside this check's loop
+
+    time.sleep(1.0)  # the thread ends its slow query, then answers the stop
+    assert (check.status, check_later.status) == ("todo", "pass")
+    assert raised == []

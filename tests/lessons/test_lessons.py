@@ -21,7 +21,7 @@ from autograder.types import Only
 from coursekit import progress
 from tests.browser.lab import can_run_offline
 from tests.conftest import BUSY_CORE
-from tests.lessons.classes import Submission, in_every_class
+from tests.lessons.classes import JOBS, Submission, in_every_class
 from tests.notebook_runs import RUN_LIMIT_SECONDS, execute
 from tests.run_checks import image_outputs, recap_summary, red_blocks
 
@@ -470,6 +470,18 @@ def test_a_lesson_leaves_nothing_in_the_temporary_folder(lesson, executed_soluti
 
 
 @pytest.mark.slow
+def test_a_lesson_writes_nothing_beside_its_notebook_but_the_progress_record(lesson, executed_solutions):
+    """A learner's notebooks folder gets no litter from a run: the kernel runs in the notebook's
+    folder (the solution's, here), where only the self-checks' record may appear (git ignores
+    it). Hypothesis, run by the hidden test cells (as nbgrader runs them), once left its cache
+    there."""
+    executed_solutions(lesson)
+    kept = {lesson.solution.name, progress.PROGRESS_FILE, ".ipynb_checkpoints"}  # the last: the Lab's own
+    beside = sorted(path.name for path in lesson.solution.parent.iterdir() if path.name not in kept)
+    assert beside == [], f"left in {lesson.solution.parent} (delete it if an older run left it): {beside}"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mistake",
     [m for m in all_mistakes() if m.warned],
@@ -547,7 +559,9 @@ def test_every_lesson_is_in_the_course_manifest():
 # every time; an answer that still blocks the loop, graded 20 times under the same load, gets
 # 0 for each timing check every time. (The timing checks compare a cheap request's latency
 # with the idle latency measured in the same run, with wide margins, and repeat before
-# failing: see ``autograder.suitekit.responsiveness``.)
+# failing: see ``autograder.suitekit.responsiveness``.) They are graded as many at once as a
+# lesson's class is (``tests/lessons/classes.py``, JOBS): more load beside each timing check
+# than the burner alone, and the whole test takes the machine for half the time.
 
 RUNS = 20
 LESSON_04 = "04_async_pitfalls"
@@ -582,7 +596,7 @@ def test_lesson04_timing_checks_hold_under_load(tmp_path, busy_core):
             nbformat.write(notebook_with_mistake, path)
             only[path] = Only(exercise, first_failure=False)
 
-    results = grade_all(sorted(tmp_path.glob("*.ipynb")), lesson=lesson, only=only)
+    results = grade_all(sorted(tmp_path.glob("*.ipynb")), lesson=lesson, only=only, jobs=JOBS)
 
     assert busy_core.poll() is None, "the burner stopped: the machine was not busy throughout"
     solutions = [result for result in results if result.submission.startswith("solution")]

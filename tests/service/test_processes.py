@@ -94,9 +94,7 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
     prof = {"Authorization": f"Bearer {imported[1].split(',')[1]}"}
     with serve(data) as served:
         url = served.url
-        submitted = autograder(
-            "submit", str(SOLUTION), "--server", url, "--token", token, timeout=300
-        )
+        submitted = autograder("submit", str(SOLUTION), "--server", url, "--token", token, timeout=300)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         assert "graded: 50 / 50" in submitted.stdout
         assert "Score: 50 / 50" in submitted.stdout  # the feedback `autograder grade` writes
@@ -235,7 +233,13 @@ def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_oth
         assert redis.Redis.from_url(served.broker_url).ping()
         served.make_folder()
         worker = processes.start("worker", served)
+        broker = queue.broker_for(served)
         try:
+            # Checked once it runs: /proc/<pid>/environ reads empty until exec has set up the new
+            # program's memory, which can be after Popen returns (exec closes the pipe Popen waits
+            # on before it builds the new stack), so a loaded machine could read it empty.
+            assert wait_until(lambda: queue.workers_alive(broker) == 1 or worker.poll() is not None, 120, 0.2)
+            assert worker.poll() is None, "the worker ended at start-up"
             # No process's command line (readable by every user) holds the password ...
             for folder in os.listdir("/proc"):
                 if folder.isdigit():
@@ -257,6 +261,7 @@ def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_oth
                 assert other.returncode != 0 and "PermissionError" in other.stderr
         finally:
             stop(worker)
+            broker.close()
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
