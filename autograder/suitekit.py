@@ -25,8 +25,8 @@ from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from coursekit.asgi import Trace
-from coursekit.types import ASGIApp, Message, Receive, Scope, Send
+from coursekit.asgi import Trace, lifespan_must_start
+from coursekit.types import ASGIApp, Message, Scope
 
 from . import answers
 from .errors import GraderFault
@@ -84,20 +84,11 @@ async def lifespan(app: ASGIApp, what: str = "Your app") -> AsyncIterator[Any]:
     manager's time-out: a server would go on without the lifespan, which the task asks for."""
     from asgi_lifespan import LifespanManager, LifespanNotSupported
 
-    async def told(scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message.get("type") == "lifespan.startup.complete"
-            await send(message)
-
-        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
-        if scope["type"] == "lifespan" and not started:
-            raise Mistake(f"{what} returned from its lifespan without starting up (no lifespan.startup.complete).")
+    def failed() -> Mistake:
+        return Mistake(f"{what} returned from its lifespan without starting up (no lifespan.startup.complete).")
 
     try:
-        async with LifespanManager(told, startup_timeout=5, shutdown_timeout=5) as manager:
+        async with LifespanManager(lifespan_must_start(app, failed), startup_timeout=5, shutdown_timeout=5) as manager:
             yield manager
     except LifespanNotSupported as exc:
         raise (exc.__cause__ if isinstance(exc.__cause__, Mistake) else exc) from None

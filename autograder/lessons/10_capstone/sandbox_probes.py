@@ -53,20 +53,13 @@ async def lifespan_running(app: Any):
     time-out: a server would go on without a lifespan, which no step's app may do."""
     from asgi_lifespan import LifespanManager, LifespanNotSupported
 
-    async def told(scope: dict, receive: Any, send: Any) -> None:
-        started = False
+    from coursekit.asgi import lifespan_must_start
 
-        async def watched(message: dict) -> None:
-            nonlocal started
-            started = started or message.get("type") == "lifespan.startup.complete"
-            await send(message)
-
-        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
-        if scope["type"] == "lifespan" and not started:
-            raise RuntimeError("the app returned from its lifespan without starting up (no lifespan.startup.complete)")
+    def failed() -> RuntimeError:
+        return RuntimeError("the app returned from its lifespan without starting up (no lifespan.startup.complete)")
 
     try:
-        async with LifespanManager(told, startup_timeout=5, shutdown_timeout=5) as manager:
+        async with LifespanManager(lifespan_must_start(app, failed), startup_timeout=5, shutdown_timeout=5) as manager:
             yield manager
     except LifespanNotSupported as exc:
         raise RuntimeError(str(exc.__cause__ or exc)) from None

@@ -30,6 +30,7 @@ from autograder import reference as references
 from autograder.errors import GraderFault
 from autograder.expect import expect, graded
 from autograder.learner_tests import hunt
+from autograder.suite import PROMISES
 
 pytestmark = pytest.mark.anyio
 NAME = "service_tests"
@@ -126,7 +127,7 @@ async def the_hunt(submission, separate_sandbox, request):
 
 def broken(variant: Variant, request) -> str:
     """The promise a variant breaks, by number and in the statement's words."""
-    table = getattr(request.config, "_autograder_promises", {})
+    table = request.config.stash.get(PROMISES, {})
     found = next((promise for promise in table.get(variant.exercise, ()) if promise.id == variant.promise), None)
     if found is None:
         return f"a promise of `{variant.exercise}`"
