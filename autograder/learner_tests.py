@@ -131,6 +131,7 @@ class Run:
     """The learner's tests on one app: each test's verdict, in order."""
 
     verdicts: dict[str, Verdict] = field(default_factory=dict)
+    requests: int = 0  # sent by all the tests together
 
     @property
     def passed(self) -> bool:
@@ -141,9 +142,10 @@ class Run:
         return [name for name, verdict in self.verdicts.items() if verdict["outcome"] != "passed"]
 
 
-async def run_tests(submission: Submission, make_app: AppFactory) -> Run:
+async def run_tests(submission: Submission, make_app: AppFactory, *, until_failure: bool = False) -> Run:
     """Each of the learner's tests against a fresh ``make_app()``; a test that ends the
-    sandbox (timeout, crash) fails, and so do the tests it left unrun."""
+    sandbox (timeout, crash) fails, and so do the tests it left unrun. ``until_failure``: stop
+    after the first test that fails (one is all a variant needs to be caught)."""
     run = Run()
     names = await submission.learner_tests()
     if not isinstance(names, list):
@@ -160,7 +162,10 @@ async def run_tests(submission: Submission, make_app: AppFactory) -> Run:
                 verdict = verdict_of(await submission.run_learner_test(name, served.answer))
             except SubmissionError as error:
                 verdict = {"outcome": "failed", "error": type(error).__name__, "message": str(error)[:300]}
+            run.requests += served.count
         run.verdicts[name] = verdict
+        if until_failure and verdict["outcome"] != "passed":
+            break
     return run
 
 
@@ -181,16 +186,18 @@ class Hunt:
 
 
 async def hunt(sandbox: Sandbox, correct: AppFactory, variants: dict[str, AppFactory]) -> Hunt:
-    """Run the learner's tests on ``correct``, each variant, then ``correct`` again, each run
-    in a sandbox of its own (``sandbox()``)."""
+    """Run the learner's tests on ``correct``, each variant (until a test fails: the variant is
+    caught), then ``correct`` again, each run in a sandbox of its own (``sandbox()``)."""
 
-    async def one(make_app: AppFactory) -> Run:
+    async def one(make_app: AppFactory, until_failure: bool = False) -> Run:
         async with sandbox() as submission:
-            return await run_tests(submission, make_app)
+            return await run_tests(submission, make_app, until_failure=until_failure)
 
     first = await one(correct)
     if not first.passed:  # nothing can be caught: spare the variants' runs
         return Hunt([first], {name: Run() for name in variants})
-    found = {name: await one(make_app) for name, make_app in variants.items()}
+    if first.requests == 0:  # tests that asked the app nothing cannot tell a variant from it
+        return Hunt([first], dict.fromkeys(variants, first))
+    found = {name: await one(make_app, until_failure=True) for name, make_app in variants.items()}
     last = await one(correct)
     return Hunt([first, last], found)

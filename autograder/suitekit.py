@@ -25,7 +25,7 @@ from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from coursekit.asgi import Trace
+from coursekit.asgi import Trace, lifespan_must_start
 from coursekit.types import ASGIApp, Message, Scope
 
 from . import answers
@@ -74,6 +74,24 @@ async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@asynccontextmanager
+async def lifespan(app: ASGIApp, what: str = "Your app") -> AsyncIterator[Any]:
+    """``app``'s lifespan run as a test client runs it (asgi_lifespan's ``LifespanManager``),
+    yielding the manager. An app whose lifespan call returns without starting up (an answer
+    that does nothing) fails at once with a ``Mistake`` naming ``what``, rather than after the
+    manager's time-out: a server would go on without the lifespan, which the task asks for."""
+    from asgi_lifespan import LifespanManager, LifespanNotSupported
+
+    def failed() -> Mistake:
+        return Mistake(f"{what} returned from its lifespan without starting up (no lifespan.startup.complete).")
+
+    try:
+        async with LifespanManager(lifespan_must_start(app, failed), startup_timeout=5, shutdown_timeout=5) as manager:
+            yield manager
+    except LifespanNotSupported as exc:
+        raise (exc.__cause__ if isinstance(exc.__cause__, Mistake) else exc) from None
 
 
 class Conversation:

@@ -22,6 +22,8 @@ One concept per module:
   subfolder per run of a cell.
 - ``coursekit.work``: blocking and CPU-bound work to run where it hurts (importable, so a
   process pool can pickle it).
+- ``coursekit.own_tests``: tests a learner writes in an exercise cell, run against a fresh app
+  each, as that exercise's self-check does.
 """
 
 from coursekit.asgi import Trace, Tracer, drive, http_scope, lifespan_scope, websocket_scope

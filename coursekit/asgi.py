@@ -19,13 +19,13 @@ import asyncio
 import html
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from coursekit.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Trace", "Tracer", "drive", "http_scope", "lifespan_scope", "websocket_scope"]
+__all__ = ["Trace", "Tracer", "drive", "http_scope", "lifespan_must_start", "lifespan_scope", "websocket_scope"]
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -119,6 +119,27 @@ def lifespan_scope() -> Scope:
     request's scope (that is how ``request.state`` gets values set in a lifespan).
     """
     return {"type": "lifespan", "asgi": dict(LIFESPAN_ASGI_VERSION), "state": {}}
+
+
+def lifespan_must_start(app: ASGIApp, failed: Callable[[], Exception]) -> ASGIApp:
+    """``app``, raising ``failed()`` when its lifespan call returns without having sent
+    ``lifespan.startup.complete``. A server would go on without the lifespan, and a test client
+    (asgi_lifespan's ``LifespanManager``) would first wait for its time-out: the graders run
+    learners' apps through this so that such an app fails at once, with their own message."""
+
+    async def told(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message.get("type") == "lifespan.startup.complete"
+            await send(message)
+
+        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
+        if scope["type"] == "lifespan" and not started:
+            raise failed()
+
+    return told
 
 
 # --- traces -------------------------------------------------------------------------------

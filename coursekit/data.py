@@ -16,6 +16,7 @@ same schema: ``metadata``, ``tenants_table``, ``users_table``, ``invoices_table`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import itertools
@@ -248,6 +249,7 @@ class BorrowedConnections:
     def __init__(self, engine: Any) -> None:
         self.out = self.back = 0
         self._held: list[Any] = []
+        self._lent: dict[int, Any] = {}  # id(pool record) -> the connection lent, not given back yet
         pool = getattr(engine, "sync_engine", engine).pool
         event.listen(pool, "checkout", self._checked_out)
         event.listen(pool, "checkin", self._checked_in)
@@ -255,13 +257,30 @@ class BorrowedConnections:
     def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         self.out += 1
         self._held.append(proxy)
+        self._lent[id(record)] = proxy
 
     def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
         self.back += 1
+        self._lent.pop(id(record), None)
 
     @property
     def borrowed(self) -> int:
         return self.out - self.back
+
+    async def close_borrowed(self) -> int:
+        """Close the connections lent and never given back, and answer how many there were.
+
+        Housekeeping after a count, never part of it: an aiosqlite connection runs in a thread of
+        its own, and one an app leaked would keep its thread (and the held connection) until the
+        process ends. Invalidating closes the DBAPI connection, which ends the thread."""
+        from sqlalchemy.util import greenlet_spawn
+
+        leaked = list(self._lent.values())
+        self._lent.clear()
+        for connection in leaked:
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(connection.invalidate)
+        return len(leaked)
 
 
 def watch(engine: Any) -> BorrowedConnections:

@@ -8,6 +8,8 @@
         ...
     with redis_server(password=secret) as url:  # redis://:<secret>@127.0.0.1:<free port>/0
         ...
+    with forked(dramatiq_worker, broker):  # a Dramatiq worker process on that broker
+        ...
     with server_process(["gunicorn", ..., "--bind", f"127.0.0.1:{port}"], port=port) as server:
         server.workers()                  # the supervisor's worker pids
         server.lines                      # [(time.monotonic(), line)] of its output
@@ -54,6 +56,7 @@ from typing import Any
 
 __all__ = [
     "ServerProcess",
+    "dramatiq_worker",
     "forked",
     "free_port",
     "redis_command",
@@ -127,6 +130,30 @@ def forked(target: Callable[..., Any], *args: Any, grace: float = 3.0, quiet: bo
         yield process
     finally:
         stop_process(process, grace)
+
+
+def dramatiq_worker(broker: Any, threads: int = 1, idle_ms: int = 50) -> None:
+    """A Dramatiq worker's life, as the target of ``forked``: worker threads on ``broker`` until
+    SIGTERM, then a clean stop (the job in hand finishes). An idle worker looks for messages
+    again after at most ``idle_ms`` (its ``worker_timeout``).
+
+    Forked rather than started with the ``dramatiq`` command so that actors declared in a
+    notebook cell run. A fork copies the broker, and with it the id under which a Redis
+    broker's worker sends heartbeats and keeps the messages it holds: two workers with one id
+    would vouch for each other after one dies, so each worker process takes an id of its own.
+    """
+    import uuid
+
+    import dramatiq  # only here: the rest of the module needs no queue library
+
+    if hasattr(broker, "broker_id"):
+        broker.broker_id = str(uuid.uuid4())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=idle_ms)
+    worker.start()
+    stop.wait()
+    worker.stop(timeout=5000)
 
 
 def redis_executable() -> str:

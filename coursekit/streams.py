@@ -112,6 +112,7 @@ class HttpSeen:
     left_at: float | None = None  # when the client left (seconds from the start), if it did
     returned_at: float | None = None  # when the app's call ended, if it did within the timeout
     complete: bool = False  # the app sent the last body message (more_body False)
+    size: int = 0  # bytes of body received, kept or not (``keep_body``)
     error: str | None = None  # "TypeName: message" of an exception the app raised
 
     def header(self, name: str) -> str | None:
@@ -158,8 +159,8 @@ async def http_call(
     After ``stall_after_chunks`` body chunks the client reads nothing more: every later
     ``send`` of the body waits, as on a full socket, until the client leaves. A waiting
     ``send`` returns when the client leaves (its chunk lost), as uvicorn's does.
-    ``keep_body=False`` counts the body's bytes without keeping them (``len(seen.body)``
-    stays 0). The call is given ``timeout`` seconds in all, then cancelled
+    ``keep_body=False`` counts the body's bytes (``seen.size``) without keeping them
+    (``len(seen.body)`` stays 0). The call is given ``timeout`` seconds in all, then cancelled
     (``seen.returned_at`` stays None).
     """
     pieces = list(body) or [b""]
@@ -169,7 +170,6 @@ async def http_call(
     left = asyncio.Event()
     waiting_sends: list[asyncio.Future[None]] = []
     sent_pieces = 0
-    received_bytes = 0
 
     def now() -> float:
         return time.perf_counter() - started
@@ -212,7 +212,6 @@ async def http_call(
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
-        nonlocal received_bytes
         if left.is_set() or seen.complete:
             return  # uvicorn ignores what an app sends to a client that has gone
         if message["type"] == "http.response.start":
@@ -232,7 +231,7 @@ async def http_call(
                         return  # the client left while this chunk was on its way
                 seen.chunks += 1
                 seen.chunk_times.append(now())
-                received_bytes += len(data)
+                seen.size += len(data)
                 if keep_body:
                     seen.body += data
             if not message.get("more_body", False):

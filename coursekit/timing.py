@@ -35,13 +35,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from coursekit.serve import run_blocking
+from coursekit.types import ASGIApp, Message
 
 try:
     import resource
 except ImportError:  # Windows
     resource = None  # type: ignore[assignment]
 
-__all__ = ["Comparison", "Timing", "compare", "cpu_time", "format_seconds", "measure", "percentile"]
+__all__ = ["Comparison", "Timing", "compare", "compare_apps", "cpu_time", "format_seconds", "measure", "percentile"]
 
 MIN_REPEAT_SECONDS = 0.02  # auto-picked `number` makes one repeat last at least this
 
@@ -220,6 +221,94 @@ def compare(
     return Comparison(
         _measure_all(dict(candidates), repeat=repeat, number=number, warmup=warmup, clock=clock, min_batch=min_batch)
     )
+
+
+def compare_apps(
+    apps: Mapping[str, ASGIApp],
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    status: int = 200,
+    **options: Any,
+) -> Comparison:
+    """Time one request (``method``, ``path``, ``headers``) to each of several ASGI apps, side
+    by side as ``compare`` does (``options`` are its own: ``repeat``, ``clock``, ...).
+
+    Each app runs its lifespan first, in the one event loop that then serves every request,
+    and shuts down at the end: an app whose startup makes something bound to its loop (an
+    async database engine, whose connections belong to the loop that opened them) cannot be
+    served from the fresh loop ``compare`` makes for async candidates. That loop runs in a
+    thread of its own when this one has a running loop (a notebook cell, an async test). A
+    request answered with another status than ``status`` raises AssertionError: the timing of
+    a failing request says nothing.
+    """
+    from coursekit.asgi import drive, http_scope  # only here: the rest of the module needs no ASGI
+
+    where, _, query = path.partition("?")
+
+    def one_request(runner: asyncio.Runner, app: ASGIApp, name: str) -> Callable[[], None]:
+        def call() -> None:
+            trace = runner.run(drive(app, http_scope(method, where, query=query, headers=headers or {})))
+            if trace.status != status:
+                raise AssertionError(
+                    f"{name}: {method} {path} answered {trace.status}, not {status} ({trace.exception!r})"
+                )
+
+        return call
+
+    def in_one_loop() -> Comparison:
+        with asyncio.Runner() as runner:
+            lifespans: list[_Lifespan] = []
+            try:
+                for app in apps.values():
+                    lifespans.append(_Lifespan(app))
+                    runner.run(lifespans[-1].start())
+                return compare({name: one_request(runner, app, name) for name, app in apps.items()}, **options)
+            finally:
+                for lifespan in reversed(lifespans):
+                    runner.run(lifespan.stop())
+
+    return run_blocking(in_one_loop)
+
+
+class _Lifespan:
+    """An app's lifespan, driven in plain asyncio so that one ``Runner.run`` can start it and a
+    later one end it (the task group ``asgi_lifespan`` uses must end in the task that began it).
+    Between the two, its task waits for the shutdown message in the runner's loop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.task: asyncio.Future[Any] | None = None
+
+    async def start(self) -> None:
+        from coursekit.asgi import lifespan_scope
+
+        self.inbox.put_nowait({"type": "lifespan.startup"})
+        self.task = asyncio.ensure_future(self.app(lifespan_scope(), self.inbox.get, self.outbox.put))
+        answer = await self._answer()
+        if answer is not None and answer["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"the app's startup failed: {answer.get('message', answer)}")
+
+    async def stop(self) -> None:
+        if self.task is None or self.task.done():
+            return  # an app without a lifespan returned at once, as servers allow
+        self.inbox.put_nowait({"type": "lifespan.shutdown"})
+        await self._answer()
+        await self.task
+
+    async def _answer(self) -> Message | None:
+        """The app's next lifespan message, or None when it returned without one."""
+        assert self.task is not None
+        getter = asyncio.ensure_future(self.outbox.get())
+        await asyncio.wait({getter, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        self.task.result()  # the app's own exception, if it raised one
+        return None
 
 
 def _measure_all(

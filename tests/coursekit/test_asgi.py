@@ -350,3 +350,33 @@ async def test_drive_reraises_not_implemented_error_raised_from_another_exceptio
 
     with pytest.raises(RuntimeError):
         await drive(app, http_scope())
+
+
+# --- lifespan_must_start ------------------------------------------------------------------
+
+
+async def test_lifespan_must_start_fails_at_once_for_an_app_that_returns_without_starting_up():
+    from asgi_lifespan import LifespanManager
+
+    from coursekit.asgi import lifespan_must_start
+
+    async def returns_at_once(scope, receive, send):
+        await receive()  # takes lifespan.startup, then returns without an answer
+
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ValueError, match="no startup"):
+        async with LifespanManager(lifespan_must_start(returns_at_once, lambda: ValueError("no startup")), 30, 30):
+            pass
+    assert asyncio.get_running_loop().time() - started < 5  # not the manager's 30 s time-out
+
+
+async def test_lifespan_must_start_passes_an_app_that_starts_and_its_requests_through():
+    from asgi_lifespan import LifespanManager
+
+    from coursekit.asgi import lifespan_must_start
+
+    app = FastAPI()
+    app.get("/")(lambda: {"ok": True})
+    async with LifespanManager(lifespan_must_start(app, lambda: AssertionError("started")), 5, 5) as manager:
+        trace = await drive(manager.app, http_scope("GET", "/"))
+    assert trace.status == 200 and trace.json() == {"ok": True}

@@ -235,3 +235,21 @@ def test_invoice_documents_are_nested_json_whose_lines_add_up(small):
         assert (document["paid_on"] is not None) == (row["status"] == "paid")
         assert all(re.fullmatch(r"\d+\.\d\d", line["unit_price"]) for line in document["lines"])
     assert data.invoice_documents(3) == documents[:3]
+
+
+@pytest.mark.anyio
+async def test_watch_counts_what_is_lent_and_closes_what_never_came_back(tmp_path):
+    engine = data.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'watched.db'}")
+    lent = data.watch(engine)
+    try:
+        async with engine.connect() as returned:
+            await returned.execute(text("SELECT 1"))
+        leaked = await engine.connect()  # never closed: as a session nobody closes
+        await leaked.execute(text("SELECT 1"))
+        fairy = await leaked.get_raw_connection()  # the pool's own handle on it
+        assert (lent.out, lent.back, lent.borrowed) == (2, 1, 1)
+        assert await lent.close_borrowed() == 1
+        assert not fairy.is_valid, "the connection never given back is closed (invalidated)"
+        assert await lent.close_borrowed() == 0
+    finally:
+        await engine.dispose()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from coursekit.processes import forked, free_port, redis_server, server_process, wait_until
+from coursekit.processes import dramatiq_worker, forked, free_port, redis_server, server_process, wait_until
 
 
 def test_free_port_is_bindable():
@@ -63,6 +63,30 @@ def test_redis_server_answers_on_loopback():
         client = redis.Redis.from_url(url)
         assert client.ping()
         client.close()
+
+
+def test_a_forked_dramatiq_worker_runs_jobs_and_stops_on_sigterm(tmp_path):
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    done = tmp_path / "done"
+
+    def note(number):
+        with open(done, "a") as out:
+            out.write(f"{number}\n")
+
+    with redis_server() as url:
+        broker = RedisBroker(url=url)
+        job = dramatiq.actor(note, broker=broker, actor_name="note")
+        for number in range(3):
+            job.send(number)
+        with forked(dramatiq_worker, broker) as worker:
+            assert wait_until(lambda: done.exists() and len(done.read_text().split()) == 3, 10)
+            os.kill(worker.pid, signal.SIGTERM)
+            worker.join(10)
+            assert worker.exitcode == 0, "SIGTERM stops the worker cleanly"
+        broker.close()
+    assert sorted(done.read_text().split()) == ["0", "1", "2"]
 
 
 def test_forked_child_can_start_an_event_loop_from_inside_one():

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from coursekit import compare, measure
-from coursekit.timing import Comparison, Timing, cpu_time, format_seconds
+from coursekit.timing import Comparison, Timing, compare_apps, cpu_time, format_seconds
 
 
 def slow():
@@ -151,3 +151,49 @@ def test_cpu_time_counts_the_work_of_other_threads_precisely():
     assert cpu_time() - before >= 0.065  # both threads' work, the ended worker's included
     readings = {cpu_time() for _ in range(2000)}
     assert len(readings) > 100  # it advances between calls, not only at the scheduler's tick
+
+
+def lifespan_app(per_request_seconds):
+    """An ASGI app that opens a resource bound to its event loop at startup (as an async
+    database engine does) and answers each request after ``per_request_seconds`` of CPU."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    app.loop = asyncio.get_running_loop()
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    app.closed = True
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert asyncio.get_running_loop() is app.loop, "served from another loop than the lifespan's"
+        deadline = time.thread_time() + per_request_seconds
+        while time.thread_time() < deadline:
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app.closed = False
+    return app
+
+
+@pytest.mark.anyio
+async def test_compare_apps_serves_each_app_in_the_loop_its_lifespan_ran_in():
+    slow_app, fast_app = lifespan_app(0.002), lifespan_app(0.0)
+    comparison = compare_apps({"slow": slow_app, "fast": fast_app}, "GET", "/", repeat=3, clock=cpu_time)
+    assert comparison.fastest == "fast"
+    assert comparison.speedup("slow", "fast") > 1.5
+    assert slow_app.closed and fast_app.closed, "each app's lifespan shuts down at the end"
+
+
+def test_compare_apps_refuses_to_time_a_failing_request():
+    async def teapot(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return  # no lifespan support: LifespanManager carries on without one
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with pytest.raises(AssertionError, match="answered 418"):
+        compare_apps({"teapot": teapot}, "GET", "/", repeat=1, number=1)

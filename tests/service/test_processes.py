@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -56,6 +58,32 @@ def strings(document) -> list[str]:
     return []
 
 
+@dataclasses.dataclass
+class Serving:
+    url: str
+    output: str = ""  # what `serve` printed, once it has stopped
+
+
+@contextlib.contextmanager
+def serve(data: str) -> Iterator[Serving]:
+    """`autograder serve` with its data in ``data``, on a free port of loopback, answering; stopped
+    with SIGINT (as Ctrl+C) after the block, what it printed kept on ``output``."""
+    port = free_port()
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Serving(f"http://127.0.0.1:{port}")
+    try:
+        assert wait_until(lambda: answers(served.url) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
+        yield served
+    finally:
+        serving.send_signal(signal.SIGINT)
+        served.output, _ = serving.communicate(timeout=30)
+
+
 def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path):
     data = str(tmp_path / "data")
     token = autograder("tokens", "add", "alice", "--data", data, check=True).stdout.strip()
@@ -64,19 +92,9 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
     imported = autograder("tokens", "import", str(roster), "--data", data, check=True).stdout.splitlines()
     assert imported[0] == "name,token" and [line.split(",")[0] for line in imported[1:]] == ["prof", "bob"]
     prof = {"Authorization": f"Bearer {imported[1].split(',')[1]}"}
-    port = free_port()
-    serving = subprocess.Popen(
-        [sys.executable, "-m", "autograder", "serve", "--data", data, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        assert wait_until(lambda: answers(url) or serving.poll() is not None, 60, 0.2) and serving.poll() is None
-        submitted = autograder(
-            "submit", str(SOLUTION), "--server", f"http://127.0.0.1:{port}", "--token", token, timeout=300
-        )
+    with serve(data) as served:
+        url = served.url
+        submitted = autograder("submit", str(SOLUTION), "--server", url, "--token", token, timeout=300)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         assert "graded: 50 / 50" in submitted.stdout
         assert "Score: 50 / 50" in submitted.stdout  # the feedback `autograder grade` writes
@@ -85,8 +103,8 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
             line.split("(id ")[1].rstrip(")") for line in submitted.stdout.splitlines() if "(id " in line
         ]
         headers = {"Authorization": f"Bearer {token}"}
-        status = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}", headers=headers).json()
-        stream = httpx.get(f"http://127.0.0.1:{port}/api/submissions/{submission_id}/events", headers=headers).text
+        status = httpx.get(f"{url}/api/submissions/{submission_id}", headers=headers).json()
+        stream = httpx.get(f"{url}/api/submissions/{submission_id}/events", headers=headers).text
         events = [json.loads(line.removeprefix("data: ")) for line in stream.splitlines() if line.startswith("data: ")]
         assert [event["status"] for event in events][-1] == "done" and events[-1]["score"] == 50
         readable = "\n".join(strings(status) + [text for event in events for text in strings(event)])
@@ -99,7 +117,7 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         }
         assert suite_lines and not [line for line in suite_lines if line in readable]
         # The instructor sees the class and exports it as `autograder grade` would write it.
-        base = f"http://127.0.0.1:{port}/api/instructor"
+        base = f"{url}/api/instructor"
         view = httpx.get(f"{base}/class", headers=prof).json()
         assert [(row["learner"], row["score"]) for row in view["rows"]] == [("alice", 50)]
         assert view["pass_rates"] and all(rate["rate"] == 1 for rate in view["pass_rates"])
@@ -113,11 +131,57 @@ def test_serve_and_submit_grade_the_lesson_01_solution_with_full_marks(tmp_path)
         assert regraded == {"lesson": "01_asgi_by_hand", "queued": 1}
         graded_again = lambda: httpx.get(f"{base}/class", headers=prof).json()["counts"]["done"] == 1  # noqa: E731
         assert wait_until(graded_again, 120, 0.5)
-    finally:
-        serving.send_signal(signal.SIGINT)
-        output, _ = serving.communicate(timeout=30)
-    assert "serving on http://127.0.0.1:" in output
-    assert "broker redis://:***@127.0.0.1:" in output  # its password is not printed
+    assert "serving on http://127.0.0.1:" in served.output
+    assert "broker redis://:***@127.0.0.1:" in served.output  # its password is not printed
+
+
+CAPSTONE = find_lesson("10")
+# Seconds one capstone submission may take to grade in a service worker (its result's `seconds`,
+# the canary apart): the heaviest lesson, seven steps and the learner's tests run against ten
+# services. The README's "The grading service" states it; this test measures it.
+CAPSTONE_BUDGET = 60.0
+
+
+def hand_in(notebook, folder, server: str, token: str) -> tuple[str, str]:
+    """Run the learner notebook's last cell, "Hand it in", as the learner does, beside ``notebook``
+    saved under the name the cell submits: its output, and the submission's id."""
+    cells = json.loads(CAPSTONE.release.read_text())["cells"]
+    source = "".join(cells[-1]["source"])
+    assert "submit_notebook(" in source, source
+    folder.mkdir()
+    (folder / f"{CAPSTONE.slug}.ipynb").write_bytes(notebook.read_bytes())
+    env = {**os.environ, "AUTOGRADER_SERVER": server, "AUTOGRADER_TOKEN": token, "HOME": str(folder)}
+    ran = subprocess.run(
+        [sys.executable, "-c", source], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    [submission_id] = [line.split("(id ")[1].rstrip(")") for line in ran.stdout.splitlines() if "(id " in line]
+    return ran.stdout, submission_id
+
+
+def test_serve_and_the_hand_in_cell_grade_the_capstone_reference_fully_and_its_untouched_notebook_0(tmp_path):
+    """Lesson 10 as a learner hands it in: the notebook's "Hand it in" cell, run against `autograder
+    serve`, gives the reference full marks and the untouched learner notebook 0, each graded within
+    the capstone's budget per submission."""
+    data = str(tmp_path / "data")
+    token = autograder("tokens", "add", "alice", "--data", data, check=True).stdout.strip()
+    with serve(data) as served:
+        url = served.url
+        graded = {}
+        for name, notebook in (("reference", CAPSTONE.solution), ("untouched", CAPSTONE.release)):
+            output, submission_id = hand_in(notebook, tmp_path / name, url, token)
+            status = httpx.get(f"{url}/api/submissions/{submission_id}", headers={"Authorization": f"Bearer {token}"})
+            graded[name] = (output, status.json())
+        output, reference = graded["reference"]
+        assert reference["status"] == "done" and reference["score"] == reference["max_score"] > 0, output
+        assert f"graded: {reference['max_score']:g} / {reference['max_score']:g}" in output
+        assert f"Score: {reference['max_score']:g} / {reference['max_score']:g}" in output  # the feedback, shown
+        output, untouched = graded["untouched"]
+        assert untouched["status"] == "done" and untouched["score"] == 0, output
+        assert f"graded: 0 / {reference['max_score']:g}" in output
+        seconds = {name: document["result"]["seconds"] for name, (_, document) in graded.items()}
+        print(f"capstone grading through the service: {seconds}")  # seen with -s: the README's numbers
+        assert all(each <= CAPSTONE_BUDGET for each in seconds.values()), seconds
 
 
 def test_a_worker_machine_takes_the_broker_and_database_urls_from_its_environment(settings, tmp_path):
