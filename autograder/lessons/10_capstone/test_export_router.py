@@ -85,14 +85,16 @@ async def test_export_router_answers_csv_to_admins_only(submission):
 
 @graded(NAME, points=2, promises=["rows"])
 async def test_export_router_writes_the_tenants_invoices_as_csv_writer_does(submission):
-    """The header line, then the tenant's invoices in id order (those of ?status= when given), as csv.writer writes them; also with 1,234 more."""
+    """The header line, then the tenant's invoices in id order (those of ?status= when given, empty too), as csv.writer writes them; also with 1,234 more."""
     cases = [{"user": 1, "body": True}, {"user": 15, "query": "status=paid", "body": True},
              {"user": 27, "query": "status=void", "body": True}, {"user": 36, "body": True},
-             {"user": 1, "more": 1_234, "body": True}]
+             {"user": 1, "query": "status=", "body": True}, {"user": 1, "more": 1_234, "body": True}]
     seen = await runs(submission, cases)
-    wanted = [expected_csv(1), expected_csv(2, "paid"), expected_csv(3, "void"), expected_csv(4)]
+    wanted = [expected_csv(1), expected_csv(2, "paid"), expected_csv(3, "void"), expected_csv(4), expected_csv(1, "")]
     for one, want, label in zip(seen, wanted, ("Acme's export", "Globex's export of ?status=paid",
-                                                "Initech's export of ?status=void", "Umbrella's (empty) export"),
+                                                "Initech's export of ?status=void", "Umbrella's (empty) export",
+                                                "Acme's export of ?status= (a status given, empty, that no invoice has: "
+                                                "the header line alone)"),
                                 strict=False):
         expect(one["status"] == 200, f"GET /invoices.csv as an admin should answer 200; {answered(one)}.")
         body = one.get("body", "")
@@ -149,7 +151,7 @@ async def test_export_router_gives_its_connection_back_whole(submission):
 # Generated exports: admins, members and strangers of every tenant, each status or none.
 EXPORTS = st.fixed_dictionaries({"user": st.sampled_from([1, 2, 15, 27, 36, 3, 28, None]),
                                  "query": st.sampled_from([None, "status=draft", "status=sent", "status=paid",
-                                                           "status=void", "status=lost"]),
+                                                           "status=void", "status=lost", "status="]),
                                  "body": st.just(True)})
 
 

@@ -24,6 +24,11 @@ USERS = (3, 15, 28, 37)  # a member or an admin of every tenant; 37's tenant (Um
 NEW_ACME_INVOICE = ("INSERT INTO invoices (tenant_id, user_id, number, customer, amount_cents, currency, status, "
                     "issued_on, due_on) VALUES (1, 3, 'ACME-2026-0099', 'Fresh & Co', 5, 'EUR', 'void', '2026-08-01', "
                     "'2026-08-31')")
+# An invoice of an earlier year, added last: its id is the largest and its number the smallest of
+# Acme's, so that the (tenant_id, number) index's order is no longer the id order.
+EARLIER_ACME_INVOICE = ("INSERT OR IGNORE INTO invoices (tenant_id, user_id, number, customer, amount_cents, currency, "
+                        "status, issued_on, due_on) VALUES (1, 3, 'ACME-2019-0001', 'Early & Co', 7, 'EUR', 'paid', "
+                        "'2019-03-01', '2019-03-31')")
 # The requests and writes of the scenario, in order, and what each part of it shows.
 GRID = [{"user": user, "query": None if status is None else f"status={status}"}
         for user in USERS for status in (None, *STATUSES)]
@@ -32,7 +37,8 @@ EDGES = [{"user": 3, "query": "status="}, {"user": 1, "query": "status=lost"}, {
          {"user": None, "query": "status=paid"}]
 FRESH = [{"user": 3, "query": "status=void"}, {"write": ["UPDATE invoices SET status = 'void' WHERE id = 1", []]},
          {"write": [NEW_ACME_INVOICE, []]}, {"user": 3, "query": "status=void"}, {"user": 1, "query": None}]
-STEPS = GRID + EDGES + FRESH
+ORDERED = [{"write": [EARLIER_ACME_INVOICE, []]}, {"user": 3, "query": None}, {"user": 1, "query": "status=paid"}]
+STEPS = GRID + EDGES + FRESH + ORDERED
 
 _answers: dict = {}
 
@@ -70,12 +76,16 @@ def differences(steps: list, seen: list) -> list[str]:
 
 @graded(NAME, points=2, promises=["same-answers"])
 async def test_listing_router_answers_as_the_naive_listing(submission):
-    """A member or an admin of every tenant, with and without each ?status=: status, content-type and JSON as the naive listing's."""
+    """A member or an admin of every tenant, with and without each ?status=, and once an invoice of an earlier year is added: status, content-type and JSON as the naive listing's."""
     seen = await answers(submission)
     found = differences(GRID, seen[: len(GRID)])
     expect(not found, "GET /invoices should answer exactly as naive_listing_router()'s (status, content-type, JSON body: "
                       f"the tenant's invoices in id order, filtered by ?status=); {len(found)} of {len(GRID)} requests "
                       f"differ, such as {found[0] if found else ''}.")
+    found = differences(ORDERED, seen[-len(ORDERED):])
+    expect(not found, "Once an invoice of an earlier year was added (the newest id, the smallest number), GET /invoices "
+                      "should still answer as naive_listing_router()'s: the tenant's invoices in id order, whatever order "
+                      f"the database would find them in; {found[0] if found else ''}.")
 
 
 @graded(NAME, points=1, promises=["empty-and-refused"], unhappy=True)
@@ -93,7 +103,8 @@ async def test_listing_router_answers_empty_lists_and_refusals_as_the_naive_list
 async def test_listing_router_answers_from_the_database_as_it_is_now(submission):
     """An invoice changed and one added between two requests show in the second answer, as in the naive listing's."""
     seen = await answers(submission)
-    found = differences(FRESH, seen[len(GRID) + len(EDGES):])
+    start = len(GRID) + len(EDGES)
+    found = differences(FRESH, seen[start: start + len(FRESH)])
     expect(not found, "An invoice changed and one added since the last request should show in the next answer, as they "
                       f"are now: read the database at each request, keep no answer between requests; {found[0] if found else ''}.")
 
@@ -104,6 +115,7 @@ WRITES = st.one_of(
     st.tuples(st.sampled_from(STATUSES), st.sampled_from([1, 3, 157, 160, 399])).map(
         lambda change: {"write": ["UPDATE invoices SET status = ? WHERE id = ?", list(change)]}),
     st.just({"write": [NEW_ACME_INVOICE, []]}),
+    st.just({"write": [EARLIER_ACME_INVOICE, []]}),
     st.just({"write": ["DELETE FROM invoices WHERE id = 2", []]}),
 )
 SEQUENCES = st.lists(st.one_of(CALLS, CALLS, WRITES), min_size=1, max_size=5)
