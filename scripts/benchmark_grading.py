@@ -196,17 +196,17 @@ class NbgraderCourse:
         """Run ``nbgrader ARGS`` here; return its exit code and its log, each line timed."""
         # nbgrader runs `alembic` from PATH to set up its gradebook: give it this environment's.
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        process = subprocess.Popen(
+        with subprocess.Popen(  # as a context manager, it closes the pipe after
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.folder,
             env=env,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-        )
-        assert process.stdout is not None
-        log = [(time.monotonic(), line.rstrip("\n")) for line in process.stdout]
-        return process.wait(), log
+        ) as process:
+            assert process.stdout is not None
+            log = [(time.monotonic(), line.rstrip("\n")) for line in process.stdout]
+            return process.wait(), log
 
     def submit(self, student: str, path: Path) -> Path:
         target = self.folder / "nbgrader" / "submitted" / student / self.lesson.slug / f"{self.lesson.slug}.ipynb"

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_the_template_ends_with_the_process_that_started_it():
     starter = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     pid = int(starter.stdout.split()[-1])
     for _ in range(100):
-        if not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]:
+        if not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
             return
         time.sleep(0.05)
     pytest.fail(f"the template (pid {pid}) outlived the process that started it")

@@ -24,6 +24,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -244,12 +245,12 @@ def test_the_broker_serve_starts_refuses_clients_without_its_password_and_no_oth
             for folder in os.listdir("/proc"):
                 if folder.isdigit():
                     try:
-                        assert parts.password.encode() not in open(f"/proc/{folder}/cmdline", "rb").read()
+                        assert parts.password.encode() not in Path(f"/proc/{folder}/cmdline").read_bytes()
                     except (FileNotFoundError, ProcessLookupError):
                         pass  # it ended meanwhile
             # ... the worker's environment holds it, and only its own user id may read that.
             environ = f"/proc/{worker.pid}/environ"
-            assert parts.password.encode() in open(environ, "rb").read()
+            assert parts.password.encode() in Path(environ).read_bytes()
             if os.geteuid() == 0:
                 other = subprocess.run(
                     [sys.executable, "-c", f"open({environ!r}).read()"],
