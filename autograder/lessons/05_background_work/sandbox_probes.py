@@ -136,7 +136,18 @@ def _racing_connection(setup: dict, path: str):
 
 
 def _threads(count: int, target: Callable[[int], None], seconds: float) -> bool:
-    threads = [threading.Thread(target=target, args=(number,), daemon=True) for number in range(count)]
+    # All start at once, from a barrier: a thread started late (a busy machine takes milliseconds
+    # to start one) would find the others done, and a race that is there would not show.
+    barrier = threading.Barrier(count)
+
+    def together(number: int) -> None:
+        try:
+            barrier.wait(seconds)
+        except threading.BrokenBarrierError:
+            pass
+        target(number)
+
+    threads = [threading.Thread(target=together, args=(number,), daemon=True) for number in range(count)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + seconds
