@@ -107,6 +107,8 @@ class Template:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout:  # at its end now, so a reader still waiting on it has returned
+            self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -105,41 +106,51 @@ def lab_server(course: Path, log: Path, *extra: str, offline: bool = False, besi
     else:
         offline = offline and can_run_offline()
         network = confine.offline if offline else None
-    # A free port is free when asked, not when the server binds it: another test's server may
-    # take it in between (the faster the run, the likelier). Such a start is made again.
-    for _ in range(PORT_TRIES):
-        port = free_port()
-        command = [
-            sys.executable,
-            "course.py",
-            "lab",
-            *extra,
-            "--no-browser",
-            f"--ServerApp.port={port}",
-            f"--IdentityProvider.token={TOKEN}",
-            "--ServerApp.port_retries=0",
-        ]
-        with log.open("wb") as output:
-            # A session of its own: whatever the server starts outside its kernels goes with it.
-            server = subprocess.Popen(
-                command, cwd=course, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=network
-            )
-        lab = Lab(f"http://127.0.0.1:{port}", server.pid, offline)
+    with tempfile.TemporaryDirectory(prefix="lab-workspaces-") as workspaces:
+        # A free port is free when asked, not when the server binds it: another test's server may
+        # take it in between (the faster the run, the likelier). Such a start is made again.
+        for _ in range(PORT_TRIES):
+            port = free_port()
+            command = [
+                sys.executable,
+                "course.py",
+                "lab",
+                *extra,
+                "--no-browser",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={TOKEN}",
+                "--ServerApp.port_retries=0",
+                # Workspaces of its own: Lab writes a workspace file in place while another Lab's
+                # listing reads every file in the folder, so two Labs on the user's folder (the
+                # test's run side by side) answered a listing with a 500 for a half-written file.
+                f"--LabApp.workspaces_dir={workspaces}",
+            ]
+            with log.open("wb") as output:
+                # A session of its own: whatever the server starts outside its kernels goes with it.
+                server = subprocess.Popen(
+                    command,
+                    cwd=course,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=network,
+                )
+            lab = Lab(f"http://127.0.0.1:{port}", server.pid, offline)
+            try:
+                lab.call(partial(wait_until_up, f"{lab.base}/api/status?token={TOKEN}", server, log))
+            except PortTaken:
+                stop(server)
+                continue
+            except BaseException:
+                stop(server)
+                raise
+            break
+        else:
+            raise RuntimeError(f"JupyterLab found no free port in {PORT_TRIES} tries:\n{log.read_text()[-3000:]}")
         try:
-            lab.call(partial(wait_until_up, f"{lab.base}/api/status?token={TOKEN}", server, log))
-        except PortTaken:
+            yield lab
+        finally:
             stop(server)
-            continue
-        except BaseException:
-            stop(server)
-            raise
-        break
-    else:
-        raise RuntimeError(f"JupyterLab found no free port in {PORT_TRIES} tries:\n{log.read_text()[-3000:]}")
-    try:
-        yield lab
-    finally:
-        stop(server)
 
 
 @contextmanager

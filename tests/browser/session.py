@@ -29,8 +29,16 @@ class Session:
         self.page = context.new_page()
         self.console_errors: list[str] = []
         self.untouched_ran: set[str] = set()  # lessons whose untouched learner notebook ran here
-        self.page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        self.page.on("console", self._note_console_message)
         self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+
+    def _note_console_message(self, message) -> None:
+        if message.type != "error":
+            return
+        # "Failed to load resource: ... 500" names no resource: the location does (the server's
+        # log, artifacts/browser/lab-*.log, then says why)
+        where = (message.location or {}).get("url", "")
+        self.console_errors.append(f"{message.text} ({where})" if where else message.text)
 
     def open(self, relative: str) -> None:
         # ?reset: a new workspace, so the notebooks of earlier steps are not opened again
