@@ -43,6 +43,7 @@ import argparse
 import ast
 import copy
 import hashlib
+import inspect
 import json
 import sys
 import tempfile
@@ -463,13 +464,35 @@ def score(
 # -- the record -----------------------------------------------------------------------------------
 
 
+def meaning(name: str, source: str) -> str:
+    """What a file of the hidden suite says, as far as what it kills goes: a Python module's
+    syntax tree without positions, comments or layout, its docstrings as paragraphs of words
+    (a test's first paragraph is the feedback for an unexpected error, ``plugin.summary``,
+    however it is wrapped); any other file (the promises) as it is. So the suite can be
+    formatted (``ruff format`` promises the same tree, docstrings' indentation apart), wrapped,
+    commented and noqa-marked without making its record stale, while any change to what runs does.
+    (The trees are Python 3.11's, which the course is pinned to: another version dumps them otherwise.)"""
+    if not name.endswith(".py"):
+        return source
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                if isinstance(first.value.value, str):
+                    paragraphs = inspect.cleandoc(first.value.value).split("\n\n")
+                    first.value.value = "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+    return ast.dump(tree)
+
+
 def digests(lesson: Lesson) -> dict[str, str]:
     """What mutants are graded with, each as a digest: the hidden suite (its test modules, as a
-    run reads them, and the lesson's sandbox probes) and the reference solution (its exercise
-    cells with the release's setup cells: what every mutant is made from and run with)."""
+    run reads them, and the lesson's sandbox probes: what they mean, ``meaning``) and the
+    reference solution (its exercise cells with the release's setup cells, as written: what
+    every mutant is made from and run with, and what its name's line and column count in)."""
     suite = hashlib.sha256()
     for name, source in snapshot(lesson):  # the test modules, inputs and sandbox probes
-        suite.update(f"{name}\0{source}\0".encode())
+        suite.update(f"{name}\0{meaning(name, source)}\0".encode())
     solution = json.dumps([asdict(cell) for cell in reference.cells(lesson)], sort_keys=True)
     return {
         "suite": "sha256:" + suite.hexdigest(),

@@ -71,6 +71,12 @@ def _ran_out_of_time(error: BaseException) -> bool:
     return isinstance(error, SubmissionTimedOut) or (isinstance(error, Mistake) and error.out_of_time)
 
 
+def summary(docstring: str | None) -> str:
+    """A docstring's first paragraph on one line (PEP 257's summary, wrapped or not)."""
+    paragraph = inspect.cleandoc(docstring or "").split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
 def feedback_for(item: pytest.Function, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     """What the learner reads for a failed test: never the test's source or its values. A check
     that ran and failed names first the promises it found broken, by number and in the
@@ -82,8 +88,7 @@ def feedback_for(item: pytest.Function, excinfo: pytest.ExceptionInfo[BaseExcept
     if isinstance(error, (Mistake, SubmissionError)):
         message = str(error)
     else:
-        described = (item.function.__doc__ or "").strip().splitlines()
-        what = described[0] if described else "one of the grader's checks"
+        what = summary(item.function.__doc__) or "one of the grader's checks"
         message = f"This check failed: {what} (the grader saw {type(error).__name__})."
     marker = item.get_closest_marker("graded")
     ids = getattr(error, "promises", ()) or (marker.kwargs.get("promises", ()) if marker else ())

@@ -75,3 +75,34 @@ def test_every_lesson_s_semantic_mutants_compile_and_differ_from_each_other_and_
     assert len({(mutant.exercise, mutant.id) for mutant in made}) == len(ids), "two mutants share an id"
     assert len({mutant.source for mutant in made}) == len(made)
     assert all(mutation._compiles(mutant.source) for mutant in made)
+
+
+SUITE_MODULE = '''"""A hidden test module."""
+
+from autograder.expect import expect, graded
+
+
+@graded("json_app", points=1)
+async def test_pairs(submission):
+    """Every pair is
+    as the task says."""
+    for got, want in zip(submission.got, submission.wanted):
+        expect(got == want, "Answer each request as the table says.")
+'''
+
+
+def test_a_suites_meaning_ignores_its_layout_and_sees_its_code():
+    """The record stays fresh across formatting, comments, noqa marks, rewrapped docstrings and
+    long strings split into adjacent literals; any change to what runs makes it stale."""
+    meaning = mutation.meaning
+    laid_out = SUITE_MODULE.replace(
+        '    """Every pair is\n    as the task says."""',
+        '    """Every pair is as the task says."""  # a comment',
+    ).replace('"Answer each request as the table says.")', '"Answer each request " "as the table says.")  # noqa: E501')
+    assert laid_out != SUITE_MODULE
+    assert meaning("test_x.py", laid_out) == meaning("test_x.py", SUITE_MODULE)
+    strict = SUITE_MODULE.replace("submission.wanted)", "submission.wanted, strict=True)")
+    reworded = SUITE_MODULE.replace("as the table says", "as the task says")
+    for changed in (strict, reworded):
+        assert meaning("test_x.py", changed) != meaning("test_x.py", SUITE_MODULE)
+    assert meaning("promises.toml", "a = 1\n") != meaning("promises.toml", "a  = 1\n")  # not Python: as written

@@ -178,7 +178,10 @@ def test_narrowed():
 
 @graded("json_app", points=1, promises=["status-200"])
 def test_an_assert():
-    """The status is 200."""
+    """The status
+    is 200.
+
+    Its first paragraph is what a learner reads, however it is wrapped."""
     assert False
 
 

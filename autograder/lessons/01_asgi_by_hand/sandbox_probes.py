@@ -42,8 +42,12 @@ async def scope_reporting_app(scope, receive, send):
     """Says which scope it was called with (its keys and its headers, as JSON) in its first
     message: the message of a lifespan.startup.failed, or a header x-scope of the
     websocket.accept. For wrappers that must pass other scopes on untouched."""
-    seen = json.dumps({"keys": sorted(scope), "headers": [[name.decode("latin-1"), value.decode("latin-1")]
-                                                          for name, value in scope.get("headers", [])]})
+    seen = json.dumps(
+        {
+            "keys": sorted(scope),
+            "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope.get("headers", [])],
+        }
+    )
     await receive()  # lifespan.startup, or websocket.connect
     if scope["type"] == "lifespan":
         await send({"type": "lifespan.startup.failed", "message": seen})
@@ -54,10 +58,15 @@ async def scope_reporting_app(scope, receive, send):
 
 async def chunked_app(scope, receive, send):
     """Answers 201 with its body in three messages, echoing what it read at the end."""
-    assert scope["type"] == "http"
+    assert scope["type"] == "http"  # noqa: S101 (the suite's own app: only HTTP calls reach it)
     received = await _read_body(receive)
-    await send({"type": "http.response.start", "status": 201,
-                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"chunked")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [(b"content-type", b"text/plain"), (b"x-app", b"chunked")],
+        }
+    )
     for part in (b"one,", b"two,", b"three"):
         await send({"type": "http.response.body", "body": part, "more_body": True})
     await send({"type": "http.response.body", "body": b":" + received, "more_body": False})
@@ -66,12 +75,13 @@ async def chunked_app(scope, receive, send):
 async def reusing_app(scope, receive, send):
     """Sends a start message it made once, as an app that prepared it may, then says in its
     body whether that message and its header list were still as it made them."""
-    assert scope["type"] == "http"
+    assert scope["type"] == "http"  # noqa: S101 (the suite's own app: only HTTP calls reach it)
     headers = [(b"content-type", b"text/plain")]
     start = {"type": "http.response.start", "status": 200, "headers": headers}
     await send(start)
-    unchanged = (start == {"type": "http.response.start", "status": 200, "headers": headers}
-                 and headers == [(b"content-type", b"text/plain")])
+    unchanged = start == {"type": "http.response.start", "status": 200, "headers": headers} and headers == [
+        (b"content-type", b"text/plain")
+    ]
     await send({"type": "http.response.body", "body": b"unchanged" if unchanged else b"changed in place"})
 
 
@@ -87,8 +97,13 @@ def scripted_app(status: int, headers: list, parts: list):
             await scope_types_app(scope, receive, send)
             return
         await _read_body(receive)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers],
+            }
+        )
         for index, part in enumerate(parts):
             await send({"type": "http.response.body", "body": part, "more_body": index < len(parts) - 1})
 

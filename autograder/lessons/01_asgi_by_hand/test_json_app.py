@@ -19,17 +19,26 @@ async def test_answers_200_with_method_and_path(submission):
     await require(submission, NAME)
     async with client(submission.asgi(NAME)) as http:
         response = await http.get("/reports/2026", params={"page": "2"})
-    expect(response.status_code == 200, f"Answer with status 200 (your app answered {response.status_code}).",
-           promises=["status-200"])
+    expect(
+        response.status_code == 200,
+        f"Answer with status 200 (your app answered {response.status_code}).",
+        promises=["status-200"],
+    )
     try:
         payload = json.loads(response.content)
     except ValueError:
         payload = None
-    expect(payload is not None, "The body should be JSON: encode the dict with json.dumps, then to bytes.",
-           promises=["json-body"])
-    expect(payload == {"method": "GET", "path": "/reports/2026"},
-           'The JSON should be exactly {"method": ..., "path": ...} taken from the scope '
-           "(the path without the query string).", promises=["json-body"])
+    expect(
+        payload is not None,
+        "The body should be JSON: encode the dict with json.dumps, then to bytes.",
+        promises=["json-body"],
+    )
+    expect(
+        payload == {"method": "GET", "path": "/reports/2026"},
+        'The JSON should be exactly {"method": ..., "path": ...} taken from the scope '
+        "(the path without the query string).",
+        promises=["json-body"],
+    )
 
 
 @graded(NAME, points=1, promises=["json-body"])
@@ -47,10 +56,14 @@ async def test_content_type_and_length(submission):
     await require(submission, NAME)
     trace = await drive(submission.asgi(NAME), http_scope("GET", "/x"))
     completed(trace)
-    expect(trace.headers.get("content-type") == "application/json",
-           "Send the header content-type: application/json (names are lower-case bytes).")
-    expect(trace.headers.get("content-length") == str(len(trace.body)),
-           "Send content-length with the body's length in bytes, as a bytes value like b'27'.")
+    expect(
+        trace.headers.get("content-type") == "application/json",
+        "Send the header content-type: application/json (names are lower-case bytes).",
+    )
+    expect(
+        trace.headers.get("content-length") == str(len(trace.body)),
+        "Send content-length with the body's length in bytes, as a bytes value like b'27'.",
+    )
 
 
 @graded(NAME, points=1, promises=["two-headers", "json-body"])
@@ -60,12 +73,18 @@ async def test_content_length_counts_bytes(submission):
     path = "/caf\u00e9/na\u00efve/\u65e5\u672c"
     trace = await drive(submission.asgi(NAME), http_scope("GET", path))
     completed(trace)
-    expect(trace.headers.get("content-length") == str(len(trace.body)),
-           "content-length must count the bytes of the encoded body, not the characters of a str: "
-           "try a path with an accented letter.", promises=["two-headers"])
-    expect(json.loads(trace.body).get("path") == path,
-           "The path in the JSON should be the request's path, unchanged: scope['path'], already decoded "
-           "(raw_path keeps the percent-escapes a client sent, such as %C3%A9 for \u00e9).", promises=["json-body"])
+    expect(
+        trace.headers.get("content-length") == str(len(trace.body)),
+        "content-length must count the bytes of the encoded body, not the characters of a str: "
+        "try a path with an accented letter.",
+        promises=["two-headers"],
+    )
+    expect(
+        json.loads(trace.body).get("path") == path,
+        "The path in the JSON should be the request's path, unchanged: scope['path'], already decoded "
+        "(raw_path keeps the percent-escapes a client sent, such as %C3%A9 for \u00e9).",
+        promises=["json-body"],
+    )
 
 
 @graded(NAME, points=1, promises=["two-messages"])
@@ -75,8 +94,10 @@ async def test_one_start_then_one_body(submission):
     trace = await drive(submission.asgi(NAME), http_scope("GET", "/"))
     completed(trace)
     types = [message.get("type") for message in trace.sent]
-    expect(types == ["http.response.start", "http.response.body"],
-           f"Send exactly two messages, http.response.start then http.response.body (you sent {types}).")
+    expect(
+        types == ["http.response.start", "http.response.body"],
+        f"Send exactly two messages, http.response.start then http.response.body (you sent {types}).",
+    )
     expect(isinstance(trace.sent[1].get("body"), bytes), "The body must be bytes, not str.")
     expect(not trace.sent[1].get("more_body", False), "The only body message must not set more_body.")
 
@@ -89,12 +110,17 @@ async def test_every_request_is_answered_alike(submission):
         answers = [await http.get(f"/again/{number}") for number in range(10)]
     for number, response in enumerate(answers):
         names = sorted(name for name, _ in response.headers.raw)
-        expect(names == [b"content-length", b"content-type"],
-               f"Request {number + 1} in a row got the headers {[name.decode() for name in names]}: every answer has "
-               "exactly two. Build the header list inside the function: a list kept between calls grows.",
-               promises=["two-headers"])
-        expect(response.json() == {"method": "GET", "path": f"/again/{number}"},
-               "Each answer reports its own request's method and path, however many came before.", promises=["json-body"])
+        expect(
+            names == [b"content-length", b"content-type"],
+            f"Request {number + 1} in a row got the headers {[name.decode() for name in names]}: every answer has "
+            "exactly two. Build the header list inside the function: a list kept between calls grows.",
+            promises=["two-headers"],
+        )
+        expect(
+            response.json() == {"method": "GET", "path": f"/again/{number}"},
+            "Each answer reports its own request's method and path, however many came before.",
+            promises=["json-body"],
+        )
 
 
 def promised(seen: dict) -> dict:
@@ -105,16 +131,26 @@ def promised(seen: dict) -> dict:
     except ValueError:
         payload = "(not UTF-8 JSON)"
     headers = dict(seen["headers"])
-    return {"messages": seen["types"], "status": seen["status"], "raised": seen["raised"],
-            "header names": sorted(name for name, _ in seen["headers"]),
-            "content-type": headers.get("content-type"),
-            "content-length matches the body": headers.get("content-length") == str(len(seen["body"])),
-            "json": payload}
+    return {
+        "messages": seen["types"],
+        "status": seen["status"],
+        "raised": seen["raised"],
+        "header names": sorted(name for name, _ in seen["headers"]),
+        "content-type": headers.get("content-type"),
+        "content-length matches the body": headers.get("content-length") == str(len(seen["body"])),
+        "json": payload,
+    }
 
 
 # Which promise each part of an observation (``promised``) holds to.
-PROMISED_BY = {"messages": "two-messages", "status": "status-200", "header names": "two-headers",
-               "content-type": "two-headers", "content-length matches the body": "two-headers", "json": "json-body"}
+PROMISED_BY = {
+    "messages": "two-messages",
+    "status": "status-200",
+    "header names": "two-headers",
+    "content-type": "two-headers",
+    "content-length matches the body": "two-headers",
+    "json": "json-body",
+}
 
 
 @graded(NAME, points=2, promises=["status-200", "json-body", "two-headers", "two-messages"])

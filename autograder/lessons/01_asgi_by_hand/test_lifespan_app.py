@@ -23,16 +23,20 @@ async def start(app) -> Conversation:
     talk = Conversation(app, lifespan_scope())
     talk.push({"type": "lifespan.startup"})
     reply = await talk.pull("lifespan.startup.complete")
-    expect(reply is not None and reply.get("type") == "lifespan.startup.complete",
-           "Answer lifespan.startup with lifespan.startup.complete once the resource is open.")
+    expect(
+        reply is not None and reply.get("type") == "lifespan.startup.complete",
+        "Answer lifespan.startup with lifespan.startup.complete once the resource is open.",
+    )
     return talk
 
 
 async def stop(talk: Conversation) -> None:
     talk.push({"type": "lifespan.shutdown"})
     reply = await talk.pull("lifespan.shutdown.complete")
-    expect(reply is not None and reply.get("type") == "lifespan.shutdown.complete",
-           "Answer lifespan.shutdown with lifespan.shutdown.complete after closing the resource.")
+    expect(
+        reply is not None and reply.get("type") == "lifespan.shutdown.complete",
+        "Answer lifespan.shutdown with lifespan.shutdown.complete after closing the resource.",
+    )
     expect(await talk.finished(), "After lifespan.shutdown.complete the lifespan call should return.")
 
 
@@ -47,10 +51,16 @@ async def test_serves_after_startup_and_counts(submission):
         await stop(talk)
     finally:
         await talk.close()
-    expect(all(response.status_code == 200 for response in answers), "While the resource is open, GET / answers 200.",
-           promises=["ready"])
-    expect([response.json() for response in answers] == [{"status": "ready", "served": n} for n in (1, 2, 3)],
-           'Answer {"status": "ready", "served": n}, n counting the requests served since startup.', promises=["ready"])
+    expect(
+        all(response.status_code == 200 for response in answers),
+        "While the resource is open, GET / answers 200.",
+        promises=["ready"],
+    )
+    expect(
+        [response.json() for response in answers] == [{"status": "ready", "served": n} for n in (1, 2, 3)],
+        'Answer {"status": "ready", "served": n}, n counting the requests served since startup.',
+        promises=["ready"],
+    )
 
 
 @graded(NAME, points=1, promises=["ready"], unhappy=True)
@@ -66,9 +76,11 @@ async def test_counts_again_after_a_restart(submission):
             await stop(talk)
         finally:
             await talk.close()
-    expect(served == [[1, 2], [1, 2]],
-           f"Started twice, your app counted {served}: n counts the requests served since the last startup, so a "
-           "new startup starts the count again at 1.")
+    expect(
+        served == [[1, 2], [1, 2]],
+        f"Started twice, your app counted {served}: n counts the requests served since the last startup, so a "
+        "new startup starts the count again at 1.",
+    )
 
 
 @graded(NAME, points=1, promises=["not-ready"], unhappy=True)
@@ -92,8 +104,11 @@ async def test_not_ready_after_shutdown(submission):
         await talk.close()
     async with client(app) as http:
         response = await http.get("/")
-    expect(response.status_code == 503, "After lifespan.shutdown the resource is closed: answer 503.",
-           promises=["not-ready"])
+    expect(
+        response.status_code == 503,
+        "After lifespan.shutdown the resource is closed: answer 503.",
+        promises=["not-ready"],
+    )
 
 
 @graded(NAME, points=1, promises=["failed-startup", "not-ready"], unhappy=True)
@@ -102,21 +117,33 @@ async def test_failed_startup_is_reported(submission):
     app = await new_app(submission, fail_startup=True)
     trace = await drive(app, lifespan_scope(), [{"type": "lifespan.startup"}], timeout=5)
     kinds = [message.get("type") for message in trace.sent]
-    expect(kinds[:1] == ["lifespan.startup.failed"],
-           f"When startup fails, send lifespan.startup.failed (you sent {kinds}), not complete, and don't raise.",
-           promises=["failed-startup"])
+    expect(
+        kinds[:1] == ["lifespan.startup.failed"],
+        f"When startup fails, send lifespan.startup.failed (you sent {kinds}), not complete, and don't raise.",
+        promises=["failed-startup"],
+    )
     message = trace.sent[0].get("message")
-    expect(isinstance(message, str) and message.strip() != "", "lifespan.startup.failed needs a non-empty message.",
-           promises=["failed-startup"])
+    expect(
+        isinstance(message, str) and message.strip() != "",
+        "lifespan.startup.failed needs a non-empty message.",
+        promises=["failed-startup"],
+    )
     if trace.timed_out:
-        raise Mistake("After lifespan.startup.failed, return: no lifespan.shutdown comes after a failed startup, so "
-                      "a loop that waits for one never ends.", out_of_time=True, promises=["failed-startup"])
+        raise Mistake(
+            "After lifespan.startup.failed, return: no lifespan.shutdown comes after a failed startup, so "
+            "a loop that waits for one never ends.",
+            out_of_time=True,
+            promises=["failed-startup"],
+        )
     completed(trace)
     async with client(app) as http:
         response = await http.get("/")
-    expect(response.status_code == 503,
-           f"After a failed startup your app answered {response.status_code}: the resource was never opened, so "
-           "answer 503 as before startup. Look at fail_startup before opening anything.", promises=["not-ready"])
+    expect(
+        response.status_code == 503,
+        f"After a failed startup your app answered {response.status_code}: the resource was never opened, so "
+        "answer 503 as before startup. Look at fail_startup before opening anything.",
+        promises=["not-ready"],
+    )
 
 
 @graded(NAME, points=1, promises=["own-resource"], unhappy=True)
@@ -132,9 +159,11 @@ async def test_each_app_has_its_own_resource(submission):
         await stop(talk)
     finally:
         await talk.close()
-    expect(response.status_code == 503,
-           "Each call to make_lifespan_app() should build a new app with its own resource and count: "
-           "keep them inside the factory, not in globals.")
+    expect(
+        response.status_code == 503,
+        "Each call to make_lifespan_app() should build a new app with its own resource and count: "
+        "keep them inside the factory, not in globals.",
+    )
     first, second = await new_app(submission), await new_app(submission)
     talks = [await start(first), await start(second)]
     try:
@@ -145,9 +174,11 @@ async def test_each_app_has_its_own_resource(submission):
     finally:
         for talk in talks:
             await talk.close()
-    expect(served == [1, 1, 2, 3, 2],
-           f"Two apps running at once, asked in turn (first, second, first, first, second), counted {served}: each "
-           "app counts its own requests. Keep the count inside the factory, not in globals.")
+    expect(
+        served == [1, 1, 2, 3, 2],
+        f"Two apps running at once, asked in turn (first, second, first, first, second), counted {served}: each "
+        "app counts its own requests. Keep the count inside the factory, not in globals.",
+    )
 
 
 ANY_REQUEST = http_requests(path=paths(["", "health"]))
@@ -155,15 +186,17 @@ GET_ROOT = st.just({"method": "GET", "path": "/", "headers": [], "body": [b""], 
 # A life: requests before startup, the startup (or not; failed or not), GET / while open, the
 # shutdown (or not), requests after it (or after a failed startup), and a second life of the
 # same app (or not). Only GET / is specified while the resource is open.
-LIVES = st.fixed_dictionaries({
-    "fail_startup": st.booleans(),
-    "before": st.lists(ANY_REQUEST, max_size=2),
-    "startup": st.booleans(),
-    "during": st.lists(GET_ROOT, max_size=3),
-    "shutdown": st.booleans(),
-    "after": st.lists(ANY_REQUEST, max_size=2),
-    "restart": st.booleans(),
-})
+LIVES = st.fixed_dictionaries(
+    {
+        "fail_startup": st.booleans(),
+        "before": st.lists(ANY_REQUEST, max_size=2),
+        "startup": st.booleans(),
+        "during": st.lists(GET_ROOT, max_size=3),
+        "shutdown": st.booleans(),
+        "after": st.lists(ANY_REQUEST, max_size=2),
+        "restart": st.booleans(),
+    }
+)
 
 
 async def answered(app, request, seconds) -> list:
@@ -179,7 +212,10 @@ async def lifespan_step(talk: Conversation, message: str) -> list:
     talk.push({"type": message})
     reply = await talk.pull(f"the answer to {message}") or {}
     detail = reply.get("message")
-    return [reply.get("type"), isinstance(detail, str) and detail.strip() != "" if "failed" in str(reply.get("type")) else None]
+    return [
+        reply.get("type"),
+        isinstance(detail, str) and detail.strip() != "" if "failed" in str(reply.get("type")) else None,
+    ]
 
 
 async def opened(app, life: dict, seconds: float) -> dict:
@@ -219,14 +255,22 @@ async def live(side, life: dict, seconds: float) -> dict:
 
 
 # The phases of a life (``live``), each by the promise its answers hold to.
-PROMISED_BY = {"before startup": "not-ready", "failed startup": "failed-startup", "after a failed startup": "not-ready",
-               "startup": "startup", "while open": "ready", "shutdown": "shutdown", "after shutdown": "not-ready",
-               "a second life": "ready"}
+PROMISED_BY = {
+    "before startup": "not-ready",
+    "failed startup": "failed-startup",
+    "after a failed startup": "not-ready",
+    "startup": "startup",
+    "while open": "ready",
+    "shutdown": "shutdown",
+    "after shutdown": "not-ready",
+    "a second life": "ready",
+}
 
 
 @graded(NAME, points=2, promises=sorted(set(PROMISED_BY.values())), unhappy=True)
 async def test_lifespan_app_lives_generated_lives_as_the_task_says(submission, reference):
-    """Over generated lives (requests before, during and after, startups that fail, a second life), each answer is as the task says."""
+    """Over generated lives (requests before, during and after, startups that fail, a second life), each answer is as
+    the task says."""
     await require(submission, NAME, kind="function")
 
     async def run(side, life):

@@ -68,7 +68,7 @@ async def request_report(Request, scope: dict, messages: list, steps: list) -> d
                 json_values.append(value)
             else:
                 raise ValueError(f"unknown step {kind!r}")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             results.append({"error": "Timeout"})
         except Exception as exc:
             results.append({"error": type(exc).__name__})
@@ -89,9 +89,13 @@ class _JSON:
         self.status = status
 
     async def __call__(self, scope, receive, send):
-        await send({"type": "http.response.start", "status": self.status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(self.body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": self.body})
 
 
@@ -189,20 +193,32 @@ async def router_keeps_scope(Router, template: str, path: str) -> dict:
     scope = _http_scope("GET", path)
     before = dict(scope)
     sent = await _get_once(router, scope)
-    return {"scope_unchanged": scope == before and "path_params" not in scope,
-            "status": next((m.get("status") for m in sent if m.get("type") == "http.response.start"), None)}
+    return {
+        "scope_unchanged": scope == before and "path_params" not in scope,
+        "status": next((m.get("status") for m in sent if m.get("type") == "http.response.start"), None),
+    }
 
 
 def _http_scope(method: str, path: str, root_path: str = "") -> dict:
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-            "root_path": root_path, "headers": [], "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000)}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 # --- the error layer --------------------------------------------------------------------------
 
-SECRET = "the database password is hunter2"
+SECRET = "the database password is hunter2"  # noqa: S105 (made up: what the error layer must not leak)
 
 
 def failing_app(kind: str, HTTPException=None):
@@ -226,8 +242,13 @@ def failing_app(kind: str, HTTPException=None):
             raise HTTPException(404, "no such item", {"x-reason": "missing"})
         if what == "http_default":
             raise HTTPException(403)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain"), (b"x-app", b"failing")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"x-app", b"failing")],
+            }
+        )
         if what == "late":
             await send({"type": "http.response.body", "body": b"half", "more_body": True})
             raise RuntimeError(SECRET)
@@ -252,8 +273,13 @@ def scripted_failing_app(script: dict, HTTPException=None):
         elif script["raise"] is None:
             return
         if scope["type"] == "http" and script["start"] is not None:
-            await send({"type": "http.response.start", "status": script["start"],
-                        "headers": [(b"content-type", b"text/plain"), (b"x-app", b"scripted")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": script["start"],
+                    "headers": [(b"content-type", b"text/plain"), (b"x-app", b"scripted")],
+                }
+            )
         for part in script["parts"]:
             await send({"type": "http.response.body", "body": part, "more_body": True})
         failure = script["raise"]
@@ -263,8 +289,12 @@ def scripted_failing_app(script: dict, HTTPException=None):
             return
         if failure[0] == "http":
             raise HTTPException(*failure[1:])
-        raise {"RuntimeError": RuntimeError, "KeyError": KeyError, "ValueError": ValueError,
-               "ZeroDivisionError": ZeroDivisionError}[failure[1]](SECRET)
+        raise {
+            "RuntimeError": RuntimeError,
+            "KeyError": KeyError,
+            "ValueError": ValueError,
+            "ZeroDivisionError": ZeroDivisionError,
+        }[failure[1]](SECRET)
 
     return app
 
@@ -302,8 +332,10 @@ async def error_log_report(catch_errors, kind: str = "runtime") -> dict:
         logger.removeHandler(handler)
     return {
         "records": [
-            {"level": record.levelname,
-             "exception": record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None}
+            {
+                "level": record.levelname,
+                "exception": record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None,
+            }
             for record in handler.records
         ],
         "status": next((m.get("status") for m in sent if m.get("type") == "http.response.start"), None),
@@ -360,8 +392,7 @@ def scope_reporter(tag: str):
     and root_path. Over HTTP as a JSON body; over a WebSocket as one text message."""
 
     async def app(scope, receive, send):
-        seen = {"tag": tag, "type": scope["type"], "path": scope.get("path"),
-                "root_path": scope.get("root_path")}
+        seen = {"tag": tag, "type": scope["type"], "path": scope.get("path"), "root_path": scope.get("root_path")}
         if scope["type"] == "http":
             await _JSON(seen)(scope, receive, send)
         elif scope["type"] == "websocket":

@@ -13,8 +13,14 @@ FALSY = [None, 0, "", [], False]
 
 
 @st.composite
-def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, overrides: bool = False,
-                      failures: bool = False, falsy: bool = False) -> dict:
+def dependency_graphs(
+    draw,
+    kinds=("sync", "async"),
+    use_cache: bool = False,
+    overrides: bool = False,
+    failures: bool = False,
+    falsy: bool = False,
+) -> dict:
     """A graph description for ``lesson03``'s probes: up to six nodes, each depending on some
     earlier ones (a dependency may be asked for twice, by default or by ``Annotated``, its
     ``Dep`` alone or after other metadata), an endpoint depending on some of them, one or two
@@ -39,8 +45,12 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
 
     nodes = []
     for index in range(count):
-        node = {"name": NODE_NAMES[index], "kind": draw(st.sampled_from(list(kinds))),
-                "deps": deps(NODE_NAMES[:index], 3), "plain": draw(st.integers(0, 1))}
+        node = {
+            "name": NODE_NAMES[index],
+            "kind": draw(st.sampled_from(list(kinds))),
+            "deps": deps(NODE_NAMES[:index], 3),
+            "plain": draw(st.integers(0, 1)),
+        }
         if failures and draw(st.integers(0, 5)) == 0:
             node["raises"] = draw(errors)
         if failures and node["kind"].endswith("_gen") and draw(st.integers(0, 4)) == 0:
@@ -48,8 +58,11 @@ def dependency_graphs(draw, kinds=("sync", "async"), use_cache: bool = False, ov
         if falsy and node["kind"] in ("sync", "async", "async_callable") and draw(st.integers(0, 2)) == 0:
             node["returns"] = draw(st.sampled_from(FALSY))
         nodes.append(node)
-    graph = {"nodes": nodes, "endpoint": {"deps": deps(NODE_NAMES[:count], 4), "plain": draw(st.integers(0, 1))},
-             "requests": draw(st.integers(1, 2))}
+    graph = {
+        "nodes": nodes,
+        "endpoint": {"deps": deps(NODE_NAMES[:count], 4), "plain": draw(st.integers(0, 1))},
+        "requests": draw(st.integers(1, 2)),
+    }
     if failures and draw(st.integers(0, 3)) == 0:
         graph["endpoint"]["raises"] = draw(errors)
     if overrides and count > 1 and draw(st.booleans()):
@@ -67,5 +80,8 @@ def solve_cases(draw, shared_cache: bool = True, **graph_options) -> dict:
     names = [node["name"] for node in graph["nodes"]]
     preset = draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
     values = st.sampled_from(FALSY) | st.sampled_from(["given", "by the caller"])
-    return {"graph": graph, "shared_cache": draw(st.booleans()) if shared_cache else False,
-            "cached": {name: draw(values) for name in preset}}
+    return {
+        "graph": graph,
+        "shared_cache": draw(st.booleans()) if shared_cache else False,
+        "cached": {name: draw(values) for name in preset},
+    }

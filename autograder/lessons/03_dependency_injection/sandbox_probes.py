@@ -49,14 +49,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import builtins
+import contextlib
 import inspect
 import os
 import tempfile
 import threading
 import typing
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autograder.sandbox.plain import plain as _plain
 
@@ -105,9 +107,15 @@ class Recorder:
         return "ok"
 
     def report(self, error: dict | None = None) -> dict:
-        return {"values": self.values, "counts": dict(self.counts), "calls": self.calls,
-                "events": self.events, "teardown_saw": self.teardown_saw,
-                "threads": self.threads, "error": error}
+        return {
+            "values": self.values,
+            "counts": dict(self.counts),
+            "calls": self.calls,
+            "events": self.events,
+            "teardown_saw": self.teardown_saw,
+            "threads": self.threads,
+            "error": error,
+        }
 
 
 def _exception(name: str) -> type[BaseException]:
@@ -159,11 +167,17 @@ class Graph:
                 raise ValueError(f"bad node {node!r}")
         self.functions: dict[str, Callable[..., Any]] = {}
         for node in spec["nodes"]:  # dependencies first: a node may only depend on earlier ones
-            self.functions[node["name"]] = self._build(node["kind"], node["name"], node.get("deps", []), marker,
-                                                       {"_node": node})
+            self.functions[node["name"]] = self._build(
+                node["kind"], node["name"], node.get("deps", []), marker, {"_node": node}
+            )
         endpoint = spec.get("endpoint", {})
-        self.endpoint = self._build("endpoint", "endpoint", endpoint.get("deps", []), marker,
-                                    {"_raises": endpoint.get("raises"), "_node": endpoint})
+        self.endpoint = self._build(
+            "endpoint",
+            "endpoint",
+            endpoint.get("deps", []),
+            marker,
+            {"_raises": endpoint.get("raises"), "_node": endpoint},
+        )
 
     @staticmethod
     def parameter_names(deps: list[dict]) -> list[str]:
@@ -173,7 +187,7 @@ class Graph:
         namespace: dict[str, Any] = {"_rec": self.recorder, **extra}
         # Parameters that declare no dependency come first: a solver must skip them, not stop.
         params = [f"plain_{index}=None" for index in range(extra["_node"].get("plain", 0))]
-        for parameter, dep in zip(self.parameter_names(deps), deps):
+        for parameter, dep in zip(self.parameter_names(deps), deps, strict=True):
             if marker is None:
                 params.append(parameter)
                 continue
@@ -190,7 +204,7 @@ class Graph:
                 params.append(f"{parameter}=_m_{parameter}")
         args = "{" + ", ".join(f"{p!r}: {p}" for p in self.parameter_names(deps)) + "}"
         source = _TEMPLATES[kind].format(name=name, params=("*, " + ", ".join(params)) if params else "", args=args)
-        exec(compile(source, f"<lesson03 graph: {name}>", "exec", dont_inherit=True), namespace)
+        exec(compile(source, f"<lesson03 graph: {name}>", "exec", dont_inherit=True), namespace)  # noqa: S102 (the probe's own template)
         return namespace[name]
 
     def overrides(self) -> dict[Callable[..., Any], Callable[..., Any]]:
@@ -208,8 +222,13 @@ async def _within(awaitable, seconds: float = SECONDS):
 # --- the learner's graph solver (exercises solve_graph and solve) ---------------------------
 
 
-async def solve_report(spec: dict, solver: Callable[..., Any], marker: Callable[..., Any],
-                       shared_cache: bool = False, cached: dict | None = None) -> dict:
+async def solve_report(
+    spec: dict,
+    solver: Callable[..., Any],
+    marker: Callable[..., Any],
+    shared_cache: bool = False,
+    cached: dict | None = None,
+) -> dict:
     """Run ``solver(endpoint, cache, run[, overrides])`` for ``spec["requests"]`` requests.
 
     ``run`` is the harness's own: it calls the function and awaits the result when it is
@@ -237,8 +256,9 @@ async def solve_report(spec: dict, solver: Callable[..., Any], marker: Callable[
             else:
                 kwargs = await _within(solver(graph.endpoint, cache, run))
             if not isinstance(kwargs, dict):
-                return graph.recorder.report({"type": "TypeError",
-                                              "message": f"returned a {type(kwargs).__name__}, not a dict"})
+                return graph.recorder.report(
+                    {"type": "TypeError", "message": f"returned a {type(kwargs).__name__}, not a dict"}
+                )
             try:
                 await graph.endpoint(**kwargs)
             except TypeError as exc:  # wrong names: report what was returned instead
@@ -272,11 +292,15 @@ async def run_report(spec: dict, run_dependency: Callable[..., Any]) -> dict:
         async with AsyncExitStack() as stack:
             for node in spec["nodes"]:
                 deps = node.get("deps", [])
-                kwargs = {param: values[dep["on"]] for param, dep in zip(Graph.parameter_names(deps), deps)}
+                kwargs = {
+                    param: values[dep["on"]] for param, dep in zip(Graph.parameter_names(deps), deps, strict=True)
+                }
                 values[node["name"]] = await run_dependency(graph.functions[node["name"]], kwargs, stack)
             endpoint = spec.get("endpoint", {})
             deps = endpoint.get("deps", [])
-            await graph.endpoint(**{param: values[dep["on"]] for param, dep in zip(Graph.parameter_names(deps), deps)})
+            await graph.endpoint(
+                **{param: values[dep["on"]] for param, dep in zip(Graph.parameter_names(deps), deps, strict=True)}
+            )
 
     try:
         await _within(request())
@@ -384,17 +408,13 @@ async def close_app(app: Any) -> int:
     _WATCHED.pop(id(app), None)
     never_back = list(_OUT.pop(id(app), {}).values())
     for connection in never_back:
-        try:
+        with contextlib.suppress(Exception):  # a cleanup: a connection already broken has nothing to close
             await greenlet_spawn(connection.invalidate)  # closes the DBAPI connection, ending its thread
-        except Exception:
-            pass
     engine = getattr(getattr(app, "state", None), "engine", None)
-    try:
+    with contextlib.suppress(Exception):  # a cleanup, as above
         disposed = engine.dispose()
         if inspect.isawaitable(disposed):
             await disposed
-    except Exception:
-        pass
     return len(never_back)
 
 
@@ -439,8 +459,15 @@ def _override_app():
         return "fake-user"
 
     # The app's own dependencies, then the replacements tests put in their place.
-    return app, {"get_settings": get_settings, "get_db": get_db, "get_user": get_user, "fake_db": fake_db,
-                 "other_db": other_db, "fake_settings": fake_settings, "fake_user": fake_user}
+    return app, {
+        "get_settings": get_settings,
+        "get_db": get_db,
+        "get_user": get_user,
+        "fake_db": fake_db,
+        "other_db": other_db,
+        "fake_settings": fake_settings,
+        "fake_user": fake_user,
+    }
 
 
 async def override_report(overridden: Callable[..., Any]) -> dict:
@@ -450,7 +477,9 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
     import httpx
 
     app, deps = _override_app()
-    fake_db, other_db, fake_settings, fake_user = (deps[name] for name in ("fake_db", "other_db", "fake_settings", "fake_user"))
+    fake_db, other_db, fake_settings, fake_user = (
+        deps[name] for name in ("fake_db", "other_db", "fake_settings", "fake_user")
+    )
     names = {function: name for name, function in deps.items()}
 
     def held() -> dict:
@@ -459,6 +488,7 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     report: dict[str, Any] = {}
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
         async def ask() -> Any:
             response = await client.get("/whoami")
             return response.json() if response.status_code == 200 else response.status_code
@@ -473,8 +503,12 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
             before = await ask()
             with overridden(app, {deps["get_db"]: fake_db}) as given:
                 inside = await ask()
-                report["simple"] = {"before": before, "inside": inside, "held_inside": held(),
-                                    "yielded_app": given is app}
+                report["simple"] = {
+                    "before": before,
+                    "inside": inside,
+                    "held_inside": held(),
+                    "yielded_app": given is app,
+                }
             report["simple"].update(after=await ask(), held_after=held())
 
         async def existing():
@@ -492,8 +526,14 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
                 with overridden(app, {deps["get_db"]: other_db, deps["get_user"]: fake_user}):
                     inner = await ask()
                 between, held_between = await ask(), held()
-            report["nested"] = {"outer": outer, "inner": inner, "between": between,
-                                "held_between": held_between, "after": await ask(), "held_after": held()}
+            report["nested"] = {
+                "outer": outer,
+                "inner": inner,
+                "between": between,
+                "held_between": held_between,
+                "after": await ask(),
+                "held_after": held(),
+            }
 
         async def raising():
             raised = None
@@ -522,8 +562,14 @@ async def override_report(overridden: Callable[..., Any]) -> dict:
                 inside = await ask()
             report["changed_inside"] = {"inside": inside, "after": await ask(), "held_after": held()}
 
-        for name, body in [("simple", simple), ("existing", existing), ("nested", nested), ("raising", raising),
-                           ("cancelled", cancelled), ("changed_inside", changed_inside)]:
+        for name, body in [
+            ("simple", simple),
+            ("existing", existing),
+            ("nested", nested),
+            ("raising", raising),
+            ("cancelled", cancelled),
+            ("changed_inside", changed_inside),
+        ]:
             app.dependency_overrides.clear()
             await scenario(name, body)
     return report
@@ -548,6 +594,7 @@ async def override_script(overridden: Callable[..., Any], existing: dict, blocks
     steps: list = []
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
         async def note(where: str) -> None:
             response = await client.get("/whoami")
             seen = response.json() if response.status_code == 200 else response.status_code

@@ -57,7 +57,7 @@ async def lag_report(monitor_class: Any, interval: float, idle: float, block: fl
     monitor.start()
     await asyncio.sleep(idle)
     block_start = time.monotonic() - origin
-    time.sleep(block)
+    time.sleep(block)  # noqa: ASYNC251 (on purpose: the event loop blocked, the lag to measure)
     block_end = time.monotonic() - origin
     await asyncio.sleep(idle / 2)
     await monitor.stop()
@@ -81,7 +81,9 @@ async def lag_lifecycle(monitor_class: Any) -> dict:
         second_start = type(exc).__name__
     await asyncio.sleep(0.05)
     first = await monitor.stop()  # awaited directly: a wrapper task would give the loop extra turns
-    unfinished = [task for task in asyncio.all_tasks() - before if task is not asyncio.current_task() and not task.done()]
+    unfinished = [
+        task for task in asyncio.all_tasks() - before if task is not asyncio.current_task() and not task.done()
+    ]
     count = len(monitor.samples)
     await asyncio.sleep(0.05)
     added = len(monitor.samples) - count
@@ -91,9 +93,13 @@ async def lag_lifecycle(monitor_class: Any) -> dict:
     for task in asyncio.all_tasks() - before:
         if task is not asyncio.current_task() and not task.done():
             task.cancel()
-    return {"second_start": second_start, "first_stop_list": isinstance(first, list) and first == monitor.lags,
-            "second_stop_list": isinstance(second, list) and second == monitor.lags,
-            "unfinished_at_stop": len(unfinished), "added_after_stop": added}
+    return {
+        "second_start": second_start,
+        "first_stop_list": isinstance(first, list) and first == monitor.lags,
+        "second_stop_list": isinstance(second, list) and second == monitor.lags,
+        "unfinished_at_stop": len(unfinished),
+        "added_after_stop": added,
+    }
 
 
 async def lag_on_a_jittery_clock(monitor_class: Any, interval: float, seconds: float) -> dict:
@@ -103,14 +109,14 @@ async def lag_on_a_jittery_clock(monitor_class: Any, interval: float, seconds: f
     lags recorded."""
     import random
 
-    jitter = random.Random(4)
+    jitter = random.Random(4)  # noqa: S311 (a seeded jitter: the same every run)
     real = time.monotonic
     monitor = monitor_class(interval)
     time.monotonic = lambda: real() - jitter.uniform(0, 0.008)
     try:
         monitor.start()
         ends = real() + seconds
-        while real() < ends:
+        while real() < ends:  # noqa: ASYNC110 (`seconds` of the real clock: the loop's own is the jittery one)
             await asyncio.sleep(interval)
         await monitor.stop()
     finally:
@@ -252,6 +258,7 @@ async def pool_baseline(workers: int, requests: int) -> int:
 def _closing(call: Any, seconds: float, closing: list[int]) -> Any:
     """``call`` made to take ``seconds`` to close when cancelled, as a connection being torn
     down does: while it closes it counts in ``closing``."""
+
     async def outbound() -> Any:
         try:
             return await call()
@@ -271,10 +278,14 @@ async def fetch_report(fetch_all: Any, calls: list[dict], limit: int, timeout: f
     with an optional "cleanup" (seconds it takes to close once cancelled)."""
     service = FakeService()
     closing = [0]
-    functions = [service.call(index, call["seconds"], call.get("value"), ERRORS.get(call.get("error", "")))
-                 for index, call in enumerate(calls)]
-    functions = [_closing(function, call["cleanup"], closing) if call.get("cleanup") else function
-                 for function, call in zip(functions, calls)]
+    functions = [
+        service.call(index, call["seconds"], call.get("value"), ERRORS.get(call.get("error", "")))
+        for index, call in enumerate(calls)
+    ]
+    functions = [
+        _closing(function, call["cleanup"], closing) if call.get("cleanup") else function
+        for function, call in zip(functions, calls, strict=True)
+    ]
     origin = time.monotonic()
     task = asyncio.ensure_future(fetch_all(functions, limit, timeout))
     outcome = await _outcome(task, timeout + SETTLE_SECONDS)
@@ -283,8 +294,14 @@ async def fetch_report(fetch_all: Any, calls: list[dict], limit: int, timeout: f
     events_at_return = len(service.events)
     # Calls left running in the background get the time to end (and show it).
     await asyncio.sleep(max((call["seconds"] + call.get("cleanup", 0) for call in calls), default=0) + 0.05)
-    return {"outcome": outcome, "elapsed": elapsed, "peak": service.peak, "events": service.events,
-            "running_at_return": running_at_return, "events_after_return": service.events[events_at_return:]}
+    return {
+        "outcome": outcome,
+        "elapsed": elapsed,
+        "peak": service.peak,
+        "events": service.events,
+        "running_at_return": running_at_return,
+        "events_after_return": service.events[events_at_return:],
+    }
 
 
 # -- use_connection ----------------------------------------------------------------------------
@@ -328,8 +345,13 @@ async def cleanup_report(use_connection: Any, scenario: str | dict) -> dict:
     # A release left to go on in the background (shielded) ends first: a fixed 0.15 s wait was
     # too short for it on a busy machine, and a correct answer lost its points.
     await pool.settled()
-    return {"outcome": outcome, "given": pool.given, "release_calls": pool.release_calls, "released": pool.released,
-            "released_at_return": released_at_return}
+    return {
+        "outcome": outcome,
+        "given": pool.given,
+        "release_calls": pool.release_calls,
+        "released": pool.released,
+        "released_at_return": released_at_return,
+    }
 
 
 async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[dict]:
@@ -342,7 +364,7 @@ async def cleanup_reports(use_connection: Any, scenarios: list[dict]) -> list[di
 
 LAG_NAP = 0.03  # a "sleep" step of lag_sessions: several intervals, so a running monitor wakes in it
 LAG_NAP_AT_MOST = 0.4  # ... and, for a running monitor on a busy machine, longer until it sampled: a
-                       # stalled loop is no answer's fault
+# stalled loop is no answer's fault
 
 
 async def lag_session(monitor_class: Any, session: dict) -> dict:
@@ -372,8 +394,12 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
             elif op == "stop":
                 running = False
                 returned = await monitor.stop()
-                steps.append({"stop returned lags": isinstance(returned, list) and returned == monitor.lags,
-                              "tasks left running": sum(not task.done() for task in started)})
+                steps.append(
+                    {
+                        "stop returned lags": isinstance(returned, list) and returned == monitor.lags,
+                        "tasks left running": sum(not task.done() for task in started),
+                    }
+                )
             else:
                 count = len(monitor.samples)
                 # First let a task start() just made take its first step, so that its first
@@ -382,12 +408,17 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
                 await asyncio.sleep(0)
                 await asyncio.sleep(LAG_NAP)
                 napped = time.monotonic() + LAG_NAP_AT_MOST - LAG_NAP
-                while running and len(monitor.samples) == count and time.monotonic() < napped:
+                while running and len(monitor.samples) == count and time.monotonic() < napped:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
                     await asyncio.sleep(0.01)
                 woke = [sample[0] for sample in monitor.samples]
-                steps.append({"samples grew": len(monitor.samples) > count,
-                              "samples well formed": all(len(sample) == 2 and sample[1] >= 0 for sample in monitor.samples)
-                              and woke == sorted(woke) and monitor.lags == [sample[1] for sample in monitor.samples]})
+                steps.append(
+                    {
+                        "samples grew": len(monitor.samples) > count,
+                        "samples well formed": all(len(sample) == 2 and sample[1] >= 0 for sample in monitor.samples)
+                        and woke == sorted(woke)
+                        and monitor.lags == [sample[1] for sample in monitor.samples],
+                    }
+                )
     finally:
         with contextlib.suppress(Exception):
             await monitor.stop()
@@ -399,6 +430,7 @@ async def lag_session(monitor_class: Any, session: dict) -> dict:
 async def lag_sessions(monitor_class: Any, sessions: list[dict]) -> list[dict]:
     """``lag_session`` for each session, all at once (each with a monitor of its own); a
     session that raised answers {"raised": type} (NotImplementedError ends the batch)."""
+
     async def played(session: dict) -> dict:
         try:
             return await lag_session(monitor_class, session)
@@ -413,8 +445,11 @@ async def lag_sessions(monitor_class: Any, sessions: list[dict]) -> list[dict]:
 async def fetch_reports(fetch_all: Any, cases: list[dict]) -> list[dict]:
     """``fetch_report`` for every ``{"calls", "limit", "timeout"}`` of ``cases``, all at once
     (each with a service of its own), so the batch costs its longest case."""
-    return list(await asyncio.gather(*(fetch_report(fetch_all, case["calls"], case["limit"], case["timeout"])
-                                       for case in cases)))
+    return list(
+        await asyncio.gather(
+            *(fetch_report(fetch_all, case["calls"], case["limit"], case["timeout"]) for case in cases)
+        )
+    )
 
 
 async def report_app_answers(factory: Any, requests: list[dict]) -> list[dict]:
@@ -455,8 +490,14 @@ async def report_app_answers(factory: Any, requests: list[dict]) -> list[dict]:
                     body = response.json()
                 except ValueError:
                     body = None
-                answers.append({"status": response.status_code, "content_type": response.headers.get("content-type"),
-                                "json": body, "legacy_report calls": [list(call) for call in calls]})
+                answers.append(
+                    {
+                        "status": response.status_code,
+                        "content_type": response.headers.get("content-type"),
+                        "json": body,
+                        "legacy_report calls": [list(call) for call in calls],
+                    }
+                )
     finally:
         names["legacy_report"] = original
     return answers

@@ -9,8 +9,8 @@ while a long GET /primes runs. Expected counts come from a sieve computed here.
 import time
 
 import pytest
-from hypothesis import strategies as st
 from asgi_lifespan import LifespanManager
+from hypothesis import strategies as st
 
 from autograder.errors import GraderFault
 from autograder.expect import Mistake, expect, graded
@@ -46,7 +46,7 @@ def primes_below(n: int) -> int:
     sieve[0:2] = b"\x00\x00"
     for i in range(2, int(n**0.5) + 1):
         if sieve[i]:
-            sieve[i * i::i] = bytearray(len(range(i * i, n, i)))
+            sieve[i * i :: i] = bytearray(len(range(i * i, n, i)))
     return sum(sieve[:n])
 
 
@@ -61,8 +61,10 @@ class MachineTooBusy(GraderFault):
 
     def __init__(self, baseline: float | None) -> None:
         took = f"did not finish within {DEADLINE:g} s" if baseline is None else f"took {baseline:.2f} s"
-        super().__init__(f"the machine is too busy to grade {NAME}: a plain ProcessPoolExecutor's start, work and "
-                         f"shutdown {took} in the sandbox, against {DEADLINE:g} s allowed for the scenario")
+        super().__init__(
+            f"the machine is too busy to grade {NAME}: a plain ProcessPoolExecutor's start, work and "
+            f"shutdown {took} in the sandbox, against {DEADLINE:g} s allowed for the scenario"
+        )
 
 
 async def played(side, started: str, *args) -> dict:
@@ -97,31 +99,44 @@ async def lifespan_report(side, workers: int, paths: list[str], lives: int = 1) 
     baseline = await played(side, "lesson04.pool_baseline", workers, len(paths) * lives)
     if "unfinished" in baseline or baseline["elapsed"] * BASELINE_SHARE > DEADLINE:
         raise MachineTooBusy(baseline.get("elapsed"))
-    raise Mistake(f"Your app's {report['unfinished']} did not finish within {DEADLINE:g} s ({TRIES} tries), while "
-                  f"a plain ProcessPoolExecutor({workers}) started, counted primes and shut down in "
-                  f"{baseline['elapsed']:.2f} s here. Does the lifespan or the endpoint wait for something that never "
-                  "comes?", out_of_time=True)
+    raise Mistake(
+        f"Your app's {report['unfinished']} did not finish within {DEADLINE:g} s ({TRIES} tries), while "
+        f"a plain ProcessPoolExecutor({workers}) started, counted primes and shut down in "
+        f"{baseline['elapsed']:.2f} s here. Does the lifespan or the endpoint wait for something that never "
+        "comes?",
+        out_of_time=True,
+    )
 
 
 @graded(NAME, points=1.5, promises=["pool-in-lifespan", "primes"])
 async def test_make_cpu_app_owns_a_process_pool_in_its_lifespan(submission):
     """The lifespan puts a ProcessPoolExecutor with `workers` workers on app.state.pool, uses it, and shuts it down."""
-    report = (await lifespan_report(submission, 3, ["/primes?below=1000"]))
+    report = await lifespan_report(submission, 3, ["/primes?below=1000"])
     life = report["lives"][0]
     started = life["started"]
-    expect(started["type"] == "ProcessPoolExecutor",
-           "When the app has started, app.state.pool should be a concurrent.futures.ProcessPoolExecutor "
-           f"(found {started['type'] or 'nothing'}). Create it in the lifespan, before its yield.",
-           promises=["pool-in-lifespan"])
-    expect(started["max_workers"] == 3, "make_cpu_app(workers) should make a pool of `workers` processes (max_workers).",
-           promises=["pool-in-lifespan"])
+    expect(
+        started["type"] == "ProcessPoolExecutor",
+        "When the app has started, app.state.pool should be a concurrent.futures.ProcessPoolExecutor "
+        f"(found {started['type'] or 'nothing'}). Create it in the lifespan, before its yield.",
+        promises=["pool-in-lifespan"],
+    )
+    expect(
+        started["max_workers"] == 3,
+        "make_cpu_app(workers) should make a pool of `workers` processes (max_workers).",
+        promises=["pool-in-lifespan"],
+    )
     pids = life["after_request"].get("worker_pids", [])
-    expect(pids and report["own_pid"] not in pids,
-           "After a GET /primes, the pool had no worker process: run count_primes in app.state.pool "
-           "(loop.run_in_executor(pool, count_primes, below)).", promises=["primes"])
-    expect(life["accepts_work_after_shutdown"] is False,
-           "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.",
-           promises=["pool-in-lifespan"])
+    expect(
+        pids and report["own_pid"] not in pids,
+        "After a GET /primes, the pool had no worker process: run count_primes in app.state.pool "
+        "(loop.run_in_executor(pool, count_primes, below)).",
+        promises=["primes"],
+    )
+    expect(
+        life["accepts_work_after_shutdown"] is False,
+        "After the app shut down, its pool still accepted work: shut the pool down in the lifespan, after its yield.",
+        promises=["pool-in-lifespan"],
+    )
 
 
 @graded(NAME, points=1.5, promises=["primes", "ping"])
@@ -131,12 +146,16 @@ async def test_make_cpu_app_counts_primes_and_answers_ping(submission):
     report = await lifespan_report(submission, 1, ["/ping"] + [f"/primes?below={below}" for below in belows])
     answers = report["lives"][0]["answers"]
     ping = answers[0]
-    expect(ping["status"] == 200 and ping["json"] == {"pong": True},
-           f'GET /ping should answer 200 {{"pong": true}}; yours answered {ping["status"]} {ping["json"]}.')
-    for below, answer in zip(belows, answers[1:]):
-        expect(answer["status"] == 200 and answer["json"] == {"below": below, "count": primes_below(below)},
-               f'GET /primes?below={below} should answer {{"below": {below}, "count": count_primes({below})}}; '
-               f"yours answered {answer['status']} {answer['json']}.")
+    expect(
+        ping["status"] == 200 and ping["json"] == {"pong": True},
+        f'GET /ping should answer 200 {{"pong": true}}; yours answered {ping["status"]} {ping["json"]}.',
+    )
+    for below, answer in zip(belows, answers[1:], strict=True):
+        expect(
+            answer["status"] == 200 and answer["json"] == {"below": below, "count": primes_below(below)},
+            f'GET /primes?below={below} should answer {{"below": {below}, "count": count_primes({below})}}; '
+            f"yours answered {answer['status']} {answer['json']}.",
+        )
 
 
 # Requests the statement fixes the answer of: GET /ping, and GET /primes with an integer N.
@@ -145,7 +164,8 @@ TARGETS = st.just("/ping") | st.integers(-3, 5000).map(lambda below: f"/primes?b
 
 @graded(NAME, points=1, promises=["primes", "ping"])
 async def test_make_cpu_app_answers_generated_requests_as_the_task_says(submission, reference):
-    """On generated requests (GET /ping, GET /primes with small, large and negative N), the answers are as the task says."""
+    """On generated requests (GET /ping, GET /primes with small, large and negative N), the answers are as the task
+    says."""
     await require(submission, NAME, kind="function")
 
     async def batch(side, requests):  # one app, one lifespan, for all of them: the answers keep no state
@@ -153,9 +173,15 @@ async def test_make_cpu_app_answers_generated_requests_as_the_task_says(submissi
         answers = iter(report["lives"][0]["answers"])
         return [[next(answers) for _ in paths] for paths in requests]
 
-    await same_as_reference(submission, reference, NAME, st.lists(TARGETS, min_size=1, max_size=5), batch=batch,
-                            examples=10,
-                            promise=["primes", "ping"])
+    await same_as_reference(
+        submission,
+        reference,
+        NAME,
+        st.lists(TARGETS, min_size=1, max_size=5),
+        batch=batch,
+        examples=10,
+        promise=["primes", "ping"],
+    )
 
 
 @graded(NAME, points=1.5, promises=["primes", "ping"])
@@ -168,21 +194,29 @@ async def test_make_cpu_app_keeps_ping_fast_while_computing(submission):
         below = long_below()
         result = await responsiveness(http, f"/primes?below={below}")
     expect(result.slow_status == 200, f"GET /primes?below={below} answered {result.slow_status}, not 200.")
-    expect(result.responsive,
-           f"Counting primes still holds the event loop: {result.describe()}. Await the pool's result instead "
-           "of computing on the loop.")
+    expect(
+        result.responsive,
+        f"Counting primes still holds the event loop: {result.describe()}. Await the pool's result instead "
+        "of computing on the loop.",
+    )
 
 
 @graded(NAME, points=1, promises=["pool-in-lifespan"], unhappy=True)
 async def test_make_cpu_app_makes_a_new_pool_at_each_startup(submission):
-    """One app started, shut down and started again: the second life has a pool of its own, and its GET /primes answers."""
+    """One app started, shut down and started again: the second life has a pool of its own, and its GET /primes
+    answers."""
     report = await lifespan_report(submission, 1, ["/primes?below=100"], lives=2)
     first, second = report["lives"]
-    expect(second["started"]["type"] == "ProcessPoolExecutor" and second["accepts_work_after_shutdown"] is False
-           and first["accepts_work_after_shutdown"] is False,
-           "Started a second time, the same app should create a new pool in its lifespan and shut that one down "
-           "too: make the pool in the lifespan, not once in make_cpu_app.")
+    expect(
+        second["started"]["type"] == "ProcessPoolExecutor"
+        and second["accepts_work_after_shutdown"] is False
+        and first["accepts_work_after_shutdown"] is False,
+        "Started a second time, the same app should create a new pool in its lifespan and shut that one down "
+        "too: make the pool in the lifespan, not once in make_cpu_app.",
+    )
     answer = second["answers"][0]
-    expect(answer["status"] == 200 and answer["json"] == {"below": 100, "count": 25},
-           f"Started a second time (after a shutdown), the app answered GET /primes?below=100 with {answer['status']} "
-           f"{answer['json']}: its pool should be a new one, made by the lifespan at each startup.")
+    expect(
+        answer["status"] == 200 and answer["json"] == {"below": 100, "count": 25},
+        f"Started a second time (after a shutdown), the app answered GET /primes?below=100 with {answer['status']} "
+        f"{answer['json']}: its pool should be a new one, made by the lifespan at each startup.",
+    )

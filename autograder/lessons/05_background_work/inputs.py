@@ -14,15 +14,23 @@ WORKERS = st.sampled_from(["w1", "w2"])
 def queue_steps(ops: dict[str, st.SearchStrategy], most: int = 8) -> st.SearchStrategy[list]:
     """Up to ``most`` steps of ``lesson05.script``, each drawn from one of ``ops`` (op name ->
     strategy of its other fields), after one to three jobs are enqueued."""
-    enqueue = st.fixed_dictionaries({"op": st.just("enqueue"), "payload": st.just({"n": 1}), "now": TIMES,
-                                     "key": st.none() | st.sampled_from(["k1", "k2"])})
+    enqueue = st.fixed_dictionaries(
+        {
+            "op": st.just("enqueue"),
+            "payload": st.just({"n": 1}),
+            "now": TIMES,
+            "key": st.none() | st.sampled_from(["k1", "k2"]),
+        }
+    )
     step = st.one_of([fields.map(lambda drawn, op=op: {"op": op, **drawn}) for op, fields in ops.items()])
-    return st.builds(lambda first, rest: first + rest, st.lists(enqueue, min_size=1, max_size=3),
-                     st.lists(step, max_size=most))
+    return st.builds(
+        lambda first, rest: first + rest, st.lists(enqueue, min_size=1, max_size=3), st.lists(step, max_size=most)
+    )
 
 
 def shown_steps(steps: list) -> str:
     """A queue script as the calls it makes, one per line, numbered like the answers ("item N")."""
+
     def call(step: dict) -> str:
         op = step["op"]
         if op == "enqueue":
@@ -34,13 +42,16 @@ def shown_steps(steps: list) -> str:
         if op == "ack":
             return f"ack(db, {step['id']}, {step['worker']!r}, {step['result']!r})"
         if op == "fail":
-            return (f"fail(db, {step['id']}, {step['worker']!r}, {step['error']!r}, {step['now']}, {step['u']}, "
-                    f"max_attempts={step['max_attempts']}, base={step['base']}, cap={step['cap']})")
+            return (
+                f"fail(db, {step['id']}, {step['worker']!r}, {step['error']!r}, {step['now']}, {step['u']}, "
+                f"max_attempts={step['max_attempts']}, base={step['base']}, cap={step['cap']})"
+            )
         if op == "handle":
             return f"handle_once(db, {step['job']!r})"
         if op == "row":
             return f"the row of job {step['id']}"
         return f"the number of rows in {step['table']}"
 
-    return "on a new queue, one connection:\n" + "\n".join(f"      item {index}: {call(step)}"
-                                                           for index, step in enumerate(steps))
+    return "on a new queue, one connection:\n" + "\n".join(
+        f"      item {index}: {call(step)}" for index, step in enumerate(steps)
+    )

@@ -37,13 +37,13 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable
-
-from coursekit.processes import forked, wait_until
+from typing import Any
 
 from autograder.sandbox.plain import plain as _plain
+from coursekit.processes import forked, wait_until
 
 TABLES = ("jobs", "processed", "payments", "report_requests")
 JOB_COLUMNS = ("state", "attempts", "run_at", "lease_until", "worker", "last_error", "idempotency_key")
@@ -66,20 +66,25 @@ def _raised(exc: BaseException) -> dict:
 def _step(db, setup: dict, learner: dict, step: dict) -> Any:
     op = step["op"]
     if op == "enqueue":
-        return setup["enqueue"](db, step.get("kind", "job"), step.get("payload", {}), now=step.get("now", 0.0),
-                                idempotency_key=step.get("key"))
+        return setup["enqueue"](
+            db,
+            step.get("kind", "job"),
+            step.get("payload", {}),
+            now=step.get("now", 0.0),
+            idempotency_key=step.get("key"),
+        )
     if op == "put":
         columns = [column for column in step["set"] if column in JOB_COLUMNS]
         if columns:
             assignments = ", ".join(f"{column} = ?" for column in columns)
-            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [step["set"][c] for c in columns] + [step["id"]])
+            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*(step["set"][c] for c in columns), step["id"]])  # noqa: S608 (names from the suite's own list, values bound)
         return None
     if op == "row":
         return setup["job_row"](db, step["id"])
     if op == "count":
         if step["table"] not in TABLES:
             raise ValueError("unknown table")
-        return db.execute(f"SELECT COUNT(*) FROM {step['table']}").fetchone()[0]
+        return db.execute(f"SELECT COUNT(*) FROM {step['table']}").fetchone()[0]  # noqa: S608 (names from the suite's own list, values bound)
     if op == "claim":
         return learner["claim"](db, step["worker"], step["now"], step["lease"])
     if op == "ack":
@@ -214,8 +219,10 @@ def handle_race(setup: dict, handle_once: Callable, deliveries: int = 3, seconds
 
 # Another worker's claim of one job (the harness's own, not exercise 1's answer): it lands only
 # while the job is due, as any correct claim would take it.
-TAKEOVER = ("UPDATE jobs SET state = 'running', worker = :worker, lease_until = :now + 30.0, attempts = attempts + 1 "
-            "WHERE id = :id AND ((state = 'ready' AND run_at <= :now) OR (state = 'running' AND lease_until <= :now))")
+TAKEOVER = (
+    "UPDATE jobs SET state = 'running', worker = :worker, lease_until = :now + 30.0, attempts = attempts + 1 "
+    "WHERE id = :id AND ((state = 'ready' AND run_at <= :now) OR (state = 'running' AND lease_until <= :now))"
+)
 
 
 def fail_during_takeover(setup: dict, fail: Callable, attempts: int = 2, max_attempts: int = 5) -> dict:
@@ -233,8 +240,10 @@ def fail_during_takeover(setup: dict, fail: Callable, attempts: int = 2, max_att
     other = setup["connect"](path)
     other.execute("PRAGMA busy_timeout = 0")  # a try, never a wait: fail may hold the lock
     job_id = setup["enqueue"](other, "report", {"n": 1}, now=0.0)
-    other.execute("UPDATE jobs SET state = 'running', worker = 'w1', attempts = ?, lease_until = 5.0 WHERE id = ?",
-                  (attempts, job_id))
+    other.execute(
+        "UPDATE jobs SET state = 'running', worker = 'w1', attempts = ?, lease_until = 5.0 WHERE id = ?",
+        (attempts, job_id),
+    )
     took_over = [False]
     statements = [0]
 
@@ -286,9 +295,12 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
         with closing(setup["connect"](path)) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                request_id = db.execute("INSERT INTO report_requests (invoice_id, requested_at) VALUES (5, 0.0)").lastrowid
-                first["job"] = setup["enqueue"](db, "report", {"invoice_id": 5, "request_id": request_id},
-                                                idempotency_key="report-5")
+                request_id = db.execute(
+                    "INSERT INTO report_requests (invoice_id, requested_at) VALUES (5, 0.0)"
+                ).lastrowid
+                first["job"] = setup["enqueue"](
+                    db, "report", {"invoice_id": 5, "request_id": request_id}, idempotency_key="report-5"
+                )
                 began.set()
                 time.sleep(hold)
                 db.execute("COMMIT")
@@ -310,7 +322,10 @@ async def key_in_flight(setup: dict, factory: Callable, hold: float = 0.5) -> di
     except ValueError:
         body = None
     with closing(setup["connect"](path)) as db:
-        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("jobs", "report_requests")}
+        counts = {
+            table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 (names from the suite's own list, values bound)
+            for table in ("jobs", "report_requests")
+        }
     return {"status": response.status_code, "json": body, "first_job": first.get("job"), "tables": counts}
 
 
@@ -318,8 +333,10 @@ def work(setup: dict, path: str, step: dict) -> None:
     """A worker's progress on a job, written straight into the queue: ``step`` has the job's
     "id" and its new "state", "attempts", "error" (last_error) and "result" (stored as JSON)."""
     with closing(setup["connect"](path)) as db:
-        db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
-                   (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]))
+        db.execute(
+            "UPDATE jobs SET state = ?, attempts = ?, last_error = ?, result = ? WHERE id = ?",
+            (step["state"], step["attempts"], step["error"], json.dumps(step["result"]), step["id"]),
+        )
 
 
 def rows(setup: dict, path: str, table: str) -> list[dict]:
@@ -327,7 +344,7 @@ def rows(setup: dict, path: str, table: str) -> list[dict]:
     if table not in TABLES:
         raise ValueError("unknown table")
     with closing(setup["connect"](path)) as db:
-        return [_plain(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+        return [_plain(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]  # noqa: S608 (names from the suite's own list, values bound)
 
 
 def break_enqueue(setup: dict, path: str, invoice_id: int) -> bool:
@@ -337,7 +354,8 @@ def break_enqueue(setup: dict, path: str, invoice_id: int) -> bool:
         db.execute(
             "CREATE TRIGGER IF NOT EXISTS refuse_job BEFORE INSERT ON jobs "
             f"WHEN json_extract(NEW.payload, '$.invoice_id') = {int(invoice_id)} "
-            "BEGIN SELECT RAISE(ABORT, 'the queue refused the job'); END")
+            "BEGIN SELECT RAISE(ABORT, 'the queue refused the job'); END"
+        )
     return True
 
 
@@ -377,18 +395,22 @@ def _worker_child(run_worker: Callable, folder: str, scenario: dict) -> None:
     signal.signal(signal.SIGTERM, ours)
     outcome: dict[str, Any] = {}
     try:
-        outcome["returned"] = _plain(run_worker(take, handle, poll=scenario.get("poll", 0.05),
-                                                until_empty=scenario.get("until_empty", False)))
+        outcome["returned"] = _plain(
+            run_worker(take, handle, poll=scenario.get("poll", 0.05), until_empty=scenario.get("until_empty", False))
+        )
     except BaseException as exc:  # SystemExit and KeyboardInterrupt included: report them
         outcome["raised"] = _raised(exc)["raised"]
     outcome["handler_restored"] = signal.getsignal(signal.SIGTERM) is ours
-    outcome["idle_takes"] = idle_takes[0]  # how often take() answered None: a loop that never waits asks thousands of times
+    outcome["idle_takes"] = idle_takes[
+        0
+    ]  # how often take() answered None: a loop that never waits asks thousands of times
     outcome["taken"] = list(taken)
     if scenario.get("again"):  # a second loop in the same process, on the jobs left, until the queue is empty
         pending.extend(range(scenario["jobs"], scenario["jobs"] + scenario["again"]))
         try:
-            outcome["again"] = {"returned": _plain(run_worker(take, handle, poll=scenario.get("poll", 0.05),
-                                                              until_empty=True))}
+            outcome["again"] = {
+                "returned": _plain(run_worker(take, handle, poll=scenario.get("poll", 0.05), until_empty=True))
+            }
         except BaseException as exc:
             outcome["again"] = _raised(exc)
         outcome["taken"] = list(taken)
@@ -407,7 +429,8 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
     "sigterm": "during_job" | "at_job" | "after_all" | "idle" | null, "at": 0, "idle_seconds": 0.3}.
     With "during_job", SIGTERM is sent as the first job starts; with "at_job", as job ``at``
     starts; with "after_all", once the last job has ended and the worker has waited a while
-    (it is idle then); with "idle", after ``idle_seconds``. Answers {"log": [...], "outcome": {...} | null, "exitcode": int | null,
+    (it is idle then); with "idle", after ``idle_seconds``. Answers {"log": [...], "outcome":
+    {...} | null, "exitcode": int | null,
     "stopped_after": seconds from SIGTERM to exit (null without SIGTERM), "still_running": bool,
     "signalled": whether the worker was still there to get its SIGTERM}.
     """
@@ -437,10 +460,14 @@ def worker_scenario(run_worker: Callable, scenario: dict) -> dict:
             child.join(2.5)
         still_running = child.is_alive()
     outcome_file = Path(folder, "outcome.json")
-    return {"log": log.read_text().split("\n")[:-1],
-            "outcome": json.loads(outcome_file.read_text()) if outcome_file.exists() else None,
-            "exitcode": None if still_running else child.exitcode,
-            "stopped_after": stopped_after, "still_running": still_running, "signalled": signalled}
+    return {
+        "log": log.read_text().split("\n")[:-1],
+        "outcome": json.loads(outcome_file.read_text()) if outcome_file.exists() else None,
+        "exitcode": None if still_running else child.exitcode,
+        "stopped_after": stopped_after,
+        "still_running": still_running,
+        "signalled": signalled,
+    }
 
 
 def worker_scenarios(run_worker: Callable, scenarios: list[dict]) -> list[dict]:

@@ -40,6 +40,7 @@ def edited(document: Any, changes: list) -> Any:
 
 def shown_edits(changes: list, what: str = "a valid document") -> str:
     """The edits in words, long texts shortened: ``what`` with `customer.name` set to '' ..."""
+
     def value(shown: Any) -> str:
         if isinstance(shown, str) and len(shown) > 20 and len(set(shown)) == 1:
             return f"{shown[0]!r} * {len(shown)}"
@@ -48,6 +49,8 @@ def shown_edits(changes: list, what: str = "a valid document") -> str:
     def place(path: list) -> str:
         return ".".join(str(key) for key in path)
 
-    said = [f"`{place(change[1])}` set to {value(change[2])}" if change[0] == "put" else f"`{place(change[1])}` removed"
-            for change in changes]
+    said = [
+        f"`{place(change[1])}` set to {value(change[2])}" if change[0] == "put" else f"`{place(change[1])}` removed"
+        for change in changes
+    ]
     return what + (" with " + "; ".join(said) if said else ", unchanged")

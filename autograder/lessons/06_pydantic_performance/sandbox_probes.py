@@ -15,7 +15,8 @@ machine neither counts nor favours one candidate.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from autograder.sandbox.fixtures import plain, run_http
 
@@ -47,8 +48,10 @@ def validate_documents(make_model: Callable[[], Any], documents: list) -> list[d
     """``make_model()`` once, then ``model_validate`` each document: the class of the result
     and its ``model_dump(mode="json")``, or its errors."""
     model = make_model()
-    return [_outcome(lambda document=document: model.model_validate(document),
-                     lambda value: value.model_dump(mode="json")) for document in documents]
+    return [
+        _outcome(lambda document=document: model.model_validate(document), lambda value: value.model_dump(mode="json"))
+        for document in documents
+    ]
 
 
 def validate_with_adapter(make_type: Callable[[], Any], documents: list) -> list[dict]:
@@ -56,8 +59,13 @@ def validate_with_adapter(make_type: Callable[[], Any], documents: list) -> list
     from pydantic import TypeAdapter
 
     adapter = TypeAdapter(make_type())
-    return [_outcome(lambda document=document: adapter.validate_python(document),
-                     lambda value: adapter.dump_python(value, mode="json")) for document in documents]
+    return [
+        _outcome(
+            lambda document=document: adapter.validate_python(document),
+            lambda value: adapter.dump_python(value, mode="json"),
+        )
+        for document in documents
+    ]
 
 
 # --- make_summary_model ----------------------------------------------------------------------
@@ -87,7 +95,7 @@ def dump_summaries(make_model: Callable[[], Any], documents: list) -> dict:
 class _CountingAdapters:
     """Counts ``TypeAdapter`` constructions while active (wherever the name was imported from)."""
 
-    def __enter__(self) -> "_CountingAdapters":
+    def __enter__(self) -> _CountingAdapters:
         from pydantic import TypeAdapter
 
         self.cls, self.original, self.count = TypeAdapter, TypeAdapter.__init__, 0
@@ -121,9 +129,17 @@ def parse_batches(make_parser: Callable[[], Any], batches: list[str], as_text: b
             if not isinstance(parsed, list):
                 results.append({"ok": True, "type": type(parsed).__name__, "classes": [], "data": []})
                 continue
-            results.append({"ok": True, "type": "list", "classes": [type(item).__name__ for item in parsed],
-                            "data": [plain(item.model_dump(mode="json")) if hasattr(item, "model_dump") else plain(item)
-                                     for item in parsed]})
+            results.append(
+                {
+                    "ok": True,
+                    "type": "list",
+                    "classes": [type(item).__name__ for item in parsed],
+                    "data": [
+                        plain(item.model_dump(mode="json")) if hasattr(item, "model_dump") else plain(item)
+                        for item in parsed
+                    ],
+                }
+            )
     return {"results": results, "adapters_built": counter.count}
 
 
@@ -135,10 +151,15 @@ def parse_speed(make_parser: Callable[[], Any], model: Any, raw: str) -> dict:
     from coursekit.timing import compare, cpu_time
 
     parse, data = make_parser(), raw.encode()
-    timings = compare({
-        "baseline": lambda: TypeAdapter(list[model]).validate_python(json.loads(data)),
-        "learner": lambda: parse(data),
-    }, repeat=ROUNDS, clock=cpu_time, min_batch=MIN_BATCH).timings
+    timings = compare(
+        {
+            "baseline": lambda: TypeAdapter(list[model]).validate_python(json.loads(data)),
+            "learner": lambda: parse(data),
+        },
+        repeat=ROUNDS,
+        clock=cpu_time,
+        min_batch=MIN_BATCH,
+    ).timings
     return {name: timing.per_call for name, timing in timings.items()}
 
 
@@ -156,10 +177,13 @@ async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
         try:
             reply = await run_http(app, "GET", target, query=query)
         except Exception as exc:  # the learner's app raised: a 500, as a server answers it
-            replies.append({"status": 500, "content_type": None, "body": {"$raised": f"{type(exc).__name__}: {exc}"[:300]}})
+            replies.append(
+                {"status": 500, "content_type": None, "body": {"$raised": f"{type(exc).__name__}: {exc}"[:300]}}
+            )
             continue
-        headers = {bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
-                   for name, value in reply["headers"]}
+        headers = {
+            bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1") for name, value in reply["headers"]
+        }
         text = reply["body"].decode("utf-8", errors="replace")
         try:
             body = json.loads(text)
@@ -169,8 +193,9 @@ async def answers(make_app: Callable[[], Any], paths: list[str]) -> list[dict]:
     return replies
 
 
-async def answers_from_new_rows(make_app: Callable[[], Any], make_slow: Callable[[], Any], rows: list,
-                                paths: list[str]) -> dict:
+async def answers_from_new_rows(
+    make_app: Callable[[], Any], make_slow: Callable[[], Any], rows: list, paths: list[str]
+) -> dict:
     """An app made and asked ``paths``; then ``rows`` (the cells' ``INVOICE_ROWS``) changed in
     place, every other row dropped and the rest reversed, and a second app made and asked the
     same, beside the slow app: the two last apps' answers (as ``answers`` reports them). The
@@ -195,8 +220,13 @@ def app_speed(make_slow: Callable[[], Any], make_fast: Callable[[], Any], path: 
             reply = await run_http(app, "GET", target, query=query)
             if reply["status"] != 200:
                 raise RuntimeError(f"GET {path} answered {reply['status']}")
+
         return one_request
 
-    timings = compare({"slow": requester(make_slow()), "fast": requester(make_fast())},
-                      repeat=ROUNDS, clock=cpu_time, min_batch=MIN_BATCH).timings
+    timings = compare(
+        {"slow": requester(make_slow()), "fast": requester(make_fast())},
+        repeat=ROUNDS,
+        clock=cpu_time,
+        min_batch=MIN_BATCH,
+    ).timings
     return {name: timing.per_call for name, timing in timings.items()}

@@ -30,13 +30,17 @@ async def test_parser_speed(submission):
     await require(submission, PARSER, kind="function")
 
     async def measure():
-        return await probe(submission, PARSER, "lesson06.parse_speed", defined(PARSER), defined("StoredInvoice"), FIVE_ROWS)
+        return await probe(
+            submission, PARSER, "lesson06.parse_speed", defined(PARSER), defined("StoredInvoice"), FIVE_ROWS
+        )
 
     faster = await speedup(measure, "baseline", "learner", needed=PARSER_NEEDED)
-    expect(faster >= PARSER_NEEDED,
-           f"On 5 rows your parser was only {faster:.2f} times as fast as building a TypeAdapter and calling json.loads "
-           f"on every call (it should be at least {PARSER_NEEDED:.2f} times as fast). Build the adapter once and "
-           "validate the bytes directly.")
+    expect(
+        faster >= PARSER_NEEDED,
+        f"On 5 rows your parser was only {faster:.2f} times as fast as building a TypeAdapter and calling json.loads "
+        f"on every call (it should be at least {PARSER_NEEDED:.2f} times as fast). Build the adapter once and "
+        "validate the bytes directly.",
+    )
 
 
 @graded(APP, points=2, promises=["twice-as-fast"])
@@ -48,7 +52,9 @@ async def test_fast_app_speed(submission):
         return await probe(submission, APP, "lesson06.app_speed", defined("make_slow_app"), defined(APP), APP_PATH)
 
     faster = await speedup(measure, "slow", "fast", needed=APP_NEEDED)
-    expect(faster >= APP_NEEDED,
-           f"Your app answered GET {APP_PATH} only {faster:.2f} times as fast as the slow one; it should be at least "
-           f"{APP_NEEDED:g} times as fast. Which work is the same on every request, and which way of answering skips "
-           "FastAPI's own encoding?")
+    expect(
+        faster >= APP_NEEDED,
+        f"Your app answered GET {APP_PATH} only {faster:.2f} times as fast as the slow one; it should be at least "
+        f"{APP_NEEDED:g} times as fast. Which work is the same on every request, and which way of answering skips "
+        "FastAPI's own encoding?",
+    )

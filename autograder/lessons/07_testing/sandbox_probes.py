@@ -136,7 +136,9 @@ async def rollback_report(rollback_session, savepoint_engine, scopes: list) -> d
                         elif step == "rollback":
                             await session.rollback()
                         elif step == "count":
-                            seen["counts"].append((await session.execute(text("SELECT count(*) FROM notes"))).scalar_one())
+                            seen["counts"].append(
+                                (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+                            )
                         elif step == "raise":
                             raise LookupError("raised inside the block")
             except Exception as exc:
@@ -159,7 +161,8 @@ def _overrides(app, names: dict) -> dict:
         except Exception as exc:
             value = _error(exc)
         shown[names.get(dependency, getattr(dependency, "__name__", "?"))] = (
-            value if isinstance(value, (str, int, type(None))) else type(value).__name__)
+            value if isinstance(value, (str, int, type(None))) else type(value).__name__
+        )
     return shown
 
 
@@ -203,8 +206,13 @@ async def outside_report(fake_outside, plan: dict) -> dict:
             try:
                 with fake_outside(app, plan["user"]) as recorder:
                     report["inside"] = _overrides(app, names)
-                    created = await client.post("/invoices", json={"customer": "probe", "lines": [
-                        {"description": "x", "quantity": 2, "unit_cents": plan.get("unit_cents", 100)}]})
+                    created = await client.post(
+                        "/invoices",
+                        json={
+                            "customer": "probe",
+                            "lines": [{"description": "x", "quantity": 2, "unit_cents": plan.get("unit_cents", 100)}],
+                        },
+                    )
                     report["created"] = {"status": created.status_code, "body": _body(created)}
                     if plan.get("pay") and created.status_code == 201:
                         paid = await client.post(f"/invoices/{created.json()['id']}/pay")
@@ -243,7 +251,9 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
         # One invoice of alice's from before: a block sees it only through the engine it was given.
-        await connection.execute(insert(invoices).values(owner="alice", customer="earlier", total_cents=1, status="open"))
+        await connection.execute(
+            insert(invoices).values(owner="alice", customer="earlier", total_cents=1, status="open")
+        )
     lent = watch(engine)  # holds what it counts: a connection never given back stays counted
     app = make_invoice_app()
     sessions: list = []  # held, so that two sessions are never told apart by a reused id()
@@ -268,8 +278,10 @@ async def api_report(api_client, savepoint_engine, blocks: list) -> dict:
                     last = None
                     for step in block["steps"]:
                         if step == "create":
-                            response = await client.post("/invoices", json={"customer": "c", "lines": [
-                                {"description": "x", "quantity": 3, "unit_cents": 7}]})
+                            response = await client.post(
+                                "/invoices",
+                                json={"customer": "c", "lines": [{"description": "x", "quantity": 3, "unit_cents": 7}]},
+                            )
                             if response.status_code == 201:
                                 last = response.json()["id"]
                         elif step == "pay" and last is not None:

@@ -85,21 +85,34 @@ _hunts = {}  # one hunt per submission (a worker grades one): every graded test 
 async def the_hunt(submission, separate_sandbox):
     if "hunt" not in _hunts:
         names = await submission.learner_tests()
-        expect(isinstance(names, list) and names != [],
-               "Define your tests as functions named test_...(client) in the exercise cell.")
-        variants = {variant.__name__: (lambda variant=variant: with_recorder(make_invoice_app(rules=variant())))
-                    for variant in VARIANTS}
+        expect(
+            isinstance(names, list) and names != [],
+            "Define your tests as functions named test_...(client) in the exercise cell.",
+        )
+        variants = {
+            variant.__name__: (lambda variant=variant: with_recorder(make_invoice_app(rules=variant())))
+            for variant in VARIANTS
+        }
         _hunts["hunt"] = await hunt(separate_sandbox, lambda: with_recorder(make_invoice_app()), variants)
     return _hunts["hunt"]
 
 
 def expect_honest(found) -> None:
-    failing = {name: verdict for run in found.correct for name, verdict in run.verdicts.items()
-               if verdict["outcome"] != "passed"}
-    shown = "; ".join(f"{name} ({verdict['error']}{': ' + verdict['message'] if verdict['message'] else ''})"
-                      for name, verdict in list(failing.items())[:3])
-    expect(not failing, f"Every test must pass on the correct app, and these did not: {shown}. A test that "
-                        "fails on the correct app catches nothing: fix it or remove it.")
+    failing = {
+        name: verdict
+        for run in found.correct
+        for name, verdict in run.verdicts.items()
+        if verdict["outcome"] != "passed"
+    }
+    shown = "; ".join(
+        f"{name} ({verdict['error']}{': ' + verdict['message'] if verdict['message'] else ''})"
+        for name, verdict in list(failing.items())[:3]
+    )
+    expect(
+        not failing,
+        f"Every test must pass on the correct app, and these did not: {shown}. A test that "
+        "fails on the correct app catches nothing: fix it or remove it.",
+    )
 
 
 @graded(NAME, points=1, negative=True, promises=["pass-on-correct"], unhappy=True)
@@ -113,11 +126,17 @@ def _catches(number, variant):
     async def test(submission, separate_sandbox):
         found = await the_hunt(submission, separate_sandbox)
         # The tests' failures on the correct app are listed once, by the test above.
-        expect(found.honest, "Not counted yet: a hidden bug counts as caught only once every test of yours "
-                             "passes on the correct app (see \"your tests pass on the correct app\").")
-        expect(found.caught(variant.__name__),
-               f"No test of yours failed on an app that breaks this promise: {VARIANTS[variant]}. "
-               "Add a test that checks it.")
+        expect(
+            found.honest,
+            "Not counted yet: a hidden bug counts as caught only once every test of yours "
+            'passes on the correct app (see "your tests pass on the correct app").',
+        )
+        expect(
+            found.caught(variant.__name__),
+            f"No test of yours failed on an app that breaks this promise: {VARIANTS[variant]}. "
+            "Add a test that checks it.",
+        )
+
     test.__doc__ = f"The learner's tests catch hidden bug {number}: {VARIANTS[variant]} ({variant.__name__})."
     test.__name__ = f"test_catches_hidden_bug_{number}"
     return test

@@ -24,8 +24,9 @@ import tempfile
 import time
 import tracemalloc
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
@@ -39,9 +40,15 @@ def _raised(exc: BaseException) -> dict:
 
 def _http(seen) -> dict:
     """What a client saw of an HTTP call, as plain data (the body as text)."""
-    return {"status": seen.status, "headers": [[name.lower(), value] for name, value in seen.headers],
-            "chunks": seen.chunks, "pieces_read": seen.pieces_read, "complete": seen.complete,
-            "returned": seen.returned_at is not None, "app_error": seen.error}
+    return {
+        "status": seen.status,
+        "headers": [[name.lower(), value] for name, value in seen.headers],
+        "chunks": seen.chunks,
+        "pieces_read": seen.pieces_read,
+        "complete": seen.complete,
+        "returned": seen.returned_at is not None,
+        "app_error": seen.error,
+    }
 
 
 @contextlib.asynccontextmanager
@@ -133,19 +140,31 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
         return {"error": _raised(exc)}
     with _watched_open_db(factory) as opened, collector_held():
         async with _tracing(bool(case.get("memory"))) as peak:
-            seen = await http_call(app, "GET", "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
-                                   leave_after_chunks=case.get("leave_after_chunks"), leave_after=case.get("leave_after"),
-                                   stall_after_chunks=case.get("stall_after_chunks"),
-                                   chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
-                                   keep_body=True, timeout=float(case.get("timeout", 3.0)))
+            seen = await http_call(
+                app,
+                "GET",
+                "/invoices.csv" + (f"?{case['query']}" if case.get("query") else ""),
+                leave_after_chunks=case.get("leave_after_chunks"),
+                leave_after=case.get("leave_after"),
+                stall_after_chunks=case.get("stall_after_chunks"),
+                chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
+                keep_body=True,
+                timeout=float(case.get("timeout", 3.0)),
+            )
             memory = peak()
         closed_at_end = sum(_is_closed(db) for db in opened)
         deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
-        while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:
+        while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
             await asyncio.sleep(0.02)
         closed_later = sum(_is_closed(db) for db in opened)
-    answer = {**_http(seen), "opened": len(opened), "closed_at_end": closed_at_end, "closed_within": closed_later,
-              "size": len(seen.body), "sha256": hashlib.sha256(bytes(seen.body)).hexdigest()}
+    answer = {
+        **_http(seen),
+        "opened": len(opened),
+        "closed_at_end": closed_at_end,
+        "closed_within": closed_later,
+        "size": len(seen.body),
+        "sha256": hashlib.sha256(bytes(seen.body)).hexdigest(),
+    }
     if case.get("memory"):
         answer["peak"] = memory
     if case.get("body"):
@@ -183,10 +202,18 @@ async def _sse_session(factory: Callable, feed_class: type, case: dict) -> dict:
         return {"error": _raised(exc)}
     headers = [] if case.get("last_event_id") is None else [("Last-Event-ID", case["last_event_id"])]
     listening: list[int] = []
-    call = asyncio.ensure_future(http_call(app, "GET", "/events", headers=headers, leave_after=case["leave_after"],
-                                           stall_after_chunks=case.get("stall_after_chunks"),
-                                           chunk_delay=float(case.get("chunk_delay", 0.0)),
-                                           timeout=case["leave_after"] + 1.5))
+    call = asyncio.ensure_future(
+        http_call(
+            app,
+            "GET",
+            "/events",
+            headers=headers,
+            leave_after=case["leave_after"],
+            stall_after_chunks=case.get("stall_after_chunks"),
+            chunk_delay=float(case.get("chunk_delay", 0.0)),
+            timeout=case["leave_after"] + 1.5,
+        )
+    )
     for kind, value in case.get("script", []):
         if kind == "wait":
             await asyncio.sleep(value)
@@ -196,11 +223,15 @@ async def _sse_session(factory: Callable, feed_class: type, case: dict) -> dict:
             listening.append(len(feed.subscribers))
     seen = await call
     left = time.perf_counter()
-    while feed.subscribers and time.perf_counter() - left < CLOSE_WITHIN:
+    while feed.subscribers and time.perf_counter() - left < CLOSE_WITHIN:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
         await asyncio.sleep(0.02)
-    return {**_http(seen), "blocks": sse_blocks(seen.text), "listening": listening,
-            "subscribed_after": len(feed.subscribers),
-            "returned_after_leaving": seen.returned_after_leaving}
+    return {
+        **_http(seen),
+        "blocks": sse_blocks(seen.text),
+        "listening": listening,
+        "subscribed_after": len(feed.subscribers),
+        "returned_after_leaving": seen.returned_after_leaving,
+    }
 
 
 async def sse_sessions(factory: Callable, feed_class: type, cases: list[dict]) -> list[dict]:
@@ -280,8 +311,10 @@ async def _room_session(factory: Callable, case: dict) -> dict:
                 started = time.perf_counter()
                 clients[name].say(step[2])
                 readers = [c for other, c in clients.items() if other in step[3]]
-                while any(len(c.texts) <= senders_count[o] for o, c in clients.items() if c in readers) \
-                        and time.perf_counter() - started < 1.0:
+                while (  # noqa: ASYNC110 (polls what the learner's room delivered: no event of ours)
+                    any(len(c.texts) <= senders_count[o] for o, c in clients.items() if c in readers)
+                    and time.perf_counter() - started < 1.0
+                ):
                     await asyncio.sleep(0.002)
                 delays.append(time.perf_counter() - started)
             await asyncio.sleep(SETTLE)
@@ -289,8 +322,16 @@ async def _room_session(factory: Callable, case: dict) -> dict:
         if awaited:  # the clients whose endpoint should end: given up to end_wait seconds, together
             await asyncio.wait(awaited, timeout=float(case.get("end_wait", 0.5)))
         ended = {name: client.task.done() for name, client in clients.items()}
-        report = {name: {"accepted": client.accepted.is_set(), "close_code": client.close_code, "texts": list(client.texts),
-                         "ended": ended[name], "error": client.error} for name, client in clients.items()}
+        report = {
+            name: {
+                "accepted": client.accepted.is_set(),
+                "close_code": client.close_code,
+                "texts": list(client.texts),
+                "ended": ended[name],
+                "error": client.error,
+            }
+            for name, client in clients.items()
+        }
     return {"clients": report, "delays": delays, "running_tasks": running}
 
 
@@ -313,8 +354,10 @@ async def room_sessions(factory: Callable, cases: list[dict]) -> list[dict]:
 
 
 def _listing(folder: Path) -> dict:
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else "folder"
-            for name in sorted(os.listdir(folder))}
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else "folder"
+        for name in sorted(os.listdir(folder))
+    }
 
 
 def _pieces(spec: list) -> list[bytes]:
@@ -358,16 +401,27 @@ async def _upload_run(factory: Callable, case: dict, folder: Path) -> dict:
         path, present = folder / case["name"], os.listdir(folder)
         if not path.exists():
             state = "absent"
-        elif case["name"] in before and path.is_file() and \
-                hashlib.sha256(path.read_bytes()).hexdigest() == before[case["name"]]:
+        elif (
+            case["name"] in before
+            and path.is_file()
+            and hashlib.sha256(path.read_bytes()).hexdigest() == before[case["name"]]
+        ):
             state = "as before"
         else:
             state = "changed"
         looked.append({"name": state, "new_files": len([name for name in present if name not in before])})
 
     async with _tracing(bool(case.get("memory"))) as peak:
-        seen = await http_call(app, "POST", f"/uploads/{case['name']}", headers=headers, body=pieces,
-                               hang_up_after_pieces=case.get("hang_up_after"), before_piece=look, timeout=3.0)
+        seen = await http_call(
+            app,
+            "POST",
+            f"/uploads/{case['name']}",
+            headers=headers,
+            body=pieces,
+            hang_up_after_pieces=case.get("hang_up_after"),
+            before_piece=look,
+            timeout=3.0,
+        )
         memory = peak()
     del pieces
     answer = {**_http(seen), "text": seen.text, "looked": looked, "before": before, "after": _listing(folder)}

@@ -52,12 +52,13 @@ def _probe_app(structlog: Any, noted: dict) -> Any:
     """/ok (201, the context as JSON), /stream (3 chunks STREAM_PAUSE apart), /boom (raises at
     once), /late (raises after a chunk), /empty (returns without answering), /bind (binds
     order_id), /after (answers, then works AFTER_PAUSE more before returning, as a background
-    task does), /done-then-raise (answers, then raises, as a failing background task does). ``noted`` (perf_counter): when /stream sent its response's start, and when it
-    began to send its last body message; when /after began its work after the response."""
+    task does), /done-then-raise (answers, then raises, as a failing background task does).
+    ``noted`` (perf_counter): when /stream sent its response's start, and when it began to send
+    its last body message; when /after began its work after the response."""
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            message = await receive()
+            await receive()  # lifespan.startup
             await send({"type": "lifespan.startup.complete"})
             return
         if scope["type"] == "websocket":
@@ -73,8 +74,13 @@ def _probe_app(structlog: Any, noted: dict) -> Any:
         if path == "/bind":
             structlog.contextvars.bind_contextvars(order_id="o-9")
         noted["start"] = time.perf_counter()
-        await send({"type": "http.response.start", "status": 201 if path == "/ok" else 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201 if path == "/ok" else 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         if path in ("/stream", "/late"):
             for chunk in range(3):
                 await send({"type": "http.response.body", "body": b"[%d]" % chunk, "more_body": True})
@@ -106,6 +112,21 @@ class _TimedStream(io.StringIO):
         return super().write(text)
 
 
+def _channel(inbox: list[dict], sent: list[dict]) -> tuple:
+    """receive and send for one scenario's call, bound to its own lists: an app that keeps them
+    beyond its call (a task left running) still reaches that scenario's, never a later one's."""
+
+    async def receive():
+        if inbox:
+            return inbox.pop(0)
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    return receive, send
+
+
 async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
     """Each scenario {"path", "query", "headers": [[name, value]], "type": "http"|"lifespan"|
     "websocket", "outer": {key: value}}: run it through request_log(probe app, stream), one
@@ -125,22 +146,25 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
         app = request_log(_probe_app(structlog, noted), stream)
         sent: list[dict] = []
         kind = scenario.get("type", "http")
-        inbox = {"http": [{"type": "http.request", "body": b"", "more_body": False}],
-                 "lifespan": [{"type": "lifespan.startup"}], "websocket": [{"type": "websocket.connect"}]}[kind]
-
-        async def receive():
-            if inbox:
-                return inbox.pop(0)
-            await asyncio.sleep(3600)
-
-        async def send(message):
-            sent.append(message)
-
+        inbox = {
+            "http": [{"type": "http.request", "body": b"", "more_body": False}],
+            "lifespan": [{"type": "lifespan.startup"}],
+            "websocket": [{"type": "websocket.connect"}],
+        }[kind]
+        receive, send = _channel(inbox, sent)
         path = scenario.get("path", "/ok")
-        scope = {"type": kind, "asgi": {"version": "3.0"}, "path": path, "raw_path": path.encode(),
-                 "query_string": scenario.get("query", "").encode(), "root_path": "", "scheme": "http",
-                 "headers": [(name.lower().encode(), value.encode()) for name, value in scenario.get("headers", [])],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        scope = {
+            "type": kind,
+            "asgi": {"version": "3.0"},
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": scenario.get("query", "").encode(),
+            "root_path": "",
+            "scheme": "http",
+            "headers": [(name.lower().encode(), value.encode()) for name, value in scenario.get("headers", [])],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
         if kind == "http":
             scope.update(method=scenario.get("method", "GET"), http_version="1.1")
         if kind == "lifespan":  # as a server makes it: no path, no headers, nothing of a connection
@@ -171,14 +195,23 @@ async def request_logs(request_log: Any, scenarios: list[dict]) -> list[dict]:
         # From the response's start to its last body message: a lower bound of any latency
         # measured from the call to after that message, however the two were scheduled.
         stream_ms = (noted["last_body"] - noted["start"]) * 1000 if "last_body" in noted else None
-        reports.append({"lines": lines, "status": start["status"] if start else None, "headers": headers,
-                        "body": body.decode("utf-8", "replace"), "raised": raised, "elapsed_ms": elapsed_ms,
-                        "stream_ms": stream_ms,
-                        # Written before the app's work after its response began: once the response was complete.
-                        "written_at_completion": stream.first_write is not None and "after_response" in noted
-                        and stream.first_write < noted["after_response"],
-                        "sent": [m["type"] for m in sent],
-                        "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr))})
+        reports.append(
+            {
+                "lines": lines,
+                "status": start["status"] if start else None,
+                "headers": headers,
+                "body": body.decode("utf-8", "replace"),
+                "raised": raised,
+                "elapsed_ms": elapsed_ms,
+                "stream_ms": stream_ms,
+                # Written before the app's work after its response began: once the response was complete.
+                "written_at_completion": stream.first_write is not None
+                and "after_response" in noted
+                and stream.first_write < noted["after_response"],
+                "sent": [m["type"] for m in sent],
+                "context_after": json.loads(json.dumps(structlog.contextvars.get_contextvars(), default=repr)),
+            }
+        )
         structlog.contextvars.unbind_contextvars(*outer)
     structlog.contextvars.clear_contextvars()
     return reports
@@ -235,8 +268,9 @@ async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> 
     add_metrics, the requests sent, then /health and /metrics; report the statuses, the
     scraped samples (counters and histogram counts and sums), whether a second app clashed,
     what reached the server from GET /fail on that second app (the exception's class name, or
-    None when the app answered it), and CONTENT_TYPE_LATEST. When add_metrics itself raises, the session reports only that ({"error"}): in a
-    process that made metrics before (the registry of an earlier call), it is the first sign."""
+    None when the app answered it), and CONTENT_TYPE_LATEST. When add_metrics itself raises, the
+    session reports only that ({"error"}): in a process that made metrics before (the registry
+    of an earlier call), it is the first sign."""
     import httpx
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
@@ -281,11 +315,19 @@ async def metrics_reports(add_metrics: Any, sessions: list[list[list[str]]]) -> 
             parsed = True
         except Exception:
             parsed = False
-        reports.append({"statuses": statuses, "health": [health.status_code, _json_or_text(health)],
-                        "metrics_status": metrics.status_code,
-                        "metrics_type": metrics.headers.get("content-type", ""),
-                        "parsed": parsed, "samples": samples, "clash": clash, "fail_raised": fail_raised,
-                        "content_type_latest": CONTENT_TYPE_LATEST})
+        reports.append(
+            {
+                "statuses": statuses,
+                "health": [health.status_code, _json_or_text(health)],
+                "metrics_status": metrics.status_code,
+                "metrics_type": metrics.headers.get("content-type", ""),
+                "parsed": parsed,
+                "samples": samples,
+                "clash": clash,
+                "fail_raised": fail_raised,
+                "content_type_latest": CONTENT_TYPE_LATEST,
+            }
+        )
     return reports
 
 
@@ -298,7 +340,7 @@ def _json_or_text(response: Any) -> Any:
 
 # -- gunicorn_conf -----------------------------------------------------------------------------
 
-LIGHT_APP = '''
+LIGHT_APP = """
 import os
 
 
@@ -309,7 +351,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 
 
 def _free_port() -> int:
@@ -347,8 +389,15 @@ def gunicorn_begin(gunicorn_conf: Any, cases: list[dict]) -> str:
     calls = []
     for case in cases:
         port = _free_port()
-        calls.append((gunicorn_conf(case["workers"], port), port, case["workers"], case.get("start", True),
-                      case.get("kill", True)))
+        calls.append(
+            (
+                gunicorn_conf(case["workers"], port),
+                port,
+                case["workers"],
+                case.get("start", True),
+                case.get("kill", True),
+            )
+        )
     return _in_background(_at_once, gunicorn_run, calls)
 
 
@@ -378,10 +427,10 @@ def resolved_settings(path: str) -> dict[str, str]:
             self.usage, self.prog, self.callable = None, None, None
             self.load_default_config()
 
-        def init(self, parser, opts, args):  # noqa: ANN001 (gunicorn's signature)
+        def init(self, parser, opts, args):
             return None
 
-        def load(self):  # noqa: ANN201
+        def load(self):
             return None
 
     reader = Reader()
@@ -396,8 +445,10 @@ def resolved_settings(path: str) -> dict[str, str]:
                 sys.modules.pop("__config__", None)
             else:
                 sys.modules["__config__"] = module
-    return {key.strip(): value.strip() for key, _, value in
-            (line.partition(" = ") for line in str(reader.cfg).splitlines() if " = " in line)}
+    return {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(" = ") for line in str(reader.cfg).splitlines() if " = " in line)
+    }
 
 
 _READING = threading.Lock()
@@ -428,17 +479,36 @@ def _gunicorn_in(folder: str, text: str, port: int, workers: int, start: bool, k
         report["settings"] = resolved_settings(str(Path(folder, "gunicorn.conf.py")))
         report["config_ok"] = True
     except Exception as exc:  # the learner's file is data
-        report["settings"], report["config_ok"], report["config_error"] = {}, False, f"{type(exc).__name__}: {exc}"[:300]
+        report["settings"], report["config_ok"], report["config_error"] = (
+            {},
+            False,
+            f"{type(exc).__name__}: {exc}"[:300],
+        )
     if not report["config_ok"] or not start or report["settings"].get("daemon") != "False":
         return report  # a daemon would leave the session this probe stops: never started
     # --no-control-socket: gunicorn's control socket defaults to one path per user
     # ($HOME/.gunicorn/gunicorn.ctl), which every gunicorn started at once would share.
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}",
-                                "--no-control-socket", "light:app"], cwd=folder, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"{HOST}:{port}",
+            "--no-control-socket",
+            "light:app",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        report["answered"] = _wait(lambda: _get_pid(port) is not None or process.poll() is not None, 30) and \
-            process.poll() is None
+        report["answered"] = (
+            _wait(lambda: _get_pid(port) is not None or process.poll() is not None, 30) and process.poll() is None
+        )
         seen: set[int] = set()
         if report["answered"]:
             _wait(lambda: (seen.add(_get_pid(port) or 0), len(seen - {0}) >= workers)[1], 10, 0.02)
@@ -498,7 +568,10 @@ def _head(port: int, path: str, timeout: float = 3.0) -> dict:
         return {"status": None, "headers": []}
     lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
     status = int(lines[0][9:12]) if lines[0].startswith("HTTP/1.1 ") and lines[0][9:12].isdigit() else None
-    return {"status": status, "headers": sorted({line.split(":", 1)[0].strip().lower() for line in lines[1:] if ":" in line})}
+    return {
+        "status": status,
+        "headers": sorted({line.split(":", 1)[0].strip().lower() for line in lines[1:] if ":" in line}),
+    }
 
 
 def drain_handled(server_class: Any, readiness_class: Any, service_app: Any) -> dict:
@@ -580,8 +653,9 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
                 signal.signal(number, signal.SIG_DFL)
             os.close(noted)
             readiness = readiness_class()
-            config = uvicorn.Config(_noting_shutdown(service_app(readiness), noting), lifespan="on",
-                                    log_level="critical")
+            config = uvicorn.Config(
+                _noting_shutdown(service_app(readiness), noting), lifespan="on", log_level="critical"
+            )
             server_class(config, readiness, scenario["drain"]).run(sockets=[sock])
             os._exit(0)
         except BaseException:
@@ -593,12 +667,15 @@ def _drain_one(server_class: Any, readiness_class: Any, service_app: Any, scenar
     waiter.start()
     report: dict[str, Any] = {"ready": [], "work": [], "gone": None}
     try:
-        report["started"] = _wait(lambda: bool(ended) or _status(port, "/ready", POLL_TIMEOUT) == 200,
-                                  START_WITHIN) and not ended
+        report["started"] = (
+            _wait(lambda: bool(ended) or _status(port, "/ready", POLL_TIMEOUT) == 200, START_WITHIN) and not ended
+        )
         if not report["started"]:
             return report
-        head = next((head for head in (_head(port, "/ready", POLL_TIMEOUT) for _ in range(3))
-                     if head["status"] is not None), {"status": None, "headers": []})
+        head = next(
+            (head for head in (_head(port, "/ready", POLL_TIMEOUT) for _ in range(3)) if head["status"] is not None),
+            {"status": None, "headers": []},
+        )
         report["before"], report["headers"] = head["status"], head["headers"]
         in_flight: list = []
         if scenario.get("work"):
@@ -654,11 +731,11 @@ def _noting_shutdown(app: Any, noting: int) -> Any:
     """``app``, writing b"L" to the file descriptor ``noting`` once it has sent
     lifespan.shutdown.complete (the server ran the lifespan shutdown)."""
 
-    async def noted_app(scope, receive, send):  # noqa: ANN001, ANN202 (ASGI)
+    async def noted_app(scope, receive, send):
         if scope["type"] != "lifespan":
             return await app(scope, receive, send)
 
-        async def send_noted(message):  # noqa: ANN001, ANN202
+        async def send_noted(message):
             await send(message)
             if message["type"] == "lifespan.shutdown.complete":
                 os.write(noting, b"L")
@@ -714,7 +791,8 @@ async def outcome(run_id: str, wait: float) -> dict:
     {"done": true, "value": what it returned}, or {"done": true, "failed": what it raised}."""
     run = _RUNS[run_id]
     deadline = time.monotonic() + wait
-    while not run["done"].is_set() and time.monotonic() < deadline:
+    # The run's event is a threading.Event (set from the sandbox's call thread): nothing to await
+    while not run["done"].is_set() and time.monotonic() < deadline:  # noqa: ASYNC110 (a thread's event)
         await asyncio.sleep(0.02)
     if not run["done"].is_set():
         return {"done": False}

@@ -16,8 +16,9 @@ SECONDS = 40.0  # for one scenario, on a machine busy with a whole class
 
 async def scenario(side, exercise: str, name: str, *args, seconds: float = SECONDS):
     """What the probe ``name`` answers, run with ``args`` in ``side``'s sandbox (or in the reference)."""
-    answer = await probe_in_background(side, exercise, "lesson10.begin", name, *args, outcome="lesson10.outcome",
-                                       seconds=seconds)
+    answer = await probe_in_background(
+        side, exercise, "lesson10.begin", name, *args, outcome="lesson10.outcome", seconds=seconds
+    )
     if isinstance(answer, dict) and set(answer) == {"raised"}:
         raise SubmissionRaised(exercise, answer["raised"])
     return answer

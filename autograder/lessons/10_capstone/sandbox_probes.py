@@ -112,8 +112,13 @@ def _probe_router(get_session: Any, transaction_alias: Any, seen: dict) -> Any:
         await session.execute(select(func.count()).select_from(data.tenants_table))
 
     @router.post("/probe/rename")
-    async def rename(name: str, read: Annotated[None, Depends(reads_first)], session: transaction_alias,
-                     refuse: bool = False, crash: bool = False) -> dict:
+    async def rename(
+        name: str,
+        read: Annotated[None, Depends(reads_first)],
+        session: transaction_alias,
+        refuse: bool = False,
+        crash: bool = False,
+    ) -> dict:
         await session.execute(update(data.invoices_table).where(data.invoices_table.c.id == 1).values(customer=name))
         if refuse:
             raise HTTPException(409, "refused after writing")
@@ -137,7 +142,6 @@ async def session_report(make_app: Any, get_session: Any, transaction_alias: Any
     probe's router, its lifespan run; every observation the session promises need."""
     import asyncio
     import gc
-
 
     from coursekit import data
     from coursekit.asgi import http_scope
@@ -209,8 +213,11 @@ async def unreachable_health(make_app: Any) -> dict:
     app = make_app(missing)
     async with lifespan_running(app) as manager:
         trace = await drive(manager.app, http_scope("GET", "/health"))
-    return {"status": trace.status, "body": trace.body.decode("utf-8", "replace"),
-            "raised": None if trace.exception is None else type(trace.exception).__name__}
+    return {
+        "status": trace.status,
+        "body": trace.body.decode("utf-8", "replace"),
+        "raised": None if trace.exception is None else type(trace.exception).__name__,
+    }
 
 
 async def two_databases(make_app: Any, get_session: Any, transaction_alias: Any, new_database: Any) -> list:
@@ -260,7 +267,8 @@ def read_service(make_app: Any, read_router: Any, current_caller: Any, require_a
     """make_app(url, read_router(), <a router answering GET /probe/caller with what current_caller
     gave and kept on request.state.caller, and GET /probe/admin with what require_admin gave>) on
     a fresh database; the URL is kept on the app (``app.state.probe_url``) for ``read``."""
-    from typing import Annotated, Any as AnyType
+    from typing import Annotated
+    from typing import Any as AnyType
 
     from fastapi import APIRouter, Depends, Request
 
@@ -270,9 +278,11 @@ def read_service(make_app: Any, read_router: Any, current_caller: Any, require_a
     async def caller(request: Request, given: Annotated[AnyType, Depends(current_caller)]) -> dict:
         kept = getattr(request.state, "caller", None)
         fields = ("user_id", "tenant_id", "role", "tenant_slug")
-        return {"given": {name: getattr(given, name, None) for name in fields},
-                "kept": None if kept is None else {name: getattr(kept, name, None) for name in fields},
-                "same": kept is given}
+        return {
+            "given": {name: getattr(given, name, None) for name in fields},
+            "kept": None if kept is None else {name: getattr(kept, name, None) for name in fields},
+            "same": kept is given,
+        }
 
     @probe.get("/probe/admin")
     async def admin(given: Annotated[AnyType, Depends(require_admin)]) -> dict:
@@ -362,8 +372,13 @@ def answer_of(response: Any) -> dict:
         body = response.json()
     except ValueError:
         body = None
-    return {"status": response.status_code, "json": body, "text": response.text[:2000],
-            "content_type": response.headers.get("content-type"), "location": response.headers.get("location")}
+    return {
+        "status": response.status_code,
+        "json": body,
+        "text": response.text[:2000],
+        "content_type": response.headers.get("content-type"),
+        "location": response.headers.get("location"),
+    }
 
 
 # Scenarios that outlast a call: a step's scenario can take longer than one call to the sandbox
@@ -437,36 +452,62 @@ def watched_broker(url: str) -> Any:
                 raise ConnectionError("the broker failed to take the message")
             args = list(message.args)
             try:
-                stored = read(url, "SELECT (SELECT COUNT(*) FROM invoices WHERE id = ?), "
-                                   "(SELECT COUNT(*) FROM report_jobs WHERE invoice_id = ?)", (args[0], args[0]))[0]
+                stored = read(
+                    url,
+                    "SELECT (SELECT COUNT(*) FROM invoices WHERE id = ?), "
+                    "(SELECT COUNT(*) FROM report_jobs WHERE invoice_id = ?)",
+                    (args[0], args[0]),
+                )[0]
             except Exception:  # an argument sqlite3 cannot bind: nothing stored under it
                 stored = [0, 0]
-            self.sent.append({"actor": message.actor_name, "args": args, "kwargs": dict(message.kwargs),
-                              "invoice_stored": stored[0] == 1, "job_stored": stored[1] == 1})
+            self.sent.append(
+                {
+                    "actor": message.actor_name,
+                    "args": args,
+                    "kwargs": dict(message.kwargs),
+                    "invoice_stored": stored[0] == 1,
+                    "job_stored": stored[1] == 1,
+                }
+            )
             return super().enqueue(message, delay=delay)
 
     return WatchedBroker()
 
 
 def _invoice(url: str, invoice_id: Any) -> dict | None:
-    columns = ("id", "tenant_id", "user_id", "number", "customer", "amount_cents", "currency", "status",
-               "issued_on", "due_on")
-    rows = read(url, f"SELECT {', '.join(columns)} FROM invoices WHERE id = ?", (invoice_id,))
+    columns = (
+        "id",
+        "tenant_id",
+        "user_id",
+        "number",
+        "customer",
+        "amount_cents",
+        "currency",
+        "status",
+        "issued_on",
+        "due_on",
+    )
+    rows = read(url, f"SELECT {', '.join(columns)} FROM invoices WHERE id = ?", (invoice_id,))  # noqa: S608 (names from the suite's own list, values bound)
     return dict(zip(columns, rows[0], strict=True)) if rows else None
 
 
 def _jobs(url: str) -> list:
     """Every report job: [idempotency_key, invoice_id, sent], in invoice order."""
-    return [[key, invoice_id, sent == 1] for key, invoice_id, sent in
-            read(url, "SELECT idempotency_key, invoice_id, sent_at IS NOT NULL FROM report_jobs ORDER BY invoice_id")]
+    return [
+        [key, invoice_id, sent == 1]
+        for key, invoice_id, sent in read(
+            url, "SELECT idempotency_key, invoice_id, sent_at IS NOT NULL FROM report_jobs ORDER BY invoice_id"
+        )
+    ]
 
 
 def _count(url: str, table: str) -> int:
-    return read(url, f"SELECT COUNT(*) FROM {table}")[0][0]
+    return read(url, f"SELECT COUNT(*) FROM {table}")[0][0]  # noqa: S608 (names from the suite's own list, values bound)
 
 
-def creation_service(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
-                     url: str | None = None) -> tuple[Any, Any, Any]:
+def creation_service(
+    make_app: Any, report_actor: Any, creation_router: Any, new_database: Any, url: str | None = None
+) -> tuple[Any, Any, Any]:
     """``make_app(url, creation_router(report_actor(broker, url)))`` on a fresh database (or
     ``url``), its broker watched: (app, broker, actor)."""
     url = url or fresh(new_database)
@@ -483,7 +524,9 @@ async def _post(http: Any, url: str, user_id: Any, body: Any, key: str | None = 
     headers = headers_of(user_id, {} if key is None else {"Idempotency-Key": key})
     before = (_count(url, "invoices"), _count(url, "report_jobs"))
     if isinstance(body, str):
-        response = await http.post("/invoices", content=body.encode(), headers={**headers, "Content-Type": "application/json"})
+        response = await http.post(
+            "/invoices", content=body.encode(), headers={**headers, "Content-Type": "application/json"}
+        )
     else:
         response = await http.post("/invoices", json=body, headers=headers)
     seen = answer_of(response)
@@ -491,15 +534,15 @@ async def _post(http: Any, url: str, user_id: Any, body: Any, key: str | None = 
     return seen
 
 
-async def creation_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
-                          refused: list, created: list) -> dict:
+async def creation_report(
+    make_app: Any, report_actor: Any, creation_router: Any, new_database: Any, refused: list, created: list
+) -> dict:
     """Step 3's creations: each refused body (as user 3), then each ``[user, body]`` created in
     turn; then a POST whose report job cannot be written (a job under its key is there
     already). What each answered, the rows it left, and what the broker was handed."""
     app, broker, actor = creation_service(make_app, report_actor, creation_router, new_database)
     url = app.state.probe_url
-    report: dict = {"actor_name": getattr(actor, "actor_name", None),
-                    "declared": sorted(broker.get_declared_actors())}
+    report: dict = {"actor_name": getattr(actor, "actor_name", None), "declared": sorted(broker.get_declared_actors())}
     async with serving(app) as http:
         report["refused"] = [await _post(http, url, 3, body) for body in refused]
         report["created"] = []
@@ -511,7 +554,9 @@ async def creation_report(make_app: Any, report_actor: Any, creation_router: Any
         report["messages"] = list(broker.sent)
         # The invoice's job cannot be stored: its key is taken. Both or neither: no invoice either.
         upcoming = read(url, "SELECT MAX(id) + 1 FROM invoices")[0][0]
-        write(url, "INSERT INTO report_jobs (idempotency_key, invoice_id) VALUES (?, ?)", (f"report-{upcoming}", upcoming))
+        write(
+            url, "INSERT INTO report_jobs (idempotency_key, invoice_id) VALUES (?, ?)", (f"report-{upcoming}", upcoming)
+        )
         sent_before = len(broker.sent)
         blocked = await _post(http, url, 3, created[0][1])
         blocked["invoice_kept"] = _invoice(url, upcoming) is not None
@@ -520,8 +565,9 @@ async def creation_report(make_app: Any, report_actor: Any, creation_router: Any
     return report
 
 
-async def idempotency_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
-                             steps: list) -> list:
+async def idempotency_report(
+    make_app: Any, report_actor: Any, creation_router: Any, new_database: Any, steps: list
+) -> list:
     """Each step ``[user, body, key]`` posted in turn on one fresh service (``body`` a str is
     sent as those exact bytes): what it answered, added, and handed the broker."""
     app, broker, _ = creation_service(make_app, report_actor, creation_router, new_database)
@@ -536,8 +582,9 @@ async def idempotency_report(make_app: Any, report_actor: Any, creation_router: 
     return seen
 
 
-async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, send_pending: Any,
-                       new_database: Any, body: dict) -> dict:
+async def relay_report(
+    make_app: Any, report_actor: Any, creation_router: Any, send_pending: Any, new_database: Any, body: dict
+) -> dict:
     """The broker down while user 3 creates three invoices; up, ``send_pending`` twice; down
     again (after accepting one message) for two more invoices and a relay; then a second app
     on the same database started while the broker is down, and a third once it is up: whether
@@ -589,8 +636,9 @@ async def relay_report(make_app: Any, report_actor: Any, creation_router: Any, s
     return report
 
 
-async def report_route_report(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
-                              body: dict) -> dict:
+async def report_route_report(
+    make_app: Any, report_actor: Any, creation_router: Any, new_database: Any, body: dict
+) -> dict:
     """An invoice created by user 3 (Acme) and one by user 15 (Globex); their report asked for
     before and after their jobs ran (each message delivered twice, as a worker that died before
     acknowledging it would get it again), by their tenant and by another; the reports stored."""
@@ -623,17 +671,21 @@ async def report_route_report(make_app: Any, report_actor: Any, creation_router:
                 except Exception as exc:  # a job that fails is retried by the broker: reported
                     deliveries.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             if round_ == 0:
-                report["stored_once"] = read(url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports "
-                                                  "ORDER BY invoice_id")
+                report["stored_once"] = read(
+                    url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports ORDER BY invoice_id"
+                )
         report["deliveries"] = deliveries
-        report["stored"] = read(url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports ORDER BY invoice_id")
+        report["stored"] = read(
+            url, "SELECT idempotency_key, invoice_id, body, rendered_at FROM reports ORDER BY invoice_id"
+        )
         report["rendered"] = [await ask(ids[0], 3), await ask(ids[1], 15)]
         report["other_tenant_rendered"] = await ask(ids[1], 3)
     return report
 
 
-async def creation_calls(make_app: Any, report_actor: Any, creation_router: Any, new_database: Any,
-                         sequences: list) -> list:
+async def creation_calls(
+    make_app: Any, report_actor: Any, creation_router: Any, new_database: Any, sequences: list
+) -> list:
     """Each sequence of ``[user, body, key]`` posts on a fresh service: per post its status, its
     JSON when 201 and its Location; then the report jobs and the messages' arguments."""
     seen = []
@@ -644,8 +696,13 @@ async def creation_calls(make_app: Any, report_actor: Any, creation_router: Any,
         async with serving(app) as http:
             for user_id, body, key in steps:
                 answer = await _post(http, url, user_id, body, key)
-                posts.append({"status": answer["status"], "json": answer["json"] if answer["status"] == 201 else None,
-                              "location": answer["location"] if answer["status"] == 201 else None})
+                posts.append(
+                    {
+                        "status": answer["status"],
+                        "json": answer["json"] if answer["status"] == 201 else None,
+                        "location": answer["location"] if answer["status"] == 201 else None,
+                    }
+                )
         seen.append({"posts": posts, "jobs": _jobs(url), "messages": [message["args"] for message in broker.sent]})
     return seen
 
@@ -675,24 +732,36 @@ async def listing_answers(make_app: Any, routers: list, new_database: Any, steps
                     body: Any = response.json()
                 except ValueError:
                     body = {"not JSON": response.text[:200]}
-                answers.append({"status": response.status_code, "content_type": response.headers.get("content-type"),
-                                "body": body})
+                answers.append(
+                    {"status": response.status_code, "content_type": response.headers.get("content-type"), "body": body}
+                )
             seen.append(answers)
     return seen
 
 
 async def listing_sequences(make_app: Any, listing_router: Any, new_database: Any, sequences: list) -> list:
     """``listing_answers`` of ``listing_router`` alone for each sequence of steps, each on a fresh database."""
-    return [[None if answers is None else answers[0] for answers in
-             await listing_answers(make_app, [listing_router], new_database, steps)]
-            for steps in sequences]
+    return [
+        [
+            None if answers is None else answers[0]
+            for answers in await listing_answers(make_app, [listing_router], new_database, steps)
+        ]
+        for steps in sequences
+    ]
 
 
 GC_AS_PYTHON_STARTS = (700, 10, 10)  # gc.get_threshold() in a fresh CPython 3.11
 
 
-def listing_speed(make_app: Any, naive_listing_router: Any, listing_router: Any, new_database: Any,
-                  user_id: int, more: int, repeat: int) -> dict:
+def listing_speed(
+    make_app: Any,
+    naive_listing_router: Any,
+    listing_router: Any,
+    new_database: Any,
+    user_id: int,
+    more: int,
+    repeat: int,
+) -> dict:
     """GET /invoices as ``user_id``, Acme having ``more`` invoices added, timed in CPU time on the
     naive listing and the learner's, interleaved round by round (``coursekit.timing.compare_apps``):
     seconds per request, per round. Blocking: run it with ``begin`` (in a thread).
@@ -710,8 +779,9 @@ def listing_speed(make_app: Any, naive_listing_router: Any, listing_router: Any,
     gc.set_threshold(*GC_AS_PYTHON_STARTS)
     gc.enable()
     try:
-        timings = compare_apps(apps, "GET", "/invoices", headers=headers_of(user_id), repeat=repeat, clock=cpu_time,
-                               min_batch=0.02)
+        timings = compare_apps(
+            apps, "GET", "/invoices", headers=headers_of(user_id), repeat=repeat, clock=cpu_time, min_batch=0.02
+        )
     finally:
         gc.set_threshold(*thresholds)
         if not enabled:
@@ -725,12 +795,16 @@ def listing_speed(make_app: Any, naive_listing_router: Any, listing_router: Any,
 def add_invoices(url: str, count: int, tenant_id: int = 1) -> None:
     """``count`` more invoices for tenant ``tenant_id``: copies of the dataset's, in turn (every
     customer's name, the ones CSV must quote too), numbered COPY-<n>."""
-    write(url, """
+    write(
+        url,
+        """
         WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < ?)
         INSERT INTO invoices (tenant_id, user_id, number, customer, amount_cents, currency, status, issued_on, due_on)
         SELECT ?, (SELECT MIN(id) FROM users WHERE tenant_id = ?), 'COPY-' || k, i.customer, i.amount_cents,
                i.currency, i.status, i.issued_on, i.due_on
-        FROM n JOIN invoices AS i ON i.id = 1 + (k - 1) % 400""", (count, tenant_id, tenant_id))
+        FROM n JOIN invoices AS i ON i.id = 1 + (k - 1) % 400""",
+        (count, tenant_id, tenant_id),
+    )
 
 
 @contextlib.contextmanager
@@ -774,7 +848,9 @@ async def export_runs(make_app: Any, export_router: Any, new_database: Any, case
         async with lifespan_running(app) as manager:
             engine = app.state.engine  # make_app keeps it there (step 1)
             lent, invalidated = data.watch(engine), []
-            sqlalchemy.event.listen(engine.sync_engine.pool, "invalidate", lambda *args, kept=invalidated: kept.append(1))
+            sqlalchemy.event.listen(
+                engine.sync_engine.pool, "invalidate", lambda *args, kept=invalidated: kept.append(1)
+            )
             with collector_held(), _asyncio_log_kept():
                 tracing = case.get("memory") and not tracemalloc.is_tracing()
                 if tracing:
@@ -783,26 +859,41 @@ async def export_runs(make_app: Any, export_router: Any, new_database: Any, case
                     if case.get("memory"):
                         tracemalloc.reset_peak()
                         start = tracemalloc.get_traced_memory()[0]
-                    call = await http_call(manager.app, "GET", path, headers=list(headers_of(case.get("user")).items()),
-                                           leave_after_chunks=case.get("leave_after_chunks"),
-                                           stall_after_chunks=case.get("stall_after_chunks"),
-                                           leave_after=case.get("leave_after"),
-                                           chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
-                                           keep_body=not case.get("memory"), timeout=float(case.get("timeout", 10.0)))
+                    call = await http_call(
+                        manager.app,
+                        "GET",
+                        path,
+                        headers=list(headers_of(case.get("user")).items()),
+                        leave_after_chunks=case.get("leave_after_chunks"),
+                        stall_after_chunks=case.get("stall_after_chunks"),
+                        leave_after=case.get("leave_after"),
+                        chunk_delay=0.005 if case.get("leave_after_chunks") else 0.0,
+                        keep_body=not case.get("memory"),
+                        timeout=float(case.get("timeout", 10.0)),
+                    )
                     peak = tracemalloc.get_traced_memory()[1] - start if case.get("memory") else None
                 finally:
                     if tracing:
                         tracemalloc.stop()
                 deadline = time.perf_counter() + 0.5
-                while lent.borrowed and time.perf_counter() < deadline:
+                while lent.borrowed and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
                     await asyncio.sleep(0.02)
                 borrowed = lent.borrowed
                 await lent.close_borrowed()
                 gc.collect()  # a task SQLAlchemy left pending when it threw a connection away goes now
-        answer = {"status": call.status, "headers": [[name.lower(), value] for name, value in call.headers],
-                  "chunks": call.chunks, "complete": call.complete, "left": call.left_at is not None,
-                  "error": call.error, "size": call.size, "sha256": hashlib.sha256(bytes(call.body)).hexdigest(),
-                  "borrowed": borrowed, "invalidated": len(invalidated), "peak": peak}
+        answer = {
+            "status": call.status,
+            "headers": [[name.lower(), value] for name, value in call.headers],
+            "chunks": call.chunks,
+            "complete": call.complete,
+            "left": call.left_at is not None,
+            "error": call.error,
+            "size": call.size,
+            "sha256": hashlib.sha256(bytes(call.body)).hexdigest(),
+            "borrowed": borrowed,
+            "invalidated": len(invalidated),
+            "peak": peak,
+        }
         if case.get("body"):
             answer["body"] = call.text
         seen.append(answer)
@@ -853,16 +944,22 @@ def _log_probe_app(caller_class: Any, noted: dict) -> Any:
         query = {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
         if "user" in query:
             user = users[int(query["user"])]
-            Request(scope).state.caller = caller_class(user_id=user["id"], tenant_id=user["tenant_id"], role=user["role"],
-                                                       tenant_slug=slugs[user["tenant_id"]])
+            Request(scope).state.caller = caller_class(
+                user_id=user["id"], tenant_id=user["tenant_id"], role=user["role"], tenant_slug=slugs[user["tenant_id"]]
+            )
         path = scope["path"]
         if path == "/boom":
             raise RuntimeError("the route failed")
         if path == "/empty":
             return
         status = {"/refused": 401, "/status": int(query.get("code", 200))}.get(path, 200)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"x-app", b"kept")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"x-app", b"kept")],
+            }
+        )
         if path == "/stream":
             started = time.perf_counter()
             for number in range(3):
@@ -894,7 +991,6 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
     import json
     import time
 
-
     from coursekit.asgi import drive, lifespan_scope, websocket_scope
     from coursekit.streams import http_call
 
@@ -918,20 +1014,36 @@ async def request_logs(request_log: Any, caller_class: Any, requests: list) -> d
             noted.pop("lines_at_background", None)
             started = time.perf_counter()
             path = request["path"] + (f"?{request['query']}" if request.get("query") else "")
-            seen = await http_call(manager.app, request.get("method", "GET"), path,
-                                   headers=[tuple(pair) for pair in request.get("headers", [])], timeout=5.0)
+            seen = await http_call(
+                manager.app,
+                request.get("method", "GET"),
+                path,
+                headers=[tuple(pair) for pair in request.get("headers", [])],
+                timeout=5.0,
+            )
             elapsed = (time.perf_counter() - started) * 1000
             at_background = noted.get("lines_at_background")
-            report["requests"].append({
-                "lines": lines_since(before), "status": seen.status, "body": seen.text[:200],
-                "headers": [[name.lower(), value] for name, value in seen.headers],
-                "raised": None if seen.error is None else seen.error.split(":", 1)[0], "returned": seen.returned_at is not None,
-                "elapsed_ms": elapsed, "stream_ms": noted.get("stream_ms"),
-                "lines_at_background": None if at_background is None else at_background - before})
+            report["requests"].append(
+                {
+                    "lines": lines_since(before),
+                    "status": seen.status,
+                    "body": seen.text[:200],
+                    "headers": [[name.lower(), value] for name, value in seen.headers],
+                    "raised": None if seen.error is None else seen.error.split(":", 1)[0],
+                    "returned": seen.returned_at is not None,
+                    "elapsed_ms": elapsed,
+                    "stream_ms": noted.get("stream_ms"),
+                    "lines_at_background": None if at_background is None else at_background - before,
+                }
+            )
     lifespan_before = noted["count_lines"]()
     lifespan = await drive(request_log(_log_probe_app(caller_class, noted), stream), lifespan_scope(), timeout=5.0)
-    websocket = await drive(request_log(_log_probe_app(caller_class, noted), stream), websocket_scope("/ws"), timeout=5.0)
-    report["other_scopes"] = {"lines": noted["count_lines"]() - lifespan_before,
-                              "lifespan": [message["type"] for message in lifespan.sent],
-                              "websocket": [message["type"] for message in websocket.sent]}
+    websocket = await drive(
+        request_log(_log_probe_app(caller_class, noted), stream), websocket_scope("/ws"), timeout=5.0
+    )
+    report["other_scopes"] = {
+        "lines": noted["count_lines"]() - lifespan_before,
+        "lifespan": [message["type"] for message in lifespan.sent],
+        "websocket": [message["type"] for message in websocket.sent],
+    }
     return report

@@ -30,17 +30,30 @@ RACE_SECONDS = 60  # for one race, on a machine busy with a whole class (about 1
 
 @graded(NAME, points=2.5, promises=["faster"])
 async def test_listing_router_is_at_least_one_and_a_half_times_as_fast(submission):
-    """GET /invoices for an Acme member (1,157 invoices) takes at most 1/1.5 of the naive listing's CPU time, measured side by side."""
+    """GET /invoices for an Acme member (1,157 invoices) takes at most 1/1.5 of the naive listing's CPU time, measured
+    side by side."""
     await require(submission, "make_app", kind="function")
     await require(submission, NAME, kind="function")
 
     async def measure():
-        return await in_background(submission, NAME, "listing_speed", defined("make_app"),
-                                   defined("naive_listing_router"), defined(NAME), defined("new_database"), ACME_MEMBER,
-                                   MORE, ROUNDS, seconds=RACE_SECONDS)
+        return await in_background(
+            submission,
+            NAME,
+            "listing_speed",
+            defined("make_app"),
+            defined("naive_listing_router"),
+            defined(NAME),
+            defined("new_database"),
+            ACME_MEMBER,
+            MORE,
+            ROUNDS,
+            seconds=RACE_SECONDS,
+        )
 
     faster = await speedup(measure, "naive", "learner", needed=NEEDED)
-    expect(faster >= NEEDED,
-           f"Your GET /invoices was {faster:.2f} times as fast as the naive listing's; it should be at least {NEEDED:g} "
-           "times as fast. Which work does every request redo that could be done once, and which way of answering "
-           "skips FastAPI's own encoding?")
+    expect(
+        faster >= NEEDED,
+        f"Your GET /invoices was {faster:.2f} times as fast as the naive listing's; it should be at least {NEEDED:g} "
+        "times as fast. Which work does every request redo that could be done once, and which way of answering "
+        "skips FastAPI's own encoding?",
+    )

@@ -50,17 +50,37 @@ class Variant:
 VARIANTS = (
     Variant("read_router", "admin-403", 'if caller.role != "admin":', 'if caller.role not in ("admin", "member"):'),
     Variant("read_router", "unauthenticated-401", "if row is None or not row.active:", "if row is None:"),
-    Variant("read_router", "invoice-404",
-            "invoices_table.c.id == invoice_id,\n                                               "
-            "invoices_table.c.tenant_id == caller.tenant_id)", "invoices_table.c.id == invoice_id)"),
-    Variant("create_invoice", "created",
-            "            invoices_table.c.issued_on.between(date(year, 1, 1), date(year, 12, 31)),\n", ""),
-    Variant("create_invoice", "idempotency-key", "idempotency_key: Annotated[str | None, Header()] = None",
-            'idempotency_key: Annotated[str | None, Header(alias="x-idempotency-key")] = None'),
-    Variant("listing_router", "same-answers",
-            "        if status is not None:\n            query = query.where(invoices_table.c.status == status)\n", ""),
-    Variant("export_router", "rows", "query = select(*columns).where(invoices_table.c.tenant_id == caller.tenant_id)",
-            "query = select(*columns)"),
+    Variant(
+        "read_router",
+        "invoice-404",
+        "invoices_table.c.id == invoice_id,\n                                               "
+        "invoices_table.c.tenant_id == caller.tenant_id)",
+        "invoices_table.c.id == invoice_id)",
+    ),
+    Variant(
+        "create_invoice",
+        "created",
+        "            invoices_table.c.issued_on.between(date(year, 1, 1), date(year, 12, 31)),\n",
+        "",
+    ),
+    Variant(
+        "create_invoice",
+        "idempotency-key",
+        "idempotency_key: Annotated[str | None, Header()] = None",
+        'idempotency_key: Annotated[str | None, Header(alias="x-idempotency-key")] = None',
+    ),
+    Variant(
+        "listing_router",
+        "same-answers",
+        "        if status is not None:\n            query = query.where(invoices_table.c.status == status)\n",
+        "",
+    ),
+    Variant(
+        "export_router",
+        "rows",
+        "query = select(*columns).where(invoices_table.c.tenant_id == caller.tenant_id)",
+        "query = select(*columns)",
+    ),
 )
 
 
@@ -71,10 +91,14 @@ async def namespace(cells, variant: Variant | None = None) -> dict:
         source = cell.source
         if variant is not None and cell.id == variant.exercise:
             if source.count(variant.old) != 1:
-                raise GraderFault(f"the hidden variant ({variant.exercise}: {variant.promise}) no longer applies to "
-                                  f"the reference's {cell.id} cell: update VARIANTS in test_service_tests.py")
+                raise GraderFault(
+                    f"the hidden variant ({variant.exercise}: {variant.promise}) no longer applies to "
+                    f"the reference's {cell.id} cell: update VARIANTS in test_service_tests.py"
+                )
             source = source.replace(variant.old, variant.new)
-        code = compile(source, f"<reference {cell.id}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        code = compile(
+            source, f"<reference {cell.id}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
         ran = eval(code, names)  # the reference solution (trusted), to serve the learner's tests  # noqa: S307
         if inspect.iscoroutine(ran):
             await ran
@@ -90,8 +114,13 @@ def service_maker(names: dict, pristine: Path, folder: Path):
         copy = Path(tempfile.mkdtemp(dir=folder))
         shutil.copyfile(pristine, copy / "service.db")
         url = f"sqlite+aiosqlite:///{copy / 'service.db'}"
-        app = names["make_app"](url, names["read_router"](), names["creation_router"](names["report_actor"](StubBroker(), url)),
-                                names["listing_router"](), names["export_router"]())
+        app = names["make_app"](
+            url,
+            names["read_router"](),
+            names["creation_router"](names["report_actor"](StubBroker(), url)),
+            names["listing_router"](),
+            names["export_router"](),
+        )
         return names["request_log"](app, io.StringIO())
 
     return service
@@ -112,15 +141,19 @@ _hunts = {}  # one hunt per submission (a worker grades one): every graded test 
 async def the_hunt(submission, separate_sandbox, request):
     if "hunt" not in _hunts:
         names = await submission.learner_tests()
-        expect(isinstance(names, list) and names != [],
-               "Define your tests as functions named test_...(client) in the exercise cell.")
+        expect(
+            isinstance(names, list) and names != [],
+            "Define your tests as functions named test_...(client) in the exercise cell.",
+        )
         cells = references.cells(references.lesson_of(request))
         async with scratch() as folder:
             names = await namespace(cells)
             pristine = Path(names["new_database"](folder).split(":///", 1)[1])  # folder/service.db
             correct = service_maker(names, pristine, folder)
-            variants = {number: service_maker(await namespace(cells, variant), pristine, folder)
-                        for number, variant in enumerate(VARIANTS, 1)}
+            variants = {
+                number: service_maker(await namespace(cells, variant), pristine, folder)
+                for number, variant in enumerate(VARIANTS, 1)
+            }
             _hunts["hunt"] = await hunt(separate_sandbox, correct, variants)
     return _hunts["hunt"]
 
@@ -135,13 +168,22 @@ def broken(variant: Variant, request) -> str:
 
 
 def expect_honest(found) -> None:
-    failing = {name: verdict for run in found.correct for name, verdict in run.verdicts.items()
-               if verdict["outcome"] != "passed"}
-    shown = "; ".join(f"{name} ({verdict['error']}{': ' + verdict['message'] if verdict['message'] else ''})"
-                      for name, verdict in list(failing.items())[:3])
-    expect(not failing, f"Every test must pass on a correct service, and these did not: {shown}. A test that fails on "
-                        "a correct service catches nothing: fix it (or the step it tests is what you must fix in your "
-                        "own service) or remove it.")
+    failing = {
+        name: verdict
+        for run in found.correct
+        for name, verdict in run.verdicts.items()
+        if verdict["outcome"] != "passed"
+    }
+    shown = "; ".join(
+        f"{name} ({verdict['error']}{': ' + verdict['message'] if verdict['message'] else ''})"
+        for name, verdict in list(failing.items())[:3]
+    )
+    expect(
+        not failing,
+        f"Every test must pass on a correct service, and these did not: {shown}. A test that fails on "
+        "a correct service catches nothing: fix it (or the step it tests is what you must fix in your "
+        "own service) or remove it.",
+    )
 
 
 @graded(NAME, points=1, negative=True, promises=["pass-on-correct"], unhappy=True)
@@ -155,11 +197,17 @@ def _catches(number, variant):
     async def test(submission, separate_sandbox, request):
         found = await the_hunt(submission, separate_sandbox, request)
         # The tests' failures on the correct service are listed once, by the test above.
-        expect(found.honest, "Not counted yet: a hidden bug counts as caught only once every test of yours passes on "
-                             "a correct service (see \"your tests pass on a correct service\").")
-        expect(found.caught(number),
-               f"No test of yours failed on a service that breaks {broken(variant, request)}. Which request, and which "
-               "assertion, would show it?")
+        expect(
+            found.honest,
+            "Not counted yet: a hidden bug counts as caught only once every test of yours passes on "
+            'a correct service (see "your tests pass on a correct service").',
+        )
+        expect(
+            found.caught(number),
+            f"No test of yours failed on a service that breaks {broken(variant, request)}. Which request, and which "
+            "assertion, would show it?",
+        )
+
     test.__doc__ = f"The learner's tests catch hidden bug {number}: {variant.exercise}, {variant.promise}."
     test.__name__ = f"test_catches_hidden_bug_{number}"
     return test
