@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -80,11 +81,32 @@ class SubmissionTimedOut(SubmissionError):
 
 
 class SubmissionCrashed(SubmissionError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"The process running your code ended while `{name}` was running "
-            "(sys.exit, os._exit, a crash, or a memory or CPU limit)."
-        )
+    def __init__(self, name: str, status: int | None = None) -> None:
+        self.status = status  # the sandbox's exit status (negative: the signal that ended it), if known
+        super().__init__(f"The process running your code ended while `{name}` was running ({ended_how(status)}).")
+
+
+def ended_how(status: int | None) -> str:
+    """How a sandbox ended, from its exit status, in the learner's terms."""
+    if status is None or status == -1:  # -1: the template could not tell (``template.Forked``)
+        return "sys.exit, os._exit, a crash, or a memory or CPU limit"
+    if status >= 0:
+        return f"it exited with status {status}: sys.exit or os._exit"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        name = f"signal {-status}"
+    why = {
+        "SIGXCPU": "it used up its CPU time",
+        "SIGXFSZ": "it wrote a file larger than it may",
+        "SIGSEGV": "a crash in compiled code",
+        "SIGABRT": "a crash in compiled code",
+        "SIGBUS": "a crash in compiled code",
+        # The CPU limit too: a sandbox is pid 1 of its namespace, which the kernel's SIGXCPU does
+        # not end, so it runs on to the hard limit, where the kernel sends SIGKILL.
+        "SIGKILL": "killed: out of memory or out of CPU time",
+    }.get(name, "ended by a signal")
+    return f"{why}, {name}"
 
 
 class Submission:
@@ -225,15 +247,23 @@ class Submission:
 
     async def _next(self, queue: asyncio.Queue[Document], name: str, seconds: float) -> Document:
         if self.ended.is_set() and queue.empty():  # it ended before this request: nothing will answer
-            raise SubmissionCrashed(name)
+            raise SubmissionCrashed(name, await self.exit_status())
         try:
             event = await _next_within(queue, seconds)
         except TimeoutError:
             self.timed_out = True
             raise SubmissionTimedOut(name, seconds) from None
         if event["event"] == "ended":
-            raise SubmissionCrashed(name)
+            raise SubmissionCrashed(name, await self.exit_status())
         return event
+
+    async def exit_status(self) -> int | None:
+        """The ended sandbox's exit status; None if it is not known within a second (its pipe
+        closed a moment before it exited)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(self.process.wait())), 1)
+        except TimeoutError:
+            return None
 
     # -- loading -------------------------------------------------------------------------
     def send_probes(self, probes: Probes | None) -> None:

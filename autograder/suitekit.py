@@ -182,8 +182,8 @@ async def probe(submission: Submission, exercise: str, reference: str, *args: An
         raise SubmissionRaised(exercise, exc.error) from None
     except SubmissionTimedOut as exc:
         raise SubmissionTimedOut(exercise, exc.seconds) from None
-    except SubmissionCrashed:
-        raise SubmissionCrashed(exercise) from None
+    except SubmissionCrashed as exc:
+        raise SubmissionCrashed(exercise, exc.status) from None
 
 
 async def probe_in_background(

@@ -35,6 +35,7 @@ Standard library only; nothing here imports the trusted side.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -194,7 +195,13 @@ def _wait_and_pass_on(child: int) -> None:
         except InterruptedError:
             continue
     code = os.waitstatus_to_exitcode(status)
-    os._exit(128 - code if code < 0 else code)
+    if code < 0:  # pid 1 died of a signal: die of the same one, so that the grader learns which
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their action
+            signal.signal(-code, signal.SIG_DFL)
+        with contextlib.suppress(OSError):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [-code])
+            os.kill(os.getpid(), -code)
+    os._exit(128 - code if code < 0 else code)  # the signal could not end us: the shell's way to say it
 
 
 def _max_fd() -> int:

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 from pathlib import Path
 
 import httpx
@@ -82,9 +83,29 @@ async def test_errors_timeouts_and_crashes_become_exceptions(start):
         await sub.call("boom")
     with pytest.raises(SubmissionTimedOut):
         await sub.call("slow")
-    sub2, _ = await start("import os\ndef die(): os._exit(0)")
-    with pytest.raises(SubmissionCrashed):
+    sub2, _ = await start("import os\ndef die(): os._exit(3)")
+    with pytest.raises(SubmissionCrashed, match=r"ended while `die` was running \(it exited with status 3"):
         await sub2.call("die")
+
+
+CRASHES = {
+    "SIGSEGV": ("import ctypes\ndef crash(): ctypes.string_at(0)", "a crash in compiled code, SIGSEGV"),
+    # The CPU limit: pid 1 of a namespace outlives SIGXCPU, and the hard limit's SIGKILL ends it.
+    "SIGKILL": ("def crash():\n    while True: pass", "killed: out of memory or out of CPU time, SIGKILL"),
+}
+
+
+@pytest.mark.parametrize("signal_name", list(CRASHES))
+async def test_a_crash_says_which_signal_ended_the_sandbox(start, signal_name):
+    """A sandbox that dies of a signal (a segfault in a C extension, its CPU limit) is reported
+    as such, with the signal's name, through the jail's outer process (which dies of the same
+    signal) and the template: never as an exit status, the shell's 128 + n."""
+    source, said = CRASHES[signal_name]
+    sub, _ = await start(source, limits=Limits(cell_seconds=2, call_seconds=10, cpu_seconds=2))
+    with pytest.raises(SubmissionCrashed) as crashed:
+        await sub.call("crash")
+    assert crashed.value.status == -getattr(signal, signal_name)
+    assert f"ended while `crash` was running ({said})." in str(crashed.value)
 
 
 async def test_an_unsolved_exercise_called_by_another_is_named(start):

@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 import tracemalloc
 import weakref
@@ -74,25 +75,95 @@ async def _tracing(enabled: bool = True):
 # -- export_csv ------------------------------------------------------------------------------
 
 
-def _is_closed(db: sqlite3.Connection) -> bool:
-    try:
-        db.execute("SELECT 1")
-    except sqlite3.ProgrammingError:
-        return True
-    except Exception:  # in use in another thread at this very moment: not closed
-        return False
-    return False
+class _Connection(sqlite3.Connection):
+    """A connection as the lesson's ``open_db`` gives it, that the probe can watch without
+    touching SQLite itself: ``closed_by_call`` once the learner's code has closed it.
+
+    The probe never runs SQL on the learner's connection (it used to ask ``SELECT 1`` to learn
+    whether it was closed): two threads inside one ``sqlite3`` connection at once is a data
+    race, and the learner's worker thread may still be in a query. For the same reason
+    ``close`` waits for a call that another thread is making to end before it closes:
+    closing under a query that a cancelled ``await asyncio.to_thread(...)`` left running
+    crashes CPython 3.11's ``sqlite3`` now and then (SIGSEGV in the other thread), and the
+    sandbox must not die at random of a race the statement does not ask about."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed_by_call = False
+        self._calls: dict[int, int] = {}  # thread id -> calls into this connection it is inside
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def calling(self) -> Any:
+        me = threading.get_ident()
+        with self._idle:
+            self._calls[me] = self._calls.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._calls[me] -= 1
+                if not self._calls[me]:
+                    del self._calls[me]
+                self._idle.notify_all()
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:
+        return super().cursor(factory or _Cursor)
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        with self.calling():
+            return super().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        with self.calling():
+            return super().executemany(*args)
+
+    def close(self) -> None:
+        me = threading.get_ident()
+        with self._idle:
+            self._idle.wait_for(lambda: not any(thread != me for thread in self._calls), timeout=5.0)
+        super().close()
+        self.closed_by_call = True
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor of a ``_Connection``: each call counted as the connection's."""
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        with self.connection.calling():
+            return super().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        with self.connection.calling():
+            return super().executemany(*args)
+
+    def fetchmany(self, *args: Any, **kwargs: Any) -> list:
+        with self.connection.calling():
+            return super().fetchmany(*args, **kwargs)
+
+    def fetchall(self) -> list:
+        with self.connection.calling():
+            return super().fetchall()
+
+    def fetchone(self) -> Any:
+        with self.connection.calling():
+            return super().fetchone()
+
+    def __next__(self) -> Any:
+        with self.connection.calling():
+            return super().__next__()
 
 
 @contextlib.contextmanager
 def _watched_open_db(factory: Callable) -> Any:
-    """Replace ``open_db`` where the learner's factory looks it up, keeping what it opens."""
+    """Replace ``open_db`` where the learner's factory looks it up by the lesson's own
+    (``sqlite3.connect(path, check_same_thread=False)``) giving ``_Connection``s, and keep them."""
     names = factory.__globals__
     original = names["open_db"]
-    opened: list[sqlite3.Connection] = []
+    opened: list[_Connection] = []
 
     def open_db(path):
-        db = original(path)
+        db = sqlite3.connect(path, check_same_thread=False, factory=_Connection)
         opened.append(db)
         return db
 
@@ -152,11 +223,11 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
                 timeout=float(case.get("timeout", 3.0)),
             )
             memory = peak()
-        closed_at_end = sum(_is_closed(db) for db in opened)
+        closed_at_end = sum(db.closed_by_call for db in opened)
         deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
-        while sum(_is_closed(db) for db in opened) < len(opened) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
+        while sum(db.closed_by_call for db in opened) < len(opened) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
             await asyncio.sleep(0.02)
-        closed_later = sum(_is_closed(db) for db in opened)
+        closed_later = sum(db.closed_by_call for db in opened)
     answer = {
         **_http(seen),
         "opened": len(opened),
