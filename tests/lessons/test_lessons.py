@@ -257,6 +257,15 @@ def test_there_are_lessons():
     assert [lesson.slug for lesson in LESSONS][:1] == ["01_asgi_by_hand"]
 
 
+def test_no_alternative_or_mistake_is_listed_twice(lesson):
+    """Each entry is graded in every full run: a copy costs a grading and tests nothing new (lesson
+    08 once held its blind review's correct answers twice)."""
+    alternatives = [(one.exercise, one.source.strip()) for one in alternatives_of(lesson)]
+    mistakes = [(one.exercise, one.source.strip(), one.feedback) for one in mistakes_of(lesson)]
+    assert len(set(alternatives)) == len(alternatives)
+    assert len(set(mistakes)) == len(mistakes)
+
+
 def test_learner_notebook_matches_a_fresh_release(lesson):
     release.check([lesson])
 

@@ -19,9 +19,7 @@ import contextvars
 import hashlib
 import os
 import shutil
-import sqlite3
 import tempfile
-import threading
 import time
 import tracemalloc
 import weakref
@@ -29,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from coursekit.sqlite_watch import watching_open_db
 from coursekit.streams import collector_held, http_call, sse_blocks, websocket_clients
 
 SETTLE = 0.02  # seconds a scenario waits after each step, for the app's tasks to run
@@ -75,105 +74,6 @@ async def _tracing(enabled: bool = True):
 # -- export_csv ------------------------------------------------------------------------------
 
 
-class _Connection(sqlite3.Connection):
-    """A connection as the lesson's ``open_db`` gives it, that the probe can watch without
-    touching SQLite itself: ``closed_by_call`` once the learner's code has closed it.
-
-    The probe never runs SQL on the learner's connection (it used to ask ``SELECT 1`` to learn
-    whether it was closed): two threads inside one ``sqlite3`` connection at once is a data
-    race, and the learner's worker thread may still be in a query. For the same reason
-    ``close`` waits for a call that another thread is making to end before it closes:
-    closing under a query that a cancelled ``await asyncio.to_thread(...)`` left running
-    crashes CPython 3.11's ``sqlite3`` now and then (SIGSEGV in the other thread), and the
-    sandbox must not die at random of a race the statement does not ask about."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.closed_by_call = False
-        self._calls: dict[int, int] = {}  # thread id -> calls into this connection it is inside
-        self._idle = threading.Condition()
-
-    @contextlib.contextmanager
-    def calling(self) -> Any:
-        me = threading.get_ident()
-        with self._idle:
-            self._calls[me] = self._calls.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._calls[me] -= 1
-                if not self._calls[me]:
-                    del self._calls[me]
-                self._idle.notify_all()
-
-    def cursor(self, factory: Any = None) -> sqlite3.Cursor:
-        return super().cursor(factory or _Cursor)
-
-    def execute(self, *args: Any) -> sqlite3.Cursor:
-        with self.calling():
-            return super().execute(*args)
-
-    def executemany(self, *args: Any) -> sqlite3.Cursor:
-        with self.calling():
-            return super().executemany(*args)
-
-    def close(self) -> None:
-        me = threading.get_ident()
-        with self._idle:
-            self._idle.wait_for(lambda: not any(thread != me for thread in self._calls), timeout=5.0)
-        super().close()
-        self.closed_by_call = True
-
-
-class _Cursor(sqlite3.Cursor):
-    """A cursor of a ``_Connection``: each call counted as the connection's."""
-
-    def execute(self, *args: Any) -> sqlite3.Cursor:
-        with self.connection.calling():
-            return super().execute(*args)
-
-    def executemany(self, *args: Any) -> sqlite3.Cursor:
-        with self.connection.calling():
-            return super().executemany(*args)
-
-    def fetchmany(self, *args: Any, **kwargs: Any) -> list:
-        with self.connection.calling():
-            return super().fetchmany(*args, **kwargs)
-
-    def fetchall(self) -> list:
-        with self.connection.calling():
-            return super().fetchall()
-
-    def fetchone(self) -> Any:
-        with self.connection.calling():
-            return super().fetchone()
-
-    def __next__(self) -> Any:
-        with self.connection.calling():
-            return super().__next__()
-
-
-@contextlib.contextmanager
-def _watched_open_db(factory: Callable) -> Any:
-    """Replace ``open_db`` where the learner's factory looks it up by the lesson's own
-    (``sqlite3.connect(path, check_same_thread=False)``) giving ``_Connection``s, and keep them."""
-    names = factory.__globals__
-    original = names["open_db"]
-    opened: list[_Connection] = []
-
-    def open_db(path):
-        db = sqlite3.connect(path, check_same_thread=False, factory=_Connection)
-        opened.append(db)
-        return db
-
-    names["open_db"] = open_db
-    try:
-        yield opened
-    finally:
-        names["open_db"] = original
-
-
 def _table(make_invoices_db: Callable, rows: int, folder: Path) -> str:
     """A table of ``rows`` invoices in ``folder``, made once per probe call and copied for each
     case (an app may write to its copy). The folder goes when the call ends: the reference's
@@ -188,14 +88,16 @@ def _table(make_invoices_db: Callable, rows: int, folder: Path) -> str:
 
 async def export_runs(factory: Callable, make_invoices_db: Callable, cases: list[dict]) -> list[dict]:
     """Each case ``{"rows", "query", "leave_after_chunks", "stall_after_chunks", "leave_after",
-    "memory", "body", "watch_close"}``: a fresh table of ``rows`` invoices, an app from
-    ``factory(db_path)``, one GET /invoices.csv?<query> (the client leaving after
-    ``leave_after_chunks`` chunks, or reading nothing after ``stall_after_chunks`` and leaving
-    ``leave_after`` seconds after the start). Answers what the client saw, the body (when
-    ``body``) or its sha256 and size, the peak memory during the call (when ``memory``), and
-    the connections ``open_db`` gave: how many, how many were closed when the call ended, and
-    (when ``watch_close``) how many within half a second after, the garbage collector held
-    meanwhile (``coursekit.streams.collector_held``)."""
+    "memory", "body", "watch_close", "slow_fetch"}``: a fresh table of ``rows`` invoices, an app
+    from ``factory(db_path)``, one GET /invoices.csv?<query> (the client leaving after
+    ``leave_after_chunks`` chunks, or ``leave_after`` seconds after the start, reading nothing
+    after ``stall_after_chunks``), each query or fetch in a worker thread lasting
+    ``slow_fetch`` seconds at least. Answers what the client saw, the body (when ``body``) or
+    its sha256 and size, the peak memory during the call (when ``memory``), and the connections
+    ``open_db`` gave (``coursekit.sqlite_watch``): how many, how many were closed when the call
+    ended, (when ``watch_close``) how many within half a second after, the garbage collector
+    held meanwhile (``coursekit.streams.collector_held``), and how many were closed while
+    another thread was still inside a query on them."""
     answers = []
     with tempfile.TemporaryDirectory(prefix="lesson08_export_") as scratch:
         for case in cases:
@@ -209,7 +111,8 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
         app = factory(_table(make_invoices_db, rows, folder))
     except Exception as exc:
         return {"error": _raised(exc)}
-    with _watched_open_db(factory) as opened, collector_held():
+    slow = float(case.get("slow_fetch", 0.0))
+    with watching_open_db(factory.__globals__, slow) as opened, collector_held():
         async with _tracing(bool(case.get("memory"))) as peak:
             seen = await http_call(
                 app,
@@ -223,16 +126,17 @@ async def _export_run(factory: Callable, make_invoices_db: Callable, case: dict,
                 timeout=float(case.get("timeout", 3.0)),
             )
             memory = peak()
-        closed_at_end = sum(db.closed_by_call for db in opened)
+        closed_at_end = sum(db.closed for db in opened)
         deadline = time.perf_counter() + (CLOSE_WITHIN if case.get("watch_close") else 0.0)
-        while sum(db.closed_by_call for db in opened) < len(opened) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
+        while sum(db.closed for db in opened) < len(opened) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polls the learner's object: no event of ours to wait on)
             await asyncio.sleep(0.02)
-        closed_later = sum(db.closed_by_call for db in opened)
+        closed_later = sum(db.closed for db in opened)
     answer = {
         **_http(seen),
         "opened": len(opened),
         "closed_at_end": closed_at_end,
         "closed_within": closed_later,
+        "closed_during_a_query": sum(db.closed_during_a_query for db in opened),
         "size": len(seen.body),
         "sha256": hashlib.sha256(bytes(seen.body)).hexdigest(),
     }

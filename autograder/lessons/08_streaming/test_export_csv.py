@@ -20,6 +20,7 @@ FACTORY = "make_export_app"
 HEADER = "id,customer,amount_cents,issued"
 SMALL, LARGE = 1_000, 6_000  # rows of the two exports whose memory is compared
 HUGE = 24_000  # and of the larger one a client stops reading (its memory compared with LARGE's)
+FETCH = 0.2  # seconds each query or fetch in a worker thread lasts where a client leaves during one
 
 
 async def runs(side, cases: list[dict]) -> list[dict]:
@@ -220,7 +221,8 @@ async def test_memory_does_not_grow_with_the_table(submission, reference):
 @graded(NAME, points=1.5, promises=["closes-connection"], unhappy=True)
 async def test_the_connection_is_closed_even_when_the_client_leaves(submission):
     """The connection from open_db is closed after the export, and within 0.5 s of a client leaving mid-way,
-    whether it was reading or had stopped reading; the garbage collector is held meanwhile (the probe's)."""
+    whether it was reading or had stopped reading, and never while a worker thread is still running a query on
+    it; the garbage collector is held meanwhile (the probe's)."""
     done, left, stalled = await runs(
         submission,
         [
@@ -250,4 +252,29 @@ async def test_the_connection_is_closed_even_when_the_client_leaves(submission):
             "Starlette cancels at its await when the client leaves. A generator that FastAPI iterates for you (a "
             "path operation that yields) can be left at its yield, and a sync generator in its thread: only the "
             "garbage collector ever closes those.",
+        )
+    # Each query or fetch in a worker thread lasts FETCH s (a slow disk, a busy database), and
+    # the client leaves at moments that fall inside one: the finally then runs while a thread
+    # still uses the connection, unless the cancellation waits for that thread.
+    during = await runs(
+        submission,
+        [
+            {"rows": LARGE, "leave_after": leave, "slow_fetch": FETCH, "watch_close": True}
+            for leave in (1.5 * FETCH, 2.5 * FETCH)
+        ],
+    )
+    for one in (done, left, stalled, *during):
+        expect(
+            one["closed_during_a_query"] == 0,
+            "A client left while a worker thread was running your query, and the database connection was closed "
+            "under it: a cancelled `await asyncio.to_thread(...)` does not stop its thread, and closing a sqlite3 "
+            "connection under a running query can crash the whole server. Fetch with `run_in_threadpool` "
+            "(starlette.concurrency), which lets the cancellation reach your finally only once the thread is done.",
+        )
+    for one in during:
+        expect(
+            one["opened"] > 0 and one["closed_within"] == one["opened"],
+            "A client left while your export was fetching rows in a worker thread, and the database connection "
+            "was still open half a second later (the garbage collector held): close it in the finally of an async "
+            "generator that you give to StreamingResponse yourself.",
         )
