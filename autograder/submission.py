@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -81,9 +82,35 @@ class SubmissionTimedOut(SubmissionError):
 
 
 class SubmissionCrashed(SubmissionError):
-    def __init__(self, name: str, status: int | None = None) -> None:
+    def __init__(self, name: str, status: int | None = None, site: str | None = None) -> None:
         self.status = status  # the sandbox's exit status (negative: the signal that ended it), if known
-        super().__init__(f"The process running your code ended while `{name}` was running ({ended_how(status)}).")
+        self.site = site  # where in the learner's cells it crashed (``crash_site``), if it said
+        where = f" It crashed in {site}." if site else ""
+        super().__init__(
+            f"The process running your code ended while `{name}` was running ({ended_how(status)}).{where}"
+        )
+
+
+def crash_site(log: Path) -> str | None:
+    """The learner's function a fatal signal struck, from the stacks Python's faulthandler wrote
+    to the sandbox's log (``sandbox.runner``): the innermost frame of a cell in the thread that
+    crashed ("`pages`, line 12 of your cell"), else in any thread; None if none is there."""
+    try:
+        with open(log, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 64 * 1024))
+            text = file.read().decode(errors="replace")
+    except OSError:
+        return None
+    report = text[text.rfind("Fatal Python error:") :] if "Fatal Python error:" in text else ""
+    blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", report)
+    blocks.sort(key=lambda block: not block.startswith("Current thread"))
+    for block in blocks:
+        # faulthandler lists the most recent call first: the first cell frame is the innermost.
+        found = re.search(r'File "<cell [^">]*>", line (\d+) in (\S+)', block)
+        if found:
+            line, function = found.groups()
+            return f"`{function}`, line {line} of your cell" if function != "<module>" else f"line {line} of your cell"
+    return None
 
 
 def ended_how(status: int | None) -> str:
@@ -247,15 +274,22 @@ class Submission:
 
     async def _next(self, queue: asyncio.Queue[Document], name: str, seconds: float) -> Document:
         if self.ended.is_set() and queue.empty():  # it ended before this request: nothing will answer
-            raise SubmissionCrashed(name, await self.exit_status())
+            raise await self.crashed(name)
         try:
             event = await _next_within(queue, seconds)
         except TimeoutError:
             self.timed_out = True
             raise SubmissionTimedOut(name, seconds) from None
         if event["event"] == "ended":
-            raise SubmissionCrashed(name, await self.exit_status())
+            raise await self.crashed(name)
         return event
+
+    async def crashed(self, name: str) -> SubmissionCrashed:
+        """How the sandbox ended while ``name`` ran: its exit status, and where the learner's code
+        was when it died of a signal."""
+        status = await self.exit_status()
+        log = self.scratch / "output.log"
+        return SubmissionCrashed(name, status, crash_site(log) if status is not None and status < 0 else None)
 
     async def exit_status(self) -> int | None:
         """The ended sandbox's exit status; None if it is not known within a second (its pipe

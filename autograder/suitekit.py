@@ -183,7 +183,7 @@ async def probe(submission: Submission, exercise: str, reference: str, *args: An
     except SubmissionTimedOut as exc:
         raise SubmissionTimedOut(exercise, exc.seconds) from None
     except SubmissionCrashed as exc:
-        raise SubmissionCrashed(exercise, exc.status) from None
+        raise SubmissionCrashed(exercise, exc.status, exc.site) from None
 
 
 async def probe_in_background(

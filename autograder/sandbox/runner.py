@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import faulthandler
 import importlib
 import inspect
 import linecache
@@ -288,6 +289,10 @@ class Sandbox:
 async def main() -> None:
     channel = Channel()
     await channel.open()
+    # A crash in compiled code (a segfault in a C extension) prints every thread's Python stack
+    # to the log before the process dies of its signal: the grader names the learner's function
+    # it happened in (``submission.crash_site``).
+    faulthandler.enable(file=sys.stderr, all_threads=True)
     # Confined, and all of this imported: the grader may now send the learner's cells. Until
     # this event, whatever goes wrong is the grader's (``submission.SandboxNotReady``).
     channel.emit(event="ready")

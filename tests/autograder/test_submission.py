@@ -88,24 +88,43 @@ async def test_errors_timeouts_and_crashes_become_exceptions(start):
         await sub2.call("die")
 
 
-CRASHES = {
-    "SIGSEGV": ("import ctypes\ndef crash(): ctypes.string_at(0)", "a crash in compiled code, SIGSEGV"),
+CRASHES = {  # the learner's code, what the message says of its end, and where it says it crashed
+    "SIGSEGV": (
+        "import ctypes\ndef crash(): ctypes.string_at(0)",
+        "a crash in compiled code, SIGSEGV",
+        "`crash`, line 2",
+    ),
+    # In a thread of the learner's, while the main thread waits: the stack of the thread that crashed.
+    "SIGSEGV in a thread": (
+        "import ctypes, threading, time\n"
+        "def segfault():\n"
+        "    time.sleep(0.05)\n"
+        "    ctypes.string_at(0)\n"
+        "def crash():\n"
+        "    threading.Thread(target=segfault).start()\n"
+        "    time.sleep(5)\n",
+        "a crash in compiled code, SIGSEGV",
+        "`segfault`, line 4",
+    ),
     # The CPU limit: pid 1 of a namespace outlives SIGXCPU, and the hard limit's SIGKILL ends it.
-    "SIGKILL": ("def crash():\n    while True: pass", "killed: out of memory or out of CPU time, SIGKILL"),
+    "SIGKILL": ("def crash():\n    while True: pass", "killed: out of memory or out of CPU time, SIGKILL", None),
 }
 
 
-@pytest.mark.parametrize("signal_name", list(CRASHES))
-async def test_a_crash_says_which_signal_ended_the_sandbox(start, signal_name):
+@pytest.mark.parametrize("case", list(CRASHES))
+async def test_a_crash_says_which_signal_ended_the_sandbox_and_where(start, case):
     """A sandbox that dies of a signal (a segfault in a C extension, its CPU limit) is reported
     as such, with the signal's name, through the jail's outer process (which dies of the same
-    signal) and the template: never as an exit status, the shell's 128 + n."""
-    source, said = CRASHES[signal_name]
+    signal) and the template: never as an exit status, the shell's 128 + n. Where Python's
+    faulthandler could print the stacks (not after SIGKILL), the message names the learner's
+    function the crash struck, and its line."""
+    source, said, site = CRASHES[case]
     sub, _ = await start(source, limits=Limits(cell_seconds=2, call_seconds=10, cpu_seconds=2))
     with pytest.raises(SubmissionCrashed) as crashed:
         await sub.call("crash")
-    assert crashed.value.status == -getattr(signal, signal_name)
+    assert crashed.value.status == -getattr(signal, case.split()[0])
     assert f"ended while `crash` was running ({said})." in str(crashed.value)
+    assert crashed.value.site == (f"{site} of your cell" if site else None)
 
 
 async def test_an_unsolved_exercise_called_by_another_is_named(start):
