@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import re
 import sys
 import types
 from collections.abc import Mapping
@@ -55,6 +56,27 @@ def pytest_args(suite: str) -> list[str]:
     ]
 
 
+# pytest's own plugins that a hidden suite never uses: their fixtures (tmp_path, monkeypatch,
+# caplog...), reports and options. Each plugin costs every worker its registration (pytest
+# parses each one's fixtures) and its hooks around every test: a fifth of a worker's CPU.
+UNUSED_PLUGINS = (
+    "doctest",
+    "junitxml",
+    "pastebin",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "logging",
+    "subtests",
+    "setuponly",
+    "setupplan",
+    "stepwise",
+    "unraisableexception",
+    "threadexception",
+)
+
+
 def hermetic_pytest_args(suite: str) -> list[str]:
     """The same, with no plugin but those named: what is installed around the grader (anyio's
     plugin, and others that register themselves) neither runs with the suite nor slows it.
@@ -66,7 +88,12 @@ def hermetic_pytest_args(suite: str) -> list[str]:
     In its default style it reads and parses the source file of every frame (FastAPI's routing,
     Starlette's middleware...): a sixth of a worker's CPU when it grades a class of lesson 07's
     mistakes. One line per failure costs next to nothing and still says where it failed."""
-    return [*pytest_args(suite), "--disable-plugin-autoload", "-p", "no:unraisableexception", "--tb=line"]
+    return [
+        *pytest_args(suite),
+        "--disable-plugin-autoload",
+        *(option for plugin in UNUSED_PLUGINS for option in ("-p", f"no:{plugin}")),
+        "--tb=line",
+    ]
 
 
 class _Collector:
@@ -216,13 +243,15 @@ class FrozenSuite:
         return module
 
 
+# ``from .inputs import ...`` wherever it stands (at the top, in a function, after a ``;``). Every
+# worker asks it of every module of its suite: a walk of their syntax trees cost a tenth of a
+# worker's CPU. A line of a string that reads like one only makes a module beside earlier.
+_IMPORT_BESIDE = re.compile(r"(?:^|;)[ \t]*from[ \t]+\.(\w+)[ \t]+import\b", re.MULTILINE)
+
+
 def _imported_beside(source: str) -> list[str]:
     """The modules ``source`` imports from beside it (``from .inputs import ...``)."""
-    return [
-        node.module
-        for node in ast.walk(parse(source))
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
-    ]
+    return _IMPORT_BESIDE.findall(source)
 
 
 class _FrozenModule(pytest.Module):

@@ -45,6 +45,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
+from _pytest.config import default_plugins  # the names of pytest's own plugins
 
 from . import answers, reference
 from .errors import GraderFault
@@ -54,6 +55,7 @@ from .lessons import Lesson
 from .plugin import SandboxPlugin
 from .pool import Sandboxes
 from .suite import FrozenSuite, Snapshot, hermetic_pytest_args, materialise, probes, snapshot
+from .template import PRELOAD as SANDBOX_PRELOAD
 from .template import Address
 from .types import Cell, Limits, Outcome, Program
 
@@ -61,6 +63,12 @@ from .types import Cell, Limits, Outcome, Program
 # imports. ``warm_up`` adds what the lessons being graded import (``autograder.suite.imports``):
 # their tests', and their probes', which the reference runs in the worker.
 PRELOAD = [
+    # pytest's own plugins, which each run's configuration would otherwise import afresh in
+    # every worker (a fifth of a worker's CPU when a class is graded)
+    *(f"_pytest.{name}" for name in default_plugins),
+    # what the reference's cells import, when a test runs the reference in the worker: the
+    # sandboxes' template imports the same for the learner's side (``autograder.template``)
+    *SANDBOX_PRELOAD,
     "autograder.worker",
     "autograder.suitekit",
     "autograder.strategies",
@@ -139,7 +147,27 @@ def _run_forked(program_path: str, sources: Snapshot, result_path: str, log_path
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(log, 2)
+    folder = os.environ.get(PROFILE)
+    if folder:
+        sys.exit(_profiled(Path(folder), program_path, sources, result_path))
     sys.exit(main(program_path, sources, result_path))
+
+
+# A folder: each worker writes there the CPU profile of its run (``<pid>.prof``, for ``pstats``;
+# CPU time, not wall time, since a worker mostly waits on its sandbox). How the grader's own
+# costs per submission were found: pytest importing its plugins in every worker, a syntax walk
+# of every suite module (see ``PRELOAD`` and ``suite.UNUSED_PLUGINS``).
+PROFILE = "AUTOGRADER_PROFILE"
+
+
+def _profiled(folder: Path, program_path: str, sources: Snapshot, result_path: str) -> int:
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)
+    try:
+        return profiler.runcall(main, program_path, sources, result_path)
+    finally:
+        profiler.dump_stats(folder / f"{os.getpid()}.prof")
 
 
 _warm = False
