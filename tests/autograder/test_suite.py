@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.suite import FrozenSuite, hermetic_pytest_args, materialise
+from autograder.suite import FrozenSuite, _imported_beside, hermetic_pytest_args, materialise
 
 SOURCES = (("test_one.py", "def test_one():\n    pass\n"),)
 
@@ -55,3 +55,19 @@ def test_a_suites_modules_and_their_neighbours_come_from_its_snapshot(tmp_path):
         visited = VisitedFolders()
         code = pytest.main(hermetic_pytest_args(str(suite)), plugins=[visited, FrozenSuite(sources, suite)])
         assert code == 0 and visited.passed == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from .inputs import VALUE\n", ["inputs"]),
+        ("def test():\n    from .inputs import (\n        VALUE,\n    )\n", ["inputs"]),
+        ("import json; from .cases import CASES\n", ["cases"]),
+        ("from . import inputs\nfrom ..other import x\nfrom inputs import y\n", []),
+        ("from .inputs_v2 import z\n", ["inputs_v2"]),
+    ],
+)
+def test_the_modules_a_suite_module_imports_from_beside_it(source, found):
+    """Read from the text (every worker asks it of every module), as a syntax walk would find
+    them: a relative import of a named module, wherever it stands; nothing else."""
+    assert _imported_beside(source) == found
