@@ -150,8 +150,11 @@ QUICK_FLAG = "--quick"
 # pytest-xdist workers per core. The heavy tests mostly wait (a notebook's demos sleep and
 # serve, a class's gradings wait on time limits, a Lab on its kernel): in a full run on 2 cores
 # the tests' wall times summed to 3722 s and their CPU (each with all it started) to 2069 s. Two
-# workers a core would use that idle time, but are not proven yet on a quiet machine (issue 23:
-# tried beside other engineers' work, at a load of 10 to 24, timing-bound checks failed).
+# workers a core would use that idle time, but do not pay: beside other engineers' work, at a
+# load of 10 to 24, timing-bound checks failed; on a quiet 2-core machine (issue 23, 4 workers):
+# 25 min 41 s of pytest against 27 min 58 s with 2, the CPU 3091 s against 2892 (a Lab and a
+# Chromium per worker), and 5 timing-bound failures (two notebooks over their time limit, the
+# SSE heartbeat's canary, a kernel killed before it removed its scratch folder).
 # Tests that share a costly result (a lesson's graded class, its notebook runs) carry an
 # xdist_group mark and run in one worker (`--dist loadgroup`), in the order tests/conftest.py
 # puts them, heaviest first (so no reordering by xdist).
